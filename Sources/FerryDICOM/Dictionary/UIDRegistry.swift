@@ -1,0 +1,40 @@
+/// One registered UID (PS3.6 Annex A).
+public struct UIDEntry: Sendable {
+    public let uid: String
+    public let kind: String      // "SOP Class", "Transfer Syntax", ...
+    public let keyword: String
+    public let name: String
+    public let isRetired: Bool
+
+    /// Storage SOP classes are the SOP classes a C-STORE can carry (PS3.4 B.5).
+    public var isStorageSOPClass: Bool {
+        kind == "SOP Class" && (name.contains("Storage") || keyword.hasSuffix("Storage"))
+            && !name.contains("Commitment") && !name.contains("Retrieve") && !name.contains("Query")
+    }
+}
+
+/// The registry of well-known UIDs, parsed on first use from the generated table.
+public enum UIDRegistry {
+    static let entries: [String: UIDEntry] = {
+        var result: [String: UIDEntry] = [:]
+        for line in table.split(separator: "\n", omittingEmptySubsequences: true) {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count >= 5 else { continue }
+            let e = UIDEntry(uid: String(f[0]), kind: String(f[1]), keyword: String(f[2]),
+                             name: String(f[4]), isRetired: f[3] == "R")
+            result[e.uid] = e
+        }
+        return result
+    }()
+
+    public static func entry(for uid: String) -> UIDEntry? { entries[uid] }
+    public static var all: some Collection<UIDEntry> { entries.values }
+    public static func name(of uid: String) -> String { entries[uid]?.name ?? uid }
+
+    public static let verificationSOPClass = "1.2.840.10008.1.1"
+    public static let storageCommitmentPushModelSOPClass = "1.2.840.10008.1.20.1"
+
+    /// Every Storage SOP class in the registry, sorted by UID.
+    public static let storageSOPClasses: [UIDEntry] =
+        entries.values.filter(\.isStorageSOPClass).sorted { $0.uid.utf8.lexicographicallyPrecedes($1.uid.utf8) }
+}

@@ -1,0 +1,64 @@
+/// Encapsulated pixel data (PS3.5 A.4): a Basic Offset Table item followed by fragments.
+/// Fragments are slices of the buffer they were read from: nothing is copied.
+public struct EncapsulatedPixelData: Sendable {
+    public var basicOffsetTable: ArraySlice<UInt8>
+    public var fragments: [ArraySlice<UInt8>]
+
+    public init(basicOffsetTable: ArraySlice<UInt8> = [], fragments: [ArraySlice<UInt8>]) {
+        self.basicOffsetTable = basicOffsetTable
+        self.fragments = fragments
+    }
+
+    /// Byte offset of each fragment item relative to the first fragment item, as offset tables count them.
+    private var fragmentItemOffsets: [UInt64] {
+        var offsets: [UInt64] = []
+        var at: UInt64 = 0
+        for f in fragments {
+            offsets.append(at)
+            at += 8 + UInt64(f.count + (f.count & 1))
+        }
+        return offsets
+    }
+
+    /// Groups the fragments into frames: by the Basic Offset Table when present, else by the
+    /// Extended Offset Table (7FE0,0001), else one frame per fragment when the counts agree,
+    /// else all fragments form one frame when there is a single frame.
+    public func frames(numberOfFrames: Int, extendedOffsets: [UInt64]? = nil) throws(DICOMParseError) -> [[ArraySlice<UInt8>]] {
+        guard numberOfFrames >= 1 else {
+            throw DICOMParseError(.invalidPixelAttributes, "Number of Frames is \(numberOfFrames)", tag: .numberOfFrames)
+        }
+        var offsets: [UInt64]? = extendedOffsets
+        if !basicOffsetTable.isEmpty {
+            guard basicOffsetTable.count % 4 == 0 else {
+                throw DICOMParseError(.encapsulation, "Basic Offset Table length \(basicOffsetTable.count) is not a multiple of 4", tag: .pixelData)
+            }
+            if extendedOffsets != nil {
+                throw DICOMParseError(.encapsulation, "Extended Offset Table present with a non-empty Basic Offset Table", tag: .extendedOffsetTable)
+            }
+            offsets = stride(from: basicOffsetTable.startIndex, to: basicOffsetTable.endIndex, by: 4).map {
+                UInt64(basicOffsetTable.loadLE32($0))
+            }
+        }
+        if let offsets {
+            guard offsets.count == numberOfFrames else {
+                throw DICOMParseError(.encapsulation, "offset table has \(offsets.count) entries for \(numberOfFrames) frames", tag: .pixelData)
+            }
+            let itemOffsets = fragmentItemOffsets
+            var frames: [[ArraySlice<UInt8>]] = []
+            for (i, start) in offsets.enumerated() {
+                let end = i + 1 < offsets.count ? offsets[i + 1] : UInt64.max
+                guard end > start, let first = itemOffsets.firstIndex(of: start) else {
+                    throw DICOMParseError(.encapsulation, "frame \(i + 1) offset \(start) is not at a fragment boundary or not increasing", tag: .pixelData)
+                }
+                var frame: [ArraySlice<UInt8>] = []
+                var k = first
+                while k < fragments.count, itemOffsets[k] < end { frame.append(fragments[k]); k += 1 }
+                frames.append(frame)
+            }
+            return frames
+        }
+        if fragments.count == numberOfFrames { return fragments.map { [$0] } }
+        if numberOfFrames == 1 { return [fragments] }
+        throw DICOMParseError(.encapsulation, "\(fragments.count) fragments for \(numberOfFrames) frames and no offset table", tag: .pixelData)
+    }
+}

@@ -1,0 +1,64 @@
+/// What planning needs from a file, read without its pixel bytes.
+public struct HeaderSummary: Sendable, Codable, Equatable {
+    public var path: String
+    public var fileSize: Int
+    public var transferSyntaxUID: String
+    public var sopClassUID: String?
+    public var sopInstanceUID: String?
+    public var patientID: String?
+    public var patientName: String?
+    public var studyInstanceUID: String?
+    public var seriesInstanceUID: String?
+    public var modality: String?
+    public var studyDate: String?
+    public var instanceNumber: Int?
+    public var pixel: PixelAttributes?
+    /// Where Pixel Data starts; nil when the object has none.
+    public var pixelData: PixelDataLocation?
+    public var hasFileMeta: Bool
+    public var dataSetOffset: Int
+    public var quirks: [String]
+}
+
+/// Header-only reading: parses up to (7FE0,0010) from a growing prefix of the file.
+public enum HeaderScan {
+    public static func summary(path: String, options: ReadOptions = ReadOptions()) throws(DICOMParseError) -> HeaderSummary {
+        try FileBytes.withGrowingPrefix(path) { (prefix, size) throws(DICOMParseError) in
+            try summary(prefix: prefix, fileSize: size, path: path, options: options)
+        }
+    }
+
+    /// Parses a prefix of a file; throws `.needMoreData` if the header does not fit in it.
+    public static func summary(prefix: [UInt8], fileSize: Int, path: String, options: ReadOptions = ReadOptions()) throws(DICOMParseError) -> HeaderSummary {
+        let complete = prefix.count >= fileSize
+        let layout = try FileLayout.detect(prefix, complete: complete)
+        let ts = layout.transferSyntax
+        let ds: DataSet
+        var pixelData: PixelDataLocation?
+        if ts.isDeflated {
+            // Offsets inside a deflated data set do not map to the file; pixel location stays nil.
+            let (inflated, ended) = try Part10Reader.inflated(prefix[layout.dataSetOffset...], options: options)
+            var parser = DataSetParser(storage: inflated, isComplete: complete || ended, base: 0)
+            parser.stopAtPixelData = true
+            ds = try parser.parseDataSet(from: 0, to: inflated.count, depth: 0, delimited: false, Encoding(ts)).0
+        } else {
+            var parser = DataSetParser(storage: prefix, isComplete: complete, base: 0)
+            parser.stopAtPixelData = true
+            ds = try parser.parseDataSet(from: layout.dataSetOffset, to: prefix.count, depth: 0, delimited: false, Encoding(ts)).0
+            pixelData = parser.pixelData
+        }
+        if let location = pixelData, let length = location.length, location.valueOffset + length > fileSize {
+            throw DICOMParseError(.truncated, "Pixel Data length \(length) runs past the end of the file (\(fileSize) bytes)",
+                                  offset: location.elementOffset, tag: .pixelData)
+        }
+        return HeaderSummary(
+            path: path, fileSize: fileSize, transferSyntaxUID: ts.uid,
+            sopClassUID: ds.string(.sopClassUID) ?? layout.meta.string(.mediaStorageSOPClassUID),
+            sopInstanceUID: ds.string(.sopInstanceUID) ?? layout.meta.string(.mediaStorageSOPInstanceUID),
+            patientID: ds.string(.patientID), patientName: ds.string(.patientName),
+            studyInstanceUID: ds.string(.studyInstanceUID), seriesInstanceUID: ds.string(.seriesInstanceUID),
+            modality: ds.string(.modality), studyDate: ds.string(.studyDate), instanceNumber: ds.integer(.instanceNumber),
+            pixel: try PixelAttributes(ds), pixelData: pixelData, hasFileMeta: layout.hasFileMeta,
+            dataSetOffset: layout.dataSetOffset, quirks: layout.quirks)
+    }
+}

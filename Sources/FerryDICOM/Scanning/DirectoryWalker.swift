@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Lists the regular files under paths, depth first, in a stable (sorted) order.
+public struct DirectoryWalker: Sendable {
+    public enum SymlinkPolicy: String, Sendable, Codable { case follow, skip }
+
+    public var recursive = true
+    public var symlinks: SymlinkPolicy = .skip
+
+    public init(recursive: Bool = true, symlinks: SymlinkPolicy = .skip) {
+        self.recursive = recursive
+        self.symlinks = symlinks
+    }
+
+    /// Files under `roots` (a root that is a file is listed as is). Unreadable directories are
+    /// reported through `onError` and skipped; symlink loops cannot recur past `maxDepth`.
+    public func files(under roots: [String], onError: (String, String) -> Void = { _, _ in }) -> [String] {
+        var out: [String] = []
+        for root in roots { walk(root, depth: 0, isRoot: true, into: &out, onError: onError) }
+        return out
+    }
+
+    private static let maxDepth = 64
+
+    private func walk(_ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (String, String) -> Void) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { onError(path, String(cString: strerror(errno))); return }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            guard symlinks == .follow || isRoot else { return }
+            guard stat(path, &st) == 0 else { onError(path, "dangling symbolic link"); return }
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG:
+            out.append(path)
+        case S_IFDIR:
+            guard isRoot || (recursive && depth < Self.maxDepth) else { return }
+            guard let dir = opendir(path) else { onError(path, String(cString: strerror(errno))); return }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            let prefix = path.hasSuffix("/") ? path : path + "/"
+            for name in names.sorted() {
+                walk(prefix + name, depth: depth + 1, isRoot: false, into: &out, onError: onError)
+            }
+        default:
+            break
+        }
+    }
+}
