@@ -19,6 +19,18 @@ try:
 except ImportError:
     sys.exit("generate-dictionary: needs pydicom (pip install pydicom)")
 
+# Registered after pydicom 3.0's tables were made; facts from DCMTK 3.6.9's storescp man page
+# and PS3.6 (UID, type, keyword, name).
+SUPPLEMENT_UIDS = [
+    ("1.2.840.10008.1.2.4.110", "Transfer Syntax", "JPEGXLLossless", "JPEG XL Lossless"),
+    ("1.2.840.10008.1.2.4.111", "Transfer Syntax", "JPEGXLJPEGRecompression", "JPEG XL JPEG Recompression"),
+    ("1.2.840.10008.1.2.4.112", "Transfer Syntax", "JPEGXL", "JPEG XL"),
+    ("1.2.840.10008.5.1.4.1.1.66.7", "SOP Class", "LabelMapSegmentationStorage", "Label Map Segmentation Storage"),
+    ("1.2.840.10008.5.1.4.1.1.66.8", "SOP Class", "HeightMapSegmentationStorage", "Height Map Segmentation Storage"),
+    ("1.2.840.10008.5.1.4.1.1.601.3", "SOP Class", "DICONDEThermographyImageStorage", "DICONDE Thermography Image Storage"),
+    ("1.2.840.10008.5.1.4.1.1.601.4", "SOP Class", "DICONDEThermographyMultiFrameImageStorage", "DICONDE Thermography Multi-frame Image Storage"),
+]
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "Sources", "FerryDICOM", "Dictionary")
 
 
@@ -44,8 +56,11 @@ def main():
           "tag (8 hex digits, x = any), VR, VM, keyword, R if retired, name")
 
     uids = []
-    for uid in sorted(UID_dictionary):
-        name, kind, info, retired, keyword = UID_dictionary[uid]
+    table = {uid: (v[0], v[1], v[3], v[4]) for uid, v in UID_dictionary.items()}
+    for uid, kind, keyword, name in SUPPLEMENT_UIDS:
+        table.setdefault(uid, (name, kind, "", keyword))
+    for uid in sorted(table):
+        name, kind, retired, keyword = table[uid]
         uids.append("\t".join([uid, kind, keyword, "R" if retired else "", clean(name)]))
     write("UIDRegistry+Generated.swift", "UIDRegistry", "table", uids,
           "UID, type, keyword, R if retired, name")

@@ -25,6 +25,9 @@ extension UIDRegistry {
 1.2.840.10008.1.2.4.106.1	Transfer Syntax	MPEG4HP42STEREOF		Fragmentable MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2
 1.2.840.10008.1.2.4.107	Transfer Syntax	HEVCMP51		HEVC/H.265 Main Profile / Level 5.1
 1.2.840.10008.1.2.4.108	Transfer Syntax	HEVCM10P51		HEVC/H.265 Main 10 Profile / Level 5.1
+1.2.840.10008.1.2.4.110	Transfer Syntax	JPEGXLLossless		JPEG XL Lossless
+1.2.840.10008.1.2.4.111	Transfer Syntax	JPEGXLJPEGRecompression		JPEG XL JPEG Recompression
+1.2.840.10008.1.2.4.112	Transfer Syntax	JPEGXL		JPEG XL
 1.2.840.10008.1.2.4.201	Transfer Syntax	HTJ2KLossless		High-Throughput JPEG 2000 Image Compression (Lossless Only)
 1.2.840.10008.1.2.4.202	Transfer Syntax	HTJ2KLosslessRPCL		High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)
 1.2.840.10008.1.2.4.203	Transfer Syntax	HTJ2K		High-Throughput JPEG 2000 Image Compression
@@ -323,6 +326,8 @@ extension UIDRegistry {
 1.2.840.10008.5.1.4.1.1.6.3	SOP Class	PhotoacousticImageStorage		Photoacoustic Image Storage
 1.2.840.10008.5.1.4.1.1.601.1	SOP Class	EddyCurrentImageStorage		Eddy Current Image Storage
 1.2.840.10008.5.1.4.1.1.601.2	SOP Class	EddyCurrentMultiFrameImageStorage		Eddy Current Multi-frame Image Storage
+1.2.840.10008.5.1.4.1.1.601.3	SOP Class	DICONDEThermographyImageStorage		DICONDE Thermography Image Storage
+1.2.840.10008.5.1.4.1.1.601.4	SOP Class	DICONDEThermographyMultiFrameImageStorage		DICONDE Thermography Multi-frame Image Storage
 1.2.840.10008.5.1.4.1.1.66	SOP Class	RawDataStorage		Raw Data Storage
 1.2.840.10008.5.1.4.1.1.66.1	SOP Class	SpatialRegistrationStorage		Spatial Registration Storage
 1.2.840.10008.5.1.4.1.1.66.2	SOP Class	SpatialFiducialsStorage		Spatial Fiducials Storage
@@ -330,6 +335,8 @@ extension UIDRegistry {
 1.2.840.10008.5.1.4.1.1.66.4	SOP Class	SegmentationStorage		Segmentation Storage
 1.2.840.10008.5.1.4.1.1.66.5	SOP Class	SurfaceSegmentationStorage		Surface Segmentation Storage
 1.2.840.10008.5.1.4.1.1.66.6	SOP Class	TractographyResultsStorage		Tractography Results Storage
+1.2.840.10008.5.1.4.1.1.66.7	SOP Class	LabelMapSegmentationStorage		Label Map Segmentation Storage
+1.2.840.10008.5.1.4.1.1.66.8	SOP Class	HeightMapSegmentationStorage		Height Map Segmentation Storage
 1.2.840.10008.5.1.4.1.1.67	SOP Class	RealWorldValueMappingStorage		Real World Value Mapping Storage
 1.2.840.10008.5.1.4.1.1.68.1	SOP Class	SurfaceScanMeshStorage		Surface Scan Mesh Storage
 1.2.840.10008.5.1.4.1.1.68.2	SOP Class	SurfaceScanPointCloudStorage		Surface Scan Point Cloud Storage

@@ -1,0 +1,5 @@
+import FerrySample
+
+enum FerrySampleAccess {
+    static func write(_ dir: String) throws -> [String] { try SampleArchive().write(to: dir) }
+}
