@@ -187,7 +187,7 @@ import TestSupport
         var inner = Bytes()
         inner.explicit(0x0010, 0x0010, "PN", "DOE")
         inner.explicit(0x7FE0, 0x0010, "OB", [UInt8](repeating: 0, count: 4_000_000))
-        body = Deflate.deflate(inner.bytes, level: 9)
+        body = try Deflate.deflate(inner.bytes, level: 9)
         let b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.1.99").bytes + body
         var options = ReadOptions()
         options.maxInflatedSize = 1_000_000

@@ -38,10 +38,8 @@ public enum DumpListing {
                     value = String(valuePart.dropFirst().dropLast())
                 }
             }
-            // Sequence items: their header length is Ferry's or DCMTK's choice; fragments ("pi") keep theirs.
-            let sequenceItem = tag == "(fffe,e000)" && vr == "na"
             if tag == "(fffe,e000)" { value = nil }
-            out.append(ListedElement(depth: depth, tag: tag, vr: vr, length: sequenceItem ? "" : length, value: value))
+            out.append(ListedElement(depth: depth, tag: tag, vr: vr, length: length, value: value))
         }
         return out
     }

@@ -42,7 +42,10 @@ public struct DataSetDump {
             out.append(line(depth, e.tag, "SQ", "(Sequence with \(kind) length #=\(items.count))",
                             undefined ? "u/l" : String(e.sourceLength ?? 0), 1, name(e.tag)))
             for item in items {
-                out.append(line(depth + 1, .item, "na", "(Item with \(kind) length #=\(item.count))", "", 1, "Item"))
+                let itemUndefined = item.sourceItemLength == 0xFFFF_FFFF
+                let itemLength = itemUndefined ? "u/l" : item.sourceItemLength.map(String.init) ?? "0"
+                out.append(line(depth + 1, .item, "na", "(Item with \(itemUndefined ? "undefined" : "explicit") length #=\(item.count))",
+                                itemLength, 1, "Item"))
                 lines(item, depth: depth + 2, into: &out)
                 out.append(line(depth + 1, .itemDelimitationItem, "na", "(ItemDelimitationItem)", "0", 0, "ItemDelimitationItem"))
             }

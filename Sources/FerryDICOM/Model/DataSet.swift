@@ -1,6 +1,8 @@
 /// A data set: elements kept in ascending tag order (PS3.5 7.1).
 public struct DataSet: Sendable {
     public private(set) var elements: [DataElement] = []
+    /// For a sequence item read from a stream: its length as encoded (0xFFFFFFFF = undefined).
+    public var sourceItemLength: UInt32?
 
     public init() {}
     public init(_ elements: [DataElement]) {

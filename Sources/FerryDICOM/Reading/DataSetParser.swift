@@ -200,7 +200,8 @@ struct DataSetParser {
                 throw error(.badDelimiter, "expected an item, found \(itemTag)", at: pos, tag: tag)
             }
             if length == Self.undefinedLength {
-                let (item, next) = try parseDataSet(from: pos + 8, to: limit, depth: depth, delimited: true, enc)
+                var (item, next) = try parseDataSet(from: pos + 8, to: limit, depth: depth, delimited: true, enc)
+                item.sourceItemLength = length
                 items.append(item)
                 pos = next
             } else {
@@ -208,7 +209,8 @@ struct DataSetParser {
                 guard Int(length) <= limit - (pos + 8) else {
                     throw outOfBytes("item length \(length) exceeds its sequence", at: pos, limit: limit, tag: tag)
                 }
-                let (item, _) = try parseDataSet(from: pos + 8, to: end, depth: depth, delimited: false, enc)
+                var (item, _) = try parseDataSet(from: pos + 8, to: end, depth: depth, delimited: false, enc)
+                item.sourceItemLength = length
                 items.append(item)
                 pos = end
             }

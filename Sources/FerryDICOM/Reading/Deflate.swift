@@ -20,6 +20,9 @@ public enum Deflate {
     }
 
     private static func inflate(_ input: ArraySlice<UInt8>, maxOutput: Int, windowBits: Int32) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
+        guard input.count <= Int(UInt32.max) else {
+            throw DICOMParseError(.inflate, "deflated data set of \(input.count) bytes exceeds 4 GiB")
+        }
         var stream = z_stream()
         guard ferry_inflateInit2(&stream, windowBits) == Z_OK else {
             throw DICOMParseError(.inflate, "inflateInit failed")
@@ -52,9 +55,11 @@ public enum Deflate {
     }
 
     /// Raw-deflates `input` at `level` (0-9, or -1 for zlib's default).
-    public static func deflate(_ input: [UInt8], level: Int32 = -1) -> [UInt8] {
+    public static func deflate(_ input: [UInt8], level: Int32 = -1) throws(DICOMParseError) -> [UInt8] {
         var stream = z_stream()
-        guard ferry_deflateInit2(&stream, level, -15) == Z_OK else { return [] }
+        guard input.count <= Int(UInt32.max), ferry_deflateInit2(&stream, level, -15) == Z_OK else {
+            throw DICOMParseError(.inflate, "cannot deflate \(input.count) bytes at level \(level)")
+        }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 16)
         input.withUnsafeBufferPointer { inBuf in

@@ -50,8 +50,9 @@ public enum FileBytes {
         var done = 0
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+            guard let base = buf.baseAddress else { initialized = 0; return }
             while done < count {
-                let n = pread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
+                let n = pread(fd, base + done, count - done, off_t(offset + done))
                 if n < 0 {
                     if errno == EINTR { continue }
                     failure = errno

@@ -23,7 +23,7 @@ public enum Part10Writer {
         var out = [UInt8](repeating: 0, count: 128) + Array("DICM".utf8)
         try DataSetWriter(encoding: .explicitLittle).write(metaSet, into: &out)
         let body = try DataSetWriter(transferSyntax).encode(ds.withoutGroup(0x0002))
-        out += transferSyntax.isDeflated ? Deflate.deflate(body) : body
+        out += transferSyntax.isDeflated ? try Deflate.deflate(body) : body
         return out
     }
 }

@@ -1,0 +1,55 @@
+"""Shared helpers for Ferry's benchmark scripts: run a command, report wall time and peak RSS."""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MAKE_CORPUS = os.environ.get("FERRY_MAKE_CORPUS", os.path.join(ROOT, "..", "shared", "corpus", "make-corpus"))
+
+
+def corpus(profile, count=None):
+    """Makes (once) and returns a benchmark corpus under .build/bench-corpus."""
+    name = profile + (f"-{count}" if count else "")
+    out = os.path.join(ROOT, ".build", "bench-corpus", name)
+    if not os.path.exists(os.path.join(out, ".complete")):
+        args = [sys.executable, MAKE_CORPUS, out, "--profile", profile] + (["--count", str(count)] if count else [])
+        subprocess.run(args, check=True)
+        open(os.path.join(out, ".complete"), "w").close()
+    return out
+
+
+def files_under(directory):
+    out = []
+    for root, _, names in os.walk(directory):
+        out += [os.path.join(root, n) for n in names if n != ".complete"]
+    return sorted(out)
+
+
+def warm(paths):
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
+def run(cmd, env=None, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (wall seconds, peak RSS in MiB, exit status)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+
+
+def best_of(n, cmd, env=None):
+    """Median wall time and max RSS over n runs."""
+    results = [run(cmd, env) for _ in range(n)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results), results[-1][2]
+
+
+def build_release():
+    subprocess.run(["swift", "build", "-c", "release", "--product", "ferry"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, ".build", "release", "ferry")
