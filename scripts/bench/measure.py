@@ -13,17 +13,18 @@ def corpus(profile, count=None):
     """Makes (once) and returns a benchmark corpus under .build/bench-corpus."""
     name = profile + (f"-{count}" if count else "")
     out = os.path.join(ROOT, ".build", "bench-corpus", name)
-    if not os.path.exists(os.path.join(out, ".complete")):
+    marker = out + ".complete"  # beside the corpus, so the corpus holds only its files
+    if not os.path.exists(marker):
         args = [sys.executable, MAKE_CORPUS, out, "--profile", profile] + (["--count", str(count)] if count else [])
         subprocess.run(args, check=True)
-        open(os.path.join(out, ".complete"), "w").close()
+        open(marker, "w").close()
     return out
 
 
 def files_under(directory):
     out = []
     for root, _, names in os.walk(directory):
-        out += [os.path.join(root, n) for n in names if n != ".complete"]
+        out += [os.path.join(root, n) for n in names]
     return sorted(out)
 
 
