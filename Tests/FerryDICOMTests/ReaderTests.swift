@@ -99,6 +99,22 @@ import TestSupport
         #expect(throws: DICOMParseError.self) { try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [22, 0]) }
     }
 
+    @Test func extendedOffsetTableIsReadFromTheFile() throws {
+        var b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.5")
+        b.explicit(0x0028, 0x0008, "IS", "2")
+        b.explicit(0x0028, 0x0010, "US", [1, 0]); b.explicit(0x0028, 0x0011, "US", [2, 0])
+        b.explicit(0x0028, 0x0100, "US", [8, 0])
+        b.explicit(0x7FE0, 0x0001, "OV", [0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0])
+        b.explicit(0x7FE0, 0x0010, "OB", [], length: 0xFFFF_FFFF)
+        b.item(0xE000, length: 0)                          // empty BOT, as PS3.5 A.4 requires with an EOT
+        b.item(0xE000, length: 2); b.bytes += [1, 1]
+        b.item(0xE000, length: 2); b.bytes += [2, 2]
+        b.item(0xE0DD, length: 0)
+        let ds = try Part10Reader.read(bytes: b.bytes).dataSet
+        let frames = try #require(try ds.encapsulatedFrames())
+        #expect(frames.map { $0.map(Array.init) } == [[[1, 1]], [[2, 2]]])
+    }
+
     // MARK: Hostile input: every defect is a typed error naming offset and tag.
 
     func parseError(_ bytes: [UInt8]) -> DICOMParseError? {

@@ -62,3 +62,20 @@ public struct EncapsulatedPixelData: Sendable {
         throw DICOMParseError(.encapsulation, "\(fragments.count) fragments for \(numberOfFrames) frames and no offset table", tag: .pixelData)
     }
 }
+
+extension DataSet {
+    /// The frames of encapsulated Pixel Data, using Number of Frames and, when present,
+    /// the Extended Offset Table (7FE0,0001); nil when the pixel data is not encapsulated.
+    public func encapsulatedFrames() throws(DICOMParseError) -> [[ArraySlice<UInt8>]]? {
+        guard case .encapsulated(let pixels)? = self[.pixelData]?.value else { return nil }
+        let frames = try PixelAttributes(self)?.numberOfFrames ?? 1
+        var extended: [UInt64]?
+        if let table = self[.extendedOffsetTable]?.bytes {
+            guard table.count % 8 == 0 else {
+                throw DICOMParseError(.encapsulation, "Extended Offset Table length \(table.count) is not a multiple of 8", tag: .extendedOffsetTable)
+            }
+            extended = stride(from: table.startIndex, to: table.endIndex, by: 8).map { table.loadLE64($0) }
+        }
+        return try pixels.frames(numberOfFrames: frames, extendedOffsets: extended)
+    }
+}
