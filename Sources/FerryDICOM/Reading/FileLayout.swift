@@ -50,7 +50,7 @@ public struct FileLayout: Sendable {
         let groupLE = UInt16(b[0]) | UInt16(b[1]) << 8
         let groupBE = UInt16(b[0]) << 8 | UInt16(b[1])
         let vrLooksValid = (0x41...0x5A).contains(b[4]) && (0x41...0x5A).contains(b[5]) && VR(b[4], b[5]).isKnown
-        func plausible(_ g: UInt16) -> Bool { g >= 0x0002 && g <= 0x0FFF && g & 1 == 0 || g == 0x0008 }
+        func plausible(_ g: UInt16) -> Bool { g >= 0x0002 && g <= 0x0FFF && g & 1 == 0 }
         if plausible(groupLE) {
             if vrLooksValid { return .explicitLittle }
             let length = UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24
