@@ -44,8 +44,11 @@ public struct DICOMParseError: Error, Sendable, CustomStringConvertible, Equatab
         self.tag = tag
     }
 
-    public var description: String {
-        var s = path.map { "\($0): " } ?? ""
+    public var description: String { (path.map { "\($0): " } ?? "") + detail }
+
+    /// The description without the path: offset, tag, message and code.
+    public var detail: String {
+        var s = ""
         if let offset { s += "offset \(offset): " }
         if let tag { s += "\(tag)\(tag.keyword.map { " " + $0 } ?? ""): " }
         return s + message + " [\(code)]"

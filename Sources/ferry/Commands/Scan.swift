@@ -39,10 +39,10 @@ struct Scan: ParsableCommand {
             case .failure(let e):
                 failed += 1
                 if json {
-                    let record = ["path": path, "error": e.code.rawValue, "message": e.description]
+                    let record = ["path": path, "error": e.code.rawValue, "message": e.detail]
                     print(String(decoding: try encoder.encode(record), as: UTF8.self))
                 } else {
-                    print("\(path)\tERROR\t\(e.code)\t\(e)")
+                    print("\(path)\tERROR\t\(e.code)\t\(e.detail)")
                 }
             }
         }
