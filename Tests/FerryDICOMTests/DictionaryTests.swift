@@ -47,6 +47,11 @@ import TestSupport
         #expect(UIDRegistry.entry(for: "1.2.840.10008.5.1.4.1.2.2.1")?.keyword == "StudyRootQueryRetrieveInformationModelFind")
         #expect(UIDRegistry.entry(for: "1.2.840.10008.5.1.4.1.2.2.2")?.keyword == "StudyRootQueryRetrieveInformationModelMove")
         #expect(UIDRegistry.entry(for: "1.2.840.10008.3.1.1.1")?.kind == "Application Context Name")
+        let storage = Set(UIDRegistry.storageSOPClasses.map(\.uid))
+        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.2"))          // CT Image Storage
+        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.66.7"))       // Label Map Segmentation (supplement)
+        #expect(!storage.contains(UIDRegistry.storageCommitmentPushModelSOPClass))
+        #expect(!storage.contains("1.2.840.10008.5.1.4.1.2.2.1"))       // Study Root Q/R FIND
     }
 
     /// Every UID of the DCMTK storescu and storescp man pages and of the pynetdicom storescu

@@ -28,7 +28,6 @@ public enum UIDRegistry {
     }()
 
     public static func entry(for uid: String) -> UIDEntry? { entries[uid] }
-    public static var all: some Collection<UIDEntry> { entries.values }
     public static func name(of uid: String) -> String { entries[uid]?.name ?? uid }
 
     public static let verificationSOPClass = "1.2.840.10008.1.1"
