@@ -21,7 +21,6 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
 
     public var name: String { UIDRegistry.entry(for: uid)?.name ?? uid }
     public var description: String { name }
-    public var isUncompressed: Bool { !isEncapsulated && !isDeflated }
 
     public static let implicitVRLittleEndian = TransferSyntax("1.2.840.10008.1.2", explicit: false)
     public static let explicitVRLittleEndian = TransferSyntax("1.2.840.10008.1.2.1")
@@ -42,6 +41,11 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
     public static let htj2kLosslessRPCL = TransferSyntax("1.2.840.10008.1.2.4.202", encapsulated: true)
     public static let htj2k = TransferSyntax("1.2.840.10008.1.2.4.203", encapsulated: true, lossless: false)
     public static let rleLossless = TransferSyntax("1.2.840.10008.1.2.5", encapsulated: true)
+
+    /// The uncompressed syntax with this encoding (for data sets without a Transfer Syntax UID).
+    static func uncompressed(_ e: Encoding) -> TransferSyntax {
+        e.explicitVR ? (e.littleEndian ? .explicitVRLittleEndian : .explicitVRBigEndian) : .implicitVRLittleEndian
+    }
 
     /// The syntaxes Ferry knows how to parse. Retired JPEG processes, MPEG, HEVC and
     /// JPEG XL are all explicit VR little endian with encapsulated pixel data, so any

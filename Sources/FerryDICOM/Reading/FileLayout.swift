@@ -39,7 +39,7 @@ public struct FileLayout: Sendable {
         guard let encoding = guessEncoding(prefix) else {
             throw DICOMParseError(.notDICOM, "no preamble, no DICM and no plausible first element", offset: 0)
         }
-        let ts: TransferSyntax = encoding.explicitVR ? (encoding.littleEndian ? .explicitVRLittleEndian : .explicitVRBigEndian) : .implicitVRLittleEndian
+        let ts = TransferSyntax.uncompressed(encoding)
         return FileLayout(hasPreamble: false, meta: DataSet(), transferSyntax: ts, dataSetOffset: 0,
                           quirks: ["no preamble and no file meta, read as \(ts.name)"])
     }
@@ -99,7 +99,7 @@ public struct FileLayout: Sendable {
             guard pos + 8 <= b.count, let guessed = guessEncoding(Array(b[pos..<(pos + 8)])) else {
                 throw DICOMParseError(.invalidFileMeta, "file meta has no Transfer Syntax UID", offset: metaStart, tag: .transferSyntaxUID)
             }
-            ts = guessed.explicitVR ? (guessed.littleEndian ? .explicitVRLittleEndian : .explicitVRBigEndian) : .implicitVRLittleEndian
+            ts = TransferSyntax.uncompressed(guessed)
             quirks.append("no Transfer Syntax UID in file meta, read as \(ts.name)")
         }
         return FileLayout(hasPreamble: hasPreamble, meta: meta, transferSyntax: ts, dataSetOffset: pos, quirks: quirks)
