@@ -7,9 +7,13 @@ let package = Package(
     products: [
         .executable(name: "ferry", targets: ["ferry"]),
         .library(name: "FerryDICOM", targets: ["FerryDICOM"]),
+        .library(name: "FerryNetwork", targets: ["FerryNetwork"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // zlib, for the Deflated Explicit VR Little Endian transfer syntax (PS3.5 A.5).
@@ -23,6 +27,18 @@ let package = Package(
             name: "FerryDICOM",
             dependencies: ["CZlib"]
         ),
+        // DICOM upper layer (PS3.8) and DIMSE (PS3.7) on SwiftNIO: PDUs, the association state
+        // machine, presentation context negotiation, C-ECHO and C-STORE, TLS.
+        .target(
+            name: "FerryNetwork",
+            dependencies: [
+                "FerryDICOM",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Synthetic sample archives written by Ferry's own writer (the README's demo).
         .target(
             name: "FerrySample",
@@ -32,6 +48,7 @@ let package = Package(
             name: "ferry",
             dependencies: [
                 "FerryDICOM",
+                "FerryNetwork",
                 "FerrySample",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -44,6 +61,11 @@ let package = Package(
         .testTarget(
             name: "FerryDICOMTests",
             dependencies: ["FerryDICOM", "FerrySample", "TestSupport"]
+        ),
+        .testTarget(
+            name: "FerryNetworkTests",
+            dependencies: ["FerryDICOM", "FerryNetwork", "TestSupport",
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

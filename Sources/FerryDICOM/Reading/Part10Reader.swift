@@ -52,3 +52,12 @@ public enum Part10Reader {
         return (out, ended)
     }
 }
+
+/// Decodes a bare data set (no preamble, no meta) in a known encoding: DIMSE command sets
+/// (implicit VR little endian, PS3.7 6.3.1) and data sets received over the network.
+public enum DataSetDecoder {
+    public static func decode(_ bytes: [UInt8], encoding: Encoding) throws(DICOMParseError) -> DataSet {
+        var parser = DataSetParser(storage: bytes, isComplete: true, base: 0)
+        return try parser.parseDataSet(from: 0, to: bytes.count, depth: 0, delimited: false, encoding).0
+    }
+}

@@ -1,0 +1,336 @@
+import FerryDICOM
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// An association we requested (the SCU side): opened with `open`, used by one task at a
+/// time for DIMSE exchanges, ended with `release` or `abort`. After any timeout, abort or
+/// protocol error it is unusable and every further call fails with `.unusable`.
+public final class Association {
+    public let parameters: AssociationParameters
+    public let timeouts: Timeouts
+    public let acceptance: AssociateAC
+    public let acceptedContexts: [AcceptedContext]
+    /// Largest P-DATA-TF variable field we send (peer's maximum, bounded by ours).
+    public let sendPDULength: Int
+    public let peerDescription: String
+    let channel: PDUChannel
+    let logger: Logger
+    private var machine: UpperLayerStateMachine
+    private var nextMessageID: UInt16 = 1
+
+    public var isUsable: Bool { machine.state == .sta6 }
+
+    private init(parameters: AssociationParameters, timeouts: Timeouts, acceptance: AssociateAC, channel: PDUChannel,
+                 machine: UpperLayerStateMachine, peer: String, logger: Logger) {
+        self.parameters = parameters
+        self.timeouts = timeouts
+        self.acceptance = acceptance
+        self.channel = channel
+        self.machine = machine
+        self.peerDescription = peer
+        self.logger = logger
+        let proposed = Dictionary(parameters.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
+        acceptedContexts = acceptance.presentationContexts.compactMap { r in
+            guard r.result == .acceptance, let abstract = proposed[r.id] else { return nil }
+            return AcceptedContext(id: r.id, abstractSyntax: abstract, transferSyntax: r.transferSyntax)
+        }
+        let peerMax = acceptance.userInformation.maxLength
+        var limit = peerMax == 0 ? (parameters.maxReceivePDU == 0 ? UInt32(PDUFrameDecoder.unlimitedDataCeiling) : parameters.maxReceivePDU) : peerMax
+        if let cap = parameters.maxSendPDU { limit = min(limit, cap) }
+        sendPDULength = max(Int(limit), 64)
+    }
+
+    /// Connects, negotiates and returns the established association, or throws why not
+    /// (connection refused, TLS failure, A-ASSOCIATE-RJ, abort, ACSE timeout).
+    public static func open(host: String, port: Int, parameters: AssociationParameters, timeouts: Timeouts = Timeouts(),
+                            tls: NIOSSLContext? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                            logger: Logger = Logger(label: "ferry.association")) async throws -> Association {
+        var machine = UpperLayerStateMachine()
+        _ = machine.handle(.associateRequest)  // AE-1: issue the transport connect
+        var bootstrap = ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.autoRead, value: false)
+        if let t = timeouts.connect { bootstrap = bootstrap.connectTimeout(t) }
+        let maxPDU = parameters.maxReceivePDU
+        let serverName = isIPAddress(host) ? nil : host
+        let channel: PDUChannel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port) { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
+                    return try PDUChannel.configure(ch, maxReceivePDU: maxPDU)
+                }
+            }
+        } catch {
+            throw AssociationError.connectFailed(host: host, port: port, reason: "\(error)")
+        }
+        _ = machine.handle(.transportConfirm)  // AE-2: send A-ASSOCIATE-RQ
+        let rq = parameters.request
+        logger.debug("A-ASSOCIATE-RQ:\n\(PDUDump.associateRQ(rq))")
+        do {
+            try await channel.send(.associateRQ(rq), timeout: timeouts.socket, what: "sending A-ASSOCIATE-RQ")
+            let pdu = try await channel.receive(timeout: timeouts.acse, what: "waiting for A-ASSOCIATE-AC (ACSE timeout)")
+            switch machine.handle(UpperLayerStateMachine.Event(received: pdu)) {
+            case .ae3:
+                guard case .associateAC(let ac) = pdu else { break }
+                logger.debug("A-ASSOCIATE-AC:\n\(PDUDump.associateAC(ac, proposed: rq.presentationContexts))")
+                let association = Association(parameters: parameters, timeouts: timeouts, acceptance: ac, channel: channel,
+                                              machine: machine, peer: "\(host):\(port)", logger: logger)
+                return association
+            case .ae4:
+                await channel.close()
+                if case .associateRJ(let rj) = pdu { throw AssociationError.rejected(rj) }
+            case .aa3:
+                await channel.close()
+                if case .abort(let a) = pdu { throw AssociationError.abortedByPeer(a) }
+            default:
+                break
+            }
+            // AA-8: anything else during negotiation is a protocol violation.
+            await sendAbortAndClose(channel, .unexpectedPDU)
+            throw AssociationError.protocolError("unexpected \(pdu.kind) while waiting for A-ASSOCIATE-AC")
+        } catch let error as AssociationError {
+            await closeAfterError(channel, error)
+            throw error
+        } catch {
+            let mapped = Self.map(error, during: "association negotiation")
+            await closeAfterError(channel, mapped, pduError: error as? PDUError)
+            throw mapped
+        }
+    }
+
+    // MARK: DIMSE
+
+    public func makeMessageID() -> UInt16 {
+        defer { nextMessageID = nextMessageID == UInt16.max ? 1 : nextMessageID + 1 }
+        return nextMessageID
+    }
+
+    /// C-ECHO (PS3.7 9.1.5) on the first accepted Verification context.
+    public func echo() async throws -> DIMSEStatus {
+        guard let pc = acceptedContexts.first(where: { $0.abstractSyntax == UIDRegistry.verificationSOPClass }) else {
+            throw AssociationError.noAcceptedContext
+        }
+        let id = makeMessageID()
+        try await sendCommand(.echoRQ(messageID: id), contextID: pc.id)
+        let rsp = try await receiveResponse(to: id, expecting: .cEchoRSP)
+        return rsp.status ?? DIMSEStatus(0xFFFF)
+    }
+
+    /// C-STORE (PS3.7 9.1.1): sends the command, streams the data set, waits for the response.
+    public func store<Source: DataSetSource>(sopClass: String, sopInstance: String, contextID: UInt8, data: inout Source,
+                                             priority: Priority = .medium,
+                                             moveOriginator: (aeTitle: String, messageID: UInt16)? = nil) async throws -> CommandSet {
+        let id = makeMessageID()
+        try await sendCommand(.storeRQ(messageID: id, sopClass: sopClass, sopInstance: sopInstance, priority: priority,
+                                       moveOriginator: moveOriginator), contextID: contextID)
+        try await sendDataSet(contextID: contextID, source: &data)
+        return try await receiveResponse(to: id, expecting: .cStoreRSP)
+    }
+
+    func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {
+        try checkUsable()
+        let bytes: [UInt8]
+        do { bytes = try command.encode() } catch { throw AssociationError.protocolError("cannot encode the command set: \(error)") }
+        logger.trace("sending \(command.field?.name ?? "command") on context \(contextID)")
+        var source = BytesSource(bytes)
+        try await sendPDVs(contextID: contextID, isCommand: true, source: &source)
+    }
+
+    func sendDataSet<Source: DataSetSource>(contextID: UInt8, source: inout Source) async throws {
+        try await sendPDVs(contextID: contextID, isCommand: false, source: &source)
+    }
+
+    /// Sends a command or data set as P-DATA-TF PDUs of at most `sendPDULength`, built
+    /// straight into socket buffers of about 256 KiB; one buffer is written while the next
+    /// is filled from disk, so memory stays bounded whatever the data set's size.
+    private func sendPDVs<Source: DataSetSource>(contextID: UInt8, isCommand: Bool, source: inout Source) async throws {
+        guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
+        let maxFragment = sendPDULength - 6
+        let perBuffer = max(1, (256 * 1024) / maxFragment)
+        var remaining = source.length
+        var inFlight: EventLoopFuture<Void>?
+        var first = true
+        do {
+            while remaining > 0 || first {
+                first = false
+                var buffer = channel.allocator.buffer(capacity: min(perBuffer, remaining / maxFragment + 1) * (maxFragment + 12))
+                var fragments = 0
+                repeat {
+                    let n = min(maxFragment, remaining)
+                    buffer.writeInteger(UInt8(0x04))
+                    buffer.writeInteger(UInt8(0))
+                    buffer.writeInteger(UInt32(n + 6))
+                    buffer.writeInteger(UInt32(n + 2))
+                    buffer.writeInteger(contextID)
+                    buffer.writeInteger(UInt8((isCommand ? 1 : 0) | (n == remaining ? 2 : 0)))
+                    if n > 0 {
+                        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { ptr in
+                            try source.read(into: UnsafeMutableRawBufferPointer(rebasing: ptr[0..<n]))
+                            return n
+                        }
+                    }
+                    remaining -= n
+                    fragments += 1
+                } while remaining > 0 && fragments < perBuffer
+                if let f = inFlight { try await f.get() }
+                inFlight = channel.write(buffer, timeout: timeouts.socket, what: "sending P-DATA (peer not reading)")
+            }
+            if let f = inFlight { try await f.get() }
+        } catch {
+            if let f = inFlight { _ = try? await f.get() }
+            throw await fail(error, during: isCommand ? "sending a command" : "sending a data set")
+        }
+    }
+
+    /// Reads P-DATA until a complete command set arrives and checks it answers `id`.
+    func receiveResponse(to id: UInt16, expecting field: CommandField) async throws -> CommandSet {
+        try checkUsable()
+        var bytes: [UInt8] = []
+        while true {
+            let pdu: PDU
+            do {
+                pdu = try await channel.receive(timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
+            } catch {
+                throw await fail(error, during: "waiting for \(field.name)")
+            }
+            let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
+            switch (pdu, action) {
+            case (.data(let pdata), .dt2?):
+                for v in pdata.values {
+                    guard v.isCommand else {
+                        throw await fail(AssociationError.protocolError("unexpected data set fragment while waiting for \(field.name)"), during: "")
+                    }
+                    bytes += v.data.readableBytesView
+                    if v.isLast {
+                        let command: CommandSet
+                        do { command = try CommandSet.decode(bytes) } catch {
+                            throw await fail(AssociationError.protocolError("undecodable \(field.name): \(error)"), during: "")
+                        }
+                        guard command.rawField == Int(field.rawValue) else {
+                            throw await fail(AssociationError.protocolError("expected \(field.name), got command field 0x\(String(command.rawField ?? 0, radix: 16))"), during: "")
+                        }
+                        guard command.messageIDBeingRespondedTo == id else {
+                            throw await fail(AssociationError.protocolError("\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"), during: "")
+                        }
+                        return command
+                    }
+                }
+            case (.releaseRQ, .ar2?):
+                // The peer wants to end the association in the middle of our exchange.
+                _ = machine.handle(.releaseResponse)
+                try? await channel.send(.releaseRP, timeout: .seconds(2), what: "sending A-RELEASE-RP")
+                await channel.close()
+                throw AssociationError.releasedByPeer
+            case (.abort(let a), _):
+                await channel.close()
+                throw AssociationError.abortedByPeer(a)
+            default:
+                throw await fail(AssociationError.protocolError("unexpected \(pdu.kind) while waiting for \(field.name)"), during: "")
+            }
+        }
+    }
+
+    // MARK: Ending
+
+    /// A-RELEASE: waits (ACSE timeout) for the peer's A-RELEASE-RP, then closes.
+    public func release() async throws {
+        guard machine.handle(.releaseRequest) == .ar1 else { await channel.close(); return }
+        do {
+            try await channel.send(.releaseRQ, timeout: timeouts.socket, what: "sending A-RELEASE-RQ")
+            while true {
+                let pdu = try await channel.receive(timeout: timeouts.acse, what: "waiting for A-RELEASE-RP (ACSE timeout)")
+                switch machine.handle(UpperLayerStateMachine.Event(received: pdu)) {
+                case .ar3?:
+                    await channel.close()
+                    return
+                case .ar8?:
+                    // Release collision: we are the requestor, answer and keep waiting for their RP.
+                    _ = machine.handle(.releaseResponse)
+                    try await channel.send(.releaseRP, timeout: timeouts.socket, what: "sending A-RELEASE-RP")
+                case .ar6?:
+                    continue  // late P-DATA is ignored while releasing
+                case .aa3?:
+                    await channel.close()
+                    if case .abort(let a) = pdu { throw AssociationError.abortedByPeer(a) }
+                    return
+                default:
+                    throw await fail(AssociationError.protocolError("unexpected \(pdu.kind) while releasing"), during: "")
+                }
+            }
+        } catch let error as AssociationError {
+            await channel.close()
+            throw error
+        } catch {
+            throw await fail(error, during: "release")
+        }
+    }
+
+    /// A-ABORT (service user), then close.
+    public func abort() async {
+        if machine.handle(.abortRequest) == .aa1 {
+            try? await channel.send(.abort(.byUser), timeout: .seconds(2), what: "sending A-ABORT")
+        }
+        await channel.close()
+    }
+
+    // MARK: Errors
+
+    private func checkUsable() throws {
+        guard isUsable else { throw AssociationError.unusable }
+    }
+
+    /// Ends the association after an error (abort PDU where one can still be sent) and
+    /// returns the error to throw.
+    private func fail(_ error: Error, during: String) async -> AssociationError {
+        let mapped = Self.map(error, during: during)
+        switch mapped {
+        case .timeout, .protocolError:
+            _ = machine.handle(.abortRequest)
+            await Self.closeAfterError(channel, mapped, pduError: error as? PDUError)
+        default:
+            _ = machine.handle(.transportClosed)
+            await channel.close()
+        }
+        return mapped
+    }
+
+    static func map(_ error: Error, during: String) -> AssociationError {
+        switch error {
+        case let e as AssociationError: return e
+        case let e as PDUError: return .protocolError(e.message)
+        case let e as DataSetSourceError: return .protocolError("reading the data set failed: \(e)")
+        case let e as NIOSSLError: return .tls("\(e)")
+        case let e as BoringSSLError: return .tls("\(e)")
+        case let e as ChannelError where e == .eof || e == .ioOnClosedChannel || e == .alreadyClosed:
+            return .closedByPeer(during: during)
+        case let e as IOError: return .closedByPeer(during: "\(during) (\(e))")
+        default:
+            if "\(type(of: error))".contains("SSL") { return .tls("\(error)") }
+            return .protocolError("\(error)")
+        }
+    }
+
+    private static func closeAfterError(_ channel: PDUChannel, _ error: AssociationError, pduError: PDUError? = nil) async {
+        switch error {
+        case .timeout, .protocolError:
+            let reason = pduError.map { AbortPDU(source: 2, reason: $0.abortReason) } ?? .byUser
+            await sendAbortAndClose(channel, reason)
+        default:
+            await channel.close()
+        }
+    }
+
+    private static func sendAbortAndClose(_ channel: PDUChannel, _ abort: AbortPDU) async {
+        try? await channel.send(.abort(abort), timeout: .seconds(2), what: "sending A-ABORT")
+        await channel.close()
+    }
+}
+
+func isIPAddress(_ host: String) -> Bool {
+    host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":")
+}

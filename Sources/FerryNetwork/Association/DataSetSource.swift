@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The bytes of one data set to send, read in order into caller-provided buffers, so a file
+/// goes from disk to the socket buffer without an intermediate copy of the whole data set.
+public protocol DataSetSource {
+    var length: Int { get }
+    /// Fills `buffer` completely (or throws): the sender always asks for bytes it knows exist.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws
+}
+
+/// A byte range of a file, read with pread: the data set of a Part 10 file sent as it is.
+public struct FileRangeSource: DataSetSource {
+    public let path: String
+    public let length: Int
+    private let fd: FileDescriptorBox
+    private var offset: Int
+
+    public init(path: String, offset: Int, length: Int) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DataSetSourceError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
+        self.fd = FileDescriptorBox(fd)
+        self.path = path
+        self.offset = offset
+        self.length = length
+    }
+
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
+        guard let base = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd.fd, base + done, buffer.count - done, off_t(offset))
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else {
+                throw DataSetSourceError(path: path, message: n == 0 ? "file shrank while being sent (offset \(offset))" : "read error at offset \(offset): \(String(cString: strerror(errno)))")
+            }
+            done += n
+            offset += n
+        }
+    }
+}
+
+/// An in-memory data set (after a transfer syntax conversion).
+public struct BytesSource: DataSetSource {
+    public let bytes: [UInt8]
+    private var position = 0
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var length: Int { bytes.count }
+
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
+        let n = buffer.count
+        guard position + n <= bytes.count else { throw DataSetSourceError(path: "<memory>", message: "read past the end") }
+        bytes.withUnsafeBytes { src in
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[position..<position + n]))
+        }
+        position += n
+    }
+}
+
+public struct DataSetSourceError: Error, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+final class FileDescriptorBox {
+    let fd: Int32
+    init(_ fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+}

@@ -1,0 +1,135 @@
+import NIOCore
+import NIOPosix
+
+/// Last handler of an association's pipeline: queues decoded PDUs and hands them out one at
+/// a time on request. It reads from the socket only when a PDU is wanted and none is queued
+/// (autoRead is off), so a fast sender cannot make us buffer without bound.
+final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = PDU
+
+    // Confined to the channel's event loop.
+    private var queue = CircularBuffer<PDU>()
+    private var failure: Error?
+    private var waiter: (promise: EventLoopPromise<PDU>, timer: Scheduled<Void>?)?
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queue.append(unwrapInboundIn(data))
+        deliver()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // A read that completed no PDU (a partial one): ask for more while someone waits.
+        if waiter != nil, queue.isEmpty { context.read() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if failure == nil { failure = error }
+        deliver()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if failure == nil { failure = ChannelError.eof }
+        deliver()
+        context.fireChannelInactive()
+    }
+
+    /// The next PDU; fails with `AssociationError.timeout(what)` if none arrives within
+    /// `timeout` (the caller then aborts the association). Must be called on the event loop.
+    func next(timeout: TimeAmount?, what: String, on loop: EventLoop) -> EventLoopFuture<PDU> {
+        loop.preconditionInEventLoop()
+        let promise = loop.makePromise(of: PDU.self)
+        guard waiter == nil else {
+            promise.fail(AssociationError.protocolError("two concurrent receives on one association"))
+            return promise.futureResult
+        }
+        let timer = timeout.map { t in
+            loop.scheduleTask(in: t) { [weak self] in
+                guard let self, let w = self.waiter else { return }
+                self.waiter = nil
+                w.promise.fail(AssociationError.timeout(what))
+            }
+        }
+        waiter = (promise, timer)
+        deliver()
+        if waiter != nil { context?.read() }
+        return promise.futureResult
+    }
+
+    private func deliver() {
+        guard let w = waiter else { return }
+        if let pdu = queue.popFirst() {
+            waiter = nil
+            w.timer?.cancel()
+            w.promise.succeed(pdu)
+        } else if let f = failure {
+            waiter = nil
+            w.timer?.cancel()
+            w.promise.fail(f)
+        }
+    }
+}
+
+/// An open transport connection carrying PDUs: encoded writes, one-at-a-time reads with
+/// timeouts. Thread-safe: every operation goes through the channel's event loop.
+public final class PDUChannel: Sendable {
+    public let channel: Channel
+    let inbox: PDUInbox
+
+    init(channel: Channel, inbox: PDUInbox) {
+        self.channel = channel
+        self.inbox = inbox
+    }
+
+    /// Installs the PDU framing and the inbox on a fresh channel (after TLS, if any).
+    static func configure(_ channel: Channel, maxReceivePDU: UInt32) throws -> PDUChannel {
+        let inbox = PDUInbox()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PDUFrameDecoder(maxPDULength: maxReceivePDU)))
+        try channel.pipeline.syncOperations.addHandler(inbox)
+        return PDUChannel(channel: channel, inbox: inbox)
+    }
+
+    public var allocator: ByteBufferAllocator { channel.allocator }
+
+    public func receive(timeout: TimeAmount?, what: String) async throws -> PDU {
+        let loop = channel.eventLoop
+        return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop) }.get()
+    }
+
+    public func send(_ pdu: PDU, timeout: TimeAmount?, what: String) async throws {
+        var buffer = channel.allocator.buffer(capacity: 512)
+        PDUEncoder.encode(pdu, into: &buffer)
+        try await write(buffer, timeout: timeout, what: what).get()
+    }
+
+    /// Writes and flushes; the future fails with a timeout (and the channel is closed) if the
+    /// peer does not take the bytes within `timeout`.
+    public func write(_ buffer: ByteBuffer, timeout: TimeAmount?, what: String) -> EventLoopFuture<Void> {
+        let written = channel.writeAndFlush(buffer)
+        guard let timeout else { return written }
+        let loop = channel.eventLoop
+        let promise = loop.makePromise(of: Void.self)
+        let channel = self.channel
+        let timer = loop.scheduleTask(in: timeout) {
+            promise.fail(AssociationError.timeout(what))
+            channel.close(promise: nil)
+        }
+        written.whenComplete { result in
+            timer.cancel()
+            promise.completeWith(result)
+        }
+        return promise.futureResult
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Closes without waiting (used from synchronous cleanup paths).
+    public func closeNow() {
+        channel.close(promise: nil)
+    }
+}

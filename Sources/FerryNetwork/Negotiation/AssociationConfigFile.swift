@@ -1,0 +1,126 @@
+import FerryDICOM
+
+/// DCMTK association negotiation profiles (the "asconfig" format of storescu -xf and
+/// storescp -xf, e.g. Debian's /etc/dcmtk/storescu.cfg):
+///
+///     [[TransferSyntaxes]]     [Name] TransferSyntax1 = LittleEndianExplicit ...
+///     [[PresentationContexts]] [Name] PresentationContext1 = CTImageStorage\Name ...
+///     [[SCPSCURoleSelection]]  [Name] Role1 = SOPClass\SCU|SCP|BOTH   (optional)
+///     [[Profiles]]             [Name] PresentationContexts = Name  (SCPSCURoleSelection = Name)
+///
+/// Keys are case-insensitive, values are DCMTK symbolic names or dotted UIDs.
+public struct AssociationConfigFile: Sendable {
+    public struct Profile: Sendable {
+        public var name: String
+        /// Abstract syntax and its transfer syntaxes, in file order.
+        public var contexts: [(abstractSyntax: String, transferSyntaxes: [String])]
+        public var roles: [RoleSelection]
+    }
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public var file: String
+        public var line: Int
+        public var message: String
+        public var description: String { "\(file):\(line): \(message)" }
+    }
+
+    public private(set) var profiles: [String: Profile] = [:]
+
+    public init(contentsOf path: String) throws {
+        guard let bytes = try? FileBytes.readAll(path) else {
+            throw ParseError(file: path, line: 0, message: "cannot read the file")
+        }
+        try self.init(text: String(decoding: bytes, as: UTF8.self), file: path)
+    }
+
+    public init(text: String, file: String = "<config>") throws {
+        // section (level 1) -> subsection (level 2) -> ordered key/value pairs with line numbers
+        var sections: [String: [String: [(key: String, value: String, line: Int)]]] = [:]
+        var subsectionOrder: [String: [String]] = [:]
+        var section: String?
+        var subsection: String?
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = raw.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("[[") {
+                guard line.hasSuffix("]]") else { throw ParseError(file: file, line: lineNumber, message: "unterminated section \(line)") }
+                section = String(line.dropFirst(2).dropLast(2)).trimmingCharacters(in: " ").uppercased()
+                subsection = nil
+            } else if line.hasPrefix("[") {
+                guard line.hasSuffix("]"), let s = section else { throw ParseError(file: file, line: lineNumber, message: "subsection \(line) outside a [[section]]") }
+                let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: " ").uppercased()
+                subsection = name
+                subsectionOrder[s, default: []].append(name)
+            } else if let eq = line.firstIndex(of: "=") {
+                guard let s = section, let sub = subsection else { throw ParseError(file: file, line: lineNumber, message: "entry outside a [subsection]") }
+                let key = String(line[..<eq]).trimmingCharacters(in: " \t").uppercased()
+                let value = String(line[line.index(after: eq)...]).trimmingCharacters(in: " \t")
+                sections[s, default: [:]][sub, default: []].append((key, value, lineNumber))
+            } else {
+                throw ParseError(file: file, line: lineNumber, message: "cannot parse \"\(line)\"")
+            }
+        }
+
+        func uid(_ name: String, line: Int) throws -> String {
+            guard let u = DCMTKNames.uid(for: name) else { throw ParseError(file: file, line: line, message: "unknown UID name \"\(name)\"") }
+            return u
+        }
+
+        var syntaxLists: [String: [String]] = [:]
+        for (name, entries) in sections["TRANSFERSYNTAXES"] ?? [:] {
+            syntaxLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map { try uid($0.value, line: $0.line) }
+        }
+        var contextLists: [String: [(String, [String])]] = [:]
+        for (name, entries) in sections["PRESENTATIONCONTEXTS"] ?? [:] {
+            contextLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map { e in
+                let parts = e.value.split(separator: "\\", maxSplits: 1).map { String($0).trimmingCharacters(in: " ") }
+                guard parts.count == 2 else { throw ParseError(file: file, line: e.line, message: "expected AbstractSyntax\\TransferSyntaxList, got \"\(e.value)\"") }
+                guard let list = syntaxLists[parts[1].uppercased()] else {
+                    throw ParseError(file: file, line: e.line, message: "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
+                }
+                return (try uid(parts[0], line: e.line), list)
+            }
+        }
+        var roleLists: [String: [RoleSelection]] = [:]
+        for (name, entries) in sections["SCPSCUROLESELECTION"] ?? [:] {
+            roleLists[name] = try entries.map { e in
+                let parts = e.value.split(separator: "\\").map { String($0).trimmingCharacters(in: " ").uppercased() }
+                guard parts.count == 2, ["SCU", "SCP", "BOTH"].contains(parts[1]) else {
+                    throw ParseError(file: file, line: e.line, message: "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
+                }
+                let sop = try uid(e.value.split(separator: "\\")[0].trimmingCharacters(in: " "), line: e.line)
+                return RoleSelection(sopClass: sop, scu: parts[1] != "SCP", scp: parts[1] != "SCU")
+            }
+        }
+        for (name, entries) in sections["PROFILES"] ?? [:] {
+            var profile = Profile(name: name, contexts: [], roles: [])
+            for e in entries {
+                switch e.key {
+                case "PRESENTATIONCONTEXTS":
+                    guard let list = contextLists[e.value.uppercased()] else {
+                        throw ParseError(file: file, line: e.line, message: "presentation context list \"\(e.value)\" is not defined")
+                    }
+                    profile.contexts = list.map { (abstractSyntax: $0.0, transferSyntaxes: $0.1) }
+                case "SCPSCUROLESELECTION":
+                    guard let list = roleLists[e.value.uppercased()] else {
+                        throw ParseError(file: file, line: e.line, message: "role selection list \"\(e.value)\" is not defined")
+                    }
+                    profile.roles = list
+                case "SOPCLASSEXTENDEDNEGOTIATION":
+                    continue  // storage needs none; accepted and ignored, as DCMTK storescu does
+                default:
+                    throw ParseError(file: file, line: e.line, message: "unknown profile entry \(e.key)")
+                }
+            }
+            profiles[name] = profile
+        }
+    }
+
+    public func profile(_ name: String) -> Profile? { profiles[name.uppercased()] }
+
+    /// "PresentationContext12" -> 12, so entries keep their numeric order.
+    private static func index(_ key: String) -> Int {
+        Int(key.drop { !$0.isNumber }) ?? 0
+    }
+}

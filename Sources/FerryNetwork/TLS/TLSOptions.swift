@@ -1,0 +1,112 @@
+import NIOSSL
+
+/// TLS settings shared by client and server (DCMTK's +tls family of options).
+public struct TLSOptions: Sendable {
+    public enum KeyFormat: Sendable { case pem, der }
+    public enum PeerVerification: Sendable {
+        /// Verify the peer's certificate; fail if it has none (DCMTK -rc, the default).
+        case require
+        /// Verify the certificate if the peer presents one (DCMTK -vc; meaningful on the server side).
+        case verifyIfPresent
+        /// Accept any certificate (DCMTK -ic).
+        case ignore
+    }
+
+    /// Our certificate and private key (nil for anonymous TLS, +tla).
+    public var certificateFile: String?
+    public var privateKeyFile: String?
+    /// Password of an encrypted private key. Never logged.
+    public var privateKeyPassword: String?
+    public var format: KeyFormat = .pem
+    public var trustedCertificateFiles: [String] = []
+    public var trustedCertificateDirectories: [String] = []
+    public var verification: PeerVerification = .require
+    /// OpenSSL cipher suite names (DCMTK +cs); empty = the library's defaults for TLS 1.2+.
+    public var cipherSuites: [String] = []
+    /// TLS 1.2 is the floor unless lowered explicitly.
+    public var minimumVersion: TLSVersion = .tlsv12
+
+    public init() {}
+
+    var nioFormat: NIOSSLSerializationFormats { format == .pem ? .pem : .der }
+
+    func certificateChain() throws -> [NIOSSLCertificateSource] {
+        guard let file = certificateFile else { return [] }
+        do {
+            return try NIOSSLCertificate.fromPEMFile(file).map { .certificate($0) }
+        } catch where format == .der {
+            return [.certificate(try NIOSSLCertificate.fromDERFile(file))]
+        } catch {
+            throw AssociationError.tls("cannot read certificate file \(file): \(error)")
+        }
+    }
+
+    func privateKey() throws -> NIOSSLPrivateKeySource? {
+        guard let file = privateKeyFile else { return nil }
+        do {
+            if let password = privateKeyPassword {
+                let bytes = Array(password.utf8)
+                return .privateKey(try NIOSSLPrivateKey(file: file, format: nioFormat) { setter in setter(bytes) })
+            }
+            return .privateKey(try NIOSSLPrivateKey(file: file, format: nioFormat))
+        } catch {
+            // The error text of a wrong password never contains the password itself.
+            throw AssociationError.tls("cannot read private key file \(file) (wrong password or format?)")
+        }
+    }
+
+    func trustRoots() throws -> NIOSSLTrustRoots {
+        var certificates: [NIOSSLCertificate] = []
+        for file in trustedCertificateFiles {
+            do {
+                certificates += format == .pem ? try NIOSSLCertificate.fromPEMFile(file) : [try NIOSSLCertificate.fromDERFile(file)]
+            } catch {
+                throw AssociationError.tls("cannot read CA certificate file \(file): \(error)")
+            }
+        }
+        for dir in trustedCertificateDirectories {
+            for file in (try? listDirectory(dir)) ?? [] {
+                if let certs = try? NIOSSLCertificate.fromPEMFile(file) { certificates += certs }
+            }
+        }
+        return certificates.isEmpty && trustedCertificateFiles.isEmpty && trustedCertificateDirectories.isEmpty
+            ? .default : .certificates(certificates)
+    }
+
+    private func listDirectory(_ dir: String) throws -> [String] {
+        var out: [String] = []
+        var walker = DirectoryListing(dir)
+        while let name = walker.next() { out.append(dir + "/" + name) }
+        return out.sorted()
+    }
+
+    public func clientContext() throws -> NIOSSLContext {
+        var c = TLSConfiguration.makeClientConfiguration()
+        c.minimumTLSVersion = minimumVersion
+        c.certificateChain = try certificateChain()
+        c.privateKey = try privateKey()
+        c.trustRoots = try trustRoots()
+        // DICOM peers are addressed by IP and their certificates rarely name them:
+        // like DCMTK, verify the chain but not the host name.
+        c.certificateVerification = verification == .ignore ? .none : .noHostnameVerification
+        if !cipherSuites.isEmpty { c.cipherSuites = cipherSuites.joined(separator: ":") }
+        do { return try NIOSSLContext(configuration: c) } catch { throw AssociationError.tls("cannot set up the TLS context: \(error)") }
+    }
+
+    public func serverContext() throws -> NIOSSLContext {
+        let chain = try certificateChain()
+        guard let key = try privateKey(), !chain.isEmpty else {
+            throw AssociationError.tls("a TLS server needs a certificate and a private key")
+        }
+        var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
+        c.minimumTLSVersion = minimumVersion
+        c.trustRoots = try trustRoots()
+        switch verification {
+        case .require: c.certificateVerification = .noHostnameVerification
+        case .verifyIfPresent: c.certificateVerification = .optionalVerification
+        case .ignore: c.certificateVerification = .none
+        }
+        if !cipherSuites.isEmpty { c.cipherSuites = cipherSuites.joined(separator: ":") }
+        do { return try NIOSSLContext(configuration: c) } catch { throw AssociationError.tls("cannot set up the TLS context: \(error)") }
+    }
+}
