@@ -1,11 +1,38 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
+/// Entry point: the DCMTK-compatible tools (`storescu`, `echo`) parse DCMTK's `+`/`-` options
+/// with their own parser; every other command goes through swift-argument-parser.
 @main
+enum Main {
+    static let dcmtkTools: [String: @Sendable ([String]) async -> Int32] = [
+        "storescu": StoreSCUTool.run,
+        "echo": EchoTool.run,
+    ]
+
+    static func main() async {
+        let args = CommandLine.arguments
+        if args.count > 1, let tool = dcmtkTools[args[1]] {
+            exit(await tool(Array(args.dropFirst(2))))
+        }
+        Ferry.main()
+    }
+}
+
 struct Ferry: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "Bulk DICOM transfer and archive migration.",
-        version: "0.1.0",
+        discussion: """
+        DCMTK-compatible network tools (DCMTK's option syntax, see their --help):
+          ferry storescu [options] peer port dcmfile-in...   C-STORE SCU (DCMTK storescu)
+          ferry echo [options] peer port                     C-ECHO SCU (DCMTK echoscu)
+        """,
+        version: FerryVersion.string,
         subcommands: [Dump.self, Scan.self, Sample.self]
     )
 }

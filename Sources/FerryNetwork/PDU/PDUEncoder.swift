@@ -14,7 +14,7 @@ public enum PDUEncoder {
             for pc in rq.presentationContexts {
                 writeItem(0x20, &buffer) { b in
                     b.writeInteger(pc.id)
-                    b.writeInteger(UInt32(0))  // reserved
+                    b.writeRepeatingByte(0, count: 3)  // reserved
                     writeItem(0x30, &b) { $0.writeString(pc.abstractSyntax) }
                     for ts in pc.transferSyntaxes { writeItem(0x40, &b) { $0.writeString(ts) } }
                 }

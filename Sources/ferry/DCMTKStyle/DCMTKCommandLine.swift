@@ -1,0 +1,129 @@
+import FerryDICOM
+
+/// One option of a DCMTK-style tool: `-aet`/`--aetitle` with its value names.
+struct OptionSpec {
+    var short: String?
+    var long: String
+    var values: [String] = []
+    var help: String
+    var group: String
+
+    init(_ short: String?, _ long: String, _ values: [String] = [], _ help: String, group: String) {
+        self.short = short
+        self.long = long
+        self.values = values
+        self.help = help
+        self.group = group
+    }
+}
+
+struct ParsedOption {
+    var spec: OptionSpec
+    var values: [String]
+    var name: String { spec.long }
+}
+
+struct CommandLineError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// DCMTK's command line conventions (ofconapp/ofcmdln): options start with '-' or '+', have a
+/// short and a long spelling and a fixed number of values; order is free and, for mutually
+/// exclusive options, the rightmost wins (the tools apply options in order); `@file` arguments
+/// are replaced by the whitespace-separated words of the file first (no nesting).
+/// swift-argument-parser cannot read `+` options, hence this small parser of our own.
+struct DCMTKCommandLine {
+    var tool: String
+    var synopsis: String
+    var parameters: [(name: String, help: String)]
+    var specs: [OptionSpec]
+
+    func parse(_ arguments: [String]) throws(CommandLineError) -> (options: [ParsedOption], parameters: [String]) {
+        let args = try Self.expandCommandFiles(arguments)
+        var options: [ParsedOption] = []
+        var params: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
+            guard a.count > 1, a.first == "-" || a.first == "+", !(a.dropFirst().first?.isNumber ?? false) else {
+                params.append(a)
+                continue
+            }
+            guard let spec = specs.first(where: { $0.short == a || $0.long == a }) else {
+                throw CommandLineError(message: "unknown option \(a)")
+            }
+            guard i + spec.values.count <= args.count else {
+                throw CommandLineError(message: "missing value for option \(a) (\(spec.values.joined(separator: ", ")))")
+            }
+            options.append(ParsedOption(spec: spec, values: Array(args[i..<i + spec.values.count])))
+            i += spec.values.count
+        }
+        return (options, params)
+    }
+
+    static func expandCommandFiles(_ args: [String]) throws(CommandLineError) -> [String] {
+        var out: [String] = []
+        for a in args {
+            guard a.hasPrefix("@"), a.count > 1 else { out.append(a); continue }
+            let path = String(a.dropFirst())
+            guard let bytes = try? FileBytes.readAll(path) else { throw CommandLineError(message: "cannot read command file \(path)") }
+            out += words(String(decoding: bytes, as: UTF8.self))
+        }
+        return out
+    }
+
+    /// Whitespace-separated words; double quotes keep spaces inside one word.
+    static func words(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var quoted = false
+        var inWord = false
+        for c in text {
+            if c == "\"" { quoted.toggle(); inWord = true; continue }
+            if !quoted && (c == " " || c == "\t" || c == "\n" || c == "\r") {
+                if inWord { words.append(current); current = ""; inWord = false }
+                continue
+            }
+            current.append(c)
+            inWord = true
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+
+    var help: String {
+        var lines = ["\(tool): \(synopsis)", "usage: ferry \(tool) [options] \(parameters.map(\.name).joined(separator: " "))", "", "parameters:"]
+        for p in parameters { lines.append("  " + pad(p.name, 29) + p.help) }
+        var group = ""
+        for s in specs {
+            if s.group != group {
+                group = s.group
+                lines.append("\(group):")
+            }
+            let name = "  " + pad(s.short ?? "", 6) + " " + s.long
+            let value = s.values.isEmpty ? "" : " " + s.values.joined(separator: " ")
+            let head = name + value
+            let helpLines = s.help.split(separator: "\n")
+            if head.count < 34 {
+                lines.append(pad(head, 35) + (helpLines.first.map(String.init) ?? ""))
+            } else {
+                lines.append(head)
+                lines.append(String(repeating: " ", count: 35) + (helpLines.first.map(String.init) ?? ""))
+            }
+            for more in helpLines.dropFirst() { lines.append(String(repeating: " ", count: 35) + more) }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
+
+extension ParsedOption {
+    func int(_ index: Int = 0, in range: ClosedRange<Int>? = nil) throws(CommandLineError) -> Int {
+        guard let v = Int(values[index]) else { throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not an integer") }
+        if let r = range, !r.contains(v) { throw CommandLineError(message: "\(spec.long): \(v) is not in \(r.lowerBound)..\(r.upperBound)") }
+        return v
+    }
+}
