@@ -150,7 +150,7 @@ public final class Association {
     /// is filled from disk, so memory stays bounded whatever the data set's size.
     private func sendPDVs<Source: DataSetSource>(contextID: UInt8, isCommand: Bool, source: inout Source) async throws {
         guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
-        let maxFragment = sendPDULength - 6
+        let maxFragment = (sendPDULength - 6) & ~1  // even fragments: some peers refuse odd ones
         let perBuffer = max(1, (256 * 1024) / maxFragment)
         var remaining = source.length
         var inFlight: EventLoopFuture<Void>?

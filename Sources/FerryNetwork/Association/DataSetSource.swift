@@ -18,21 +18,31 @@ public struct FileRangeSource: DataSetSource {
     public let length: Int
     private let fd: FileDescriptorBox
     private var offset: Int
+    private let end: Int
 
-    public init(path: String, offset: Int, length: Int) throws {
+    /// With `padToEven`, an odd-length range is followed by one NUL byte (deflated streams, PS3.5 A.5).
+    public init(path: String, offset: Int, length: Int, padToEven: Bool = false) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw DataSetSourceError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
         self.fd = FileDescriptorBox(fd)
         self.path = path
         self.offset = offset
-        self.length = length
+        self.end = offset + length
+        self.length = padToEven && length % 2 == 1 ? length + 1 : length
     }
 
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
         guard let base = buffer.baseAddress else { return }
         var done = 0
         while done < buffer.count {
-            let n = pread(fd.fd, base + done, buffer.count - done, off_t(offset))
+            if offset >= end {
+                // The pad byte after an odd-length range.
+                (base + done).storeBytes(of: 0, as: UInt8.self)
+                done += 1
+                offset += 1
+                continue
+            }
+            let n = pread(fd.fd, base + done, min(buffer.count - done, end - offset), off_t(offset))
             if n < 0, errno == EINTR { continue }
             guard n > 0 else {
                 throw DataSetSourceError(path: path, message: n == 0 ? "file shrank while being sent (offset \(offset))" : "read error at offset \(offset): \(String(cString: strerror(errno)))")

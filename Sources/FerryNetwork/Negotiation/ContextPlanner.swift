@@ -34,12 +34,10 @@ public enum ContextPlanner {
         for f in files where f.transferSyntax.isEncapsulated {
             let own = f.transferSyntax.uid
             guard !(groups[f.sopClassUID] ?? []).contains(where: { $0.contains(own) }) else { continue }
+            // Separate contexts even with +C: combined, the acceptor could pick the companion
+            // and leave no context that carries a stream the companion does not describe.
             let companion = ProposalOptions.companion(of: f.transferSyntax)?.uid
-            if options.combine {
-                add(f.sopClassUID, [[own] + (companion.map { [$0] } ?? [])])
-            } else {
-                add(f.sopClassUID, [[own]] + (companion.map { [[$0]] } ?? []))
-            }
+            add(f.sopClassUID, [[own]] + (companion.map { [[$0]] } ?? []))
         }
 
         let needed = Set(files.map(\.sopClassUID))

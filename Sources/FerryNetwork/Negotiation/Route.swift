@@ -11,14 +11,20 @@ public enum Route: Sendable, Equatable {
     /// Nothing accepted can carry it; the reason names what is missing.
     case impossible(String)
 
-    /// Chooses a route among the accepted contexts, preferring no conversion, then explicit
-    /// little endian, implicit, deflated, big endian.
-    public static func choose(for file: OutgoingFile, accepted: [AcceptedContext], mustRewrite: Bool = false) -> Route {
+    /// Chooses a route among the accepted contexts, as DCMTK storescu does: the file's own
+    /// syntax if accepted (deflated first when deflate is preferred, as DCMTK's special case),
+    /// then the preferred syntax, then explicit little endian, implicit, deflated, big endian.
+    public static func choose(for file: OutgoingFile, accepted: [AcceptedContext], preferred: TransferSyntax? = nil,
+                              mustRewrite: Bool = false) -> Route {
         let candidates = accepted.filter { $0.abstractSyntax == file.sopClassUID }
         guard !candidates.isEmpty else {
             return .impossible("no presentation context for \(UIDRegistry.name(of: file.sopClassUID)) was accepted by the peer")
         }
         let own = file.transferSyntax
+        if preferred == .deflatedExplicitVRLittleEndian, !own.isEncapsulated, own != preferred,
+           let pc = candidates.first(where: { $0.transferSyntax == TransferSyntax.deflatedExplicitVRLittleEndian.uid }) {
+            return .convert(contextID: pc.id, to: .deflatedExplicitVRLittleEndian)
+        }
         if let exact = candidates.first(where: { $0.transferSyntax == own.uid }) {
             return mustRewrite ? .convert(contextID: exact.id, to: own) : .asIs(contextID: exact.id, transferSyntax: own)
         }
@@ -33,7 +39,7 @@ public enum Route: Sendable, Equatable {
             return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); "
                                + "sending \(own.name) needs transcoding (not available yet)")
         }
-        let preference: [TransferSyntax] = [.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
+        let preference: [TransferSyntax] = (preferred.map { $0.isEncapsulated ? [] : [$0] } ?? []) + [.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
         for ts in preference {
             if let pc = candidates.first(where: { $0.transferSyntax == ts.uid }) { return .convert(contextID: pc.id, to: ts) }
         }

@@ -12,7 +12,11 @@ public struct DataSetConversion: Sendable {
         var ds = dataSet
         if disableNewVRs && ts.isExplicitVR { ds = Self.withoutNewVRs(ds) }
         let plain = try DataSetWriter(ts.isDeflated ? .explicitVRLittleEndian : ts).encode(ds)
-        return ts.isDeflated ? try Deflate.deflate(plain, level: deflateLevel) : plain
+        guard ts.isDeflated else { return plain }
+        // PS3.5 A.5: the deflated bitstream is padded to even length with a NUL.
+        var deflated = try Deflate.deflate(plain, level: deflateLevel)
+        if deflated.count % 2 == 1 { deflated.append(0) }
+        return deflated
     }
 
     /// UN, UT, UC, UR and the 64-bit VRs become OB, as DCMTK does with -u (no 32-bit length

@@ -140,7 +140,12 @@ public final class StoreSCU {
     private func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
         var outcome = StoreOutcome(path: file.path, sopInstanceUID: file.sopInstanceUID)
         let rewrite = settings.invention != nil || settings.conversion.disableNewVRs
-        let route = Route.choose(for: file, accepted: association.acceptedContexts, mustRewrite: rewrite)
+        let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
+        // An odd-length data set cannot travel as it is (PDVs are even): a deflated stream gets
+        // the NUL pad PS3.5 A.5 prescribes, anything else is re-encoded with even values.
+        let odd = file.dataSetLength % 2 == 1
+        let route = Route.choose(for: file, accepted: association.acceptedContexts, preferred: preferred,
+                                 mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
         logger.info("Sending file: \(file.path)")
         do {
             let response: CommandSet
@@ -150,7 +155,8 @@ public final class StoreSCU {
                 outcome.error = reason
                 return outcome
             case .asIs(let contextID, let ts):
-                var source = try FileRangeSource(path: file.path, offset: file.dataSetOffset, length: file.dataSetLength)
+                var source = try FileRangeSource(path: file.path, offset: file.dataSetOffset, length: file.dataSetLength,
+                                                 padToEven: true)
                 outcome.sentAs = ts
                 outcome.bytes = source.length
                 response = try await association.store(sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,

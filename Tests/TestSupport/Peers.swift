@@ -1,0 +1,124 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A free TCP port on loopback (bound and released; the OS does not hand it out again at once).
+public func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// True when something accepts TCP connections on 127.0.0.1:port.
+public func portIsOpen(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+/// A peer process started by a test: DCMTK storescp, pynetdicom's storescp, a scripted
+/// hostile peer. Started on a free loopback port, stopped (by process id) when the test
+/// calls `stop()` or the object goes away. Its output goes to a log file for diagnostics.
+public final class PeerProcess: @unchecked Sendable {
+    public let port: Int
+    public let logPath: String
+    private let process: Process
+
+    public init(_ executable: String, _ arguments: [String], port: Int, waitForPort: Bool = true) throws {
+        self.port = port
+        let dir = try Corpus.temporaryDirectory("peer-log")
+        logPath = dir + "/peer.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        // DCMTK peers are ~50x slower without TCP_NODELAY (delayed ACKs).
+        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        try process.run()
+        guard waitForPort else { return }
+        let deadline = Date().addingTimeInterval(20)
+        while !portIsOpen(port) {
+            guard process.isRunning, Date() < deadline else {
+                stop()
+                throw PeerError(message: "\(executable) did not listen on port \(port): \(self.log())")
+            }
+            usleep(50_000)
+        }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(3)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+
+    /// DCMTK storescp from Debian (not pynetdicom's same-named script on PATH).
+    public static func dcmtkStorescp(outputDirectory: String, _ extra: [String] = []) throws -> PeerProcess {
+        let port = freePort()
+        return try PeerProcess("/usr/bin/storescp", ["-od", outputDirectory] + extra + [String(port)], port: port)
+    }
+
+    /// pynetdicom's storescp application.
+    public static func pynetdicomStorescp(outputDirectory: String, _ extra: [String] = []) throws -> PeerProcess {
+        let port = freePort()
+        return try PeerProcess(python3, ["-m", "pynetdicom", "storescp", String(port), "-od", outputDirectory] + extra, port: port)
+    }
+
+    /// A Python script (text) run with the port as its only argument.
+    public static func script(_ source: String, name: String) throws -> PeerProcess {
+        let dir = try Corpus.temporaryDirectory("peer-script")
+        let path = dir + "/\(name).py"
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        let port = freePort()
+        return try PeerProcess(python3, [path, String(port)], port: port)
+    }
+
+    public static var python3: String {
+        for p in ["/root/.pyenv/shims/python3", "/usr/local/bin/python3", "/usr/bin/python3"] where FileManager.default.isExecutableFile(atPath: p) {
+            if p == "/usr/bin/python3" { return p }
+            if (try? Tools.run(p, ["-c", "import pynetdicom"]))?.status == 0 { return p }
+        }
+        return "/usr/bin/python3"
+    }
+}
+
+public struct PeerError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Runs the `ferry` executable built next to the tests.
+public enum FerryCLI {
+    public static var path: String { Corpus.packageRoot.appendingPathComponent(".build/debug/ferry").path }
+
+    public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Tools.Output {
+        try Tools.run(path, arguments, environment: environment)
+    }
+}
