@@ -9,8 +9,7 @@ import TestSupport
 struct FaultTests {
     /// Three uncompressed files (any peer accepts them without a special profile).
     func threeFiles() throws -> [String] {
-        let plain: Set<String> = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
-        let files = try Interop.sources("tiny").values.sorted().filter { (try? HeaderScan.summary(path: $0)).map { plain.contains($0.transferSyntaxUID) } ?? false }
+        let files = try Interop.uncompressedFiles("tiny")
         let chosen = Array((files + files + files).prefix(3))
         #expect(chosen.count == 3)
         return chosen

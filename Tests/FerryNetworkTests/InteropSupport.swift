@@ -22,6 +22,12 @@ enum Interop {
         return map
     }
 
+    /// Files of a profile in explicit or implicit VR little endian (any peer takes them).
+    static func uncompressedFiles(_ profile: String) throws -> [String] {
+        let plain: Set<String> = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
+        return try sources(profile).values.sorted().filter { (try? HeaderScan.summary(path: $0)).map { plain.contains($0.transferSyntaxUID) } ?? false }
+    }
+
     static func received(_ dir: String) -> [String: String] {
         var map: [String: String] = [:]
         for path in DirectoryWalker().files(under: [dir]) {
