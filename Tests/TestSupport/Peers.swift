@@ -111,6 +111,7 @@ public final class PeerProcess: @unchecked Sendable {
 
 public struct PeerError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -61,6 +61,7 @@ public final class Association {
                 ch.eventLoop.makeCompletedFuture {
                     if let tls {
                         try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        try ch.pipeline.syncOperations.addHandler(TLSHandshakeReader())
                     }
                     return try PDUChannel.configure(ch, maxReceivePDU: maxPDU)
                 }
@@ -97,7 +98,8 @@ public final class Association {
             await closeAfterError(channel, error)
             throw error
         } catch {
-            let mapped = Self.map(error, during: "association negotiation")
+            let cause = await channel.recordedFailure() ?? error
+            let mapped = Self.map(cause, during: "association negotiation")
             await closeAfterError(channel, mapped, pduError: error as? PDUError)
             throw mapped
         }
@@ -287,7 +289,8 @@ public final class Association {
     /// Ends the association after an error (abort PDU where one can still be sent) and
     /// returns the error to throw.
     private func fail(_ error: Error, during: String) async -> AssociationError {
-        let mapped = Self.map(error, during: during)
+        let cause = error is AssociationError ? error : (await channel.recordedFailure() ?? error)
+        let mapped = Self.map(cause, during: during)
         switch mapped {
         case .timeout, .protocolError:
             _ = machine.handle(.abortRequest)

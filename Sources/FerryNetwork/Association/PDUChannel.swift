@@ -37,6 +37,10 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelInactive()
     }
 
+    /// The first error the pipeline reported (a TLS handshake failure, a framing error):
+    /// the root cause when a write fails only with "channel closed". On the event loop.
+    var recordedFailure: Error? { failure is ChannelError ? nil : failure }
+
     /// The next PDU; fails with `AssociationError.timeout(what)` if none arrives within
     /// `timeout` (the caller then aborts the association). Must be called on the event loop.
     func next(timeout: TimeAmount?, what: String, on loop: EventLoop) -> EventLoopFuture<PDU> {
@@ -122,6 +126,11 @@ public final class PDUChannel: Sendable {
             promise.completeWith(result)
         }
         return promise.futureResult
+    }
+
+    /// The root cause of a failure, if the pipeline recorded one.
+    public func recordedFailure() async -> Error? {
+        try? await channel.eventLoop.submit { [inbox] in inbox.recordedFailure }.get()
     }
 
     public func close() async {

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// TLS against DCMTK `storescp +tls`, with certificates made by openssl for the test.
+@Suite(.serialized)
+struct TLSTests {
+    /// A CA, server and client certificates signed by it, an unrelated CA, and the client
+    /// key encrypted with a password.
+    static func makeCertificates() throws -> String {
+        let dir = try Corpus.temporaryDirectory("tls")
+        let script = """
+        set -e
+        cd '\(dir)'
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Ferry Test CA' 2>/dev/null
+        for n in server client; do
+          openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj "/CN=$n" 2>/dev/null
+          openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 2>/dev/null
+        done
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 -subj '/CN=Other CA' 2>/dev/null
+        openssl pkey -in client.key -aes256 -passout pass:k3y-s3cret -out client-encrypted.key
+        mkdir cadir && cp ca.crt cadir/
+        """
+        let out = try Tools.run("/bin/sh", ["-c", script])
+        guard out.status == 0 else { throw PeerError(message: "openssl failed: \(out.stderr)") }
+        return dir
+    }
+
+    func tlsPeer(_ dir: String) throws -> PeerProcess {
+        try PeerProcess.dcmtkStorescp(outputDirectory: dir, ["+tls", dir + "/server.key", dir + "/server.crt", "+cf", dir + "/ca.crt"])
+    }
+
+    @Test func verifiedPeerWorksForEchoAndStore() throws {
+        let dir = try Self.makeCertificates()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
+        let echo = try FerryCLI.run(["echo"] + tls + ["127.0.0.1", String(peer.port)])
+        #expect(echo.status == 0, "\(echo.stderr)")
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
+        let store = try FerryCLI.run(["storescu"] + tls + ["127.0.0.1", String(peer.port)] + files)
+        #expect(store.status == 0, "\(store.stderr)")
+        #expect(Interop.received(dir).count == files.count)
+        // A CA directory works like a CA file.
+        let viaDir = try FerryCLI.run(["echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cd", dir + "/cadir", "127.0.0.1", String(peer.port)])
+        #expect(viaDir.status == 0, "\(viaDir.stderr)")
+    }
+
+    @Test func wrongCAFailsClosed() throws {
+        let dir = try Self.makeCertificates()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let out = try FerryCLI.run(["echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/other.crt", "127.0.0.1", String(peer.port)])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("TLS") && out.stderr.contains("CERTIFICATE_VERIFY_FAILED"), "\(out.stderr)")
+        // Without verification (-ic) the same client connects: the failure above was the CA check.
+        let ignoring = try FerryCLI.run(["echo", "-ic", "+tls", dir + "/client.key", dir + "/client.crt", "127.0.0.1", String(peer.port)])
+        #expect(ignoring.status == 0, "\(ignoring.stderr)")
+    }
+
+    @Test func untrustedClientCertificateIsRefusedByThePeer() throws {
+        let dir = try Self.makeCertificates()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let out = try FerryCLI.run(["echo", "+tls", dir + "/other.key", dir + "/other.crt", "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("TLS"), "\(out.stderr)")
+    }
+
+    /// An encrypted key opens with the password from the environment, and the password
+    /// never shows in debug logs.
+    @Test func encryptedKeyPasswordFromEnvironmentStaysOutOfLogs() throws {
+        let dir = try Self.makeCertificates()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let out = try FerryCLI.run(["echo", "-d", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
+                                    "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": "k3y-s3cret"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(!out.stderr.contains("k3y-s3cret") && !out.stdout.contains("k3y-s3cret"))
+        let wrong = try FerryCLI.run(["echo", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
+                                      "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": "wrong-password"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("cannot read private key file"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains("wrong-password"))
+    }
+}
