@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ferry storescu`'s DCMTK-style command line: rightmost wins, @command files, errors,
+/// help with the exit codes, and secrets kept out of logs and process arguments.
+@Suite(.serialized)
+struct CommandLineTests {
+    /// The first proposed transfer syntax in the debug dump of the A-ASSOCIATE-RQ.
+    func firstProposedSyntax(_ options: [String]) throws -> String {
+        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory())
+        defer { peer.stop() }
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let out = try FerryCLI.run(["storescu", "-d", "-R"] + options + ["127.0.0.1", String(peer.port), file])
+        #expect(out.status == 0, "\(out.stderr)")
+        let lines = out.stderr.split(separator: "\n")
+        let i = try #require(lines.firstIndex { $0.contains("Proposed Transfer Syntax(es)") })
+        return String(lines[i + 1])
+    }
+
+    @Test func rightmostOfExclusiveOptionsWins() throws {
+        #expect(try firstProposedSyntax(["-xi", "-xe"]).contains("1.2.840.10008.1.2.1)"))
+        #expect(try firstProposedSyntax(["-xe", "-xi"]).contains("Implicit VR Little Endian"))
+        #expect(try firstProposedSyntax(["-xb", "-x="]).contains("Explicit VR Little Endian"))
+    }
+
+    @Test func commandFileIsExpanded() throws {
+        let dir = try Corpus.temporaryDirectory()
+        try "-aet  FERRYCMD\n  -xi".write(toFile: dir + "/opts.txt", atomically: true, encoding: .utf8)
+        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: dir)
+        defer { peer.stop() }
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let out = try FerryCLI.run(["storescu", "-d", "@" + dir + "/opts.txt", "127.0.0.1", String(peer.port), file])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stderr.contains("Calling Application Name: FERRYCMD"))
+        #expect(out.stderr.contains("Implicit VR Little Endian"))
+    }
+
+    @Test func syntaxErrorsExitWithOne() throws {
+        #expect(try FerryCLI.run(["storescu", "--no-such-option", "localhost", "104", "x.dcm"]).status == 1)
+        #expect(try FerryCLI.run(["storescu", "localhost"]).status == 1)
+        #expect(try FerryCLI.run(["storescu", "-pdu", "100", "localhost", "104", "x.dcm"]).status == 1, "value out of DCMTK's range")
+        let help = try FerryCLI.run(["storescu", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("+sd    --scan-directories") && help.stdout.contains("exit codes"))
+        #expect(try FerryCLI.run(["storescu", "127.0.0.1", "104", "/nonexistent.dcm"]).status == 21)
+    }
+
+    /// A passcode given with -pwd reaches the peer (user identity negotiation) but not the
+    /// debug log, and is gone from /proc/PID/cmdline while the transfer runs.
+    @Test func passwordScrubbedFromArgumentsAndLogs() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: dir, ["-d", "--sleep-after", "2"])
+        defer { peer.stop() }
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FerryCLI.path)
+        process.arguments = ["storescu", "-d", "-usr", "alice", "-pwd", "hunter2-secret", "-rsp", "127.0.0.1", String(peer.port), file]
+        let errPipe = Pipe()
+        process.standardError = errPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var cmdline = ""
+        for _ in 0..<40 {
+            usleep(50_000)
+            if let data = FileManager.default.contents(atPath: "/proc/\(process.processIdentifier)/cmdline"), !data.isEmpty {
+                cmdline = String(decoding: data, as: UTF8.self)
+                if cmdline.contains("alice") && !cmdline.contains("hunter2") { break }
+            }
+        }
+        let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(cmdline.contains("alice"), "read the arguments of the running process: \(cmdline)")
+        #expect(!cmdline.contains("hunter2"), "the password is scrubbed from the arguments")
+        #expect(!stderr.contains("hunter2"))
+        #expect(stderr.contains("passcode <redacted>"), "\(stderr)")
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        // The peer did receive the identity.
+        #expect(peer.log().contains("alice"), "\(peer.log().suffix(2000))")
+    }
+}
