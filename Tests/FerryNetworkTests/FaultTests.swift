@@ -90,3 +90,51 @@ struct FaultTests {
         #expect(elapsed < 7, "\(elapsed) s")
     }
 }
+
+/// Statuses from a pynetdicom SCP that answers every C-STORE with a given status: the name
+/// and class are reported, and the exit code follows DCMTK (failure: status >> 8; warning: 0).
+@Suite(.serialized)
+struct StatusTests {
+    static let scp = """
+    import sys
+    from pynetdicom import AE, evt, AllStoragePresentationContexts, ALL_TRANSFER_SYNTAXES
+    status = int(sys.argv[2], 16)
+    ae = AE()
+    for cx in AllStoragePresentationContexts:
+        ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    ae.start_server(("127.0.0.1", int(sys.argv[1])), evt_handlers=[(evt.EVT_C_STORE, lambda event: status)])
+    """
+
+    @Test(arguments: [("A700", Int32(0xA7), "Refused: Out of resources"), ("C000", Int32(0xC0), "Error: Cannot understand"),
+                      ("0122", Int32(0x01), "Refused: SOP class not supported"), ("B000", Int32(0), "Warning: Coercion of data elements")])
+    func statusIsNamedAndSetsTheExitCode(status: String, exitCode: Int32, name: String) throws {
+        let dir = try Corpus.temporaryDirectory("status-scp")
+        try Self.scp.write(toFile: dir + "/scp.py", atomically: true, encoding: .utf8)
+        let port = freePort()
+        let peer = try PeerProcess(PeerProcess.python3, [dir + "/scp.py", String(port), status], port: port)
+        defer { peer.stop() }
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
+        let out = try FerryCLI.run(["storescu", "127.0.0.1", String(port)] + files)
+        #expect(out.status == exitCode, "\(out.stderr)")
+        #expect(out.stderr.contains("0x\(status): \(name)"), "\(out.stderr)")
+    }
+}
+
+/// --repeat, +II and --abort shape the run as in DCMTK.
+@Suite(.serialized)
+struct RunOptionTests {
+    @Test func repeatWithInventedInstanceUIDsThenAbort() throws {
+        let out = try Corpus.temporaryDirectory("rx-repeat")
+        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: out)
+        defer { peer.stop() }
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let source = try #require(try HeaderScan.summary(path: file).sopInstanceUID)
+        let result = try FerryCLI.run(["storescu", "-v", "--repeat", "3", "+II", "--abort", "127.0.0.1", String(peer.port), file])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("Aborting Association"))
+        let received = Interop.received(out)
+        #expect(received.count == 3, "three stores, three new instance UIDs")
+        #expect(!received.keys.contains(source))
+        #expect(received.keys.allSatisfy { UIDGrammar.isValid($0) })
+    }
+}
