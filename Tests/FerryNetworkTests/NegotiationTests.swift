@@ -34,13 +34,22 @@ struct NegotiationTests {
         return contexts
     }
 
-    @Test("same contexts as DCMTK storescu", arguments: [[String](), ["-xi"], ["-xb"], ["+C"], ["-R"], ["-xs"], ["-R", "+C", "-xv"], ["-xi", "-xe"]])
+    @Test("same contexts as DCMTK storescu", arguments: [[String](), ["-x="], ["-xe"], ["-xi"], ["-xb"], ["+C"], ["-R"], ["-xs"], ["-xy"], ["-xx"], ["-xw"],
+                                                        ["-xt"], ["-xu"], ["-xr"], ["-xd"], ["-R", "+C", "-xv"], ["-xi", "-xe"]])
     func sameContextsAsDCMTK(options: [String]) throws {
         let path = try #require(try Interop.uncompressedFiles("tiny").first)
         var proposal = ProposalOptions()
         for o in options {
             switch o {
+            case "-x=": proposal.preference = .uncompressed
             case "-xi": proposal.preference = .implicit
+            case "-xy": proposal.preference = .jpeg8
+            case "-xx": proposal.preference = .jpeg12
+            case "-xw": proposal.preference = .j2kLossy
+            case "-xt": proposal.preference = .jlsLossless
+            case "-xu": proposal.preference = .jlsLossy
+            case "-xr": proposal.preference = .rle
+            case "-xd": proposal.preference = .deflated
             case "-xe": proposal.preference = .little
             case "-xb": proposal.preference = .big
             case "-xs": proposal.preference = .lossless

@@ -91,3 +91,38 @@ struct PDUCodecTests {
         #expect(throws: PDUError.self) { try PDUDecoder.decode(type: type, body: ByteBuffer(bytes: body)) }
     }
 }
+
+struct CommandSetTests {
+    @Test func storeRequestWithPriorityAndMoveOriginator() throws {
+        let rq = CommandSet.storeRQ(messageID: 7, sopClass: "1.2.840.10008.5.1.4.1.1.2", sopInstance: "1.2.3.4", priority: .high,
+                                    moveOriginator: (aeTitle: "MOVESCU", messageID: 42))
+        let decoded = try CommandSet.decode(try rq.encode())
+        #expect(decoded.field == .cStoreRQ)
+        #expect(decoded.messageID == 7)
+        #expect(decoded.priority == Priority.high.rawValue)
+        #expect(decoded.moveOriginatorAETitle == "MOVESCU")
+        #expect(decoded.moveOriginatorMessageID == 42)
+        #expect(decoded.affectedSOPInstanceUID == "1.2.3.4")
+        #expect(decoded.hasDataSet)
+        // The group length covers the rest of the command (PS3.7 E.1).
+        let bytes = try rq.encode()
+        let groupLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        #expect(groupLength == bytes.count - 12)
+    }
+
+    @Test func responseStatusesAndNames() throws {
+        let rsp = CommandSet.storeRSP(respondingTo: 7, sopClass: "1.2.840.10008.5.1.4.1.1.2", sopInstance: "1.2.3.4",
+                                      status: DIMSEStatus(0xA701), errorComment: "disk full")
+        let decoded = try CommandSet.decode(try rsp.encode())
+        #expect(decoded.messageIDBeingRespondedTo == 7)
+        #expect(!decoded.hasDataSet)
+        #expect(decoded.errorComment == "disk full")
+        #expect(decoded.status?.category == .failure)
+        #expect(decoded.status?.name == "Refused: Out of resources")
+        #expect(DIMSEStatus(0xB007).category == .warning)
+        #expect(DIMSEStatus(0xFF00).category == .pending)
+        #expect(DIMSEStatus(0x0000).isSuccessOrWarning)
+        #expect(!DIMSEStatus(0x0110).isSuccessOrWarning)
+        #expect("\(DIMSEStatus(0xC000))" == "0xC000: Error: Cannot understand")
+    }
+}
