@@ -12,6 +12,7 @@ enum Main {
     static let dcmtkTools: [String: @Sendable ([String]) async -> Int32] = [
         "storescu": StoreSCUTool.run,
         "echo": EchoTool.run,
+        "storescp": StoreSCPTool.run,
     ]
 
     static func main() async {
@@ -31,6 +32,7 @@ struct Ferry: ParsableCommand {
         DCMTK-compatible network tools (DCMTK's option syntax, see their --help):
           ferry storescu [options] peer port dcmfile-in...   C-STORE SCU (DCMTK storescu)
           ferry echo [options] peer port                     C-ECHO SCU (DCMTK echoscu)
+          ferry storescp [options] port                      Storage SCP (DCMTK storescp)
         """,
         version: FerryVersion.string,
         subcommands: [Dump.self, Scan.self, Sample.self]

@@ -67,6 +67,29 @@ public enum FileBytes {
         return bytes
     }
 
+    /// Writes `bytes` to a new file at `path` (created, or truncated), optionally fsynced.
+    public static func write(_ bytes: [UInt8], to path: String, sync: Bool = false) throws(DICOMParseError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ioError(path, "cannot create") }
+        defer { close(fd) }
+        var done = 0
+        var failure: Int32 = 0
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            while done < raw.count {
+                let n = Glibc.write(fd, base + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                done += n
+            }
+        }
+        if failure != 0 { throw ioError(path, "write failed", errnoValue: failure) }
+        if sync && fsync(fd) != 0 { throw ioError(path, "fsync failed") }
+    }
+
     static func ioError(_ path: String, _ what: String, errnoValue: Int32 = errno) -> DICOMParseError {
         DICOMParseError(.io, "\(what): \(String(cString: strerror(errnoValue)))", path: path)
     }

@@ -14,6 +14,24 @@ public enum Part10Writer {
         return meta
     }
 
+    /// The file meta for an instance known by its UIDs (a receiver writing what arrives).
+    public static func fileMeta(sopClass: String, sopInstance: String, transferSyntax: TransferSyntax, sourceAE: String? = nil) -> DataSet {
+        var ds = DataSet()
+        ds.set(.sopClassUID, .UI, sopClass)
+        ds.set(.sopInstanceUID, .UI, sopInstance)
+        return fileMeta(for: ds, transferSyntax: transferSyntax, sourceAE: sourceAE)
+    }
+
+    /// Preamble, "DICM" and the encoded file meta (group length computed): what precedes a
+    /// data set streamed into a file as it is.
+    public static func encodeMetaWithPreamble(_ meta: DataSet) throws(DICOMParseError) -> [UInt8] {
+        var metaSet = meta
+        metaSet[.fileMetaInformationGroupLength] = DataElement(.fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
+        var out = [UInt8](repeating: 0, count: 128) + Array("DICM".utf8)
+        try DataSetWriter(encoding: .explicitLittle).write(metaSet, into: &out)
+        return out
+    }
+
     /// Encodes a whole file. The meta's group length is computed; the data set is encoded
     /// in `transferSyntax` (and deflated for the deflated syntax).
     public static func encode(_ ds: DataSet, transferSyntax: TransferSyntax, meta: DataSet? = nil) throws(DICOMParseError) -> [UInt8] {

@@ -1,0 +1,134 @@
+import FerryDICOM
+
+/// How the acceptor answers A-ASSOCIATE-RQ (DCMTK storescp's negotiation options, plus an
+/// allow-list of calling AE titles and an exact transfer syntax list for tests).
+public struct AcceptancePolicy: Sendable {
+    /// DCMTK storescp's "preferred network transfer syntaxes" options.
+    public enum Preference: String, Sendable {
+        case uncompressed   // +x=  explicit VR local byte order first (default)
+        case little         // +xe
+        case big            // +xb
+        case implicit       // +xi  implicit VR little endian only
+        case lossless       // +xs  JPEG lossless SV1 first
+        case jpeg8          // +xy
+        case jpeg12         // +xx
+        case j2kLossless    // +xv
+        case j2kLossy       // +xw
+        case jlsLossless    // +xt
+        case jlsLossy       // +xu
+        case rle            // +xr
+        case deflated       // +xd
+        case all            // +xa  every supported syntax
+
+        /// Transfer syntaxes accepted, best first.
+        public var syntaxes: [TransferSyntax] {
+            let uncompressed: [TransferSyntax] = [.explicitVRLittleEndian, .explicitVRBigEndian, .implicitVRLittleEndian]
+            switch self {
+            case .uncompressed, .little: return uncompressed
+            case .big: return [.explicitVRBigEndian, .explicitVRLittleEndian, .implicitVRLittleEndian]
+            case .implicit: return [.implicitVRLittleEndian]
+            case .lossless: return [.jpegLosslessSV1] + uncompressed
+            case .jpeg8: return [.jpegBaseline] + uncompressed
+            case .jpeg12: return [.jpegExtended] + uncompressed
+            case .j2kLossless: return [.jpeg2000Lossless] + uncompressed
+            case .j2kLossy: return [.jpeg2000] + uncompressed
+            case .jlsLossless: return [.jpegLSLossless] + uncompressed
+            case .jlsLossy: return [.jpegLSNearLossless] + uncompressed
+            case .rle: return [.rleLossless] + uncompressed
+            case .deflated: return [.deflatedExplicitVRLittleEndian] + uncompressed
+            case .all:
+                // Uncompressed first, then every encapsulated syntax Ferry knows (DCMTK's +xa
+                // order, plus 4.57 which DCMTK 3.6.7's list lacks).
+                return uncompressed + [.deflatedExplicitVRLittleEndian] + TransferSyntax.known.filter {
+                    $0.isEncapsulated && $0 != .encapsulatedUncompressed
+                }
+            }
+        }
+    }
+
+    /// An allowed peer: calling AE title, optionally bound to a host address.
+    public struct Peer: Sendable, Equatable {
+        public var aeTitle: String
+        public var host: String?
+        public init(aeTitle: String, host: String? = nil) {
+            self.aeTitle = aeTitle
+            self.host = host
+        }
+    }
+
+    public var aeTitle = "STORESCP"
+    public var preference: Preference = .uncompressed
+    /// --accept-ts: accept exactly these syntaxes (in this order of preference).
+    public var acceptedSyntaxes: [String]?
+    /// -xf: a profile's contexts decide (abstract syntax -> acceptable syntaxes).
+    public var profile: AssociationConfigFile.Profile?
+    /// -pm: accept SOP classes not in the dictionary.
+    public var promiscuous = false
+    /// Calling AE titles allowed (nil: anyone). When set, the called AE must be ours too.
+    public var allowedPeers: [Peer]?
+    /// --refuse: reject every association.
+    public var refuseAll = false
+    /// --reject: reject associations without an implementation class UID.
+    public var rejectWithoutImplementationUID = false
+
+    public init() {}
+
+    /// The answer to a request from `host`: an acceptance with a result per context, or a rejection.
+    public func evaluate(_ rq: AssociateRQ, host: String?) -> Result<[PresentationContextResult], RejectReason> {
+        if refuseAll { return .failure(RejectReason(rj: .noReason, why: "refusing every association (--refuse)")) }
+        if rq.applicationContext != dicomApplicationContext {
+            return .failure(RejectReason(rj: .applicationContextNotSupported, why: "application context \(rq.applicationContext)"))
+        }
+        if rq.protocolVersion & 1 == 0 {
+            return .failure(RejectReason(rj: .protocolVersionNotSupported, why: "protocol version \(rq.protocolVersion)"))
+        }
+        if rejectWithoutImplementationUID && rq.userInformation.implementationClassUID.isEmpty {
+            return .failure(RejectReason(rj: .noReason, why: "no implementation class UID (--reject)"))
+        }
+        if let allowed = allowedPeers {
+            let known = allowed.contains { $0.aeTitle == rq.callingAE && ($0.host == nil || $0.host == host) }
+            guard known else {
+                return .failure(RejectReason(rj: .callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed"))
+            }
+            guard rq.calledAE == aeTitle else {
+                return .failure(RejectReason(rj: .calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\""))
+            }
+        }
+        return .success(rq.presentationContexts.map(answer))
+    }
+
+    public struct RejectReason: Error, Sendable {
+        public var rj: AssociateRJ
+        public var why: String
+    }
+
+    private func answer(_ pc: PresentationContextProposal) -> PresentationContextResult {
+        func result(_ r: PresentationContextResult.Result, _ ts: String = "") -> PresentationContextResult {
+            PresentationContextResult(id: pc.id, result: r, transferSyntax: ts)
+        }
+        let acceptable: [String]
+        if let profile {
+            let lists = profile.contexts.filter { $0.abstractSyntax == pc.abstractSyntax }.map(\.transferSyntaxes)
+            guard !lists.isEmpty else { return result(.abstractSyntaxNotSupported) }
+            acceptable = lists.flatMap { $0 }
+        } else {
+            guard supports(pc.abstractSyntax) else { return result(.abstractSyntaxNotSupported) }
+            acceptable = pc.abstractSyntax == UIDRegistry.verificationSOPClass
+                ? [TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid]
+                : acceptedSyntaxes ?? preference.syntaxes.map(\.uid)
+        }
+        // Our order of preference decides among what the requestor offers.
+        guard let ts = acceptable.first(where: { pc.transferSyntaxes.contains($0) }) else { return result(.transferSyntaxesNotSupported) }
+        return result(.acceptance, ts)
+    }
+
+    /// Verification, every Storage SOP class of the dictionary, and with -pm anything that
+    /// is a syntactically valid UID.
+    public func supports(_ sopClass: String) -> Bool {
+        if sopClass == UIDRegistry.verificationSOPClass { return true }
+        if Self.storageClasses.contains(sopClass) { return true }
+        return promiscuous && UIDGrammar.isValid(sopClass)
+    }
+
+    static let storageClasses = Set(UIDRegistry.storageSOPClasses.map(\.uid))
+}

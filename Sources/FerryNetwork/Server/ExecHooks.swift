@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FerryDICOM
+import Logging
+
+extension ExecHooks {
+    /// Replaces the placeholders; AE titles are sanitized (anything but letters, digits,
+    /// space, '-', '_' and '.' becomes '_') because the line goes to the shell.
+    static func expand(_ command: String, directory: String, file: String?, callingAE: String, calledAE: String, peer: String) -> String {
+        func safe(_ s: String) -> String {
+            String(s.map { $0.isLetter && $0.isASCII || $0.isNumber || " -_.".contains($0) ? $0 : "_" })
+        }
+        var out = command
+        out = out.replacingAll("#p", with: directory)
+        out = out.replacingAll("#f", with: file ?? "")
+        out = out.replacingAll("#a", with: safe(callingAE))
+        out = out.replacingAll("#c", with: safe(calledAE))
+        out = out.replacingAll("#r", with: safe(peer))
+        return out
+    }
+
+    /// Runs a command line with /bin/sh; waits for it with `synchronous` (-xs).
+    func execute(_ line: String, logger: Logger) {
+        logger.info("executing command line: \(line)")
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(line), nil]
+        defer { for p in argv { free(p) } }
+        let rc = posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ)
+        guard rc == 0 else {
+            logger.error("cannot execute \(line): \(String(cString: strerror(rc)))")
+            return
+        }
+        if synchronous {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        } else {
+            // Reap it in the background so no zombie is left.
+            let child = pid
+            Thread.detach { var status: Int32 = 0; waitpid(child, &status, 0) }
+        }
+    }
+
+    /// -rns: renames a completed study's files to <two-letter modality prefix><6 digits>.
+    static func renameStudyFiles(in directory: String, logger: Logger) {
+        var listing = DirectoryListing(directory)
+        var names: [String] = []
+        while let n = listing.next() { if !n.hasPrefix(".") { names.append(n) } }
+        for (i, name) in names.sorted().enumerated() {
+            let prefix = String((name.split(separator: ".").first ?? "XX").prefix(2)).uppercased()
+            let number = String(i + 1)
+            let target = directory + "/" + prefix + String(repeating: "0", count: max(0, 6 - number.count)) + number
+            if rename(directory + "/" + name, target) != 0 { logger.error("cannot rename \(name) in \(directory)") }
+        }
+    }
+}
+
+/// A detached POSIX thread for fire-and-forget blocking work (reaping a child).
+enum Thread {
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let rc = pthread_create(&thread, nil, { arg in
+            guard let arg else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(arg).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if rc == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).release() }
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

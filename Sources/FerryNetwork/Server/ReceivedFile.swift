@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FerryDICOM
+
+/// One instance being received: its data set bytes go to a temporary file in the output
+/// directory as they arrive (bounded memory), after a file meta header; when the last
+/// fragment is in, the instance is checked and renamed into place atomically, or deleted.
+/// Blocking file I/O: callers run it on a thread pool, not on an event loop.
+final class ReceivedFile {
+    let options: StoreOutputOptions
+    let sopClass: String
+    let sopInstance: String
+    let transferSyntax: TransferSyntax
+    let callingAE: String
+    private(set) var tempPath: String?
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+    private var failure: StoreRefusal?
+    private(set) var bytesReceived = 0
+
+    static let flushThreshold = 512 * 1024
+
+    /// Opens the temporary file, or records why this instance will be refused (a bad UID
+    /// from the command: nothing is created then).
+    init(options: StoreOutputOptions, sopClass: String, sopInstance: String, transferSyntax: TransferSyntax, callingAE: String) {
+        self.options = options
+        self.sopClass = sopClass
+        self.sopInstance = sopInstance
+        self.transferSyntax = transferSyntax
+        self.callingAE = callingAE
+        guard !options.ignore else { return }
+        guard UIDGrammar.isValid(sopInstance) else {
+            failure = .cannotUnderstand("invalid Affected SOP Instance UID \"\(sopInstance.prefix(80))\"")
+            return
+        }
+        guard UIDGrammar.isValid(sopClass) else {
+            failure = .cannotUnderstand("invalid Affected SOP Class UID")
+            return
+        }
+        var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard created >= 0 else {
+            failure = .outOfResources("cannot create a file in the output directory: \(String(cString: strerror(errno)))")
+            return
+        }
+        fd = created
+        tempPath = String(cString: template)
+        let meta = Part10Writer.fileMeta(sopClass: sopClass, sopInstance: sopInstance, transferSyntax: transferSyntax, sourceAE: callingAE)
+        do {
+            append(contentsOf: try Part10Writer.encodeMetaWithPreamble(meta))
+        } catch {
+            failure = .cannotUnderstand("cannot encode the file meta: \(error)")
+        }
+    }
+
+    func append(contentsOf bytes: some Collection<UInt8>) {
+        bytesReceived += bytes.count
+        guard fd >= 0, failure == nil else { return }
+        buffer += bytes
+        if buffer.count >= Self.flushThreshold { flush() }
+    }
+
+    private func flush() {
+        guard fd >= 0, failure == nil, !buffer.isEmpty else { return }
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                failure = .outOfResources("writing the received data failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            done += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Finishes the instance: writes it into place and returns its path, or throws the
+    /// refusal to answer with (the temporary file is removed either way).
+    func commit(sorting: StudySorting) throws(StoreRefusal) -> (path: String, completed: StudySorting.CompletedStudy?)? {
+        defer { discard() }
+        if options.ignore { return nil }
+        flush()
+        if let failure { throw failure }
+        guard let temp = tempPath else { throw StoreRefusal.outOfResources("no temporary file") }
+        if options.fsync, Glibc.fsync(fd) != 0 { throw StoreRefusal.outOfResources("fsync failed: \(String(cString: strerror(errno)))") }
+
+        // What the data set says about itself: checked before any path is built from it.
+        let summary: HeaderSummary
+        do { summary = try HeaderScan.summary(path: temp) } catch {
+            throw StoreRefusal.cannotUnderstand("the received data set cannot be parsed: \(error.detail)")
+        }
+        guard let instance = summary.sopInstanceUID, UIDGrammar.isValid(instance) else {
+            throw StoreRefusal.cannotUnderstand("invalid SOP Instance UID in the data set")
+        }
+        guard instance == sopInstance else {
+            throw StoreRefusal.doesNotMatch("SOP Instance UID \(instance) differs from the command's \(sopInstance)")
+        }
+        guard let study = summary.studyInstanceUID, UIDGrammar.isValid(study) else {
+            throw StoreRefusal.cannotUnderstand("invalid or missing Study Instance UID in the data set")
+        }
+
+        var source = temp
+        if !options.streamsAsReceived || !options.writeFileFormat {
+            source = try converted(temp)
+        }
+        let (directory, completed) = try sorting.directory(for: summary, options: options)
+        let finalPath = directory + "/" + fileName()
+        if rename(source, finalPath) != 0 {
+            throw StoreRefusal.outOfResources("cannot move the file into place: \(String(cString: strerror(errno)))")
+        }
+        if source == temp { tempPath = nil }
+        if options.fsync { syncDirectory(directory) }
+        return (finalPath, completed)
+    }
+
+    /// Re-encodes the received instance (+te/+tb/+ti/+td, -u, -F) into a second temporary file.
+    private func converted(_ temp: String) throws(StoreRefusal) -> String {
+        let target: TransferSyntax = switch options.outputSyntax {
+        case .same: transferSyntax
+        case .little: .explicitVRLittleEndian
+        case .big: .explicitVRBigEndian
+        case .implicit: .implicitVRLittleEndian
+        case .deflated: .deflatedExplicitVRLittleEndian
+        }
+        do {
+            let file = try Part10Reader.read(path: temp)
+            var conversion = DataSetConversion()
+            conversion.disableNewVRs = options.disableNewVRs
+            conversion.deflateLevel = options.deflateLevel
+            let canConvert = !transferSyntax.isEncapsulated || target == transferSyntax
+            let ts = canConvert ? target : transferSyntax
+            var bytes = try conversion.encode(file.dataSet, as: ts)
+            if options.writeFileFormat {
+                let meta = Part10Writer.fileMeta(sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, sourceAE: callingAE)
+                bytes = try Part10Writer.encodeMetaWithPreamble(meta) + bytes
+            }
+            let out = temp + ".out"
+            try FileBytes.write(bytes, to: out, sync: options.fsync)
+            return out
+        } catch let e as StoreRefusal {
+            throw e
+        } catch {
+            throw StoreRefusal.outOfResources("converting the received data set failed: \(error)")
+        }
+    }
+
+    private func fileName() -> String {
+        let prefix = ModalityPrefix.of(sopClass)
+        switch options.naming {
+        case .uid: return "\(prefix).\(sopInstance)\(options.fileExtension)"
+        case .unique: return "\(prefix)_\(sopInstance)_\(UIDGenerator.make().suffix(12))\(options.fileExtension)"
+        case .time: return "\(Timestamp.now().compact)_\(Timestamp.serial()).\(prefix)\(options.fileExtension)"
+        }
+    }
+
+    private func syncDirectory(_ dir: String) {
+        let d = open(dir, O_RDONLY | O_DIRECTORY)
+        if d >= 0 { _ = Glibc.fsync(d); close(d) }
+    }
+
+    /// Removes whatever temporary file is left and closes the descriptor.
+    func discard() {
+        if fd >= 0 { close(fd); fd = -1 }
+        if let t = tempPath { unlink(t); unlink(t + ".out"); tempPath = nil }
+    }
+
+    deinit { discard() }
+}

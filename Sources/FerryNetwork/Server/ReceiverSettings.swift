@@ -1,0 +1,48 @@
+import NIOCore
+import NIOSSL
+
+/// Everything `ferry storescp` is configured with.
+public struct ReceiverSettings: Sendable {
+    public var host = "0.0.0.0"
+    public var port: Int
+    public var policy = AcceptancePolicy()
+    public var output = StoreOutputOptions()
+    public var maxReceivePDU: UInt32 = 16384
+    public var timeouts = Timeouts()
+    public var tls: NIOSSLContext?
+    public var switches = TestSwitches()
+    public var hooks = ExecHooks()
+
+    public init(port: Int) { self.port = port }
+}
+
+/// DCMTK storescp's test switches, and two of Ferry's: `status` (answer every C-STORE with
+/// it, like dcm4che's storescp --status) and the acceptance policy's exact syntax list.
+public struct TestSwitches: Sendable {
+    /// --sleep-after: seconds to sleep after each store's response.
+    public var sleepAfter = 0
+    /// --sleep-during: seconds to sleep between a C-STORE-RQ's command and its data set.
+    public var sleepDuring = 0
+    /// --abort-after: abort after receiving a C-STORE-RQ, before responding.
+    public var abortAfter = false
+    /// --abort-during: abort while a C-STORE-RQ's data set is arriving.
+    public var abortDuring = false
+    /// --status: answer every C-STORE-RQ with this status (instances are stored only when
+    /// it is a success or warning).
+    public var status: DIMSEStatus?
+    public init() {}
+}
+
+/// DCMTK storescp's -xcr/-xcs/-rns/-tos/-xs: commands run on reception and at the end of a
+/// study, with placeholders #p (directory), #f (file name, -xcr only), #a (calling AE),
+/// #c (called AE), #r (the peer's address).
+public struct ExecHooks: Sendable {
+    public var onReception: String?
+    public var onEndOfStudy: String?
+    public var renameOnEndOfStudy = false
+    public var endOfStudyTimeout: Int?
+    public var synchronous = false
+    public init() {}
+
+    var needsStudyTracking: Bool { onEndOfStudy != nil || renameOnEndOfStudy || endOfStudyTimeout != nil }
+}

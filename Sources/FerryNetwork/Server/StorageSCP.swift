@@ -1,0 +1,65 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The receiver: a Storage and Verification SCP serving many associations at once on one
+/// event loop group (no fork), each in a task of its own.
+public final class StorageSCP: Sendable {
+    public let settings: ReceiverSettings
+    let logger: Logger
+    let sorting = StudySorting()
+
+    public init(settings: ReceiverSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Binds and serves until the task is cancelled; returns after closing the listener.
+    public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+        let maxPDU = settings.maxReceivePDU
+        let tls = settings.tls
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .bind(host: settings.host, port: settings.port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        try child.pipeline.syncOperations.addHandler(TLSHandshakeReader())
+                    }
+                    return try PDUChannel.configure(child, maxReceivePDU: maxPDU)
+                }
+            }
+        onListening(server.channel.localAddress?.port ?? settings.port)
+        logger.info("listening on \(settings.host):\(server.channel.localAddress?.port ?? settings.port) as \(settings.policy.aeTitle)")
+        try await withThrowingDiscardingTaskGroup { group in
+            if let timeout = settings.hooks.endOfStudyTimeout, settings.hooks.needsStudyTracking {
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(1))
+                        if let study = sorting.expire(after: .seconds(timeout)) { endOfStudy(study) }
+                    }
+                }
+            }
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    let peer = connection.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                    group.addTask { [self] in
+                        await AcceptorSession(channel: connection, settings: settings, sorting: sorting, logger: logger, peer: peer).run()
+                    }
+                }
+            }
+        }
+    }
+
+    private func endOfStudy(_ study: StudySorting.CompletedStudy) {
+        let hooks = settings.hooks
+        if hooks.renameOnEndOfStudy { ExecHooks.renameStudyFiles(in: study.directory, logger: logger) }
+        if let cmd = hooks.onEndOfStudy {
+            hooks.execute(ExecHooks.expand(cmd, directory: study.directory, file: nil, callingAE: "", calledAE: settings.policy.aeTitle, peer: ""), logger: logger)
+        }
+    }
+}
