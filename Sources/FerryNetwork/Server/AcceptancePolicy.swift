@@ -37,11 +37,12 @@ public struct AcceptancePolicy: Sendable {
             case .rle: return [.rleLossless] + uncompressed
             case .deflated: return [.deflatedExplicitVRLittleEndian] + uncompressed
             case .all:
-                // Uncompressed first, then every encapsulated syntax Ferry knows (DCMTK's +xa
-                // order, plus 4.57 which DCMTK 3.6.7's list lacks).
-                return uncompressed + [.deflatedExplicitVRLittleEndian] + TransferSyntax.known.filter {
-                    $0.isEncapsulated && $0 != .encapsulatedUncompressed
-                }
+                // Compressed first, lossless before lossy, so a sender that offers its file's own
+                // syntax next to uncompressed ones sends it as it is (DCMTK's +xa also puts the
+                // compressed syntaxes first); then deflated and the uncompressed ones.
+                let encapsulated = TransferSyntax.known.filter { $0.isEncapsulated && $0 != .encapsulatedUncompressed }
+                return encapsulated.filter(\.isLossless) + encapsulated.filter { !$0.isLossless }
+                    + [.deflatedExplicitVRLittleEndian] + uncompressed
             }
         }
     }
