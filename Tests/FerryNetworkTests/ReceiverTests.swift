@@ -95,3 +95,132 @@ struct ReceiverInteropTests {
         #expect(different.isEmpty, "\(different.prefix(5))")
     }
 }
+
+/// Each test switch of `ferry storescp` does what it says, seen from `ferry storescu` and
+/// from DCMTK's storescu.
+@Suite(.serialized)
+struct ReceiverSwitchTests {
+    enum Sender: String, CaseIterable { case ferry, dcmtk }
+
+    func send(_ sender: Sender, _ options: [String] = [], port: Int, files: [String]) throws -> (Tools.Output, TimeInterval) {
+        let start = Date()
+        let out = sender == .ferry
+            ? try FerryCLI.run(["storescu", "-v"] + options + ["127.0.0.1", String(port)] + files)
+            : try Tools.run("/usr/bin/storescu", ["-v"] + options + ["127.0.0.1", String(port)] + files, environment: ["TCP_NODELAY": "1"])
+        return (out, Date().timeIntervalSince(start))
+    }
+
+    func files(_ n: Int = 2) throws -> [String] { Array(try Interop.uncompressedFiles("tiny").prefix(n)) }
+
+    @Test(arguments: Sender.allCases)
+    func refuse(sender: Sender) throws {
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--refuse"])
+        defer { peer.stop() }
+        let (out, _) = try send(sender, port: peer.port, files: try files())
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("Rejected Permanent"), "\(out.stderr)")
+    }
+
+    @Test(arguments: Sender.allCases)
+    func abortAfterAndDuring(sender: Sender) throws {
+        for option in ["--abort-after", "--abort-during"] {
+            let dir = try Corpus.temporaryDirectory()
+            let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, [option])
+            defer { peer.stop() }
+            let (out, _) = try send(sender, port: peer.port, files: try files())
+            #expect(out.status == 10, "\(option): \(out.stderr)")
+            #expect(out.stderr.contains("bort"), "\(option): \(out.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "nothing stored, no temporary file left")
+        }
+    }
+
+    /// Ferry's sender gives up at its DIMSE timeout; DCMTK's, without one, waits out the sleep.
+    @Test(arguments: Sender.allCases)
+    func sleepDuringAndAfter(sender: Sender) throws {
+        for option in ["--sleep-during", "--sleep-after"] {
+            let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), [option, "4"])
+            defer { peer.stop() }
+            if sender == .ferry {
+                let (out, elapsed) = try send(sender, ["-td", "1"], port: peer.port, files: try files(3))
+                #expect(out.status == 10, "\(option): \(out.stderr)")
+                #expect(out.stderr.contains("timeout"), "\(out.stderr)")
+                #expect(elapsed < 3.5, "\(option): gave up at the DIMSE timeout (\(elapsed) s)")
+            } else {
+                let (out, elapsed) = try send(sender, port: peer.port, files: try files(1))
+                #expect(out.status == 0, "\(option): \(out.stderr)")
+                #expect(elapsed >= 3.9, "\(option): the receiver slept (\(elapsed) s)")
+            }
+        }
+    }
+
+    @Test(arguments: Sender.allCases)
+    func ignoreReceivesButStoresNothing(sender: Sender) throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["--ignore"])
+        defer { peer.stop() }
+        let (out, _) = try send(sender, port: peer.port, files: try files())
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test(arguments: Sender.allCases)
+    func forcedStatus(sender: Sender) throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["--status", "A700"])
+        defer { peer.stop() }
+        let (out, _) = try send(sender, port: peer.port, files: try files())
+        #expect(out.status == 0xA7, "\(out.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        let warn = try PeerProcess.ferryStorescp(outputDirectory: dir, ["--status", "B000"])
+        defer { warn.stop() }
+        let (w, _) = try send(sender, port: warn.port, files: try files())
+        #expect(w.status == 0, "a warning status still stores: \(w.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).count == 2)
+    }
+
+    @Test func acceptExactlyTheseSyntaxes() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["--accept-ts", TransferSyntax.implicitVRLittleEndian.uid])
+        defer { peer.stop() }
+        let (out, _) = try send(.ferry, port: peer.port, files: try files())
+        #expect(out.status == 0, "\(out.stderr)")
+        let stored = Interop.received(dir)
+        #expect(stored.count == 2)
+        #expect(try stored.values.allSatisfy { try HeaderScan.summary(path: $0).transferSyntaxUID == TransferSyntax.implicitVRLittleEndian.uid })
+    }
+
+    /// --reject refuses a request without an implementation class UID (a raw request here;
+    /// DCMTK and Ferry always send one and are accepted).
+    @Test func rejectWithoutImplementationClassUID() throws {
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--reject"])
+        defer { peer.stop() }
+        let script = """
+        import socket, struct, sys
+        def item(t, b): return bytes([t, 0]) + struct.pack(">H", len(b)) + b
+        pc = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
+        ui = item(0x50, item(0x51, struct.pack(">I", 16384)))
+        body = struct.pack(">HH", 1, 0) + b"STORESCP".ljust(16) + b"RAW".ljust(16) + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1") + pc + ui
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        s.sendall(bytes([1, 0]) + struct.pack(">I", len(body)) + body)
+        print(s.recv(10).hex())
+        """
+        let out = try Tools.run(PeerProcess.python3, ["-c", script, String(peer.port)])
+        #expect(out.stdout.hasPrefix("03"), "A-ASSOCIATE-RJ, got \(out.stdout) \(out.stderr)")
+        let (ok, _) = try send(.dcmtk, port: peer.port, files: try files(1))
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
+    /// The allow-list: unknown calling AE -> reason 3, wrong called AE -> reason 7.
+    @Test func callingAEAllowList() throws {
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["-aet", "FERRYSCP", "--allow", "GOOD@127.0.0.1"])
+        defer { peer.stop() }
+        let (good, _) = try send(.ferry, ["-aet", "GOOD", "-aec", "FERRYSCP"], port: peer.port, files: try files(1))
+        #expect(good.status == 0, "\(good.stderr)")
+        let (bad, _) = try send(.ferry, ["-aet", "BAD", "-aec", "FERRYSCP"], port: peer.port, files: try files(1))
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("Calling AE Title Not Recognized"), "\(bad.stderr)")
+        let (called, _) = try send(.dcmtk, ["-aet", "GOOD", "-aec", "OTHER"], port: peer.port, files: try files(1))
+        #expect(called.status == 1)
+        #expect(called.stderr.contains("Called AE Title Not Recognized"), "\(called.stderr)")
+    }
+}
