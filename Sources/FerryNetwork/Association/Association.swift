@@ -50,7 +50,7 @@ public final class Association {
         var machine = UpperLayerStateMachine()
         _ = machine.handle(.associateRequest)  // AE-1: issue the transport connect
         var bootstrap = ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
         if let t = timeouts.connect { bootstrap = bootstrap.connectTimeout(t) }
         let maxPDU = parameters.maxReceivePDU

@@ -1,0 +1,140 @@
+import FerryDICOM
+import FerryNetwork
+import Foundation
+import Testing
+import TestSupport
+
+/// The receiver's safety: hostile UIDs never become paths, a full disk answers 0xA700 with
+/// no partial file, silent and slow peers are dropped without hurting others, 32 concurrent
+/// associations all succeed.
+@Suite(.serialized)
+struct ReceiverSafetyTests {
+    /// Sends data sets with the given SOP Instance and Study Instance UIDs over one
+    /// association with Ferry's own client library (other senders validate UIDs first);
+    /// returns the status of each.
+    static func sendHostile(_ cases: [(sop: String, study: String)], port: Int) async throws -> [DIMSEStatus?] {
+        var parameters = AssociationParameters()
+        parameters.callingAE = "FERRY"
+        parameters.presentationContexts = [PresentationContextProposal(id: 1, abstractSyntax: "1.2.840.10008.5.1.4.1.1.7",
+                                                                       transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])]
+        let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
+        var statuses: [DIMSEStatus?] = []
+        for c in cases {
+            var ds = DataSet()
+            ds.set(.sopClassUID, .UI, "1.2.840.10008.5.1.4.1.1.7")
+            ds.set(.sopInstanceUID, .UI, c.sop)
+            ds.set(.studyInstanceUID, .UI, c.study)
+            ds.set(.patientID, .LO, "HOSTILE")
+            var source = BytesSource(try DataSetWriter(.implicitVRLittleEndian).encode(ds))
+            let rsp = try await association.store(sopClass: "1.2.840.10008.5.1.4.1.1.7", sopInstance: c.sop, contextID: 1, data: &source)
+            statuses.append(rsp.status)
+        }
+        try await association.release()
+        return statuses
+    }
+
+    @Test(arguments: [[String](), ["-su", "study"]])
+    func hostileUIDsAreRefusedAndNothingLeavesTheOutputDirectory(sorting: [String]) async throws {
+        let base = try Corpus.temporaryDirectory("hostile-uids")
+        let out = base + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: out, ["-pm"] + sorting)
+        defer { peer.stop() }
+        let good = "1.2.826.0.1.3680043.10.1515.5.1"
+        let hostile = ["..", "../../x", "a/b", String(repeating: "1.2", count: 30), "", "1.2.3/../../../etc", "/etc/passwd"]
+        let cases = hostile.map { (sop: $0, study: good) } + hostile.map { (sop: "1.2.826.0.1.3680043.10.1515.5.2", study: $0) }
+            + [(sop: good, study: "1.2.826.0.1.3680043.10.1515.5.3")]
+        let statuses = try await Self.sendHostile(cases, port: peer.port)
+        #expect(statuses.count == cases.count)
+        #expect(statuses.dropLast().allSatisfy { $0.map { !$0.isSuccessOrWarning } ?? false }, "every hostile instance is refused: \(statuses)")
+        #expect(statuses.last == .success, "the good instance is stored")
+        // Only the good file exists, inside the output directory; nothing next to it.
+        let everything = DirectoryWalker(recursive: true, symlinks: .skip).files(under: [base])
+        #expect(everything.count == 1, "\(everything)")
+        #expect(everything.allSatisfy { $0.hasPrefix(out + "/") })
+        #expect(!FileManager.default.fileExists(atPath: base + "/x"))
+    }
+
+    /// A full disk (a 256 KiB tmpfs in a private mount namespace) answers 0xA700 and leaves
+    /// no partial file; the small instance that fits is stored.
+    @Test func fullDiskAnswersOutOfResources() throws {
+        let base = try Corpus.temporaryDirectory("full-disk")
+        let port = freePort()
+        let script = "mount -t tmpfs -o size=256k tmpfs '\(base)' && exec '\(FerryCLI.path)' storescp -v -od '\(base)' \(port)"
+        let peer = try PeerProcess("/usr/bin/unshare", ["-rm", "/bin/sh", "-c", script], port: port)
+        defer { peer.stop() }
+        let big = try #require(try Interop.sources("small").values.first { (try? HeaderScan.summary(path: $0).fileSize) ?? 0 > 400_000 })
+        var ds = DataSet()
+        ds.set(.sopClassUID, .UI, "1.2.840.10008.5.1.4.1.1.7")
+        ds.set(.sopInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.6.1")
+        ds.set(.studyInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.6.2")
+        let small = try Corpus.temporaryDirectory("small-file") + "/small.dcm"
+        try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: .explicitVRLittleEndian), to: small)
+        let out = try FerryCLI.run(["storescu", "-nh", "-R", "127.0.0.1", String(port), big, small])
+        #expect(out.stderr.contains("0xA700: Refused: Out of resources"), "\(out.stderr)")
+        #expect(peer.log().contains("No space left on device"), "\(peer.log().suffix(800))")
+        // Look inside the namespace's tmpfs through the receiver's own mount view.
+        let listing = try Tools.run("/bin/sh", ["-c", "ls -a /proc/\(peer.pid)/root\(base) 2>&1; for p in $(pgrep -f 'storescp -v -od \(base)'); do ls -a /proc/$p/root\(base); done"])
+        #expect(!listing.stdout.contains(".ferry-receiving"), "no partial file: \(listing.stdout)")
+        #expect(listing.stdout.contains(".\(try HeaderScan.summary(path: small).sopInstanceUID ?? "?")"), "the small file fits: \(listing.stdout)")
+    }
+
+    /// A peer that connects and sends nothing, and one that sends a byte a second, are dropped
+    /// at the ACSE timeout while a normal association on the same receiver goes through.
+    @Test func silentAndSlowPeersAreDroppedWithoutHurtingOthers() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-ta", "3"])
+        defer { peer.stop() }
+        let slow = """
+        import socket, sys, time
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        start = time.time()
+        try:
+            if sys.argv[2] == "slow":
+                for b in bytes([1, 0, 0, 0, 0, 200]) + bytes(200):
+                    s.sendall(bytes([b])); time.sleep(1)
+            s.settimeout(20)
+            while s.recv(100): pass
+        except Exception:
+            pass
+        print("%.1f" % (time.time() - start))
+        """
+        let silent = Process(), trickle = Process()
+        let silentOut = Pipe(), trickleOut = Pipe()
+        for (p, mode, pipe) in [(silent, "silent", silentOut), (trickle, "slow", trickleOut)] {
+            p.executableURL = URL(fileURLWithPath: PeerProcess.python3)
+            p.arguments = ["-c", slow, String(peer.port), mode]
+            p.standardOutput = pipe
+            try p.run()
+        }
+        let normal = try FerryCLI.run(["storescu", "127.0.0.1", String(peer.port)] + Array(try Interop.uncompressedFiles("tiny").prefix(2)))
+        #expect(normal.status == 0, "\(normal.stderr)")
+        silent.waitUntilExit(); trickle.waitUntilExit()
+        let silentSeconds = Double(String(decoding: silentOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99
+        let trickleSeconds = Double(String(decoding: trickleOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99
+        #expect(silentSeconds < 6, "silent peer dropped after \(silentSeconds) s")
+        #expect(trickleSeconds < 6, "byte-a-second peer dropped after \(trickleSeconds) s")
+        #expect(Interop.received(dir).count == 2)
+    }
+
+    /// 32 DCMTK storescu processes at once, each its own association, all succeed.
+    @Test func thirtyTwoConcurrentAssociations() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["+xa"])
+        defer { peer.stop() }
+        let files = try Interop.uncompressedFiles("small")
+        let processes = (0..<32).map { i -> Process in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/storescu")
+            p.arguments = ["+II", "127.0.0.1", String(peer.port), files[i % files.count], files[(i + 7) % files.count]]
+            p.environment = ["TCP_NODELAY": "1"]
+            p.standardError = FileHandle.nullDevice
+            return p
+        }
+        for p in processes { try p.run() }
+        for p in processes { p.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 }, "\(processes.map(\.terminationStatus))")
+        #expect(Interop.received(dir).count == 64)
+        #expect(peer.log().components(separatedBy: "Association Received").count - 1 == 32)
+    }
+}
