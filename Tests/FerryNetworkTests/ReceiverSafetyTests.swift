@@ -138,3 +138,83 @@ struct ReceiverSafetyTests {
         #expect(peer.log().components(separatedBy: "Association Received").count - 1 == 32)
     }
 }
+
+/// Output options of `ferry storescp`: syntax, format, names, sorting, commands, TLS.
+@Suite(.serialized)
+struct ReceiverOutputTests {
+    func sendTwo(_ options: [String], senderOptions: [String] = []) throws -> (dir: String, peer: PeerProcess) {
+        let dir = try Corpus.temporaryDirectory("rx-output")
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, options)
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
+        let out = try FerryCLI.run(["storescu"] + senderOptions + ["127.0.0.1", String(peer.port)] + files)
+        #expect(out.status == 0, "\(out.stderr)")
+        return (dir, peer)
+    }
+
+    @Test(arguments: [("+te", TransferSyntax.explicitVRLittleEndian), ("+tb", .explicitVRBigEndian), ("+ti", .implicitVRLittleEndian),
+                      ("+td", .deflatedExplicitVRLittleEndian)])
+    func outputTransferSyntax(option: String, ts: TransferSyntax) throws {
+        let (dir, peer) = try sendTwo([option])
+        defer { peer.stop() }
+        let stored = Interop.received(dir)
+        #expect(stored.count == 2)
+        #expect(try stored.values.allSatisfy { try HeaderScan.summary(path: $0).transferSyntaxUID == ts.uid })
+        let dcmdump = try Tools.run("/usr/bin/dcmdump", ["-q"] + Array(stored.values))
+        #expect(dcmdump.status == 0 && dcmdump.stderr.isEmpty, "\(dcmdump.stderr)")
+    }
+
+    @Test func dataSetOnlyAndFileNames() throws {
+        let (dir, peer) = try sendTwo(["-F", "-fe", ".dcm"])
+        defer { peer.stop() }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(names.count == 2 && names.allSatisfy { $0.hasPrefix("MR.") && $0.hasSuffix(".dcm") }, "\(names)")
+        for n in names {
+            let bytes = try FileBytes.readAll(dir + "/" + n)
+            #expect(!(bytes.count > 132 && Array(bytes[128..<132]) == Array("DICM".utf8)), "-F writes no preamble/meta")
+        }
+        let (timed, p2) = try sendTwo(["-tn"])
+        defer { p2.stop() }
+        let timeNames = try FileManager.default.contentsOfDirectory(atPath: timed)
+        #expect(timeNames.count == 2 && timeNames.allSatisfy { $0.first?.isNumber == true && $0.hasSuffix(".MR") }, "\(timeNames)")
+        let (unique, p3) = try sendTwo(["+uf"], senderOptions: ["--repeat", "2"])
+        defer { p3.stop() }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: unique).count == 4, "+uf keeps repeated instances apart")
+    }
+
+    @Test func sortingExecAndRenameOnEndOfStudy() throws {
+        let marker = try Corpus.temporaryDirectory("exec") + "/log"
+        let (dir, peer) = try sendTwo(["-su", "st", "-xcr", "echo rx #a #f >> \(marker)", "-xcs", "echo study #p >> \(marker)",
+                                       "-rns", "-tos", "1", "-xs"], senderOptions: ["-aet", "SENDER"])
+        defer { peer.stop() }
+        Thread.sleep(forTimeInterval: 2.5)  // the end-of-study timeout passes
+        let subdirs = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(subdirs.allSatisfy { $0.hasPrefix("st_1.") }, "\(subdirs)")
+        let log = (try? String(contentsOfFile: marker, encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "rx SENDER MR.").count - 1 == 2, "\(log)")
+        #expect(log.contains("study \(dir)/st_"), "\(log)")
+        let renamed = subdirs.flatMap { (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + $0)) ?? [] }
+        #expect(!renamed.isEmpty && renamed.allSatisfy { $0.hasPrefix("MR0000") }, "\(renamed)")
+    }
+
+    @Test func fsyncStillStores() throws {
+        let (dir, peer) = try sendTwo(["--fsync"])
+        defer { peer.stop() }
+        #expect(Interop.received(dir).count == 2)
+    }
+
+    @Test func tlsReceiver() throws {
+        let certs = try TLSTests.makeCertificates()
+        let dir = try Corpus.temporaryDirectory("rx-tls")
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
+        defer { peer.stop() }
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
+        let dcmtk = try Tools.run("/usr/bin/storescu", ["+tls", certs + "/client.key", certs + "/client.crt", "+cf", certs + "/ca.crt",
+                                                        "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
+        #expect(dcmtk.status == 0, "\(dcmtk.stderr)")
+        #expect(Interop.received(dir).count == 2)
+        let untrusted = try FerryCLI.run(["echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1", String(peer.port)])
+        #expect(untrusted.status == 1, "a client certificate from another CA is refused")
+        let plain = try FerryCLI.run(["echo", "127.0.0.1", String(peer.port)])
+        #expect(plain.status == 1)
+    }
+}
