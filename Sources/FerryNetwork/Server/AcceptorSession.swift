@@ -107,7 +107,8 @@ final class AcceptorSession {
     private func serveMessages() async throws {
         var phase = Phase.idle
         while true {
-            let pdu = try await channel.receive(timeout: settings.timeouts.dimseWait, what: "waiting for a DIMSE message (DIMSE/socket timeout)")
+          let batch = try await channel.receiveBatch(timeout: settings.timeouts.dimseWait, what: "waiting for a DIMSE message (DIMSE/socket timeout)")
+          for pdu in batch {
             let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
             switch (pdu, action) {
             case (.data(let pdata), .dt2?):
@@ -130,6 +131,7 @@ final class AcceptorSession {
                 if case .storeData(let s) = phase { s.file.discard() }
                 throw AssociationError.protocolError("unexpected \(pdu.kind) on an established association")
             }
+          }
         }
     }
 
@@ -158,7 +160,7 @@ final class AcceptorSession {
                 logger.info("aborting during the data set (--abort-during)")
                 throw AssociationError.protocolError("--abort-during")
             }
-            store.file.append(contentsOf: v.data.readableBytesView)
+            store.file.append(v.data)
             if v.isLast { try await finishStore(store) ; return .idle }
             return phase
         case .discardData(let id):
@@ -207,10 +209,13 @@ final class AcceptorSession {
             comment = "status forced by --status"
         } else {
             let sorting = self.sorting
-            let result: Result<(path: String, completed: StudySorting.CompletedStudy?)?, StoreRefusal> =
-                try await NIOThreadPool.singleton.runIfActive {
-                    do throws(StoreRefusal) { return .success(try store.file.commit(sorting: sorting)) } catch { return .failure(error) }
-                }
+            let commit: @Sendable () -> Result<(path: String, completed: StudySorting.CompletedStudy?)?, StoreRefusal> = {
+                do throws(StoreRefusal) { return .success(try store.file.commit(sorting: sorting)) } catch { return .failure(error) }
+            }
+            // fsync waits for the disk: off the task's thread. Without it, committing is a
+            // flush to the page cache and a rename: done here, a thread hop would cost more.
+            let result = settings.output.fsync || !settings.output.streamsAsReceived
+                ? try await NIOThreadPool.singleton.runIfActive(commit) : commit()
             switch result {
             case .success(let stored):
                 status = forced ?? .success

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FerryDICOM
+import NIOCore
 
 /// One instance being received: its data set bytes go to a temporary file in the output
 /// directory as they arrive (bounded memory), after a file meta header; when the last
@@ -20,6 +21,10 @@ final class ReceivedFile {
     private var buffer: [UInt8] = []
     private var failure: StoreRefusal?
     private(set) var bytesReceived = 0
+    /// The file's first bytes (meta and the start of the data set), kept so the header can
+    /// be checked without opening the file again.
+    private var head: [UInt8] = []
+    static let headLimit = 64 * 1024
 
     static let flushThreshold = 512 * 1024
 
@@ -47,27 +52,46 @@ final class ReceivedFile {
             return
         }
         fd = created
+        fchmod(fd, 0o644)  // mkstemp makes 0600; stored instances are readable like DCMTK's
         tempPath = String(cString: template)
         let meta = Part10Writer.fileMeta(sopClass: sopClass, sopInstance: sopInstance, transferSyntax: transferSyntax, sourceAE: callingAE)
         do {
-            append(contentsOf: try Part10Writer.encodeMetaWithPreamble(meta))
+            append(try Part10Writer.encodeMetaWithPreamble(meta))
         } catch {
             failure = .cannotUnderstand("cannot encode the file meta: \(error)")
         }
     }
 
-    func append(contentsOf bytes: some Collection<UInt8>) {
+    /// A received fragment goes straight from the socket buffer to the file (no copy).
+    func append(_ bytes: ByteBuffer) {
+        bytesReceived += bytes.readableBytes
+        guard fd >= 0, failure == nil else { return }
+        flush()
+        bytes.withUnsafeReadableBytes { raw in
+            if head.count < Self.headLimit { head.append(contentsOf: raw.bindMemory(to: UInt8.self).prefix(Self.headLimit - head.count)) }
+            writeAll(raw)
+        }
+    }
+
+    func append(_ bytes: [UInt8]) {
         bytesReceived += bytes.count
         guard fd >= 0, failure == nil else { return }
-        buffer += bytes
+        head.append(contentsOf: bytes.prefix(Self.headLimit))
+        buffer.append(contentsOf: bytes)
         if buffer.count >= Self.flushThreshold { flush() }
     }
 
     private func flush() {
         guard fd >= 0, failure == nil, !buffer.isEmpty else { return }
+        buffer.withUnsafeBytes { writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, failure == nil else { return }
         var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        while done < bytes.count {
+            let n = write(fd, base + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 failure = .outOfResources("writing the received data failed: \(String(cString: strerror(errno)))")
@@ -75,7 +99,6 @@ final class ReceivedFile {
             }
             done += n
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Finishes the instance: writes it into place and returns its path, or throws the
@@ -90,7 +113,12 @@ final class ReceivedFile {
 
         // What the data set says about itself: checked before any path is built from it.
         let summary: HeaderSummary
-        do { summary = try HeaderScan.summary(path: temp) } catch {
+        do {
+            let size = bytesReceived
+            do { summary = try HeaderScan.summary(prefix: head, fileSize: size, path: temp) } catch where head.count < size {
+                summary = try HeaderScan.summary(path: temp)  // a header longer than the kept head
+            }
+        } catch {
             throw StoreRefusal.cannotUnderstand("the received data set cannot be parsed: \(error.detail)")
         }
         guard let instance = summary.sopInstanceUID, UIDGrammar.isValid(instance) else {

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Receiver benchmark: the same DCMTK `storescu +sd +r` run (ct-series, 1000 CT files, 0.5 GB)
+into `/usr/bin/storescp -od DIR` and into `ferry storescp -od DIR`, alternating, same run,
+loopback, TCP_NODELAY=1 for DCMTK. Wall time is the sender's; peak memory is the receiver's
+(VmHWM read from /proc before it is stopped). A second pair of rows repeats it with
+`ferry storescp --fsync` (every file durable before its response; DCMTK has no such option).
+
+Usage: scripts/bench/storescp.py [--runs R]
+"""
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import measure
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--runs", type=int, default=3)
+a = ap.parse_args()
+
+ferry = measure.build_release()
+env = dict(os.environ, TCP_NODELAY="1")
+directory = measure.corpus("ct-series")
+files = measure.files_under(directory)
+megabytes = sum(os.path.getsize(f) for f in files) / 1e6
+measure.warm(files)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def one_run(receiver_cmd):
+    subprocess.run(["sync"])  # start each run with no dirty pages from the last one
+    out = tempfile.mkdtemp(prefix="ferry-bench-rx-", dir=os.path.join(measure.ROOT, ".build"))
+    port = free_port()
+    rx = subprocess.Popen(receiver_cmd(out, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        wall, _, rc = measure.run(["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory], env)
+        rss = peak_rss_mib(rx.pid)
+        stored = sum(len(fs) for _, _, fs in os.walk(out))
+        assert rc == 0 and stored == len(files), (rc, stored)
+        return wall, rss
+    finally:
+        rx.kill()
+        rx.wait()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+receivers = {
+    "DCMTK storescp -od DIR": lambda out, port: ["/usr/bin/storescp", "-od", out, str(port)],
+    "ferry storescp -od DIR": lambda out, port: [ferry, "storescp", "-od", out, str(port)],
+    "ferry storescp --fsync -od DIR": lambda out, port: [ferry, "storescp", "--fsync", "-od", out, str(port)],
+}
+results = {name: [] for name in receivers}
+for _ in range(a.runs):
+    for name, cmd in receivers.items():
+        results[name].append(one_run(cmd))
+
+print(f"receiving {len(files)} files ({megabytes:,.0f} MB, ct-series) sent by DCMTK storescu +sd +r, median of {a.runs} runs")
+print("| receiver | wall s | MB/s | receiver peak RSS MiB |")
+print("|---|---|---|---|")
+summary = {}
+for name, rs in results.items():
+    wall = statistics.median(r[0] for r in rs)
+    rss = max(r[1] for r in rs)
+    summary[name] = wall
+    print(f"| {name} | {wall:.2f} | {megabytes / wall:,.0f} | {rss:.1f} |")
+base = summary["DCMTK storescp -od DIR"]
+print(f"ratio ferry/DCMTK wall time: {summary['ferry storescp -od DIR'] / base:.2f} (target <= 0.7); "
+      f"with --fsync: {summary['ferry storescp --fsync -od DIR'] / base:.2f}")
