@@ -218,3 +218,55 @@ struct ReceiverOutputTests {
         #expect(plain.status == 1)
     }
 }
+
+/// How `ferry storescp` negotiates: DCMTK's preference options and profiles.
+@Suite(.serialized)
+struct ReceiverNegotiationTests {
+    /// +xb accepts big endian first: a DCMTK storescu proposing [EBE] and [ELE, ILE]
+    /// (its -xb) gets EBE, and the stored files (+t=, the default) are big endian.
+    @Test func preferBigEndian() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["+xb"])
+        defer { peer.stop() }
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
+        let out = try Tools.run("/usr/bin/storescu", ["+C", "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let stored = Interop.received(dir)
+        #expect(stored.count == 2)
+        #expect(try stored.values.allSatisfy { try HeaderScan.summary(path: $0).transferSyntaxUID == TransferSyntax.explicitVRBigEndian.uid })
+        #expect(Interop.compare(sent: Dictionary(uniqueKeysWithValues: try files.map { (try HeaderScan.summary(path: $0).sopInstanceUID ?? "", $0) }),
+                                received: stored).isEmpty)
+    }
+
+    /// Debian's /etc/dcmtk/storescp.cfg loads; its AllDICOM profile takes the tiny corpus from
+    /// ferry storescu, except the JPEG Lossless Process 14 file, a syntax the profile lacks
+    /// (and whose stream is not SV1): that one is reported as needing transcoding.
+    @Test func debiansStorescpProfile() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-xf", "/etc/dcmtk/storescp.cfg", "AllDICOM"])
+        defer { peer.stop() }
+        var sent = try Interop.sources("tiny")
+        let process14 = sent.filter { (try? HeaderScan.summary(path: $0.value).transferSyntaxUID) == TransferSyntax.jpegLosslessProcess14.uid }
+        #expect(process14.count == 1)
+        for key in process14.keys { sent[key] = nil }
+        let out = try FerryCLI.run(["storescu", "-nh", "+sd", "+r", "127.0.0.1", String(peer.port)] + Interop.corpusRoots("tiny"))
+        #expect(out.stderr.contains("sending JPEG Lossless, Non-Hierarchical (Process 14) needs transcoding"), "\(out.stderr)")
+        let received = Interop.received(dir)
+        #expect(received.count == sent.count)
+        #expect(Interop.compare(sent: sent, received: received).isEmpty)
+    }
+
+    /// +xi accepts implicit VR little endian only: an explicit-only proposal is refused.
+    @Test func implicitOnly() throws {
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["+xi"])
+        defer { peer.stop() }
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let explicitOnly = try Tools.run("/usr/bin/storescu", ["-R", "-xe", "+C", "127.0.0.1", String(peer.port), file], environment: ["TCP_NODELAY": "1"])
+        #expect(explicitOnly.status == 0, "DCMTK's -xe +C still offers implicit: \(explicitOnly.stderr)")
+        let cfg = try Corpus.temporaryDirectory("cfg") + "/explicit.cfg"
+        try "[[TransferSyntaxes]]\n[E]\nTransferSyntax1 = LittleEndianExplicit\n[[PresentationContexts]]\n[P]\nPresentationContext1 = \(try HeaderScan.summary(path: file).sopClassUID ?? "")\\E\n[[Profiles]]\n[X]\nPresentationContexts = P\n"
+            .write(toFile: cfg, atomically: true, encoding: .utf8)
+        let refused = try Tools.run("/usr/bin/storescu", ["-xf", cfg, "X", "127.0.0.1", String(peer.port), file], environment: ["TCP_NODELAY": "1"])
+        #expect(refused.status != 0, "no context accepted: \(refused.stderr)")
+    }
+}

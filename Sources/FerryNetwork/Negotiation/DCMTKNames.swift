@@ -1,3 +1,5 @@
+import FerryDICOM
+
 /// DCMTK's symbolic UID names ("CTImageStorage", "LittleEndianExplicit", ...), which DCMTK's
 /// association negotiation profiles use. The table is read off DCMTK by
 /// scripts/generate-dcmtk-names.py.
@@ -14,6 +16,9 @@ public enum DCMTKNames {
     /// The UID for a DCMTK name, or the argument itself when it already is a UID.
     public static func uid(for nameOrUID: String) -> String? {
         if let uid = byName[nameOrUID] { return uid }
+        // asconfig's byte-order aliases (DCMTK's dcasccfg; little endian hosts).
+        if nameOrUID == "LocalEndianExplicit" { return TransferSyntax.explicitVRLittleEndian.uid }
+        if nameOrUID == "OppositeEndianExplicit" { return TransferSyntax.explicitVRBigEndian.uid }
         if nameOrUID.first?.isNumber == true, nameOrUID.allSatisfy({ $0.isNumber || $0 == "." }) { return nameOrUID }
         return nil
     }
