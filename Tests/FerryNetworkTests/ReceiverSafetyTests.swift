@@ -196,6 +196,18 @@ struct ReceiverOutputTests {
         #expect(!renamed.isEmpty && renamed.allSatisfy { $0.hasPrefix("MR0000") }, "\(renamed)")
     }
 
+    @Test func sortByConcurrentStudyAndPatientName() throws {
+        let (byStudy, p1) = try sendTwo(["-ss", "pre"])
+        defer { p1.stop() }
+        let studyDirs = try FileManager.default.contentsOfDirectory(atPath: byStudy)
+        #expect(studyDirs.count == 1 && studyDirs[0].hasPrefix("pre_") && studyDirs[0].count == "pre_YYYYMMDD_HHMMSSPPP".count, "\(studyDirs)")
+        let (byName, p2) = try sendTwo(["-sp"])
+        defer { p2.stop() }
+        let nameDirs = try FileManager.default.contentsOfDirectory(atPath: byName)
+        #expect(nameDirs.count == 1 && nameDirs.allSatisfy { !$0.contains("/") && $0.contains("_20") }, "\(nameDirs)")
+        #expect(Interop.received(byName).count == 2)
+    }
+
     @Test func fsyncStillStores() throws {
         let (dir, peer) = try sendTwo(["--fsync"])
         defer { peer.stop() }
@@ -216,6 +228,21 @@ struct ReceiverOutputTests {
         #expect(untrusted.status == 1, "a client certificate from another CA is refused")
         let plain = try FerryCLI.run(["echo", "127.0.0.1", String(peer.port)])
         #expect(plain.status == 1)
+
+        // -vc: a client without a certificate is let in; one with an untrusted certificate is not.
+        let verifyIfPresent = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-vc", "+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
+        defer { verifyIfPresent.stop() }
+        let anonymous = try FerryCLI.run(["echo", "+tla", "+cf", certs + "/ca.crt", "127.0.0.1", String(verifyIfPresent.port)])
+        #expect(anonymous.status == 0, "\(anonymous.stderr)")
+        let wrongCert = try FerryCLI.run(["echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1", String(verifyIfPresent.port)])
+        #expect(wrongCert.status == 1)
+        let anonymousRequired = try FerryCLI.run(["echo", "+tla", "+cf", certs + "/ca.crt", "127.0.0.1", String(peer.port)])
+        #expect(anonymousRequired.status == 1, "-rc (default) requires a client certificate")
+        // -ic: any client certificate is accepted.
+        let ignoring = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-ic", "+tls", certs + "/server.key", certs + "/server.crt"])
+        defer { ignoring.stop() }
+        let any = try FerryCLI.run(["echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1", String(ignoring.port)])
+        #expect(any.status == 0, "\(any.stderr)")
     }
 }
 

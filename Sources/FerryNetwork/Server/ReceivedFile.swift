@@ -46,7 +46,7 @@ final class ReceivedFile {
             return
         }
         var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
         guard created >= 0 else {
             failure = .outOfResources("cannot create a file in the output directory: \(String(cString: strerror(errno)))")
             return
