@@ -8,12 +8,15 @@ let package = Package(
         .executable(name: "ferry", targets: ["ferry"]),
         .library(name: "FerryDICOM", targets: ["FerryDICOM"]),
         .library(name: "FerryNetwork", targets: ["FerryNetwork"]),
+        .library(name: "FerryMigration", targets: ["FerryMigration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // zlib, for the Deflated Explicit VR Little Endian transfer syntax (PS3.5 A.5).
@@ -40,6 +43,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The migration pipeline: job files, planner, checkpointed manifest (SQLite via GRDB),
+        // a pool of associations, resume, reports.
+        .target(
+            name: "FerryMigration",
+            dependencies: [
+                "FerryDICOM",
+                "FerryNetwork",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Synthetic sample archives written by Ferry's own writer (the README's demo).
         .target(
             name: "FerrySample",
@@ -50,6 +65,7 @@ let package = Package(
             dependencies: [
                 "FerryDICOM",
                 "FerryNetwork",
+                "FerryMigration",
                 "FerrySample",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

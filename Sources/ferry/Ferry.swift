@@ -20,11 +20,11 @@ enum Main {
         if args.count > 1, let tool = dcmtkTools[args[1]] {
             exit(await tool(Array(args.dropFirst(2))))
         }
-        Ferry.main()
+        await Ferry.main()
     }
 }
 
-struct Ferry: ParsableCommand {
+struct Ferry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "Bulk DICOM transfer and archive migration.",
@@ -35,6 +35,6 @@ struct Ferry: ParsableCommand {
           ferry storescp [options] port                      Storage SCP (DCMTK storescp)
         """,
         version: FerryVersion.string,
-        subcommands: [Dump.self, Scan.self, Sample.self]
+        subcommands: [Plan.self, Run.self, Status.self, Report.self, Dump.self, Scan.self, Sample.self]
     )
 }

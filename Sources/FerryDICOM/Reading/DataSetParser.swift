@@ -21,6 +21,12 @@ public struct PixelDataLocation: Sendable, Codable, Equatable {
     public var valueOffset: Int
     /// Declared value length; nil when undefined (encapsulated).
     public var length: Int?
+
+    public init(elementOffset: Int, valueOffset: Int, length: Int?) {
+        self.elementOffset = elementOffset
+        self.valueOffset = valueOffset
+        self.length = length
+    }
 }
 
 /// Parses a data set from a byte buffer. Every length is checked against the bytes that

@@ -39,6 +39,11 @@ public struct StoreOutcome: Sendable {
     public var error: String?
     public var sentAs: TransferSyntax?
     public var bytes: Int = 0
+    /// Why there is no status: no context could carry the file, the file could not be read,
+    /// or the association failed mid-store (outcome unknown: the peer may have stored it).
+    public var failure: Failure?
+
+    public enum Failure: Sendable { case noContext, file, association }
 
     public var succeeded: Bool { status?.isSuccessOrWarning ?? false }
 }
@@ -138,53 +143,8 @@ public final class StoreSCU {
     }
 
     private func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
-        var outcome = StoreOutcome(path: file.path, sopInstanceUID: file.sopInstanceUID)
-        let rewrite = settings.invention != nil || settings.conversion.disableNewVRs
         let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
-        // An odd-length data set cannot travel as it is (PDVs are even): a deflated stream gets
-        // the NUL pad PS3.5 A.5 prescribes, anything else is re-encoded with even values.
-        let odd = file.dataSetLength % 2 == 1
-        let route = Route.choose(for: file, accepted: association.acceptedContexts, preferred: preferred,
-                                 mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
-        logger.info("Sending file: \(file.path)")
-        do {
-            let response: CommandSet
-            switch route {
-            case .impossible(let reason):
-                logger.error("No presentation context for: \(file.path): \(reason)")
-                outcome.error = reason
-                return outcome
-            case .asIs(let contextID, let ts):
-                var source = try FileRangeSource(path: file.path, offset: file.dataSetOffset, length: file.dataSetLength,
-                                                 padToEven: true)
-                outcome.sentAs = ts
-                outcome.bytes = source.length
-                response = try await association.store(sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,
-                                                       contextID: contextID, data: &source, priority: settings.priority)
-            case .convert(let contextID, let ts):
-                var dicom = try Part10Reader.read(path: file.path)
-                var instance = file.sopInstanceUID
-                if invention != nil { instance = invention?.apply(to: &dicom.dataSet) ?? instance }
-                if file.transferSyntax != ts { logger.info("Converting transfer syntax: \(file.transferSyntax.name) -> \(ts.name)") }
-                var source = BytesSource(try settings.conversion.encode(dicom.dataSet, as: ts))
-                outcome.sentAs = ts
-                outcome.bytes = source.length
-                outcome.sopInstanceUID = instance
-                response = try await association.store(sopClass: file.sopClassUID, sopInstance: instance,
-                                                       contextID: contextID, data: &source, priority: settings.priority)
-            }
-            let status = response.status ?? DIMSEStatus(0xFFFF)
-            outcome.status = status
-            outcome.errorComment = response.errorComment
-            switch status.category {
-            case .success: logger.info("Received Store Response (Success)")
-            case .warning: logger.warning("Store Response: \(status)\(response.errorComment.map { " (\($0))" } ?? "") for \(file.path)")
-            default: logger.error("Store Failed, file: \(file.path): \(status)\(response.errorComment.map { " (\($0))" } ?? "")")
-            }
-        } catch {
-            logger.error("Store Failed, file: \(file.path): \(error)")
-            outcome.error = "\(error)"
-        }
-        return outcome
+        let sender = FileSender(conversion: settings.conversion, priority: settings.priority, preferred: preferred, logger: logger)
+        return await sender.send(file, on: association, invention: &invention)
     }
 }

@@ -1,0 +1,194 @@
+import FerryDICOM
+import FerryNetwork
+import Yams
+
+/// A migration job: what to send, where, and how (a YAML file under jobs/, or flags).
+/// Secrets are never part of it: the user identity password and the TLS key password are
+/// named by an environment variable or a file.
+public struct Job: Codable, Sendable, Equatable {
+    public var name: String
+    public var source = Source()
+    public var destination = Destination()
+    public var transfer = Transfer()
+    /// Default: manifests/<name>.sqlite
+    public var manifest: String?
+
+    public struct Source: Codable, Sendable, Equatable {
+        public var paths: [String] = []
+        /// Glob patterns on paths relative to a source root; `**` crosses directories.
+        public var include: [String] = []
+        public var exclude: [String] = []
+        public var recursive = true
+        public var followSymlinks = false
+
+        enum CodingKeys: String, CodingKey { case paths, include, exclude, recursive, followSymlinks = "follow_symlinks" }
+        public init() {}
+        public init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            paths = try c.decodeIfPresent([String].self, forKey: .paths) ?? []
+            include = try c.decodeIfPresent([String].self, forKey: .include) ?? []
+            exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? []
+            recursive = try c.decodeIfPresent(Bool.self, forKey: .recursive) ?? true
+            followSymlinks = try c.decodeIfPresent(Bool.self, forKey: .followSymlinks) ?? false
+        }
+    }
+
+    public struct Destination: Codable, Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 104
+        public var calledAE = "ANY-SCP"
+        public var callingAE = "FERRY"
+        public var tls: TLS?
+        public var user: UserIdentitySetting?
+
+        public struct TLS: Codable, Sendable, Equatable {
+            public var certificate: String?
+            public var key: String?
+            public var keyPasswordEnv: String?
+            public var keyPasswordFile: String?
+            public var caFiles: [String]?
+            public var caDirectories: [String]?
+            public var verify: String?   // require | if-present | ignore
+            enum CodingKeys: String, CodingKey {
+                case certificate, key, verify
+                case keyPasswordEnv = "key_password_env", keyPasswordFile = "key_password_file"
+                case caFiles = "ca_files", caDirectories = "ca_directories"
+            }
+        }
+
+        public struct UserIdentitySetting: Codable, Sendable, Equatable {
+            public var username: String
+            public var passwordEnv: String?
+            public var passwordFile: String?
+            public var positiveResponse: Bool?
+            enum CodingKeys: String, CodingKey {
+                case username, passwordEnv = "password_env", passwordFile = "password_file", positiveResponse = "positive_response"
+            }
+            public init(username: String, passwordEnv: String? = nil, passwordFile: String? = nil, positiveResponse: Bool? = nil) {
+                self.username = username
+                self.passwordEnv = passwordEnv
+                self.passwordFile = passwordFile
+                self.positiveResponse = positiveResponse
+            }
+        }
+
+        enum CodingKeys: String, CodingKey { case host, port, calledAE = "called_ae", callingAE = "calling_ae", tls, user }
+        public init() {}
+        public init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 104
+            calledAE = try c.decodeIfPresent(String.self, forKey: .calledAE) ?? "ANY-SCP"
+            callingAE = try c.decodeIfPresent(String.self, forKey: .callingAE) ?? "FERRY"
+            tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
+            user = try c.decodeIfPresent(UserIdentitySetting.self, forKey: .user)
+        }
+    }
+
+    public struct Transfer: Codable, Sendable, Equatable {
+        /// Parallel associations.
+        public var associations = 4
+        public var maxPDU = 16384
+        public var connectTimeout = 30
+        public var acseTimeout = 30
+        public var dimseTimeout = 120
+        /// Attempts per file before it is failed (timeouts, aborts, 0xA7xx).
+        public var maxAttempts = 3
+        /// First backoff after an out-of-resources status, seconds (doubles, with jitter).
+        public var backoff = 1.0
+        /// DCMTK's -x preference for uncompressed files: uncompressed | little | big | implicit | deflated ...
+        public var proposal = "uncompressed"
+        /// Which file wins when two hold the same SOP Instance UID: first | newest | none.
+        public var conflicts = "first"
+        /// Placeholder for the codec issue: transcoding policy (only "none" today).
+        public var transcode = "none"
+
+        enum CodingKeys: String, CodingKey {
+            case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
+            case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcode
+        }
+        public init() {}
+        public init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            let defaults = Transfer()
+            associations = try c.decodeIfPresent(Int.self, forKey: .associations) ?? defaults.associations
+            maxPDU = try c.decodeIfPresent(Int.self, forKey: .maxPDU) ?? defaults.maxPDU
+            connectTimeout = try c.decodeIfPresent(Int.self, forKey: .connectTimeout) ?? defaults.connectTimeout
+            acseTimeout = try c.decodeIfPresent(Int.self, forKey: .acseTimeout) ?? defaults.acseTimeout
+            dimseTimeout = try c.decodeIfPresent(Int.self, forKey: .dimseTimeout) ?? defaults.dimseTimeout
+            maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts
+            backoff = try c.decodeIfPresent(Double.self, forKey: .backoff) ?? defaults.backoff
+            proposal = try c.decodeIfPresent(String.self, forKey: .proposal) ?? defaults.proposal
+            conflicts = try c.decodeIfPresent(String.self, forKey: .conflicts) ?? defaults.conflicts
+            transcode = try c.decodeIfPresent(String.self, forKey: .transcode) ?? defaults.transcode
+        }
+    }
+
+    public init(name: String) { self.name = name }
+
+    public var manifestPath: String { manifest ?? "manifests/\(name).sqlite" }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    /// Reads a YAML job file; the job's name defaults to the file's base name.
+    public static func load(path: String) throws -> Job {
+        let text: String
+        do { text = String(decoding: try FileBytes.readAll(path), as: UTF8.self) } catch { throw Invalid("cannot read job file \(path): \(error)") }
+        do {
+            try JobFile.rejectSecrets(in: try Yams.compose(yaml: text))
+            var job = try YAMLDecoder().decode(JobFile.self, from: text).job
+            if job.name.isEmpty { job.name = String(path.split(separator: "/").last?.split(separator: ".").first ?? "job") }
+            return job
+        } catch let e as Invalid {
+            throw e
+        } catch {
+            throw Invalid("\(path): \(error)")
+        }
+    }
+
+    /// Checks what a run needs; names the first problem.
+    public func validate() throws {
+        if source.paths.isEmpty { throw Invalid("job \(name): no source paths") }
+        guard (1...65535).contains(destination.port) else { throw Invalid("job \(name): destination port \(destination.port)") }
+        guard (1...64).contains(transfer.associations) else { throw Invalid("job \(name): associations must be 1...64") }
+        guard ["first", "newest", "none"].contains(transfer.conflicts) else { throw Invalid("job \(name): conflicts must be first, newest or none") }
+        guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else { throw Invalid("job \(name): unknown proposal \(transfer.proposal)") }
+        for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
+            throw Invalid("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
+        }
+    }
+}
+
+/// The YAML layout: the job's settings at the top level, `name` optional.
+struct JobFile: Decodable {
+    var job: Job
+    enum CodingKeys: String, CodingKey { case name, source, destination, transfer, manifest }
+    init(from d: Decoder) throws {
+        let c = try d.container(keyedBy: CodingKeys.self)
+        job = Job(name: try c.decodeIfPresent(String.self, forKey: .name) ?? "")
+        job.source = try c.decodeIfPresent(Job.Source.self, forKey: .source) ?? Job.Source()
+        job.destination = try c.decodeIfPresent(Job.Destination.self, forKey: .destination) ?? Job.Destination()
+        job.transfer = try c.decodeIfPresent(Job.Transfer.self, forKey: .transfer) ?? Job.Transfer()
+        job.manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
+    }
+
+    /// Secrets never belong in a job file: a key that would hold one is an error.
+    static func rejectSecrets(in node: Node?, path: String = "") throws {
+        guard let node else { return }
+        if let mapping = node.mapping {
+            for (key, value) in mapping {
+                let name = key.string ?? ""
+                if ["password", "passcode", "passwd", "key_password", "token"].contains(name) {
+                    throw Job.Invalid("\(path)\(name): secrets do not belong in job files; use \(name)_env (an environment variable) or \(name)_file")
+                }
+                try rejectSecrets(in: value, path: path + name + ".")
+            }
+        } else if let sequence = node.sequence {
+            for item in sequence { try rejectSecrets(in: item, path: path) }
+        }
+    }
+}

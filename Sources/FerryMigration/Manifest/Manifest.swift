@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FerryDICOM
+import GRDB
+
+/// The states of an instance in the manifest.
+public enum InstanceState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case planned, sending, done, doneWarning = "done_warning", failed, skipped, conflict
+
+    public var isTerminal: Bool { self == .done || self == .doneWarning || self == .failed || self == .skipped || self == .conflict }
+}
+
+/// One file of the job, as the manifest records it.
+public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord, Equatable {
+    public static let databaseTableName = "instance"
+    public var id: Int64?
+    public var path: String
+    public var size: Int
+    public var mtime: Double
+    public var sopClassUID: String?
+    public var sopInstanceUID: String?
+    public var transferSyntaxUID: String?
+    public var patientID: String?
+    public var studyInstanceUID: String?
+    public var seriesInstanceUID: String?
+    public var instanceNumber: Int?
+    public var dataSetOffset: Int
+    public var pixelDataOffset: Int?
+    public var state: InstanceState
+    public var attempts: Int = 0
+    public var statusCode: Int?
+    public var statusName: String?
+    public var error: String?
+    public var sentTransferSyntaxUID: String?
+    public var associationID: Int?
+    public var bytesSent: Int?
+    public var plannedAt: Double
+    public var updatedAt: Double
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case id, path, size, mtime, sopClassUID = "sop_class_uid", sopInstanceUID = "sop_instance_uid"
+        case transferSyntaxUID = "transfer_syntax_uid", patientID = "patient_id", studyInstanceUID = "study_instance_uid"
+        case seriesInstanceUID = "series_instance_uid", instanceNumber = "instance_number", dataSetOffset = "data_set_offset"
+        case pixelDataOffset = "pixel_data_offset"
+        case state, attempts, statusCode = "status_code", statusName = "status_name", error
+        case sentTransferSyntaxUID = "sent_transfer_syntax_uid", associationID = "association_id", bytesSent = "bytes_sent"
+        case plannedAt = "planned_at", updatedAt = "updated_at"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One `ferry run`.
+public struct RunRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "run"
+    public var id: Int64?
+    public var startedAt: Double
+    public var endedAt: Double?
+    public var settings: String
+    public var done: Int = 0
+    public var failed: Int = 0
+    public var bytes: Int = 0
+    public var outcome: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, startedAt = "started_at", endedAt = "ended_at", settings, done, failed, bytes, outcome
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// What a `--probe` learned about one proposed context.
+public struct ProbeRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "probe"
+    public var sopClassUID: String
+    public var transferSyntaxUID: String
+    public var accepted: Bool
+    public var reason: String?
+    public var probedAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case sopClassUID = "sop_class_uid", transferSyntaxUID = "transfer_syntax_uid", accepted, reason, probedAt = "probed_at"
+    }
+}
+
+/// The checkpointed manifest of one job: SQLite in WAL mode, schema versioned by migrations,
+/// and an exclusive lock so that two runs never share it.
+public final class Manifest: Sendable {
+    public let path: String
+    public let db: DatabaseQueue
+    private let lockFD: Int32
+
+    public struct Locked: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String { "manifest \(path) is in use by another ferry run (lock held on \(path).lock)" }
+    }
+
+    /// Opens (creating if needed) the manifest. With `exclusive`, takes the job's lock or
+    /// throws `Locked` at once.
+    public init(path: String, exclusive: Bool) throws {
+        self.path = path
+        if let slash = path.lastIndex(of: "/") {
+            _ = mkdir(String(path[..<slash]), 0o755)
+        }
+        if exclusive {
+            let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw Job.Invalid("cannot create \(path).lock: \(String(cString: strerror(errno)))") }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw Locked(path: path)
+            }
+            lockFD = fd
+        } else {
+            lockFD = -1
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            // Each commit is durable to the OS (survives a killed process) and cheap.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        db = try DatabaseQueue(path: path, configuration: config)
+        try Self.migrator.migrate(db)
+    }
+
+    deinit {
+        if lockFD >= 0 { close(lockFD) }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "instance") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("path", .text).notNull().unique()
+                t.column("size", .integer).notNull()
+                t.column("mtime", .double).notNull()
+                t.column("sop_class_uid", .text)
+                t.column("sop_instance_uid", .text)
+                t.column("transfer_syntax_uid", .text)
+                t.column("patient_id", .text)
+                t.column("study_instance_uid", .text)
+                t.column("series_instance_uid", .text)
+                t.column("instance_number", .integer)
+                t.column("data_set_offset", .integer).notNull()
+                t.column("pixel_data_offset", .integer)
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("status_code", .integer)
+                t.column("status_name", .text)
+                t.column("error", .text)
+                t.column("sent_transfer_syntax_uid", .text)
+                t.column("association_id", .integer)
+                t.column("bytes_sent", .integer)
+                t.column("planned_at", .double).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(index: "instance_state", on: "instance", columns: ["state"])
+            try db.create(index: "instance_sop", on: "instance", columns: ["sop_instance_uid"])
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("started_at", .double).notNull()
+                t.column("ended_at", .double)
+                t.column("settings", .text).notNull()
+                t.column("done", .integer).notNull().defaults(to: 0)
+                t.column("failed", .integer).notNull().defaults(to: 0)
+                t.column("bytes", .integer).notNull().defaults(to: 0)
+                t.column("outcome", .text)
+            }
+            try db.create(table: "probe") { t in
+                t.column("sop_class_uid", .text).notNull()
+                t.column("transfer_syntax_uid", .text).notNull()
+                t.column("accepted", .boolean).notNull()
+                t.column("reason", .text)
+                t.column("probed_at", .double).notNull()
+                t.primaryKey(["sop_class_uid", "transfer_syntax_uid"])
+            }
+        }
+        return m
+    }
+
+    // MARK: Queries
+
+    public func counts() throws -> [InstanceState: Int] {
+        try db.read { db in
+            var out: [InstanceState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM instance GROUP BY state") {
+                if let s = InstanceState(rawValue: row["state"]) { out[s] = row["n"] }
+            }
+            return out
+        }
+    }
+
+    public func instances(in states: [InstanceState]? = nil) throws -> [InstanceRecord] {
+        try db.read { db in
+            var request = InstanceRecord.all()
+            if let states { request = request.filter(states.map(\.rawValue).contains(InstanceRecord.CodingKeys.state)) }
+            return try request.order(InstanceRecord.CodingKeys.id).fetchAll(db)
+        }
+    }
+
+    public func runs() throws -> [RunRecord] {
+        try db.read { db in try RunRecord.order(Column("id")).fetchAll(db) }
+    }
+
+    public func probes() throws -> [ProbeRecord] {
+        try db.read { db in try ProbeRecord.fetchAll(db) }
+    }
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

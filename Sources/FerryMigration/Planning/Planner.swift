@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FerryDICOM
+import FerryNetwork
+import GRDB
+
+/// Scans the job's sources (header only, in parallel) and brings the manifest up to date:
+/// new files and files whose size or mtime changed are (re)planned, unchanged ones are left
+/// alone, unreadable ones are failed with the reason, duplicates of one SOP Instance UID are
+/// resolved by the job's conflict policy.
+public struct Planner {
+    public let job: Job
+    public let manifest: Manifest
+
+    public init(job: Job, manifest: Manifest) {
+        self.job = job
+        self.manifest = manifest
+    }
+
+    public struct ScanResult: Sendable {
+        public var seen = 0
+        public var added = 0
+        public var changed = 0
+        public var unchanged = 0
+        public var unreadable = 0
+        public var conflicts = 0
+    }
+
+    public func scan(since: Double? = nil) throws -> ScanResult {
+        var result = ScanResult()
+        let include = job.source.include.map(Glob.init)
+        let exclude = job.source.exclude.map(Glob.init)
+        let walker = DirectoryWalker(recursive: job.source.recursive, symlinks: job.source.followSymlinks ? .follow : .skip)
+        var candidates: [(path: String, size: Int, mtime: Double)] = []
+        for root in job.source.paths {
+            let base = root.hasSuffix("/") ? String(root.dropLast()) : root
+            for path in walker.files(under: [root]) {
+                let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
+                if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { continue }
+                if exclude.contains(where: { $0.matches(relative) }) { continue }
+                var st = stat()
+                guard stat(path, &st) == 0 else { continue }
+                let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+                if let since, mtime < since { continue }
+                candidates.append((path, Int(st.st_size), mtime))
+            }
+        }
+        result.seen = candidates.count
+        let known: [String: (size: Int, mtime: Double)] = try manifest.db.read { db in
+            var map: [String: (Int, Double)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT path, size, mtime FROM instance") { map[row["path"]] = (row["size"], row["mtime"]) }
+            return map
+        }
+        let toScan = candidates.filter { c in
+            guard let k = known[c.path] else { return true }
+            return k.size != c.size || k.mtime != c.mtime
+        }
+        result.unchanged = candidates.count - toScan.count
+        let summaries = ParallelScan.summaries(toScan.map(\.path))
+        let stamp = now()
+        try manifest.db.write { db in
+            for (c, summary) in zip(toScan, summaries) {
+                var record = InstanceRecord(path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
+                                            plannedAt: stamp, updatedAt: stamp)
+                switch summary {
+                case .success(let s):
+                    record.sopClassUID = s.sopClassUID
+                    record.sopInstanceUID = s.sopInstanceUID
+                    record.transferSyntaxUID = s.transferSyntaxUID
+                    record.patientID = s.patientID
+                    record.studyInstanceUID = s.studyInstanceUID
+                    record.seriesInstanceUID = s.seriesInstanceUID
+                    record.instanceNumber = s.instanceNumber
+                    record.dataSetOffset = s.dataSetOffset
+                    record.pixelDataOffset = s.pixelData?.valueOffset
+                    do throws(OutgoingFile.Unsendable) { _ = try OutgoingFile(s) } catch {
+                        record.state = .failed
+                        record.error = error.reason
+                        result.unreadable += 1
+                    }
+                case .failure(let e):
+                    record.state = .failed
+                    record.error = e.detail
+                    result.unreadable += 1
+                }
+                if known[c.path] != nil {
+                    result.changed += 1
+                    try db.execute(sql: "DELETE FROM instance WHERE path = ?", arguments: [c.path])
+                } else {
+                    result.added += 1
+                }
+                try record.insert(db)
+            }
+            result.conflicts = try resolveConflicts(db)
+        }
+        return result
+    }
+
+    /// Two files with one SOP Instance UID: keep one by the job's policy (first path, newest
+    /// mtime, or none), mark the others `conflict`. A copy already sent wins.
+    private func resolveConflicts(_ db: Database) throws -> Int {
+        let duplicated = try String.fetchAll(db, sql: """
+            SELECT sop_instance_uid FROM instance
+            WHERE sop_instance_uid IS NOT NULL AND state NOT IN ('failed', 'skipped')
+            GROUP BY sop_instance_uid HAVING COUNT(*) > 1
+            """)
+        var marked = 0
+        for uid in duplicated {
+            let rows = try InstanceRecord.filter(InstanceRecord.CodingKeys.sopInstanceUID == uid)
+                .filter(!["failed", "skipped"].contains(InstanceRecord.CodingKeys.state)).fetchAll(db)
+            let sent = rows.first { $0.state == .done || $0.state == .doneWarning }
+            let keep: InstanceRecord? = sent ?? {
+                switch job.transfer.conflicts {
+                case "newest": return rows.max { $0.mtime < $1.mtime }
+                case "none": return nil
+                default: return rows.min { $0.path < $1.path }
+                }
+            }()
+            for var r in rows where r.id != keep?.id && r.state != .conflict {
+                r.state = .conflict
+                r.error = keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(job.transfer.conflicts))" }
+                    ?? "SOP Instance UID held by \(rows.count) files (conflicts: none)"
+                r.updatedAt = now()
+                try r.update(db)
+                marked += 1
+            }
+            if job.transfer.conflicts == "none", var k = rows.first(where: { $0.state != .conflict && $0.state != .done && $0.state != .doneWarning }) {
+                k.state = .conflict
+                k.error = "SOP Instance UID held by \(rows.count) files (conflicts: none)"
+                try k.update(db)
+                marked += 1
+            }
+        }
+        return marked
+    }
+}
+
+extension InstanceRecord {
+    /// The file as the sender sees it; nil when the header lacks what sending needs.
+    public var outgoing: OutgoingFile? {
+        guard let sop = sopClassUID, let instance = sopInstanceUID, let tsUID = transferSyntaxUID,
+              let ts = TransferSyntax.lookup(tsUID) else { return nil }
+        let pixels = pixelDataOffset.map { PixelDataLocation(elementOffset: $0, valueOffset: $0, length: nil) }
+        return OutgoingFile(path: path, sopClassUID: sop, sopInstanceUID: instance, transferSyntax: ts,
+                            dataSetOffset: dataSetOffset, fileSize: size, pixelData: pixels)
+    }
+}

@@ -1,0 +1,58 @@
+import FerryNetwork
+import GRDB
+import Logging
+
+/// `ferry plan --probe`: opens the plan's associations against the destination without
+/// sending data (A-ASSOCIATE, then A-RELEASE) and stores, per proposed context, what was
+/// accepted or why not. `run` reads the stored answers through the report.
+public struct Prober {
+    public let job: Job
+    public let manifest: Manifest
+    public let logger: Logger
+
+    public init(job: Job, manifest: Manifest, logger: Logger) {
+        self.job = job
+        self.manifest = manifest
+        self.logger = logger
+    }
+
+    public func probe() async throws -> [ProbeKey: ProbeRecord] {
+        let pending = try manifest.instances(in: [.planned, .sending]).compactMap(\.outgoing)
+        let plans = ContextPlanner.plan(pending, options: job.proposalOptions)
+        let connection = try job.connection()
+        let tls = try connection.tls.map { try $0.clientContext() }
+        var results: [ProbeKey: ProbeRecord] = [:]
+        for plan in plans {
+            var p = connection.parameters
+            p.presentationContexts = plan.contexts
+            let association = try await FerryNetwork.Association.open(host: job.destination.host, port: job.destination.port, parameters: p,
+                                                                       timeouts: connection.timeouts, tls: tls, logger: logger)
+            let answers = Dictionary(association.acceptance.presentationContexts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            try await association.release()
+            let stamp = now()
+            for pc in plan.contexts {
+                let answer = answers[pc.id]
+                for ts in pc.transferSyntaxes {
+                    let accepted = answer?.result == .acceptance && answer?.transferSyntax == ts
+                    let key = ProbeKey(sop: pc.abstractSyntax, ts: ts)
+                    // A syntax counts as accepted if any context carrying it was accepted with it.
+                    if results[key]?.accepted == true { continue }
+                    results[key] = ProbeRecord(sopClassUID: pc.abstractSyntax, transferSyntaxUID: ts, accepted: accepted,
+                                               reason: accepted ? nil : (answer.map { $0.result == .acceptance ? "accepted with another syntax" : $0.result.name } ?? "no answer"),
+                                               probedAt: stamp)
+                }
+            }
+        }
+        let records = Array(results.values)
+        try await manifest.db.write { db in
+            try db.execute(sql: "DELETE FROM probe")
+            for r in records { try r.insert(db) }
+        }
+        return results
+    }
+
+    /// The stored answers of the last probe.
+    public static func stored(_ manifest: Manifest) throws -> [ProbeKey: ProbeRecord] {
+        Dictionary(try manifest.probes().map { (ProbeKey(sop: $0.sopClassUID, ts: $0.transferSyntaxUID), $0) }, uniquingKeysWith: { a, _ in a })
+    }
+}

@@ -1,0 +1,33 @@
+import GRDB
+
+/// `--shard I/N`: this run takes only the studies whose Study Instance UID hashes to shard I
+/// (1-based) of N; the others are `skipped` in this manifest. The hash (FNV-1a, 64 bit) is
+/// stable across hosts and runs, so N hosts with N manifests split one job.
+public struct Shard: Sendable, Equatable {
+    public var index: Int
+    public var count: Int
+
+    public static func parse(_ s: String) throws -> Shard {
+        let parts = s.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
+            throw Job.Invalid("--shard must be I/N with 1 <= I <= N, got \(s)")
+        }
+        return Shard(index: i, count: n)
+    }
+
+    public func contains(study: String?) -> Bool {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in (study ?? "").utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return Int(h % UInt64(count)) == index - 1
+    }
+
+    public func apply(to manifest: Manifest) throws {
+        try manifest.db.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, study_instance_uid FROM instance WHERE state = 'planned'")
+            for row in rows where !contains(study: row["study_instance_uid"]) {
+                try db.execute(sql: "UPDATE instance SET state = 'skipped', error = ? WHERE id = ?",
+                               arguments: ["study belongs to another shard than \(index)/\(count)", row["id"] as Int64])
+            }
+        }
+    }
+}

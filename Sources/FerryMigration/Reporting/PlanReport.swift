@@ -1,0 +1,140 @@
+import FerryDICOM
+import FerryNetwork
+
+/// The dry-run report of `ferry plan`: what would be sent, how it would be negotiated, and
+/// what cannot be sent and why.
+public struct PlanReport: Codable, Sendable {
+    public struct Group: Codable, Sendable {
+        public var sopClass: String
+        public var sopClassName: String
+        public var transferSyntax: String
+        public var transferSyntaxName: String
+        public var files: Int
+        public var bytes: Int
+        /// With a probe: "send as is", "needs transcoding (not available yet)", "cannot be sent: ...".
+        public var outcome: String?
+    }
+    public struct Context: Codable, Sendable {
+        public var id: Int
+        public var abstractSyntax: String
+        public var transferSyntaxes: [String]
+        /// With a probe: accepted transfer syntax, or the rejection reason.
+        public var probe: String?
+    }
+    public struct AssociationPlanReport: Codable, Sendable {
+        public var files: Int
+        public var contexts: [Context]
+    }
+    public struct Unsendable: Codable, Sendable {
+        public var path: String
+        public var state: String
+        public var reason: String
+    }
+
+    public var job: String
+    public var destination: String
+    public var states: [String: Int]
+    public var groups: [Group]
+    public var associations: [AssociationPlanReport]
+    public var unsendable: [Unsendable]
+
+    /// Builds the report from the manifest; `probe` maps (SOP class, transfer syntax) to acceptance.
+    public static func make(job: Job, manifest: Manifest, probe: [ProbeKey: ProbeRecord] = [:]) throws -> PlanReport {
+        let all = try manifest.instances()
+        let pending = all.filter { $0.state == .planned || $0.state == .sending }
+        var groups: [String: Group] = [:]
+        for r in pending {
+            let sop = r.sopClassUID ?? "?", ts = r.transferSyntaxUID ?? "?"
+            let key = sop + "|" + ts
+            var g = groups[key] ?? Group(sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
+                                         transferSyntaxName: UIDRegistry.name(of: ts), files: 0, bytes: 0)
+            g.files += 1
+            g.bytes += r.size
+            groups[key] = g
+        }
+        if !probe.isEmpty {
+            for (key, g) in groups { groups[key]?.outcome = Self.outcome(for: g, probe: probe) }
+        }
+        let plans = ContextPlanner.plan(pending.compactMap(\.outgoing), options: job.proposalOptions)
+        let associations = plans.map { plan in
+            AssociationPlanReport(files: plan.files.count, contexts: plan.contexts.map { pc in
+                var c = Context(id: Int(pc.id), abstractSyntax: pc.abstractSyntax, transferSyntaxes: pc.transferSyntaxes)
+                if !probe.isEmpty {
+                    let answers = pc.transferSyntaxes.compactMap { probe[ProbeKey(sop: pc.abstractSyntax, ts: $0)] }
+                    c.probe = answers.first(where: \.accepted).map { "accepted \($0.transferSyntaxUID)" } ?? answers.first?.reason ?? "not probed"
+                }
+                return c
+            })
+        }
+        let unsendable = all.filter { $0.state == .failed || $0.state == .conflict || $0.state == .skipped }
+            .map { Unsendable(path: $0.path, state: $0.state.rawValue, reason: $0.error ?? $0.statusName ?? "") }
+        var states: [String: Int] = [:]
+        for (s, n) in try manifest.counts() { states[s.rawValue] = n }
+        return PlanReport(job: job.name, destination: "\(job.destination.calledAE)@\(job.destination.host):\(job.destination.port)",
+                          states: states, groups: groups.values.sorted { ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName) },
+                          associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
+    }
+
+    /// What would happen to a group, from what the destination accepted.
+    static func outcome(for g: Group, probe: [ProbeKey: ProbeRecord]) -> String {
+        if probe[ProbeKey(sop: g.sopClass, ts: g.transferSyntax)]?.accepted == true { return "send as is" }
+        let accepted = probe.values.filter { $0.sopClassUID == g.sopClass && $0.accepted }.map(\.transferSyntaxUID)
+        guard !accepted.isEmpty else { return "cannot be sent: the destination accepts no context for \(g.sopClassName)" }
+        guard let ts = TransferSyntax.lookup(g.transferSyntax) else { return "cannot be sent: unknown transfer syntax" }
+        if !ts.isEncapsulated, accepted.contains(where: { TransferSyntax.lookup($0).map { !$0.isEncapsulated } ?? false }) {
+            return "send converted (uncompressed syntax change)"
+        }
+        return "needs transcoding to one of \(accepted.map(UIDRegistry.name(of:)).joined(separator: ", ")) (not available yet)"
+    }
+
+    // MARK: Rendering
+
+    public func table() -> String {
+        var lines = ["job \(job) -> \(destination)",
+                     "states: " + states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "",
+                     "groups (SOP class x transfer syntax):"]
+        for g in groups {
+            lines.append("  \(pad(g.sopClassName, 40)) \(pad(g.transferSyntaxName, 44)) \(pad(String(g.files), 6)) files \(Self.megabytes(g.bytes))"
+                         + (g.outcome.map { "  -> \($0)" } ?? ""))
+        }
+        lines.append("")
+        for (i, a) in associations.enumerated() {
+            lines.append("association plan \(i + 1): \(a.files) files, \(a.contexts.count) presentation contexts")
+            for c in a.contexts where a.contexts.count <= 40 || c.probe != nil || groups.contains(where: { $0.sopClass == c.abstractSyntax }) {
+                lines.append("  [\(c.id)] \(UIDRegistry.name(of: c.abstractSyntax)): \(c.transferSyntaxes.map(UIDRegistry.name(of:)).joined(separator: ", "))"
+                             + (c.probe.map { "  -> \($0)" } ?? ""))
+            }
+        }
+        if !unsendable.isEmpty {
+            lines.append("")
+            lines.append("cannot be sent (\(unsendable.count)):")
+            for u in unsendable { lines.append("  \(u.state): \(u.path): \(u.reason)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func megabytes(_ bytes: Int) -> String {
+        let mb = Double(bytes) / 1e6
+        return mb >= 10 ? "\(Int(mb.rounded())) MB" : "\(Double(Int(mb * 10)) / 10) MB"
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+}
+
+public struct ProbeKey: Hashable, Sendable {
+    public var sop: String
+    public var ts: String
+    public init(sop: String, ts: String) {
+        self.sop = sop
+        self.ts = ts
+    }
+}
+
+extension Job {
+    public var proposalOptions: ProposalOptions {
+        var o = ProposalOptions()
+        o.preference = ProposalOptions.Preference(rawValue: transfer.proposal) ?? .uncompressed
+        o.requiredOnly = true
+        return o
+    }
+}

@@ -1,0 +1,56 @@
+import FerryDICOM
+import FerryNetwork
+import NIOCore
+
+extension Job {
+    /// Association parameters, timeouts and TLS for the destination; secrets are read from
+    /// the environment variable or file the job names.
+    func connection() throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {
+        var p = AssociationParameters()
+        p.callingAE = destination.callingAE
+        p.calledAE = destination.calledAE
+        p.maxReceivePDU = UInt32(clamping: transfer.maxPDU)
+        if let user = destination.user {
+            let password = try Secret.read(env: user.passwordEnv, file: user.passwordFile, what: "user identity password")
+            p.userIdentity = .username(user.username, passcode: password, positiveResponse: user.positiveResponse ?? false)
+        }
+        var t = Timeouts()
+        t.connect = .seconds(Int64(transfer.connectTimeout))
+        t.acse = .seconds(Int64(transfer.acseTimeout))
+        t.dimse = .seconds(Int64(transfer.dimseTimeout))
+        var tls: TLSOptions?
+        if let cfg = destination.tls {
+            var o = TLSOptions()
+            o.certificateFile = cfg.certificate
+            o.privateKeyFile = cfg.key
+            o.privateKeyPassword = try Secret.read(env: cfg.keyPasswordEnv, file: cfg.keyPasswordFile, what: "TLS key password")
+            o.trustedCertificateFiles = cfg.caFiles ?? []
+            o.trustedCertificateDirectories = cfg.caDirectories ?? []
+            o.verification = switch cfg.verify { case "ignore": .ignore; case "if-present": .verifyIfPresent; default: .require }
+            tls = o
+        }
+        return (p, t, tls)
+    }
+}
+
+/// Secrets come from an environment variable or a file, never from the job or argv.
+enum Secret {
+    static func read(env: String?, file: String?, what: String) throws -> String? {
+        if let env {
+            guard let v = getenvString(env) else { throw Job.Invalid("\(what): environment variable \(env) is not set") }
+            return v
+        }
+        if let file {
+            guard let bytes = try? FileBytes.readAll(file) else { throw Job.Invalid("\(what): cannot read \(file)") }
+            var s = String(decoding: bytes, as: UTF8.self)
+            while s.last == "\n" || s.last == "\r" { s.removeLast() }
+            return s
+        }
+        return nil
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+func getenvString(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

@@ -1,0 +1,265 @@
+import FerryDICOM
+import FerryNetwork
+import GRDB
+import Logging
+import NIOSSL
+import Synchronization
+
+/// How a run ended (and the process's exit code).
+public enum RunOutcome: String, Sendable {
+    case complete          // 0: everything sendable was sent
+    case someFailed        // 1
+    case paused            // 3: destination unreachable or out of resources; the rest stays planned
+    case interrupted       // 130
+
+    public var exitCode: Int32 {
+        switch self {
+        case .complete: 0
+        case .someFailed: 1
+        case .paused: 3
+        case .interrupted: 130
+        }
+    }
+}
+
+/// Set from a signal handler: stop taking new files, finish what is in flight.
+public final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func stop() { flag.store(true, ordering: .relaxed) }
+    public var isSet: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Sends the manifest's planned instances through a pool of associations, checkpointing every
+/// file: `sending` is committed before its C-STORE-RQ, the terminal state only after its
+/// C-STORE-RSP. A killed run leaves `sending` rows, which the next run retries.
+public final class MigrationRunner: Sendable {
+    public let job: Job
+    public let manifest: Manifest
+    let logger: Logger
+    let stop: StopFlag
+    let progress: Progress
+    private let state = Mutex(SharedState())
+
+    struct SharedState {
+        var activeWorkers = 0
+        var consecutiveOutOfResources = 0
+        var paused: String?
+        var nextAssociationID = 1
+    }
+
+    public init(job: Job, manifest: Manifest, logger: Logger, stop: StopFlag, progress: Progress) {
+        self.job = job
+        self.manifest = manifest
+        self.logger = logger
+        self.stop = stop
+        self.progress = progress
+    }
+
+    public func run() async throws -> RunOutcome {
+        let started = now()
+        let initial = RunRecord(startedAt: started, settings: "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)")
+        var runRecord = try await manifest.db.write { db in
+            var r = initial
+            try r.insert(db)
+            // Files that were in flight when a run died: their outcome is unknown, send again.
+            try db.execute(sql: "UPDATE instance SET state = 'planned', error = 'resent: the previous run ended during its store' WHERE state = 'sending'")
+            return r
+        }
+        let rows = try await manifest.db.read { db in
+            try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue)
+                .order(sql: "study_instance_uid, series_instance_uid, instance_number, path").fetchAll(db)
+        }
+        let files = rows.compactMap { r in r.outgoing.map { (r.id ?? 0, $0) } }
+        let plans = ContextPlanner.plan(files.map(\.1), options: job.proposalOptions)
+        // Queue studies per plan, in order: a study's files stay together on one association.
+        let studyQueues: [[[Int]]] = plans.map { plan in
+            var studies: [[Int]] = []
+            var lastStudy: String??
+            let studyOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.id ?? 0, $0.studyInstanceUID) })
+            for i in plan.files {
+                let study = studyOf[files[i].0] ?? nil
+                if lastStudy == nil || study != lastStudy! { studies.append([]) }
+                studies[studies.count - 1].append(i)
+                lastStudy = .some(study)
+            }
+            return studies
+        }
+        let queue = WorkQueue(studyQueues)
+        let tls = try job.connection().tls.map { try $0.clientContext() }
+        let connection = try job.connection()
+        progress.begin(files: files.count, bytes: files.reduce(0) { $0 + $1.1.fileSize })
+
+        let workers = min(job.transfer.associations, max(1, files.count))
+        await withTaskGroup(of: Void.self) { group in
+            for w in 0..<workers {
+                group.addTask { [self] in
+                    await worker(w, queue: queue, files: files, plans: plans, parameters: connection.parameters,
+                                 timeouts: connection.timeouts, tls: tls)
+                }
+            }
+        }
+        progress.finish()
+
+        let counts = try manifest.counts()
+        runRecord.endedAt = now()
+        runRecord.done = (counts[.done] ?? 0) + (counts[.doneWarning] ?? 0)
+        runRecord.failed = counts[.failed] ?? 0
+        let pausedReason = state.withLock { $0.paused }
+        let outcome: RunOutcome
+        if stop.isSet {
+            outcome = .interrupted
+        } else if pausedReason != nil || (counts[.planned] ?? 0) > 0 {
+            outcome = .paused
+        } else if (counts[.failed] ?? 0) + (counts[.conflict] ?? 0) > 0 {
+            outcome = .someFailed
+        } else {
+            outcome = .complete
+        }
+        if let reason = pausedReason { logger.error("destination paused: \(reason); \(counts[.planned] ?? 0) files stay planned for the next run") }
+        runRecord.outcome = outcome.rawValue
+        let final = runRecord
+        try await manifest.db.write { db in try final.update(db) }
+        return outcome
+    }
+
+    // MARK: Workers
+
+    private func worker(_ index: Int, queue: WorkQueue, files: [(Int64, OutgoingFile)], plans: [AssociationPlan],
+                        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?) async {
+        let sender = FileSender(preferred: ProposalOptions.Preference(rawValue: job.transfer.proposal)?.preferred, logger: logger)
+        var backoff = job.transfer.backoff
+        while !stop.isSet, state.withLock({ $0.paused == nil }) {
+            guard let (planIndex, study) = await queue.take() else { return }
+            var pending = study[...]
+            var connectFailures = 0
+            while !pending.isEmpty, !stop.isSet, state.withLock({ $0.paused == nil }) {
+                var p = parameters
+                p.presentationContexts = plans[planIndex].contexts
+                let association: FerryNetwork.Association
+                do {
+                    association = try await FerryNetwork.Association.open(host: job.destination.host, port: job.destination.port, parameters: p,
+                                                             timeouts: timeouts, tls: tls, logger: logger)
+                } catch {
+                    connectFailures += 1
+                    logger.warning("association \(index): cannot open: \(error)")
+                    if connectFailures >= job.transfer.maxAttempts {
+                        state.withLock { $0.paused = "\(error)" }
+                        break
+                    }
+                    try? await Task.sleep(for: .seconds(backoff * Double(connectFailures)))
+                    continue
+                }
+                let associationID = state.withLock { s -> Int in defer { s.nextAssociationID += 1 }; return s.nextAssociationID }
+                connectFailures = 0
+                // Send the study's files in order; on an association failure, open a new one.
+                while let i = pending.first, !stop.isSet, state.withLock({ $0.paused == nil }) {
+                    let (rowID, file) = files[i]
+                    guard let attempts = try? markSending(rowID, association: associationID) else { break }
+                    let outcome = await sender.send(file, on: association)
+                    let decision = decide(outcome, attempts: attempts)
+                    try? record(rowID, outcome: outcome, decision: decision)
+                    progress.fileFinished(bytes: file.fileSize, failed: decision.state == .failed)
+                    switch decision.next {
+                    case .nextFile:
+                        pending = pending.dropFirst()
+                        state.withLock { $0.consecutiveOutOfResources = 0 }
+                        backoff = job.transfer.backoff
+                    case .retryLater:
+                        // Out of resources: back off (with jitter), then try again.
+                        let stopNow = state.withLock { s -> Bool in
+                            s.consecutiveOutOfResources += 1
+                            if s.consecutiveOutOfResources >= job.transfer.maxAttempts * max(1, job.transfer.associations) {
+                                s.paused = "the destination keeps answering out of resources (\(outcome.status.map { "\($0)" } ?? ""))"
+                                return true
+                            }
+                            return false
+                        }
+                        if stopNow { break }
+                        try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
+                        backoff = min(backoff * 2, 60)
+                    case .retryOnNewAssociation:
+                        break
+                    }
+                    if case .retryOnNewAssociation = decision.next { break }
+                    if !association.isUsable { break }
+                }
+                if association.isUsable { try? await association.release() } else { await association.abort() }
+            }
+            if !pending.isEmpty {
+                // Not sent because the run stops: the files stay planned for the next run.
+                await queue.putBack(planIndex, Array(pending))
+                if stop.isSet || state.withLock({ $0.paused != nil }) { return }
+            }
+        }
+    }
+
+    struct Decision {
+        enum Next { case nextFile, retryLater, retryOnNewAssociation }
+        var state: InstanceState
+        var next: Next
+    }
+
+    /// The retry policy (PS3.7 status classes).
+    func decide(_ o: StoreOutcome, attempts: Int) -> Decision {
+        let exhausted = attempts >= job.transfer.maxAttempts
+        if let status = o.status {
+            switch status.category {
+            case .success: return Decision(state: .done, next: .nextFile)
+            case .warning: return Decision(state: .doneWarning, next: .nextFile)
+            default:
+                switch status.code {
+                case 0xA700...0xA7FF:
+                    return exhausted ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryLater)
+                case 0xC000...0xCFFF:
+                    return attempts >= 2 ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryOnNewAssociation)
+                default:
+                    return Decision(state: .failed, next: .nextFile)
+                }
+            }
+        }
+        switch o.failure {
+        case .association?:
+            return exhausted ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryOnNewAssociation)
+        default:
+            return Decision(state: .failed, next: .nextFile)
+        }
+    }
+
+    /// Commits `sending` (and one more attempt) before the C-STORE-RQ; returns the attempts.
+    private func markSending(_ id: Int64, association: Int) throws -> Int {
+        try manifest.db.write { db in
+            try db.execute(sql: "UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?",
+                           arguments: [association, now(), id])
+            return try Int.fetchOne(db, sql: "SELECT attempts FROM instance WHERE id = ?", arguments: [id]) ?? 1
+        }
+    }
+
+    private func record(_ id: Int64, outcome: StoreOutcome, decision: Decision) throws {
+        try manifest.db.write { db in
+            try db.execute(sql: """
+                UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
+                bytes_sent = ?, updated_at = ? WHERE id = ?
+                """, arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
+                                 outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes, now(), id])
+        }
+    }
+}
+
+/// The studies still to send, per association plan.
+actor WorkQueue {
+    private var plans: [[[Int]]]
+    init(_ plans: [[[Int]]]) { self.plans = plans }
+
+    /// The next study, from the first plan that has one.
+    func take() -> (Int, [Int])? {
+        for p in plans.indices where !plans[p].isEmpty {
+            return (p, plans[p].removeFirst())
+        }
+        return nil
+    }
+
+    func putBack(_ plan: Int, _ files: [Int]) {
+        plans[plan].insert(files, at: 0)
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import FerryMigration
+
+/// The job settings every pipeline command accepts: a YAML job file and/or flags (flags win).
+struct JobOptions: ParsableArguments {
+    @Argument(help: "Job file (YAML), or a manifest (.sqlite) for status/report.")
+    var job: String?
+
+    @Option(name: .long, help: "Job name (default: the job file's name, or \"job\").")
+    var name: String?
+    @Option(name: .long, help: "Source directory or file (repeatable).")
+    var source: [String] = []
+    @Option(name: .long, help: "Include glob on paths relative to a source (repeatable; ** crosses directories).")
+    var include: [String] = []
+    @Option(name: .long, help: "Exclude glob (repeatable).")
+    var exclude: [String] = []
+    @Flag(name: .customLong("no-recurse"), help: "Do not descend into subdirectories.")
+    var noRecurse = false
+    @Flag(name: .customLong("follow-symlinks"), help: "Follow symbolic links.")
+    var followSymlinks = false
+    @Option(name: .long, help: "Destination as CALLED_AE@HOST:PORT.")
+    var dest: String?
+    @Option(name: .customLong("calling-ae"), help: "Our AE title (default FERRY).")
+    var callingAE: String?
+    @Option(name: .long, help: "Parallel associations (default 4).")
+    var associations: Int?
+    @Option(name: .customLong("max-pdu"), help: "Our maximum PDU (default 16384).")
+    var maxPDU: Int?
+    @Option(name: .customLong("max-attempts"), help: "Attempts per file before it fails (default 3).")
+    var maxAttempts: Int?
+    @Option(name: .long, help: "Preferred uncompressed proposal: uncompressed, little, big, implicit, deflated ... (DCMTK's -x).")
+    var proposal: String?
+    @Option(name: .long, help: "Duplicate SOP Instance UIDs: first, newest or none.")
+    var conflicts: String?
+    @Option(name: .long, help: "Manifest path (default manifests/<name>.sqlite).")
+    var manifest: String?
+    @Option(name: .customLong("user"), help: "User identity: user name (password from --password-env or --password-file).")
+    var user: String?
+    @Option(name: .customLong("password-env"), help: "Environment variable holding the user identity password.")
+    var passwordEnv: String?
+    @Option(name: .customLong("password-file"), help: "File holding the user identity password.")
+    var passwordFile: String?
+
+    /// The job: the YAML file's settings, then the flags on top.
+    func resolve() throws -> Job {
+        var job: Job
+        if let path = self.job, !path.hasSuffix(".sqlite") {
+            job = try Job.load(path: path)
+        } else {
+            job = Job(name: name ?? "job")
+            if let path = self.job { job.manifest = path }
+        }
+        if let name { job.name = name }
+        if !source.isEmpty { job.source.paths = source }
+        if !include.isEmpty { job.source.include = include }
+        if !exclude.isEmpty { job.source.exclude = exclude }
+        if noRecurse { job.source.recursive = false }
+        if followSymlinks { job.source.followSymlinks = true }
+        if let dest {
+            guard let at = dest.lastIndex(of: "@"), let colon = dest.lastIndex(of: ":"), at < colon,
+                  let port = Int(dest[dest.index(after: colon)...]) else {
+                throw ValidationError("--dest must be CALLED_AE@HOST:PORT")
+            }
+            job.destination.calledAE = String(dest[..<at])
+            job.destination.host = String(dest[dest.index(after: at)..<colon])
+            job.destination.port = port
+        }
+        if let callingAE { job.destination.callingAE = callingAE }
+        if let associations { job.transfer.associations = associations }
+        if let maxPDU { job.transfer.maxPDU = maxPDU }
+        if let maxAttempts { job.transfer.maxAttempts = maxAttempts }
+        if let proposal { job.transfer.proposal = proposal }
+        if let conflicts { job.transfer.conflicts = conflicts }
+        if let manifest { job.manifest = manifest }
+        if let user {
+            job.destination.user = Job.Destination.UserIdentitySetting(username: user, passwordEnv: passwordEnv, passwordFile: passwordFile)
+        }
+        return job
+    }
+}
+
+/// Exit codes of the pipeline commands.
+enum PipelineExit {
+    static let usage: Int32 = 2
+}

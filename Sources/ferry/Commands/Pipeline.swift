@@ -1,0 +1,155 @@
+import ArgumentParser
+import FerryDICOM
+import FerryMigration
+import Foundation
+import Logging
+
+struct Plan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Scan the sources (headers only), update the manifest and print the dry-run report.")
+
+    @OptionGroup var options: JobOptions
+    @Flag(help: "Open associations to the destination without sending data and report what it accepts.")
+    var probe = false
+    @Option(help: "Only files modified at or after this time (seconds since 1970, or -Nh / -Nd for hours/days ago).")
+    var since: String?
+    @Option(help: "Report format: table, json, csv or md.")
+    var format: ReportFormat = .table
+
+    func run() async throws {
+        let logger = ConsoleLogHandler.logger("ferry.plan", level: .warning)
+        do {
+            let job = try options.resolve()
+            try job.validate()
+            let manifest = try Manifest(path: job.manifestPath, exclusive: true)
+            let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
+            FileHandleWriter.stderr("plan: \(scan.seen) files seen, \(scan.added) new, \(scan.changed) changed, \(scan.unchanged) unchanged, \(scan.unreadable) not sendable, \(scan.conflicts) conflicts\n")
+            var probes = try Prober.stored(manifest)
+            if probe { probes = try await Prober(job: job, manifest: manifest, logger: logger).probe() }
+            let report = try PlanReport.make(job: job, manifest: manifest, probe: probes)
+            print(try ReportRenderer.render(report, format: format.rawValue))
+        } catch let e as Manifest.Locked {
+            FileHandleWriter.stderr("plan: \(e)\n")
+            throw ExitCode(PipelineExit.usage)
+        } catch let e as Job.Invalid {
+            FileHandleWriter.stderr("plan: \(e)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Plan if needed, then send; running it again resumes.",
+        discussion: "Exit codes: 0 all done, 1 some failed, 2 usage or job error, 3 destination unreachable or paused, 130 interrupted.")
+
+    @OptionGroup var options: JobOptions
+    @Option(help: "Only files modified at or after this time (seconds since 1970, or -Nh / -Nd).")
+    var since: String?
+    @Option(help: "Take only the studies whose Study Instance UID hashes to shard I of N (I/N, I from 1).")
+    var shard: String?
+    @Flag(help: "No progress output.")
+    var quiet = false
+    @Flag(name: .customLong("json-progress"), help: "Progress as JSON lines on stderr.")
+    var jsonProgress = false
+    @Flag(name: .customLong("no-scan"), help: "Send what the manifest holds without scanning the sources again.")
+    var noScan = false
+    @Flag(name: .shortAndLong, help: "Log every file.")
+    var verbose = false
+
+    func run() async throws {
+        let logger = ConsoleLogHandler.logger("ferry.run", level: verbose ? .info : .error)
+        let job: Job
+        let manifest: Manifest
+        do {
+            job = try options.resolve()
+            try job.validate()
+            manifest = try Manifest(path: job.manifestPath, exclusive: true)
+            if !noScan {
+                let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
+                if !quiet { FileHandleWriter.stderr("plan: \(scan.seen) files, \(scan.added) new, \(scan.changed) changed, \(scan.unreadable) not sendable\n") }
+            }
+            if let shard { try Shard.parse(shard).apply(to: manifest) }
+        } catch let e as Manifest.Locked {
+            FileHandleWriter.stderr("run: \(e)\n")
+            throw ExitCode(PipelineExit.usage)
+        } catch {
+            FileHandleWriter.stderr("run: \(error)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
+        let stop = StopFlag()
+        let signals = SignalStop(stop)
+        defer { signals.cancel() }
+        let runner = MigrationRunner(job: job, manifest: manifest, logger: logger, stop: stop,
+                                     progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto))
+        let outcome: RunOutcome
+        do { outcome = try await runner.run() } catch {
+            FileHandleWriter.stderr("run: \(error)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
+        let counts = try manifest.counts()
+        if !quiet {
+            FileHandleWriter.stderr("run: \(outcome.rawValue): " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + "\n")
+        }
+        throw ExitCode(outcome.exitCode)
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Counts by state, throughput of the runs, what failed and why.")
+    @OptionGroup var options: JobOptions
+
+    func run() throws {
+        let job = try options.resolve()
+        guard FileManager.default.fileExists(atPath: job.manifestPath) else {
+            FileHandleWriter.stderr("status: no manifest at \(job.manifestPath)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
+        let manifest = try Manifest(path: job.manifestPath, exclusive: false)
+        let counts = try manifest.counts()
+        print("manifest \(job.manifestPath)")
+        for s in InstanceState.allCases { print("  \(s.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(counts[s] ?? 0)") }
+        for r in try manifest.runs() {
+            let seconds = (r.endedAt ?? r.startedAt) - r.startedAt
+            print("run \(r.id ?? 0): \(r.outcome ?? "did not finish (killed?)"), \(r.done) done, \(r.failed) failed, \(String(format: "%.1f", seconds)) s")
+        }
+        let failed = try manifest.instances(in: [.failed, .conflict])
+        if !failed.isEmpty {
+            print("failed or in conflict (\(failed.count)):")
+            for f in failed.prefix(50) { print("  \(f.state.rawValue): \(f.path): \(f.statusName.map { "\($0): " } ?? "")\(f.error ?? "")") }
+            if failed.count > 50 { print("  ... \(failed.count - 50) more (ferry report)") }
+        }
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Per-instance and per-group report of a job (also of a run that crashed).")
+    @OptionGroup var options: JobOptions
+    @Option(help: "table, json, csv or md")
+    var format: ReportFormat = .table
+
+    func run() throws {
+        let job = try options.resolve()
+        guard FileManager.default.fileExists(atPath: job.manifestPath) else {
+            FileHandleWriter.stderr("report: no manifest at \(job.manifestPath)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
+        let manifest = try Manifest(path: job.manifestPath, exclusive: false)
+        print(try ReportRenderer.render(try RunReport.make(manifest: manifest), format: format.rawValue))
+    }
+}
+
+enum ReportFormat: String, ExpressibleByArgument { case table, json, csv, md }
+
+/// `--since`: seconds since 1970, or relative (-12h, -2d).
+enum Since {
+    static func parse(_ s: String?) throws -> Double? {
+        guard let s else { return nil }
+        if let v = Double(s) { return v }
+        if s.hasPrefix("-"), let unit = s.last, let n = Double(s.dropFirst().dropLast()) {
+            let seconds = unit == "h" ? n * 3600 : unit == "d" ? n * 86400 : unit == "m" ? n * 60 : -1
+            if seconds >= 0 { return Date().timeIntervalSince1970 - seconds }
+        }
+        throw ValidationError("--since: \(s) is neither seconds since 1970 nor -Nh/-Nd")
+    }
+}
