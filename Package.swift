@@ -80,6 +80,10 @@ let package = Package(
             dependencies: ["FerryDICOM", "FerrySample", "TestSupport"]
         ),
         .testTarget(
+            name: "FerryMigrationTests",
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryMigration", "TestSupport"]
+        ),
+        .testTarget(
             name: "FerryNetworkTests",
             dependencies: ["FerryDICOM", "FerryNetwork", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio")]

@@ -1,0 +1,131 @@
+import FerryDICOM
+import FerryMigration
+import Foundation
+import Testing
+import TestSupport
+
+/// Helpers for running `ferry plan/run/status/report` against receivers started here.
+enum Pipeline {
+    static func ferryReceiver(_ dir: String, _ extra: [String] = []) throws -> PeerProcess {
+        let port = freePort()
+        return try PeerProcess(FerryCLI.path, ["storescp", "-v", "+xa", "-od", dir] + extra + [String(port)], port: port)
+    }
+
+    static func roots(_ profile: String) throws -> [String] {
+        let dir = try Corpus.directory(profile)
+        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
+    }
+
+    static func run(_ command: String, manifest: String, port: Int, sources: [String], _ extra: [String] = [],
+                    environment: [String: String]? = nil) throws -> Tools.Output {
+        try FerryCLI.run([command, "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(port)", "--name", "t"]
+                         + sources.flatMap { ["--source", $0] } + extra, environment: environment)
+    }
+
+    /// SOP Instance UID -> path, for every readable file under `paths`.
+    static func instances(_ paths: [String]) -> [String: String] {
+        var map: [String: String] = [:]
+        for p in DirectoryWalker().files(under: paths) {
+            if let s = try? HeaderScan.summary(path: p), let uid = s.sopInstanceUID { map[uid] = map[uid] ?? p }
+        }
+        return map
+    }
+}
+
+@Suite(.serialized)
+struct PipelineEndToEndTests {
+    /// small and stress, to ferry storescp: every sendable file arrives exactly once with an
+    /// identical data set; every odd file is failed with its reason; exit 1; the JSON report
+    /// lists each failure.
+    @Test(arguments: ["small", "stress"])
+    func corpusToFerryReceiver(profile: String) throws {
+        let rx = try Corpus.temporaryDirectory("rx-run")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let sources = try Pipeline.roots(profile)
+        let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet"])
+        let m = try Manifest(path: manifest, exclusive: false)
+        let counts = try m.counts()
+        let odd = try m.instances(in: [.failed, .conflict])
+        #expect(out.status == (odd.isEmpty ? 0 : 1), "\(out.stderr)")
+        #expect((counts[.planned] ?? 0) + (counts[.sending] ?? 0) == 0)
+        // Every sendable file once, identical.
+        let done = try m.instances(in: [.done, .doneWarning])
+        let received = Interop.receivedFiles(rx)
+        #expect(received.count == done.count, "stored \(received.count), done \(done.count)")
+        var sent: [String: String] = [:]
+        for r in done { if let uid = r.sopInstanceUID { sent[uid] = r.path } }
+        #expect(sent.count == done.count, "no SOP Instance UID sent twice")
+        #expect(Interop.compareFiles(sent: sent, received: received).isEmpty)
+        // The odd files: failed with a reason, listed in the JSON report.
+        if profile == "stress" {
+            #expect(odd.filter { $0.state == .failed }.count == 6 && odd.filter { $0.state == .conflict }.count == 1, "\(odd.map(\.path))")
+            #expect(odd.allSatisfy { !($0.error ?? "").isEmpty })
+            let report = try FerryCLI.run(["report", manifest, "--format", "json"])
+            let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+            let listed = (json?["instances"] as? [[String: Any]] ?? []).filter { ($0["state"] as? String) != "done" }
+            #expect(Set(listed.compactMap { $0["path"] as? String }) == Set(odd.map(\.path)))
+        }
+    }
+
+    /// Against DCMTK storescp with a profile accepting what the corpus holds.
+    @Test func smallToDCMTK() throws {
+        let rx = try Corpus.temporaryDirectory("rx-dcmtk-run")
+        let sources = try Pipeline.roots("small")
+        let cfg = try Interop.acceptAllProfile(for: Pipeline.instances(sources), directory: try Corpus.temporaryDirectory("cfg"))
+        let receiver = try PeerProcess.dcmtkStorescp(outputDirectory: rx, ["-xf", cfg, "AcceptAll"])
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet"])
+        let m = try Manifest(path: manifest, exclusive: false)
+        let done = try m.instances(in: [.done])
+        #expect(out.status == ((try m.instances(in: [.failed, .conflict])).isEmpty ? 0 : 1), "\(out.stderr)")
+        var sent: [String: String] = [:]
+        for r in done { if let uid = r.sopInstanceUID { sent[uid] = r.path } }
+        #expect(Interop.compareFiles(sent: sent, received: Interop.receivedFiles(rx)).isEmpty)
+        #expect(Interop.receivedFiles(rx).count == done.count)
+    }
+
+    /// A finished job run again sends nothing; a new file is picked up by the next run.
+    @Test func rerunSendsOnlyWhatIsNew() throws {
+        let src = try Corpus.temporaryDirectory("incremental")
+        let files = Array(try Interop.uncompressedFilesOf("small").prefix(6))
+        for (i, f) in files.prefix(5).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        let rx = try Corpus.temporaryDirectory("rx-incremental")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        #expect(try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet"]).status == 0)
+        let again = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("0 new, 0 changed"), "\(again.stderr)")
+        #expect(receiver.log().components(separatedBy: "Stored ").count - 1 == 5, "nothing re-sent")
+        try FileManager.default.copyItem(atPath: files[5], toPath: src + "/f5.dcm")
+        let third = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src])
+        #expect(third.stderr.contains("1 new"), "\(third.stderr)")
+        #expect(receiver.log().components(separatedBy: "Stored ").count - 1 == 6)
+    }
+
+    /// Two runs on one manifest: the second exits at once with a lock error.
+    @Test func secondRunOnOneManifestIsRefused() throws {
+        let rx = try Corpus.temporaryDirectory("rx-lock")
+        let receiver = try Pipeline.ferryReceiver(rx, ["--sleep-after", "3"])
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let src = try Corpus.temporaryDirectory("lock-src")
+        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: FerryCLI.path)
+        first.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--source", src, "--quiet"]
+        try first.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        let start = Date()
+        let second = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src])
+        #expect(second.status == 2)
+        #expect(second.stderr.contains("in use by another ferry run"), "\(second.stderr)")
+        #expect(Date().timeIntervalSince(start) < 2)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+    }
+}
