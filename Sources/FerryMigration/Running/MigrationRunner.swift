@@ -129,6 +129,9 @@ public final class MigrationRunner: Sendable {
                         parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?) async {
         let sender = FileSender(preferred: ProposalOptions.Preference(rawValue: job.transfer.proposal)?.preferred, logger: logger)
         var backoff = job.transfer.backoff
+        state.withLock { $0.activeWorkers += 1 }
+        defer { state.withLock { $0.activeWorkers -= 1 } }
+        var retire = false
         while !stop.isSet, state.withLock({ $0.paused == nil }) {
             guard let (planIndex, study) = await queue.take() else { return }
             var pending = study[...]
@@ -169,26 +172,42 @@ public final class MigrationRunner: Sendable {
                         // Out of resources: back off (with jitter), then try again.
                         let stopNow = state.withLock { s -> Bool in
                             s.consecutiveOutOfResources += 1
-                            if s.consecutiveOutOfResources >= job.transfer.maxAttempts * max(1, job.transfer.associations) {
+                            if attempts >= job.transfer.maxAttempts
+                                || s.consecutiveOutOfResources >= job.transfer.maxAttempts * max(1, job.transfer.associations) {
                                 s.paused = "the destination keeps answering out of resources (\(outcome.status.map { "\($0)" } ?? ""))"
                                 return true
                             }
                             return false
                         }
                         if stopNow { break }
+                        // Fewer associations: this one leaves the pool while others remain.
+                        retire = state.withLock { s in
+                            guard s.activeWorkers > 1 else { return false }
+                            s.activeWorkers -= 1
+                            return true
+                        }
+                        if retire {
+                            logger.warning("association \(index): destination out of resources; continuing with fewer associations")
+                            break
+                        }
                         try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
                         backoff = min(backoff * 2, 60)
                     case .retryOnNewAssociation:
                         break
                     }
                     if case .retryOnNewAssociation = decision.next { break }
-                    if !association.isUsable { break }
+                    if retire || !association.isUsable { break }
                 }
                 if association.isUsable { try? await association.release() } else { await association.abort() }
             }
             if !pending.isEmpty {
-                // Not sent because the run stops: the files stay planned for the next run.
+                // Not sent because the run stops or this association retires: the files go
+                // back to the queue (and stay planned in the manifest).
                 await queue.putBack(planIndex, Array(pending))
+                if retire {
+                    state.withLock { $0.activeWorkers += 1 }  // balanced by the defer
+                    return
+                }
                 if stop.isSet || state.withLock({ $0.paused != nil }) { return }
             }
         }
@@ -210,7 +229,9 @@ public final class MigrationRunner: Sendable {
             default:
                 switch status.code {
                 case 0xA700...0xA7FF:
-                    return exhausted ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryLater)
+                    // Out of resources is the destination's state, not the file's: never failed,
+                    // backed off, and the run pauses once the attempts are spent.
+                    return Decision(state: .planned, next: .retryLater)
                 case 0xC000...0xCFFF:
                     return attempts >= 2 ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryOnNewAssociation)
                 default:

@@ -28,6 +28,10 @@ struct JobOptions: ParsableArguments {
     var maxPDU: Int?
     @Option(name: .customLong("max-attempts"), help: "Attempts per file before it fails (default 3).")
     var maxAttempts: Int?
+    @Option(name: .customLong("dimse-timeout"), help: "Seconds to wait for a C-STORE response (default 120).")
+    var dimseTimeout: Int?
+    @Option(name: .long, help: "First backoff in seconds after an out-of-resources status (default 1; doubles).")
+    var backoff: Double?
     @Option(name: .long, help: "Preferred uncompressed proposal: uncompressed, little, big, implicit, deflated ... (DCMTK's -x).")
     var proposal: String?
     @Option(name: .long, help: "Duplicate SOP Instance UIDs: first, newest or none.")
@@ -70,6 +74,8 @@ struct JobOptions: ParsableArguments {
         if let maxPDU { job.transfer.maxPDU = maxPDU }
         if let maxAttempts { job.transfer.maxAttempts = maxAttempts }
         if let proposal { job.transfer.proposal = proposal }
+        if let dimseTimeout { job.transfer.dimseTimeout = dimseTimeout }
+        if let backoff { job.transfer.backoff = backoff }
         if let conflicts { job.transfer.conflicts = conflicts }
         if let manifest { job.manifest = manifest }
         if let user {

@@ -1,0 +1,103 @@
+import FerryDICOM
+import FerryMigration
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Killed runs resume with nothing lost and little re-sent; faults follow the retry policy.
+@Suite(.serialized)
+struct ResilienceTests {
+    /// kill -9 the run at random moments (6 times, 2 associations) over the ct-series profile, resuming each
+    /// time; in the end all 1000 instances are at the receiver, no row is `sending`, and the
+    /// instances stored twice are at most those in flight at the kills.
+    @Test func killedRunsResume() throws {
+        let rx = try Corpus.temporaryDirectory("rx-kill")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let sources = try Pipeline.roots("ct-series")
+        var generator = SystemRandomNumberGenerator()
+        var inFlightAtKills = 0
+        var kills = 0
+        for _ in 0..<12 where kills < 6 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: FerryCLI.path)
+            p.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet", "--associations", "2"]
+                + sources.flatMap { ["--source", $0] }
+            try p.run()
+            usleep(UInt32.random(in: 250_000...700_000, using: &generator))
+            guard p.isRunning else { p.waitUntilExit(); continue }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            kills += 1
+            let m = try Manifest(path: manifest, exclusive: false)
+            inFlightAtKills += try m.counts()[.sending] ?? 0
+        }
+        #expect(kills >= 5, "the run was killed at least 5 times (\(kills))")
+        let final = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet"])
+        #expect(final.status == 0, "\(final.stderr)")
+        let m = try Manifest(path: manifest, exclusive: false)
+        let counts = try m.counts()
+        #expect(counts[.done] == 1000)
+        #expect((counts[.sending] ?? 0) == 0)
+        #expect(Interop.receivedFiles(rx).count == 1000)
+        let stores = receiver.log().components(separatedBy: "I: Stored ").count - 1
+        #expect(stores - 1000 <= inFlightAtKills, "re-sent \(stores - 1000), in flight at the kills \(inFlightAtKills)")
+    }
+
+    func faultRun(_ receiverOptions: [String], _ runOptions: [String] = [], dcmtk: Bool = false) throws -> (Tools.Output, Manifest) {
+        let rx = try Corpus.temporaryDirectory("rx-fault")
+        let receiver = dcmtk ? try PeerProcess.dcmtkStorescp(outputDirectory: rx, receiverOptions) : try Pipeline.ferryReceiver(rx, receiverOptions)
+        defer { receiver.stop() }
+        let src = try Corpus.temporaryDirectory("fault-src")
+        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet", "--associations", "1", "--backoff", "0.1"] + runOptions)
+        return (out, try Manifest(path: manifest, exclusive: false))
+    }
+
+    @Test func refusedDestinationPausesWithExitThree() throws {
+        let (out, m) = try faultRun(["--refuse"], dcmtk: true)
+        #expect(out.status == 3, "\(out.stderr)")
+        #expect(try m.counts()[.planned] == 2, "nothing is failed: the files wait for the next run")
+    }
+
+    @Test func abortDuringIsRetriedThenFailed() throws {
+        let (out, m) = try faultRun(["--abort-during"], dcmtk: true)
+        #expect(out.status == 1, "\(out.stderr)")
+        let rows = try m.instances()
+        #expect(rows.allSatisfy { $0.state == .failed && $0.attempts == 3 }, "\(rows.map { ($0.state, $0.attempts, $0.error ?? "") })")
+    }
+
+    @Test func sleepDuringPastTheDIMSETimeoutIsRetriedThenFailed() throws {
+        let (out, m) = try faultRun(["--sleep-during", "3"], ["--dimse-timeout", "1", "--max-attempts", "2"])
+        #expect(out.status == 1, "\(out.stderr)")
+        let rows = try m.instances()
+        #expect(rows.allSatisfy { $0.state == .failed && $0.attempts == 2 && ($0.error ?? "").contains("timeout") }, "\(rows.map { ($0.state, $0.attempts, $0.error ?? "") })")
+    }
+
+    @Test func outOfResourcesBacksOffThenPauses() throws {
+        let (out, m) = try faultRun(["--status", "A700"])
+        #expect(out.status == 3, "\(out.stderr)")
+        let rows = try m.instances()
+        #expect(rows.allSatisfy { $0.state == .planned }, "paused, not failed: \(rows.map(\.state))")
+        #expect(rows.contains { $0.statusCode == 0xA700 })
+    }
+
+    @Test func cannotUnderstandIsRetriedOnceThenFailed() throws {
+        let (out, m) = try faultRun(["--status", "C000"])
+        #expect(out.status == 1, "\(out.stderr)")
+        let rows = try m.instances()
+        #expect(rows.allSatisfy { $0.state == .failed && $0.attempts == 2 && $0.statusCode == 0xC000 }, "\(rows.map { ($0.state, $0.attempts) })")
+    }
+
+    @Test func warningIsDoneWithTheStatusKept() throws {
+        let (out, m) = try faultRun(["--status", "B000"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let rows = try m.instances()
+        #expect(rows.allSatisfy { $0.state == .doneWarning && $0.statusCode == 0xB000 && $0.statusName == "Warning: Coercion of data elements" })
+    }
+}
