@@ -1,0 +1,54 @@
+import FerryMigration
+import Foundation
+import Testing
+import TestSupport
+
+struct JobTests {
+    @Test func exampleJobsLoadAndValidate() throws {
+        let root = Corpus.packageRoot.path
+        let impax = try Job.load(path: root + "/jobs/impax-migration.yaml")
+        #expect(impax.name == "impax-migration")
+        #expect(impax.source.include == ["**/*.dcm", "**/IM*"])
+        #expect(impax.destination.calledAE == "NEWPACS")
+        #expect(impax.destination.tls?.keyPasswordEnv == "FERRY_KEY_PASSWORD")
+        #expect(impax.destination.user?.passwordEnv == "FERRY_PACS_PASSWORD")
+        #expect(impax.transfer.maxPDU == 65536)
+        try impax.validate()
+        let nightly = try Job.load(path: root + "/jobs/nightly.yaml")
+        #expect(nightly.transfer.associations == 2)
+        #expect(nightly.transfer.maxAttempts == 3, "defaults fill what the file leaves out")
+        #expect(nightly.manifestPath == "manifests/nightly.sqlite")
+    }
+
+    @Test(arguments: ["password: hunter2", "key_password: x", "token: abc"])
+    func secretsInJobFilesAreRefused(line: String) throws {
+        let dir = try Corpus.temporaryDirectory("job")
+        let path = dir + "/j.yaml"
+        try "name: j\nsource:\n  paths: [/x]\ndestination:\n  user:\n    username: u\n    \(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: Job.Invalid.self) { try Job.load(path: path) }
+        do { _ = try Job.load(path: path) } catch {
+            #expect("\(error)".contains("secrets do not belong in job files"))
+            #expect(!"\(error)".contains("hunter2"))
+        }
+    }
+
+    @Test(arguments: [("a/b/c.dcm", "**/*.dcm", true), ("c.dcm", "**/*.dcm", true), ("a/b/c.txt", "**/*.dcm", false),
+                      ("a/tmp/x/y", "**/tmp/**", true), ("IM0001", "IM*", true), ("a/IM0001", "IM*", false),
+                      ("a/IM0001", "*/IM[0-9]*", true), ("a/IMX", "*/IM[0-9]*", false), ("x/DICOMDIR", "**/DICOMDIR", true)])
+    func globs(path: String, pattern: String, expected: Bool) {
+        #expect(Glob(pattern).matches(path) == expected)
+    }
+
+    @Test func flagsOverrideTheJobFile() throws {
+        let dir = try Corpus.temporaryDirectory("job-flags")
+        let manifest = dir + "/m.sqlite"
+        // Nothing listens on the destination in the file; the flags point to an empty source,
+        // so plan only scans and reports.
+        let out = try FerryCLI.run(["plan", Corpus.packageRoot.path + "/jobs/nightly.yaml", "--source", dir, "--manifest", manifest,
+                                    "--dest", "OTHER@127.0.0.1:1", "--format", "json"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+        #expect(json?["destination"] as? String == "OTHER@127.0.0.1:1")
+        #expect(json?["job"] as? String == "nightly")
+    }
+}

@@ -1,0 +1,102 @@
+import FerryDICOM
+import FerryMigration
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized)
+struct PlanReportTests {
+    static let snapshot = Corpus.packageRoot.path + "/Tests/FerryMigrationTests/Snapshots/small-plan.json"
+
+    /// The dry-run report of the `small` profile (a deterministic corpus) matches the committed
+    /// snapshot: groups, their sizes, and the contexts each association plan would propose.
+    /// FERRY_UPDATE_SNAPSHOTS=1 rewrites it.
+    @Test func smallProfileJSONSnapshot() throws {
+        let manifest = try Corpus.temporaryDirectory("plan") + "/t.sqlite"
+        let out = try Pipeline.run("plan", manifest: manifest, port: 104, sources: try Pipeline.roots("small"), ["--format", "json"])
+        #expect(out.status == 0, "\(out.stderr)")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        // Paths depend on where the corpus was made: the snapshot keeps the path-free parts.
+        json["unsendable"] = (json["unsendable"] as? [[String: Any]])?.map { ["state": $0["state"] ?? "", "reason": $0["reason"] ?? ""] }
+        let actual = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        if ProcessInfo.processInfo.environment["FERRY_UPDATE_SNAPSHOTS"] == "1" {
+            try actual.write(to: URL(fileURLWithPath: Self.snapshot))
+        }
+        let expected = try Data(contentsOf: URL(fileURLWithPath: Self.snapshot))
+        #expect(String(decoding: actual, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+    }
+
+    /// --probe against a receiver that accepts only explicit VR little endian: explicit files
+    /// go as they are, other uncompressed ones converted, compressed ones need transcoding;
+    /// the answers are stored in the manifest.
+    @Test func probeAgainstAPartialReceiver() throws {
+        let rx = try Corpus.temporaryDirectory("rx-probe")
+        let port = freePort()
+        let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.explicitVRLittleEndian.uid, String(port)], port: port)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("plan") + "/t.sqlite"
+        let out = try Pipeline.run("plan", manifest: manifest, port: port, sources: try Pipeline.roots("tiny"), ["--probe", "--format", "json"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let groups = json["groups"] as? [[String: Any]] ?? []
+        func outcome(_ ts: TransferSyntax) -> String? { groups.first { $0["transferSyntax"] as? String == ts.uid }?["outcome"] as? String }
+        #expect(outcome(.explicitVRLittleEndian) == "send as is")
+        #expect(outcome(.implicitVRLittleEndian) == "send converted (uncompressed syntax change)")
+        #expect(outcome(.rleLossless)?.hasPrefix("needs transcoding") == true)
+        #expect(Interop.receivedFiles(rx).isEmpty, "the probe sends no data")
+        let stored = try Manifest(path: manifest, exclusive: false).probes()
+        #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })
+        #expect(stored.contains { !$0.accepted && $0.transferSyntaxUID == TransferSyntax.rleLossless.uid })
+    }
+
+    /// SIGINT: the run stops taking files, finishes in flight, exits 130, and a resumed run
+    /// completes the job.
+    @Test func interruptedRunExits130AndResumes() throws {
+        let rx = try Corpus.temporaryDirectory("rx-int")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let sources = try Pipeline.roots("ct-series")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: FerryCLI.path)
+        p.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet", "--associations", "1"] + sources.flatMap { ["--source", $0] }
+        try p.run()
+        usleep(900_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130)
+        let m = try Manifest(path: manifest, exclusive: false)
+        #expect((try m.counts()[.sending] ?? 0) == 0, "nothing left in flight")
+        #expect((try m.counts()[.planned] ?? 0) > 0, "interrupted before the end")
+        let resumed = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet"])
+        #expect(resumed.status == 0)
+        #expect(try m.counts()[.done] == 1000)
+    }
+
+    /// --shard 1/2 and 2/2 split a job by study: disjoint, and together everything.
+    @Test func shardsSplitByStudy() throws {
+        let rx = try Corpus.temporaryDirectory("rx-shard")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let sources = try Pipeline.roots("small")
+        var doneByShard: [Set<String>] = []
+        var studiesByShard: [Set<String>] = []
+        for i in 1...2 {
+            let manifest = try Corpus.temporaryDirectory("manifest") + "/s\(i).sqlite"
+            _ = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet", "--shard", "\(i)/2"])
+            let done = try Manifest(path: manifest, exclusive: false).instances(in: [.done])
+            doneByShard.append(Set(done.compactMap(\.sopInstanceUID)))
+            studiesByShard.append(Set(done.compactMap(\.studyInstanceUID)))
+        }
+        #expect(doneByShard[0].isDisjoint(with: doneByShard[1]))
+        #expect(studiesByShard[0].isDisjoint(with: studiesByShard[1]))
+        #expect(!doneByShard[0].isEmpty && !doneByShard[1].isEmpty)
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/all.sqlite"
+        _ = try Pipeline.run("plan", manifest: manifest, port: receiver.port, sources: sources)
+        let all = try Manifest(path: manifest, exclusive: false).instances(in: [.planned])
+        #expect(doneByShard[0].union(doneByShard[1]) == Set(all.compactMap(\.sopInstanceUID)))
+    }
+}
