@@ -81,7 +81,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryMigrationTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryMigration", "TestSupport"]
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryMigration", "TestSupport"],
+            exclude: ["Snapshots"]
         ),
         .testTarget(
             name: "FerryNetworkTests",

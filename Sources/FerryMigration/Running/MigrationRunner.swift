@@ -156,12 +156,17 @@ public final class MigrationRunner: Sendable {
                 let associationID = state.withLock { s -> Int in defer { s.nextAssociationID += 1 }; return s.nextAssociationID }
                 connectFailures = 0
                 // Send the study's files in order; on an association failure, open a new one.
+                // A file's outcome is committed together with the next file's `sending` (one
+                // transaction per file); at most one row per association is ever `sending`.
+                var unrecorded: (Int64, StoreOutcome, Decision)?
+                defer { if let u = unrecorded { try? checkpoint(recording: u, sending: nil, association: associationID) } }
                 while let i = pending.first, !stop.isSet, state.withLock({ $0.paused == nil }) {
                     let (rowID, file) = files[i]
-                    guard let attempts = try? markSending(rowID, association: associationID) else { break }
+                    guard let attempts = try? checkpoint(recording: unrecorded, sending: rowID, association: associationID) else { break }
+                    unrecorded = nil
                     let outcome = await sender.send(file, on: association)
                     let decision = decide(outcome, attempts: attempts)
-                    try? record(rowID, outcome: outcome, decision: decision)
+                    unrecorded = (rowID, outcome, decision)
                     progress.fileFinished(bytes: file.fileSize, failed: decision.state == .failed)
                     switch decision.next {
                     case .nextFile:
@@ -198,6 +203,7 @@ public final class MigrationRunner: Sendable {
                     if case .retryOnNewAssociation = decision.next { break }
                     if retire || !association.isUsable { break }
                 }
+                if let u = unrecorded { try? checkpoint(recording: u, sending: nil, association: associationID); unrecorded = nil }
                 if association.isUsable { try? await association.release() } else { await association.abort() }
             }
             if !pending.isEmpty {
@@ -247,22 +253,24 @@ public final class MigrationRunner: Sendable {
         }
     }
 
-    /// Commits `sending` (and one more attempt) before the C-STORE-RQ; returns the attempts.
-    private func markSending(_ id: Int64, association: Int) throws -> Int {
+    /// One transaction: the previous file's outcome (after its C-STORE-RSP was read) and
+    /// the next file's `sending` with one more attempt (before its C-STORE-RQ). Returns the
+    /// next file's attempts.
+    @discardableResult
+    private func checkpoint(recording done: (Int64, StoreOutcome, Decision)?, sending id: Int64?, association: Int) throws -> Int {
         try manifest.db.write { db in
-            try db.execute(sql: "UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?",
-                           arguments: [association, now(), id])
-            return try Int.fetchOne(db, sql: "SELECT attempts FROM instance WHERE id = ?", arguments: [id]) ?? 1
-        }
-    }
-
-    private func record(_ id: Int64, outcome: StoreOutcome, decision: Decision) throws {
-        try manifest.db.write { db in
-            try db.execute(sql: """
-                UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
-                bytes_sent = ?, updated_at = ? WHERE id = ?
-                """, arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
-                                 outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes, now(), id])
+            if let (doneID, outcome, decision) = done {
+                try db.cachedStatement(sql: """
+                    UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
+                    bytes_sent = ?, updated_at = ? WHERE id = ?
+                    """).execute(arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
+                                             outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes, now(), doneID])
+            }
+            guard let id else { return 0 }
+            return try Int.fetchOne(db.cachedStatement(sql: """
+                UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?
+                RETURNING attempts
+                """), arguments: [association, now(), id]) ?? 1
         }
     }
 }
