@@ -129,3 +129,38 @@ struct PipelineEndToEndTests {
         #expect(first.terminationStatus == 0)
     }
 }
+
+@Suite(.serialized)
+struct PipelineSourceTests {
+    /// A run reads the sources and never changes them: same names, sizes, mtimes and bytes.
+    @Test func sourceTreeIsNeverModified() throws {
+        let src = try Corpus.temporaryDirectory("untouched")
+        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        func snapshot() throws -> [String: String] {
+            var out: [String: String] = [:]
+            for p in DirectoryWalker().files(under: [src]) {
+                let a = try FileManager.default.attributesOfItem(atPath: p)
+                out[p] = "\(a[.size] ?? 0) \(a[.modificationDate] ?? "") \(try FileBytes.readAll(p).hashValue)"
+            }
+            return out
+        }
+        let before = try snapshot()
+        let rx = try Corpus.temporaryDirectory("rx-untouched")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        #expect(try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet"]).status == 0)
+        #expect(try snapshot() == before)
+    }
+
+    /// --since restricts a scan to files modified at or after the given time.
+    @Test func sinceRestrictsTheScan() throws {
+        let src = try Corpus.temporaryDirectory("since")
+        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        let old = Date().addingTimeInterval(-3 * 86400)
+        try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: src + "/f0.dcm")
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try Pipeline.run("plan", manifest: manifest, port: 104, sources: [src], ["--since=-1d"])
+        #expect(out.stderr.contains("1 files seen"), "\(out.stderr)")
+    }
+}

@@ -11,7 +11,7 @@ struct Plan: AsyncParsableCommand {
     @OptionGroup var options: JobOptions
     @Flag(help: "Open associations to the destination without sending data and report what it accepts.")
     var probe = false
-    @Option(help: "Only files modified at or after this time (seconds since 1970, or -Nh / -Nd for hours/days ago).")
+    @Option(help: "Only files modified at or after this time (seconds since 1970, or --since=-Nh / --since=-Nd for hours/days ago).")
     var since: String?
     @Option(help: "Report format: table, json, csv or md.")
     var format: ReportFormat = .table
