@@ -164,3 +164,24 @@ struct PipelineSourceTests {
         #expect(out.stderr.contains("1 files seen"), "\(out.stderr)")
     }
 }
+
+struct ProgressOutputTests {
+    /// --json-progress writes JSON lines ending with every file counted; without a terminal the
+    /// plain progress is whole lines; --quiet writes none.
+    @Test func progressModes() throws {
+        let src = try Corpus.temporaryDirectory("progress")
+        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        let rx = try Corpus.temporaryDirectory("rx-progress")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let json = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src], ["--json-progress"])
+        let last = try #require(json.stderr.split(separator: "\n").last { $0.hasPrefix("{") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(object["files"] as? Int == 3 && object["total_files"] as? Int == 3 && object["failures"] as? Int == 0)
+        let plain = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src])
+        #expect(plain.stderr.contains("3/3 files"), "\(plain.stderr)")
+        #expect(!plain.stderr.contains("\r"), "no terminal control characters when stderr is not a terminal")
+        let quiet = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src], ["--quiet"])
+        #expect(quiet.stderr.isEmpty, "\(quiet.stderr)")
+    }
+}

@@ -53,6 +53,19 @@ struct PlanReportTests {
         let stored = try Manifest(path: manifest, exclusive: false).probes()
         #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })
         #expect(stored.contains { !$0.accepted && $0.transferSyntaxUID == TransferSyntax.rleLossless.uid })
+
+        // `run` reuses the probe: what it showed cannot be sent fails at once with its reason;
+        // the rest is sent.
+        let run = try Pipeline.run("run", manifest: manifest, port: port, sources: try Pipeline.roots("tiny"), ["--quiet"])
+        #expect(run.status == 1, "\(run.stderr)")
+        let m = try Manifest(path: manifest, exclusive: false)
+        let failed = try m.instances(in: [.failed])
+        #expect(!failed.isEmpty && failed.allSatisfy { ($0.error ?? "").hasPrefix("probe of ANY-SCP@127.0.0.1:\(port): needs transcoding") },
+                "\(failed.map { $0.error ?? "" })")
+        #expect(failed.allSatisfy { $0.attempts == 0 }, "no association was spent on them")
+        let done = try m.instances(in: [.done])
+        #expect(Interop.receivedFiles(rx).count == done.count)
+        #expect(done.allSatisfy { TransferSyntax.lookup($0.transferSyntaxUID ?? "")?.isEncapsulated == false })
     }
 
     /// SIGINT: the run stops taking files, finishes in flight, exits 130, and a resumed run

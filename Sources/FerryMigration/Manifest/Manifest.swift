@@ -80,9 +80,11 @@ public struct ProbeRecord: Codable, Sendable, FetchableRecord, PersistableRecord
     public var accepted: Bool
     public var reason: String?
     public var probedAt: Double
+    /// CALLED_AE@HOST:PORT the answer came from: a probe of another destination is not reused.
+    public var destination: String?
 
     enum CodingKeys: String, CodingKey {
-        case sopClassUID = "sop_class_uid", transferSyntaxUID = "transfer_syntax_uid", accepted, reason, probedAt = "probed_at"
+        case sopClassUID = "sop_class_uid", transferSyntaxUID = "transfer_syntax_uid", accepted, reason, probedAt = "probed_at", destination
     }
 }
 
@@ -179,6 +181,9 @@ public final class Manifest: Sendable {
                 t.column("probed_at", .double).notNull()
                 t.primaryKey(["sop_class_uid", "transfer_syntax_uid"])
             }
+        }
+        m.registerMigration("v2: probe destination") { db in
+            try db.alter(table: "probe") { t in t.add(column: "destination", .text) }
         }
         return m
     }

@@ -39,7 +39,7 @@ public struct Prober {
                     if results[key]?.accepted == true { continue }
                     results[key] = ProbeRecord(sopClassUID: pc.abstractSyntax, transferSyntaxUID: ts, accepted: accepted,
                                                reason: accepted ? nil : (answer.map { $0.result == .acceptance ? "accepted with another syntax" : $0.result.name } ?? "no answer"),
-                                               probedAt: stamp)
+                                               probedAt: stamp, destination: job.destinationDescription)
                 }
             }
         }
@@ -51,8 +51,9 @@ public struct Prober {
         return results
     }
 
-    /// The stored answers of the last probe.
-    public static func stored(_ manifest: Manifest) throws -> [ProbeKey: ProbeRecord] {
-        Dictionary(try manifest.probes().map { (ProbeKey(sop: $0.sopClassUID, ts: $0.transferSyntaxUID), $0) }, uniquingKeysWith: { a, _ in a })
+    /// The stored answers of the last probe of this job's destination.
+    public static func stored(_ manifest: Manifest, for job: Job) throws -> [ProbeKey: ProbeRecord] {
+        Dictionary(try manifest.probes().filter { $0.destination == job.destinationDescription }
+            .map { (ProbeKey(sop: $0.sopClassUID, ts: $0.transferSyntaxUID), $0) }, uniquingKeysWith: { a, _ in a })
     }
 }

@@ -70,7 +70,7 @@ public struct PlanReport: Codable, Sendable {
             .map { Unsendable(path: $0.path, state: $0.state.rawValue, reason: $0.error ?? $0.statusName ?? "") }
         var states: [String: Int] = [:]
         for (s, n) in try manifest.counts() { states[s.rawValue] = n }
-        return PlanReport(job: job.name, destination: "\(job.destination.calledAE)@\(job.destination.host):\(job.destination.port)",
+        return PlanReport(job: job.name, destination: job.destinationDescription,
                           states: states, groups: groups.values.sorted { ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName) },
                           associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
     }
@@ -131,6 +131,8 @@ public struct ProbeKey: Hashable, Sendable {
 }
 
 extension Job {
+    public var destinationDescription: String { "\(destination.calledAE)@\(destination.host):\(destination.port)" }
+
     public var proposalOptions: ProposalOptions {
         var o = ProposalOptions()
         o.preference = ProposalOptions.Preference(rawValue: transfer.proposal) ?? .uncompressed

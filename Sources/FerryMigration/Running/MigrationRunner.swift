@@ -66,6 +66,29 @@ public final class MigrationRunner: Sendable {
             try db.execute(sql: "UPDATE instance SET state = 'planned', error = 'resent: the previous run ended during its store' WHERE state = 'sending'")
             return r
         }
+        // A stored probe of this destination: files it showed cannot be sent fail now, with
+        // the probe's reason, instead of costing associations.
+        let probe = try Prober.stored(manifest, for: job)
+        try await manifest.db.write { db in
+            // Failures from an earlier probe are judged again against the current one.
+            try db.execute(sql: "UPDATE instance SET state = 'planned', error = NULL WHERE state = 'failed' AND error LIKE 'probe of %'")
+        }
+        if !probe.isEmpty {
+            try await manifest.db.write { db in
+                let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue).fetchAll(db)
+                for var r in planned {
+                    guard let sop = r.sopClassUID, let ts = r.transferSyntaxUID else { continue }
+                    let group = PlanReport.Group(sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
+                                                 transferSyntaxName: UIDRegistry.name(of: ts), files: 1, bytes: r.size)
+                    let outcome = PlanReport.outcome(for: group, probe: probe)
+                    guard outcome.hasPrefix("needs transcoding") || outcome.hasPrefix("cannot be sent") else { continue }
+                    r.state = .failed
+                    r.error = "probe of \(job.destinationDescription): \(outcome)"
+                    r.updatedAt = now()
+                    try r.update(db)
+                }
+            }
+        }
         let rows = try await manifest.db.read { db in
             try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue)
                 .order(sql: "study_instance_uid, series_instance_uid, instance_number, path").fetchAll(db)

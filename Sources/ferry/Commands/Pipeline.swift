@@ -24,7 +24,7 @@ struct Plan: AsyncParsableCommand {
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
             let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
             FileHandleWriter.stderr("plan: \(scan.seen) files seen, \(scan.added) new, \(scan.changed) changed, \(scan.unchanged) unchanged, \(scan.unreadable) not sendable, \(scan.conflicts) conflicts\n")
-            var probes = try Prober.stored(manifest)
+            var probes = try Prober.stored(manifest, for: job)
             if probe { probes = try await Prober(job: job, manifest: manifest, logger: logger).probe() }
             let report = try PlanReport.make(job: job, manifest: manifest, probe: probes)
             print(try ReportRenderer.render(report, format: format.rawValue))
