@@ -11,11 +11,6 @@ enum Pipeline {
         return try PeerProcess(FerryCLI.path, ["storescp", "-v", "+xa", "-od", dir] + extra + [String(port)], port: port)
     }
 
-    static func roots(_ profile: String) throws -> [String] {
-        let dir = try Corpus.directory(profile)
-        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
-    }
-
     static func run(_ command: String, manifest: String, port: Int, sources: [String], _ extra: [String] = [],
                     environment: [String: String]? = nil) throws -> Tools.Output {
         try FerryCLI.run([command, "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(port)", "--name", "t"]
@@ -43,7 +38,7 @@ struct PipelineEndToEndTests {
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        let sources = try Pipeline.roots(profile)
+        let sources = try Interop.corpusRoots(profile)
         let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet"])
         let m = try Manifest(path: manifest, exclusive: false)
         let counts = try m.counts()
@@ -52,12 +47,12 @@ struct PipelineEndToEndTests {
         #expect((counts[.planned] ?? 0) + (counts[.sending] ?? 0) == 0)
         // Every sendable file once, identical.
         let done = try m.instances(in: [.done, .doneWarning])
-        let received = Interop.receivedFiles(rx)
+        let received = Interop.received(rx)
         #expect(received.count == done.count, "stored \(received.count), done \(done.count)")
         var sent: [String: String] = [:]
         for r in done { if let uid = r.sopInstanceUID { sent[uid] = r.path } }
         #expect(sent.count == done.count, "no SOP Instance UID sent twice")
-        #expect(Interop.compareFiles(sent: sent, received: received).isEmpty)
+        #expect(Interop.compare(sent: sent, received: received).isEmpty)
         // The odd files: failed with a reason, listed in the JSON report.
         if profile == "stress" {
             #expect(odd.filter { $0.state == .failed }.count == 6 && odd.filter { $0.state == .conflict }.count == 1, "\(odd.map(\.path))")
@@ -72,7 +67,7 @@ struct PipelineEndToEndTests {
     /// Against DCMTK storescp with a profile accepting what the corpus holds.
     @Test func smallToDCMTK() throws {
         let rx = try Corpus.temporaryDirectory("rx-dcmtk-run")
-        let sources = try Pipeline.roots("small")
+        let sources = try Interop.corpusRoots("small")
         let cfg = try Interop.acceptAllProfile(for: Pipeline.instances(sources), directory: try Corpus.temporaryDirectory("cfg"))
         let receiver = try PeerProcess.dcmtkStorescp(outputDirectory: rx, ["-xf", cfg, "AcceptAll"])
         defer { receiver.stop() }
@@ -83,14 +78,14 @@ struct PipelineEndToEndTests {
         #expect(out.status == ((try m.instances(in: [.failed, .conflict])).isEmpty ? 0 : 1), "\(out.stderr)")
         var sent: [String: String] = [:]
         for r in done { if let uid = r.sopInstanceUID { sent[uid] = r.path } }
-        #expect(Interop.compareFiles(sent: sent, received: Interop.receivedFiles(rx)).isEmpty)
-        #expect(Interop.receivedFiles(rx).count == done.count)
+        #expect(Interop.compare(sent: sent, received: Interop.received(rx)).isEmpty)
+        #expect(Interop.received(rx).count == done.count)
     }
 
     /// A finished job run again sends nothing; a new file is picked up by the next run.
     @Test func rerunSendsOnlyWhatIsNew() throws {
         let src = try Corpus.temporaryDirectory("incremental")
-        let files = Array(try Interop.uncompressedFilesOf("small").prefix(6))
+        let files = Array(try Interop.uncompressedFiles("small").prefix(6))
         for (i, f) in files.prefix(5).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         let rx = try Corpus.temporaryDirectory("rx-incremental")
         let receiver = try Pipeline.ferryReceiver(rx)
@@ -114,7 +109,7 @@ struct PipelineEndToEndTests {
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
         let src = try Corpus.temporaryDirectory("lock-src")
-        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         let first = Process()
         first.executableURL = URL(fileURLWithPath: FerryCLI.path)
         first.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--source", src, "--quiet"]
@@ -135,7 +130,7 @@ struct PipelineSourceTests {
     /// A run reads the sources and never changes them: same names, sizes, mtimes and bytes.
     @Test func sourceTreeIsNeverModified() throws {
         let src = try Corpus.temporaryDirectory("untouched")
-        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         func snapshot() throws -> [String: String] {
             var out: [String: String] = [:]
             for p in DirectoryWalker().files(under: [src]) {
@@ -156,7 +151,7 @@ struct PipelineSourceTests {
     /// --since restricts a scan to files modified at or after the given time.
     @Test func sinceRestrictsTheScan() throws {
         let src = try Corpus.temporaryDirectory("since")
-        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         let old = Date().addingTimeInterval(-3 * 86400)
         try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: src + "/f0.dcm")
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
@@ -170,7 +165,7 @@ struct ProgressOutputTests {
     /// plain progress is whole lines; --quiet writes none.
     @Test func progressModes() throws {
         let src = try Corpus.temporaryDirectory("progress")
-        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         let rx = try Corpus.temporaryDirectory("rx-progress")
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }

@@ -17,7 +17,7 @@ struct PlanReportTests {
     /// FERRY_UPDATE_SNAPSHOTS=1 rewrites it.
     @Test func smallProfileJSONSnapshot() throws {
         let manifest = try Corpus.temporaryDirectory("plan") + "/t.sqlite"
-        let out = try Pipeline.run("plan", manifest: manifest, port: 104, sources: try Pipeline.roots("small"), ["--format", "json"])
+        let out = try Pipeline.run("plan", manifest: manifest, port: 104, sources: try Interop.corpusRoots("small"), ["--format", "json"])
         #expect(out.status == 0, "\(out.stderr)")
         var json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
         // Paths depend on where the corpus was made: the snapshot keeps the path-free parts.
@@ -41,7 +41,7 @@ struct PlanReportTests {
         let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.explicitVRLittleEndian.uid, String(port)], port: port)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("plan") + "/t.sqlite"
-        let out = try Pipeline.run("plan", manifest: manifest, port: port, sources: try Pipeline.roots("tiny"), ["--probe", "--format", "json"])
+        let out = try Pipeline.run("plan", manifest: manifest, port: port, sources: try Interop.corpusRoots("tiny"), ["--probe", "--format", "json"])
         #expect(out.status == 0, "\(out.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
         let groups = json["groups"] as? [[String: Any]] ?? []
@@ -49,14 +49,14 @@ struct PlanReportTests {
         #expect(outcome(.explicitVRLittleEndian) == "send as is")
         #expect(outcome(.implicitVRLittleEndian) == "send converted (uncompressed syntax change)")
         #expect(outcome(.rleLossless)?.hasPrefix("needs transcoding") == true)
-        #expect(Interop.receivedFiles(rx).isEmpty, "the probe sends no data")
+        #expect(Interop.received(rx).isEmpty, "the probe sends no data")
         let stored = try Manifest(path: manifest, exclusive: false).probes()
         #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })
         #expect(stored.contains { !$0.accepted && $0.transferSyntaxUID == TransferSyntax.rleLossless.uid })
 
         // `run` reuses the probe: what it showed cannot be sent fails at once with its reason;
         // the rest is sent.
-        let run = try Pipeline.run("run", manifest: manifest, port: port, sources: try Pipeline.roots("tiny"), ["--quiet"])
+        let run = try Pipeline.run("run", manifest: manifest, port: port, sources: try Interop.corpusRoots("tiny"), ["--quiet"])
         #expect(run.status == 1, "\(run.stderr)")
         let m = try Manifest(path: manifest, exclusive: false)
         let failed = try m.instances(in: [.failed])
@@ -64,7 +64,7 @@ struct PlanReportTests {
                 "\(failed.map { $0.error ?? "" })")
         #expect(failed.allSatisfy { $0.attempts == 0 }, "no association was spent on them")
         let done = try m.instances(in: [.done])
-        #expect(Interop.receivedFiles(rx).count == done.count)
+        #expect(Interop.received(rx).count == done.count)
         #expect(done.allSatisfy { TransferSyntax.lookup($0.transferSyntaxUID ?? "")?.isEncapsulated == false })
     }
 
@@ -75,7 +75,7 @@ struct PlanReportTests {
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        let sources = try Pipeline.roots("ct-series")
+        let sources = try Interop.corpusRoots("ct-series")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: FerryCLI.path)
         p.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet", "--associations", "1"] + sources.flatMap { ["--source", $0] }
@@ -97,7 +97,7 @@ struct PlanReportTests {
         let rx = try Corpus.temporaryDirectory("rx-shard")
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
-        let sources = try Pipeline.roots("small")
+        let sources = try Interop.corpusRoots("small")
         var doneByShard: [Set<String>] = []
         var studiesByShard: [Set<String>] = []
         for i in 1...2 {

@@ -18,7 +18,7 @@ struct ResilienceTests {
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        let sources = try Pipeline.roots("ct-series")
+        let sources = try Interop.corpusRoots("ct-series")
         var generator = SystemRandomNumberGenerator()
         var inFlightAtKills = 0
         var kills = 0
@@ -43,7 +43,7 @@ struct ResilienceTests {
         let counts = try m.counts()
         #expect(counts[.done] == 1000)
         #expect((counts[.sending] ?? 0) == 0)
-        #expect(Interop.receivedFiles(rx).count == 1000)
+        #expect(Interop.received(rx).count == 1000)
         let stores = receiver.log().components(separatedBy: "I: Stored ").count - 1
         #expect(stores - 1000 <= inFlightAtKills, "re-sent \(stores - 1000), in flight at the kills \(inFlightAtKills)")
     }
@@ -53,7 +53,7 @@ struct ResilienceTests {
         let receiver = dcmtk ? try PeerProcess.dcmtkStorescp(outputDirectory: rx, receiverOptions) : try Pipeline.ferryReceiver(rx, receiverOptions)
         defer { receiver.stop() }
         let src = try Corpus.temporaryDirectory("fault-src")
-        for (i, f) in try Interop.uncompressedFilesOf("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
         let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet", "--associations", "1", "--backoff", "0.1"] + runOptions)
         return (out, try Manifest(path: manifest, exclusive: false))

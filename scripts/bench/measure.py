@@ -54,3 +54,26 @@ def build_release():
     subprocess.run(["swift", "build", "-c", "release", "--product", "ferry"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
     return os.path.join(ROOT, ".build", "release", "ferry")
+
+
+def free_port():
+    """A free TCP port on loopback."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, seconds=10):
+    """Waits until something accepts connections on 127.0.0.1:port."""
+    import socket
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")

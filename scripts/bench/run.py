@@ -9,11 +9,9 @@ Usage: scripts/bench/run.py [--runs R]
 """
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import tempfile
-import time
 import measure
 
 ap = argparse.ArgumentParser()
@@ -28,22 +26,11 @@ megabytes = sum(os.path.getsize(f) for f in files) / 1e6
 measure.warm(files)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-port = free_port()
+port = measure.free_port()
 scp = subprocess.Popen(["/usr/bin/storescp", "--ignore", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        break
-    except OSError:
-        time.sleep(0.05)
+measure.wait_port(port)
 
 work = tempfile.mkdtemp(prefix="ferry-bench-run-", dir=os.path.join(measure.ROOT, ".build"))
 

@@ -10,11 +10,9 @@ Usage: scripts/bench/storescp.py [--runs R]
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
-import time
 import measure
 
 ap = argparse.ArgumentParser()
@@ -29,12 +27,6 @@ megabytes = sum(os.path.getsize(f) for f in files) / 1e6
 measure.warm(files)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def peak_rss_mib(pid):
@@ -48,15 +40,10 @@ def peak_rss_mib(pid):
 def one_run(receiver_cmd):
     subprocess.run(["sync"])  # start each run with no dirty pages from the last one
     out = tempfile.mkdtemp(prefix="ferry-bench-rx-", dir=os.path.join(measure.ROOT, ".build"))
-    port = free_port()
+    port = measure.free_port()
     rx = subprocess.Popen(receiver_cmd(out, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        measure.wait_port(port)
         wall, _, rc = measure.run(["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory], env)
         rss = peak_rss_mib(rx.pid)
         stored = sum(len(fs) for _, _, fs in os.walk(out))

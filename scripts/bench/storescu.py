@@ -8,10 +8,8 @@ Usage: scripts/bench/storescu.py [--runs R] [--profiles ct-series,large-cr]
 """
 import argparse
 import os
-import socket
 import statistics
 import subprocess
-import time
 import measure
 
 ap = argparse.ArgumentParser()
@@ -23,22 +21,8 @@ ferry = measure.build_release()
 env = dict(os.environ, TCP_NODELAY="1")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-def wait_port(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("storescp did not start")
 
 
 print("| profile | files | MB | tool | wall s | MB/s | peak RSS MiB |")
@@ -49,11 +33,11 @@ for profile in a.profiles.split(","):
     files = measure.files_under(directory)
     megabytes = sum(os.path.getsize(f) for f in files) / 1e6
     measure.warm(files)
-    port = free_port()
+    port = measure.free_port()
     scp = subprocess.Popen(["/usr/bin/storescp", "--ignore", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_port(port)
+        measure.wait_port(port)
         results = {"ferry": [], "dcmtk": []}
         for _ in range(a.runs):
             results["ferry"].append(measure.run([ferry, "storescu", "+sd", "+r", "127.0.0.1", str(port), directory], env))

@@ -1,18 +1,18 @@
 import FerryDICOM
 import Foundation
-import TestSupport
 
-/// Helpers shared by the network tests.
-enum Interop {
+/// Corpus helpers shared by the network and pipeline tests: the corpus files, what a receiver
+/// stored, and data set comparisons between the two.
+public enum Interop {
     /// The corpus's patient directories (the cache directory also holds a marker file).
-    static func corpusRoots(_ profile: String) throws -> [String] {
+    public static func corpusRoots(_ profile: String) throws -> [String] {
         let dir = try Corpus.directory(profile)
         return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
             .filter { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue }
     }
 
     /// Every readable DICOM file of a profile, by SOP Instance UID.
-    static func sources(_ profile: String) throws -> [String: String] {
+    public static func sources(_ profile: String) throws -> [String: String] {
         var map: [String: String] = [:]
         for root in try corpusRoots(profile) {
             for path in DirectoryWalker().files(under: [root]) {
@@ -23,12 +23,12 @@ enum Interop {
     }
 
     /// Files of a profile in explicit or implicit VR little endian (any peer takes them).
-    static func uncompressedFiles(_ profile: String) throws -> [String] {
+    public static func uncompressedFiles(_ profile: String) throws -> [String] {
         let plain: Set<String> = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
         return try sources(profile).values.sorted().filter { (try? HeaderScan.summary(path: $0)).map { plain.contains($0.transferSyntaxUID) } ?? false }
     }
 
-    static func received(_ dir: String) -> [String: String] {
+    public static func received(_ dir: String) -> [String: String] {
         var map: [String: String] = [:]
         for path in DirectoryWalker().files(under: [dir]) {
             if let s = try? HeaderScan.summary(path: path), let uid = s.sopInstanceUID { map[uid] = path }
@@ -37,7 +37,7 @@ enum Interop {
     }
 
     /// Differences between what was sent and what arrived, file by file.
-    static func compare(sent: [String: String], received: [String: String]) -> [String] {
+    public static func compare(sent: [String: String], received: [String: String]) -> [String] {
         var problems: [String] = []
         for (uid, source) in sent.sorted(by: { $0.key < $1.key }) {
             guard let target = received[uid] else { problems.append("missing: \(source)"); continue }
@@ -54,7 +54,7 @@ enum Interop {
 
     /// A DCMTK association negotiation profile for storescp that accepts every transfer
     /// syntax Ferry knows for the SOP classes of the given files (DCMTK 3.6.7's +xa lacks 4.57).
-    static func acceptAllProfile(for files: [String: String], directory: String) throws -> String {
+    public static func acceptAllProfile(for files: [String: String], directory: String) throws -> String {
         var classes = Set<String>()
         for path in files.values { if let s = try? HeaderScan.summary(path: path), let c = s.sopClassUID { classes.insert(c) } }
         var text = "[[TransferSyntaxes]]\n[All]\n"
