@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FerryDICOM", targets: ["FerryDICOM"]),
         .library(name: "FerryNetwork", targets: ["FerryNetwork"]),
         .library(name: "FerryMigration", targets: ["FerryMigration"]),
+        .library(name: "FerryCodecs", targets: ["FerryCodecs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -43,6 +44,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Pixel data codecs behind one interface keyed by transfer syntax (RLE so far).
+        .target(
+            name: "FerryCodecs",
+            dependencies: ["FerryDICOM"]
+        ),
         // The migration pipeline: job files, planner, checkpointed manifest (SQLite via GRDB),
         // a pool of associations, resume, reports.
         .target(
@@ -66,6 +72,7 @@ let package = Package(
                 "FerryDICOM",
                 "FerryNetwork",
                 "FerryMigration",
+                "FerryCodecs",
                 "FerrySample",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -78,6 +85,10 @@ let package = Package(
         .testTarget(
             name: "FerryDICOMTests",
             dependencies: ["FerryDICOM", "FerrySample", "TestSupport"]
+        ),
+        .testTarget(
+            name: "FerryCodecsTests",
+            dependencies: ["FerryDICOM", "FerryCodecs", "TestSupport"]
         ),
         .testTarget(
             name: "FerryMigrationTests",

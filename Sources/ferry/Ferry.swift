@@ -35,6 +35,6 @@ struct Ferry: AsyncParsableCommand {
           ferry storescp [options] port                      Storage SCP (DCMTK storescp)
         """,
         version: FerryVersion.string,
-        subcommands: [Plan.self, Run.self, Status.self, Report.self, Dump.self, Scan.self, Sample.self]
+        subcommands: [Plan.self, Run.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self, Sample.self]
     )
 }

@@ -1,0 +1,61 @@
+import FerryDICOM
+
+/// What a codec needs to know of the image: from the data set's pixel attributes, checked
+/// against the stream before anything is decoded.
+public struct ImageDescription: Sendable, Equatable {
+    public var rows: Int
+    public var columns: Int
+    public var samplesPerPixel: Int
+    public var bitsAllocated: Int
+    public var planarConfiguration: Int
+
+    public init(_ p: PixelAttributes) {
+        rows = p.rows
+        columns = p.columns
+        samplesPerPixel = p.samplesPerPixel
+        bitsAllocated = p.bitsAllocated
+        planarConfiguration = p.planarConfiguration
+    }
+
+    public init(rows: Int, columns: Int, samplesPerPixel: Int, bitsAllocated: Int, planarConfiguration: Int = 0) {
+        self.rows = rows
+        self.columns = columns
+        self.samplesPerPixel = samplesPerPixel
+        self.bitsAllocated = bitsAllocated
+        self.planarConfiguration = planarConfiguration
+    }
+
+    /// Bytes of one native frame, computed in 64 bits; nil on overflow.
+    public var frameLength: Int? {
+        let (a, o1) = rows.multipliedReportingOverflow(by: columns)
+        let (b, o2) = a.multipliedReportingOverflow(by: samplesPerPixel)
+        let (c, o3) = b.multipliedReportingOverflow(by: max(1, bitsAllocated / 8))
+        return o1 || o2 || o3 ? nil : c
+    }
+}
+
+/// A malformed stream or an image a codec cannot handle: never a crash.
+public struct CodecError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One compression scheme for the frames of Pixel Data, keyed by its transfer syntax.
+public protocol PixelCodec: Sendable {
+    var transferSyntax: TransferSyntax { get }
+    /// One native frame (little endian, the data set's planar configuration) from one
+    /// encapsulated frame's fragments.
+    func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8]
+    /// One encapsulated frame (a single fragment) from one native frame.
+    func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8]
+}
+
+/// The codecs Ferry has, by transfer syntax UID.
+public enum Codecs {
+    public static let all: [any PixelCodec] = [RLECodec()]
+
+    public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
+        all.first { $0.transferSyntax == ts }
+    }
+}

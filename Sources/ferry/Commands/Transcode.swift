@@ -1,0 +1,68 @@
+import ArgumentParser
+import FerryCodecs
+import FerryDICOM
+import Foundation
+
+struct Transcode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write files in another transfer syntax (like DCMTK dcmconv/dcmcrle/dcmdrle); lossless results are verified.",
+        discussion: "Codecs so far: RLE Lossless (encode and decode). Uncompressed syntaxes (implicit/explicit, little/big endian, deflated) convert among themselves. Exit 1 if any file failed.")
+
+    @Argument(help: "Input file or directory.")
+    var input: String
+    @Argument(help: "Output file or directory (created).")
+    var output: String
+    @Option(help: "Target transfer syntax: a UID or one of: implicit, explicit, big, deflated, rle.")
+    var to: String
+
+    func run() throws {
+        guard let target = Self.syntax(to) else { throw ValidationError("unknown or unsupported target syntax \(to)") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw ValidationError("\(input) does not exist") }
+        let pairs: [(String, String)]
+        if isDir.boolValue {
+            let files = DirectoryWalker().files(under: [input]).sorted()
+            pairs = files.map { ($0, output + "/" + String($0.dropFirst(input.count)).trimmingPrefix("/")) }
+        } else {
+            pairs = [(input, output)]
+        }
+        var failed = 0
+        for (src, dst) in pairs {
+            do {
+                let file = try Part10Reader.read(path: src)
+                let ds = try Transcoder().transcode(file.dataSet, from: file.transferSyntax, to: target)
+                var meta = file.meta
+                if meta.isEmpty { meta = Part10Writer.fileMeta(for: ds, transferSyntax: target) }
+                meta.set(.implementationClassUID, .UI, UIDGenerator.implementationClassUID)
+                meta.set(.implementationVersionName, .SH, UIDGenerator.implementationVersionName)
+                let bytes = try Part10Writer.encode(ds, transferSyntax: target, meta: meta)
+                try FileManager.default.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileBytes.write(bytes, to: dst)
+            } catch {
+                failed += 1
+                printError("E: \(src): \(error)")
+            }
+        }
+        if failed > 0 {
+            printError("transcode: \(failed) of \(pairs.count) files failed")
+            throw ExitCode(1)
+        }
+    }
+
+    static func syntax(_ name: String) -> TransferSyntax? {
+        switch name.lowercased() {
+        case "implicit": return .implicitVRLittleEndian
+        case "explicit", "little": return .explicitVRLittleEndian
+        case "big": return .explicitVRBigEndian
+        case "deflated": return .deflatedExplicitVRLittleEndian
+        case "rle": return .rleLossless
+        default:
+            guard let ts = TransferSyntax.lookup(name), !ts.isEncapsulated || Codecs.codec(for: ts) != nil else { return nil }
+            return ts
+        }
+    }
+}
+
+private extension String {
+    func trimmingPrefix(_ p: String) -> String { hasPrefix(p) ? String(dropFirst(p.count)) : self }
+}
