@@ -37,6 +37,7 @@ let package = Package(
             name: "FerryNetwork",
             dependencies: [
                 "FerryDICOM",
+                "FerryCodecs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -55,6 +56,7 @@ let package = Package(
             name: "FerryMigration",
             dependencies: [
                 "FerryDICOM",
+                "FerryCodecs",
                 "FerryNetwork",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),

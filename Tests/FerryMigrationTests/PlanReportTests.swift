@@ -33,8 +33,8 @@ struct PlanReportTests {
     }
 
     /// --probe against a receiver that accepts only explicit VR little endian: explicit files
-    /// go as they are, other uncompressed ones converted, compressed ones need transcoding;
-    /// the answers are stored in the manifest.
+    /// go as they are, other uncompressed ones converted, RLE decoded, other compressed ones
+    /// need a codec Ferry does not have yet; the answers are stored in the manifest.
     @Test func probeAgainstAPartialReceiver() throws {
         let rx = try Corpus.temporaryDirectory("rx-probe")
         let port = freePort()
@@ -48,7 +48,8 @@ struct PlanReportTests {
         func outcome(_ ts: TransferSyntax) -> String? { groups.first { $0["transferSyntax"] as? String == ts.uid }?["outcome"] as? String }
         #expect(outcome(.explicitVRLittleEndian) == "send as is")
         #expect(outcome(.implicitVRLittleEndian) == "send converted (uncompressed syntax change)")
-        #expect(outcome(.rleLossless)?.hasPrefix("needs transcoding") == true)
+        #expect(outcome(.rleLossless) == "transcode: RLE Lossless -> Explicit VR Little Endian (lossless decode)")
+        #expect(outcome(.jpegLSLossless)?.hasPrefix("needs transcoding") == true)
         #expect(Interop.received(rx).isEmpty, "the probe sends no data")
         let stored = try Manifest(path: manifest, exclusive: false).probes()
         #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })
@@ -65,7 +66,9 @@ struct PlanReportTests {
         #expect(failed.allSatisfy { $0.attempts == 0 }, "no association was spent on them")
         let done = try m.instances(in: [.done])
         #expect(Interop.received(rx).count == done.count)
-        #expect(done.allSatisfy { TransferSyntax.lookup($0.transferSyntaxUID ?? "")?.isEncapsulated == false })
+        #expect(done.allSatisfy { $0.transferSyntaxUID == TransferSyntax.rleLossless.uid || TransferSyntax.lookup($0.transferSyntaxUID ?? "")?.isEncapsulated == false })
+        #expect(done.contains { $0.transferSyntaxUID == TransferSyntax.rleLossless.uid && $0.sentTransferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid },
+                "the RLE file is decoded on the way")
     }
 
     /// SIGINT: the run stops taking files, finishes in flight, exits 130, and a resumed run

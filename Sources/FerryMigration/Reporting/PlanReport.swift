@@ -1,3 +1,4 @@
+import FerryCodecs
 import FerryDICOM
 import FerryNetwork
 
@@ -11,7 +12,8 @@ public struct PlanReport: Codable, Sendable {
         public var transferSyntaxName: String
         public var files: Int
         public var bytes: Int
-        /// With a probe: "send as is", "needs transcoding (not available yet)", "cannot be sent: ...".
+        /// With a probe: "send as is", "send converted ...", "transcode: A -> B ...",
+        /// "needs transcoding ... (no codec for it yet)", "cannot be sent: ...".
         public var outcome: String?
     }
     public struct Context: Codable, Sendable {
@@ -81,10 +83,17 @@ public struct PlanReport: Codable, Sendable {
         let accepted = probe.values.filter { $0.sopClassUID == g.sopClass && $0.accepted }.map(\.transferSyntaxUID)
         guard !accepted.isEmpty else { return "cannot be sent: the destination accepts no context for \(g.sopClassName)" }
         guard let ts = TransferSyntax.lookup(g.transferSyntax) else { return "cannot be sent: unknown transfer syntax" }
-        if !ts.isEncapsulated, accepted.contains(where: { TransferSyntax.lookup($0).map { !$0.isEncapsulated } ?? false }) {
+        let acceptedSyntaxes = accepted.compactMap(TransferSyntax.lookup)
+        if !ts.isEncapsulated, acceptedSyntaxes.contains(where: { !$0.isEncapsulated }) {
             return "send converted (uncompressed syntax change)"
         }
-        return "needs transcoding to one of \(accepted.map(UIDRegistry.name(of:)).joined(separator: ", ")) (not available yet)"
+        if ts.isEncapsulated, Codecs.codec(for: ts) != nil, let target = acceptedSyntaxes.first(where: { !$0.isEncapsulated }) {
+            return "transcode: \(ts.name) -> \(target.name) (lossless decode)"
+        }
+        if !ts.isEncapsulated, let target = acceptedSyntaxes.first(where: { $0.isLossless && Codecs.codec(for: $0) != nil }) {
+            return "transcode: \(ts.name) -> \(target.name) (lossless, verified)"
+        }
+        return "needs transcoding to one of \(accepted.map(UIDRegistry.name(of:)).joined(separator: ", ")) (no codec for it yet)"
     }
 
     // MARK: Rendering

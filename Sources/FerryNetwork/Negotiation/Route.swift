@@ -1,3 +1,4 @@
+import FerryCodecs
 import FerryDICOM
 
 /// How one file travels on an established association.
@@ -35,17 +36,29 @@ public enum Route: Sendable, Equatable {
                streamIsValid(info, as: companion) {
                 return mustRewrite ? .convert(contextID: pc.id, to: companion) : .asIs(contextID: pc.id, transferSyntax: companion)
             }
+            // A codec for the file's syntax: decode to an uncompressed syntax the peer took.
+            if Codecs.codec(for: own) != nil {
+                for ts in [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian, .explicitVRBigEndian] {
+                    if let pc = candidates.first(where: { $0.transferSyntax == ts.uid }) { return .convert(contextID: pc.id, to: ts) }
+                }
+            }
             let offered = candidates.map { TransferSyntax.lookup($0.transferSyntax)?.name ?? $0.transferSyntax }
             return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); "
-                               + "sending \(own.name) needs transcoding (not available yet)")
+                               + "sending \(own.name) needs transcoding (\(Codecs.codec(for: own) == nil ? "no decoder for it yet" : "no common syntax"))")
         }
         let preference: [TransferSyntax] = (preferred.map { $0.isEncapsulated ? [] : [$0] } ?? []) + [.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
         for ts in preference {
             if let pc = candidates.first(where: { $0.transferSyntax == ts.uid }) { return .convert(contextID: pc.id, to: ts) }
         }
+        // Only compressed syntaxes accepted: encode losslessly where Ferry has the codec.
+        for pc in candidates {
+            if let ts = TransferSyntax.lookup(pc.transferSyntax), ts.isLossless, Codecs.codec(for: ts) != nil {
+                return .convert(contextID: pc.id, to: ts)
+            }
+        }
         let offered = candidates.map { TransferSyntax.lookup($0.transferSyntax)?.name ?? $0.transferSyntax }
         return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); "
-                           + "compressing \(own.name) needs transcoding (not available yet)")
+                           + "compressing \(own.name) needs an encoder Ferry does not have yet")
     }
 
     static func streamIsValid(_ info: JPEGProbe.Info, as companion: TransferSyntax) -> Bool {

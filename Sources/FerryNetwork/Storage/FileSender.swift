@@ -1,3 +1,4 @@
+import FerryCodecs
 import FerryDICOM
 import Logging
 
@@ -58,7 +59,9 @@ public struct FileSender {
                 do {
                     var dicom = try Part10Reader.read(path: file.path)
                     if invention != nil { instance = invention?.apply(to: &dicom.dataSet) ?? instance }
-                    encoded = try conversion.encode(dicom.dataSet, as: ts)
+                    // Pixel data changes form when either side is encapsulated (lossless results verified).
+                    let dataSet = try Transcoder().transcode(dicom.dataSet, from: file.transferSyntax, to: ts)
+                    encoded = try conversion.encode(dataSet, as: ts)
                 } catch {
                     outcome.error = "\(error)"
                     outcome.failure = .file
