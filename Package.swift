@@ -45,10 +45,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Pixel data codecs behind one interface keyed by transfer syntax (RLE so far).
+        // CharLS, for JPEG-LS (PS3.5 A.4.3).
+        .systemLibrary(
+            name: "CCharLS",
+            pkgConfig: "charls",
+            providers: [.apt(["libcharls-dev"])]
+        ),
+        // Pixel data codecs behind one interface keyed by transfer syntax (RLE, JPEG-LS so far).
         .target(
             name: "FerryCodecs",
-            dependencies: ["FerryDICOM"]
+            dependencies: ["FerryDICOM", "CCharLS"]
         ),
         // The migration pipeline: job files, planner, checkpointed manifest (SQLite via GRDB),
         // a pool of associations, resume, reports.
@@ -94,7 +100,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryMigrationTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryMigration", "TestSupport"],
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryMigration", "FerryCodecs", "TestSupport"],
             exclude: ["Snapshots"]
         ),
         .testTarget(

@@ -6,13 +6,13 @@ import Foundation
 struct Transcode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write files in another transfer syntax (like DCMTK dcmconv/dcmcrle/dcmdrle); lossless results are verified.",
-        discussion: "Codecs so far: RLE Lossless (encode and decode). Uncompressed syntaxes (implicit/explicit, little/big endian, deflated) convert among themselves. Exit 1 if any file failed.")
+        discussion: "Codecs so far: RLE Lossless and JPEG-LS (encode and decode). Uncompressed syntaxes (implicit/explicit, little/big endian, deflated) convert among themselves. Exit 1 if any file failed.")
 
     @Argument(help: "Input file or directory.")
     var input: String
     @Argument(help: "Output file or directory (created).")
     var output: String
-    @Option(help: "Target transfer syntax: a UID or one of: implicit, explicit, big, deflated, rle.")
+    @Option(help: "Target transfer syntax: a UID or one of: implicit, explicit, big, deflated, rle, jpegls.")
     var to: String
 
     func run() throws {
@@ -56,6 +56,7 @@ struct Transcode: ParsableCommand {
         case "big": return .explicitVRBigEndian
         case "deflated": return .deflatedExplicitVRLittleEndian
         case "rle": return .rleLossless
+        case "jpegls", "jpeg-ls": return .jpegLSLossless
         default:
             guard let ts = TransferSyntax.lookup(name), !ts.isEncapsulated || Codecs.codec(for: ts) != nil else { return nil }
             return ts

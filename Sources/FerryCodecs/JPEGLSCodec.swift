@@ -1,0 +1,111 @@
+import CCharLS
+import FerryDICOM
+
+/// JPEG-LS lossless (4.80) and near-lossless (4.81) through CharLS. The stream's frame
+/// (width, height, components, precision) is checked against the data set before decoding;
+/// the output buffer is sized from the data set's attributes.
+public struct JPEGLSCodec: PixelCodec {
+    public let transferSyntax: TransferSyntax
+    /// NEAR for encoding 4.81 (0 for 4.80).
+    public var nearLossless: Int32
+
+    public init(_ ts: TransferSyntax = .jpegLSLossless, nearLossless: Int32 = 2) {
+        transferSyntax = ts
+        self.nearLossless = ts == .jpegLSLossless ? 0 : nearLossless
+    }
+
+    public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
+        let stream: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG-LS: image size overflows") }
+        guard let decoder = charls_jpegls_decoder_create() else { throw CodecError("JPEG-LS: cannot create a decoder") }
+        defer { charls_jpegls_decoder_destroy(decoder) }
+        var info = charls_frame_info()
+        var interleave = CHARLS_INTERLEAVE_MODE_NONE
+        var out = [UInt8](repeating: 0, count: frameLength)
+        let rc: Int32 = stream.withUnsafeBytes { src in
+            guard let base = src.baseAddress else { return -1 }
+            var e = charls_jpegls_decoder_set_source_buffer(decoder, base, src.count).code
+            if e == 0 { e = charls_jpegls_decoder_read_header(decoder).code }
+            if e == 0 { e = charls_jpegls_decoder_get_frame_info(decoder, &info).code }
+            if e == 0 { e = charls_jpegls_decoder_get_interleave_mode(decoder, &interleave).code }
+            return e
+        }
+        guard rc == 0 else { throw CodecError("JPEG-LS: malformed stream (\(Self.message(rc)))") }
+        guard Int(info.width) == image.columns, Int(info.height) == image.rows, Int(info.component_count) == image.samplesPerPixel else {
+            throw CodecError("JPEG-LS: the stream is \(info.width)x\(info.height)x\(info.component_count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+        }
+        guard Int(info.bits_per_sample) <= image.bitsAllocated, (image.bitsAllocated == 8) == (info.bits_per_sample <= 8) else {
+            throw CodecError("JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
+        }
+        let decoded: Int32 = out.withUnsafeMutableBytes { dst in
+            guard let base = dst.baseAddress else { return -1 }
+            return charls_jpegls_decoder_decode_to_buffer(decoder, base, dst.count, 0).code
+        }
+        guard decoded == 0 else { throw CodecError("JPEG-LS: decoding failed (\(Self.message(decoded)))") }
+        // CharLS writes component planes for interleave mode "none"; DICOM wants the data
+        // set's planar configuration.
+        if image.samplesPerPixel > 1, interleave == CHARLS_INTERLEAVE_MODE_NONE, image.planarConfiguration == 0 {
+            out = Self.interleave(out, image: image)
+        } else if image.samplesPerPixel > 1, interleave != CHARLS_INTERLEAVE_MODE_NONE, image.planarConfiguration == 1 {
+            out = Self.planar(out, image: image)
+        }
+        return out
+    }
+
+    public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG-LS: frame shorter than the image") }
+        guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else { throw CodecError("JPEG-LS: Bits Allocated \(image.bitsAllocated)") }
+        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG-LS: image larger than 65535") }
+        guard let encoder = charls_jpegls_encoder_create() else { throw CodecError("JPEG-LS: cannot create an encoder") }
+        defer { charls_jpegls_encoder_destroy(encoder) }
+        // Precision: Bits Allocated, so every stored bit pattern (signed values included) survives.
+        var info = charls_frame_info(width: UInt32(image.columns), height: UInt32(image.rows),
+                                     bits_per_sample: Int32(image.bitsAllocated), component_count: Int32(image.samplesPerPixel))
+        var source = Array(frame.prefix(frameLength))
+        let interleave = image.samplesPerPixel > 1 && image.planarConfiguration == 0 ? CHARLS_INTERLEAVE_MODE_SAMPLE : CHARLS_INTERLEAVE_MODE_NONE
+        var size = 0
+        var e = charls_jpegls_encoder_set_frame_info(encoder, &info).code
+        if e == 0 { e = charls_jpegls_encoder_set_near_lossless(encoder, nearLossless).code }
+        if e == 0 { e = charls_jpegls_encoder_set_interleave_mode(encoder, interleave).code }
+        if e == 0 { e = charls_jpegls_encoder_get_estimated_destination_size(encoder, &size).code }
+        guard e == 0 else { throw CodecError("JPEG-LS: cannot set up the encoder (\(Self.message(e)))") }
+        var out = [UInt8](repeating: 0, count: size)
+        var written = 0
+        let rc: Int32 = out.withUnsafeMutableBytes { dst in
+            source.withUnsafeMutableBytes { src in
+                guard let d = dst.baseAddress, let s = src.baseAddress else { return -1 }
+                var e = charls_jpegls_encoder_set_destination_buffer(encoder, d, dst.count).code
+                if e == 0 { e = charls_jpegls_encoder_encode_from_buffer(encoder, s, src.count, 0).code }
+                if e == 0 { e = charls_jpegls_encoder_get_bytes_written(encoder, &written).code }
+                return e
+            }
+        }
+        guard rc == 0 else { throw CodecError("JPEG-LS: encoding failed (\(Self.message(rc)))") }
+        out.removeLast(out.count - written)
+        if out.count % 2 == 1 { out.append(0) }  // fragments are even (PS3.5 A.4)
+        return out
+    }
+
+    static func message(_ code: Int32) -> String {
+        guard let m = charls_get_error_message(charls_jpegls_errc(rawValue: UInt32(bitPattern: code))) else { return "error \(code)" }
+        return String(cString: m)
+    }
+
+    static func interleave(_ planes: [UInt8], image: ImageDescription) -> [UInt8] {
+        let bps = image.bitsAllocated / 8, pixels = image.rows * image.columns, spp = image.samplesPerPixel
+        var out = [UInt8](repeating: 0, count: planes.count)
+        for s in 0..<spp { for p in 0..<pixels { for b in 0..<bps { out[(p * spp + s) * bps + b] = planes[(s * pixels + p) * bps + b] } } }
+        return out
+    }
+
+    static func planar(_ pixelsIn: [UInt8], image: ImageDescription) -> [UInt8] {
+        let bps = image.bitsAllocated / 8, pixels = image.rows * image.columns, spp = image.samplesPerPixel
+        var out = [UInt8](repeating: 0, count: pixelsIn.count)
+        for s in 0..<spp { for p in 0..<pixels { for b in 0..<bps { out[(s * pixels + p) * bps + b] = pixelsIn[(p * spp + s) * bps + b] } } }
+        return out
+    }
+}
+
+extension charls_jpegls_errc {
+    var code: Int32 { Int32(bitPattern: rawValue) }
+}
