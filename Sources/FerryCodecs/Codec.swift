@@ -53,7 +53,8 @@ public protocol PixelCodec: Sendable {
 
 /// The codecs Ferry has, by transfer syntax UID.
 public enum Codecs {
-    public static let all: [any PixelCodec] = [RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless)]
+    public static let all: [any PixelCodec] = [RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless),
+                                               JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1)]
 
     public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
         all.first { $0.transferSyntax == ts }

@@ -1,0 +1,271 @@
+import FerryDICOM
+
+/// JPEG Lossless, Non-Hierarchical (ITU-T T.81 Process 14: 1.2.840.10008.1.2.4.57, any
+/// predictor 1-7 and point transform; its SV1 form 1.2.840.10008.1.2.4.70), decoded in Swift:
+/// libjpeg-turbo on Debian has no lossless mode. 2 to 16 bits, 1 or 3 components,
+/// restart intervals; prediction and reconstruction are modulo 2^16 as T.81 H.1.2.1 says
+/// (a decoder that clamps corrupts images that rely on the wrap).
+public struct JPEGLosslessCodec: PixelCodec {
+    public let transferSyntax: TransferSyntax
+    public init(_ ts: TransferSyntax = .jpegLosslessSV1) { transferSyntax = ts }
+
+    public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        throw CodecError("JPEG lossless: encoding is not implemented yet")
+    }
+
+    public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
+        let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
+        var r = Reader(data: data)
+        guard r.u8() == 0xFF, r.u8() == 0xD8 else { throw CodecError("JPEG lossless: no SOI marker") }
+        var tables: [Int: Huffman] = [:]
+        var restartInterval = 0
+        var frame: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)])?
+        while true {
+            let marker = try r.marker()
+            switch marker {
+            case 0xC3:
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                let precision = try r.byte(), height = try r.u16(), width = try r.u16(), count = try r.byte()
+                var components: [(Int, Int)] = []
+                for _ in 0..<count {
+                    let id = try r.byte(), sampling = try r.byte()
+                    _ = try r.byte()
+                    guard sampling == 0x11 else { throw CodecError("JPEG lossless: subsampled components are not supported") }
+                    components.append((id, 0))
+                }
+                r.pos = end
+                frame = (precision, height, width, components)
+            case 0xC0, 0xC1, 0xC2, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
+                throw CodecError("JPEG lossless: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not lossless process 14")
+            case 0xC4:
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                while r.pos < end {
+                    let tc = try r.byte()
+                    var counts: [Int] = []
+                    for _ in 0..<16 { counts.append(try r.byte()) }
+                    let total = counts.reduce(0, +)
+                    guard total <= 256, r.pos + total <= data.count else { throw CodecError("JPEG lossless: bad Huffman table") }
+                    let values = Array(data[r.pos..<r.pos + total])
+                    r.pos += total
+                    tables[tc & 0x0F] = try Huffman(counts: counts, values: values)
+                }
+            case 0xDD:
+                _ = try r.u16()
+                restartInterval = try r.u16()
+            case 0xDA:
+                guard let f = frame else { throw CodecError("JPEG lossless: SOS before SOF") }
+                try check(f, image)
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                let ns = try r.byte()
+                guard ns == f.components.count else { throw CodecError("JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)") }
+                var huff: [Huffman] = []
+                for _ in 0..<ns {
+                    _ = try r.byte()
+                    let t = (try r.byte()) >> 4
+                    guard let h = tables[t] else { throw CodecError("JPEG lossless: missing Huffman table \(t)") }
+                    huff.append(h)
+                }
+                let predictor = try r.byte()
+                _ = try r.byte()  // Se
+                let pt = (try r.byte()) & 0x0F
+                r.pos = end
+                guard (1...7).contains(predictor) else { throw CodecError("JPEG lossless: predictor \(predictor) (selection value must be 1 to 7)") }
+                guard pt < f.precision else { throw CodecError("JPEG lossless: point transform \(pt) for precision \(f.precision)") }
+                return try decodeScan(data: data, start: r.pos, frame: f, huffman: huff, predictor: predictor, pt: pt,
+                                      restartInterval: restartInterval, image: image)
+            case 0xD9:
+                throw CodecError("JPEG lossless: end of image before any scan")
+            default:
+                // APPn, COM, DQT... skipped by their length.
+                let length = try r.u16()
+                guard length >= 2, r.pos + length - 2 <= data.count else { throw CodecError("JPEG lossless: marker segment runs past the end") }
+                r.pos += length - 2
+            }
+        }
+    }
+
+    private func check(_ f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]), _ image: ImageDescription) throws(CodecError) {
+        guard f.width == image.columns, f.height == image.rows, f.components.count == image.samplesPerPixel else {
+            throw CodecError("JPEG lossless: the stream is \(f.width)x\(f.height)x\(f.components.count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+        }
+        guard (2...16).contains(f.precision), f.precision <= image.bitsAllocated else {
+            throw CodecError("JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)")
+        }
+    }
+
+    private func decodeScan(data: [UInt8], start: Int, frame f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]),
+                            huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        let width = f.width, height = f.height, nc = f.components.count
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG lossless: image size overflows") }
+        var samples = [Int](repeating: 0, count: width * height * nc)
+        var bits = BitReader(data: data, pos: start)
+        let initial = 1 << (f.precision - pt - 1)
+        var mcusLeft = restartInterval
+        // Where the last reset (the start, or a restart marker) happened: that sample is
+        // predicted from 2^(P-Pt-1), the rest of its line from the left (T.81 H.1.2.1).
+        var resetRow = 0, resetX = 0
+        for y in 0..<height {
+            for x in 0..<width {
+                if restartInterval > 0 {
+                    if mcusLeft == 0 {
+                        try bits.restart()
+                        mcusLeft = restartInterval
+                        resetRow = y
+                        resetX = x
+                    }
+                    mcusLeft -= 1
+                }
+                for c in 0..<nc {
+                    let i = (y * width + x) * nc + c
+                    let prediction: Int
+                    if y == resetRow && x == resetX {
+                        prediction = initial
+                    } else if y == resetRow {
+                        prediction = samples[i - nc]
+                    } else if x == 0 {
+                        prediction = samples[i - width * nc]
+                    } else {
+                        let ra = samples[i - nc], rb = samples[i - width * nc], rc = samples[i - width * nc - nc]
+                        switch predictor {
+                        case 1: prediction = ra
+                        case 2: prediction = rb
+                        case 3: prediction = rc
+                        case 4: prediction = ra + rb - rc
+                        case 5: prediction = ra + ((rb - rc) >> 1)
+                        case 6: prediction = rb + ((ra - rc) >> 1)
+                        default: prediction = (ra + rb) >> 1
+                        }
+                    }
+                    let diff = try bits.difference(huffman[c])
+                    samples[i] = (prediction + diff) & 0xFFFF
+                }
+            }
+        }
+        // Native little endian, with the point transform undone.
+        var out = [UInt8](repeating: 0, count: frameLength)
+        let bytes = image.bitsAllocated / 8
+        for i in 0..<samples.count {
+            let v = (samples[i] << pt) & 0xFFFF
+            if bytes == 1 {
+                out[i] = UInt8(truncatingIfNeeded: v)
+            } else {
+                out[2 * i] = UInt8(truncatingIfNeeded: v)
+                out[2 * i + 1] = UInt8(truncatingIfNeeded: v >> 8)
+            }
+        }
+        return out
+    }
+}
+
+/// Reads marker segments.
+private struct Reader {
+    let data: [UInt8]
+    var pos = 0
+    mutating func u8() -> UInt8? {
+        guard pos < data.count else { return nil }
+        defer { pos += 1 }
+        return data[pos]
+    }
+    mutating func byte() throws(CodecError) -> Int {
+        guard let b = u8() else { throw CodecError("JPEG lossless: stream ends inside a marker segment") }
+        return Int(b)
+    }
+    mutating func u16() throws(CodecError) -> Int { (try byte()) << 8 | (try byte()) }
+    mutating func marker() throws(CodecError) -> Int {
+        guard try byte() == 0xFF else { throw CodecError("JPEG lossless: expected a marker at offset \(pos - 1)") }
+        var m = try byte()
+        while m == 0xFF { m = try byte() }
+        return m
+    }
+}
+
+/// A Huffman table as canonical codes (T.81 C and F.2.2.3).
+struct Huffman {
+    var maxCode = [Int](repeating: -1, count: 17)
+    var valPtr = [Int](repeating: 0, count: 17)
+    var minCode = [Int](repeating: 0, count: 17)
+    var values: [UInt8]
+
+    init(counts: [Int], values: [UInt8]) throws(CodecError) {
+        self.values = values
+        var code = 0, k = 0
+        for l in 1...16 {
+            let n = counts[l - 1]
+            if n > 0 {
+                valPtr[l] = k
+                minCode[l] = code
+                code += n
+                k += n
+                maxCode[l] = code - 1
+                guard maxCode[l] < 1 << l else { throw CodecError("JPEG lossless: over-subscribed Huffman table") }
+            }
+            code <<= 1
+        }
+    }
+}
+
+/// The entropy-coded segment: bits MSB first, 0xFF00 stuffing, RSTn markers.
+private struct BitReader {
+    let data: [UInt8]
+    var pos: Int
+    var acc = 0
+    var count = 0
+
+    mutating func bit() throws(CodecError) -> Int {
+        if count == 0 {
+            guard pos < data.count else { throw CodecError("JPEG lossless: entropy-coded data ends early") }
+            var b = Int(data[pos])
+            pos += 1
+            if b == 0xFF {
+                guard pos < data.count else { throw CodecError("JPEG lossless: entropy-coded data ends early") }
+                let next = data[pos]
+                if next == 0x00 { pos += 1 } else {
+                    // A marker inside the scan: feed zeros (T.81 F.2.2.5); it ends the data.
+                    pos -= 1
+                    b = 0
+                }
+            }
+            acc = b
+            count = 8
+        }
+        count -= 1
+        return (acc >> count) & 1
+    }
+
+    mutating func bits(_ n: Int) throws(CodecError) -> Int {
+        var v = 0
+        for _ in 0..<n { v = v << 1 | (try bit()) }
+        return v
+    }
+
+    mutating func difference(_ h: Huffman) throws(CodecError) -> Int {
+        var code = try bit(), l = 1
+        while l <= 16, code > h.maxCode[l] {
+            code = code << 1 | (try bit())
+            l += 1
+        }
+        guard l <= 16 else { throw CodecError("JPEG lossless: invalid Huffman code") }
+        let index = h.valPtr[l] + code - h.minCode[l]
+        guard index >= 0, index < h.values.count else { throw CodecError("JPEG lossless: invalid Huffman code") }
+        let ssss = Int(h.values[index])
+        switch ssss {
+        case 0: return 0
+        case 16: return 32768
+        case 1...15:
+            let v = try bits(ssss)
+            return v < 1 << (ssss - 1) ? v - (1 << ssss) + 1 : v
+        default: throw CodecError("JPEG lossless: difference category \(ssss)")
+        }
+    }
+
+    /// Skips to the RSTn marker, resets the bit buffer (T.81 F.2.1.3).
+    mutating func restart() throws(CodecError) {
+        count = 0
+        while pos + 1 < data.count, !(data[pos] == 0xFF && (0xD0...0xD7).contains(data[pos + 1])) { pos += 1 }
+        guard pos + 1 < data.count else { throw CodecError("JPEG lossless: missing restart marker") }
+        pos += 2
+    }
+}
