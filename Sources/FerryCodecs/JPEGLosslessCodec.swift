@@ -4,13 +4,139 @@ import FerryDICOM
 /// predictor 1-7 and point transform; its SV1 form 1.2.840.10008.1.2.4.70), decoded in Swift:
 /// libjpeg-turbo on Debian has no lossless mode. 2 to 16 bits, 1 or 3 components,
 /// restart intervals; prediction and reconstruction are modulo 2^16 as T.81 H.1.2.1 says
-/// (a decoder that clamps corrupts images that rely on the wrap).
+/// (a decoder that clamps corrupts images that rely on the wrap). Encoding writes SV1.
 public struct JPEGLosslessCodec: PixelCodec {
     public let transferSyntax: TransferSyntax
     public init(_ ts: TransferSyntax = .jpegLosslessSV1) { transferSyntax = ts }
 
+    /// Encodes with selection value 1 (valid for both 4.70 and 4.57), precision = Bits
+    /// Allocated (every stored bit pattern survives), one Huffman table built from the frame's
+    /// own difference statistics (T.81 K.2).
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        throw CodecError("JPEG lossless: encoding is not implemented yet")
+        guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else { throw CodecError("JPEG lossless: Bits Allocated \(image.bitsAllocated)") }
+        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG lossless: image larger than 65535") }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG lossless: frame shorter than the image") }
+        let precision = image.bitsAllocated, nc = image.samplesPerPixel, width = image.columns, height = image.rows
+        let bytes = precision / 8
+        // Samples in scan order (interleaved components).
+        var samples = [Int](repeating: 0, count: width * height * nc)
+        let base = frame.startIndex
+        for p in 0..<(width * height) {
+            for c in 0..<nc {
+                let index = image.planarConfiguration == 1 ? c * width * height + p : p * nc + c
+                samples[p * nc + c] = bytes == 1 ? Int(frame[base + index]) : Int(frame[base + 2 * index]) | Int(frame[base + 2 * index + 1]) << 8
+            }
+        }
+        // Differences with predictor 1 (first sample 2^(P-1); first column from above).
+        var diffs = [Int](repeating: 0, count: samples.count)
+        for y in 0..<height {
+            for x in 0..<width {
+                for c in 0..<nc {
+                    let i = (y * width + x) * nc + c
+                    let prediction = x == 0 ? (y == 0 ? 1 << (precision - 1) : samples[i - width * nc]) : samples[i - nc]
+                    var d = (samples[i] - prediction) & 0xFFFF
+                    if d >= 32768 { d -= 65536 }          // -32768 stays as 32768 below (category 16)
+                    if d == -32768 { d = 32768 }
+                    diffs[i] = d
+                }
+            }
+        }
+        var frequencies = [Int](repeating: 0, count: 17)
+        for d in diffs { frequencies[Self.category(d)] += 1 }
+        let table = Self.huffmanTable(frequencies)
+        var out: [UInt8] = [0xFF, 0xD8]
+        // SOF3
+        out += [0xFF, 0xC3] + Self.u16(8 + 3 * nc) + [UInt8(precision)] + Self.u16(height) + Self.u16(width) + [UInt8(nc)]
+        for c in 0..<nc { out += [UInt8(c + 1), 0x11, 0x00] }
+        // DHT (class 0, table 0)
+        out += [0xFF, 0xC4] + Self.u16(2 + 1 + 16 + table.values.count) + [0x00] + table.counts.map(UInt8.init) + table.values.map(UInt8.init)
+        // SOS: all components on table 0, Ss = 1 (predictor), Se = 0, Ah/Al = 0
+        out += [0xFF, 0xDA] + Self.u16(6 + 2 * nc) + [UInt8(nc)]
+        for c in 0..<nc { out += [UInt8(c + 1), 0x00] }
+        out += [0x01, 0x00, 0x00]
+        var writer = BitWriter()
+        for d in diffs {
+            let ssss = Self.category(d)
+            writer.write(table.codes[ssss], length: table.lengths[ssss])
+            if ssss > 0 && ssss < 16 {
+                let extra = d > 0 ? d : d - 1
+                writer.write(extra & ((1 << ssss) - 1), length: ssss)
+            }
+        }
+        out += writer.finish()
+        out += [0xFF, 0xD9]
+        if out.count % 2 == 1 { out.append(0) }
+        return out
+    }
+
+    static func category(_ d: Int) -> Int {
+        if d == 32768 { return 16 }
+        var m = abs(d), n = 0
+        while m > 0 { n += 1; m >>= 1 }
+        return n
+    }
+
+    static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+
+    /// T.81 K.2: code lengths from frequencies, limited to 16 bits, with a reserved symbol so no
+    /// code is all ones; then canonical codes (C.2).
+    static func huffmanTable(_ freq: [Int]) -> (counts: [Int], values: [Int], codes: [Int], lengths: [Int]) {
+        var f = freq.map { $0 }
+        f.append(1)  // the reserved symbol 17
+        let n = f.count
+        var codeSize = [Int](repeating: 0, count: n)
+        var others = [Int](repeating: -1, count: n)
+        while true {
+            var v1 = -1, v2 = -1
+            for i in 0..<n where f[i] > 0 {
+                if v1 < 0 || f[i] <= f[v1] { v1 = i }
+            }
+            for i in 0..<n where f[i] > 0 && i != v1 {
+                if v2 < 0 || f[i] <= f[v2] { v2 = i }
+            }
+            if v2 < 0 { break }
+            f[v1] += f[v2]
+            f[v2] = 0
+            codeSize[v1] += 1
+            var k = v1
+            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
+            others[k] = v2
+            codeSize[v2] += 1
+            k = v2
+            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
+        }
+        var bits = [Int](repeating: 0, count: 33)
+        for i in 0..<n where codeSize[i] > 0 { bits[codeSize[i]] += 1 }
+        var i = 32
+        while i > 16 {
+            while bits[i] > 0 {
+                var j = i - 2
+                while bits[j] == 0 { j -= 1 }
+                bits[i] -= 2
+                bits[i - 1] += 1
+                bits[j + 1] += 2
+                bits[j] -= 1
+            }
+            i -= 1
+        }
+        while bits[i] == 0 { i -= 1 }
+        bits[i] -= 1  // remove the reserved symbol
+        // Symbols by increasing code size (the reserved one excluded).
+        var values: [Int] = []
+        for size in 1...32 { for s in 0..<17 where codeSize[s] == size { values.append(s) } }
+        let counts = Array(bits[1...16])
+        var codes = [Int](repeating: 0, count: 17), lengths = [Int](repeating: 0, count: 17)
+        var code = 0, k = 0
+        for l in 1...16 {
+            for _ in 0..<counts[l - 1] {
+                codes[values[k]] = code
+                lengths[values[k]] = l
+                code += 1
+                k += 1
+            }
+            code <<= 1
+        }
+        return (counts, Array(values.prefix(counts.reduce(0, +))), codes, lengths)
     }
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
@@ -147,13 +273,16 @@ public struct JPEGLosslessCodec: PixelCodec {
         // Native little endian, with the point transform undone.
         var out = [UInt8](repeating: 0, count: frameLength)
         let bytes = image.bitsAllocated / 8
+        let pixels = width * height
         for i in 0..<samples.count {
             let v = (samples[i] << pt) & 0xFFFF
+            // The scan interleaves components; the data set may want planes.
+            let o = image.planarConfiguration == 1 && nc > 1 ? (i % nc) * pixels + i / nc : i
             if bytes == 1 {
-                out[i] = UInt8(truncatingIfNeeded: v)
+                out[o] = UInt8(truncatingIfNeeded: v)
             } else {
-                out[2 * i] = UInt8(truncatingIfNeeded: v)
-                out[2 * i + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                out[2 * o] = UInt8(truncatingIfNeeded: v)
+                out[2 * o + 1] = UInt8(truncatingIfNeeded: v >> 8)
             }
         }
         return out
@@ -267,5 +396,33 @@ private struct BitReader {
         while pos + 1 < data.count, !(data[pos] == 0xFF && (0xD0...0xD7).contains(data[pos + 1])) { pos += 1 }
         guard pos + 1 < data.count else { throw CodecError("JPEG lossless: missing restart marker") }
         pos += 2
+    }
+}
+
+/// Entropy-coded output: bits MSB first, 0xFF stuffed with 0x00, padded with 1 bits.
+private struct BitWriter {
+    var out: [UInt8] = []
+    var acc = 0
+    var count = 0
+
+    mutating func write(_ value: Int, length: Int) {
+        for i in stride(from: length - 1, through: 0, by: -1) {
+            acc = acc << 1 | (value >> i & 1)
+            count += 1
+            if count == 8 { emit() }
+        }
+    }
+
+    private mutating func emit() {
+        let b = UInt8(acc & 0xFF)
+        out.append(b)
+        if b == 0xFF { out.append(0x00) }
+        acc = 0
+        count = 0
+    }
+
+    mutating func finish() -> [UInt8] {
+        while count != 0 { acc = acc << 1 | 1; count += 1; if count == 8 { emit() } }
+        return out
     }
 }

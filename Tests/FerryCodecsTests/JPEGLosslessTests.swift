@@ -42,3 +42,35 @@ struct JPEGLosslessTests {
         }
     }
 }
+
+/// Ferry's JPEG lossless SV1 encodings decode with dcmdjpeg and GDCM to the original pixels.
+@Suite(.serialized)
+struct JPEGLosslessEncodeTests {
+    @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
+        let files = try RLETests.files(.explicitVRLittleEndian).prefix(10) + RLETests.files(.implicitVRLittleEndian).prefix(4)
+        let dir = try Corpus.temporaryDirectory("jpegll-encode")
+        for (i, path) in files.enumerated() {
+            let jpeg = dir + "/ll\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
+            let ferry = try FerryCLI.run(["transcode", path, jpeg, "--to", "jpeg-lossless"])
+            #expect(ferry.status == 0, "\(ferry.stderr)")
+            let dump = try Tools.run("/usr/bin/dcmdump", ["-q", jpeg])
+            #expect(dump.status == 0 && dump.stderr.isEmpty, "\(dump.stderr)")
+            #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, back]).status == 0)
+            #expect(try Tools.run("gdcmconv", ["--raw", jpeg, gdcmBack]).status == 0)
+            let original = try RLETests.pixels(path)
+            #expect(try RLETests.pixels(back) == original, "\(path): dcmdjpeg does not give back the pixels")
+            #expect(try RLETests.pixels(gdcmBack) == original, "\(path): gdcmconv does not give back the pixels")
+        }
+    }
+
+    @Test func roundTripsIncludingWrapAndColor() throws {
+        var rng = SystemRandomNumberGenerator()
+        for (spp, bits, planar) in [(1, 16, 0), (3, 8, 0), (3, 8, 1), (1, 8, 0)] {
+            let image = ImageDescription(rows: 11, columns: 13, samplesPerPixel: spp, bitsAllocated: bits, planarConfiguration: planar)
+            // Extremes next to each other force differences of +-32768 (category 16 and the wrap).
+            let frame = (0..<(image.frameLength ?? 0)).map { i in i % 5 == 0 ? UInt8(0xFF) : i % 5 == 1 ? 0 : UInt8.random(in: 0...255, using: &rng) }
+            let encoded = try JPEGLosslessCodec().encode(frame[...], image: image)
+            #expect(try JPEGLosslessCodec().decode([encoded[...]], image: image) == frame)
+        }
+    }
+}

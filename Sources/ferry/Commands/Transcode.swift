@@ -6,13 +6,13 @@ import Foundation
 struct Transcode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write files in another transfer syntax (like DCMTK dcmconv/dcmcrle/dcmdrle); lossless results are verified.",
-        discussion: "Codecs so far: RLE Lossless and JPEG-LS (encode and decode). Uncompressed syntaxes (implicit/explicit, little/big endian, deflated) convert among themselves. Exit 1 if any file failed.")
+        discussion: "Codecs so far: RLE Lossless, JPEG-LS and JPEG lossless SV1 (encode and decode; 4.57 decode). Uncompressed syntaxes (implicit/explicit, little/big endian, deflated) convert among themselves. Exit 1 if any file failed.")
 
     @Argument(help: "Input file or directory.")
     var input: String
     @Argument(help: "Output file or directory (created).")
     var output: String
-    @Option(help: "Target transfer syntax: a UID or one of: implicit, explicit, big, deflated, rle, jpegls.")
+    @Option(help: "Target transfer syntax: a UID or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless.")
     var to: String
 
     func run() throws {
@@ -57,6 +57,7 @@ struct Transcode: ParsableCommand {
         case "deflated": return .deflatedExplicitVRLittleEndian
         case "rle": return .rleLossless
         case "jpegls", "jpeg-ls": return .jpegLSLossless
+        case "jpeg-lossless", "jpegll": return .jpegLosslessSV1
         default:
             guard let ts = TransferSyntax.lookup(name), !ts.isEncapsulated || Codecs.codec(for: ts) != nil else { return nil }
             return ts
