@@ -51,10 +51,16 @@ let package = Package(
             pkgConfig: "charls",
             providers: [.apt(["libcharls-dev"])]
         ),
-        // Pixel data codecs behind one interface keyed by transfer syntax (RLE, JPEG-LS so far).
+        // OpenJPEG, for JPEG 2000 (PS3.5 A.4.4).
+        .systemLibrary(
+            name: "COpenJPEG",
+            pkgConfig: "libopenjp2",
+            providers: [.apt(["libopenjp2-7-dev"])]
+        ),
+        // Pixel data codecs behind one interface keyed by transfer syntax.
         .target(
             name: "FerryCodecs",
-            dependencies: ["FerryDICOM", "CCharLS"]
+            dependencies: ["FerryDICOM", "CCharLS", "COpenJPEG"]
         ),
         // The migration pipeline: job files, planner, checkpointed manifest (SQLite via GRDB),
         // a pool of associations, resume, reports.

@@ -44,6 +44,8 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
 /// One compression scheme for the frames of Pixel Data, keyed by its transfer syntax.
 public protocol PixelCodec: Sendable {
     var transferSyntax: TransferSyntax { get }
+    /// False for codecs that only decode so far.
+    var canEncode: Bool { get }
     /// One native frame (little endian, the data set's planar configuration) from one
     /// encapsulated frame's fragments.
     func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8]
@@ -51,12 +53,22 @@ public protocol PixelCodec: Sendable {
     func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8]
 }
 
+extension PixelCodec {
+    public var canEncode: Bool { true }
+}
+
 /// The codecs Ferry has, by transfer syntax UID.
 public enum Codecs {
     public static let all: [any PixelCodec] = [RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless),
-                                               JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1)]
+                                               JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1),
+                                               JPEG2000Codec(.jpeg2000Lossless), JPEG2000Codec(.jpeg2000)]
 
     public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
         all.first { $0.transferSyntax == ts }
+    }
+
+    /// A codec that can write `ts`.
+    public static func encoder(for ts: TransferSyntax) -> (any PixelCodec)? {
+        all.first { $0.transferSyntax == ts && $0.canEncode }
     }
 }

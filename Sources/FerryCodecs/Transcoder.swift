@@ -16,7 +16,7 @@ public struct Transcoder: Sendable {
         let frames = try nativeFrames(ds, source: source, image: image, count: attributes.numberOfFrames)
         var out = ds
         if target.isEncapsulated {
-            guard let codec = Codecs.codec(for: target) else { throw CodecError("no encoder for \(target.name)") }
+            guard let codec = Codecs.encoder(for: target) else { throw CodecError("no encoder for \(target.name)") }
             var fragments: [ArraySlice<UInt8>] = []
             for (i, frame) in frames.enumerated() {
                 let encoded = try codec.encode(frame, image: image)

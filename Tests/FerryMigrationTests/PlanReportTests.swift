@@ -50,7 +50,7 @@ struct PlanReportTests {
         #expect(outcome(.explicitVRLittleEndian) == "send as is")
         #expect(outcome(.implicitVRLittleEndian) == "send converted (uncompressed syntax change)")
         #expect(outcome(.rleLossless) == "transcode: RLE Lossless -> Explicit VR Little Endian (lossless decode)")
-        #expect(outcome(.jpeg2000Lossless)?.hasPrefix("needs transcoding") == true)
+        #expect(outcome(.jpegBaseline)?.hasPrefix("needs transcoding") == true)
         #expect(Interop.received(rx).isEmpty, "the probe sends no data")
         let stored = try Manifest(path: manifest, exclusive: false).probes()
         #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })

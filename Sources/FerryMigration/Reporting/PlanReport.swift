@@ -90,7 +90,7 @@ public struct PlanReport: Codable, Sendable {
         if ts.isEncapsulated, Codecs.codec(for: ts) != nil, let target = acceptedSyntaxes.first(where: { !$0.isEncapsulated }) {
             return "transcode: \(ts.name) -> \(target.name) (lossless decode)"
         }
-        if !ts.isEncapsulated, let target = acceptedSyntaxes.first(where: { $0.isLossless && Codecs.codec(for: $0) != nil }) {
+        if !ts.isEncapsulated, let target = acceptedSyntaxes.first(where: { $0.isLossless && Codecs.encoder(for: $0) != nil }) {
             return "transcode: \(ts.name) -> \(target.name) (lossless, verified)"
         }
         return "needs transcoding to one of \(accepted.map(UIDRegistry.name(of:)).joined(separator: ", ")) (no codec for it yet)"

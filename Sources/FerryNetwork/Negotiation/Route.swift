@@ -52,7 +52,7 @@ public enum Route: Sendable, Equatable {
         }
         // Only compressed syntaxes accepted: encode losslessly where Ferry has the codec.
         for pc in candidates {
-            if let ts = TransferSyntax.lookup(pc.transferSyntax), ts.isLossless, Codecs.codec(for: ts) != nil {
+            if let ts = TransferSyntax.lookup(pc.transferSyntax), ts.isLossless, Codecs.encoder(for: ts) != nil {
                 return .convert(contextID: pc.id, to: ts)
             }
         }

@@ -59,7 +59,7 @@ struct Transcode: ParsableCommand {
         case "jpegls", "jpeg-ls": return .jpegLSLossless
         case "jpeg-lossless", "jpegll": return .jpegLosslessSV1
         default:
-            guard let ts = TransferSyntax.lookup(name), !ts.isEncapsulated || Codecs.codec(for: ts) != nil else { return nil }
+            guard let ts = TransferSyntax.lookup(name), !ts.isEncapsulated || Codecs.encoder(for: ts) != nil else { return nil }
             return ts
         }
     }
