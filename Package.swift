@@ -68,7 +68,6 @@ let package = Package(
             name: "FerryMigration",
             dependencies: [
                 "FerryDICOM",
-                "FerryCodecs",
                 "FerryNetwork",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),

@@ -50,7 +50,7 @@ struct PlanReportTests {
         #expect(outcome(.explicitVRLittleEndian) == "send as is")
         #expect(outcome(.implicitVRLittleEndian) == "send converted (uncompressed syntax change)")
         #expect(outcome(.rleLossless) == "transcode: RLE Lossless -> Explicit VR Little Endian (lossless decode)")
-        #expect(outcome(.jpegBaseline)?.hasPrefix("needs transcoding") == true)
+        #expect(outcome(.jpegBaseline)?.hasPrefix("cannot be sent: ") == true && outcome(.jpegBaseline)?.contains("needs transcoding") == true)
         #expect(Interop.received(rx).isEmpty, "the probe sends no data")
         let stored = try Manifest(path: manifest, exclusive: false).probes()
         #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })
@@ -62,7 +62,7 @@ struct PlanReportTests {
         #expect(run.status == 1, "\(run.stderr)")
         let m = try Manifest(path: manifest, exclusive: false)
         let failed = try m.instances(in: [.failed])
-        #expect(!failed.isEmpty && failed.allSatisfy { ($0.error ?? "").hasPrefix("probe of ANY-SCP@127.0.0.1:\(port): needs transcoding") },
+        #expect(!failed.isEmpty && failed.allSatisfy { ($0.error ?? "").hasPrefix("probe of ANY-SCP@127.0.0.1:\(port): cannot be sent: ") && ($0.error ?? "").contains("needs transcoding") },
                 "\(failed.map { $0.error ?? "" })")
         #expect(failed.allSatisfy { $0.attempts == 0 }, "no association was spent on them")
         let done = try m.instances(in: [.done])

@@ -1,4 +1,3 @@
-import FerryCodecs
 import FerryDICOM
 import FerryNetwork
 
@@ -12,8 +11,8 @@ public struct PlanReport: Codable, Sendable {
         public var transferSyntaxName: String
         public var files: Int
         public var bytes: Int
-        /// With a probe: "send as is", "send converted ...", "transcode: A -> B ...",
-        /// "needs transcoding ... (no codec for it yet)", "cannot be sent: ...".
+        /// With a probe: "send as is", "send converted ...", "transcode: A -> B ...", or
+        /// "cannot be sent: <the sender's reason>".
         public var outcome: String?
     }
     public struct Context: Codable, Sendable {
@@ -55,7 +54,7 @@ public struct PlanReport: Codable, Sendable {
             groups[key] = g
         }
         if !probe.isEmpty {
-            for (key, g) in groups { groups[key]?.outcome = Self.outcome(for: g, probe: probe) }
+            for (key, g) in groups { groups[key]?.outcome = Self.outcome(for: g, probe: probe, job: job) }
         }
         let plans = ContextPlanner.plan(pending.compactMap(\.outgoing), options: job.proposalOptions)
         let associations = plans.map { plan in
@@ -77,23 +76,29 @@ public struct PlanReport: Codable, Sendable {
                           associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
     }
 
-    /// What would happen to a group, from what the destination accepted.
-    static func outcome(for g: Group, probe: [ProbeKey: ProbeRecord]) -> String {
-        if probe[ProbeKey(sop: g.sopClass, ts: g.transferSyntax)]?.accepted == true { return "send as is" }
-        let accepted = probe.values.filter { $0.sopClassUID == g.sopClass && $0.accepted }.map(\.transferSyntaxUID)
-        guard !accepted.isEmpty else { return "cannot be sent: the destination accepts no context for \(g.sopClassName)" }
-        guard let ts = TransferSyntax.lookup(g.transferSyntax) else { return "cannot be sent: unknown transfer syntax" }
-        let acceptedSyntaxes = accepted.compactMap(TransferSyntax.lookup)
-        if !ts.isEncapsulated, acceptedSyntaxes.contains(where: { !$0.isEncapsulated }) {
-            return "send converted (uncompressed syntax change)"
+    /// The route the sender would take for a file of this SOP class and syntax, given the
+    /// contexts the probe saw accepted: the same decision `Route.choose` makes when sending.
+    static func route(sop: String, ts: String, probe: [ProbeKey: ProbeRecord], job: Job) -> Route {
+        guard let own = TransferSyntax.lookup(ts) else { return .impossible("unknown transfer syntax \(ts)") }
+        let accepted = probe.values.filter { $0.sopClassUID == sop && $0.accepted }.sorted { $0.transferSyntaxUID < $1.transferSyntaxUID }
+            .enumerated().map { AcceptedContext(id: UInt8(truncatingIfNeeded: 2 * $0.offset + 1), abstractSyntax: sop, transferSyntax: $0.element.transferSyntaxUID) }
+        let file = OutgoingFile(path: "", sopClassUID: sop, sopInstanceUID: "", transferSyntax: own, dataSetOffset: 0, fileSize: 0)
+        return Route.choose(for: file, accepted: accepted, preferred: job.proposalOptions.preference.preferred)
+    }
+
+    /// What would happen to a group, in words.
+    static func outcome(for g: Group, probe: [ProbeKey: ProbeRecord], job: Job) -> String {
+        let own = TransferSyntax.lookup(g.transferSyntax)
+        switch route(sop: g.sopClass, ts: g.transferSyntax, probe: probe, job: job) {
+        case .asIs(_, let ts):
+            return ts == own ? "send as is" : "send as is, declared \(ts.name)"
+        case .convert(_, let target):
+            guard let own, own.isEncapsulated || target.isEncapsulated else { return "send converted (uncompressed syntax change)" }
+            let kind = target.isEncapsulated ? "lossless, verified" : own.isLossless ? "lossless decode" : "decode of a lossy stream"
+            return "transcode: \(own.name) -> \(target.name) (\(kind))"
+        case .impossible(let reason):
+            return "cannot be sent: \(reason)"
         }
-        if ts.isEncapsulated, Codecs.codec(for: ts) != nil, let target = acceptedSyntaxes.first(where: { !$0.isEncapsulated }) {
-            return "transcode: \(ts.name) -> \(target.name) (lossless decode)"
-        }
-        if !ts.isEncapsulated, let target = acceptedSyntaxes.first(where: { $0.isLossless && Codecs.encoder(for: $0) != nil }) {
-            return "transcode: \(ts.name) -> \(target.name) (lossless, verified)"
-        }
-        return "needs transcoding to one of \(accepted.map(UIDRegistry.name(of:)).joined(separator: ", ")) (no codec for it yet)"
     }
 
     // MARK: Rendering

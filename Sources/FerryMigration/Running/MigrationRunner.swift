@@ -77,13 +77,10 @@ public final class MigrationRunner: Sendable {
             try await manifest.db.write { db in
                 let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue).fetchAll(db)
                 for var r in planned {
-                    guard let sop = r.sopClassUID, let ts = r.transferSyntaxUID else { continue }
-                    let group = PlanReport.Group(sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
-                                                 transferSyntaxName: UIDRegistry.name(of: ts), files: 1, bytes: r.size)
-                    let outcome = PlanReport.outcome(for: group, probe: probe)
-                    guard outcome.hasPrefix("needs transcoding") || outcome.hasPrefix("cannot be sent") else { continue }
+                    guard let sop = r.sopClassUID, let ts = r.transferSyntaxUID,
+                          case .impossible(let reason) = PlanReport.route(sop: sop, ts: ts, probe: probe, job: job) else { continue }
                     r.state = .failed
-                    r.error = "probe of \(job.destinationDescription): \(outcome)"
+                    r.error = "probe of \(job.destinationDescription): cannot be sent: \(reason)"
                     r.updatedAt = now()
                     try r.update(db)
                 }

@@ -47,4 +47,10 @@ public struct AcceptedContext: Sendable, Equatable {
     public var id: UInt8
     public var abstractSyntax: String
     public var transferSyntax: String
+
+    public init(id: UInt8, abstractSyntax: String, transferSyntax: String) {
+        self.id = id
+        self.abstractSyntax = abstractSyntax
+        self.transferSyntax = transferSyntax
+    }
 }
