@@ -33,24 +33,15 @@ extension Job {
     }
 }
 
-/// Secrets come from an environment variable or a file, never from the job or argv.
-enum Secret {
+extension Secret {
+    /// A secret the job names by environment variable or file; nil when it names none.
     static func read(env: String?, file: String?, what: String) throws -> String? {
-        if let env {
-            guard let v = getenvString(env) else { throw Job.Invalid("\(what): environment variable \(env) is not set") }
-            return v
-        }
-        if let file {
-            guard let bytes = try? FileBytes.readAll(file) else { throw Job.Invalid("\(what): cannot read \(file)") }
-            var s = String(decoding: bytes, as: UTF8.self)
-            while s.last == "\n" || s.last == "\r" { s.removeLast() }
-            return s
+        do {
+            if let env { return try fromEnvironment(env) }
+            if let file { return try fromFile(file) }
+        } catch {
+            throw Job.Invalid("\(what): \(error)")
         }
         return nil
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
-func getenvString(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

@@ -90,24 +90,14 @@ public final class MigrationRunner: Sendable {
             try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue)
                 .order(sql: "study_instance_uid, series_instance_uid, instance_number, path").fetchAll(db)
         }
-        let files = rows.compactMap { r in r.outgoing.map { (r.id ?? 0, $0) } }
+        let sendable = rows.compactMap { r in r.outgoing.map { (id: r.id ?? 0, file: $0, study: r.studyInstanceUID) } }
+        let files = sendable.map { ($0.id, $0.file) }
         let plans = ContextPlanner.plan(files.map(\.1), options: job.proposalOptions)
         // Queue studies per plan, in order: a study's files stay together on one association.
-        let studyQueues: [[[Int]]] = plans.map { plan in
-            var studies: [[Int]] = []
-            var lastStudy: String??
-            let studyOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.id ?? 0, $0.studyInstanceUID) })
-            for i in plan.files {
-                let study = studyOf[files[i].0] ?? nil
-                if lastStudy == nil || study != lastStudy! { studies.append([]) }
-                studies[studies.count - 1].append(i)
-                lastStudy = .some(study)
-            }
-            return studies
-        }
+        let studyQueues = plans.map { plan in Self.consecutiveRuns(plan.files) { sendable[$0].study } }
         let queue = WorkQueue(studyQueues)
-        let tls = try job.connection().tls.map { try $0.clientContext() }
         let connection = try job.connection()
+        let tls = try connection.tls.map { try $0.clientContext() }
         progress.begin(files: files.count, bytes: files.reduce(0) { $0 + $1.1.fileSize })
 
         let workers = min(job.transfer.associations, max(1, files.count))
@@ -150,8 +140,8 @@ public final class MigrationRunner: Sendable {
         let sender = FileSender(preferred: ProposalOptions.Preference(rawValue: job.transfer.proposal)?.preferred, logger: logger)
         var backoff = job.transfer.backoff
         state.withLock { $0.activeWorkers += 1 }
-        defer { state.withLock { $0.activeWorkers -= 1 } }
-        var retire = false
+        var retire = false  // a retiring worker has already left the count
+        defer { if !retire { state.withLock { $0.activeWorkers -= 1 } } }
         while !stop.isSet, state.withLock({ $0.paused == nil }) {
             guard let (planIndex, study) = await queue.take() else { return }
             var pending = study[...]
@@ -230,13 +220,19 @@ public final class MigrationRunner: Sendable {
                 // Not sent because the run stops or this association retires: the files go
                 // back to the queue (and stay planned in the manifest).
                 await queue.putBack(planIndex, Array(pending))
-                if retire {
-                    state.withLock { $0.activeWorkers += 1 }  // balanced by the defer
-                    return
-                }
+                if retire { return }
                 if stop.isSet || state.withLock({ $0.paused != nil }) { return }
             }
         }
+    }
+
+    /// `indices` cut where `key` changes: the files of one study, in order.
+    static func consecutiveRuns(_ indices: [Int], key: (Int) -> String?) -> [[Int]] {
+        var runs: [[Int]] = []
+        for i in indices {
+            if let last = runs.last?.last, key(last) == key(i) { runs[runs.count - 1].append(i) } else { runs.append([i]) }
+        }
+        return runs
     }
 
     struct Decision {

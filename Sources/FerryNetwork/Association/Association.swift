@@ -107,7 +107,7 @@ public final class Association {
 
     // MARK: DIMSE
 
-    public func makeMessageID() -> UInt16 {
+    private func makeMessageID() -> UInt16 {
         defer { nextMessageID = nextMessageID == UInt16.max ? 1 : nextMessageID + 1 }
         return nextMessageID
     }

@@ -159,11 +159,6 @@ public final class PDUChannel: Sendable {
     public func close() async {
         try? await channel.close()
     }
-
-    /// Closes without waiting (used from synchronous cleanup paths).
-    public func closeNow() {
-        channel.close(promise: nil)
-    }
 }
 
 extension PDU {

@@ -240,17 +240,9 @@ final class AcceptorSession {
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         let name = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...])
         logger.info("Stored \(path)")
-        if let completed { endOfStudy(completed) }
+        if let completed { hooks.studyCompleted(completed, callingAE: callingAE, calledAE: calledAE, peer: peer, logger: logger) }
         if let cmd = hooks.onReception {
             hooks.execute(ExecHooks.expand(cmd, directory: directory, file: name, callingAE: callingAE, calledAE: calledAE, peer: peer), logger: logger)
-        }
-    }
-
-    func endOfStudy(_ study: StudySorting.CompletedStudy) {
-        let hooks = settings.hooks
-        if hooks.renameOnEndOfStudy { ExecHooks.renameStudyFiles(in: study.directory, logger: logger) }
-        if let cmd = hooks.onEndOfStudy {
-            hooks.execute(ExecHooks.expand(cmd, directory: study.directory, file: nil, callingAE: callingAE, calledAE: calledAE, peer: peer), logger: logger)
         }
     }
 

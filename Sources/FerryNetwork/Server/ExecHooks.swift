@@ -43,6 +43,14 @@ extension ExecHooks {
         }
     }
 
+    /// A study ended (-rns, then -xcs).
+    func studyCompleted(_ study: StudySorting.CompletedStudy, callingAE: String, calledAE: String, peer: String, logger: Logger) {
+        if renameOnEndOfStudy { Self.renameStudyFiles(in: study.directory, logger: logger) }
+        if let cmd = onEndOfStudy {
+            execute(Self.expand(cmd, directory: study.directory, file: nil, callingAE: callingAE, calledAE: calledAE, peer: peer), logger: logger)
+        }
+    }
+
     /// -rns: renames a completed study's files to <two-letter modality prefix><6 digits>.
     static func renameStudyFiles(in directory: String, logger: Logger) {
         var listing = DirectoryListing(directory)

@@ -40,7 +40,9 @@ public final class StorageSCP: Sendable {
                 group.addTask { [self] in
                     while !Task.isCancelled {
                         try await Task.sleep(for: .seconds(1))
-                        if let study = sorting.expire(after: .seconds(timeout)) { endOfStudy(study) }
+                        if let study = sorting.expire(after: .seconds(timeout)) {
+                            settings.hooks.studyCompleted(study, callingAE: "", calledAE: settings.policy.aeTitle, peer: "", logger: logger)
+                        }
                     }
                 }
             }
@@ -52,14 +54,6 @@ public final class StorageSCP: Sendable {
                     }
                 }
             }
-        }
-    }
-
-    private func endOfStudy(_ study: StudySorting.CompletedStudy) {
-        let hooks = settings.hooks
-        if hooks.renameOnEndOfStudy { ExecHooks.renameStudyFiles(in: study.directory, logger: logger) }
-        if let cmd = hooks.onEndOfStudy {
-            hooks.execute(ExecHooks.expand(cmd, directory: study.directory, file: nil, callingAE: "", calledAE: settings.policy.aeTitle, peer: ""), logger: logger)
         }
     }
 }

@@ -16,6 +16,7 @@ enum EchoTool {
         common.association.callingAE = "ECHOSCU"
         var repeatCount = 1, abortAtEnd = false
         var params: [String] = []
+        let port: Int
         do {
             let parsed = try commandLine.parse(arguments)
             params = parsed.parameters
@@ -27,19 +28,16 @@ enum EchoTool {
                 default: throw CommandLineError(message: "option \(o.name) is not handled")
                 }
             }
-            if common.showHelp { print(commandLine.help + "\n\nexit codes: 0 echo succeeded, 1 otherwise"); return 0 }
-            if common.showVersion { print("ferry echo \(FerryVersion.string)"); return 0 }
+            if try commandLine.answeredGeneralOptions(help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
+                                                      arguments: arguments, exitCodes: "exit codes: 0 echo succeeded, 1 otherwise",
+                                                      versionLine: "ferry echo \(FerryVersion.string)") { return 0 }
             try CommonOptions.finish(&common)
             guard params.count == 2 else { throw CommandLineError(message: "expected peer and port") }
+            port = try DCMTKCommandLine.port(params[1])
         } catch {
-            FileHandleWriter.stderr("echo: \(error)\nTry 'ferry echo --help' for more information.\n")
-            return 1
+            return commandLine.usageError(error)
         }
         let logger = ConsoleLogHandler.logger("ferry.echo", level: common.logLevel)
-        guard let port = Int(params[1]), (1...65535).contains(port) else {
-            logger.critical("invalid port number: \(params[1])")
-            return 1
-        }
         var parameters = common.association
         parameters.presentationContexts = [PresentationContextProposal(id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
                                                                        transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])]

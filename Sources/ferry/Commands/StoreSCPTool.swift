@@ -157,8 +157,10 @@ enum StoreSCPTool {
                 default: throw CommandLineError(message: "option \(o.name) is not handled")
                 }
             }
-            if common.showHelp { print(commandLine.help + "\n\nexit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 on a command line error, 2 if the port cannot be bound"); return 0 }
-            if common.showVersion { print("ferry storescp \(FerryVersion.string) (DCMTK storescp 3.6.9 options)"); return 0 }
+            if try commandLine.answeredGeneralOptions(help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
+                                                      arguments: arguments,
+                                                      exitCodes: "exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 on a command line error, 2 if the port cannot be bound",
+                                                      versionLine: "ferry storescp \(FerryVersion.string) (DCMTK storescp 3.6.9 options)") { return 0 }
             try CommonOptions.finish(&common)
             guard params.count == 1, let port = Int(params[0]), (0...65535).contains(port) else { throw CommandLineError(message: "expected one parameter: port") }
             settings.port = port
@@ -167,8 +169,7 @@ enum StoreSCPTool {
             }
             if settings.output.bitPreserving { settings.output.outputSyntax = .same; settings.output.disableNewVRs = false }
         } catch {
-            FileHandleWriter.stderr("storescp: \(error)\nTry 'ferry storescp --help' for more information.\n")
-            return 1
+            return commandLine.usageError(error)
         }
         let logger = ConsoleLogHandler.logger("ferry.storescp", level: common.logLevel)
         if !isDirectory(settings.output.directory) {

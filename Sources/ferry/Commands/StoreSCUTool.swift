@@ -51,7 +51,6 @@ enum StoreSCUTool {
         specs: specs)
 
     static let exitCodes = """
-
     exit codes (as DCMTK storescu 3.6.7):
       0    every file was stored (success or warning status)
       1    command line error, no association (refused, rejected, no accepted context)
@@ -71,6 +70,7 @@ enum StoreSCUTool {
         var conversion = DataSetConversion()
         var invention: UIDInvention?
         var params: [String] = []
+        let port: Int
         do {
             let parsed = try commandLine.parse(arguments)
             params = parsed.parameters
@@ -116,21 +116,17 @@ enum StoreSCUTool {
                 default: throw CommandLineError(message: "option \(o.name) is not handled")
                 }
             }
-            if common.showHelp { print(commandLine.help + exitCodes); return 0 }
-            if common.showVersion { print("ferry storescu \(FerryVersion.string) (DCMTK storescu 3.6.7 options)"); return 0 }
-            if common.printArguments { print("expanded command line arguments:\n" + (try DCMTKCommandLine.expandCommandFiles(arguments)).joined(separator: " ")) }
+            if try commandLine.answeredGeneralOptions(help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
+                                                      arguments: arguments, exitCodes: exitCodes,
+                                                      versionLine: "ferry storescu \(FerryVersion.string) (DCMTK storescu 3.6.7 options)") { return 0 }
             try CommonOptions.finish(&common)
             guard params.count >= 3 else { throw CommandLineError(message: params.count < 2 ? "missing parameter peer/port" : "missing parameter dcmfile-in") }
+            port = try DCMTKCommandLine.port(params[1])
         } catch {
-            FileHandleWriter.stderr("storescu: \(error)\nTry 'ferry storescu --help' for more information.\n")
-            return 1
+            return commandLine.usageError(error)
         }
 
         let logger = ConsoleLogHandler.logger("ferry.storescu", level: common.logLevel)
-        guard let port = Int(params[1]), (1...65535).contains(port) else {
-            logger.critical("invalid port number: \(params[1])")
-            return 1
-        }
         if let cf = configFile {
             do {
                 let file = try AssociationConfigFile(contentsOf: cf.path)

@@ -117,6 +117,28 @@ struct DCMTKCommandLine {
         return lines.joined(separator: "\n")
     }
 
+    /// --help, --version and --arguments, which every tool answers the same way. True when
+    /// the tool has nothing more to do (help or version printed).
+    func answeredGeneralOptions(help: Bool, version: Bool, printArguments: Bool, arguments: [String],
+                                exitCodes: String, versionLine: String) throws(CommandLineError) -> Bool {
+        if help { print(self.help + "\n\n" + exitCodes); return true }
+        if version { print(versionLine); return true }
+        if printArguments { print("expanded command line arguments:\n" + (try Self.expandCommandFiles(arguments)).joined(separator: " ")) }
+        return false
+    }
+
+    /// DCMTK's answer to a command line error: the message, a pointer to --help, exit code 1.
+    func usageError(_ error: Error) -> Int32 {
+        FileHandleWriter.stderr("\(tool): \(error)\nTry 'ferry \(tool) --help' for more information.\n")
+        return 1
+    }
+
+    /// A TCP port parameter.
+    static func port(_ text: String) throws(CommandLineError) -> Int {
+        guard let port = Int(text), (1...65535).contains(port) else { throw CommandLineError(message: "invalid port number: \(text)") }
+        return port
+    }
+
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 }
 

@@ -4,22 +4,19 @@ import Glibc
 import Darwin
 #endif
 import FerryDICOM
+import FerryNetwork
 
-/// Secrets (user identity passcodes, key passwords) are read from an environment variable or
-/// a file. When one is given on the command line anyway (DCMTK's -pwd and +pw), its bytes are
+/// Secrets on the command line: read from an environment variable or a file (FerryNetwork's
+/// Secret), and when one is given on the command line anyway (DCMTK's -pwd and +pw), its bytes are
 /// overwritten in the process's argument vector as soon as they are read, so /proc/PID/cmdline
 /// and `ps` stop showing it.
 enum Secrets {
     static func fromEnvironment(_ name: String) throws(CommandLineError) -> String {
-        guard let v = getenv(name) else { throw CommandLineError(message: "environment variable \(name) is not set") }
-        return String(cString: v)
+        do { return try Secret.fromEnvironment(name) } catch { throw CommandLineError(message: error.description) }
     }
 
     static func fromFile(_ path: String) throws(CommandLineError) -> String {
-        guard let bytes = try? FileBytes.readAll(path) else { throw CommandLineError(message: "cannot read secret file \(path)") }
-        var s = String(decoding: bytes, as: UTF8.self)
-        while s.last == "\n" || s.last == "\r" { s.removeLast() }
-        return s
+        do { return try Secret.fromFile(path) } catch { throw CommandLineError(message: error.description) }
     }
 
     /// Overwrites every argv entry equal to `secret` with 'x'.

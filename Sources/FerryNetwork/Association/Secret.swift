@@ -1,0 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FerryDICOM
+
+/// Secrets (user identity passwords, key passwords) come from an environment variable or a
+/// file, never from a job file or the command line.
+public enum Secret {
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func fromEnvironment(_ name: String) throws(Unavailable) -> String {
+        guard let v = getenv(name) else { throw Unavailable(description: "environment variable \(name) is not set") }
+        return String(cString: v)
+    }
+
+    /// The file's text without its trailing line break.
+    public static func fromFile(_ path: String) throws(Unavailable) -> String {
+        guard let bytes = try? FileBytes.readAll(path) else { throw Unavailable(description: "cannot read secret file \(path)") }
+        var s = String(decoding: bytes, as: UTF8.self)
+        while s.last == "\n" || s.last == "\r" { s.removeLast() }
+        return s
+    }
+}
