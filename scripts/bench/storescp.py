@@ -20,13 +20,8 @@ ap.add_argument("--runs", type=int, default=3)
 a = ap.parse_args()
 
 ferry = measure.build_release()
-env = dict(os.environ, TCP_NODELAY="1")
-directory = measure.corpus("ct-series")
-files = measure.files_under(directory)
-megabytes = sum(os.path.getsize(f) for f in files) / 1e6
-measure.warm(files)
-
-
+env = measure.network_env()
+directory, files, megabytes = measure.ready_corpus("ct-series")
 
 
 def peak_rss_mib(pid):

@@ -18,7 +18,7 @@ ap.add_argument("--profiles", default="ct-series,large-cr")
 a = ap.parse_args()
 
 ferry = measure.build_release()
-env = dict(os.environ, TCP_NODELAY="1")
+env = measure.network_env()
 
 
 
@@ -29,10 +29,7 @@ print("| profile | files | MB | tool | wall s | MB/s | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|")
 ratios = []
 for profile in a.profiles.split(","):
-    directory = measure.corpus(profile)
-    files = measure.files_under(directory)
-    megabytes = sum(os.path.getsize(f) for f in files) / 1e6
-    measure.warm(files)
+    directory, files, megabytes = measure.ready_corpus(profile)
     port = measure.free_port()
     scp = subprocess.Popen(["/usr/bin/storescp", "--ignore", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -53,9 +53,8 @@ extension ExecHooks {
 
     /// -rns: renames a completed study's files to <two-letter modality prefix><6 digits>.
     static func renameStudyFiles(in directory: String, logger: Logger) {
-        var listing = DirectoryListing(directory)
-        var names: [String] = []
-        while let n = listing.next() { if !n.hasPrefix(".") { names.append(n) } }
+        let names = DirectoryWalker(recursive: false).files(under: [directory])
+            .map { String($0.split(separator: "/").last ?? "") }.filter { !$0.hasPrefix(".") }
         for (i, name) in names.sorted().enumerated() {
             let prefix = String((name.split(separator: ".").first ?? "XX").prefix(2)).uppercased()
             let number = String(i + 1)

@@ -1,3 +1,4 @@
+import FerryDICOM
 import NIOSSL
 
 /// TLS settings shared by client and server (DCMTK's +tls family of options).
@@ -65,7 +66,7 @@ public struct TLSOptions: Sendable {
             }
         }
         for dir in trustedCertificateDirectories {
-            for file in (try? listDirectory(dir)) ?? [] {
+            for file in DirectoryWalker(recursive: false, symlinks: .follow).files(under: [dir]).sorted() {
                 if let certs = try? NIOSSLCertificate.fromPEMFile(file) { certificates += certs }
             }
         }
@@ -73,12 +74,6 @@ public struct TLSOptions: Sendable {
             ? .default : .certificates(certificates)
     }
 
-    private func listDirectory(_ dir: String) throws -> [String] {
-        var out: [String] = []
-        var walker = DirectoryListing(dir)
-        while let name = walker.next() { out.append(dir + "/" + name) }
-        return out.sorted()
-    }
 
     public func clientContext() throws -> NIOSSLContext {
         var c = TLSConfiguration.makeClientConfiguration()
