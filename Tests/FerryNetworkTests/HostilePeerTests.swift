@@ -40,7 +40,7 @@ struct HostilePeerTests {
         body = struct.pack(">HH", 1, 0) + rq[4:36] + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1")
         for i, (pid, ts) in enumerate(pcs):
             body += item(0x21, bytes([pid, 0, 0 if i == 0 else 3, 0]) + item(0x40, ts))
-        body += item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
+        body += item(0x50, item(0x51, struct.pack(">I", 0 if mode == "unlimited" else 16384)) + item(0x52, b"1.2.3.4"))
         conn.sendall(bytes([2, 0]) + struct.pack(">I", len(body)) + body)
         return pcs[0][0]
     def command_rsp(pid, msgid):
@@ -67,13 +67,16 @@ struct HostilePeerTests {
             conn.sendall(bytes([2, 0]) + struct.pack(">I", 200) + b"\0" * 50); conn.close()
         elif mode == "silent":
             time.sleep(5)
-        elif mode in ("wrong-message-id", "huge-data"):
+        elif mode in ("wrong-message-id", "huge-data", "unlimited"):
             pid = accept(rq)
+            longest = 0
             while True:  # read the command and the data set up to the last data fragment
                 t, body = read_pdu()
+                longest = max(longest, len(body))
                 if t != 4: break
                 if body[5] & 2 and not body[5] & 1: break
-            if mode == "wrong-message-id": command_rsp(pid, 999)
+            if mode == "unlimited": seen.append("max%d" % longest); command_rsp(pid, 1)
+            elif mode == "wrong-message-id": command_rsp(pid, 999)
             else: conn.sendall(bytes([4, 0]) + struct.pack(">I", 0x7FFFFFFF) + b"\0" * 64)
         conn.settimeout(5)
         while True:
@@ -134,6 +137,15 @@ struct HostilePeerTests {
         #expect(out.status == 10, "\(out.stderr)")
         #expect(out.stderr.contains("answers message id 999, expected 1"), "\(out.stderr)")
         #expect(peerSaw.hasPrefix("07"), "peer saw \(peerSaw)")
+    }
+
+    /// A peer announcing maximum length 0 (unlimited) still gets P-DATA no longer than our
+    /// own maximum receive length (16384).
+    @Test func unlimitedPeerMaximumIsBoundedByOurs() throws {
+        let (out, peerSaw, _) = try run("unlimited")
+        #expect(out.status == 0, "\(out.stderr)")
+        let longest = Int(peerSaw.split(separator: " ").first { $0.hasPrefix("max") }?.dropFirst(3) ?? "") ?? -1
+        #expect(longest > 1000 && longest <= 16384, "longest P-DATA-TF variable field \(longest)")
     }
 
     @Test func dataPDULongerThanOurMaximumIsRefused() throws {

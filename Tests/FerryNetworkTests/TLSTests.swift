@@ -46,6 +46,22 @@ struct TLSTests {
         #expect(viaDir.status == 0, "\(viaDir.stderr)")
     }
 
+    /// +cs restricts the cipher suites: one the peer supports works (OpenSSL or IANA name), an
+    /// unknown name is a clear error before connecting (swift-nio-ssl would trap on it).
+    @Test func cipherSuiteList() throws {
+        let dir = try Self.makeCertificates()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
+        let ok = try FerryCLI.run(["echo"] + tls + ["+cs", "ECDHE-RSA-AES128-GCM-SHA256", "127.0.0.1", String(peer.port)])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let iana = try FerryCLI.run(["echo"] + tls + ["+cs", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "127.0.0.1", String(peer.port)])
+        #expect(iana.status == 0, "IANA names as DCMTK's +cc lists them: \(iana.stderr)")
+        let bogus = try FerryCLI.run(["echo"] + tls + ["+cs", "NO-SUCH-CIPHER", "127.0.0.1", String(peer.port)])
+        #expect(bogus.status == 1)
+        #expect(bogus.stderr.contains("unknown or unsupported cipher suite \"NO-SUCH-CIPHER\""), "a clear error, not a crash: \(bogus.stderr)")
+    }
+
     @Test func wrongCAFailsClosed() throws {
         let dir = try Self.makeCertificates()
         let peer = try tlsPeer(dir)

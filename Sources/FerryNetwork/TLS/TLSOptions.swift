@@ -22,7 +22,8 @@ public struct TLSOptions: Sendable {
     public var trustedCertificateFiles: [String] = []
     public var trustedCertificateDirectories: [String] = []
     public var verification: PeerVerification = .require
-    /// OpenSSL cipher suite names (DCMTK +cs); empty = the library's defaults for TLS 1.2+.
+    /// Cipher suites by OpenSSL or IANA name (DCMTK +cs); empty = the library's defaults for
+    /// TLS 1.2+. Names outside `CipherSuites.known` are refused.
     public var cipherSuites: [String] = []
     /// TLS 1.2 is the floor unless lowered explicitly.
     public var minimumVersion: TLSVersion = .tlsv12
@@ -84,7 +85,7 @@ public struct TLSOptions: Sendable {
         // DICOM peers are addressed by IP and their certificates rarely name them:
         // like DCMTK, verify the chain but not the host name.
         c.certificateVerification = verification == .ignore ? .none : .noHostnameVerification
-        if !cipherSuites.isEmpty { c.cipherSuites = cipherSuites.joined(separator: ":") }
+        if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
         do { return try NIOSSLContext(configuration: c) } catch { throw AssociationError.tls("cannot set up the TLS context: \(error)") }
     }
 
@@ -101,7 +102,7 @@ public struct TLSOptions: Sendable {
         case .verifyIfPresent: c.certificateVerification = .optionalVerification
         case .ignore: c.certificateVerification = .none
         }
-        if !cipherSuites.isEmpty { c.cipherSuites = cipherSuites.joined(separator: ":") }
+        if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
         do { return try NIOSSLContext(configuration: c) } catch { throw AssociationError.tls("cannot set up the TLS context: \(error)") }
     }
 }
