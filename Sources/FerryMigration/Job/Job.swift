@@ -155,6 +155,11 @@ public struct Job: Codable, Sendable, Equatable {
         if source.paths.isEmpty { throw Invalid("job \(name): no source paths") }
         guard (1...65535).contains(destination.port) else { throw Invalid("job \(name): destination port \(destination.port)") }
         guard (1...64).contains(transfer.associations) else { throw Invalid("job \(name): associations must be 1...64") }
+        guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else { throw Invalid("job \(name): max_pdu must be 0 or 4096...131072") }
+        guard transfer.maxAttempts >= 1 else { throw Invalid("job \(name): max_attempts must be at least 1") }
+        guard [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout].allSatisfy({ $0 > 0 }), transfer.backoff >= 0 else {
+            throw Invalid("job \(name): timeouts must be positive and backoff not negative")
+        }
         guard ["first", "newest", "none"].contains(transfer.conflicts) else { throw Invalid("job \(name): conflicts must be first, newest or none") }
         guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else { throw Invalid("job \(name): unknown proposal \(transfer.proposal)") }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
