@@ -88,6 +88,8 @@ let package = Package(
                 "FerryCodecs",
                 "FerrySample",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(

@@ -142,41 +142,75 @@ public final class MigrationRunner: Sendable {
         state.withLock { $0.activeWorkers += 1 }
         var retire = false  // a retiring worker has already left the count
         defer { if !retire { state.withLock { $0.activeWorkers -= 1 } } }
-        while !stop.isSet, state.withLock({ $0.paused == nil }) {
-            guard let (planIndex, study) = await queue.take() else { return }
+        // The open association and the plan it was negotiated for: it carries study after
+        // study of that plan, so small studies do not each pay for an association.
+        var open: (plan: Int, association: FerryNetwork.Association, id: Int)?
+        func close() async {
+            guard let o = open else { return }
+            if o.association.isUsable { try? await o.association.release() } else { await o.association.abort() }
+            open = nil
+        }
+        var running: Bool { !stop.isSet && state.withLock { $0.paused == nil } }
+        while running {
+            guard let (planIndex, study) = await queue.take(preferring: open?.plan) else { break }
+            if let o = open, o.plan != planIndex { await close() }
             var pending = study[...]
             var connectFailures = 0
-            while !pending.isEmpty, !stop.isSet, state.withLock({ $0.paused == nil }) {
-                var p = parameters
-                p.presentationContexts = plans[planIndex].contexts
-                let association: FerryNetwork.Association
-                do {
-                    association = try await FerryNetwork.Association.open(host: job.destination.host, port: job.destination.port, parameters: p,
-                                                             timeouts: timeouts, tls: tls, logger: logger)
-                } catch {
-                    connectFailures += 1
-                    logger.warning("association \(index): cannot open: \(error)")
-                    if connectFailures >= job.transfer.maxAttempts {
-                        state.withLock { $0.paused = "\(error)" }
-                        break
+            while !pending.isEmpty, running {
+                if open == nil {
+                    var p = parameters
+                    p.presentationContexts = plans[planIndex].contexts
+                    do {
+                        let association = try await FerryNetwork.Association.open(host: job.destination.host, port: job.destination.port, parameters: p,
+                                                                                  timeouts: timeouts, tls: tls, logger: logger)
+                        let id = state.withLock { s -> Int in defer { s.nextAssociationID += 1 }; return s.nextAssociationID }
+                        open = (planIndex, association, id)
+                        connectFailures = 0
+                    } catch {
+                        connectFailures += 1
+                        logger.warning("association \(index): cannot open: \(error)")
+                        if connectFailures >= job.transfer.maxAttempts {
+                            state.withLock { $0.paused = "\(error)" }
+                            break
+                        }
+                        try? await Task.sleep(for: .seconds(backoff * Double(connectFailures)))
+                        continue
                     }
-                    try? await Task.sleep(for: .seconds(backoff * Double(connectFailures)))
-                    continue
                 }
-                let associationID = state.withLock { s -> Int in defer { s.nextAssociationID += 1 }; return s.nextAssociationID }
-                connectFailures = 0
+                guard let (_, association, associationID) = open else { break }
                 // Send the study's files in order; on an association failure, open a new one.
-                // A file's outcome is committed together with the next file's `sending` (one
-                // transaction per file); at most one row per association is ever `sending`.
-                var unrecorded: (Int64, StoreOutcome, Decision)?
-                defer { if let u = unrecorded { try? checkpoint(recording: u, sending: nil, association: associationID) } }
-                while let i = pending.first, !stop.isSet, state.withLock({ $0.paused == nil }) {
+                // While file i travels, one transaction commits file i-1's outcome (its
+                // C-STORE-RSP has been read) and marks file i+1 `sending` (its C-STORE-RQ is not
+                // written before that commit): the checkpoint costs no wall time, and a kill
+                // re-sends at most the rows it leaves `sending`.
+                var unrecorded: [(Int64, StoreOutcome, Decision)] = []
+                var marked: (id: Int64, attempts: Int)?  // the next file, already `sending`
+                var newAssociation = false
+                var manifestFailed = false
+                while let i = pending.first, running, !manifestFailed {
                     let (rowID, file) = files[i]
-                    guard let attempts = try? checkpoint(recording: unrecorded, sending: rowID, association: associationID) else { break }
-                    unrecorded = nil
+                    let attempts: Int
+                    if let m = marked, m.id == rowID {
+                        attempts = m.attempts
+                    } else {
+                        guard let a = try? checkpoint(recording: unrecorded, sending: rowID, unmarking: marked?.id, association: associationID) else { break }
+                        attempts = a
+                        unrecorded = []
+                    }
+                    marked = nil
+                    let previous = unrecorded
+                    unrecorded = []
+                    let nextID = pending.dropFirst().first.map { files[$0].0 }
+                    async let ahead = checkpointConcurrently(recording: previous, sending: nextID, association: associationID)
                     let outcome = await sender.send(file, on: association)
+                    if let nextAttempts = try? await ahead {
+                        if let nextID { marked = (nextID, nextAttempts) }
+                    } else {
+                        unrecorded = previous
+                        manifestFailed = true
+                    }
                     let decision = decide(outcome, attempts: attempts)
-                    unrecorded = (rowID, outcome, decision)
+                    unrecorded.append((rowID, outcome, decision))
                     progress.fileFinished(bytes: file.fileSize, failed: decision.state == .failed)
                     switch decision.next {
                     case .nextFile:
@@ -208,22 +242,28 @@ public final class MigrationRunner: Sendable {
                         try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
                         backoff = min(backoff * 2, 60)
                     case .retryOnNewAssociation:
-                        break
+                        newAssociation = true
                     }
-                    if case .retryOnNewAssociation = decision.next { break }
-                    if retire || !association.isUsable { break }
+                    if newAssociation || retire || !association.isUsable { break }
                 }
-                if let u = unrecorded { try? checkpoint(recording: u, sending: nil, association: associationID); unrecorded = nil }
-                if association.isUsable { try? await association.release() } else { await association.abort() }
+                if !unrecorded.isEmpty || marked != nil {
+                    try? checkpoint(recording: unrecorded, sending: nil, unmarking: marked?.id, association: associationID)
+                }
+                if manifestFailed {
+                    logger.error("the manifest cannot be written; stopping")
+                    state.withLock { $0.paused = $0.paused ?? "the manifest cannot be written" }
+                }
+                if newAssociation || retire || !association.isUsable { await close() }
+                if retire { break }
             }
             if !pending.isEmpty {
                 // Not sent because the run stops or this association retires: the files go
                 // back to the queue (and stay planned in the manifest).
                 await queue.putBack(planIndex, Array(pending))
-                if retire { return }
-                if stop.isSet || state.withLock({ $0.paused != nil }) { return }
+                if retire || !running { break }
             }
         }
+        await close()
     }
 
     /// `indices` cut where `key` changes: the files of one study, in order.
@@ -269,42 +309,63 @@ public final class MigrationRunner: Sendable {
         }
     }
 
-    /// One transaction: the previous file's outcome (after its C-STORE-RSP was read) and
-    /// the next file's `sending` with one more attempt (before its C-STORE-RQ). Returns the
-    /// next file's attempts.
+    /// One transaction: the outcomes of files whose C-STORE-RSP was read, the file to send
+    /// next marked `sending` with one more attempt (before its C-STORE-RQ), and a file marked
+    /// ahead but not sent put back to `planned`. Returns the next file's attempts.
     @discardableResult
-    private func checkpoint(recording done: (Int64, StoreOutcome, Decision)?, sending id: Int64?, association: Int) throws -> Int {
-        try manifest.db.write { db in
-            if let (doneID, outcome, decision) = done {
-                try db.cachedStatement(sql: """
-                    UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
-                    bytes_sent = ?, updated_at = ? WHERE id = ?
-                    """).execute(arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
-                                             outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes, now(), doneID])
-            }
-            guard let id else { return 0 }
-            return try Int.fetchOne(db.cachedStatement(sql: """
-                UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?
-                RETURNING attempts
-                """), arguments: [association, now(), id]) ?? 1
+    private func checkpoint(recording outcomes: [(Int64, StoreOutcome, Decision)], sending id: Int64?, unmarking: Int64? = nil,
+                            association: Int) throws -> Int {
+        try manifest.db.write { db in try Self.checkpoint(db, outcomes, id, unmarking, association) }
+    }
+
+    /// The same transaction on the manifest's writer thread, leaving this task free to send.
+    private func checkpointConcurrently(recording outcomes: [(Int64, StoreOutcome, Decision)], sending id: Int64?,
+                                        association: Int) async throws -> Int {
+        if outcomes.isEmpty && id == nil { return 0 }
+        return try await manifest.db.write { db in try Self.checkpoint(db, outcomes, id, nil, association) }
+    }
+
+    private static func checkpoint(_ db: Database, _ outcomes: [(Int64, StoreOutcome, Decision)], _ id: Int64?, _ unmarking: Int64?,
+                                   _ association: Int) throws -> Int {
+        for (doneID, outcome, decision) in outcomes {
+            try db.cachedStatement(sql: """
+                UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
+                bytes_sent = ?, updated_at = ? WHERE id = ?
+                """).execute(arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
+                                         outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes, now(), doneID])
         }
+        if let unmarking {
+            try db.cachedStatement(sql: "UPDATE instance SET state = 'planned', attempts = attempts - 1 WHERE id = ? AND state = 'sending'")
+                .execute(arguments: [unmarking])
+        }
+        guard let id else { return 0 }
+        return try Int.fetchOne(db.cachedStatement(sql: """
+            UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?
+            RETURNING attempts
+            """), arguments: [association, now(), id]) ?? 1
     }
 }
 
-/// The studies still to send, per association plan.
+/// The studies still to send, per association plan. Each plan's studies are kept in reverse
+/// so taking the next one is a popLast, not a shift of millions of entries.
 actor WorkQueue {
     private var plans: [[[Int]]]
-    init(_ plans: [[[Int]]]) { self.plans = plans }
+    init(_ plans: [[[Int]]]) { self.plans = plans.map { $0.reversed() } }
 
-    /// The next study, from the first plan that has one.
-    func take() -> (Int, [Int])? {
-        for p in plans.indices where !plans[p].isEmpty {
-            return (p, plans[p].removeFirst())
+    /// The next study: from `preferred` (the plan of the caller's open association) while it
+    /// has one, else from the first plan that has one.
+    func take(preferring preferred: Int?) -> (Int, [Int])? {
+        if let p = preferred, plans.indices.contains(p), let study = plans[p].popLast() {
+            return (p, study)
+        }
+        for p in plans.indices {
+            if let study = plans[p].popLast() { return (p, study) }
         }
         return nil
     }
 
+    /// Files taken but not sent go back to the front of their plan.
     func putBack(_ plan: Int, _ files: [Int]) {
-        plans[plan].insert(files, at: 0)
+        plans[plan].append(files)
     }
 }
