@@ -8,6 +8,9 @@ public struct ImageDescription: Sendable, Equatable {
     public var samplesPerPixel: Int
     public var bitsAllocated: Int
     public var planarConfiguration: Int
+    public var bitsStored: Int
+    public var isSigned: Bool
+    public var photometric: String
 
     public init(_ p: PixelAttributes) {
         rows = p.rows
@@ -15,14 +18,21 @@ public struct ImageDescription: Sendable, Equatable {
         samplesPerPixel = p.samplesPerPixel
         bitsAllocated = p.bitsAllocated
         planarConfiguration = p.planarConfiguration
+        bitsStored = p.bitsStored
+        isSigned = p.pixelRepresentation == 1
+        photometric = p.photometricInterpretation
     }
 
-    public init(rows: Int, columns: Int, samplesPerPixel: Int, bitsAllocated: Int, planarConfiguration: Int = 0) {
+    public init(rows: Int, columns: Int, samplesPerPixel: Int, bitsAllocated: Int, planarConfiguration: Int = 0,
+                bitsStored: Int? = nil, isSigned: Bool = false, photometric: String? = nil) {
         self.rows = rows
         self.columns = columns
         self.samplesPerPixel = samplesPerPixel
         self.bitsAllocated = bitsAllocated
         self.planarConfiguration = planarConfiguration
+        self.bitsStored = bitsStored ?? bitsAllocated
+        self.isSigned = isSigned
+        self.photometric = photometric ?? (samplesPerPixel == 3 ? "RGB" : "MONOCHROME2")
     }
 
     /// Bytes of one native frame, computed in 64 bits; nil on overflow.
@@ -51,17 +61,27 @@ public protocol PixelCodec: Sendable {
     func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8]
     /// One encapsulated frame (a single fragment) from one native frame.
     func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8]
+    /// Photometric Interpretation of the decoded pixels (a codec that undoes a colour
+    /// transform changes it), and of the encoded stream.
+    func photometricAfterDecoding(_ image: ImageDescription) -> String
+    func photometricAfterEncoding(_ image: ImageDescription) -> String
+    /// The Lossy Image Compression Method (0028,2114) term, for lossy syntaxes.
+    var lossyMethod: String? { get }
 }
 
 extension PixelCodec {
     public var canEncode: Bool { true }
+    public func photometricAfterDecoding(_ image: ImageDescription) -> String { image.photometric }
+    public func photometricAfterEncoding(_ image: ImageDescription) -> String { image.photometric }
+    public var lossyMethod: String? { nil }
 }
 
 /// The codecs Ferry has, by transfer syntax UID.
 public enum Codecs {
     public static let all: [any PixelCodec] = [RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless),
                                                JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1),
-                                               JPEG2000Codec(.jpeg2000Lossless), JPEG2000Codec(.jpeg2000)]
+                                               JPEG2000Codec(.jpeg2000Lossless), JPEG2000Codec(.jpeg2000),
+                                               JPEGDCTCodec(.jpegBaseline), JPEGDCTCodec(.jpegExtended)]
 
     public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
         all.first { $0.transferSyntax == ts }

@@ -1,16 +1,128 @@
 import COpenJPEG
 import FerryDICOM
 
-/// JPEG 2000 (4.90 lossless, 4.91) decoding through OpenJPEG, from memory. The codestream's
+/// JPEG 2000 (4.90 lossless, 4.91) through OpenJPEG, from and to memory. The codestream's
 /// size, component count and precision are checked against the data set before decoding.
-/// Encoding is not implemented yet.
+/// Encoding writes a bare J2K codestream (PS3.5 A.4.4): reversible 5/3 wavelet for 4.90,
+/// irreversible 9/7 at `lossyRatio`:1 for 4.91; colour images with the component transform
+/// (RCT or ICT), so their Photometric Interpretation becomes YBR_RCT or YBR_ICT.
 public struct JPEG2000Codec: PixelCodec {
     public let transferSyntax: TransferSyntax
-    public var canEncode: Bool { false }
+    /// Target compression ratio of 4.91 encodings.
+    public var lossyRatio: Float = 10
     public init(_ ts: TransferSyntax = .jpeg2000Lossless) { transferSyntax = ts }
 
+    public var lossyMethod: String? { transferSyntax.isLossless ? nil : "ISO_15444_1" }
+
+    public func photometricAfterDecoding(_ image: ImageDescription) -> String {
+        ["YBR_RCT", "YBR_ICT"].contains(image.photometric) ? "RGB" : image.photometric
+    }
+
+    public func photometricAfterEncoding(_ image: ImageDescription) -> String {
+        guard image.samplesPerPixel == 3, image.photometric == "RGB" else { return image.photometric }
+        return transferSyntax.isLossless ? "YBR_RCT" : "YBR_ICT"
+    }
+
+    /// The codestream OpenJPEG writes (the stream's user data).
+    final class Sink {
+        var bytes: [UInt8] = []
+        var position = 0
+    }
+
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        throw CodecError("JPEG 2000: encoding is not implemented yet")
+        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG 2000: frame shorter than the image") }
+        let bytes = image.bitsAllocated / 8
+        guard bytes == 1 || bytes == 2, (1...bytes * 8).contains(image.bitsStored) else {
+            throw CodecError("JPEG 2000: cannot encode Bits Allocated \(image.bitsAllocated), Bits Stored \(image.bitsStored)")
+        }
+        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG 2000: \(image.samplesPerPixel) samples per pixel") }
+        guard ["MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR"].contains(image.photometric) else {
+            throw CodecError("JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)")
+        }
+        let count = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
+        var params = [opj_image_cmptparm_t](repeating: opj_image_cmptparm_t(), count: count)
+        for c in 0..<count {
+            params[c].dx = 1; params[c].dy = 1
+            params[c].w = OPJ_UINT32(width); params[c].h = OPJ_UINT32(height)
+            params[c].prec = OPJ_UINT32(image.bitsStored)
+            params[c].sgnd = image.isSigned ? 1 : 0
+        }
+        guard let img = opj_image_create(OPJ_UINT32(count), &params, count == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY) else {
+            throw CodecError("JPEG 2000: cannot create an image")
+        }
+        defer { opj_image_destroy(img) }
+        img.pointee.x0 = 0; img.pointee.y0 = 0
+        img.pointee.x1 = OPJ_UINT32(width); img.pointee.y1 = OPJ_UINT32(height)
+        guard let comps = img.pointee.comps else { throw CodecError("JPEG 2000: no components") }
+        let shift = 32 - image.bitsStored
+        frame.withUnsafeBufferPointer { src in
+            for c in 0..<count {
+                guard let data = comps[c].data else { continue }
+                for p in 0..<pixels {
+                    let o = image.planarConfiguration == 1 ? c * pixels + p : p * count + c
+                    var v = bytes == 1 ? Int32(src[o]) : Int32(src[2 * o]) | Int32(src[2 * o + 1]) << 8
+                    // Only Bits Stored bits are the sample; sign-extend them when signed.
+                    v = image.isSigned ? (v << shift) >> shift : Int32(bitPattern: UInt32(bitPattern: v << shift) >> shift)
+                    data[p] = v
+                }
+            }
+        }
+        var parameters = opj_cparameters_t()
+        opj_set_default_encoder_parameters(&parameters)
+        parameters.tcp_numlayers = 1
+        parameters.cp_disto_alloc = 1
+        parameters.tcp_rates.0 = transferSyntax.isLossless ? 0 : lossyRatio
+        parameters.irreversible = transferSyntax.isLossless ? 0 : 1
+        parameters.tcp_mct = count == 3 && image.photometric == "RGB" ? 1 : 0
+        // Resolutions: at most 6, and the smallest level must keep at least one sample.
+        var levels = 6
+        while levels > 1 && min(width, height) >> (levels - 1) < 1 { levels -= 1 }
+        parameters.numresolution = Int32(levels)
+        guard let codec = opj_create_compress(OPJ_CODEC_J2K) else { throw CodecError("JPEG 2000: cannot create an encoder") }
+        defer { opj_destroy_codec(codec) }
+        opj_set_error_handler(codec, { _, _ in }, nil)
+        opj_set_warning_handler(codec, { _, _ in }, nil)
+        opj_set_info_handler(codec, { _, _ in }, nil)
+        guard opj_setup_encoder(codec, &parameters, img) != 0 else { throw CodecError("JPEG 2000: cannot set up the encoder") }
+        let sink = Sink()
+        guard let stream = opj_stream_create(1 << 16, 0) else { throw CodecError("JPEG 2000: cannot create a stream") }
+        defer { opj_stream_destroy(stream) }
+        opj_stream_set_user_data(stream, Unmanaged.passRetained(sink).toOpaque()) { p in
+            if let p { Unmanaged<Sink>.fromOpaque(p).release() }
+        }
+        opj_stream_set_write_function(stream) { buffer, count, user in
+            guard let buffer, let user else { return Int.max }
+            let s = Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue()
+            let end = s.position + count
+            if end > s.bytes.count { s.bytes.append(contentsOf: repeatElement(0, count: end - s.bytes.count)) }
+            s.bytes.withUnsafeMutableBytes { dst in
+                if let base = dst.baseAddress { (base + s.position).copyMemory(from: buffer, byteCount: count) }
+            }
+            s.position = end
+            return count
+        }
+        opj_stream_set_skip_function(stream) { count, user in
+            guard let user else { return -1 }
+            let s = Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue()
+            let target = s.position + Int(count)
+            guard target >= 0 else { return -1 }
+            if target > s.bytes.count { s.bytes.append(contentsOf: repeatElement(0, count: target - s.bytes.count)) }
+            s.position = target
+            return count
+        }
+        opj_stream_set_seek_function(stream) { offset, user in
+            guard let user, offset >= 0 else { return 0 }
+            let s = Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue()
+            if Int(offset) > s.bytes.count { s.bytes.append(contentsOf: repeatElement(0, count: Int(offset) - s.bytes.count)) }
+            s.position = Int(offset)
+            return 1
+        }
+        guard opj_start_compress(codec, img, stream) != 0, opj_encode(codec, stream) != 0, opj_end_compress(codec, stream) != 0 else {
+            throw CodecError("JPEG 2000: encoding failed")
+        }
+        var out = sink.bytes
+        if out.count % 2 == 1 { out.append(0) }  // fragments are even (PS3.5 A.4)
+        return out
     }
 
     /// The bytes OpenJPEG reads, and how far it has read (the stream's user data).

@@ -14,6 +14,8 @@ public struct JPEGLSCodec: PixelCodec {
         self.nearLossless = ts == .jpegLSLossless ? 0 : nearLossless
     }
 
+    public var lossyMethod: String? { transferSyntax.isLossless ? nil : "ISO_14495_1" }
+
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let stream: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
         guard let frameLength = image.frameLength else { throw CodecError("JPEG-LS: image size overflows") }

@@ -49,6 +49,17 @@ public enum UIDGenerator {
         "2.25." + decimal(high: high & 0x7FFF_FFFF_FFFF_FFFF, low: low)
     }
 
+    /// A UID under 2.25 that depends only on `source` and `salt` (FNV-1a, two seeds): the same
+    /// derived instance gets the same UID on every retry and every resumed run.
+    public static func derived(from source: String, salt: String) -> String {
+        func fnv(_ seed: UInt64) -> UInt64 {
+            var h = seed
+            for b in (source + "\u{0}" + salt).utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+            return h
+        }
+        return uuidDerived(high: fnv(0xCBF2_9CE4_8422_2325), low: fnv(0x8422_2325_CBF2_9CE4))
+    }
+
     /// 128-bit unsigned to decimal by repeated division of 32-bit words.
     static func decimal(high: UInt64, low: UInt64) -> String {
         var words: [UInt32] = [UInt32(high >> 32), UInt32(high & 0xFFFF_FFFF), UInt32(low >> 32), UInt32(low & 0xFFFF_FFFF)]

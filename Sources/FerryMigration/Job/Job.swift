@@ -100,12 +100,12 @@ public struct Job: Codable, Sendable, Equatable {
         public var proposal = "uncompressed"
         /// Which file wins when two hold the same SOP Instance UID: first | newest | none.
         public var conflicts = "first"
-        /// Placeholder for the codec issue: transcoding policy (only "none" today).
-        public var transcode = "none"
+        /// What may be done to files whose own syntax the destination does not accept.
+        public var transcoding = Transcoding()
 
         enum CodingKeys: String, CodingKey {
             case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
-            case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcode
+            case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -120,7 +120,42 @@ public struct Job: Codable, Sendable, Equatable {
             backoff = try c.decodeIfPresent(Double.self, forKey: .backoff) ?? defaults.backoff
             proposal = try c.decodeIfPresent(String.self, forKey: .proposal) ?? defaults.proposal
             conflicts = try c.decodeIfPresent(String.self, forKey: .conflicts) ?? defaults.conflicts
-            transcode = try c.decodeIfPresent(String.self, forKey: .transcode) ?? defaults.transcode
+            transcoding = try c.decodeIfPresent(Transcoding.self, forKey: .transcoding) ?? defaults.transcoding
+        }
+    }
+
+    /// The transcoding policy as written in a job: syntaxes by short name ("jpeg-ls-lossless"),
+    /// DCMTK name ("JPEGLSLossless") or UID.
+    public struct Transcoding: Codable, Sendable, Equatable {
+        public var order = ["jpeg-ls-lossless", "j2k-lossless", "jpeg-lossless-sv1", "rle", "explicit-le", "implicit-le"]
+        /// Lossy encodings (order entries or target) only when true.
+        public var allowLossy = false
+        /// Compress everything to this syntax first, where the destination accepts it.
+        public var target: String?
+        /// Decode every lossless encoding and compare with the source pixels before sending.
+        public var verify = true
+
+        enum CodingKeys: String, CodingKey { case order, allowLossy = "allow_lossy", target, verify }
+        public init() {}
+        public init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            let defaults = Transcoding()
+            order = try c.decodeIfPresent([String].self, forKey: .order) ?? defaults.order
+            allowLossy = try c.decodeIfPresent(Bool.self, forKey: .allowLossy) ?? defaults.allowLossy
+            target = try c.decodeIfPresent(String.self, forKey: .target)
+            verify = try c.decodeIfPresent(Bool.self, forKey: .verify) ?? defaults.verify
+        }
+
+        /// The policy, or the first name that is not a transfer syntax or needs allow_lossy.
+        public func policy() throws -> TranscodingPolicy {
+            func syntax(_ name: String) throws -> TransferSyntax {
+                guard let ts = TranscodingPolicy.syntax(named: name) else {
+                    throw Invalid("transcoding: unknown transfer syntax \(name) (names: \(TranscodingPolicy.shortNames.keys.sorted().joined(separator: ", ")), DCMTK names or UIDs)")
+                }
+                guard ts.isLossless || allowLossy else { throw Invalid("transcoding: \(name) is lossy; set allow_lossy: true to use it") }
+                return ts
+            }
+            return TranscodingPolicy(order: try order.map(syntax), allowLossy: allowLossy, target: try target.map(syntax), verify: verify)
         }
     }
 
@@ -162,6 +197,7 @@ public struct Job: Codable, Sendable, Equatable {
         }
         guard ["first", "newest", "none"].contains(transfer.conflicts) else { throw Invalid("job \(name): conflicts must be first, newest or none") }
         guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else { throw Invalid("job \(name): unknown proposal \(transfer.proposal)") }
+        do { _ = try transfer.transcoding.policy() } catch let e as Invalid { throw Invalid("job \(name): \(e.message)") }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
             throw Invalid("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
         }

@@ -37,6 +37,9 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     public var sentTransferSyntaxUID: String?
     public var associationID: Int?
     public var bytesSent: Int?
+    /// The SOP Instance UID the destination received, when a lossy re-encoding gave the
+    /// instance a new one (the old-to-new mapping).
+    public var sentSOPInstanceUID: String?
     public var plannedAt: Double
     public var updatedAt: Double
 
@@ -47,6 +50,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
         case pixelDataOffset = "pixel_data_offset"
         case state, attempts, statusCode = "status_code", statusName = "status_name", error
         case sentTransferSyntaxUID = "sent_transfer_syntax_uid", associationID = "association_id", bytesSent = "bytes_sent"
+        case sentSOPInstanceUID = "sent_sop_instance_uid"
         case plannedAt = "planned_at", updatedAt = "updated_at"
     }
 
@@ -184,6 +188,9 @@ public final class Manifest: Sendable {
         }
         m.registerMigration("v2: probe destination") { db in
             try db.alter(table: "probe") { t in t.add(column: "destination", .text) }
+        }
+        m.registerMigration("v3: new instance UIDs of lossy re-encodings") { db in
+            try db.alter(table: "instance") { t in t.add(column: "sent_sop_instance_uid", .text) }
         }
         return m
     }

@@ -83,7 +83,7 @@ public struct PlanReport: Codable, Sendable {
         let accepted = probe.values.filter { $0.sopClassUID == sop && $0.accepted }.sorted { $0.transferSyntaxUID < $1.transferSyntaxUID }
             .enumerated().map { AcceptedContext(id: UInt8(truncatingIfNeeded: 2 * $0.offset + 1), abstractSyntax: sop, transferSyntax: $0.element.transferSyntaxUID) }
         let file = OutgoingFile(path: "", sopClassUID: sop, sopInstanceUID: "", transferSyntax: own, dataSetOffset: 0, fileSize: 0)
-        return Route.choose(for: file, accepted: accepted, preferred: job.proposalOptions.preference.preferred)
+        return Route.choose(for: file, accepted: accepted, policy: job.transcodingPolicy)
     }
 
     /// What would happen to a group, in words.
@@ -94,7 +94,9 @@ public struct PlanReport: Codable, Sendable {
             return ts == own ? "send as is" : "send as is, declared \(ts.name)"
         case .convert(_, let target):
             guard let own, own.isEncapsulated || target.isEncapsulated else { return "send converted (uncompressed syntax change)" }
-            let kind = target.isEncapsulated ? "lossless, verified" : own.isLossless ? "lossless decode" : "decode of a lossy stream"
+            let kind = !target.isLossless ? "lossy: new SOP Instance UID"
+                : target.isEncapsulated ? (job.transcodingPolicy.verify ? "lossless, verified" : "lossless, not verified")
+                : own.isLossless ? "lossless decode" : "decode of a lossy stream"
             return "transcode: \(own.name) -> \(target.name) (\(kind))"
         case .impossible(let reason):
             return "cannot be sent: \(reason)"
@@ -151,6 +153,15 @@ extension Job {
         var o = ProposalOptions()
         o.preference = ProposalOptions.Preference(rawValue: transfer.proposal) ?? .uncompressed
         o.requiredOnly = true
+        o.transcoding = transcodingPolicy
         return o
+    }
+
+    /// The job's transcoding policy (validated by `validate()`; the default if it is invalid).
+    public var transcodingPolicy: TranscodingPolicy {
+        var policy = (try? transfer.transcoding.policy()) ?? TranscodingPolicy()
+        // DCMTK's -xd: deflate every uncompressed file the destination takes deflated.
+        if policy.target == nil, transfer.proposal == "deflated" { policy.target = .deflatedExplicitVRLittleEndian }
+        return policy
     }
 }

@@ -137,7 +137,8 @@ public final class MigrationRunner: Sendable {
 
     private func worker(_ index: Int, queue: WorkQueue, files: [(Int64, OutgoingFile)], plans: [AssociationPlan],
                         parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?) async {
-        let sender = FileSender(preferred: ProposalOptions.Preference(rawValue: job.transfer.proposal)?.preferred, logger: logger)
+        let sender = FileSender(policy: job.transcodingPolicy, logger: logger)
+        let pool = PreparationPool.shared
         var backoff = job.transfer.backoff
         state.withLock { $0.activeWorkers += 1 }
         var retire = false  // a retiring worker has already left the count
@@ -187,8 +188,15 @@ public final class MigrationRunner: Sendable {
                 var marked: (id: Int64, attempts: Int)?  // the next file, already `sending`
                 var newAssociation = false
                 var manifestFailed = false
+                // Files prepared ahead on the pool (transcoding) while earlier ones travel.
+                var ahead: [Int64: Task<PreparedFile, Never>] = [:]
+                let accepted = association.acceptedContexts
                 while let i = pending.first, running, !manifestFailed {
                     let (rowID, file) = files[i]
+                    for j in pending.prefix(pool.depth + 1) where ahead[files[j].0] == nil && sender.needsEncoding(files[j].1, accepted: accepted) {
+                        let next = files[j].1
+                        ahead[files[j].0] = Task { await pool.prepare(next, with: sender, accepted: accepted) }
+                    }
                     let attempts: Int
                     if let m = marked, m.id == rowID {
                         attempts = m.attempts
@@ -201,9 +209,11 @@ public final class MigrationRunner: Sendable {
                     let previous = unrecorded
                     unrecorded = []
                     let nextID = pending.dropFirst().first.map { files[$0].0 }
-                    async let ahead = checkpointConcurrently(recording: previous, sending: nextID, association: associationID)
-                    let outcome = await sender.send(file, on: association)
-                    if let nextAttempts = try? await ahead {
+                    async let checkpointed = checkpointConcurrently(recording: previous, sending: nextID, association: associationID)
+                    let prepared: PreparedFile
+                    if let task = ahead.removeValue(forKey: rowID) { prepared = await task.value } else { prepared = await pool.prepare(file, with: sender, accepted: accepted) }
+                    let outcome = await sender.send(prepared, on: association)
+                    if let nextAttempts = try? await checkpointed {
                         if let nextID { marked = (nextID, nextAttempts) }
                     } else {
                         unrecorded = previous
@@ -330,9 +340,10 @@ public final class MigrationRunner: Sendable {
         for (doneID, outcome, decision) in outcomes {
             try db.cachedStatement(sql: """
                 UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
-                bytes_sent = ?, updated_at = ? WHERE id = ?
+                bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ? WHERE id = ?
                 """).execute(arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
-                                         outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes, now(), doneID])
+                                         outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes,
+                                         outcome.sopInstanceUID, outcome.sopInstanceUID, now(), doneID])
         }
         if let unmarking {
             try db.cachedStatement(sql: "UPDATE instance SET state = 'planned', attempts = attempts - 1 WHERE id = ? AND state = 'sending'")

@@ -39,6 +39,12 @@ public enum ContextPlanner {
             let companion = ProposalOptions.companion(of: f.transferSyntax)?.uid
             add(f.sopClassUID, [[own]] + (companion.map { [[$0]] } ?? []))
         }
+        // The transcoding policy's syntaxes, for the classes that have files.
+        if let policy = options.transcoding {
+            for sop in orderedUnique(files.map(\.sopClassUID)) {
+                for ts in policy.proposed where !(groups[sop] ?? []).contains([ts.uid]) { add(sop, [[ts.uid]]) }
+            }
+        }
 
         let needed = Set(files.map(\.sopClassUID))
         let total = order.reduce(0) { $0 + (groups[$1]?.count ?? 0) }

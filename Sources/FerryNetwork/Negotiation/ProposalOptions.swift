@@ -52,6 +52,9 @@ public struct ProposalOptions: Sendable {
     public var combine = false
     /// -xf: contexts from a DCMTK association negotiation profile instead of the -x options.
     public var profile: AssociationConfigFile.Profile?
+    /// A pipeline's transcoding policy: its syntaxes are proposed, one context each, for the
+    /// SOP classes of the files (nil for storescu, which proposes what DCMTK's does).
+    public var transcoding: TranscodingPolicy?
 
     public init() {}
 

@@ -12,53 +12,44 @@ public enum Route: Sendable, Equatable {
     /// Nothing accepted can carry it; the reason names what is missing.
     case impossible(String)
 
-    /// Chooses a route among the accepted contexts, as DCMTK storescu does: the file's own
-    /// syntax if accepted (deflated first when deflate is preferred, as DCMTK's special case),
-    /// then the preferred syntax, then explicit little endian, implicit, deflated, big endian.
-    public static func choose(for file: OutgoingFile, accepted: [AcceptedContext], preferred: TransferSyntax? = nil,
+    /// Chooses a route among the accepted contexts: the policy's target where it applies; else
+    /// the file's own syntax (or the PS3.5 10.2 companion its stream is valid for); else the
+    /// first syntax of the policy's order that was accepted and that Ferry can produce from
+    /// the file (decoding its pixels, or encoding them, as needed).
+    public static func choose(for file: OutgoingFile, accepted: [AcceptedContext], policy: TranscodingPolicy,
                               mustRewrite: Bool = false) -> Route {
         let candidates = accepted.filter { $0.abstractSyntax == file.sopClassUID }
         guard !candidates.isEmpty else {
             return .impossible("no presentation context for \(UIDRegistry.name(of: file.sopClassUID)) was accepted by the peer")
         }
         let own = file.transferSyntax
-        if preferred == .deflatedExplicitVRLittleEndian, !own.isEncapsulated, own != preferred,
-           let pc = candidates.first(where: { $0.transferSyntax == TransferSyntax.deflatedExplicitVRLittleEndian.uid }) {
-            return .convert(contextID: pc.id, to: .deflatedExplicitVRLittleEndian)
+        func context(_ ts: TransferSyntax) -> AcceptedContext? { candidates.first { $0.transferSyntax == ts.uid } }
+        let decodable = !own.isEncapsulated || Codecs.codec(for: own) != nil
+        /// Whether Ferry can turn the file into `ts` (and the policy allows it).
+        func producible(_ ts: TransferSyntax) -> Bool {
+            guard ts != own else { return true }
+            guard policy.permits(ts), decodable else { return false }
+            return !ts.isEncapsulated || Codecs.encoder(for: ts) != nil
         }
-        if let exact = candidates.first(where: { $0.transferSyntax == own.uid }) {
+
+        if let t = policy.target, t != own, t.isEncapsulated || !own.isEncapsulated, producible(t), let pc = context(t) {
+            return .convert(contextID: pc.id, to: t)
+        }
+        if let exact = context(own) {
             return mustRewrite ? .convert(contextID: exact.id, to: own) : .asIs(contextID: exact.id, transferSyntax: own)
         }
-        if own.isEncapsulated {
-            if let companion = ProposalOptions.companion(of: own),
-               let pc = candidates.first(where: { $0.transferSyntax == companion.uid }),
-               let pixels = file.pixelData, let info = JPEGProbe.firstFrame(path: file.path, pixelData: pixels),
-               streamIsValid(info, as: companion) {
-                return mustRewrite ? .convert(contextID: pc.id, to: companion) : .asIs(contextID: pc.id, transferSyntax: companion)
-            }
-            // A codec for the file's syntax: decode to an uncompressed syntax the peer took.
-            if Codecs.codec(for: own) != nil {
-                for ts in [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian, .explicitVRBigEndian] {
-                    if let pc = candidates.first(where: { $0.transferSyntax == ts.uid }) { return .convert(contextID: pc.id, to: ts) }
-                }
-            }
-            let offered = candidates.map { TransferSyntax.lookup($0.transferSyntax)?.name ?? $0.transferSyntax }
-            return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); "
-                               + "sending \(own.name) needs transcoding (\(Codecs.codec(for: own) == nil ? "no decoder for it yet" : "no common syntax"))")
+        if let companion = ProposalOptions.companion(of: own), let pc = context(companion),
+           let pixels = file.pixelData, let info = JPEGProbe.firstFrame(path: file.path, pixelData: pixels),
+           streamIsValid(info, as: companion) {
+            return mustRewrite ? .convert(contextID: pc.id, to: companion) : .asIs(contextID: pc.id, transferSyntax: companion)
         }
-        let preference: [TransferSyntax] = (preferred.map { $0.isEncapsulated ? [] : [$0] } ?? []) + [.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
-        for ts in preference {
-            if let pc = candidates.first(where: { $0.transferSyntax == ts.uid }) { return .convert(contextID: pc.id, to: ts) }
-        }
-        // Only compressed syntaxes accepted: encode losslessly where Ferry has the codec.
-        for pc in candidates {
-            if let ts = TransferSyntax.lookup(pc.transferSyntax), ts.isLossless, Codecs.encoder(for: ts) != nil {
-                return .convert(contextID: pc.id, to: ts)
-            }
+        for ts in policy.order where producible(ts) {
+            if let pc = context(ts) { return .convert(contextID: pc.id, to: ts) }
         }
         let offered = candidates.map { TransferSyntax.lookup($0.transferSyntax)?.name ?? $0.transferSyntax }
-        return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); "
-                           + "compressing \(own.name) needs an encoder Ferry does not have yet")
+        let why = !decodable ? "sending \(own.name) needs transcoding (no decoder for it yet)"
+            : "none of them is in the transcoding order, or lossy (allow_lossy is off), or one Ferry cannot encode yet"
+        return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); \(why)")
     }
 
     static func streamIsValid(_ info: JPEGProbe.Info, as companion: TransferSyntax) -> Bool {

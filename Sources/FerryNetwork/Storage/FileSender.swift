@@ -2,39 +2,88 @@ import FerryCodecs
 import FerryDICOM
 import Logging
 
+/// A file made ready for one association: its route and, when it must be re-encoded, the
+/// bytes to send (or why they could not be made). Preparing is the CPU-heavy half of a send
+/// (decoding, encoding, verifying), so a pipeline can prepare the next files on other cores
+/// while this one travels.
+public struct PreparedFile: Sendable {
+    public let file: OutgoingFile
+    public let route: Route
+    /// For `.convert`: the encoded data set and the SOP Instance UID it carries.
+    let encoded: Result<(bytes: [UInt8], instance: String), PreparationError>?
+}
+
+struct PreparationError: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// Sends one file on an established association: chooses the route (as is, converted, or
 /// impossible), streams or re-encodes the data set, and reads the response.
-public struct FileSender {
+public struct FileSender: Sendable {
     public var conversion: DataSetConversion
     public var priority: Priority
-    /// The -x preferred syntax for uncompressed files that need converting.
-    public var preferred: TransferSyntax?
+    /// What may be done to a file whose own syntax the destination did not accept.
+    public var policy: TranscodingPolicy
     public var logger: Logger
 
-    public init(conversion: DataSetConversion = DataSetConversion(), priority: Priority = .medium, preferred: TransferSyntax?, logger: Logger) {
+    public init(conversion: DataSetConversion = DataSetConversion(), priority: Priority = .medium, policy: TranscodingPolicy, logger: Logger) {
         self.conversion = conversion
         self.priority = priority
-        self.preferred = preferred
+        self.policy = policy
         self.logger = logger
     }
 
     public func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
         var none: UIDInvention?
-        return await send(file, on: association, invention: &none)
+        return await send(prepare(file, accepted: association.acceptedContexts, invention: &none), on: association)
     }
 
     public func send(_ file: OutgoingFile, on association: Association, invention: inout UIDInvention?) async -> StoreOutcome {
-        var outcome = StoreOutcome(path: file.path, sopInstanceUID: file.sopInstanceUID)
-        let rewrite = invention != nil || conversion.disableNewVRs
+        await send(prepare(file, accepted: association.acceptedContexts, invention: &invention), on: association)
+    }
+
+    /// Chooses the route and, for a conversion, reads and re-encodes the data set.
+    public func prepare(_ file: OutgoingFile, accepted: [AcceptedContext]) -> PreparedFile {
+        var none: UIDInvention?
+        return prepare(file, accepted: accepted, invention: &none)
+    }
+
+    /// Whether the file must be read and encoded again for these contexts (not streamed).
+    public func needsEncoding(_ file: OutgoingFile, accepted: [AcceptedContext]) -> Bool {
+        if case .convert = route(file, accepted: accepted, rewrite: conversion.disableNewVRs) { return true }
+        return false
+    }
+
+    func route(_ file: OutgoingFile, accepted: [AcceptedContext], rewrite: Bool) -> Route {
         // An odd-length data set cannot travel as it is (PDVs are even): a deflated stream gets
         // the NUL pad PS3.5 A.5 prescribes, anything else is re-encoded with even values.
         let odd = file.dataSetLength % 2 == 1
-        let route = Route.choose(for: file, accepted: association.acceptedContexts, preferred: preferred,
-                                 mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
+        return Route.choose(for: file, accepted: accepted, policy: policy, mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
+    }
+
+    public func prepare(_ file: OutgoingFile, accepted: [AcceptedContext], invention: inout UIDInvention?) -> PreparedFile {
+        let route = route(file, accepted: accepted, rewrite: invention != nil || conversion.disableNewVRs)
+        guard case .convert(_, let ts) = route else { return PreparedFile(file: file, route: route, encoded: nil) }
+        do {
+            var dicom = try Part10Reader.read(path: file.path)
+            var instance = file.sopInstanceUID
+            if invention != nil { instance = invention?.apply(to: &dicom.dataSet) ?? instance }
+            // Pixel data changes form when either side is encapsulated (lossless results verified).
+            let dataSet = try Transcoder(verifyLossless: policy.verify).transcode(dicom.dataSet, from: file.transferSyntax, to: ts)
+            instance = dataSet.string(.sopInstanceUID) ?? instance
+            return PreparedFile(file: file, route: route, encoded: .success((try conversion.encode(dataSet, as: ts), instance)))
+        } catch {
+            return PreparedFile(file: file, route: route, encoded: .failure(PreparationError(description: "\(error)")))
+        }
+    }
+
+    public func send(_ prepared: PreparedFile, on association: Association) async -> StoreOutcome {
+        let file = prepared.file
+        var outcome = StoreOutcome(path: file.path, sopInstanceUID: file.sopInstanceUID)
         logger.info("Sending file: \(file.path)")
         do {
             let response: CommandSet
-            switch route {
+            switch prepared.route {
             case .impossible(let reason):
                 logger.error("No presentation context for: \(file.path): \(reason)")
                 outcome.error = reason
@@ -54,25 +103,24 @@ public struct FileSender {
                 response = try await association.store(sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,
                                                        contextID: contextID, data: &source, priority: priority)
             case .convert(let contextID, let ts):
-                let encoded: [UInt8]
-                var instance = file.sopInstanceUID
-                do {
-                    var dicom = try Part10Reader.read(path: file.path)
-                    if invention != nil { instance = invention?.apply(to: &dicom.dataSet) ?? instance }
-                    // Pixel data changes form when either side is encapsulated (lossless results verified).
-                    let dataSet = try Transcoder().transcode(dicom.dataSet, from: file.transferSyntax, to: ts)
-                    encoded = try conversion.encode(dataSet, as: ts)
-                } catch {
-                    outcome.error = "\(error)"
+                let encoded: (bytes: [UInt8], instance: String)
+                switch prepared.encoded {
+                case .success(let e)?: encoded = e
+                case .failure(let e)?:
+                    outcome.error = e.description
+                    outcome.failure = .file
+                    return outcome
+                case nil:
+                    outcome.error = "not prepared"
                     outcome.failure = .file
                     return outcome
                 }
                 if file.transferSyntax != ts { logger.info("Converting transfer syntax: \(file.transferSyntax.name) -> \(ts.name)") }
-                var source = BytesSource(encoded)
+                var source = BytesSource(encoded.bytes)
                 outcome.sentAs = ts
                 outcome.bytes = source.length
-                outcome.sopInstanceUID = instance
-                response = try await association.store(sopClass: file.sopClassUID, sopInstance: instance,
+                outcome.sopInstanceUID = encoded.instance
+                response = try await association.store(sopClass: file.sopClassUID, sopInstance: encoded.instance,
                                                        contextID: contextID, data: &source, priority: priority)
             }
             let status = response.status ?? DIMSEStatus(0xFFFF)

@@ -144,7 +144,7 @@ public final class StoreSCU {
 
     private func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
         let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
-        let sender = FileSender(conversion: settings.conversion, priority: settings.priority, preferred: preferred, logger: logger)
+        let sender = FileSender(conversion: settings.conversion, priority: settings.priority, policy: .dcmtk(preferred: preferred), logger: logger)
         return await sender.send(file, on: association, invention: &invention)
     }
 }

@@ -36,6 +36,14 @@ struct JobOptions: ParsableArguments {
     var proposal: String?
     @Option(name: .long, help: "Duplicate SOP Instance UIDs: first, newest or none.")
     var conflicts: String?
+    @Option(name: .customLong("transcode-order"), help: "Syntaxes to re-encode into, best first, comma separated (default jpeg-ls-lossless,j2k-lossless,jpeg-lossless-sv1,rle,explicit-le,implicit-le).")
+    var transcodeOrder: String?
+    @Option(name: .long, help: "Compress every file to this syntax first where the destination accepts it (e.g. jpeg-ls-lossless).")
+    var target: String?
+    @Flag(name: .customLong("allow-lossy"), help: "Allow lossy encodings (order entries or --target); they get a new SOP Instance UID.")
+    var allowLossy = false
+    @Flag(name: .customLong("no-verify"), help: "Do not decode lossless encodings to compare them with the source pixels.")
+    var noVerify = false
     @Option(name: .long, help: "Manifest path (default manifests/<name>.sqlite).")
     var manifest: String?
     @Option(name: .customLong("user"), help: "User identity: user name (password from --password-env or --password-file).")
@@ -77,6 +85,10 @@ struct JobOptions: ParsableArguments {
         if let dimseTimeout { job.transfer.dimseTimeout = dimseTimeout }
         if let backoff { job.transfer.backoff = backoff }
         if let conflicts { job.transfer.conflicts = conflicts }
+        if let transcodeOrder { job.transfer.transcoding.order = transcodeOrder.split(separator: ",").map { $0.split(separator: " ").joined() } }
+        if let target { job.transfer.transcoding.target = target }
+        if allowLossy { job.transfer.transcoding.allowLossy = true }
+        if noVerify { job.transfer.transcoding.verify = false }
         if let manifest { job.manifest = manifest }
         if let user {
             job.destination.user = Job.Destination.UserIdentitySetting(username: user, passwordEnv: passwordEnv, passwordFile: passwordFile)

@@ -1,0 +1,444 @@
+import FerryDICOM
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// JPEG Baseline (1.2.840.10008.1.2.4.50) and Extended (4.51), the sequential DCT processes
+/// with Huffman coding, in Swift: one decoder for 8- and 12-bit streams (Debian's libjpeg-turbo
+/// has no 12-bit mode, and libjpeg reports errors by longjmp, which Swift cannot survive).
+/// Decoding: interleaved or one-component scans, any sampling factors up to 4, restart
+/// intervals; colour streams of a YBR data set are converted to RGB, as DCMTK's dcmdjpeg does.
+/// Encoding (4.50, 8-bit, lossy: only when the policy allows it): quality-scaled T.81 K.1
+/// tables, Huffman tables optimised for the image (K.2), colour as YBR_FULL without subsampling.
+public struct JPEGDCTCodec: PixelCodec {
+    public let transferSyntax: TransferSyntax
+    /// IJG-style quality (1-100) of encodings.
+    public var quality = 90
+    public init(_ ts: TransferSyntax = .jpegBaseline) { transferSyntax = ts }
+
+    public var canEncode: Bool { transferSyntax == .jpegBaseline }
+    public var lossyMethod: String? { "ISO_10918_1" }
+
+    public func photometricAfterDecoding(_ image: ImageDescription) -> String {
+        image.samplesPerPixel == 3 && image.photometric.hasPrefix("YBR") ? "RGB" : image.photometric
+    }
+
+    public func photometricAfterEncoding(_ image: ImageDescription) -> String {
+        image.samplesPerPixel == 3 ? "YBR_FULL" : image.photometric
+    }
+
+    static let zigzag: [Int] = [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+                                35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63]
+    /// cos((2x+1)uπ/16) * C(u) / 2, indexed [u * 8 + x].
+    static let basis: [Double] = (0..<64).map { i in
+        let u = i / 8, x = i % 8
+        return (u == 0 ? 1 / 2.0.squareRoot() : 1) * cos(Double((2 * x + 1) * u) * Double.pi / 16) / 2
+    }
+
+    struct Component {
+        var id: Int, h: Int, v: Int, tq: Int
+        var blocksPerLine = 0, blocksPerColumn = 0
+        var plane: [Int32] = []
+        var dcTable = 0, acTable = 0, predictor = 0
+    }
+
+    // MARK: Decoding
+
+    public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
+        let label = "JPEG"
+        let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG: image size overflows") }
+        var r = Reader(data: data, label: label)
+        guard r.u8() == 0xFF, r.u8() == 0xD8 else { throw CodecError("JPEG: no SOI marker") }
+        var quant = [[Int32]](repeating: [], count: 4)
+        var dc: [Int: Huffman] = [:], ac: [Int: Huffman] = [:]
+        var restartInterval = 0
+        var components: [Component] = []
+        var precision = 0, width = 0, height = 0, hmax = 1, vmax = 1, mcusX = 0, mcusY = 0
+        var scans = 0
+        while true {
+            let marker = try r.marker()
+            switch marker {
+            case 0xC0, 0xC1:
+                guard components.isEmpty else { throw CodecError("JPEG: more than one frame header") }
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                precision = try r.byte(); height = try r.u16(); width = try r.u16()
+                let count = try r.byte()
+                guard precision == 8 || precision == 12 else { throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)") }
+                guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
+                    throw CodecError("JPEG: the stream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+                }
+                guard precision <= image.bitsAllocated else { throw CodecError("JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)") }
+                for _ in 0..<count {
+                    let id = try r.byte(), sampling = try r.byte(), tq = try r.byte()
+                    let h = sampling >> 4, v = sampling & 15
+                    guard (1...4).contains(h), (1...4).contains(v), tq < 4 else { throw CodecError("JPEG: component \(id): sampling \(h)x\(v), table \(tq)") }
+                    components.append(Component(id: id, h: h, v: v, tq: tq))
+                }
+                r.pos = end
+                hmax = components.map(\.h).max() ?? 1
+                vmax = components.map(\.v).max() ?? 1
+                mcusX = (width + 8 * hmax - 1) / (8 * hmax)
+                mcusY = (height + 8 * vmax - 1) / (8 * vmax)
+                for i in components.indices {
+                    components[i].blocksPerLine = mcusX * components[i].h
+                    components[i].blocksPerColumn = mcusY * components[i].v
+                    components[i].plane = [Int32](repeating: 0, count: components[i].blocksPerLine * components[i].blocksPerColumn * 64)
+                }
+            case 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
+                throw CodecError("JPEG: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not a sequential Huffman DCT process (baseline or extended)")
+            case 0xDB:
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                while r.pos < end {
+                    let pq = try r.byte()
+                    guard pq & 15 < 4 else { throw CodecError("JPEG: quantization table id \(pq & 15)") }
+                    var table = [Int32](repeating: 0, count: 64)
+                    for k in 0..<64 { table[k] = Int32(pq >> 4 == 0 ? try r.byte() : try r.u16()) }
+                    quant[pq & 15] = table
+                }
+                r.pos = end
+            case 0xC4:
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                while r.pos < end {
+                    let tc = try r.byte()
+                    var counts: [Int] = []
+                    for _ in 0..<16 { counts.append(try r.byte()) }
+                    let total = counts.reduce(0, +)
+                    guard total <= 256, r.pos + total <= data.count else { throw CodecError("JPEG: bad Huffman table") }
+                    let table = try Huffman(counts: counts, values: Array(data[r.pos..<r.pos + total]), label: label)
+                    r.pos += total
+                    if tc >> 4 == 0 { dc[tc & 15] = table } else { ac[tc & 15] = table }
+                }
+            case 0xDD:
+                _ = try r.u16()
+                restartInterval = try r.u16()
+            case 0xDA:
+                guard !components.isEmpty else { throw CodecError("JPEG: SOS before SOF") }
+                let length = try r.u16() - 2
+                let end = r.pos + length
+                let ns = try r.byte()
+                var scan: [Int] = []
+                for _ in 0..<ns {
+                    let id = try r.byte(), tables = try r.byte()
+                    guard let c = components.firstIndex(where: { $0.id == id }) else { throw CodecError("JPEG: scan names unknown component \(id)") }
+                    components[c].dcTable = tables >> 4
+                    components[c].acTable = tables & 15
+                    scan.append(c)
+                }
+                let ss = try r.byte(), se = try r.byte(), _ = try r.byte()
+                guard ss == 0, se == 63 else { throw CodecError("JPEG: spectral selection \(ss)-\(se) (not sequential)") }
+                r.pos = end
+                for c in scan {
+                    guard quant[components[c].tq].count == 64 else { throw CodecError("JPEG: missing quantization table \(components[c].tq)") }
+                    guard dc[components[c].dcTable] != nil, ac[components[c].acTable] != nil else { throw CodecError("JPEG: missing Huffman table for component \(components[c].id)") }
+                }
+                var bits = BitReader(data: data, pos: r.pos, label: label)
+                try decodeScan(&bits, scan: scan, components: &components, quant: quant, dc: dc, ac: ac, restartInterval: restartInterval,
+                               mcusX: mcusX, mcusY: mcusY, width: width, height: height, hmax: hmax, vmax: vmax)
+                scans += 1
+                // Continue after the entropy-coded data: the next marker that is not RSTn.
+                var p = bits.pos
+                while p + 1 < data.count, !(data[p] == 0xFF && data[p + 1] != 0 && !(0xD0...0xD7).contains(data[p + 1])) { p += 1 }
+                r.pos = p + 1 < data.count ? p : data.count
+            case 0xD9:
+                guard scans > 0 else { throw CodecError("JPEG: end of image before any scan") }
+                return output(components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax, image: image, frameLength: frameLength)
+            default:
+                let length = try r.u16()
+                guard length >= 2, r.pos + length - 2 <= data.count else { throw CodecError("JPEG: marker segment runs past the end") }
+                r.pos += length - 2
+            }
+            guard r.pos < data.count else {
+                guard scans > 0 else { throw CodecError("JPEG: stream ends before any scan") }
+                // A missing EOI after complete scans is tolerated, as libjpeg does (with a warning).
+                return output(components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax, image: image, frameLength: frameLength)
+            }
+        }
+    }
+
+    private func decodeScan(_ bits: inout BitReader, scan: [Int], components: inout [Component], quant: [[Int32]], dc: [Int: Huffman], ac: [Int: Huffman],
+                            restartInterval: Int, mcusX: Int, mcusY: Int, width: Int, height: Int, hmax: Int, vmax: Int) throws(CodecError) {
+        for c in scan { components[c].predictor = 0 }
+        var coefficients = [Int32](repeating: 0, count: 64)
+        var samples = [Int32](repeating: 0, count: 64)
+        func block(_ c: Int, row: Int, column: Int) throws(CodecError) {
+            guard let dcTable = dc[components[c].dcTable], let acTable = ac[components[c].acTable] else { return }
+            let q = quant[components[c].tq]
+            for i in 0..<64 { coefficients[i] = 0 }
+            components[c].predictor += try bits.received(try bits.symbol(dcTable))
+            coefficients[0] = Int32(truncatingIfNeeded: components[c].predictor) &* q[0]
+            var k = 1
+            while k < 64 {
+                let rs = try bits.symbol(acTable)
+                let run = rs >> 4, size = rs & 15
+                if size == 0 {
+                    if run == 15 { k += 16; continue }
+                    break
+                }
+                k += run
+                guard k < 64 else { throw CodecError("JPEG: coefficient index past 63 (corrupt data)") }
+                coefficients[Self.zigzag[k]] = Int32(truncatingIfNeeded: try bits.received(size)) &* q[k]
+                k += 1
+            }
+            Self.inverseDCT(coefficients, into: &samples)
+            let stride = components[c].blocksPerLine * 8
+            guard row < components[c].blocksPerColumn, column < components[c].blocksPerLine else { return }
+            let origin = row * 8 * stride + column * 8
+            for y in 0..<8 { for x in 0..<8 { components[c].plane[origin + y * stride + x] = samples[y * 8 + x] } }
+        }
+        let single = scan.count == 1
+        // A one-component scan covers only that component's own blocks (T.81 A.2.2).
+        let c0 = scan[0]
+        let singleX = single ? ((width * components[c0].h + hmax - 1) / hmax + 7) / 8 : mcusX
+        let singleY = single ? ((height * components[c0].v + vmax - 1) / vmax + 7) / 8 : mcusY
+        let total = single ? singleX * singleY : mcusX * mcusY
+        var left = restartInterval
+        for mcu in 0..<total {
+            if restartInterval > 0 {
+                if left == 0 {
+                    try bits.restart()
+                    for c in scan { components[c].predictor = 0 }
+                    left = restartInterval
+                }
+                left -= 1
+            }
+            if single {
+                try block(c0, row: mcu / singleX, column: mcu % singleX)
+            } else {
+                let my = mcu / mcusX, mx = mcu % mcusX
+                for c in scan {
+                    for v in 0..<components[c].v {
+                        for h in 0..<components[c].h { try block(c, row: my * components[c].v + v, column: mx * components[c].h + h) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Separable float IDCT (T.81 A.3.3); the result is rounded, not yet level-shifted.
+    static func inverseDCT(_ f: [Int32], into out: inout [Int32]) {
+        var temp = [Double](repeating: 0, count: 64)
+        for y in 0..<8 {
+            for x in 0..<8 {
+                var sum = 0.0
+                for u in 0..<8 where f[y * 8 + u] != 0 { sum += Double(f[y * 8 + u]) * basis[u * 8 + x] }
+                temp[y * 8 + x] = sum
+            }
+        }
+        for x in 0..<8 {
+            for y in 0..<8 {
+                var sum = 0.0
+                for v in 0..<8 { sum += temp[v * 8 + x] * basis[v * 8 + y] }
+                out[y * 8 + x] = Int32((sum).rounded())
+            }
+        }
+    }
+
+    private func output(_ components: [Component], precision: Int, width: Int, height: Int, hmax: Int, vmax: Int,
+                        image: ImageDescription, frameLength: Int) -> [UInt8] {
+        let shift = Int32(1 << (precision - 1)), top = Int32((1 << precision) - 1)
+        let nc = components.count, pixels = width * height
+        let convert = nc == 3 && image.photometric.hasPrefix("YBR")
+        var out = [UInt8](repeating: 0, count: frameLength)
+        let bytes = image.bitsAllocated / 8
+        func sample(_ c: Component, _ x: Int, _ y: Int) -> Int32 {
+            let sx = x * c.h / hmax, sy = y * c.v / vmax
+            return c.plane[sy * c.blocksPerLine * 8 + sx] + shift
+        }
+        func put(_ value: Int32, _ p: Int, _ c: Int) {
+            let v = max(0, min(top, value))
+            let o = image.planarConfiguration == 1 && nc > 1 ? c * pixels + p : p * nc + c
+            if bytes == 1 { out[o] = UInt8(truncatingIfNeeded: v) } else {
+                out[2 * o] = UInt8(truncatingIfNeeded: v)
+                out[2 * o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+            }
+        }
+        for y in 0..<height {
+            for x in 0..<width {
+                let p = y * width + x
+                if convert {
+                    // JFIF YCbCr -> RGB, full range.
+                    let yy = Double(sample(components[0], x, y)), cb = Double(sample(components[1], x, y) - shift), cr = Double(sample(components[2], x, y) - shift)
+                    put(Int32((yy + 1.402 * cr).rounded()), p, 0)
+                    put(Int32((yy - 0.344136 * cb - 0.714136 * cr).rounded()), p, 1)
+                    put(Int32((yy + 1.772 * cb).rounded()), p, 2)
+                } else {
+                    for c in 0..<nc { put(sample(components[c], x, y), p, c) }
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: Encoding
+
+    /// T.81 K.1 tables, in zigzag order.
+    static let luminance: [Int] = [16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40, 26, 24, 22, 22, 24, 49, 35, 37, 29, 40, 58, 51, 61, 60, 57, 51,
+                                   56, 55, 64, 72, 92, 78, 64, 68, 87, 69, 55, 56, 80, 109, 81, 87, 95, 98, 103, 104, 103, 62, 77, 113, 121, 112, 100, 120, 92, 101, 103, 99]
+    static let chrominance: [Int] = [17, 18, 18, 24, 21, 24, 47, 26, 26, 47, 99, 66, 56, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+                                     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99]
+
+    public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        guard canEncode else { throw CodecError("JPEG: encoding \(transferSyntax.name) is not supported (baseline 8-bit only)") }
+        guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else { throw CodecError("JPEG baseline: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))") }
+        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG baseline: \(image.samplesPerPixel) samples per pixel") }
+        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG baseline: image larger than 65535") }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG baseline: frame shorter than the image") }
+        let nc = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
+        let q = max(1, min(100, quality))
+        let scale = q < 50 ? 5000 / q : 200 - 2 * q
+        let tables = [Self.luminance, Self.chrominance].map { $0.map { max(1, min(255, ($0 * scale + 50) / 100)) } }
+        // Component samples, level-shifted; colour goes to YCbCr (JFIF).
+        var planes = [[Double]](repeating: [Double](repeating: 0, count: pixels), count: nc)
+        let base = frame.startIndex
+        for p in 0..<pixels {
+            func s(_ c: Int) -> Double { Double(frame[base + (image.planarConfiguration == 1 && nc > 1 ? c * pixels + p : p * nc + c)]) }
+            if nc == 3 && image.photometric == "RGB" {
+                let r = s(0), g = s(1), b = s(2)
+                planes[0][p] = 0.299 * r + 0.587 * g + 0.114 * b - 128
+                planes[1][p] = -0.168736 * r - 0.331264 * g + 0.5 * b
+                planes[2][p] = 0.5 * r - 0.418688 * g - 0.081312 * b
+            } else {
+                for c in 0..<nc { planes[c][p] = s(c) - 128 }
+            }
+        }
+        // Quantized blocks (zigzag order), every component 1x1 sampled.
+        let bx = (width + 7) / 8, by = (height + 7) / 8
+        var blocks = [[[Int]]](repeating: [], count: nc)
+        for c in 0..<nc {
+            let table = tables[min(c, 1)]
+            for row in 0..<by {
+                for column in 0..<bx {
+                    var block = [Double](repeating: 0, count: 64)
+                    for y in 0..<8 {
+                        for x in 0..<8 {
+                            let sx = min(column * 8 + x, width - 1), sy = min(row * 8 + y, height - 1)  // edge replication
+                            block[y * 8 + x] = planes[c][sy * width + sx]
+                        }
+                    }
+                    let f = Self.forwardDCT(block)
+                    blocks[c].append((0..<64).map { k in Int((f[Self.zigzag[k]] / Double(table[k])).rounded()) })
+                }
+            }
+        }
+        // Symbols, to build optimal tables (class 0/1, table 0 for luminance, 1 for chrominance).
+        var dcFreq = [[Int]](repeating: [Int](repeating: 0, count: 17), count: 2)
+        var acFreq = [[Int]](repeating: [Int](repeating: 0, count: 256), count: 2)
+        func walk(_ emit: (_ t: Int, _ isDC: Bool, _ symbol: Int, _ extra: Int, _ size: Int) -> Void) {
+            var predictors = [Int](repeating: 0, count: nc)
+            for b in 0..<(bx * by) {
+                for c in 0..<nc {
+                    let t = min(c, 1), z = blocks[c][b]
+                    let diff = z[0] - predictors[c]
+                    predictors[c] = z[0]
+                    let s = JPEGLosslessCodec.category(diff)
+                    emit(t, true, s, diff, s)
+                    var run = 0
+                    for k in 1..<64 {
+                        if z[k] == 0 { run += 1; continue }
+                        while run > 15 { emit(t, false, 0xF0, 0, 0); run -= 16 }
+                        let size = JPEGLosslessCodec.category(z[k])
+                        emit(t, false, run << 4 | size, z[k], size)
+                        run = 0
+                    }
+                    if run > 0 { emit(t, false, 0x00, 0, 0) }
+                }
+            }
+        }
+        walk { t, isDC, symbol, _, _ in if isDC { dcFreq[t][symbol] += 1 } else { acFreq[t][symbol] += 1 } }
+        let dcTables = (0..<min(nc, 2)).map { Self.optimalTable(dcFreq[$0]) }
+        let acTables = (0..<min(nc, 2)).map { Self.optimalTable(acFreq[$0]) }
+        var out: [UInt8] = [0xFF, 0xD8]
+        for t in 0..<min(nc, 2) {
+            out += [0xFF, 0xDB] + JPEGLosslessCodec.u16(67) + [UInt8(t)] + tables[t].map(UInt8.init)
+        }
+        out += [0xFF, 0xC0] + JPEGLosslessCodec.u16(8 + 3 * nc) + [8] + JPEGLosslessCodec.u16(height) + JPEGLosslessCodec.u16(width) + [UInt8(nc)]
+        for c in 0..<nc { out += [UInt8(c + 1), 0x11, UInt8(min(c, 1))] }
+        for t in 0..<min(nc, 2) {
+            for (cls, table) in [(0, dcTables[t]), (1, acTables[t])] {
+                out += [0xFF, 0xC4] + JPEGLosslessCodec.u16(19 + table.values.count) + [UInt8(cls << 4 | t)]
+                    + table.counts.map(UInt8.init) + table.values.map(UInt8.init)
+            }
+        }
+        out += [0xFF, 0xDA] + JPEGLosslessCodec.u16(6 + 2 * nc) + [UInt8(nc)]
+        for c in 0..<nc { out += [UInt8(c + 1), UInt8(min(c, 1) << 4 | min(c, 1))] }
+        out += [0x00, 0x3F, 0x00]
+        var writer = BitWriter()
+        walk { t, isDC, symbol, extra, size in
+            let table = isDC ? dcTables[t] : acTables[t]
+            writer.write(table.codes[symbol], length: table.lengths[symbol])
+            if size > 0 { writer.write((extra > 0 ? extra : extra - 1) & ((1 << size) - 1), length: size) }
+        }
+        out += writer.finish()
+        out += [0xFF, 0xD9]
+        return out
+    }
+
+    /// A K.2 table over any symbol alphabet (at most 256 symbols).
+    static func optimalTable(_ frequencies: [Int]) -> (counts: [Int], values: [Int], codes: [Int], lengths: [Int]) {
+        let used = frequencies.indices.filter { frequencies[$0] > 0 }
+        // JPEGLosslessCodec.huffmanTable works on categories 0...16; map symbols onto ranks.
+        let t = generalHuffman(used.map { frequencies[$0] })
+        var codes = [Int](repeating: 0, count: frequencies.count), lengths = [Int](repeating: 0, count: frequencies.count)
+        for (rank, symbol) in used.enumerated() { codes[symbol] = t.codes[rank]; lengths[symbol] = t.lengths[rank] }
+        return (t.counts, t.order.map { used[$0] }, codes, lengths)
+    }
+
+    /// T.81 K.2 for n symbols: code sizes limited to 16 with a reserved all-ones code, canonical codes.
+    static func generalHuffman(_ freq: [Int]) -> (counts: [Int], order: [Int], codes: [Int], lengths: [Int]) {
+        var f = freq + [1]
+        let n = f.count
+        var codeSize = [Int](repeating: 0, count: n), others = [Int](repeating: -1, count: n)
+        while true {
+            var v1 = -1, v2 = -1
+            for i in 0..<n where f[i] > 0 { if v1 < 0 || f[i] <= f[v1] { v1 = i } }
+            for i in 0..<n where f[i] > 0 && i != v1 { if v2 < 0 || f[i] <= f[v2] { v2 = i } }
+            if v2 < 0 { break }
+            f[v1] += f[v2]; f[v2] = 0
+            codeSize[v1] += 1
+            var k = v1
+            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
+            others[k] = v2
+            codeSize[v2] += 1
+            k = v2
+            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
+        }
+        var bits = [Int](repeating: 0, count: 64)
+        for i in 0..<n where codeSize[i] > 0 { bits[codeSize[i]] += 1 }
+        var i = 63
+        while i > 16 {
+            while bits[i] > 0 {
+                var j = i - 2
+                while bits[j] == 0 { j -= 1 }
+                bits[i] -= 2; bits[i - 1] += 1; bits[j + 1] += 2; bits[j] -= 1
+            }
+            i -= 1
+        }
+        while i > 0 && bits[i] == 0 { i -= 1 }
+        bits[i] -= 1
+        var order: [Int] = []
+        for size in 1..<64 { for s in 0..<(n - 1) where codeSize[s] == size { order.append(s) } }
+        let counts = Array(bits[1...16])
+        order = Array(order.prefix(counts.reduce(0, +)))
+        var codes = [Int](repeating: 0, count: n - 1), lengths = [Int](repeating: 0, count: n - 1)
+        var code = 0, k = 0
+        for l in 1...16 {
+            for _ in 0..<counts[l - 1] { codes[order[k]] = code; lengths[order[k]] = l; code += 1; k += 1 }
+            code <<= 1
+        }
+        return (counts, order, codes, lengths)
+    }
+
+    /// Separable float FDCT (T.81 A.3.3).
+    static func forwardDCT(_ s: [Double]) -> [Double] {
+        var temp = [Double](repeating: 0, count: 64), out = [Double](repeating: 0, count: 64)
+        for y in 0..<8 { for u in 0..<8 { var sum = 0.0; for x in 0..<8 { sum += s[y * 8 + x] * basis[u * 8 + x] }; temp[y * 8 + u] = sum } }
+        for u in 0..<8 { for v in 0..<8 { var sum = 0.0; for y in 0..<8 { sum += temp[y * 8 + u] * basis[v * 8 + y] }; out[v * 8 + u] = sum } }
+        return out
+    }
+}

@@ -1,0 +1,30 @@
+import NIOCore
+import NIOPosix
+
+/// Runs the CPU-heavy half of sends (decode, encode, verify) on one thread per core, never on
+/// an event loop: a pipeline prepares the next few files of each association here while the
+/// current one travels, so transcoding overlaps with network I/O and memory stays bounded by
+/// the files prepared ahead.
+public final class PreparationPool: Sendable {
+    public static let shared = PreparationPool(threads: System.coreCount)
+    /// Files prepared ahead per association.
+    public let depth: Int
+    private let pool: NIOThreadPool
+
+    init(threads: Int) {
+        pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        pool.start()
+        depth = max(2, threads)
+    }
+
+    /// The file prepared for `accepted`: on the pool when it must be re-encoded, inline when
+    /// it travels as it is (choosing its route is cheap).
+    public func prepare(_ file: OutgoingFile, with sender: FileSender, accepted: [AcceptedContext]) async -> PreparedFile {
+        guard sender.needsEncoding(file, accepted: accepted) else { return sender.prepare(file, accepted: accepted) }
+        do {
+            return try await pool.runIfActive { sender.prepare(file, accepted: accepted) }
+        } catch {
+            return sender.prepare(file, accepted: accepted)
+        }
+    }
+}
