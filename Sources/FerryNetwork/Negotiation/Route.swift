@@ -15,7 +15,8 @@ public enum Route: Sendable, Equatable {
     /// Chooses a route among the accepted contexts: the policy's target where it applies; else
     /// the file's own syntax (or the PS3.5 10.2 companion its stream is valid for); else the
     /// first syntax of the policy's order that was accepted and that Ferry can produce from
-    /// the file (decoding its pixels, or encoding them, as needed).
+    /// the file (decoding its pixels, or encoding them, as needed), uncompressed syntaxes
+    /// first for an uncompressed file.
     public static func choose(for file: OutgoingFile, accepted: [AcceptedContext], policy: TranscodingPolicy,
                               mustRewrite: Bool = false) -> Route {
         let candidates = accepted.filter { $0.abstractSyntax == file.sopClassUID }
@@ -43,7 +44,10 @@ public enum Route: Sendable, Equatable {
            streamIsValid(info, as: companion) {
             return mustRewrite ? .convert(contextID: pc.id, to: companion) : .asIs(contextID: pc.id, transferSyntax: companion)
         }
-        for ts in policy.order where producible(ts) {
+        // An uncompressed file goes in another uncompressed syntax where one was accepted (a
+        // re-write that leaves the pixels alone); it is compressed only when none was.
+        let order = own.isEncapsulated ? policy.order : policy.order.filter { !$0.isEncapsulated } + policy.order.filter(\.isEncapsulated)
+        for ts in order where producible(ts) {
             if let pc = context(ts) { return .convert(contextID: pc.id, to: ts) }
         }
         let offered = candidates.map { TransferSyntax.lookup($0.transferSyntax)?.name ?? $0.transferSyntax }

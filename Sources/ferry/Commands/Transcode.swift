@@ -1,18 +1,24 @@
 import ArgumentParser
 import FerryCodecs
 import FerryDICOM
+import FerryNetwork
 import Foundation
 
 struct Transcode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write files in another transfer syntax (like DCMTK dcmconv/dcmcrle/dcmdrle); lossless results are verified.",
-        discussion: "Codecs so far: RLE Lossless, JPEG-LS and JPEG lossless SV1 (encode and decode; 4.57 decode). Uncompressed syntaxes (implicit/explicit, little/big endian, deflated) convert among themselves. Exit 1 if any file failed.")
+        discussion: """
+        Encode and decode: RLE Lossless, JPEG-LS (lossless; near-lossless), JPEG lossless SV1, JPEG 2000 (lossless; lossy), \
+        JPEG baseline 8-bit (lossy). Decode only: JPEG lossless process 14, JPEG extended 12-bit. Uncompressed syntaxes \
+        (implicit/explicit, little/big endian, deflated) convert among themselves. A lossy encoding sets Lossy Image \
+        Compression and gives the instance a new SOP Instance UID, as DCMTK's dcmcjpeg does. Exit 1 if any file failed.
+        """)
 
     @Argument(help: "Input file or directory.")
     var input: String
     @Argument(help: "Output file or directory (created).")
     var output: String
-    @Option(help: "Target transfer syntax: a UID or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless.")
+    @Option(help: "Target transfer syntax: a UID, a DCMTK name, or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless, j2k-lossless, j2k, jpeg-baseline, jpeg-ls-near-lossless.")
     var to: String
 
     func run() throws {
@@ -33,6 +39,7 @@ struct Transcode: ParsableCommand {
                 let ds = try Transcoder().transcode(file.dataSet, from: file.transferSyntax, to: target)
                 var meta = file.meta
                 if meta.isEmpty { meta = Part10Writer.fileMeta(for: ds, transferSyntax: target) }
+                if let instance = ds.string(.sopInstanceUID) { meta.set(.mediaStorageSOPInstanceUID, .UI, instance) }
                 meta.set(.implementationClassUID, .UI, UIDGenerator.implementationClassUID)
                 meta.set(.implementationVersionName, .SH, UIDGenerator.implementationVersionName)
                 let bytes = try Part10Writer.encode(ds, transferSyntax: target, meta: meta)
@@ -59,7 +66,7 @@ struct Transcode: ParsableCommand {
         case "jpegls", "jpeg-ls": return .jpegLSLossless
         case "jpeg-lossless", "jpegll": return .jpegLosslessSV1
         default:
-            guard let ts = TransferSyntax.lookup(name), !ts.isEncapsulated || Codecs.encoder(for: ts) != nil else { return nil }
+            guard let ts = TranscodingPolicy.syntax(named: name), !ts.isEncapsulated || Codecs.encoder(for: ts) != nil else { return nil }
             return ts
         }
     }

@@ -1,0 +1,122 @@
+import FerryCodecs
+import FerryDICOM
+import FerryMigration
+import Foundation
+import Testing
+import TestSupport
+
+/// Transcoding in `ferry run`: the small profile (every transfer syntax) to receivers that take
+/// only some syntaxes arrives complete, in a syntax the receiver took, with the pixels DCMTK or
+/// GDCM decode from the source; lossy encodings only with allow_lossy, with a new SOP Instance
+/// UID the manifest maps.
+@Suite(.serialized)
+struct TranscodingPipelineTests {
+    /// Received pixels against the reference decoding of the source: identical for lossless
+    /// sources; within 1 for DCT JPEG sources (Ferry's float IDCT and DCMTK's integer one round
+    /// differently; T.81's accuracy test allows it).
+    func checkPixels(sent: [String: String], received: [String: String], expecting syntaxes: Set<String>) throws {
+        let scratch = try Corpus.temporaryDirectory("ref")
+        #expect(received.count == sent.count, "\(sent.count - received.count) files missing")
+        for (uid, source) in sent.sorted(by: { $0.key < $1.key }) {
+            guard let stored = received[uid] else { Issue.record("missing: \(source)"); continue }
+            let sourceTS = try HeaderScan.summary(path: source).transferSyntaxUID
+            let storedTS = try HeaderScan.summary(path: stored).transferSyntaxUID
+            #expect(syntaxes.contains(storedTS) || storedTS == sourceTS, "\(stored): \(storedTS)")
+            let reference = try ReferencePixels.pixels(source, scratch: scratch)
+            let arrived = try ReferencePixels.pixels(stored, scratch: scratch)
+            let wide = (try Part10Reader.read(path: source)).dataSet.integer(.bitsAllocated) == 16
+            let bound = [TransferSyntax.jpegBaseline.uid, TransferSyntax.jpegExtended.uid].contains(sourceTS) ? 1 : 0
+            let difference = ReferencePixels.maxDifference(reference, arrived, wide: wide)
+            #expect(difference <= bound, "\(source) (\(sourceTS)) -> \(storedTS): pixels differ by \(difference)")
+            if let ts = TransferSyntax.lookup(sourceTS), !ts.isLossless {
+                #expect((try Part10Reader.read(path: stored)).dataSet.string(.lossyImageCompression) == "01", "\(stored): lossy history kept")
+            }
+        }
+    }
+
+    /// DCMTK storescp with its default configuration takes only uncompressed syntaxes: every
+    /// compressed file of small is decoded on the way.
+    @Test func smallToAnUncompressedOnlyDCMTKReceiver() throws {
+        let rx = try Corpus.temporaryDirectory("rx-uncompressed")
+        let receiver = try PeerProcess.dcmtkStorescp(outputDirectory: rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: try Interop.corpusRoots("small"), ["--quiet"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let uncompressed: Set<String> = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid]
+        try checkPixels(sent: try Interop.sources("small"), received: Interop.received(rx), expecting: uncompressed)
+    }
+
+    /// ferry storescp accepting only JPEG-LS lossless: every file, uncompressed or compressed in
+    /// another syntax, is re-encoded to JPEG-LS (verified), and dcmdjpls gives back its pixels.
+    @Test func smallToAJPEGLSOnlyFerryReceiver() throws {
+        let rx = try Corpus.temporaryDirectory("rx-jpegls")
+        let port = freePort()
+        let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.jpegLSLossless.uid, String(port)], port: port)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try Pipeline.run("run", manifest: manifest, port: port, sources: try Interop.corpusRoots("small"), ["--quiet"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let received = Interop.received(rx)
+        #expect(received.values.allSatisfy { (try? HeaderScan.summary(path: $0))?.transferSyntaxUID == TransferSyntax.jpegLSLossless.uid })
+        try checkPixels(sent: try Interop.sources("small"), received: received, expecting: [TransferSyntax.jpegLSLossless.uid])
+        let m = try Manifest(path: manifest, exclusive: false)
+        #expect(try m.instances(in: [.done]).allSatisfy { $0.sentTransferSyntaxUID == TransferSyntax.jpegLSLossless.uid && $0.sentSOPInstanceUID == nil })
+    }
+
+    /// The order decides among several accepted compressed syntaxes; `--transcode-order rle`
+    /// picks RLE where the default would pick JPEG-LS.
+    @Test func orderPicksAmongAcceptedSyntaxes() throws {
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(3))
+        let src = try Corpus.temporaryDirectory("order-src")
+        for (i, f) in files.enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (order, expected) in [(nil, TransferSyntax.jpegLSLossless), ("rle,jpeg-ls-lossless", .rleLossless)] {
+            let rx = try Corpus.temporaryDirectory("rx-order")
+            let port = freePort()
+            let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts",
+                                                           TransferSyntax.jpegLSLossless.uid + "," + TransferSyntax.rleLossless.uid, String(port)], port: port)
+            defer { receiver.stop() }
+            let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+            let out = try Pipeline.run("run", manifest: manifest, port: port, sources: [src], ["--quiet"] + (order.map { ["--transcode-order", $0] } ?? []))
+            #expect(out.status == 0, "\(out.stderr)")
+            let stored = Interop.received(rx).values.map { (try? HeaderScan.summary(path: $0))?.transferSyntaxUID }
+            #expect(stored.count == files.count && stored.allSatisfy { $0 == expected.uid }, "order \(order ?? "default"): \(stored)")
+        }
+    }
+
+    /// A lossy target needs allow_lossy; with it, files arrive in JPEG 2000 (4.91) under a new
+    /// SOP Instance UID (the same on a retry), with the lossy attributes and a reference to the
+    /// original, and the manifest maps old to new.
+    @Test func lossyTargetOnlyWhenAllowed() throws {
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(3))
+        let src = try Corpus.temporaryDirectory("lossy-src")
+        for (i, f) in files.enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        let rx = try Corpus.temporaryDirectory("rx-lossy")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let refused = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet", "--target", "j2k"])
+        #expect(refused.status == 2 && refused.stderr.contains("allow_lossy"), "\(refused.status) \(refused.stderr)")
+        #expect(Interop.received(rx).isEmpty)
+
+        let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet", "--target", "j2k", "--allow-lossy"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let m = try Manifest(path: manifest, exclusive: false)
+        let done = try m.instances(in: [.done])
+        #expect(done.count == files.count)
+        let received = Interop.received(rx)
+        for r in done {
+            let old = try #require(r.sopInstanceUID), new = try #require(r.sentSOPInstanceUID)
+            #expect(old != new)
+            #expect(new == UIDGenerator.derived(from: old, salt: TransferSyntax.jpeg2000.uid), "derived, so a retry sends the same UID")
+            let stored = try #require(received[new], "arrived under its new UID")
+            let ds = try Part10Reader.read(path: stored).dataSet
+            #expect(try HeaderScan.summary(path: stored).transferSyntaxUID == TransferSyntax.jpeg2000.uid)
+            #expect(ds.string(.lossyImageCompression) == "01")
+            #expect(ds.string(.lossyImageCompressionMethod) == "ISO_15444_1")
+            #expect(Double(ds.string(.lossyImageCompressionRatio) ?? "") ?? 0 > 1)
+            guard case .sequence(let items)? = ds[.sourceImageSequence]?.value else { Issue.record("no Source Image Sequence"); continue }
+            #expect(items.first?.string(.referencedSOPInstanceUID) == old)
+        }
+    }
+}
