@@ -20,6 +20,29 @@ struct JobTests {
         #expect(nightly.manifestPath == "manifests/nightly.sqlite")
     }
 
+    /// The transcoding section: names resolve, lossy entries need allow_lossy, unknown names
+    /// are a clear error.
+    @Test func transcodingSettings() throws {
+        let dir = try Corpus.temporaryDirectory("job")
+        func load(_ transcoding: String) throws -> Job {
+            let path = dir + "/t.yaml"
+            try "name: t\nsource:\n  paths: [/x]\ntransfer:\n  transcoding:\n\(transcoding)".write(toFile: path, atomically: true, encoding: .utf8)
+            return try Job.load(path: path)
+        }
+        let job = try load("    order: [rle, JPEGLSLossless, 1.2.840.10008.1.2.1]\n    target: jpeg-ls-lossless\n    verify: false\n")
+        try job.validate()
+        let policy = try job.transfer.transcoding.policy()
+        #expect(policy.order == [.rleLossless, .jpegLSLossless, .explicitVRLittleEndian])
+        #expect(policy.target == .jpegLSLossless && !policy.verify && !policy.allowLossy)
+        let lossy = try load("    target: j2k\n")
+        #expect(throws: Job.Invalid.self) { try lossy.validate() }
+        do { try lossy.validate() } catch { #expect("\(error)".contains("allow_lossy")) }
+        try (try load("    target: j2k\n    allow_lossy: true\n")).validate()
+        let unknown = try load("    order: [jpeg-xl]\n")
+        do { try unknown.validate(); Issue.record("jpeg-xl accepted") } catch { #expect("\(error)".contains("unknown transfer syntax jpeg-xl")) }
+        #expect(Job(name: "d").transfer.transcoding.order.first == "jpeg-ls-lossless", "the default order starts with JPEG-LS lossless")
+    }
+
     @Test(arguments: ["password: hunter2", "key_password: x", "token: abc"])
     func secretsInJobFilesAreRefused(line: String) throws {
         let dir = try Corpus.temporaryDirectory("job")
