@@ -137,12 +137,15 @@ public struct JPEGDCTCodec: PixelCodec {
                     guard quant[components[c].tq].count == 64 else { throw CodecError("JPEG: missing quantization table \(components[c].tq)") }
                     guard dc[components[c].dcTable] != nil, ac[components[c].acTable] != nil else { throw CodecError("JPEG: missing Huffman table for component \(components[c].id)") }
                 }
-                var bits = BitReader(data: data, pos: r.pos, label: label)
-                try decodeScan(&bits, scan: scan, components: &components, quant: quant, dc: dc, ac: ac, restartInterval: restartInterval,
-                               mcusX: mcusX, mcusY: mcusY, width: width, height: height, hmax: hmax, vmax: vmax)
+                let start = r.pos
+                var p = try data.withUnsafeBufferPointer { (buffer) throws(CodecError) -> Int in
+                    var bits = BitReader(data: buffer, pos: start, label: label)
+                    try decodeScan(&bits, scan: scan, components: &components, quant: quant, dc: dc, ac: ac, restartInterval: restartInterval,
+                                   mcusX: mcusX, mcusY: mcusY, width: width, height: height, hmax: hmax, vmax: vmax)
+                    return bits.pos
+                }
                 scans += 1
                 // Continue after the entropy-coded data: the next marker that is not RSTn.
-                var p = bits.pos
                 while p + 1 < data.count, !(data[p] == 0xFF && data[p + 1] != 0 && !(0xD0...0xD7).contains(data[p + 1])) { p += 1 }
                 r.pos = p + 1 < data.count ? p : data.count
             case 0xD9:

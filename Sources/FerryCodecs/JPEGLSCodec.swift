@@ -24,26 +24,33 @@ public struct JPEGLSCodec: PixelCodec {
         var info = charls_frame_info()
         var interleave = CHARLS_INTERLEAVE_MODE_NONE
         var out = [UInt8](repeating: 0, count: frameLength)
+        // CharLS reads the source buffer until decoding ends: one scope keeps it alive (an
+        // optimised build may free `stream` right after its last visible use).
+        var checked: CodecError?
         let rc: Int32 = stream.withUnsafeBytes { src in
             guard let base = src.baseAddress else { return -1 }
             var e = charls_jpegls_decoder_set_source_buffer(decoder, base, src.count).code
             if e == 0 { e = charls_jpegls_decoder_read_header(decoder).code }
             if e == 0 { e = charls_jpegls_decoder_get_frame_info(decoder, &info).code }
             if e == 0 { e = charls_jpegls_decoder_get_interleave_mode(decoder, &interleave).code }
-            return e
+            guard e == 0 else { return e }
+            if Int(info.width) != image.columns || Int(info.height) != image.rows || Int(info.component_count) != image.samplesPerPixel {
+                checked = CodecError("JPEG-LS: the stream is \(info.width)x\(info.height)x\(info.component_count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+                return 0
+            }
+            if Int(info.bits_per_sample) > image.bitsAllocated || (image.bitsAllocated == 8) != (info.bits_per_sample <= 8) {
+                checked = CodecError("JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
+                return 0
+            }
+            return out.withUnsafeMutableBytes { dst in
+                guard let target = dst.baseAddress else { return -1 }
+                let d = charls_jpegls_decoder_decode_to_buffer(decoder, target, dst.count, 0).code
+                return d == 0 ? 0 : -1000 - d
+            }
         }
+        if let checked { throw checked }
+        guard rc > -1000 else { throw CodecError("JPEG-LS: decoding failed (\(Self.message(-1000 - rc)))") }
         guard rc == 0 else { throw CodecError("JPEG-LS: malformed stream (\(Self.message(rc)))") }
-        guard Int(info.width) == image.columns, Int(info.height) == image.rows, Int(info.component_count) == image.samplesPerPixel else {
-            throw CodecError("JPEG-LS: the stream is \(info.width)x\(info.height)x\(info.component_count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
-        }
-        guard Int(info.bits_per_sample) <= image.bitsAllocated, (image.bitsAllocated == 8) == (info.bits_per_sample <= 8) else {
-            throw CodecError("JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
-        }
-        let decoded: Int32 = out.withUnsafeMutableBytes { dst in
-            guard let base = dst.baseAddress else { return -1 }
-            return charls_jpegls_decoder_decode_to_buffer(decoder, base, dst.count, 0).code
-        }
-        guard decoded == 0 else { throw CodecError("JPEG-LS: decoding failed (\(Self.message(decoded)))") }
         // CharLS writes component planes for interleave mode "none"; DICOM wants the data
         // set's planar configuration.
         if image.samplesPerPixel > 1, interleave == CHARLS_INTERLEAVE_MODE_NONE, image.planarConfiguration == 0 {

@@ -200,6 +200,10 @@ public struct JPEGLosslessCodec: PixelCodec {
                 r.pos = end
                 guard (1...7).contains(predictor) else { throw CodecError("JPEG lossless: predictor \(predictor) (selection value must be 1 to 7)") }
                 guard pt < f.precision else { throw CodecError("JPEG lossless: point transform \(pt) for precision \(f.precision)") }
+                if f.components.count == 1, image.bitsAllocated == 16, pt == 0, restartInterval == 0 {
+                    return try decodeGrey16(data: data, start: r.pos, width: f.width, height: f.height, precision: f.precision,
+                                            huffman: huff[0], predictor: predictor, image: image)
+                }
                 return try decodeScan(data: data, start: r.pos, frame: f, huffman: huff, predictor: predictor, pt: pt,
                                       restartInterval: restartInterval, image: image)
             case 0xD9:
@@ -222,51 +226,103 @@ public struct JPEGLosslessCodec: PixelCodec {
         }
     }
 
+    /// The common case (CT, MR, CR, DX: one 16-bit component, no point transform, no restarts),
+    /// decoded straight into the output frame: prediction and reconstruction in UInt16 wrap
+    /// modulo 2^16 by themselves.
+    private func decodeGrey16(data: [UInt8], start: Int, width: Int, height: Int, precision: Int, huffman table: Huffman,
+                              predictor: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        guard width > 0, height > 0, let frameLength = image.frameLength, frameLength >= width * height * 2 else { throw CodecError("JPEG lossless: image size overflows") }
+        var out = [UInt8](repeating: 0, count: frameLength)
+        let initial = UInt16(truncatingIfNeeded: 1 << (precision - 1))
+        try data.withUnsafeBufferPointer { (buffer) throws(CodecError) in
+            try out.withUnsafeMutableBufferPointer { (bytes) throws(CodecError) in
+                let s = UnsafeMutableRawBufferPointer(bytes).bindMemory(to: UInt16.self)
+                var bits = BitReader(data: buffer, pos: start)
+                // First line: from the left (the first sample from 2^(P-1)).
+                s[0] = initial &+ UInt16(truncatingIfNeeded: try bits.difference(table))
+                for x in 1..<max(1, width) { s[x] = s[x &- 1] &+ UInt16(truncatingIfNeeded: try bits.difference(table)) }
+                for y in 1..<max(1, height) {
+                    let row = y &* width, above = row &- width
+                    // First column: from above.
+                    s[row] = s[above] &+ UInt16(truncatingIfNeeded: try bits.difference(table))
+                    if predictor == 1 {
+                        // SV1, by far the most common: a tight loop without the predictor switch.
+                        for x in 1..<max(1, width) { s[row &+ x] = s[row &+ x &- 1] &+ UInt16(truncatingIfNeeded: try bits.difference(table)) }
+                        continue
+                    }
+                    for x in 1..<max(1, width) {
+                        let i = row &+ x, j = above &+ x
+                        let ra = Int(s[i &- 1]), rb = Int(s[j]), rc = Int(s[j &- 1])
+                        let prediction: Int
+                        switch predictor {
+                        case 2: prediction = rb
+                        case 3: prediction = rc
+                        case 4: prediction = ra &+ rb &- rc
+                        case 5: prediction = ra &+ ((rb &- rc) >> 1)
+                        case 6: prediction = rb &+ ((ra &- rc) >> 1)
+                        default: prediction = (ra &+ rb) >> 1
+                        }
+                        s[i] = UInt16(truncatingIfNeeded: prediction) &+ UInt16(truncatingIfNeeded: try bits.difference(table))
+                    }
+                }
+            }
+        }
+        #if _endian(big)
+        for i in stride(from: 0, to: out.count - 1, by: 2) { out.swapAt(i, i + 1) }
+        #endif
+        return out
+    }
+
     private func decodeScan(data: [UInt8], start: Int, frame f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]),
                             huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
         let width = f.width, height = f.height, nc = f.components.count
         guard let frameLength = image.frameLength else { throw CodecError("JPEG lossless: image size overflows") }
         var samples = [Int](repeating: 0, count: width * height * nc)
-        var bits = BitReader(data: data, pos: start)
         let initial = 1 << (f.precision - pt - 1)
-        var mcusLeft = restartInterval
-        // Where the last reset (the start, or a restart marker) happened: that sample is
-        // predicted from 2^(P-Pt-1), the rest of its line from the left (T.81 H.1.2.1).
-        var resetRow = 0, resetX = 0
-        for y in 0..<height {
-            for x in 0..<width {
-                if restartInterval > 0 {
-                    if mcusLeft == 0 {
-                        try bits.restart()
-                        mcusLeft = restartInterval
-                        resetRow = y
-                        resetX = x
-                    }
-                    mcusLeft -= 1
-                }
-                for c in 0..<nc {
-                    let i = (y * width + x) * nc + c
-                    let prediction: Int
-                    if y == resetRow && x == resetX {
-                        prediction = initial
-                    } else if y == resetRow {
-                        prediction = samples[i - nc]
-                    } else if x == 0 {
-                        prediction = samples[i - width * nc]
-                    } else {
-                        let ra = samples[i - nc], rb = samples[i - width * nc], rc = samples[i - width * nc - nc]
-                        switch predictor {
-                        case 1: prediction = ra
-                        case 2: prediction = rb
-                        case 3: prediction = rc
-                        case 4: prediction = ra + rb - rc
-                        case 5: prediction = ra + ((rb - rc) >> 1)
-                        case 6: prediction = rb + ((ra - rc) >> 1)
-                        default: prediction = (ra + rb) >> 1
+        try data.withUnsafeBufferPointer { (buffer) throws(CodecError) in
+            try samples.withUnsafeMutableBufferPointer { (s) throws(CodecError) in
+                var bits = BitReader(data: buffer, pos: start)
+                var mcusLeft = restartInterval
+                // Where the last reset (the start, or a restart marker) happened: that sample is
+                // predicted from 2^(P-Pt-1), the rest of its line from the left (T.81 H.1.2.1).
+                var resetRow = 0, resetX = 0
+                let line = width * nc
+                for y in 0..<height {
+                    for x in 0..<width {
+                        if restartInterval > 0 {
+                            if mcusLeft == 0 {
+                                try bits.restart()
+                                mcusLeft = restartInterval
+                                resetRow = y
+                                resetX = x
+                            }
+                            mcusLeft -= 1
+                        }
+                        let first = (y * width + x) * nc
+                        for c in 0..<nc {
+                            let i = first + c
+                            let prediction: Int
+                            if y == resetRow && x == resetX {
+                                prediction = initial
+                            } else if y == resetRow {
+                                prediction = s[i - nc]
+                            } else if x == 0 {
+                                prediction = s[i - line]
+                            } else {
+                                let ra = s[i - nc], rb = s[i - line], rc = s[i - line - nc]
+                                switch predictor {
+                                case 1: prediction = ra
+                                case 2: prediction = rb
+                                case 3: prediction = rc
+                                case 4: prediction = ra + rb - rc
+                                case 5: prediction = ra + ((rb - rc) >> 1)
+                                case 6: prediction = rb + ((ra - rc) >> 1)
+                                default: prediction = (ra + rb) >> 1
+                                }
+                            }
+                            s[i] = (prediction + (try bits.difference(huffman[c]))) & 0xFFFF
                         }
                     }
-                    let diff = try bits.difference(huffman[c])
-                    samples[i] = (prediction + diff) & 0xFFFF
                 }
             }
         }
@@ -274,15 +330,22 @@ public struct JPEGLosslessCodec: PixelCodec {
         var out = [UInt8](repeating: 0, count: frameLength)
         let bytes = image.bitsAllocated / 8
         let pixels = width * height
-        for i in 0..<samples.count {
-            let v = (samples[i] << pt) & 0xFFFF
-            // The scan interleaves components; the data set may want planes.
-            let o = image.planarConfiguration == 1 && nc > 1 ? (i % nc) * pixels + i / nc : i
-            if bytes == 1 {
-                out[o] = UInt8(truncatingIfNeeded: v)
-            } else {
-                out[2 * o] = UInt8(truncatingIfNeeded: v)
-                out[2 * o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+        let planes = image.planarConfiguration == 1 && nc > 1
+        // frameLength >= samples x bytes: the stream's size was checked against the data set.
+        guard frameLength >= samples.count * bytes else { throw CodecError("JPEG lossless: frame smaller than the stream") }
+        samples.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<src.count {
+                    let v = (src[i] << pt) & 0xFFFF
+                    // The scan interleaves components; the data set may want planes.
+                    let o = planes ? (i % nc) * pixels + i / nc : i
+                    if bytes == 1 {
+                        dst[o] = UInt8(truncatingIfNeeded: v)
+                    } else {
+                        dst[2 * o] = UInt8(truncatingIfNeeded: v)
+                        dst[2 * o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                    }
+                }
             }
         }
         return out
