@@ -81,7 +81,8 @@ public enum Codecs {
     public static let all: [any PixelCodec] = [RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless),
                                                JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1),
                                                JPEG2000Codec(.jpeg2000Lossless), JPEG2000Codec(.jpeg2000),
-                                               JPEGDCTCodec(.jpegBaseline), JPEGDCTCodec(.jpegExtended)]
+                                               JPEGDCTCodec(.jpegBaseline), JPEGDCTCodec(.jpegExtended),
+                                               JPEG2000Codec(.htj2kLossless), JPEG2000Codec(.htj2kLosslessRPCL), JPEG2000Codec(.htj2k)]
 
     public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
         all.first { $0.transferSyntax == ts }

@@ -6,8 +6,12 @@ import FerryDICOM
 /// Encoding writes a bare J2K codestream (PS3.5 A.4.4): reversible 5/3 wavelet for 4.90,
 /// irreversible 9/7 at `lossyRatio`:1 for 4.91; colour images with the component transform
 /// (RCT or ICT), so their Photometric Interpretation becomes YBR_RCT or YBR_ICT.
+/// High-Throughput JPEG 2000 (4.201-4.203) is decoded by the same path (OpenJPEG 2.5 reads
+/// HT code-blocks); OpenJPEG cannot write them, so those syntaxes are decode-only.
 public struct JPEG2000Codec: PixelCodec {
     public let transferSyntax: TransferSyntax
+    public var canEncode: Bool { !Self.highThroughput.contains(transferSyntax.uid) }
+    static let highThroughput: Set<String> = [TransferSyntax.htj2kLossless.uid, TransferSyntax.htj2kLosslessRPCL.uid, TransferSyntax.htj2k.uid]
     /// Target compression ratio of 4.91 encodings.
     public var lossyRatio: Float = 10
     public init(_ ts: TransferSyntax = .jpeg2000Lossless) { transferSyntax = ts }
@@ -30,6 +34,7 @@ public struct JPEG2000Codec: PixelCodec {
     }
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        guard canEncode else { throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)") }
         guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG 2000: frame shorter than the image") }
         let bytes = image.bitsAllocated / 8
         guard bytes == 1 || bytes == 2, (1...bytes * 8).contains(image.bitsStored) else {

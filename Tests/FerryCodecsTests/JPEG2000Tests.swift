@@ -74,4 +74,34 @@ struct JPEG2000Tests {
             }
         }
     }
+
+    /// High-Throughput JPEG 2000 (4.201): files made from the corpus's uncompressed images with
+    /// OpenJPH (Python imagecodecs; nothing on Debian writes HTJ2K) decode to the source pixels.
+    @Test func htj2kDecodesToTheSourcePixels() throws {
+        let files = Array(try RLETests.files(.explicitVRLittleEndian).prefix(4))
+        let dir = try Corpus.temporaryDirectory("htj2k")
+        let script = """
+        import sys, pydicom, imagecodecs
+        from pydicom.encaps import encapsulate
+        from pydicom.uid import UID
+        src, dst = sys.argv[1:]
+        ds = pydicom.dcmread(src)
+        ds.PixelData = encapsulate([imagecodecs.htj2k_encode(ds.pixel_array, reversible=True)])
+        ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.201")
+        ds.PlanarConfiguration = 0 if "PlanarConfiguration" in ds else None
+        if ds.PlanarConfiguration is None: del ds.PlanarConfiguration
+        ds.save_as(dst, enforce_file_format=True)
+        """
+        for (i, path) in files.enumerated() {
+            let ht = dir + "/ht\(i).dcm", back = dir + "/back\(i).dcm"
+            let made = try Tools.run("python3", ["-c", script, path, ht])
+            #expect(made.status == 0, "\(made.stderr)")
+            guard made.status == 0 else { continue }
+            #expect(try HeaderScan.summary(path: ht).transferSyntaxUID == TransferSyntax.htj2kLossless.uid)
+            let ferry = try FerryCLI.run(["transcode", ht, back, "--to", "explicit"])
+            #expect(ferry.status == 0, "\(ferry.stderr)")
+            guard ferry.status == 0 else { continue }
+            #expect(try RLETests.pixels(back) == (try RLETests.pixels(path)), "\(path): HTJ2K decoding differs from the source")
+        }
+    }
 }
