@@ -247,12 +247,37 @@ public struct JPEGDCTCodec: PixelCodec {
         let shift = Int32(1 << (precision - 1)), top = Int32((1 << precision) - 1)
         let nc = components.count, pixels = width * height
         let convert = nc == 3 && image.photometric.hasPrefix("YBR")
+        // Full-resolution, level-shifted, range-limited planes. Horizontally halved chroma
+        // (4:2:2) is upsampled with libjpeg's "fancy" triangle filter, as DCMTK's decoder does;
+        // other factors by replication.
+        let full: [[Int32]] = components.map { c in
+            var plane = [Int32](repeating: 0, count: pixels)
+            let stride = c.blocksPerLine * 8
+            if c.h * 2 == hmax && c.v == vmax {
+                let w = (width * c.h + hmax - 1) / hmax
+                for y in 0..<height {
+                    let row = y * stride
+                    func at(_ i: Int) -> Int32 { max(0, min(top, c.plane[row + i] + shift)) }
+                    for i in 0..<w {
+                        let v = at(i)
+                        let left = i > 0 ? at(i - 1) : v, right = i < w - 1 ? at(i + 1) : v
+                        let a = i == 0 ? v : (3 * v + left + 1) >> 2
+                        let b = i == w - 1 ? v : (3 * v + right + 2) >> 2
+                        if 2 * i < width { plane[y * width + 2 * i] = a }
+                        if 2 * i + 1 < width { plane[y * width + 2 * i + 1] = b }
+                    }
+                }
+            } else {
+                for y in 0..<height {
+                    for x in 0..<width {
+                        plane[y * width + x] = max(0, min(top, c.plane[(y * c.v / vmax) * stride + x * c.h / hmax] + shift))
+                    }
+                }
+            }
+            return plane
+        }
         var out = [UInt8](repeating: 0, count: frameLength)
         let bytes = image.bitsAllocated / 8
-        func sample(_ c: Component, _ x: Int, _ y: Int) -> Int32 {
-            let sx = x * c.h / hmax, sy = y * c.v / vmax
-            return c.plane[sy * c.blocksPerLine * 8 + sx] + shift
-        }
         func put(_ value: Int32, _ p: Int, _ c: Int) {
             let v = max(0, min(top, value))
             let o = image.planarConfiguration == 1 && nc > 1 ? c * pixels + p : p * nc + c
@@ -261,18 +286,15 @@ public struct JPEGDCTCodec: PixelCodec {
                 out[2 * o + 1] = UInt8(truncatingIfNeeded: v >> 8)
             }
         }
-        for y in 0..<height {
-            for x in 0..<width {
-                let p = y * width + x
-                if convert {
-                    // JFIF YCbCr -> RGB, full range.
-                    let yy = Double(sample(components[0], x, y)), cb = Double(sample(components[1], x, y) - shift), cr = Double(sample(components[2], x, y) - shift)
-                    put(Int32((yy + 1.402 * cr).rounded()), p, 0)
-                    put(Int32((yy - 0.344136 * cb - 0.714136 * cr).rounded()), p, 1)
-                    put(Int32((yy + 1.772 * cb).rounded()), p, 2)
-                } else {
-                    for c in 0..<nc { put(sample(components[c], x, y), p, c) }
-                }
+        for p in 0..<pixels {
+            if convert {
+                // JFIF YCbCr -> RGB, full range.
+                let yy = Double(full[0][p]), cb = Double(full[1][p] - shift), cr = Double(full[2][p] - shift)
+                put(Int32((yy + 1.402 * cr).rounded()), p, 0)
+                put(Int32((yy - 0.344136 * cb - 0.714136 * cr).rounded()), p, 1)
+                put(Int32((yy + 1.772 * cb).rounded()), p, 2)
+            } else {
+                for c in 0..<nc { put(full[c][p], p, c) }
             }
         }
         return out

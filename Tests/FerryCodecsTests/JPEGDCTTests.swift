@@ -34,6 +34,27 @@ struct JPEGDCTTests {
         }
     }
 
+    /// Colour: the corpus's RGB images compressed by DCMTK dcmcjpeg (baseline, YBR_FULL_422,
+    /// 4:2:2 subsampled) decode to RGB within 3 of dcmdjpeg's output: an IDCT rounding step of 1
+    /// in Cb or Cr becomes up to 1.8 in R or B.
+    @Test func subsampledColourFromDCMTK() throws {
+        let rgb = try RLETests.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.samplesPerPixel == 3 }
+        #expect(!rgb.isEmpty)
+        let dir = try Corpus.temporaryDirectory("dct-colour")
+        for (i, path) in rgb.enumerated() {
+            let jpeg = dir + "/c\(i).dcm", dcmtk = dir + "/d\(i).dcm", mine = dir + "/f\(i).dcm"
+            #expect(try Tools.run("/usr/bin/dcmcjpeg", ["+eb", path, jpeg]).status == 0)
+            #expect((try Part10Reader.read(path: jpeg)).dataSet.string(.photometricInterpretation) == "YBR_FULL_422")
+            #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, dcmtk]).status == 0)
+            let ferry = try FerryCLI.run(["transcode", jpeg, mine, "--to", "explicit"])
+            #expect(ferry.status == 0, "\(ferry.stderr)")
+            guard ferry.status == 0 else { continue }
+            #expect((try Part10Reader.read(path: mine)).dataSet.string(.photometricInterpretation) == "RGB")
+            let difference = ReferencePixels.maxDifference(try RLETests.pixels(mine), try RLETests.pixels(dcmtk), wide: false)
+            #expect(difference <= 3, "\(path): differs from dcmdjpeg by \(difference)")
+        }
+    }
+
     /// Baseline encodings of 8-bit images (grey and RGB) are read by dcmdump without warnings
     /// and decoded by dcmdjpeg and GDCM close to the source; they are marked lossy, with a new
     /// SOP Instance UID.

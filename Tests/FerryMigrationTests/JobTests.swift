@@ -1,3 +1,4 @@
+import FerryDICOM
 import FerryMigration
 import Foundation
 import Testing
@@ -13,11 +14,13 @@ struct JobTests {
         #expect(impax.destination.tls?.keyPasswordEnv == "FERRY_KEY_PASSWORD")
         #expect(impax.destination.user?.passwordEnv == "FERRY_PACS_PASSWORD")
         #expect(impax.transfer.maxPDU == 65536)
+        #expect(try impax.transfer.transcoding.policy().order.first == .jpegLSLossless)
         try impax.validate()
         let nightly = try Job.load(path: root + "/jobs/nightly.yaml")
         #expect(nightly.transfer.associations == 2)
         #expect(nightly.transfer.maxAttempts == 3, "defaults fill what the file leaves out")
         #expect(nightly.manifestPath == "manifests/nightly.sqlite")
+        #expect(try nightly.transfer.transcoding.policy().target == .jpegLSLossless)
     }
 
     /// The transcoding section: names resolve, lossy entries need allow_lossy, unknown names
