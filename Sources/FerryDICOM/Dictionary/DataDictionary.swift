@@ -53,9 +53,19 @@ public enum DataDictionary {
 
     public static func tag(forKeyword keyword: String) -> Tag? { tables.byKeyword[keyword] }
 
+    /// The command group (PS3.7 E.1), which every DIMSE message carries in implicit VR: a
+    /// table of its own, so decoding a C-STORE-RSP does not parse the whole dictionary first.
+    static let commandVRs: [UInt32: VR] = [
+        0x0000_0002: .UI, 0x0000_0003: .UI, 0x0000_0100: .US, 0x0000_0110: .US, 0x0000_0120: .US, 0x0000_0600: .AE,
+        0x0000_0700: .US, 0x0000_0800: .US, 0x0000_0900: .US, 0x0000_0901: .AT, 0x0000_0902: .LO, 0x0000_0903: .US,
+        0x0000_1000: .UI, 0x0000_1001: .UI, 0x0000_1002: .US, 0x0000_1005: .AT, 0x0000_1008: .US, 0x0000_1020: .US,
+        0x0000_1021: .US, 0x0000_1022: .US, 0x0000_1023: .US, 0x0000_1030: .AE, 0x0000_1031: .US,
+    ]
+
     /// The VR implied by a tag when the encoding does not carry one (implicit VR, PS3.5 A.1).
     public static func impliedVR(for tag: Tag) -> VR {
         if tag.isGroupLength { return .UL }
+        if tag.rawValue >> 16 == 0, let vr = commandVRs[tag.rawValue] { return vr }
         if tag.isPrivateCreator { return .LO }
         if tag.isPrivate { return .UN }
         return entry(for: tag)?.vr ?? .UN

@@ -107,6 +107,7 @@ struct DataSetParser {
 
     private func impliedVR(_ tag: Tag) -> VR {
         let vr = DataDictionary.impliedVR(for: tag)
+        if tag.rawValue >> 16 == 0 { return vr }  // command elements have no alternatives
         guard let entry = DataDictionary.entry(for: tag), !entry.alternativeVRs.isEmpty else { return vr }
         if entry.alternativeVRs.contains(.SS) && signedPixels { return .SS }
         if entry.vr == .OB && entry.alternativeVRs.contains(.OW) { return .OW }  // implicit pixel data is OW
