@@ -88,6 +88,27 @@ struct BitReader {
     /// Tops the accumulator up to at least 57 bits.
     @inline(__always)
     mutating func fill() throws(CodecError) {
+        // Fast path: the next 8 bytes hold no 0xFF (no stuffing, no marker): take the whole
+        // bytes that fit in one load.
+        if pos &+ 8 <= data.count, let base = data.baseAddress {
+            let word = UInt64(bigEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
+            let inverted = ~word
+            if (inverted &- 0x0101_0101_0101_0101) & ~inverted & 0x8080_8080_8080_8080 == 0 {
+                let n = (64 &- count) >> 3
+                let rest = 64 &- count &- (n << 3)
+                let keep: UInt64 = rest == 0 ? ~0 : ~((1 << UInt64(rest)) &- 1)
+                acc |= (word >> UInt64(count)) & keep
+                count &+= n << 3
+                pos &+= n
+                return
+            }
+        }
+        try fillByBytes()
+    }
+
+    /// Byte by byte: stuffed 0xFF00 pairs, markers and the end of the data.
+    @inline(never)
+    mutating func fillByBytes() throws(CodecError) {
         while count <= 56 {
             var b: UInt64 = 0
             if pos < data.count, data[pos] != 0xFF {
@@ -107,35 +128,22 @@ struct BitReader {
         }
     }
 
-    @inline(__always)
-    mutating func bit() throws(CodecError) -> Int {
-        if count == 0 { try fill() }
-        let v = Int(acc >> 63)
-        acc <<= 1
-        count -= 1
-        return v
-    }
-
-    @inline(__always)
-    mutating func bits(_ n: Int) throws(CodecError) -> Int {
-        guard n > 0 else { return 0 }
-        if count < n { try fill() }
-        let v = Int(acc >> UInt64(64 - n))
-        acc <<= UInt64(n)
-        count -= n
-        return v
-    }
-
     /// The next Huffman-coded symbol (T.81 F.2.2.3). Needs 16 bits in the accumulator.
     @inline(__always)
     mutating func decodeSymbol(_ h: Huffman) throws(CodecError) -> Int {
-        let entry = h.lookup[Int(acc >> UInt64(64 - Huffman.lookupBits))]
+        let entry = h.lookup[Int(truncatingIfNeeded: acc >> UInt64(64 - Huffman.lookupBits))]
         if entry != 0 {
-            let length = Int(entry & 0xFF)
+            let length = Int(truncatingIfNeeded: entry & 0xFF)
             acc <<= UInt64(length)
-            count -= length
-            return Int(entry >> 8)
+            count &-= length
+            return Int(truncatingIfNeeded: entry >> 8)
         }
+        return try decodeLongSymbol(h)
+    }
+
+    /// Codes longer than the lookup (rare): the canonical search, kept out of the hot path.
+    @inline(never)
+    mutating func decodeLongSymbol(_ h: Huffman) throws(CodecError) -> Int {
         var l = Huffman.lookupBits + 1
         var code = Int(acc >> UInt64(64 - l))
         while code > h.maxCode[l] {
@@ -154,10 +162,10 @@ struct BitReader {
     @inline(__always)
     mutating func extend(_ s: Int) -> Int {
         guard s > 0 else { return 0 }
-        let v = Int(acc >> UInt64(64 - s))
-        acc <<= UInt64(s)
-        count -= s
-        return v < 1 << (s - 1) ? v - (1 << s) + 1 : v
+        let v = Int(truncatingIfNeeded: acc >> UInt64(truncatingIfNeeded: 64 &- s))
+        acc <<= UInt64(truncatingIfNeeded: s)
+        count &-= s
+        return v < 1 &<< (s &- 1) ? v &- (1 &<< s) &+ 1 : v
     }
 
     @inline(__always)
@@ -178,13 +186,14 @@ struct BitReader {
     mutating func difference(_ h: Huffman) throws(CodecError) -> Int {
         if count < 32 { try fill() }
         let ssss = try decodeSymbol(h)
-        switch ssss {
-        case 0: return 0
-        case 16: return 32768
-        case 1...15: return extend(ssss)
-        default: throw CodecError("\(label): difference category \(ssss)")
-        }
+        if ssss &- 1 < 15 { return extend(ssss) }  // 1...15
+        if ssss == 0 { return 0 }
+        if ssss == 16 { return 32768 }
+        throw badCategory(ssss)
     }
+
+    @inline(never)
+    func badCategory(_ ssss: Int) -> CodecError { CodecError("\(label): difference category \(ssss)") }
 
     /// Skips to the RSTn marker, resets the bit buffer (T.81 F.2.1.3). The accumulator never
     /// reads past a marker, so the marker is at or after `pos`.
@@ -196,6 +205,64 @@ struct BitReader {
         guard pos + 1 < data.count else { throw CodecError("\(label): missing restart marker") }
         pos += 2
     }
+}
+
+/// T.81 K.2: Huffman tables built from the symbol frequencies of the image being encoded.
+enum HuffmanBuilder {
+    /// Huffman codes for the symbols that occur (at most 256), indexed by symbol.
+    static func optimal(_ frequencies: [Int]) -> (counts: [Int], values: [Int], codes: [Int], lengths: [Int]) {
+        let used = frequencies.indices.filter { frequencies[$0] > 0 }
+        let t = generalHuffman(used.map { frequencies[$0] })
+        var codes = [Int](repeating: 0, count: frequencies.count), lengths = [Int](repeating: 0, count: frequencies.count)
+        for (rank, symbol) in used.enumerated() { codes[symbol] = t.codes[rank]; lengths[symbol] = t.lengths[rank] }
+        return (t.counts, t.order.map { used[$0] }, codes, lengths)
+    }
+
+    /// T.81 K.2 for n symbols: code sizes limited to 16 with a reserved all-ones code, canonical codes.
+    static func generalHuffman(_ freq: [Int]) -> (counts: [Int], order: [Int], codes: [Int], lengths: [Int]) {
+        var f = freq + [1]
+        let n = f.count
+        var codeSize = [Int](repeating: 0, count: n), others = [Int](repeating: -1, count: n)
+        while true {
+            var v1 = -1, v2 = -1
+            for i in 0..<n where f[i] > 0 { if v1 < 0 || f[i] <= f[v1] { v1 = i } }
+            for i in 0..<n where f[i] > 0 && i != v1 { if v2 < 0 || f[i] <= f[v2] { v2 = i } }
+            if v2 < 0 { break }
+            f[v1] += f[v2]; f[v2] = 0
+            codeSize[v1] += 1
+            var k = v1
+            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
+            others[k] = v2
+            codeSize[v2] += 1
+            k = v2
+            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
+        }
+        var bits = [Int](repeating: 0, count: 64)
+        for i in 0..<n where codeSize[i] > 0 { bits[codeSize[i]] += 1 }
+        var i = 63
+        while i > 16 {
+            while bits[i] > 0 {
+                var j = i - 2
+                while bits[j] == 0 { j -= 1 }
+                bits[i] -= 2; bits[i - 1] += 1; bits[j + 1] += 2; bits[j] -= 1
+            }
+            i -= 1
+        }
+        while i > 0 && bits[i] == 0 { i -= 1 }
+        bits[i] -= 1
+        var order: [Int] = []
+        for size in 1..<64 { for s in 0..<(n - 1) where codeSize[s] == size { order.append(s) } }
+        let counts = Array(bits[1...16])
+        order = Array(order.prefix(counts.reduce(0, +)))
+        var codes = [Int](repeating: 0, count: n - 1), lengths = [Int](repeating: 0, count: n - 1)
+        var code = 0, k = 0
+        for l in 1...16 {
+            for _ in 0..<counts[l - 1] { codes[order[k]] = code; lengths[order[k]] = l; code += 1; k += 1 }
+            code <<= 1
+        }
+        return (counts, order, codes, lengths)
+    }
+
 }
 
 /// Entropy-coded output: bits MSB first, 0xFF stuffed with 0x00, padded with 1 bits.

@@ -376,8 +376,8 @@ public struct JPEGDCTCodec: PixelCodec {
             }
         }
         walk { t, isDC, symbol, _, _ in if isDC { dcFreq[t][symbol] += 1 } else { acFreq[t][symbol] += 1 } }
-        let dcTables = (0..<min(nc, 2)).map { Self.optimalTable(dcFreq[$0]) }
-        let acTables = (0..<min(nc, 2)).map { Self.optimalTable(acFreq[$0]) }
+        let dcTables = (0..<min(nc, 2)).map { HuffmanBuilder.optimal(dcFreq[$0]) }
+        let acTables = (0..<min(nc, 2)).map { HuffmanBuilder.optimal(acFreq[$0]) }
         var out: [UInt8] = [0xFF, 0xD8]
         for t in 0..<min(nc, 2) {
             out += [0xFF, 0xDB] + JPEGLosslessCodec.u16(67) + [UInt8(t)] + tables[t].map(UInt8.init)
@@ -402,61 +402,6 @@ public struct JPEGDCTCodec: PixelCodec {
         out += writer.finish()
         out += [0xFF, 0xD9]
         return out
-    }
-
-    /// A K.2 table over any symbol alphabet (at most 256 symbols).
-    static func optimalTable(_ frequencies: [Int]) -> (counts: [Int], values: [Int], codes: [Int], lengths: [Int]) {
-        let used = frequencies.indices.filter { frequencies[$0] > 0 }
-        // JPEGLosslessCodec.huffmanTable works on categories 0...16; map symbols onto ranks.
-        let t = generalHuffman(used.map { frequencies[$0] })
-        var codes = [Int](repeating: 0, count: frequencies.count), lengths = [Int](repeating: 0, count: frequencies.count)
-        for (rank, symbol) in used.enumerated() { codes[symbol] = t.codes[rank]; lengths[symbol] = t.lengths[rank] }
-        return (t.counts, t.order.map { used[$0] }, codes, lengths)
-    }
-
-    /// T.81 K.2 for n symbols: code sizes limited to 16 with a reserved all-ones code, canonical codes.
-    static func generalHuffman(_ freq: [Int]) -> (counts: [Int], order: [Int], codes: [Int], lengths: [Int]) {
-        var f = freq + [1]
-        let n = f.count
-        var codeSize = [Int](repeating: 0, count: n), others = [Int](repeating: -1, count: n)
-        while true {
-            var v1 = -1, v2 = -1
-            for i in 0..<n where f[i] > 0 { if v1 < 0 || f[i] <= f[v1] { v1 = i } }
-            for i in 0..<n where f[i] > 0 && i != v1 { if v2 < 0 || f[i] <= f[v2] { v2 = i } }
-            if v2 < 0 { break }
-            f[v1] += f[v2]; f[v2] = 0
-            codeSize[v1] += 1
-            var k = v1
-            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
-            others[k] = v2
-            codeSize[v2] += 1
-            k = v2
-            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
-        }
-        var bits = [Int](repeating: 0, count: 64)
-        for i in 0..<n where codeSize[i] > 0 { bits[codeSize[i]] += 1 }
-        var i = 63
-        while i > 16 {
-            while bits[i] > 0 {
-                var j = i - 2
-                while bits[j] == 0 { j -= 1 }
-                bits[i] -= 2; bits[i - 1] += 1; bits[j + 1] += 2; bits[j] -= 1
-            }
-            i -= 1
-        }
-        while i > 0 && bits[i] == 0 { i -= 1 }
-        bits[i] -= 1
-        var order: [Int] = []
-        for size in 1..<64 { for s in 0..<(n - 1) where codeSize[s] == size { order.append(s) } }
-        let counts = Array(bits[1...16])
-        order = Array(order.prefix(counts.reduce(0, +)))
-        var codes = [Int](repeating: 0, count: n - 1), lengths = [Int](repeating: 0, count: n - 1)
-        var code = 0, k = 0
-        for l in 1...16 {
-            for _ in 0..<counts[l - 1] { codes[order[k]] = code; lengths[order[k]] = l; code += 1; k += 1 }
-            code <<= 1
-        }
-        return (counts, order, codes, lengths)
     }
 
     /// Separable float FDCT (T.81 A.3.3).

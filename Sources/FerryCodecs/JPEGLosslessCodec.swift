@@ -43,7 +43,7 @@ public struct JPEGLosslessCodec: PixelCodec {
         }
         var frequencies = [Int](repeating: 0, count: 17)
         for d in diffs { frequencies[Self.category(d)] += 1 }
-        let table = Self.huffmanTable(frequencies)
+        let table = HuffmanBuilder.optimal(frequencies)
         var out: [UInt8] = [0xFF, 0xD8]
         // SOF3
         out += [0xFF, 0xC3] + Self.u16(8 + 3 * nc) + [UInt8(precision)] + Self.u16(height) + Self.u16(width) + [UInt8(nc)]
@@ -77,67 +77,6 @@ public struct JPEGLosslessCodec: PixelCodec {
     }
 
     static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-
-    /// T.81 K.2: code lengths from frequencies, limited to 16 bits, with a reserved symbol so no
-    /// code is all ones; then canonical codes (C.2).
-    static func huffmanTable(_ freq: [Int]) -> (counts: [Int], values: [Int], codes: [Int], lengths: [Int]) {
-        var f = freq.map { $0 }
-        f.append(1)  // the reserved symbol 17
-        let n = f.count
-        var codeSize = [Int](repeating: 0, count: n)
-        var others = [Int](repeating: -1, count: n)
-        while true {
-            var v1 = -1, v2 = -1
-            for i in 0..<n where f[i] > 0 {
-                if v1 < 0 || f[i] <= f[v1] { v1 = i }
-            }
-            for i in 0..<n where f[i] > 0 && i != v1 {
-                if v2 < 0 || f[i] <= f[v2] { v2 = i }
-            }
-            if v2 < 0 { break }
-            f[v1] += f[v2]
-            f[v2] = 0
-            codeSize[v1] += 1
-            var k = v1
-            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
-            others[k] = v2
-            codeSize[v2] += 1
-            k = v2
-            while others[k] >= 0 { k = others[k]; codeSize[k] += 1 }
-        }
-        var bits = [Int](repeating: 0, count: 33)
-        for i in 0..<n where codeSize[i] > 0 { bits[codeSize[i]] += 1 }
-        var i = 32
-        while i > 16 {
-            while bits[i] > 0 {
-                var j = i - 2
-                while bits[j] == 0 { j -= 1 }
-                bits[i] -= 2
-                bits[i - 1] += 1
-                bits[j + 1] += 2
-                bits[j] -= 1
-            }
-            i -= 1
-        }
-        while bits[i] == 0 { i -= 1 }
-        bits[i] -= 1  // remove the reserved symbol
-        // Symbols by increasing code size (the reserved one excluded).
-        var values: [Int] = []
-        for size in 1...32 { for s in 0..<17 where codeSize[s] == size { values.append(s) } }
-        let counts = Array(bits[1...16])
-        var codes = [Int](repeating: 0, count: 17), lengths = [Int](repeating: 0, count: 17)
-        var code = 0, k = 0
-        for l in 1...16 {
-            for _ in 0..<counts[l - 1] {
-                codes[values[k]] = code
-                lengths[values[k]] = l
-                code += 1
-                k += 1
-            }
-            code <<= 1
-        }
-        return (counts, Array(values.prefix(counts.reduce(0, +))), codes, lengths)
-    }
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
@@ -238,31 +177,33 @@ public struct JPEGLosslessCodec: PixelCodec {
             try out.withUnsafeMutableBufferPointer { (bytes) throws(CodecError) in
                 let s = UnsafeMutableRawBufferPointer(bytes).bindMemory(to: UInt16.self)
                 var bits = BitReader(data: buffer, pos: start)
-                // First line: from the left (the first sample from 2^(P-1)).
-                s[0] = initial &+ UInt16(truncatingIfNeeded: try bits.difference(table))
-                for x in 1..<max(1, width) { s[x] = s[x &- 1] &+ UInt16(truncatingIfNeeded: try bits.difference(table)) }
-                for y in 1..<max(1, height) {
+                // One call site for the entropy decoder, so the optimiser inlines it and keeps
+                // the bit reader in registers; the predictor branches are perfectly predicted.
+                for y in 0..<height {
                     let row = y &* width, above = row &- width
-                    // First column: from above.
-                    s[row] = s[above] &+ UInt16(truncatingIfNeeded: try bits.difference(table))
-                    if predictor == 1 {
-                        // SV1, by far the most common: a tight loop without the predictor switch.
-                        for x in 1..<max(1, width) { s[row &+ x] = s[row &+ x &- 1] &+ UInt16(truncatingIfNeeded: try bits.difference(table)) }
-                        continue
-                    }
-                    for x in 1..<max(1, width) {
-                        let i = row &+ x, j = above &+ x
-                        let ra = Int(s[i &- 1]), rb = Int(s[j]), rc = Int(s[j &- 1])
-                        let prediction: Int
-                        switch predictor {
-                        case 2: prediction = rb
-                        case 3: prediction = rc
-                        case 4: prediction = ra &+ rb &- rc
-                        case 5: prediction = ra &+ ((rb &- rc) >> 1)
-                        case 6: prediction = rb &+ ((ra &- rc) >> 1)
-                        default: prediction = (ra &+ rb) >> 1
+                    for x in 0..<width {
+                        let i = row &+ x
+                        let prediction: UInt16
+                        if x > 0 && y > 0 {
+                            if predictor == 1 {
+                                prediction = s[i &- 1]
+                            } else {
+                                let ra = Int(s[i &- 1]), rb = Int(s[above &+ x]), rc = Int(s[above &+ x &- 1])
+                                switch predictor {
+                                case 2: prediction = UInt16(truncatingIfNeeded: rb)
+                                case 3: prediction = UInt16(truncatingIfNeeded: rc)
+                                case 4: prediction = UInt16(truncatingIfNeeded: ra &+ rb &- rc)
+                                case 5: prediction = UInt16(truncatingIfNeeded: ra &+ ((rb &- rc) >> 1))
+                                case 6: prediction = UInt16(truncatingIfNeeded: rb &+ ((ra &- rc) >> 1))
+                                default: prediction = UInt16(truncatingIfNeeded: (ra &+ rb) >> 1)
+                                }
+                            }
+                        } else if y > 0 {
+                            prediction = s[above]  // first column: from above
+                        } else {
+                            prediction = x == 0 ? initial : s[i &- 1]  // first line: from the left
                         }
-                        s[i] = UInt16(truncatingIfNeeded: prediction) &+ UInt16(truncatingIfNeeded: try bits.difference(table))
+                        s[i] = prediction &+ UInt16(truncatingIfNeeded: try bits.difference(table))
                     }
                 }
             }
