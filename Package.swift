@@ -26,6 +26,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // glibc's mallopt, for the ferry process's allocator tuning.
+        .systemLibrary(name: "CMalloc"),
         // The DICOM core: dictionary, data model, Part 10 reading, header scan, writing, streaming.
         .target(
             name: "FerryDICOM",
@@ -87,6 +89,7 @@ let package = Package(
                 "FerryMigration",
                 "FerryCodecs",
                 "FerrySample",
+                "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

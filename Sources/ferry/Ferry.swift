@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import NIOCore
 import NIOPosix
 #if canImport(Glibc)
@@ -21,6 +22,7 @@ enum Main {
         // Tasks run on NIO's event loops: a send loop then writes to its socket without a
         // thread hop per buffer (about a quarter off `ferry storescu`'s wall time on loopback).
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        ferry_tune_malloc()
         let args = CommandLine.arguments
         if args.count > 1, let tool = dcmtkTools[args[1]] {
             exit(await tool(Array(args.dropFirst(2))))
