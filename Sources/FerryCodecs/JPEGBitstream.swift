@@ -67,6 +67,34 @@ final class Huffman {
     }
 }
 
+/// A lossless Huffman table (T.81 H.1.2.2) expanded by the next `bits` bits of the stream to
+/// the difference they encode when the code and its extra bits fit: the entry is the
+/// difference (signed, high 16 bits) and the bits consumed (low 8), or 0 when they do not fit.
+struct DifferenceTable {
+    static let bits = 12
+    let entries: [UInt32]
+
+    init(_ h: Huffman) {
+        var entries = [UInt32](repeating: 0, count: 1 << Self.bits)
+        for l in 1...Self.bits where h.maxCode[l] >= 0 {
+            for code in h.minCode[l]...h.maxCode[l] {
+                let index = h.valPtr[l] + code - h.minCode[l]
+                guard index >= 0, index < h.values.count else { continue }
+                let ssss = Int(h.values[index])
+                guard ssss <= 15, l + ssss <= Self.bits else { continue }
+                for extra in 0..<(1 << ssss) {
+                    let difference = ssss == 0 ? 0 : (extra < 1 << (ssss - 1) ? extra - (1 << ssss) + 1 : extra)
+                    let total = l + ssss
+                    let first = ((code << ssss) | extra) << (Self.bits - total)
+                    let entry = UInt32(bitPattern: Int32(difference) << 16) | UInt32(total)
+                    for j in first..<(first + (1 << (Self.bits - total))) { entries[j] = entry }
+                }
+            }
+        }
+        self.entries = entries
+    }
+}
+
 /// The entropy-coded segment: bits MSB first, 0xFF00 stuffing, RSTn markers. Reads through an
 /// unsafe buffer (the caller keeps the bytes alive) with a 64-bit accumulator: the decoders'
 /// hottest code.
@@ -97,7 +125,7 @@ struct BitReader {
                 let n = (64 &- count) >> 3
                 let rest = 64 &- count &- (n << 3)
                 let keep: UInt64 = rest == 0 ? ~0 : ~((1 << UInt64(rest)) &- 1)
-                acc |= (word >> UInt64(count)) & keep
+                acc |= (word &>> UInt64(count)) & keep
                 count &+= n << 3
                 pos &+= n
                 return
@@ -123,7 +151,7 @@ struct BitReader {
                 padding += 1
                 guard padding <= 16 else { throw CodecError("\(label): entropy-coded data ends early") }
             }
-            acc |= b << UInt64(56 - count)
+            acc |= b &<< UInt64(56 - count)
             count += 8
         }
     }
@@ -131,10 +159,10 @@ struct BitReader {
     /// The next Huffman-coded symbol (T.81 F.2.2.3). Needs 16 bits in the accumulator.
     @inline(__always)
     mutating func decodeSymbol(_ h: Huffman) throws(CodecError) -> Int {
-        let entry = h.lookup[Int(truncatingIfNeeded: acc >> UInt64(64 - Huffman.lookupBits))]
+        let entry = h.lookup[Int(truncatingIfNeeded: acc &>> UInt64(64 - Huffman.lookupBits))]
         if entry != 0 {
             let length = Int(truncatingIfNeeded: entry & 0xFF)
-            acc <<= UInt64(length)
+            acc &<<= UInt64(length)
             count &-= length
             return Int(truncatingIfNeeded: entry >> 8)
         }
@@ -145,15 +173,15 @@ struct BitReader {
     @inline(never)
     mutating func decodeLongSymbol(_ h: Huffman) throws(CodecError) -> Int {
         var l = Huffman.lookupBits + 1
-        var code = Int(acc >> UInt64(64 - l))
+        var code = Int(acc &>> UInt64(64 - l))
         while code > h.maxCode[l] {
             l += 1
             guard l <= 16 else { throw CodecError("\(label): invalid Huffman code") }
-            code = Int(acc >> UInt64(64 - l))
+            code = Int(acc &>> UInt64(64 - l))
         }
         let index = h.valPtr[l] + code - h.minCode[l]
         guard index >= 0, index < h.values.count else { throw CodecError("\(label): invalid Huffman code") }
-        acc <<= UInt64(l)
+        acc &<<= UInt64(l)
         count -= l
         return Int(h.values[index])
     }
@@ -162,8 +190,8 @@ struct BitReader {
     @inline(__always)
     mutating func extend(_ s: Int) -> Int {
         guard s > 0 else { return 0 }
-        let v = Int(truncatingIfNeeded: acc >> UInt64(truncatingIfNeeded: 64 &- s))
-        acc <<= UInt64(truncatingIfNeeded: s)
+        let v = Int(truncatingIfNeeded: acc &>> UInt64(truncatingIfNeeded: 64 &- s))
+        acc &<<= UInt64(truncatingIfNeeded: s)
         count &-= s
         return v < 1 &<< (s &- 1) ? v &- (1 &<< s) &+ 1 : v
     }
@@ -190,6 +218,26 @@ struct BitReader {
         if ssss == 0 { return 0 }
         if ssss == 16 { return 32768 }
         throw badCategory(ssss)
+    }
+
+    /// For hot loops that keep the accumulator and its bit count in locals (registers, since
+    /// nothing takes their address) and hand them over only to refill: at least 57 bits back.
+    @inline(__always)
+    mutating func refilled(_ acc: UInt64, _ count: Int) throws(CodecError) -> (UInt64, Int) {
+        self.acc = acc
+        self.count = count
+        try fill()
+        return (self.acc, self.count)
+    }
+
+    /// A lossless difference whose code and extra bits a DifferenceTable did not cover, for
+    /// the same hot loops: the difference and the accumulator after it.
+    @inline(never)
+    mutating func difference(_ h: Huffman, _ acc: UInt64, _ count: Int) throws(CodecError) -> (Int, UInt64, Int) {
+        self.acc = acc
+        self.count = count
+        let d = try difference(h)
+        return (d, self.acc, self.count)
     }
 
     @inline(never)

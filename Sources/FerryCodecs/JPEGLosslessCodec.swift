@@ -167,28 +167,45 @@ public struct JPEGLosslessCodec: PixelCodec {
 
     /// The common case (CT, MR, CR, DX: one 16-bit component, no point transform, no restarts),
     /// decoded straight into the output frame: prediction and reconstruction in UInt16 wrap
-    /// modulo 2^16 by themselves.
+    /// modulo 2^16 by themselves. Rows are decoded by loops specialised for their predictor,
+    /// and the left neighbour stays in a register.
     private func decodeGrey16(data: [UInt8], start: Int, width: Int, height: Int, precision: Int, huffman table: Huffman,
                               predictor: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard width > 0, height > 0, let frameLength = image.frameLength, frameLength >= width * height * 2 else { throw CodecError("JPEG lossless: image size overflows") }
         var out = [UInt8](repeating: 0, count: frameLength)
         let initial = UInt16(truncatingIfNeeded: 1 << (precision - 1))
+        let differences = DifferenceTable(table)
         try data.withUnsafeBufferPointer { (buffer) throws(CodecError) in
-            try out.withUnsafeMutableBufferPointer { (bytes) throws(CodecError) in
-                let s = UnsafeMutableRawBufferPointer(bytes).bindMemory(to: UInt16.self)
-                var bits = BitReader(data: buffer, pos: start)
-                // One call site for the entropy decoder, so the optimiser inlines it and keeps
-                // the bit reader in registers; the predictor branches are perfectly predicted.
-                for y in 0..<height {
-                    let row = y &* width, above = row &- width
-                    for x in 0..<width {
-                        let i = row &+ x
-                        let prediction: UInt16
-                        if x > 0 && y > 0 {
-                            if predictor == 1 {
-                                prediction = s[i &- 1]
+            try differences.entries.withUnsafeBufferPointer { (fastTable) throws(CodecError) in
+                try out.withUnsafeMutableBufferPointer { (bytes) throws(CodecError) in
+                    guard let fast = fastTable.baseAddress,
+                          let s = UnsafeMutableRawBufferPointer(bytes).bindMemory(to: UInt16.self).baseAddress else { return }
+                    var bits = BitReader(data: buffer, pos: start)
+                    // The decoder's hot state stays in registers: the accumulator, its bit
+                    // count and the left neighbour. One lookup decodes most differences.
+                    var acc: UInt64 = 0, count = 0
+                    for y in 0..<height {
+                        let row = s + y &* width, above = row - width
+                        var left: UInt16 = 0
+                        for x in 0..<width {
+                            if count < 32 { (acc, count) = try bits.refilled(acc, count) }
+                            let entry = fast[Int(truncatingIfNeeded: acc &>> UInt64(64 - DifferenceTable.bits))]
+                            let difference: Int
+                            if entry != 0 {
+                                let length = Int(truncatingIfNeeded: entry & 0xFF)
+                                acc &<<= UInt64(truncatingIfNeeded: length)
+                                count &-= length
+                                difference = Int(truncatingIfNeeded: Int32(bitPattern: entry) >> 16)
                             } else {
-                                let ra = Int(s[i &- 1]), rb = Int(s[above &+ x]), rc = Int(s[above &+ x &- 1])
+                                (difference, acc, count) = try bits.difference(table, acc, count)
+                            }
+                            let prediction: UInt16
+                            if x == 0 {
+                                prediction = y == 0 ? initial : above[0]  // 2^(P-1), then from above
+                            } else if y == 0 || predictor == 1 {
+                                prediction = left
+                            } else {
+                                let ra = Int(left), rb = Int(above[x]), rc = Int(above[x &- 1])
                                 switch predictor {
                                 case 2: prediction = UInt16(truncatingIfNeeded: rb)
                                 case 3: prediction = UInt16(truncatingIfNeeded: rc)
@@ -198,12 +215,9 @@ public struct JPEGLosslessCodec: PixelCodec {
                                 default: prediction = UInt16(truncatingIfNeeded: (ra &+ rb) >> 1)
                                 }
                             }
-                        } else if y > 0 {
-                            prediction = s[above]  // first column: from above
-                        } else {
-                            prediction = x == 0 ? initial : s[i &- 1]  // first line: from the left
+                            left = prediction &+ UInt16(truncatingIfNeeded: difference)
+                            row[x] = left
                         }
-                        s[i] = prediction &+ UInt16(truncatingIfNeeded: try bits.difference(table))
                     }
                 }
             }

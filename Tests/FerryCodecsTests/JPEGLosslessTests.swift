@@ -26,6 +26,35 @@ struct JPEGLosslessTests {
         }
     }
 
+    /// Every selection value (predictor) 1-7, with and without a point transform, on 16-bit
+    /// grey and 8-bit colour images that DCMTK's dcmcjpeg encodes: equal to dcmdjpeg's output.
+    /// (The corpus itself holds predictors 1 and 6 only.)
+    @Test func everySelectionValueEqualsDCMTK() throws {
+        let uncompressed = try RLETests.files(.explicitVRLittleEndian)
+        func first(samples: Int, bits: Int) -> String? {
+            uncompressed.first { path in
+                guard let a = try? PixelAttributes(Part10Reader.read(path: path).dataSet) else { return false }
+                return a.samplesPerPixel == samples && a.bitsAllocated == bits
+            }
+        }
+        let sources = [first(samples: 1, bits: 16), first(samples: 3, bits: 8)].compactMap { $0 }
+        #expect(sources.count == 2)
+        let dir = try Corpus.temporaryDirectory("jpegll-sv")
+        for (i, path) in sources.enumerated() {
+            for sv in 1...7 {
+                for pt in [0, 2] {
+                    let jpeg = dir + "/f\(i)-sv\(sv)-pt\(pt).dcm", ferryOut = jpeg + ".ferry", dcmtkOut = jpeg + ".dcmtk"
+                    #expect(try Tools.run("/usr/bin/dcmcjpeg", ["+el", "+sv", "\(sv)", "+pt", "\(pt)", path, jpeg]).status == 0)
+                    let ferry = try FerryCLI.run(["transcode", jpeg, ferryOut, "--to", "explicit"])
+                    #expect(ferry.status == 0, "\(ferry.stderr)")
+                    #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, dcmtkOut]).status == 0)
+                    guard ferry.status == 0 else { continue }
+                    #expect(try RLETests.pixels(ferryOut) == (try RLETests.pixels(dcmtkOut)), "\(path) sv \(sv) pt \(pt): differs from dcmdjpeg")
+                }
+            }
+        }
+    }
+
     @Test func corruptStreams() throws {
         let files = try RLETests.files(.jpegLosslessSV1)
         let path = try #require(files.first)
