@@ -44,6 +44,9 @@ struct JobTests {
         let unknown = try load("    order: [jpeg-xl]\n")
         do { try unknown.validate(); Issue.record("jpeg-xl accepted") } catch { #expect("\(error)".contains("unknown transfer syntax jpeg-xl")) }
         #expect(Job(name: "d").transfer.transcoding.order.first == "jpeg-ls-lossless", "the default order starts with JPEG-LS lossless")
+        #expect(try load("    deflate_level: 1\n").transfer.transcoding.deflateLevel == 1)
+        #expect(Job(name: "d").transfer.transcoding.deflateLevel == 6)
+        do { try (try load("    deflate_level: 12\n")).validate(); Issue.record("level 12 accepted") } catch { #expect("\(error)".contains("deflate_level")) }
     }
 
     @Test(arguments: ["password: hunter2", "key_password: x", "token: abc"])

@@ -84,6 +84,38 @@ struct TranscodingPipelineTests {
         }
     }
 
+    /// `--target deflated --deflate-level N` to a receiver that takes only deflated explicit
+    /// LE and keeps the bytes it receives (+B): every data set arrives equal to its source,
+    /// deflated, and level 9 puts fewer bytes on the wire than level 1.
+    @Test func deflateLevelReachesTheWire() throws {
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(4))
+        let src = try Corpus.temporaryDirectory("deflate-src")
+        var sent: [String: String] = [:]
+        for (i, f) in files.enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+            sent[try #require(try HeaderScan.summary(path: f).sopInstanceUID)] = f
+        }
+        var bytes: [Int: Int] = [:]
+        for level in [1, 9] {
+            let rx = try Corpus.temporaryDirectory("rx-deflate")
+            let port = freePort()
+            let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "+B", "--accept-ts",
+                                                           TransferSyntax.deflatedExplicitVRLittleEndian.uid, String(port)], port: port)
+            defer { receiver.stop() }
+            let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+            let out = try Pipeline.run("run", manifest: manifest, port: port, sources: [src],
+                                       ["--quiet", "--target", "deflated", "--deflate-level", "\(level)"])
+            #expect(out.status == 0, "\(out.stderr)")
+            let received = Interop.received(rx)
+            #expect(Interop.compare(sent: sent, received: received) == [])
+            #expect(received.values.allSatisfy { (try? HeaderScan.summary(path: $0))?.transferSyntaxUID == TransferSyntax.deflatedExplicitVRLittleEndian.uid })
+            bytes[level] = try received.values.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int ?? 0) }
+        }
+        #expect((bytes[9] ?? 0) > 0 && (bytes[9] ?? 0) < (bytes[1] ?? 0), "level 9: \(bytes[9] ?? 0) bytes, level 1: \(bytes[1] ?? 0)")
+        let refused = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("manifest") + "/t.sqlite", port: 1, sources: [src], ["--deflate-level", "10"])
+        #expect(refused.status == 2 && refused.stderr.contains("deflate_level"), "\(refused.stderr)")
+    }
+
     /// A lossy target needs allow_lossy; with it, files arrive in JPEG 2000 (4.91) under a new
     /// SOP Instance UID (the same on a retry), with the lossy attributes and a reference to the
     /// original, and the manifest maps old to new.

@@ -137,7 +137,9 @@ public final class MigrationRunner: Sendable {
 
     private func worker(_ index: Int, queue: WorkQueue, files: [(Int64, OutgoingFile)], plans: [AssociationPlan],
                         parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?) async {
-        let sender = FileSender(policy: job.transcodingPolicy, logger: logger)
+        var conversion = DataSetConversion()
+        conversion.deflateLevel = Int32(job.transfer.transcoding.deflateLevel)
+        let sender = FileSender(conversion: conversion, policy: job.transcodingPolicy, logger: logger)
         let pool = PreparationPool.shared
         var backoff = job.transfer.backoff
         state.withLock { $0.activeWorkers += 1 }

@@ -42,6 +42,8 @@ struct JobOptions: ParsableArguments {
     var target: String?
     @Flag(name: .customLong("allow-lossy"), help: "Allow lossy encodings (order entries or --target); they get a new SOP Instance UID.")
     var allowLossy = false
+    @Option(name: .customLong("deflate-level"), help: "zlib level 0-9 for files sent deflated (default 6).")
+    var deflateLevel: Int?
     @Flag(name: .customLong("no-verify"), help: "Do not decode lossless encodings to compare them with the source pixels.")
     var noVerify = false
     @Option(name: .long, help: "Manifest path (default manifests/<name>.sqlite).")
@@ -89,6 +91,7 @@ struct JobOptions: ParsableArguments {
         if let target { job.transfer.transcoding.target = target }
         if allowLossy { job.transfer.transcoding.allowLossy = true }
         if noVerify { job.transfer.transcoding.verify = false }
+        if let deflateLevel { job.transfer.transcoding.deflateLevel = deflateLevel }
         if let manifest { job.manifest = manifest }
         if let user {
             job.destination.user = Job.Destination.UserIdentitySetting(username: user, passwordEnv: passwordEnv, passwordFile: passwordFile)

@@ -20,9 +20,13 @@ struct Transcode: ParsableCommand {
     var output: String
     @Option(help: "Target transfer syntax: a UID, a DCMTK name, or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless, j2k-lossless, j2k, jpeg-baseline, jpeg-ls-near-lossless.")
     var to: String
+    @Option(name: [.customLong("compression-level"), .customLong("level")],
+            help: "zlib level for --to deflated: 0 (stored) to 9 (smallest), as DCMTK's +cl (default 6).")
+    var compressionLevel: Int32 = 6
 
     func run() throws {
         guard let target = Self.syntax(to) else { throw ValidationError("unknown or unsupported target syntax \(to)") }
+        guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0...9") }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw ValidationError("\(input) does not exist") }
         let pairs: [(String, String)]
@@ -42,7 +46,7 @@ struct Transcode: ParsableCommand {
                 if let instance = ds.string(.sopInstanceUID) { meta.set(.mediaStorageSOPInstanceUID, .UI, instance) }
                 meta.set(.implementationClassUID, .UI, UIDGenerator.implementationClassUID)
                 meta.set(.implementationVersionName, .SH, UIDGenerator.implementationVersionName)
-                let bytes = try Part10Writer.encode(ds, transferSyntax: target, meta: meta)
+                let bytes = try Part10Writer.encode(ds, transferSyntax: target, meta: meta, deflateLevel: compressionLevel)
                 try FileManager.default.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try FileBytes.write(bytes, to: dst)
             } catch {
