@@ -116,6 +116,39 @@ struct TranscodingPipelineTests {
         #expect(refused.status == 2 && refused.stderr.contains("deflate_level"), "\(refused.stderr)")
     }
 
+    /// Verification catches a lossless encoding that is not: legacy images with an overlay
+    /// plane in the bits above Bits Stored cannot survive JPEG 2000 at precision Bits Stored.
+    /// To a receiver taking only JPEG 2000 lossless, that file fails with the reason, the
+    /// other one arrives, and the run exits 1.
+    @Test func verificationFailsALossyLosslessEncoding() throws {
+        let plain = try #require(try Interop.uncompressedFiles("tiny").first {
+            let ds = try Part10Reader.read(path: $0).dataSet
+            return ds.integer(.bitsAllocated) == 16 && ds.integer(.bitsStored) == 12 && ds.integer(.samplesPerPixel) == 1
+        })
+        let src = try Corpus.temporaryDirectory("overlay-src")
+        try FileManager.default.copyItem(atPath: plain, toPath: src + "/plain.dcm")
+        var file = try Part10Reader.read(path: plain)
+        var pixels = Array(try #require(file.dataSet[.pixelData]?.bytes))
+        for i in stride(from: 1, to: min(pixels.count, 4000), by: 2) { pixels[i] |= 0x20 }  // bit 13 of the first 2000 pixels
+        file.dataSet[.pixelData] = DataElement(.pixelData, .OW, bytes: pixels)
+        file.dataSet.set(.sopInstanceUID, .UI, UIDGenerator.make())
+        try FileBytes.write(try Part10Writer.encode(file.dataSet, transferSyntax: .explicitVRLittleEndian), to: src + "/overlay.dcm")
+
+        let rx = try Corpus.temporaryDirectory("rx-j2k")
+        let port = freePort()
+        let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.jpeg2000Lossless.uid, String(port)], port: port)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try Pipeline.run("run", manifest: manifest, port: port, sources: [src], ["--quiet"])
+        #expect(out.status == 1, "\(out.stderr)")
+        let m = try Manifest(path: manifest, exclusive: false)
+        let failed = try m.instances(in: [.failed])
+        #expect(failed.map(\.path) == [src + "/overlay.dcm"])
+        #expect(failed.first?.error?.contains("does not decode to the source pixels") == true, "\(failed.first?.error ?? "")")
+        #expect(try m.instances(in: [.done]).map(\.path) == [src + "/plain.dcm"])
+        #expect(Interop.received(rx).count == 1)
+    }
+
     /// A lossy target needs allow_lossy; with it, files arrive in JPEG 2000 (4.91) under a new
     /// SOP Instance UID (the same on a retry), with the lossy attributes and a reference to the
     /// original, and the manifest maps old to new.
