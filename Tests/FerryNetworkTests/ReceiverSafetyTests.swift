@@ -215,7 +215,7 @@ struct ReceiverOutputTests {
     }
 
     @Test func tlsReceiver() throws {
-        let certs = try TLSTests.makeCertificates()
+        let certs = try Certificates.make()
         let dir = try Corpus.temporaryDirectory("rx-tls")
         let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
         defer { peer.stop() }

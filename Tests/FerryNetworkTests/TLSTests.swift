@@ -5,33 +5,12 @@ import TestSupport
 /// TLS against DCMTK `storescp +tls`, with certificates made by openssl for the test.
 @Suite(.serialized)
 struct TLSTests {
-    /// A CA, server and client certificates signed by it, an unrelated CA, and the client
-    /// key encrypted with a password.
-    static func makeCertificates() throws -> String {
-        let dir = try Corpus.temporaryDirectory("tls")
-        let script = """
-        set -e
-        cd '\(dir)'
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Ferry Test CA' 2>/dev/null
-        for n in server client; do
-          openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj "/CN=$n" 2>/dev/null
-          openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 2>/dev/null
-        done
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 -subj '/CN=Other CA' 2>/dev/null
-        openssl pkey -in client.key -aes256 -passout pass:k3y-s3cret -out client-encrypted.key
-        mkdir cadir && cp ca.crt cadir/
-        """
-        let out = try Tools.run("/bin/sh", ["-c", script])
-        guard out.status == 0 else { throw PeerError(message: "openssl failed: \(out.stderr)") }
-        return dir
-    }
-
     func tlsPeer(_ dir: String) throws -> PeerProcess {
         try PeerProcess.dcmtkStorescp(outputDirectory: dir, ["+tls", dir + "/server.key", dir + "/server.crt", "+cf", dir + "/ca.crt"])
     }
 
     @Test func verifiedPeerWorksForEchoAndStore() throws {
-        let dir = try Self.makeCertificates()
+        let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
@@ -49,7 +28,7 @@ struct TLSTests {
     /// +cs restricts the cipher suites: one the peer supports works (OpenSSL or IANA name), an
     /// unknown name is a clear error before connecting (swift-nio-ssl would trap on it).
     @Test func cipherSuiteList() throws {
-        let dir = try Self.makeCertificates()
+        let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
@@ -63,7 +42,7 @@ struct TLSTests {
     }
 
     @Test func wrongCAFailsClosed() throws {
-        let dir = try Self.makeCertificates()
+        let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let out = try FerryCLI.run(["echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/other.crt", "127.0.0.1", String(peer.port)])
@@ -75,7 +54,7 @@ struct TLSTests {
     }
 
     @Test func untrustedClientCertificateIsRefusedByThePeer() throws {
-        let dir = try Self.makeCertificates()
+        let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let out = try FerryCLI.run(["echo", "+tls", dir + "/other.key", dir + "/other.crt", "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)])
@@ -86,7 +65,7 @@ struct TLSTests {
     /// An encrypted key opens with the password from the environment, and the password
     /// never shows in debug logs.
     @Test func encryptedKeyPasswordFromEnvironmentStaysOutOfLogs() throws {
-        let dir = try Self.makeCertificates()
+        let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let out = try FerryCLI.run(["echo", "-d", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
