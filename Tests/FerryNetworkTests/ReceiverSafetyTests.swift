@@ -44,7 +44,7 @@ struct ReceiverSafetyTests {
         let hostile = ["..", "../../x", "a/b", String(repeating: "1.2", count: 30), "", "1.2.3/../../../etc", "/etc/passwd"]
         let cases = hostile.map { (sop: $0, study: good) } + hostile.map { (sop: "1.2.826.0.1.3680043.10.1515.5.2", study: $0) }
             + [(sop: good, study: "1.2.826.0.1.3680043.10.1515.5.3")]
-        let statuses = try await Self.sendHostile(cases, port: peer.port)
+        let statuses = try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await Self.sendHostile(cases, port: peer.port) }
         #expect(statuses.count == cases.count)
         #expect(statuses.dropLast().allSatisfy { $0.map { !$0.isSuccessOrWarning } ?? false }, "every hostile instance is refused: \(statuses)")
         #expect(statuses.last == .success, "the good instance is stored")
