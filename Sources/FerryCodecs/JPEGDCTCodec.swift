@@ -10,15 +10,16 @@ import Darwin
 /// has no 12-bit mode, and libjpeg reports errors by longjmp, which Swift cannot survive).
 /// Decoding: interleaved or one-component scans, any sampling factors up to 4, restart
 /// intervals; colour streams of a YBR data set are converted to RGB, as DCMTK's dcmdjpeg does.
-/// Encoding (4.50, 8-bit, lossy: only when the policy allows it): quality-scaled T.81 K.1
-/// tables, Huffman tables optimised for the image (K.2), colour as YBR_FULL without subsampling.
+/// Encoding (8-bit, lossy: only when the policy allows it): quality-scaled T.81 K.1 tables,
+/// Huffman tables optimised for the image (K.2), colour as YBR_FULL without subsampling; SOF0
+/// for 4.50, SOF1 (extended sequential, same coding for 8-bit data) for 4.51.
 public struct JPEGDCTCodec: PixelCodec {
     public let transferSyntax: TransferSyntax
     /// IJG-style quality (1-100) of encodings.
     public var quality = 90
     public init(_ ts: TransferSyntax = .jpegBaseline) { transferSyntax = ts }
 
-    public var canEncode: Bool { transferSyntax == .jpegBaseline }
+    public var canEncode: Bool { transferSyntax == .jpegBaseline || transferSyntax == .jpegExtended }
     public var lossyMethod: String? { "ISO_10918_1" }
 
     public func photometricAfterDecoding(_ image: ImageDescription) -> String {
@@ -309,7 +310,7 @@ public struct JPEGDCTCodec: PixelCodec {
                                      99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99]
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard canEncode else { throw CodecError("JPEG: encoding \(transferSyntax.name) is not supported (baseline 8-bit only)") }
+        guard canEncode else { throw CodecError("JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)") }
         guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else { throw CodecError("JPEG baseline: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))") }
         guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG baseline: \(image.samplesPerPixel) samples per pixel") }
         guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG baseline: image larger than 65535") }
@@ -382,7 +383,7 @@ public struct JPEGDCTCodec: PixelCodec {
         for t in 0..<min(nc, 2) {
             out += [0xFF, 0xDB] + JPEGLosslessCodec.u16(67) + [UInt8(t)] + tables[t].map(UInt8.init)
         }
-        out += [0xFF, 0xC0] + JPEGLosslessCodec.u16(8 + 3 * nc) + [8] + JPEGLosslessCodec.u16(height) + JPEGLosslessCodec.u16(width) + [UInt8(nc)]
+        out += [0xFF, transferSyntax == .jpegExtended ? 0xC1 : 0xC0] + JPEGLosslessCodec.u16(8 + 3 * nc) + [8] + JPEGLosslessCodec.u16(height) + JPEGLosslessCodec.u16(width) + [UInt8(nc)]
         for c in 0..<nc { out += [UInt8(c + 1), 0x11, UInt8(min(c, 1))] }
         for t in 0..<min(nc, 2) {
             for (cls, table) in [(0, dcTables[t]), (1, acTables[t])] {

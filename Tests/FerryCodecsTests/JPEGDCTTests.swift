@@ -58,7 +58,8 @@ struct JPEGDCTTests {
     /// Baseline encodings of 8-bit images (grey and RGB) are read by dcmdump without warnings
     /// and decoded by dcmdjpeg and GDCM close to the source; they are marked lossy, with a new
     /// SOP Instance UID.
-    @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
+    @Test(arguments: ["jpeg-baseline", "jpeg-extended"])
+    func encodeIsDecodedByDCMTKAndGDCM(to syntax: String) throws {
         var files = try RLETests.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.bitsAllocated == 8 }
         let dir = try Corpus.temporaryDirectory("dct-encode")
         // An 8-bit grey image too: Ferry's own decoding of a baseline file, written uncompressed.
@@ -69,8 +70,10 @@ struct JPEGDCTTests {
         #expect(files.count >= 2)
         for (i, path) in files.enumerated() {
             let jpeg = dir + "/jpeg\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, jpeg, "--to", "jpeg-baseline"])
+            let ferry = try FerryCLI.run(["transcode", path, jpeg, "--to", syntax])
             #expect(ferry.status == 0, "\(ferry.stderr)")
+            let expected = syntax == "jpeg-baseline" ? TransferSyntax.jpegBaseline : .jpegExtended
+            #expect(try HeaderScan.summary(path: jpeg).transferSyntaxUID == expected.uid)
             let dump = try Tools.run("/usr/bin/dcmdump", ["-q", jpeg])
             #expect(dump.status == 0 && dump.stderr.isEmpty, "\(dump.stderr)")
             #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, back]).status == 0)

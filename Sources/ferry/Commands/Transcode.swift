@@ -9,7 +9,7 @@ struct Transcode: ParsableCommand {
         abstract: "Write files in another transfer syntax (like DCMTK dcmconv/dcmcrle/dcmdrle); lossless results are verified.",
         discussion: """
         Encode and decode: RLE Lossless, JPEG-LS (lossless; near-lossless), JPEG lossless SV1, JPEG 2000 (lossless; lossy), \
-        JPEG baseline 8-bit (lossy). Decode only: JPEG lossless process 14, JPEG extended 12-bit. Uncompressed syntaxes \
+        JPEG baseline and extended, 8-bit (lossy). Decode only: JPEG lossless process 14, JPEG extended 12-bit. Uncompressed syntaxes \
         (implicit/explicit, little/big endian, deflated) convert among themselves. A lossy encoding sets Lossy Image \
         Compression and gives the instance a new SOP Instance UID, as DCMTK's dcmcjpeg does. Exit 1 if any file failed.
         """)
@@ -18,7 +18,7 @@ struct Transcode: ParsableCommand {
     var input: String
     @Argument(help: "Output file or directory (created).")
     var output: String
-    @Option(help: "Target transfer syntax: a UID, a DCMTK name, or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless, j2k-lossless, j2k, jpeg-baseline, jpeg-ls-near-lossless.")
+    @Option(help: "Target transfer syntax: a UID, a DCMTK name, or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless, j2k-lossless, j2k, jpeg-baseline, jpeg-extended, jpeg-ls-near-lossless.")
     var to: String
     @Option(name: [.customLong("compression-level"), .customLong("level")],
             help: "zlib level for --to deflated: 0 (stored) to 9 (smallest), as DCMTK's +cl (default 6).")
