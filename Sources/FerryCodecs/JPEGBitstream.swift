@@ -313,30 +313,29 @@ enum HuffmanBuilder {
 
 }
 
-/// Entropy-coded output: bits MSB first, 0xFF stuffed with 0x00, padded with 1 bits.
+/// Entropy-coded output: bits MSB first, 0xFF stuffed with 0x00, padded with 1 bits. Pending
+/// bits wait right-aligned in a 64-bit accumulator (fewer than 8 between writes); whole bytes
+/// leave at once.
 struct BitWriter {
     var out: [UInt8] = []
-    var acc = 0
-    var count = 0
+    private var acc: UInt64 = 0
+    private var count = 0
 
+    /// The low `length` bits of `value` (length <= 32: Huffman codes and extra bits are <= 16).
     mutating func write(_ value: Int, length: Int) {
-        for i in stride(from: length - 1, through: 0, by: -1) {
-            acc = acc << 1 | (value >> i & 1)
-            count += 1
-            if count == 8 { emit() }
+        let mask: UInt64 = (1 &<< UInt64(truncatingIfNeeded: length)) &- 1
+        acc = (acc &<< UInt64(truncatingIfNeeded: length)) | (UInt64(truncatingIfNeeded: value) & mask)
+        count &+= length
+        while count >= 8 {
+            count &-= 8
+            let b = UInt8(truncatingIfNeeded: acc &>> UInt64(truncatingIfNeeded: count))
+            out.append(b)
+            if b == 0xFF { out.append(0x00) }
         }
     }
 
-    private mutating func emit() {
-        let b = UInt8(acc & 0xFF)
-        out.append(b)
-        if b == 0xFF { out.append(0x00) }
-        acc = 0
-        count = 0
-    }
-
     mutating func finish() -> [UInt8] {
-        while count != 0 { acc = acc << 1 | 1; count += 1; if count == 8 { emit() } }
+        if count > 0 { write((1 << (8 - count)) - 1, length: 8 - count) }
         return out
     }
 }
