@@ -311,10 +311,10 @@ public struct JPEGDCTCodec: PixelCodec {
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard canEncode else { throw CodecError("JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)") }
-        guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else { throw CodecError("JPEG baseline: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))") }
-        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG baseline: \(image.samplesPerPixel) samples per pixel") }
-        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG baseline: image larger than 65535") }
-        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG baseline: frame shorter than the image") }
+        guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else { throw CodecError("JPEG: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))") }
+        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG: \(image.samplesPerPixel) samples per pixel") }
+        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG: image larger than 65535") }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG: frame shorter than the image") }
         let nc = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
         let q = max(1, min(100, quality))
         let scale = q < 50 ? 5000 / q : 200 - 2 * q

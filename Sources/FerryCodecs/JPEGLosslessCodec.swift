@@ -167,8 +167,7 @@ public struct JPEGLosslessCodec: PixelCodec {
 
     /// The common case (CT, MR, CR, DX: one 16-bit component, no point transform, no restarts),
     /// decoded straight into the output frame: prediction and reconstruction in UInt16 wrap
-    /// modulo 2^16 by themselves. Rows are decoded by loops specialised for their predictor,
-    /// and the left neighbour stays in a register.
+    /// modulo 2^16 by themselves. A DifferenceTable decodes most differences in one lookup.
     private func decodeGrey16(data: [UInt8], start: Int, width: Int, height: Int, precision: Int, huffman table: Huffman,
                               predictor: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard width > 0, height > 0, let frameLength = image.frameLength, frameLength >= width * height * 2 else { throw CodecError("JPEG lossless: image size overflows") }

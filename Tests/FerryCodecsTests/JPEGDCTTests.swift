@@ -55,7 +55,7 @@ struct JPEGDCTTests {
         }
     }
 
-    /// Baseline encodings of 8-bit images (grey and RGB) are read by dcmdump without warnings
+    /// Baseline and extended (SOF1) encodings of 8-bit images (grey and RGB) are read by dcmdump without warnings
     /// and decoded by dcmdjpeg and GDCM close to the source; they are marked lossy, with a new
     /// SOP Instance UID.
     @Test(arguments: ["jpeg-baseline", "jpeg-extended"])

@@ -69,9 +69,9 @@ struct TLSTests {
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let out = try FerryCLI.run(["echo", "-d", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
-                                    "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": "k3y-s3cret"])
+                                    "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": Certificates.clientKeyPassword])
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(!out.stderr.contains("k3y-s3cret") && !out.stdout.contains("k3y-s3cret"))
+        #expect(!out.stderr.contains(Certificates.clientKeyPassword) && !out.stdout.contains(Certificates.clientKeyPassword))
         let wrong = try FerryCLI.run(["echo", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
                                       "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": "wrong-password"])
         #expect(wrong.status == 1)

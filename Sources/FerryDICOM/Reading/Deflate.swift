@@ -54,8 +54,19 @@ public enum Deflate {
         return (output, ended)
     }
 
+    /// zlib's levels: 0 stores, 9 compresses most; 6 is zlib's and DCMTK's (+cl) default.
+    public static let levels: ClosedRange<Int32> = 0...9
+    public static let defaultLevel: Int32 = 6
+
+    /// A data set's deflated bitstream (PS3.5 A.5): raw deflate, padded to even length with a NUL.
+    public static func deflatedDataSet(_ encoded: [UInt8], level: Int32 = defaultLevel) throws(DICOMParseError) -> [UInt8] {
+        var out = try deflate(encoded, level: level)
+        if out.count % 2 == 1 { out.append(0) }
+        return out
+    }
+
     /// Raw-deflates `input` at `level` (0-9, or -1 for zlib's default).
-    public static func deflate(_ input: [UInt8], level: Int32 = -1) throws(DICOMParseError) -> [UInt8] {
+    public static func deflate(_ input: [UInt8], level: Int32 = defaultLevel) throws(DICOMParseError) -> [UInt8] {
         var stream = z_stream()
         guard input.count <= Int(UInt32.max), ferry_deflateInit2(&stream, level, -15) == Z_OK else {
             throw DICOMParseError(.inflate, "cannot deflate \(input.count) bytes at level \(level)")

@@ -34,14 +34,14 @@ public enum Part10Writer {
 
     /// Encodes a whole file. The meta's group length is computed; the data set is encoded
     /// in `transferSyntax` (and deflated for the deflated syntax, at zlib level `deflateLevel`).
-    public static func encode(_ ds: DataSet, transferSyntax: TransferSyntax, meta: DataSet? = nil, deflateLevel: Int32 = 6) throws(DICOMParseError) -> [UInt8] {
+    public static func encode(_ ds: DataSet, transferSyntax: TransferSyntax, meta: DataSet? = nil, deflateLevel: Int32 = Deflate.defaultLevel) throws(DICOMParseError) -> [UInt8] {
         var metaSet = meta ?? fileMeta(for: ds, transferSyntax: transferSyntax)
         metaSet.set(.transferSyntaxUID, .UI, transferSyntax.uid)
         metaSet[.fileMetaInformationGroupLength] = DataElement(.fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
         var out = [UInt8](repeating: 0, count: 128) + Array("DICM".utf8)
         try DataSetWriter(encoding: .explicitLittle).write(metaSet, into: &out)
         let body = try DataSetWriter(transferSyntax).encode(ds.withoutGroup(0x0002))
-        out += transferSyntax.isDeflated ? try Deflate.deflate(body, level: deflateLevel) : body
+        out += transferSyntax.isDeflated ? try Deflate.deflatedDataSet(body, level: deflateLevel) : body
         return out
     }
 }

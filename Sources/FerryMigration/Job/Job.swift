@@ -135,7 +135,7 @@ public struct Job: Codable, Sendable, Equatable {
         /// Decode every lossless encoding and compare with the source pixels before sending.
         public var verify = true
         /// zlib level (0-9) for files sent as Deflated Explicit VR Little Endian.
-        public var deflateLevel = 6
+        public var deflateLevel = Int(Deflate.defaultLevel)
 
         enum CodingKeys: String, CodingKey { case order, allowLossy = "allow_lossy", target, verify, deflateLevel = "deflate_level" }
         public init() {}
@@ -200,7 +200,7 @@ public struct Job: Codable, Sendable, Equatable {
         }
         guard ["first", "newest", "none"].contains(transfer.conflicts) else { throw Invalid("job \(name): conflicts must be first, newest or none") }
         guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else { throw Invalid("job \(name): unknown proposal \(transfer.proposal)") }
-        guard (0...9).contains(transfer.transcoding.deflateLevel) else { throw Invalid("job \(name): transcoding.deflate_level must be 0...9") }
+        guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else { throw Invalid("job \(name): transcoding.deflate_level must be 0...9") }
         do { _ = try transfer.transcoding.policy() } catch let e as Invalid { throw Invalid("job \(name): \(e.message)") }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
             throw Invalid("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")

@@ -169,8 +169,6 @@ final class ReceivedFile {
             let out = temp + ".out"
             try FileBytes.write(bytes, to: out, sync: options.fsync)
             return out
-        } catch let e as StoreRefusal {
-            throw e
         } catch {
             throw StoreRefusal.outOfResources("converting the received data set failed: \(error)")
         }

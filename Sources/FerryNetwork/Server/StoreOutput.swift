@@ -17,7 +17,7 @@ public struct StoreOutputOptions: Sendable {
     /// +B: the data set exactly as received (no conversion; implies +t=).
     public var bitPreserving = false
     public var outputSyntax: OutputSyntax = .same
-    public var deflateLevel: Int32 = 6
+    public var deflateLevel = Deflate.defaultLevel
     public var disableNewVRs = false
     /// Make each file durable (fsync file and directory) before the success response.
     public var fsync = false

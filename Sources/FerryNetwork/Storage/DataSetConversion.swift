@@ -4,7 +4,7 @@ import FerryDICOM
 /// new UIDs (+II ...), or post-1993 VRs written as OB (-u).
 public struct DataSetConversion: Sendable {
     public var disableNewVRs = false
-    public var deflateLevel: Int32 = 6
+    public var deflateLevel = Deflate.defaultLevel
 
     public init() {}
 
@@ -12,11 +12,7 @@ public struct DataSetConversion: Sendable {
         var ds = dataSet
         if disableNewVRs && ts.isExplicitVR { ds = Self.withoutNewVRs(ds) }
         let plain = try DataSetWriter(ts.isDeflated ? .explicitVRLittleEndian : ts).encode(ds)
-        guard ts.isDeflated else { return plain }
-        // PS3.5 A.5: the deflated bitstream is padded to even length with a NUL.
-        var deflated = try Deflate.deflate(plain, level: deflateLevel)
-        if deflated.count % 2 == 1 { deflated.append(0) }
-        return deflated
+        return ts.isDeflated ? try Deflate.deflatedDataSet(plain, level: deflateLevel) : plain
     }
 
     /// UN, UT, UC, UR and the 64-bit VRs become OB, as DCMTK does with -u (no 32-bit length

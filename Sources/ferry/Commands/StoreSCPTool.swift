@@ -140,7 +140,7 @@ enum StoreSCPTool {
                 case "--write-xfer-deflated": settings.output.outputSyntax = .deflated
                 case "--enable-new-vr": settings.output.disableNewVRs = false
                 case "--disable-new-vr": settings.output.disableNewVRs = true
-                case "--compression-level": settings.output.deflateLevel = Int32(try o.int(in: 0...9))
+                case "--compression-level": settings.output.deflateLevel = Int32(try o.int(in: Int(Deflate.levels.lowerBound)...Int(Deflate.levels.upperBound)))
                 case "--fsync": settings.output.fsync = true
                 case "--sort-conc-studies": settings.output.sorting = .concurrentStudies(prefix: try safePrefix(o.values[0]))
                 case "--sort-on-study-uid": settings.output.sorting = .studyUID(prefix: try safePrefix(o.values[0]))

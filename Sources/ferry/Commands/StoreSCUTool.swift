@@ -101,7 +101,7 @@ enum StoreSCUTool {
                 case "--combine": proposal.combine = true
                 case "--enable-new-vr": conversion.disableNewVRs = false
                 case "--disable-new-vr": conversion.disableNewVRs = true
-                case "--compression-level": conversion.deflateLevel = Int32(try o.int(in: 0...9))
+                case "--compression-level": conversion.deflateLevel = Int32(try o.int(in: Int(Deflate.levels.lowerBound)...Int(Deflate.levels.upperBound)))
                 case "--repeat": repeatCount = try o.int(in: 1...Int(Int32.max))
                 case "--abort": abortAtEnd = true
                 case "--no-halt": haltOnFailure = false

@@ -22,11 +22,11 @@ struct Transcode: ParsableCommand {
     var to: String
     @Option(name: [.customLong("compression-level"), .customLong("level")],
             help: "zlib level for --to deflated: 0 (stored) to 9 (smallest), as DCMTK's +cl (default 6).")
-    var compressionLevel: Int32 = 6
+    var compressionLevel = Deflate.defaultLevel
 
     func run() throws {
         guard let target = Self.syntax(to) else { throw ValidationError("unknown or unsupported target syntax \(to)") }
-        guard (0...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 0...9") }
+        guard Deflate.levels.contains(compressionLevel) else { throw ValidationError("--compression-level must be 0...9") }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw ValidationError("\(input) does not exist") }
         let pairs: [(String, String)]
