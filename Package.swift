@@ -102,7 +102,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryDICOMTests",
-            dependencies: ["FerryDICOM", "FerrySample", "TestSupport"]
+            dependencies: ["FerryDICOM", "FerrySample", "TestSupport"],
+            exclude: ["SeedUIDs"]
         ),
         .testTarget(
             name: "FerryCodecsTests",

@@ -1,11 +1,12 @@
+import FerryCodecs
 import FerryDICOM
 import Foundation
 import Testing
 import TestSupport
 
-/// Deflated Explicit VR Little Endian through zlib with a chosen level: `ferry transcode --to
-/// deflated --compression-level N`, read back by Ferry and by DCMTK (dcmdump, dcmconv).
-@Suite(.serialized)
+/// Deflated Explicit VR Little Endian through zlib with a chosen level (what `ferry transcode
+/// --to deflated --compression-level N` writes), read back by Ferry and by DCMTK (dcmdump, dcmconv).
+@Suite(.scratch)
 struct DeflateTests {
     @Test func compressionLevels() throws {
         let files = Array(try Interop.uncompressedFiles("tiny").prefix(3))
@@ -15,8 +16,7 @@ struct DeflateTests {
             var sizes: [Int32: Int] = [:]
             for level: Int32 in [0, 1, 9] {
                 let out = dir + "/f\(i)-\(level).dcm", back = out + ".dcmtk"
-                let ferry = try FerryCLI.run(["transcode", path, out, "--to", "deflated", "--compression-level", "\(level)"])
-                #expect(ferry.status == 0, "\(ferry.stderr)")
+                try Transcoder().transcodeFile(path, to: .deflatedExplicitVRLittleEndian, writingTo: out, deflateLevel: level)
                 #expect(try HeaderScan.summary(path: out).transferSyntaxUID == TransferSyntax.deflatedExplicitVRLittleEndian.uid)
                 let dump = try Tools.run("/usr/bin/dcmdump", ["-q", out])
                 #expect(dump.status == 0 && dump.stderr.isEmpty, "\(dump.stderr)")

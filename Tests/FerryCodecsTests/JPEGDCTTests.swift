@@ -6,31 +6,26 @@ import TestSupport
 
 /// JPEG baseline (4.50) and extended 12-bit (4.51), decoded in Swift, against DCMTK
 /// (dcmdjpeg) and GDCM (gdcmconv --raw); baseline encodings decoded by both.
-@Suite(.serialized)
+@Suite(.scratch)
 struct JPEGDCTTests {
     /// Every 4.50 and 4.51 file of tiny, small and stress: within 1 of dcmdjpeg and GDCM
     /// (their integer IDCT rounds differently from Ferry's float one; T.81 allows it), and
     /// mostly identical.
     @Test(arguments: [TransferSyntax.jpegBaseline, .jpegExtended])
     func decodeWithinOneOfDCMTKAndGDCM(ts: TransferSyntax) throws {
-        let files = try RLETests.files(ts)
+        let files = try CodecCorpus.files(ts)
         #expect(files.count >= 5)
-        let dir = try Corpus.temporaryDirectory("dct-decode")
-        for (i, path) in files.enumerated() {
-            let ferryOut = dir + "/ferry\(i).dcm", dcmtkOut = dir + "/dcmtk\(i).dcm", gdcmOut = dir + "/gdcm\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, ferryOut, "--to", "explicit"])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
-            guard ferry.status == 0 else { continue }
-            #expect(try Tools.run("/usr/bin/dcmdjpeg", [path, dcmtkOut]).status == 0)
-            #expect(try Tools.run("gdcmconv", ["--raw", path, gdcmOut]).status == 0)
-            let mine = try RLETests.pixels(ferryOut)
+        for path in files {
+            let decoded = try CodecCorpus.decoded(path)
+            let mine = Array(try #require(decoded[.pixelData]?.bytes))
             let wide = ts == .jpegExtended
-            for (name, other) in [("dcmdjpeg", try RLETests.pixels(dcmtkOut)), ("gdcmconv", try RLETests.pixels(gdcmOut))] {
+            let dcmtk = try CodecCorpus.reference(path, .dcmtk)
+            for (name, other) in [("dcmdjpeg", dcmtk), ("gdcmconv", try CodecCorpus.reference(path, .gdcm))] {
                 #expect(ReferencePixels.maxDifference(mine, other, wide: wide) <= 1, "\(path): differs from \(name) by more than 1")
             }
-            let same = zip(mine, try RLETests.pixels(dcmtkOut)).filter { $0 == $1 }.count
+            let same = zip(mine, dcmtk).filter { $0 == $1 }.count
             #expect(Double(same) / Double(max(1, mine.count)) > 0.9, "\(path): mostly identical to dcmdjpeg")
-            #expect((try Part10Reader.read(path: ferryOut)).dataSet.string(.lossyImageCompression) == "01")
+            #expect(decoded.string(.lossyImageCompression) == "01")
         }
     }
 
@@ -38,19 +33,17 @@ struct JPEGDCTTests {
     /// 4:2:2 subsampled) decode to RGB within 3 of dcmdjpeg's output: an IDCT rounding step of 1
     /// in Cb or Cr becomes up to 1.8 in R or B.
     @Test func subsampledColourFromDCMTK() throws {
-        let rgb = try RLETests.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.samplesPerPixel == 3 }
+        let rgb = try CodecCorpus.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.samplesPerPixel == 3 }
         #expect(!rgb.isEmpty)
         let dir = try Corpus.temporaryDirectory("dct-colour")
         for (i, path) in rgb.enumerated() {
-            let jpeg = dir + "/c\(i).dcm", dcmtk = dir + "/d\(i).dcm", mine = dir + "/f\(i).dcm"
+            let jpeg = dir + "/c\(i).dcm", dcmtk = dir + "/d\(i).dcm"
             #expect(try Tools.run("/usr/bin/dcmcjpeg", ["+eb", path, jpeg]).status == 0)
             #expect((try Part10Reader.read(path: jpeg)).dataSet.string(.photometricInterpretation) == "YBR_FULL_422")
             #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, dcmtk]).status == 0)
-            let ferry = try FerryCLI.run(["transcode", jpeg, mine, "--to", "explicit"])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
-            guard ferry.status == 0 else { continue }
-            #expect((try Part10Reader.read(path: mine)).dataSet.string(.photometricInterpretation) == "RGB")
-            let difference = ReferencePixels.maxDifference(try RLETests.pixels(mine), try RLETests.pixels(dcmtk), wide: false)
+            let mine = try CodecCorpus.decoded(jpeg)
+            #expect(mine.string(.photometricInterpretation) == "RGB")
+            let difference = ReferencePixels.maxDifference(Array(try #require(mine[.pixelData]?.bytes)), try CodecCorpus.pixels(dcmtk), wide: false)
             #expect(difference <= 3, "\(path): differs from dcmdjpeg by \(difference)")
         }
     }
@@ -60,29 +53,28 @@ struct JPEGDCTTests {
     /// SOP Instance UID.
     @Test(arguments: ["jpeg-baseline", "jpeg-extended"])
     func encodeIsDecodedByDCMTKAndGDCM(to syntax: String) throws {
-        var files = try RLETests.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.bitsAllocated == 8 }
+        var files = try CodecCorpus.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.bitsAllocated == 8 }
         let dir = try Corpus.temporaryDirectory("dct-encode")
         // An 8-bit grey image too: Ferry's own decoding of a baseline file, written uncompressed.
         let grey = dir + "/grey.dcm"
-        let baseline = try #require(try RLETests.files(.jpegBaseline).first)
-        #expect(try FerryCLI.run(["transcode", baseline, grey, "--to", "explicit"]).status == 0)
+        let baseline = try #require(try CodecCorpus.files(.jpegBaseline).first)
+        try Transcoder().transcodeFile(baseline, to: .explicitVRLittleEndian, writingTo: grey)
         files.append(grey)
         #expect(files.count >= 2)
         for (i, path) in files.enumerated() {
             let jpeg = dir + "/jpeg\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, jpeg, "--to", syntax])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
             let expected = syntax == "jpeg-baseline" ? TransferSyntax.jpegBaseline : .jpegExtended
+            try Transcoder().transcodeFile(path, to: expected, writingTo: jpeg)
             #expect(try HeaderScan.summary(path: jpeg).transferSyntaxUID == expected.uid)
             let dump = try Tools.run("/usr/bin/dcmdump", ["-q", jpeg])
             #expect(dump.status == 0 && dump.stderr.isEmpty, "\(dump.stderr)")
             #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, back]).status == 0)
             #expect(try Tools.run("gdcmconv", ["--raw", jpeg, gdcmBack]).status == 0)
-            let original = try RLETests.pixels(path)
+            let original = try CodecCorpus.pixels(path)
             let mean = { (a: [UInt8]) -> Double in Double(zip(a, original).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(max(1, a.count)) }
-            #expect(mean(try RLETests.pixels(back)) < 3, "\(path): dcmdjpeg's decoding is far from the source")
+            #expect(mean(try CodecCorpus.pixels(back)) < 3, "\(path): dcmdjpeg's decoding is far from the source")
             // GDCM keeps a colour image in YBR_FULL (DCMTK converts to RGB): convert it here.
-            var gdcm = try RLETests.pixels(gdcmBack)
+            var gdcm = try CodecCorpus.pixels(gdcmBack)
             if (try Part10Reader.read(path: gdcmBack)).dataSet.string(.photometricInterpretation) == "YBR_FULL" { gdcm = Self.rgb(fromYBR: gdcm) }
             #expect(mean(gdcm) < 3, "\(path): GDCM's decoding is far from the source")
             let source = try Part10Reader.read(path: path).dataSet, encoded = try Part10Reader.read(path: jpeg).dataSet
@@ -104,7 +96,7 @@ struct JPEGDCTTests {
     }
 
     @Test func corruptStreamsAndWrongDimensions() throws {
-        let path = try #require(try RLETests.files(.jpegBaseline).first)
+        let path = try #require(try CodecCorpus.files(.jpegBaseline).first)
         let file = try Part10Reader.read(path: path)
         let stream = Array(try #require(try file.dataSet.encapsulatedFrames())[0].joined())
         let image = ImageDescription(try #require(try PixelAttributes(file.dataSet)))

@@ -6,23 +6,16 @@ import TestSupport
 
 /// JPEG Lossless Process 14 (4.57) and SV1 (4.70), decoded in Swift, against DCMTK
 /// (dcmdjpeg) and GDCM (gdcmconv --raw).
-@Suite(.serialized)
+@Suite(.scratch)
 struct JPEGLosslessTests {
     @Test(arguments: [TransferSyntax.jpegLosslessProcess14, .jpegLosslessSV1])
     func decodeEqualsDCMTKAndGDCM(ts: TransferSyntax) throws {
-        let files = try RLETests.files(ts)
+        let files = try CodecCorpus.files(ts)
         #expect(files.count >= 5)
-        let dir = try Corpus.temporaryDirectory("jpegll-decode")
-        for (i, path) in files.enumerated() {
-            let ferryOut = dir + "/ferry\(i).dcm", dcmtkOut = dir + "/dcmtk\(i).dcm", gdcmOut = dir + "/gdcm\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, ferryOut, "--to", "explicit"])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
-            #expect(try Tools.run("/usr/bin/dcmdjpeg", [path, dcmtkOut]).status == 0)
-            #expect(try Tools.run("gdcmconv", ["--raw", path, gdcmOut]).status == 0)
-            guard ferry.status == 0 else { continue }
-            let mine = try RLETests.pixels(ferryOut)
-            #expect(mine == (try RLETests.pixels(dcmtkOut)), "\(path): differs from dcmdjpeg")
-            #expect(mine == (try RLETests.pixels(gdcmOut)), "\(path): differs from gdcmconv --raw")
+        for path in files {
+            let mine = try CodecCorpus.decodedPixels(path)
+            #expect(mine == (try CodecCorpus.reference(path, .dcmtk)), "\(path): differs from dcmdjpeg")
+            #expect(mine == (try CodecCorpus.reference(path, .gdcm)), "\(path): differs from gdcmconv --raw")
         }
     }
 
@@ -30,7 +23,7 @@ struct JPEGLosslessTests {
     /// grey and 8-bit colour images that DCMTK's dcmcjpeg encodes: equal to dcmdjpeg's output.
     /// (The corpus itself holds predictors 1 and 6 only.)
     @Test func everySelectionValueEqualsDCMTK() throws {
-        let uncompressed = try RLETests.files(.explicitVRLittleEndian)
+        let uncompressed = try CodecCorpus.files(.explicitVRLittleEndian)
         func first(samples: Int, bits: Int) -> String? {
             uncompressed.first { path in
                 guard let a = try? PixelAttributes(Part10Reader.read(path: path).dataSet) else { return false }
@@ -43,20 +36,17 @@ struct JPEGLosslessTests {
         for (i, path) in sources.enumerated() {
             for sv in 1...7 {
                 for pt in [0, 2] {
-                    let jpeg = dir + "/f\(i)-sv\(sv)-pt\(pt).dcm", ferryOut = jpeg + ".ferry", dcmtkOut = jpeg + ".dcmtk"
+                    let jpeg = dir + "/f\(i)-sv\(sv)-pt\(pt).dcm", dcmtkOut = jpeg + ".dcmtk"
                     #expect(try Tools.run("/usr/bin/dcmcjpeg", ["+el", "+sv", "\(sv)", "+pt", "\(pt)", path, jpeg]).status == 0)
-                    let ferry = try FerryCLI.run(["transcode", jpeg, ferryOut, "--to", "explicit"])
-                    #expect(ferry.status == 0, "\(ferry.stderr)")
                     #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, dcmtkOut]).status == 0)
-                    guard ferry.status == 0 else { continue }
-                    #expect(try RLETests.pixels(ferryOut) == (try RLETests.pixels(dcmtkOut)), "\(path) sv \(sv) pt \(pt): differs from dcmdjpeg")
+                    #expect(try CodecCorpus.decodedPixels(jpeg) == (try CodecCorpus.pixels(dcmtkOut)), "\(path) sv \(sv) pt \(pt): differs from dcmdjpeg")
                 }
             }
         }
     }
 
     @Test func corruptStreams() throws {
-        let files = try RLETests.files(.jpegLosslessSV1)
+        let files = try CodecCorpus.files(.jpegLosslessSV1)
         let path = try #require(files.first)
         let file = try Part10Reader.read(path: path)
         let frames = try #require(try file.dataSet.encapsulatedFrames())
@@ -73,22 +63,21 @@ struct JPEGLosslessTests {
 }
 
 /// Ferry's JPEG lossless SV1 encodings decode with dcmdjpeg and GDCM to the original pixels.
-@Suite(.serialized)
+@Suite(.scratch)
 struct JPEGLosslessEncodeTests {
     @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
-        let files = try RLETests.files(.explicitVRLittleEndian).prefix(10) + RLETests.files(.implicitVRLittleEndian).prefix(4)
+        let files = try CodecCorpus.files(.explicitVRLittleEndian).prefix(10) + CodecCorpus.files(.implicitVRLittleEndian).prefix(4)
         let dir = try Corpus.temporaryDirectory("jpegll-encode")
         for (i, path) in files.enumerated() {
             let jpeg = dir + "/ll\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, jpeg, "--to", "jpeg-lossless"])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
+            try Transcoder().transcodeFile(path, to: .jpegLosslessSV1, writingTo: jpeg)
             let dump = try Tools.run("/usr/bin/dcmdump", ["-q", jpeg])
             #expect(dump.status == 0 && dump.stderr.isEmpty, "\(dump.stderr)")
             #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, back]).status == 0)
             #expect(try Tools.run("gdcmconv", ["--raw", jpeg, gdcmBack]).status == 0)
-            let original = try RLETests.pixels(path)
-            #expect(try RLETests.pixels(back) == original, "\(path): dcmdjpeg does not give back the pixels")
-            #expect(try RLETests.pixels(gdcmBack) == original, "\(path): gdcmconv does not give back the pixels")
+            let original = try CodecCorpus.pixels(path)
+            #expect(try CodecCorpus.pixels(back) == original, "\(path): dcmdjpeg does not give back the pixels")
+            #expect(try CodecCorpus.pixels(gdcmBack) == original, "\(path): gdcmconv does not give back the pixels")
         }
     }
 

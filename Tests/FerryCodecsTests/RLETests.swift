@@ -5,59 +5,37 @@ import Testing
 import TestSupport
 
 /// RLE against DCMTK (dcmdrle, dcmcrle) and GDCM (gdcmconv --raw) on the corpora.
-@Suite(.serialized)
+@Suite(.scratch)
 struct RLETests {
-    static func files(_ ts: TransferSyntax) throws -> [String] {
-        var out: [String] = []
-        for profile in ["tiny", "small", "stress"] {
-            for path in DirectoryWalker().files(under: [try Corpus.directory(profile)]) where !path.hasSuffix(".complete") {
-                if (try? HeaderScan.summary(path: path))?.transferSyntaxUID == ts.uid { out.append(path) }
-            }
-        }
-        return out.sorted()
-    }
-
-    static func pixels(_ path: String) throws -> [UInt8] {
-        let f = try Part10Reader.read(path: path)
-        return Array(try #require(f.dataSet[.pixelData]?.bytes))
-    }
-
     /// Every RLE file of tiny, small and stress decodes to the same bytes as dcmdrle's and
     /// gdcmconv --raw's output.
     @Test func decodeEqualsDCMTKAndGDCM() throws {
-        let files = try Self.files(.rleLossless)
+        let files = try CodecCorpus.files(.rleLossless)
         #expect(files.count >= 10)
-        let dir = try Corpus.temporaryDirectory("rle-decode")
-        for (i, path) in files.enumerated() {
-            let ferryOut = dir + "/ferry\(i).dcm", dcmtkOut = dir + "/dcmtk\(i).dcm", gdcmOut = dir + "/gdcm\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, ferryOut, "--to", "explicit"])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
-            #expect(try Tools.run("/usr/bin/dcmdrle", [path, dcmtkOut]).status == 0)
-            #expect(try Tools.run("gdcmconv", ["--raw", path, gdcmOut]).status == 0)
-            let mine = try Self.pixels(ferryOut)
-            #expect(mine == (try Self.pixels(dcmtkOut)), "\(path): differs from dcmdrle")
-            #expect(mine == (try Self.pixels(gdcmOut)), "\(path): differs from gdcmconv --raw")
+        for path in files {
+            let mine = try CodecCorpus.decodedPixels(path)
+            #expect(mine == (try CodecCorpus.reference(path, .dcmtk)), "\(path): differs from dcmdrle")
+            #expect(mine == (try CodecCorpus.reference(path, .gdcm)), "\(path): differs from gdcmconv --raw")
         }
     }
 
     /// Ferry's RLE encodings of every uncompressed file decode, with dcmdrle and GDCM, to
     /// the original pixels, and dcmdump reads them without a warning.
     @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
-        let files = try Self.files(.explicitVRLittleEndian).prefix(12) + Self.files(.implicitVRLittleEndian).prefix(6)
+        let files = try CodecCorpus.files(.explicitVRLittleEndian).prefix(12) + CodecCorpus.files(.implicitVRLittleEndian).prefix(6)
         #expect(files.count >= 10)
         let dir = try Corpus.temporaryDirectory("rle-encode")
         for (i, path) in files.enumerated() {
             let rle = dir + "/rle\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
-            let ferry = try FerryCLI.run(["transcode", path, rle, "--to", "rle"])
-            #expect(ferry.status == 0, "\(ferry.stderr)")
+            try Transcoder().transcodeFile(path, to: .rleLossless, writingTo: rle)
             #expect((try HeaderScan.summary(path: rle)).transferSyntaxUID == TransferSyntax.rleLossless.uid)
             let dump = try Tools.run("/usr/bin/dcmdump", ["-q", rle])
             #expect(dump.status == 0 && dump.stderr.isEmpty, "\(dump.stderr)")
             #expect(try Tools.run("/usr/bin/dcmdrle", [rle, back]).status == 0)
             #expect(try Tools.run("gdcmconv", ["--raw", rle, gdcmBack]).status == 0)
-            let original = try Self.pixels(path)
-            #expect(try Self.pixels(back) == original, "\(path): dcmdrle does not give back the pixels")
-            #expect(try Self.pixels(gdcmBack) == original, "\(path): gdcmconv does not give back the pixels")
+            let original = try CodecCorpus.pixels(path)
+            #expect(try CodecCorpus.pixels(back) == original, "\(path): dcmdrle does not give back the pixels")
+            #expect(try CodecCorpus.pixels(gdcmBack) == original, "\(path): gdcmconv does not give back the pixels")
         }
     }
 
@@ -94,7 +72,7 @@ struct RLETests {
     /// A corrupt file in a directory is reported with its path and the others are transcoded.
     @Test func transcodeContinuesPastABadFile() throws {
         let dir = try Corpus.temporaryDirectory("rle-dir")
-        let files = try Self.files(.rleLossless).prefix(2)
+        let files = try CodecCorpus.files(.rleLossless).prefix(2)
         for (i, f) in files.enumerated() { try FileManager.default.copyItem(atPath: f, toPath: dir + "/f\(i).dcm") }
         var bytes = try FileBytes.readAll(dir + "/f0.dcm")
         bytes.removeLast(bytes.count / 3)

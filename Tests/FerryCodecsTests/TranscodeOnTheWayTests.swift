@@ -6,13 +6,13 @@ import TestSupport
 
 /// Transcoding while sending: `ferry storescu` decodes RLE for a receiver that takes only
 /// uncompressed syntaxes, and encodes RLE for one that takes only RLE; pixels identical.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct TranscodeOnTheWayTests {
     @Test func rleDecodedForAnUncompressedOnlyReceiver() throws {
         let rx = try Corpus.temporaryDirectory("rx-decode")
         let peer = try PeerProcess.dcmtkStorescp(outputDirectory: rx)  // DCMTK's default: uncompressed only
         defer { peer.stop() }
-        let rle = try RLETests.files(.rleLossless).filter { $0.contains("/tiny/") }
+        let rle = try CodecCorpus.files(.rleLossless).filter { $0.contains("/tiny/") }
         #expect(!rle.isEmpty)
         let out = try FerryCLI.run(["storescu", "-v", "127.0.0.1", String(peer.port)] + rle)
         #expect(out.status == 0, "\(out.stderr)")
@@ -23,7 +23,7 @@ struct TranscodeOnTheWayTests {
             #expect((try HeaderScan.summary(path: stored)).transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid)
             let reference = try Corpus.temporaryDirectory("dcmdrle") + "/ref.dcm"
             #expect(try Tools.run("/usr/bin/dcmdrle", [path, reference]).status == 0)
-            #expect(try RLETests.pixels(stored) == (try RLETests.pixels(reference)))
+            #expect(try CodecCorpus.pixels(stored) == (try CodecCorpus.pixels(reference)))
         }
     }
 
@@ -43,7 +43,7 @@ struct TranscodeOnTheWayTests {
             #expect((try HeaderScan.summary(path: stored)).transferSyntaxUID == TransferSyntax.rleLossless.uid)
             let decoded = try Corpus.temporaryDirectory("dcmdrle") + "/back.dcm"
             #expect(try Tools.run("/usr/bin/dcmdrle", [stored, decoded]).status == 0)
-            #expect(try RLETests.pixels(decoded) == (try RLETests.pixels(path)))
+            #expect(try CodecCorpus.pixels(decoded) == (try CodecCorpus.pixels(path)))
         }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// `ferry dump` against `dcmdump` on files written by other toolkits (pydicom, DCMTK, GDCM).
-@Suite(.serialized) struct DumpInteropTests {
+@Suite(.scratch) struct DumpInteropTests {
     static func ferryListing(_ path: String) throws -> [ListedElement] {
         let file = try Part10Reader.read(path: path)
         return DumpListing.parse(DataSetDump(maxValues: nil).lines(file).joined(separator: "\n"))

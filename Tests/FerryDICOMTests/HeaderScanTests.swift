@@ -3,7 +3,7 @@ import Testing
 @testable import FerryDICOM
 import TestSupport
 
-@Suite struct HeaderScanTests {
+@Suite(.scratch) struct HeaderScanTests {
     /// The header-only summary agrees with a full read for every readable corpus file, and the
     /// pixel data location points at the (7FE0,0010) tag.
     @Test func summariesAgreeWithFullReads() throws {
@@ -80,7 +80,7 @@ import TestSupport
     }
 }
 
-@Suite struct DataSetStreamTests {
+@Suite(.scratch) struct DataSetStreamTests {
     /// The stream yields exactly the file's bytes after the meta, in bounded chunks.
     @Test func streamsTheDataSetInBoundedChunks() throws {
         for path in try Corpus.files("tiny") {
@@ -97,7 +97,7 @@ import TestSupport
     }
 }
 
-@Suite struct SampleArchiveTests {
+@Suite(.scratch) struct SampleArchiveTests {
     @Test func sampleArchiveIsReadByDcmdumpAndFerry() throws {
         let dir = try Corpus.temporaryDirectory("ferry-sample")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -2,7 +2,7 @@ import Testing
 @testable import FerryDICOM
 import TestSupport
 
-@Suite struct ReaderTests {
+@Suite(.scratch) struct ReaderTests {
     static let explicitLE = "1.2.840.10008.1.2.1"
 
     @Test func readsExplicitLittleEndianWithSequencesOfBothLengthKinds() throws {

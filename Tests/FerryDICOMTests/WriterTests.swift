@@ -3,7 +3,7 @@ import Testing
 @testable import FerryDICOM
 import TestSupport
 
-@Suite struct WriterTests {
+@Suite(.scratch) struct WriterTests {
     static let syntaxes: [TransferSyntax] = [.implicitVRLittleEndian, .explicitVRLittleEndian, .explicitVRBigEndian, .deflatedExplicitVRLittleEndian]
 
     /// A data set with every kind of element the writer must handle.

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 
+@Suite(.scratch)
 struct JobTests {
     @Test func exampleJobsLoadAndValidate() throws {
         let root = Corpus.packageRoot.path
@@ -29,7 +30,7 @@ struct JobTests {
         let dir = try Corpus.temporaryDirectory("job")
         func load(_ transcoding: String) throws -> Job {
             let path = dir + "/t.yaml"
-            try "name: t\nsource:\n  paths: [/x]\ntransfer:\n  transcoding:\n\(transcoding)".write(toFile: path, atomically: true, encoding: .utf8)
+            try "name: t\nsource:\n  paths: [/x]\ntransfer:\n  transcoding:\n\(transcoding)".write(toFile: path, atomically: false, encoding: .utf8)
             return try Job.load(path: path)
         }
         let job = try load("    order: [rle, JPEGLSLossless, 1.2.840.10008.1.2.1]\n    target: jpeg-ls-lossless\n    verify: false\n")
@@ -53,7 +54,7 @@ struct JobTests {
     func secretsInJobFilesAreRefused(line: String) throws {
         let dir = try Corpus.temporaryDirectory("job")
         let path = dir + "/j.yaml"
-        try "name: j\nsource:\n  paths: [/x]\ndestination:\n  user:\n    username: u\n    \(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "name: j\nsource:\n  paths: [/x]\ndestination:\n  user:\n    username: u\n    \(line)\n".write(toFile: path, atomically: false, encoding: .utf8)
         #expect(throws: Job.Invalid.self) { try Job.load(path: path) }
         do { _ = try Job.load(path: path) } catch {
             #expect("\(error)".contains("secrets do not belong in job files"))

@@ -27,7 +27,7 @@ enum Pipeline {
     }
 }
 
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct PipelineEndToEndTests {
     /// small and stress, to ferry storescp: every sendable file arrives exactly once with an
     /// identical data set; every odd file is failed with its reason; exit 1; the JSON report
@@ -102,7 +102,7 @@ struct PipelineEndToEndTests {
     /// Two runs on one manifest: the second exits at once with a lock error.
     @Test func secondRunOnOneManifestIsRefused() throws {
         let rx = try Corpus.temporaryDirectory("rx-lock")
-        let receiver = try Pipeline.ferryReceiver(rx, ["--sleep-after", "3"])
+        let receiver = try Pipeline.ferryReceiver(rx, ["--sleep-after", "3"])  // keeps the first run going
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
         let src = try Corpus.temporaryDirectory("lock-src")
@@ -111,18 +111,18 @@ struct PipelineEndToEndTests {
         first.executableURL = URL(fileURLWithPath: FerryCLI.path)
         first.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--source", src, "--quiet"]
         try first.run()
-        Thread.sleep(forTimeInterval: 1.0)
-        let start = Date()
+        // Once the receiver has a file, the first run holds the manifest (and sleeps 3 s there).
+        #expect(receiver.waitForLog("Stored "), "\(receiver.log())")
         let second = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src])
+        // Refused, not queued: a second run that waited for the lock would send and exit 0.
         #expect(second.status == 2)
         #expect(second.stderr.contains("in use by another ferry run"), "\(second.stderr)")
-        #expect(Date().timeIntervalSince(start) < 2)
         first.waitUntilExit()
         #expect(first.terminationStatus == 0)
     }
 }
 
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct PipelineSourceTests {
     /// A run reads the sources and never changes them: same names, sizes, mtimes and bytes.
     @Test func sourceTreeIsNeverModified() throws {
@@ -157,6 +157,7 @@ struct PipelineSourceTests {
     }
 }
 
+@Suite(.scratch)
 struct ProgressOutputTests {
     /// --json-progress writes JSON lines ending with every file counted; without a terminal the
     /// plain progress is whole lines; --quiet writes none.

@@ -8,7 +8,7 @@ import TestSupport
 /// verification) and user identity, against DCMTK `storescp +tls`: the files arrive, the
 /// receiver sees the user, and neither secret (both read from environment variables) appears
 /// in the output, the manifest, the report or the status.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct SecureJobTests {
     @Test func tlsAndUserIdentityFromAJobFile() throws {
         let certs = try Certificates.make()
@@ -32,7 +32,7 @@ struct SecureJobTests {
           user: {username: migration-user, password_env: TEST_PACS_PASSWORD}
         manifest: \(manifest)
         """
-        try job.write(toFile: dir + "/secure.yaml", atomically: true, encoding: .utf8)
+        try job.write(toFile: dir + "/secure.yaml", atomically: false, encoding: .utf8)
         let pacsPassword = "pacs-pa55-XYZ"
         let environment = ["TEST_KEY_PASSWORD": Certificates.clientKeyPassword, "TEST_PACS_PASSWORD": pacsPassword]
 

@@ -9,7 +9,7 @@ import TestSupport
 /// only some syntaxes arrives complete, in a syntax the receiver took, with the pixels DCMTK or
 /// GDCM decode from the source; lossy encodings only with allow_lossy, with a new SOP Instance
 /// UID the manifest maps.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct TranscodingPipelineTests {
     /// Received pixels against the reference decoding of the source: identical for lossless
     /// sources; within 1 for DCT JPEG sources (Ferry's float IDCT and DCMTK's integer one round

@@ -7,7 +7,7 @@ import Glibc
 
 /// `ferry storescu`'s DCMTK-style command line: rightmost wins, @command files, errors,
 /// help with the exit codes, and secrets kept out of logs and process arguments.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct CommandLineTests {
     /// The first proposed transfer syntax in the debug dump of the A-ASSOCIATE-RQ.
     func firstProposedSyntax(_ options: [String]) throws -> String {
@@ -29,7 +29,7 @@ struct CommandLineTests {
 
     @Test func commandFileIsExpanded() throws {
         let dir = try Corpus.temporaryDirectory()
-        try "-aet  FERRYCMD\n  -xi".write(toFile: dir + "/opts.txt", atomically: true, encoding: .utf8)
+        try "-aet  FERRYCMD\n  -xi".write(toFile: dir + "/opts.txt", atomically: false, encoding: .utf8)
         let peer = try PeerProcess.dcmtkStorescp(outputDirectory: dir)
         defer { peer.stop() }
         let file = try #require(try Interop.uncompressedFiles("tiny").first)

@@ -5,7 +5,7 @@ import TestSupport
 
 /// Faults injected with DCMTK storescp's own test switches: each gives a clear error, no hang
 /// and DCMTK storescu's exit code; --no-halt goes on over new associations.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct FaultTests {
     /// Three uncompressed files (any peer accepts them without a special profile).
     func threeFiles() throws -> [String] {
@@ -71,57 +71,61 @@ struct FaultTests {
         #expect(dcmtk.stderr.components(separatedBy: "Requesting Association").count - 1 == 1, "\(dcmtk.stderr)")
     }
 
+    /// The peer sleeps 30 s, Ferry waits 0.3 s: it gives up at its timeout, long before the
+    /// peer would answer (the test ends when Ferry does).
     @Test func sleepDuringPastTheDIMSETimeout() throws {
-        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-during", "8"])
+        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-during", "30"])
         defer { peer.stop() }
-        let (out, elapsed) = try storescu(["-td", "2"], port: peer.port, files: try threeFiles())
+        let (out, elapsed) = try storescu(["-td", "0.3"], port: peer.port, files: try threeFiles())
         #expect(out.status == 10, "\(out.stderr)")
         #expect(out.stderr.contains("timeout"), "\(out.stderr)")
-        #expect(elapsed < 7, "gave up at the DIMSE timeout instead of waiting for the peer (\(elapsed) s)")
+        #expect(elapsed < 25, "gave up at the DIMSE timeout instead of waiting for the peer (\(elapsed) s)")
     }
 
     @Test func sleepAfterPastTheDIMSETimeout() throws {
-        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-after", "8"])
+        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-after", "30"])
         defer { peer.stop() }
-        let (out, elapsed) = try storescu(["-td", "2"], port: peer.port, files: try threeFiles())
+        let (out, elapsed) = try storescu(["-td", "0.3"], port: peer.port, files: try threeFiles())
         // The first store succeeds; storescp then sleeps before reading the next request.
         #expect(out.status == 10, "\(out.stderr)")
         #expect(out.stderr.contains("timeout"), "\(out.stderr)")
-        #expect(elapsed < 7, "\(elapsed) s")
+        #expect(elapsed < 25, "\(elapsed) s")
     }
 }
 
-/// Statuses from a pynetdicom SCP that answers every C-STORE with a given status: the name
-/// and class are reported, and the exit code follows DCMTK (failure: status >> 8; warning: 0).
-@Suite(.serialized)
+/// Statuses from a pynetdicom SCP that answers every C-STORE with the status its caller names
+/// in the calling AE title (one SCP for the whole suite): the name and class are reported, and
+/// the exit code follows DCMTK (failure: status >> 8; warning: 0).
+@Suite(.serialized, .scratch)
 struct StatusTests {
     static let scp = """
     import sys
     from pynetdicom import AE, evt, AllStoragePresentationContexts, ALL_TRANSFER_SYNTAXES
-    status = int(sys.argv[2], 16)
     ae = AE()
     for cx in AllStoragePresentationContexts:
         ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-    ae.start_server(("127.0.0.1", int(sys.argv[1])), evt_handlers=[(evt.EVT_C_STORE, lambda event: status)])
+    def store(event):
+        return int(event.assoc.requestor.ae_title.strip(), 16)
+    ae.start_server(("127.0.0.1", int(sys.argv[1])), evt_handlers=[(evt.EVT_C_STORE, store)])
     """
+
+    static func peer() throws -> PeerProcess {
+        try SharedPeers.peer("status-scp") { try PeerProcess.script(scp, name: "status-scp") }
+    }
 
     @Test(arguments: [("A700", Int32(0xA7), "Refused: Out of resources"), ("C000", Int32(0xC0), "Error: Cannot understand"),
                       ("0122", Int32(0x01), "Refused: SOP class not supported"), ("B000", Int32(0), "Warning: Coercion of data elements")])
     func statusIsNamedAndSetsTheExitCode(status: String, exitCode: Int32, name: String) throws {
-        let dir = try Corpus.temporaryDirectory("status-scp")
-        try Self.scp.write(toFile: dir + "/scp.py", atomically: true, encoding: .utf8)
-        let port = freePort()
-        let peer = try PeerProcess(PeerProcess.python3, [dir + "/scp.py", String(port), status], port: port)
-        defer { peer.stop() }
+        let peer = try Self.peer()
         let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
-        let out = try FerryCLI.run(["storescu", "127.0.0.1", String(port)] + files)
+        let out = try FerryCLI.run(["storescu", "-aet", status, "127.0.0.1", String(peer.port)] + files)
         #expect(out.status == exitCode, "\(out.stderr)")
         #expect(out.stderr.contains("0x\(status): \(name)"), "\(out.stderr)")
     }
 }
 
 /// --repeat, +II and --abort shape the run as in DCMTK.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct RunOptionTests {
     @Test func repeatWithInventedInstanceUIDsThenAbort() throws {
         let out = try Corpus.temporaryDirectory("rx-repeat")

@@ -4,7 +4,7 @@ import TestSupport
 
 /// A scripted raw-socket peer misbehaves in one way per test; Ferry must abort or report a
 /// clear error, quickly, without allocating what the peer announces and without crashing.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct HostilePeerTests {
     /// The peer: accepts one connection, reads the A-ASSOCIATE-RQ, then acts out `mode`,
     /// and writes what it received afterwards (hex PDU types) to `<port>.log` beside the script.
@@ -89,7 +89,7 @@ struct HostilePeerTests {
     func run(_ mode: String, extra: [String] = []) throws -> (out: Tools.Output, peerSaw: String, seconds: TimeInterval) {
         let dir = try Corpus.temporaryDirectory("hostile")
         let scriptPath = dir + "/peer.py", logPath = dir + "/peer.log"
-        try Self.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        try Self.script.write(toFile: scriptPath, atomically: false, encoding: .utf8)
         let port = freePort()
         let peer = try PeerProcess(PeerProcess.python3, [scriptPath, String(port), mode, logPath], port: port)
         defer { peer.stop() }

@@ -5,7 +5,7 @@ import TestSupport
 
 /// `ferry storescu` against real peers started here: every file of the corpus arrives and
 /// the received data set equals the sent one, for each propose option that applies.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct InteropTests {
     static let dcmtkOptionSets: [[String]] = [[], ["-xe"], ["-xb"], ["-xi"], ["+C"], ["-R"], ["-xd"], ["-R", "+C", "-xi"], ["-xs"], ["-xv"], ["-pdu", "4096", "--max-send-pdu", "4096"]]
 

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// Presentation contexts: DCMTK storescu's semantics, checked against DCMTK storescu itself.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct NegotiationTests {
     static func file(_ path: String) throws -> OutgoingFile {
         try OutgoingFile(try HeaderScan.summary(path: path))

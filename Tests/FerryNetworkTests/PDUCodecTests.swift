@@ -2,6 +2,7 @@ import FerryNetwork
 import NIOCore
 import Testing
 
+@Suite(.scratch)
 struct PDUCodecTests {
     func roundTrip(_ pdu: PDU) throws -> PDU {
         var buffer = PDUEncoder.encode(pdu)
@@ -92,6 +93,7 @@ struct PDUCodecTests {
     }
 }
 
+@Suite(.scratch)
 struct CommandSetTests {
     @Test func storeRequestWithPriorityAndMoveOriginator() throws {
         let rq = CommandSet.storeRQ(messageID: 7, sopClass: "1.2.840.10008.5.1.4.1.1.2", sopInstance: "1.2.3.4", priority: .high,

@@ -7,7 +7,7 @@ import TestSupport
 /// The receiver's safety: hostile UIDs never become paths, a full disk answers 0xA700 with
 /// no partial file, silent and slow peers are dropped without hurting others, 32 concurrent
 /// associations all succeed.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct ReceiverSafetyTests {
     /// Sends data sets with the given SOP Instance and Study Instance UIDs over one
     /// association with Ferry's own client library (other senders validate UIDs first);
@@ -140,7 +140,7 @@ struct ReceiverSafetyTests {
 }
 
 /// Output options of `ferry storescp`: syntax, format, names, sorting, commands, TLS.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct ReceiverOutputTests {
     func sendTwo(_ options: [String], senderOptions: [String] = []) throws -> (dir: String, peer: PeerProcess) {
         let dir = try Corpus.temporaryDirectory("rx-output")
@@ -184,15 +184,23 @@ struct ReceiverOutputTests {
     @Test func sortingExecAndRenameOnEndOfStudy() throws {
         let marker = try Corpus.temporaryDirectory("exec") + "/log"
         let (dir, peer) = try sendTwo(["-su", "st", "-xcr", "echo rx #a #f >> \(marker)", "-xcs", "echo study #p >> \(marker)",
-                                       "-rns", "-tos", "1", "-xs"], senderOptions: ["-aet", "SENDER"])
+                                       "-rns", "-tos", "0.2", "-xs"], senderOptions: ["-aet", "SENDER"])
         defer { peer.stop() }
-        Thread.sleep(forTimeInterval: 2.5)  // the end-of-study timeout passes
+        // The end-of-study timeout passes: the study's files are renamed and -xcs runs.
+        func renamedFiles() -> [String] {
+            let subdirs = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            return subdirs.flatMap { (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + $0)) ?? [] }
+        }
+        let ended = waitUntil(timeout: 60) {
+            ((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "").contains("study ") && renamedFiles().allSatisfy { $0.hasPrefix("MR0000") }
+        }
+        #expect(ended, "no end of study within 60 s: \(peer.log().suffix(1000))")
         let subdirs = try FileManager.default.contentsOfDirectory(atPath: dir)
         #expect(subdirs.allSatisfy { $0.hasPrefix("st_1.") }, "\(subdirs)")
         let log = (try? String(contentsOfFile: marker, encoding: .utf8)) ?? ""
         #expect(log.components(separatedBy: "rx SENDER MR.").count - 1 == 2, "\(log)")
         #expect(log.contains("study \(dir)/st_"), "\(log)")
-        let renamed = subdirs.flatMap { (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + $0)) ?? [] }
+        let renamed = renamedFiles()
         #expect(!renamed.isEmpty && renamed.allSatisfy { $0.hasPrefix("MR0000") }, "\(renamed)")
     }
 
@@ -247,7 +255,7 @@ struct ReceiverOutputTests {
 }
 
 /// How `ferry storescp` negotiates: DCMTK's preference options and profiles.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct ReceiverNegotiationTests {
     /// +xb accepts big endian first: a DCMTK storescu proposing [EBE] and [ELE, ILE]
     /// (its -xb) gets EBE, and the stored files (+t=, the default) are big endian.
@@ -295,7 +303,7 @@ struct ReceiverNegotiationTests {
         #expect(explicitOnly.status == 0, "DCMTK's -xe +C still offers implicit: \(explicitOnly.stderr)")
         let cfg = try Corpus.temporaryDirectory("cfg") + "/explicit.cfg"
         try "[[TransferSyntaxes]]\n[E]\nTransferSyntax1 = LittleEndianExplicit\n[[PresentationContexts]]\n[P]\nPresentationContext1 = \(try HeaderScan.summary(path: file).sopClassUID ?? "")\\E\n[[Profiles]]\n[X]\nPresentationContexts = P\n"
-            .write(toFile: cfg, atomically: true, encoding: .utf8)
+            .write(toFile: cfg, atomically: false, encoding: .utf8)
         let refused = try Tools.run("/usr/bin/storescu", ["-xf", cfg, "X", "127.0.0.1", String(peer.port), file], environment: ["TCP_NODELAY": "1"])
         #expect(refused.status != 0, "no context accepted: \(refused.stderr)")
     }

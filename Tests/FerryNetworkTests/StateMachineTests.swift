@@ -2,6 +2,7 @@ import FerryNetwork
 import Testing
 
 /// The PS3.8 9.2 state table, walked through the paths an association takes.
+@Suite(.scratch)
 struct StateMachineTests {
     typealias SM = UpperLayerStateMachine
 

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// TLS against DCMTK `storescp +tls`, with certificates made by openssl for the test.
-@Suite(.serialized)
+@Suite(.serialized, .scratch)
 struct TLSTests {
     func tlsPeer(_ dir: String) throws -> PeerProcess {
         try PeerProcess.dcmtkStorescp(outputDirectory: dir, ["+tls", dir + "/server.key", dir + "/server.crt", "+cf", dir + "/ca.crt"])

@@ -3,6 +3,7 @@ import FerryNetwork
 import Testing
 
 /// Route decisions under a transcoding policy, over contexts a destination accepted.
+@Suite(.scratch)
 struct TranscodingPolicyTests {
     let ct = "1.2.840.10008.5.1.4.1.1.2"
 

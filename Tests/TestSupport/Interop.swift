@@ -5,8 +5,8 @@ import Foundation
 /// stored, and data set comparisons between the two.
 public enum Interop {
     /// The corpus's patient directories (the cache directory also holds a marker file).
-    public static func corpusRoots(_ profile: String) throws -> [String] {
-        let dir = try Corpus.directory(profile)
+    public static func corpusRoots(_ profile: String, count: Int? = nil) throws -> [String] {
+        let dir = try Corpus.directory(profile, count: count)
         return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
             .filter { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue }
     }
@@ -53,17 +53,19 @@ public enum Interop {
     }
 
     /// A DCMTK association negotiation profile for storescp that accepts every transfer
-    /// syntax Ferry knows for the SOP classes of the given files (DCMTK 3.6.7's +xa lacks 4.57).
+    /// syntax Ferry knows and DCMTK 3.6.7 reads (its +xa lacks 4.57) for the SOP classes of the
+    /// given files; HTJ2K, which it aborts on, is left out.
     public static func acceptAllProfile(for files: [String: String], directory: String) throws -> String {
         var classes = Set<String>()
         for path in files.values { if let s = try? HeaderScan.summary(path: path), let c = s.sopClassUID { classes.insert(c) } }
         var text = "[[TransferSyntaxes]]\n[All]\n"
-        for (i, ts) in TransferSyntax.known.enumerated() { text += "TransferSyntax\(i + 1) = \(ts.uid)\n" }
+        let unreadable: Set<TransferSyntax> = [.htj2kLossless, .htj2kLosslessRPCL, .htj2k]
+        for (i, ts) in TransferSyntax.known.filter({ !unreadable.contains($0) }).enumerated() { text += "TransferSyntax\(i + 1) = \(ts.uid)\n" }
         text += "[[PresentationContexts]]\n[AllContexts]\n"
         for (i, c) in classes.sorted().enumerated() { text += "PresentationContext\(i + 1) = \(c)\\All\n" }
         text += "[[Profiles]]\n[AcceptAll]\nPresentationContexts = AllContexts\n"
         let path = directory + "/accept-all.cfg"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 }

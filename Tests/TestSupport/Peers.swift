@@ -3,8 +3,22 @@ import Foundation
 import Glibc
 #endif
 
-/// A free TCP port on loopback (bound and released; the OS does not hand it out again at once).
+/// A free TCP port on loopback (bound and released; the OS does not hand it out again at once),
+/// never the same twice in one test process, since suites run in parallel.
 public func freePort() -> Int {
+    while true {
+        let port = unusedPort()
+        if HandedOutPorts.claim(port) { return port }
+    }
+}
+
+private enum HandedOutPorts {
+    nonisolated(unsafe) static var ports: Set<Int> = []
+    static let lock = NSLock()
+    static func claim(_ port: Int) -> Bool { lock.withLock { ports.insert(port).inserted } }
+}
+
+private func unusedPort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
@@ -68,6 +82,16 @@ public final class PeerProcess: @unchecked Sendable {
 
     public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// How often `text` occurs in the log so far.
+    public func logCount(_ text: String) -> Int { log().components(separatedBy: text).count - 1 }
+
+    /// Waits until the log holds `text` at least `count` times (true), or the peer exits or
+    /// `timeout` passes (false).
+    @discardableResult
+    public func waitForLog(_ text: String, count: Int = 1, timeout: TimeInterval = 60) -> Bool {
+        waitUntil(timeout: timeout) { logCount(text) >= count || !process.isRunning } && logCount(text) >= count
+    }
+
     public func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
@@ -95,7 +119,7 @@ public final class PeerProcess: @unchecked Sendable {
     public static func script(_ source: String, name: String) throws -> PeerProcess {
         let dir = try Corpus.temporaryDirectory("peer-script")
         let path = dir + "/\(name).py"
-        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        try source.write(toFile: path, atomically: false, encoding: .utf8)
         let port = freePort()
         return try PeerProcess(python3, [path, String(port)], port: port)
     }
@@ -109,17 +133,59 @@ public final class PeerProcess: @unchecked Sendable {
     }
 }
 
+/// Polls `condition` every 5 ms until it holds (true) or `timeout` passes (false): for tests
+/// that wait for an event (a file, a log line, a state), with a bound generous enough for a
+/// slow machine, instead of sleeping for a fixed time.
+public func waitUntil(timeout: TimeInterval = 60, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(5_000)
+    }
+}
+
 public struct PeerError: Error, CustomStringConvertible {
     public var message: String
     public init(message: String) { self.message = message }
     public var description: String { message }
 }
 
-/// Runs the `ferry` executable built next to the tests.
+/// Runs the `ferry` executable built next to the tests (the same build configuration: the
+/// suite and the binary it drives come from one build).
 public enum FerryCLI {
-    public static var path: String { Corpus.packageRoot.appendingPathComponent(".build/debug/ferry").path }
+    public static let path: String = {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("ferry").path
+    }()
 
     public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Tools.Output {
         try Tools.run(path, arguments, environment: environment)
+    }
+}
+
+/// Peers started once per test process and shared by every test that asks for the same key
+/// (where a peer keeps no state between tests); stopped by process id when the process exits.
+public enum SharedPeers {
+    nonisolated(unsafe) private static var peers: [String: PeerProcess] = [:]
+    private static let lock = NSLock()
+    private static let stopAtExit: Void = { atexit { SharedPeers.stopAll() } }()
+
+    public static func peer(_ key: String, start: () throws -> PeerProcess) throws -> PeerProcess {
+        lock.lock()
+        defer { lock.unlock() }
+        _ = stopAtExit
+        if let p = peers[key], p.isRunning { return p }
+        // Outside any test's scratch folder: the peer outlives the test that started it.
+        let p = try Scratch.$folder.withValue(nil) { try start() }
+        peers[key] = p
+        return p
+    }
+
+    static func stopAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        for p in peers.values { p.stop() }
+        peers = [:]
     }
 }

@@ -6,7 +6,7 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MAKE_CORPUS = os.environ.get("FERRY_MAKE_CORPUS", os.path.join(ROOT, "..", "shared", "corpus", "make-corpus"))
+MAKE_CORPUS = os.path.join(ROOT, "scripts", "make-corpus")
 
 
 def corpus(profile, count=None):

@@ -89,9 +89,10 @@ public struct Job: Codable, Sendable, Equatable {
         /// Parallel associations.
         public var associations = 4
         public var maxPDU = 16384
-        public var connectTimeout = 30
-        public var acseTimeout = 30
-        public var dimseTimeout = 120
+        /// Seconds (fractions allowed).
+        public var connectTimeout = 30.0
+        public var acseTimeout = 30.0
+        public var dimseTimeout = 120.0
         /// Attempts per file before it is failed (timeouts, aborts, 0xA7xx).
         public var maxAttempts = 3
         /// First backoff after an out-of-resources status, seconds (doubles, with jitter).
@@ -113,9 +114,9 @@ public struct Job: Codable, Sendable, Equatable {
             let defaults = Transfer()
             associations = try c.decodeIfPresent(Int.self, forKey: .associations) ?? defaults.associations
             maxPDU = try c.decodeIfPresent(Int.self, forKey: .maxPDU) ?? defaults.maxPDU
-            connectTimeout = try c.decodeIfPresent(Int.self, forKey: .connectTimeout) ?? defaults.connectTimeout
-            acseTimeout = try c.decodeIfPresent(Int.self, forKey: .acseTimeout) ?? defaults.acseTimeout
-            dimseTimeout = try c.decodeIfPresent(Int.self, forKey: .dimseTimeout) ?? defaults.dimseTimeout
+            connectTimeout = try c.decodeIfPresent(Double.self, forKey: .connectTimeout) ?? defaults.connectTimeout
+            acseTimeout = try c.decodeIfPresent(Double.self, forKey: .acseTimeout) ?? defaults.acseTimeout
+            dimseTimeout = try c.decodeIfPresent(Double.self, forKey: .dimseTimeout) ?? defaults.dimseTimeout
             maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts
             backoff = try c.decodeIfPresent(Double.self, forKey: .backoff) ?? defaults.backoff
             proposal = try c.decodeIfPresent(String.self, forKey: .proposal) ?? defaults.proposal
@@ -195,8 +196,9 @@ public struct Job: Codable, Sendable, Equatable {
         guard (1...64).contains(transfer.associations) else { throw Invalid("job \(name): associations must be 1...64") }
         guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else { throw Invalid("job \(name): max_pdu must be 0 or 4096...131072") }
         guard transfer.maxAttempts >= 1 else { throw Invalid("job \(name): max_attempts must be at least 1") }
-        guard [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout].allSatisfy({ $0 > 0 }), transfer.backoff >= 0 else {
-            throw Invalid("job \(name): timeouts must be positive and backoff not negative")
+        let timeouts = [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout]
+        guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), transfer.backoff >= 0 else {
+            throw Invalid("job \(name): timeouts must be positive (at most a year) and backoff not negative")
         }
         guard ["first", "newest", "none"].contains(transfer.conflicts) else { throw Invalid("job \(name): conflicts must be first, newest or none") }
         guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else { throw Invalid("job \(name): unknown proposal \(transfer.proposal)") }

@@ -15,9 +15,9 @@ extension Job {
             p.userIdentity = .username(user.username, passcode: password, positiveResponse: user.positiveResponse ?? false)
         }
         var t = Timeouts()
-        t.connect = .seconds(Int64(transfer.connectTimeout))
-        t.acse = .seconds(Int64(transfer.acseTimeout))
-        t.dimse = .seconds(Int64(transfer.dimseTimeout))
+        t.connect = .milliseconds(Int64((transfer.connectTimeout * 1000).rounded()))
+        t.acse = .milliseconds(Int64((transfer.acseTimeout * 1000).rounded()))
+        t.dimse = .milliseconds(Int64((transfer.dimseTimeout * 1000).rounded()))
         var tls: TLSOptions?
         if let cfg = destination.tls {
             var o = TLSOptions()

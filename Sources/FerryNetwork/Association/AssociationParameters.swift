@@ -17,6 +17,9 @@ public struct AssociationParameters: Sendable {
 
     public init() {}
 
+    /// The longest timeout an option may set, in seconds (DCMTK's limit: a 32-bit int).
+    public static let longest = Double(Int32.max)
+
     var request: AssociateRQ {
         var info = UserInformation(maxLength: maxReceivePDU, implementationClassUID: implementationClassUID,
                                    implementationVersionName: implementationVersionName)
@@ -38,6 +41,9 @@ public struct Timeouts: Sendable {
     public var socket: TimeAmount? = .seconds(60)
 
     public init() {}
+
+    /// The longest timeout an option may set, in seconds (DCMTK's limit: a 32-bit int).
+    public static let longest = Double(Int32.max)
 
     var dimseWait: TimeAmount? { dimse ?? socket }
 }

@@ -182,9 +182,9 @@ final class AcceptorSession {
             let ts = TransferSyntax.lookup(pc.transferSyntax) ?? .implicitVRLittleEndian
             let sopClass = command.affectedSOPClassUID ?? ""
             let sopInstance = command.affectedSOPInstanceUID ?? ""
-            if settings.switches.sleepDuring > 0 {
-                logger.info("sleeping \(settings.switches.sleepDuring) s during the store (--sleep-during)")
-                try await Task.sleep(for: .seconds(settings.switches.sleepDuring))
+            if settings.switches.sleepDuring > .zero {
+                logger.info("sleeping \(Double(settings.switches.sleepDuring.nanoseconds) / 1e9) s during the store (--sleep-during)")
+                try await Task.sleep(for: .nanoseconds(settings.switches.sleepDuring.nanoseconds))
             }
             let file = ReceivedFile(options: settings.output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, callingAE: callingAE)
             return .storeData(StoreInProgress(command: command, contextID: contextID, file: file))
@@ -229,9 +229,9 @@ final class AcceptorSession {
         try await sendCommand(.storeRSP(respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
                                         sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment),
                               contextID: store.contextID)
-        if settings.switches.sleepAfter > 0 {
-            logger.info("sleeping \(settings.switches.sleepAfter) s after the store (--sleep-after)")
-            try await Task.sleep(for: .seconds(settings.switches.sleepAfter))
+        if settings.switches.sleepAfter > .zero {
+            logger.info("sleeping \(Double(settings.switches.sleepAfter.nanoseconds) / 1e9) s after the store (--sleep-after)")
+            try await Task.sleep(for: .nanoseconds(settings.switches.sleepAfter.nanoseconds))
         }
     }
 

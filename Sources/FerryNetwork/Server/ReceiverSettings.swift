@@ -19,10 +19,10 @@ public struct ReceiverSettings: Sendable {
 /// DCMTK storescp's test switches, and two of Ferry's: `status` (answer every C-STORE with
 /// it, like dcm4che's storescp --status) and the acceptance policy's exact syntax list.
 public struct TestSwitches: Sendable {
-    /// --sleep-after: seconds to sleep after each store's response.
-    public var sleepAfter = 0
-    /// --sleep-during: seconds to sleep between a C-STORE-RQ's command and its data set.
-    public var sleepDuring = 0
+    /// --sleep-after: how long to sleep after each store's response.
+    public var sleepAfter: TimeAmount = .zero
+    /// --sleep-during: how long to sleep between a C-STORE-RQ's command and its data set.
+    public var sleepDuring: TimeAmount = .zero
     /// --abort-after: abort after receiving a C-STORE-RQ, before responding.
     public var abortAfter = false
     /// --abort-during: abort while a C-STORE-RQ's data set is arriving.
@@ -40,7 +40,7 @@ public struct ExecHooks: Sendable {
     public var onReception: String?
     public var onEndOfStudy: String?
     public var renameOnEndOfStudy = false
-    public var endOfStudyTimeout: Int?
+    public var endOfStudyTimeout: TimeAmount?
     public var synchronous = false
     public init() {}
 

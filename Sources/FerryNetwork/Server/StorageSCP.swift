@@ -38,9 +38,12 @@ public final class StorageSCP: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             if let timeout = settings.hooks.endOfStudyTimeout, settings.hooks.needsStudyTracking {
                 group.addTask { [self] in
+                    // Checked ten times per timeout (at most once a second), so a study ends
+                    // between 1.0 and 1.1 timeouts after its last instance.
+                    let tick = min(timeout.nanoseconds / 10, 1_000_000_000)
                     while !Task.isCancelled {
-                        try await Task.sleep(for: .seconds(1))
-                        if let study = sorting.expire(after: .seconds(timeout)) {
+                        try await Task.sleep(for: .nanoseconds(tick))
+                        if let study = sorting.expire(after: .nanoseconds(timeout.nanoseconds)) {
                             settings.hooks.studyCompleted(study, callingAE: "", calledAE: settings.policy.aeTitle, peer: "", logger: logger)
                         }
                     }

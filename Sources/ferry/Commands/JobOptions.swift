@@ -28,8 +28,8 @@ struct JobOptions: ParsableArguments {
     var maxPDU: Int?
     @Option(name: .customLong("max-attempts"), help: "Attempts per file before it fails (default 3).")
     var maxAttempts: Int?
-    @Option(name: .customLong("dimse-timeout"), help: "Seconds to wait for a C-STORE response (default 120).")
-    var dimseTimeout: Int?
+    @Option(name: .customLong("dimse-timeout"), help: "Seconds to wait for a C-STORE response (default 120; fractions allowed).")
+    var dimseTimeout: Double?
     @Option(name: .long, help: "First backoff in seconds after an out-of-resources status (default 1; doubles).")
     var backoff: Double?
     @Option(name: .long, help: "Preferred uncompressed proposal: uncompressed, little, big, implicit, deflated ... (DCMTK's -x).")

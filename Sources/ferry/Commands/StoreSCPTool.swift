@@ -108,17 +108,17 @@ enum StoreSCPTool {
                     for uid in uids where !UIDGrammar.isValid(uid) { throw CommandLineError(message: "--accept-ts: \(uid) is not a UID") }
                     settings.policy.acceptedSyntaxes = uids
                 case "--socket-timeout":
-                    let s = try o.int(in: 0...Int(Int32.max))
-                    settings.timeouts.socket = s == 0 ? nil : .seconds(Int64(s))
-                case "--acse-timeout": settings.timeouts.acse = .seconds(Int64(try o.int(in: 1...Int(Int32.max))))
-                case "--dimse-timeout": settings.timeouts.dimse = .seconds(Int64(try o.int(in: 1...Int(Int32.max))))
+                    let s = try o.seconds(in: 0...Timeouts.longest)
+                    settings.timeouts.socket = s == .zero ? nil : s
+                case "--acse-timeout": settings.timeouts.acse = try o.seconds(in: 0.001...Timeouts.longest)
+                case "--dimse-timeout": settings.timeouts.dimse = try o.seconds(in: 0.001...Timeouts.longest)
                 case "--aetitle": settings.policy.aeTitle = o.values[0]
                 case "--max-pdu": settings.maxReceivePDU = UInt32(try o.int(in: 4096...131072))
                 case "--refuse": settings.policy.refuseAll = true
                 case "--reject": settings.policy.rejectWithoutImplementationUID = true
                 case "--ignore": settings.output.ignore = true
-                case "--sleep-after": settings.switches.sleepAfter = try o.int(in: 0...86400)
-                case "--sleep-during": settings.switches.sleepDuring = try o.int(in: 0...86400)
+                case "--sleep-after": settings.switches.sleepAfter = try o.seconds(in: 0...86400)
+                case "--sleep-during": settings.switches.sleepDuring = try o.seconds(in: 0...86400)
                 case "--abort-after": settings.switches.abortAfter = true
                 case "--abort-during": settings.switches.abortDuring = true
                 case "--status":
@@ -152,7 +152,7 @@ enum StoreSCPTool {
                 case "--exec-on-reception": settings.hooks.onReception = o.values[0]
                 case "--exec-on-eostudy": settings.hooks.onEndOfStudy = o.values[0]
                 case "--rename-on-eostudy": settings.hooks.renameOnEndOfStudy = true
-                case "--eostudy-timeout": settings.hooks.endOfStudyTimeout = try o.int(in: 1...Int(Int32.max))
+                case "--eostudy-timeout": settings.hooks.endOfStudyTimeout = try o.seconds(in: 0.001...Timeouts.longest)
                 case "--exec-sync": settings.hooks.synchronous = true
                 default: throw CommandLineError(message: "option \(o.name) is not handled")
                 }

@@ -39,16 +39,7 @@ struct Transcode: ParsableCommand {
         var failed = 0
         for (src, dst) in pairs {
             do {
-                let file = try Part10Reader.read(path: src)
-                let ds = try Transcoder().transcode(file.dataSet, from: file.transferSyntax, to: target)
-                var meta = file.meta
-                if meta.isEmpty { meta = Part10Writer.fileMeta(for: ds, transferSyntax: target) }
-                if let instance = ds.string(.sopInstanceUID) { meta.set(.mediaStorageSOPInstanceUID, .UI, instance) }
-                meta.set(.implementationClassUID, .UI, UIDGenerator.implementationClassUID)
-                meta.set(.implementationVersionName, .SH, UIDGenerator.implementationVersionName)
-                let bytes = try Part10Writer.encode(ds, transferSyntax: target, meta: meta, deflateLevel: compressionLevel)
-                try FileManager.default.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try FileBytes.write(bytes, to: dst)
+                try Transcoder().transcodeFile(src, to: target, writingTo: dst, deflateLevel: compressionLevel)
             } catch {
                 failed += 1
                 printError("E: \(src): \(error)")

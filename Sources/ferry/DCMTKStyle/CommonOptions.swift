@@ -95,12 +95,12 @@ enum CommonOptions {
             v.logLevel = l
         case "--aetitle": v.association.callingAE = o.values[0]
         case "--call": v.association.calledAE = o.values[0]
-        case "--timeout": v.timeouts.connect = .seconds(Int64(try o.int(in: 1...Int(Int32.max))))
+        case "--timeout": v.timeouts.connect = try o.seconds(in: 0.001...Timeouts.longest)
         case "--socket-timeout":
-            let s = try o.int(in: 0...Int(Int32.max))
-            v.timeouts.socket = s == 0 ? nil : .seconds(Int64(s))
-        case "--acse-timeout": v.timeouts.acse = .seconds(Int64(try o.int(in: 1...Int(Int32.max))))
-        case "--dimse-timeout": v.timeouts.dimse = .seconds(Int64(try o.int(in: 1...Int(Int32.max))))
+            let s = try o.seconds(in: 0...Timeouts.longest)
+            v.timeouts.socket = s == .zero ? nil : s
+        case "--acse-timeout": v.timeouts.acse = try o.seconds(in: 0.001...Timeouts.longest)
+        case "--dimse-timeout": v.timeouts.dimse = try o.seconds(in: 0.001...Timeouts.longest)
         case "--max-pdu": v.association.maxReceivePDU = UInt32(try o.int(in: 4096...131072))
         case "--max-send-pdu": v.association.maxSendPDU = UInt32(try o.int(in: 4096...131072))
         case "--user": v.user = o.values[0]

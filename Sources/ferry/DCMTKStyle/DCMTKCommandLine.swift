@@ -1,3 +1,4 @@
+import NIOCore
 import FerryDICOM
 
 /// One option of a DCMTK-style tool: `-aet`/`--aetitle` with its value names.
@@ -143,6 +144,14 @@ struct DCMTKCommandLine {
 }
 
 extension ParsedOption {
+    /// A duration in seconds: DCMTK's whole seconds, or a decimal fraction ("0.25") so that
+    /// tests and impatient users can wait for milliseconds.
+    func seconds(_ index: Int = 0, in range: ClosedRange<Double>) throws(CommandLineError) -> TimeAmount {
+        guard let v = Double(values[index]), v.isFinite else { throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not a number of seconds") }
+        guard range.contains(v) else { throw CommandLineError(message: "\(spec.long): \(values[index]) is not in \(range.lowerBound)..\(range.upperBound) seconds") }
+        return .milliseconds(Int64((v * 1000).rounded()))
+    }
+
     func int(_ index: Int = 0, in range: ClosedRange<Int>? = nil) throws(CommandLineError) -> Int {
         guard let v = Int(values[index]) else { throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not an integer") }
         if let r = range, !r.contains(v) { throw CommandLineError(message: "\(spec.long): \(v) is not in \(r.lowerBound)..\(r.upperBound)") }
