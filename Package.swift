@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "ferry", targets: ["ferry"]),
         .library(name: "FerryDICOM", targets: ["FerryDICOM"]),
         .library(name: "FerryNetwork", targets: ["FerryNetwork"]),
+        .library(name: "FerryServices", targets: ["FerryServices"]),
         .library(name: "FerryMigration", targets: ["FerryMigration"]),
         .library(name: "FerryCodecs", targets: ["FerryCodecs"]),
     ],
@@ -33,13 +34,13 @@ let package = Package(
             name: "FerryDICOM",
             dependencies: ["CZlib"]
         ),
-        // DICOM upper layer (PS3.8) and DIMSE (PS3.7) on SwiftNIO: PDUs, the association state
-        // machine, presentation context negotiation, C-ECHO and C-STORE, TLS.
+        // The DICOM protocol on SwiftNIO: upper layer (PS3.8) PDUs and the association state
+        // machine, DIMSE (PS3.7) messages, the requestor's association, TLS. No codecs, no
+        // services: a C-ECHO links neither OpenJPEG nor CharLS.
         .target(
             name: "FerryNetwork",
             dependencies: [
                 "FerryDICOM",
-                "FerryCodecs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -64,6 +65,21 @@ let package = Package(
             name: "FerryCodecs",
             dependencies: ["FerryDICOM", "CCharLS", "COpenJPEG"]
         ),
+        // The DICOM services on the protocol: sending (proposals, the route of each file,
+        // re-encoding on the way, storescu's run) and receiving (the storage SCP and its
+        // output), with DCMTK's names and association profiles.
+        .target(
+            name: "FerryServices",
+            dependencies: [
+                "FerryDICOM",
+                "FerryNetwork",
+                "FerryCodecs",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The migration pipeline: job files, planner, checkpointed manifest (SQLite via GRDB),
         // a pool of associations, resume, reports.
         .target(
@@ -71,6 +87,8 @@ let package = Package(
             dependencies: [
                 "FerryDICOM",
                 "FerryNetwork",
+                "FerryServices",
+                "FerryCodecs",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +104,7 @@ let package = Package(
             dependencies: [
                 "FerryDICOM",
                 "FerryNetwork",
+                "FerryServices",
                 "FerryMigration",
                 "FerryCodecs",
                 "FerrySample",
@@ -111,12 +130,12 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryMigrationTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryMigration", "FerryCodecs", "TestSupport"],
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryMigration", "FerryCodecs", "TestSupport"],
             exclude: ["Snapshots"]
         ),
         .testTarget(
             name: "FerryNetworkTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "TestSupport",
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],

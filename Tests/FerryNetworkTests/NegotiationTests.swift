@@ -1,8 +1,9 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Presentation contexts: DCMTK storescu's semantics, checked against DCMTK storescu itself.
 @Suite(.serialized, .scratch)

@@ -1,4 +1,5 @@
 import FerryNetwork
+import FerryServices
 import NIOCore
 import Testing
 

@@ -1,8 +1,9 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The receiver's safety: hostile UIDs never become paths, a full disk answers 0xA700 with
 /// no partial file, silent and slow peers are dropped without hurting others, 32 concurrent

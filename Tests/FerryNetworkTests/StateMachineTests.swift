@@ -1,4 +1,5 @@
 import FerryNetwork
+import FerryServices
 import Testing
 
 /// The PS3.8 9.2 state table, walked through the paths an association takes.

@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import Testing
 
 /// Route decisions under a transcoding policy, over contexts a destination accepted.

@@ -80,12 +80,3 @@ public struct PixelAttributes: Sendable, Codable, Equatable {
         return o ? nil : t
     }
 }
-
-extension String {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import Yams
 
 /// A migration job: what to send, where, and how (a YAML file under jobs/, or flags).

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import GRDB
 
 /// Scans the job's sources (header only, in parallel) and brings the manifest up to date:

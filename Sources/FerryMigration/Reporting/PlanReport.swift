@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 
 /// The dry-run report of `ferry plan`: what would be sent, how it would be negotiated, and
 /// what cannot be sent and why.

@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import GRDB
 import Logging
 import NIOSSL

@@ -45,7 +45,8 @@ public struct Timeouts: Sendable {
     /// The longest timeout an option may set, in seconds (DCMTK's limit: a 32-bit int).
     public static let longest = Double(Int32.max)
 
-    var dimseWait: TimeAmount? { dimse ?? socket }
+    /// How long to wait for a DIMSE message: the DIMSE timeout, else the socket timeout.
+    public var dimseWait: TimeAmount? { dimse ?? socket }
 }
 
 /// A presentation context the acceptor took, with the transfer syntax it chose.

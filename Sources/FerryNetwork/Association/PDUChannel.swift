@@ -103,7 +103,7 @@ public final class PDUChannel: Sendable {
     }
 
     /// Installs the PDU framing and the inbox on a fresh channel (after TLS, if any).
-    static func configure(_ channel: Channel, maxReceivePDU: UInt32) throws -> PDUChannel {
+    public static func configure(_ channel: Channel, maxReceivePDU: UInt32) throws -> PDUChannel {
         let inbox = PDUInbox()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PDUFrameDecoder(maxPDULength: maxReceivePDU)))
         try channel.pipeline.syncOperations.addHandler(inbox)

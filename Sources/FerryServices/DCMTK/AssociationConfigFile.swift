@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// DCMTK association negotiation profiles (the "asconfig" format of storescu -xf and
 /// storescp -xf, e.g. Debian's /etc/dcmtk/storescu.cfg):

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// DCMTK's symbolic UID names ("CTImageStorage", "LittleEndianExplicit", ...), which DCMTK's
 /// association negotiation profiles use. The table is read off DCMTK by

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// One association to open: the contexts to propose (at most 128, odd ids) and the files
 /// (indices into the planner's input, in input order) that will be sent on it.

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// A file to send, as the header scan saw it.
 public struct OutgoingFile: Sendable {

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// How presentation contexts are proposed, with DCMTK storescu's semantics (its -x options,
 /// -R, +C and -xf), plus Ferry's rule that a file's own encapsulated transfer syntax is

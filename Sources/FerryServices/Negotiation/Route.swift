@@ -1,5 +1,6 @@
 import FerryCodecs
 import FerryDICOM
+import FerryNetwork
 
 /// How one file travels on an established association.
 public enum Route: Sendable, Equatable {

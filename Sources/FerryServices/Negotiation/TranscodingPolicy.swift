@@ -1,5 +1,6 @@
 import FerryCodecs
 import FerryDICOM
+import FerryNetwork
 
 /// What the sender may do with a file whose own transfer syntax the destination did not
 /// accept: re-encode it to the first syntax of `order` that was accepted and that Ferry can

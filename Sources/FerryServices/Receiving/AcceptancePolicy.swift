@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// How the acceptor answers A-ASSOCIATE-RQ (DCMTK storescp's negotiation options, plus an
 /// allow-list of calling AE titles and an exact transfer syntax list for tests).

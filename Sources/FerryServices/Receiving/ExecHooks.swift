@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FerryDICOM
+import FerryNetwork
 import Logging
 
 extension ExecHooks {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FerryDICOM
+import FerryNetwork
 import NIOCore
 
 /// One instance being received: its data set bytes go to a temporary file in the output

@@ -1,3 +1,4 @@
+import FerryNetwork
 import NIOCore
 import NIOSSL
 

@@ -1,3 +1,4 @@
+import FerryNetwork
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// Where and how received instances are written (DCMTK storescp's output options).
 public struct StoreOutputOptions: Sendable {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FerryDICOM
+import FerryNetwork
 import Synchronization
 
 /// Study-level state shared by every association of one receiver: the subdirectory of the

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 
 /// Re-encodes a file's data set for the network: another unencapsulated transfer syntax,
 /// new UIDs (+II ...), or post-1993 VRs written as OB (-u).

@@ -1,5 +1,6 @@
 import FerryCodecs
 import FerryDICOM
+import FerryNetwork
 import Logging
 
 /// A file made ready for one association: its route and, when it must be re-encoded, the

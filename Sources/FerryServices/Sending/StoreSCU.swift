@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryNetwork
 import Logging
 import NIOCore
 import NIOSSL

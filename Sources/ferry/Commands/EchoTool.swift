@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 
 /// `ferry echo`: C-ECHO (Verification, PS3.4 A) with DCMTK echoscu's options; exit 0 on success.
 enum EchoTool {

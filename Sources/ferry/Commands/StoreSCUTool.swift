@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import Logging
 
 /// `ferry storescu`: DCMTK storescu's options and exit codes on Ferry's association engine.

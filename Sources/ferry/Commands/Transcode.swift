@@ -2,6 +2,7 @@ import ArgumentParser
 import FerryCodecs
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 import Foundation
 
 struct Transcode: ParsableCommand {

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import FerryDICOM
 import FerryNetwork
+import FerryServices
 
 /// Secrets on the command line: read from an environment variable or a file (FerryNetwork's
 /// Secret), and when one is given on the command line anyway (DCMTK's -pwd and +pw), its bytes are
