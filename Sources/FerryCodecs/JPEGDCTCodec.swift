@@ -1,9 +1,5 @@
 import FerryDICOM
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// JPEG Baseline (1.2.840.10008.1.2.4.50) and Extended (4.51), the sequential DCT processes
 /// with Huffman coding, in Swift: one decoder for 8- and 12-bit streams (Debian's libjpeg-turbo

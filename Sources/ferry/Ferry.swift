@@ -1,12 +1,8 @@
 import ArgumentParser
 import CMalloc
+import Glibc
 import NIOCore
 import NIOPosix
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Entry point: the DCMTK-compatible tools (`storescu`, `echo`) parse DCMTK's `+`/`-` options
 /// with their own parser; every other command goes through swift-argument-parser.

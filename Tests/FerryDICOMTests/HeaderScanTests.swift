@@ -80,23 +80,6 @@ import TestSupport
     }
 }
 
-@Suite(.scratch) struct DataSetStreamTests {
-    /// The stream yields exactly the file's bytes after the meta, in bounded chunks.
-    @Test func streamsTheDataSetInBoundedChunks() throws {
-        for path in try Corpus.files("tiny") {
-            let stream = try DataSetStream(path: path)
-            let file = try FileBytes.readAll(path)
-            var collected: [UInt8] = []
-            while let chunk = try stream.next(maxBytes: 4096) {
-                #expect(chunk.count <= 4096)
-                collected += chunk
-            }
-            #expect(collected == Array(file[stream.layout.dataSetOffset...]))
-            #expect(stream.length == collected.count)
-        }
-    }
-}
-
 @Suite(.scratch) struct SampleArchiveTests {
     @Test func sampleArchiveIsReadByDcmdumpAndFerry() throws {
         let dir = try Corpus.temporaryDirectory("ferry-sample")

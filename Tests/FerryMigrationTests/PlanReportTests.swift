@@ -2,11 +2,9 @@ import FerryCodecs
 import FerryDICOM
 import FerryMigration
 import Foundation
-import Testing
-import TestSupport
-#if canImport(Glibc)
 import Glibc
-#endif
+import TestSupport
+import Testing
 
 @Suite(.serialized, .scratch)
 struct PlanReportTests {

@@ -1,11 +1,9 @@
 import FerryDICOM
 import FerryMigration
 import Foundation
-import Testing
-import TestSupport
-#if canImport(Glibc)
 import Glibc
-#endif
+import TestSupport
+import Testing
 
 /// Killed runs resume with nothing lost and little re-sent; faults follow the retry policy.
 @Suite(.serialized, .scratch)

@@ -1,9 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
-#if canImport(Glibc)
 import Glibc
-#endif
+import TestSupport
+import Testing
 
 /// `ferry storescu`'s DCMTK-style command line: rightmost wins, @command files, errors,
 /// help with the exit codes, and secrets kept out of logs and process arguments.

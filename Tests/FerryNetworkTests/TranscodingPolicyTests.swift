@@ -64,10 +64,15 @@ struct TranscodingPolicyTests {
     }
 
     @Test func namesAndProposals() {
-        #expect(TranscodingPolicy.syntax(named: "jpeg-ls-lossless") == .jpegLSLossless)
-        #expect(TranscodingPolicy.syntax(named: "JPEG2000LosslessOnly") == .jpeg2000Lossless)
-        #expect(TranscodingPolicy.syntax(named: "1.2.840.10008.1.2.5") == .rleLossless)
-        #expect(TranscodingPolicy.syntax(named: "no-such-syntax") == nil)
+        #expect(TransferSyntaxNames.lookup("jpeg-ls-lossless") == .jpegLSLossless)
+        #expect(TransferSyntaxNames.lookup("JPEG2000LosslessOnly") == .jpeg2000Lossless)
+        #expect(TransferSyntaxNames.lookup("1.2.840.10008.1.2.5") == .rleLossless)
+        #expect(TransferSyntaxNames.lookup("no-such-syntax") == nil)
+        // One table: a name means the same syntax for jobs and for ferry transcode.
+        #expect(TransferSyntaxNames.lookup("jpeg-lossless") == .jpegLosslessProcess14)
+        #expect(TransferSyntaxNames.lookup("jpeg-lossless-sv1") == .jpegLosslessSV1)
+        #expect(TransferSyntaxNames.lookup("explicit") == .explicitVRLittleEndian && TransferSyntaxNames.lookup("big") == .explicitVRBigEndian)
+        for (name, ts) in TransferSyntaxNames.canonical { #expect(TransferSyntaxNames.name(of: ts) == name) }
         // Proposed: the order's compressed syntaxes Ferry can write; lossy ones only when allowed.
         #expect(TranscodingPolicy().proposed == [.jpegLSLossless, .jpeg2000Lossless, .jpegLosslessSV1, .rleLossless])
         #expect(!TranscodingPolicy(order: [.jpegBaseline]).proposed.contains(.jpegBaseline))

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A free TCP port on loopback (bound and released; the OS does not hand it out again at once),
 /// never the same twice in one test process, since suites run in parallel.

@@ -90,7 +90,7 @@ codecs = [
     # name, ferry --to, reference encoder, reference decoder
     ("RLE Lossless", "rle", lambda s, d: ["dcmcrle", s, d], lambda s, d: ["dcmdrle", s, d]),
     ("JPEG-LS lossless", "jpegls", lambda s, d: ["dcmcjpls", s, d], lambda s, d: ["dcmdjpls", s, d]),
-    ("JPEG lossless SV1", "jpeg-lossless", lambda s, d: ["dcmcjpeg", "+e1", s, d], lambda s, d: ["dcmdjpeg", s, d]),
+    ("JPEG lossless SV1", "jpeg-lossless-sv1", lambda s, d: ["dcmcjpeg", "+e1", s, d], lambda s, d: ["dcmdjpeg", s, d]),
     ("JPEG 2000 lossless", "j2k-lossless", lambda s, d: ["gdcmconv", "--j2k", s, d], lambda s, d: ["gdcmconv", "--raw", s, d]),
     ("JPEG extended 12-bit (lossy)", None, lambda s, d: ["dcmcjpeg", "+ee", s, d], lambda s, d: ["dcmdjpeg", s, d]),
 ]

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Reads files with POSIX calls: whole, or a bounded prefix (header mode), or in chunks (streaming).
 public enum FileBytes {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Lists the regular files under paths, depth first, in a stable (sorted) order.
 public struct DirectoryWalker: Sendable {

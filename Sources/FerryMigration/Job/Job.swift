@@ -154,8 +154,8 @@ public struct Job: Codable, Sendable, Equatable {
         /// The policy, or the first name that is not a transfer syntax or needs allow_lossy.
         public func policy() throws -> TranscodingPolicy {
             func syntax(_ name: String) throws -> TransferSyntax {
-                guard let ts = TranscodingPolicy.syntax(named: name) else {
-                    throw Invalid("transcoding: unknown transfer syntax \(name) (names: \(TranscodingPolicy.shortNames.keys.sorted().joined(separator: ", ")), DCMTK names or UIDs)")
+                guard let ts = TransferSyntaxNames.lookup(name) else {
+                    throw Invalid("transcoding: unknown transfer syntax \(name) (names: \(TransferSyntaxNames.listed), DCMTK names or UIDs)")
                 }
                 guard ts.isLossless || allowLossy else { throw Invalid("transcoding: \(name) is lossy; set allow_lossy: true to use it") }
                 return ts

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import GRDB
+import Glibc
 
 /// The states of an instance in the manifest.
 public enum InstanceState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {

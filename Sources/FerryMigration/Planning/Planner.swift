@@ -1,12 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import FerryNetwork
 import FerryServices
 import GRDB
+import Glibc
 
 /// Scans the job's sources (header only, in parallel) and brings the manifest up to date:
 /// new files and files whose size or mtime changed are (re)planned, unchanged ones are left

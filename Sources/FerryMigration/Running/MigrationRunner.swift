@@ -294,31 +294,14 @@ public final class MigrationRunner: Sendable {
         var next: Next
     }
 
-    /// The retry policy (PS3.7 status classes).
+    /// The pipeline's retry policy's verdict, as the file's next state. Out of resources leaves
+    /// the file planned (the run pauses once the attempts are spent, see the worker).
     func decide(_ o: StoreOutcome, attempts: Int) -> Decision {
-        let exhausted = attempts >= job.transfer.maxAttempts
-        if let status = o.status {
-            switch status.category {
-            case .success: return Decision(state: .done, next: .nextFile)
-            case .warning: return Decision(state: .doneWarning, next: .nextFile)
-            default:
-                switch status.code {
-                case 0xA700...0xA7FF:
-                    // Out of resources is the destination's state, not the file's: never failed,
-                    // backed off, and the run pauses once the attempts are spent.
-                    return Decision(state: .planned, next: .retryLater)
-                case 0xC000...0xCFFF:
-                    return attempts >= 2 ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryOnNewAssociation)
-                default:
-                    return Decision(state: .failed, next: .nextFile)
-                }
-            }
-        }
-        switch o.failure {
-        case .association?:
-            return exhausted ? Decision(state: .failed, next: .nextFile) : Decision(state: .planned, next: .retryOnNewAssociation)
-        default:
-            return Decision(state: .failed, next: .nextFile)
+        switch RetryPolicy.pipeline(maxAttempts: job.transfer.maxAttempts).verdict(for: o, attempts: attempts) {
+        case .stored(let warning): return Decision(state: warning ? .doneWarning : .done, next: .nextFile)
+        case .failed, .halt: return Decision(state: .failed, next: .nextFile)
+        case .retryOnNewAssociation: return Decision(state: .planned, next: .retryOnNewAssociation)
+        case .backOff: return Decision(state: .planned, next: .retryLater)
         }
     }
 

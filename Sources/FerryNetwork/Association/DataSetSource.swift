@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The bytes of one data set to send, read in order into caller-provided buffers, so a file
 /// goes from disk to the socket buffer without an intermediate copy of the whole data set.

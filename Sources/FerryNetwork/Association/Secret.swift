@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
+import Glibc
 
 /// Secrets (user identity passwords, key passwords) come from an environment variable or a
 /// file, never from a job file or the command line.

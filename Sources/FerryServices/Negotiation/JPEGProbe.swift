@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import FerryNetwork
+import Glibc
 
 /// Reads the markers at the start of a file's first JPEG fragment: enough to tell whether
 /// a JPEG Lossless Process 14 stream uses predictor 1 (so it is valid 4.70) or whether an

@@ -50,19 +50,4 @@ public struct TranscodingPolicy: Sendable, Equatable {
         }
         return out
     }
-
-    /// A transfer syntax by UID, DCMTK name ("JPEGLSLossless") or short name ("jpeg-ls-lossless").
-    public static func syntax(named name: String) -> TransferSyntax? {
-        if let ts = shortNames[name.lowercased()] { return ts }
-        return DCMTKNames.uid(for: name).flatMap(TransferSyntax.lookup)
-    }
-
-    public static let shortNames: [String: TransferSyntax] = [
-        "jpeg-ls-lossless": .jpegLSLossless, "jpeg-ls-near-lossless": .jpegLSNearLossless,
-        "j2k-lossless": .jpeg2000Lossless, "j2k": .jpeg2000,
-        "jpeg-lossless-sv1": .jpegLosslessSV1, "jpeg-lossless": .jpegLosslessProcess14,
-        "jpeg-baseline": .jpegBaseline, "jpeg-extended": .jpegExtended, "rle": .rleLossless,
-        "explicit-le": .explicitVRLittleEndian, "implicit-le": .implicitVRLittleEndian,
-        "explicit-be": .explicitVRBigEndian, "deflated": .deflatedExplicitVRLittleEndian,
-    ]
 }

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import FerryNetwork
+import Glibc
 import Logging
 
 extension ExecHooks {

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import FerryNetwork
+import Glibc
 import NIOCore
 
 /// One instance being received: its data set bytes go to a temporary file in the output

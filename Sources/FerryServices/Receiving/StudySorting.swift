@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import FerryNetwork
+import Glibc
 import Synchronization
 
 /// Study-level state shared by every association of one receiver: the subdirectory of the
@@ -68,15 +64,6 @@ public final class StudySorting: Sendable {
             s.currentStudy = nil
             s.currentDirectory = nil
             s.lastReception = nil
-            return CompletedStudy(uid: study, directory: dir)
-        }
-    }
-
-    /// The current study when the receiver stops.
-    func finish() -> CompletedStudy? {
-        state.withLock { s in
-            defer { s = State() }
-            guard let study = s.currentStudy, let dir = s.currentDirectory else { return nil }
             return CompletedStudy(uid: study, directory: dir)
         }
     }

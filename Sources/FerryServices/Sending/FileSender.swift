@@ -34,11 +34,6 @@ public struct FileSender: Sendable {
         self.logger = logger
     }
 
-    public func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
-        var none: UIDInvention?
-        return await send(prepare(file, accepted: association.acceptedContexts, invention: &none), on: association)
-    }
-
     public func send(_ file: OutgoingFile, on association: Association, invention: inout UIDInvention?) async -> StoreOutcome {
         await send(prepare(file, accepted: association.acceptedContexts, invention: &invention), on: association)
     }

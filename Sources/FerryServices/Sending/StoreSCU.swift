@@ -12,9 +12,10 @@ public struct StoreSettings: Sendable {
     public var timeouts = Timeouts()
     public var tls: NIOSSLContext?
     public var proposal = ProposalOptions()
-    /// Stop at the first unsuccessful store (DCMTK's default); with false, go on, on a new
-    /// association if the current one died.
-    public var haltOnFailure = true
+    /// DCMTK's rules: every file once, and a store without a status stops the run (with
+    /// `.dcmtk(halt: false)`, --no-halt, the run goes on, on a new association if the current
+    /// one died).
+    public var retryPolicy = RetryPolicy.dcmtk(halt: true)
     /// Send each file this many times (DCMTK --repeat).
     public var repeatCount = 1
     /// End associations with A-ABORT instead of A-RELEASE (DCMTK --abort).
@@ -47,6 +48,14 @@ public struct StoreOutcome: Sendable {
     public enum Failure: Sendable { case noContext, file, association }
 
     public var succeeded: Bool { status?.isSuccessOrWarning ?? false }
+
+    public init(path: String, sopInstanceUID: String, status: DIMSEStatus? = nil, error: String? = nil, failure: Failure? = nil) {
+        self.path = path
+        self.sopInstanceUID = sopInstanceUID
+        self.status = status
+        self.error = error
+        self.failure = failure
+    }
 }
 
 /// Sends files with C-STORE over as many associations as the plan needs (DCMTK storescu's
@@ -86,7 +95,7 @@ public final class StoreSCU {
                     logger.error("Association Request Failed: \(error)")
                     for i in pending { record(StoreOutcome(path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: "\(error)"), report) }
                     exitCode = 1
-                    halted = settings.haltOnFailure
+                    halted = settings.retryPolicy.haltWithoutStatus
                     break
                 }
                 // Send until done, or until the association dies (then a new one, with --no-halt).
@@ -98,7 +107,7 @@ public final class StoreSCU {
                         pending = pending.dropFirst()
                         repeatsLeft = settings.repeatCount
                     }
-                    if !outcome.succeeded && outcome.status == nil && settings.haltOnFailure { halted = true }
+                    if settings.retryPolicy.verdict(for: outcome, attempts: 1) == .halt { halted = true }
                     if !association.isUsable { break }
                 }
                 if association.isUsable {
@@ -114,7 +123,7 @@ public final class StoreSCU {
                 }
             }
         }
-        if exitCode == 0 && unsuccessful && settings.haltOnFailure {
+        if exitCode == 0 && unsuccessful && settings.retryPolicy.haltWithoutStatus {
             exitCode = lastFailureStatus.map { Int32($0.code >> 8) } ?? 10
         }
     }

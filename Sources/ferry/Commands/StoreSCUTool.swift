@@ -153,7 +153,7 @@ enum StoreSCUTool {
         settings.association = common.association
         settings.timeouts = common.timeouts
         settings.proposal = proposal
-        settings.haltOnFailure = haltOnFailure
+        settings.retryPolicy = .dcmtk(halt: haltOnFailure)
         settings.repeatCount = repeatCount
         settings.abortInsteadOfRelease = abortAtEnd
         settings.conversion = conversion

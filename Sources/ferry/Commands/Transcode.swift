@@ -19,7 +19,7 @@ struct Transcode: ParsableCommand {
     var input: String
     @Argument(help: "Output file or directory (created).")
     var output: String
-    @Option(help: "Target transfer syntax: a UID, a DCMTK name, or one of: implicit, explicit, big, deflated, rle, jpegls, jpeg-lossless, j2k-lossless, j2k, jpeg-baseline, jpeg-extended, jpeg-ls-near-lossless.")
+    @Option(help: "Target transfer syntax: a UID, a DCMTK name, or one of: explicit-le (explicit), implicit-le (implicit), explicit-be (big), deflated, rle, jpeg-ls-lossless (jpegls), jpeg-ls-near-lossless, jpeg-lossless (4.57), jpeg-lossless-sv1 (4.70), j2k-lossless, j2k, jpeg-baseline, jpeg-extended.")
     var to: String
     @Option(name: [.customLong("compression-level"), .customLong("level")],
             help: "zlib level for --to deflated: 0 (stored) to 9 (smallest), as DCMTK's +cl (default 6).")
@@ -52,19 +52,10 @@ struct Transcode: ParsableCommand {
         }
     }
 
+    /// A syntax Ferry can write, by any name of TransferSyntaxNames.
     static func syntax(_ name: String) -> TransferSyntax? {
-        switch name.lowercased() {
-        case "implicit": return .implicitVRLittleEndian
-        case "explicit", "little": return .explicitVRLittleEndian
-        case "big": return .explicitVRBigEndian
-        case "deflated": return .deflatedExplicitVRLittleEndian
-        case "rle": return .rleLossless
-        case "jpegls", "jpeg-ls": return .jpegLSLossless
-        case "jpeg-lossless", "jpegll": return .jpegLosslessSV1
-        default:
-            guard let ts = TranscodingPolicy.syntax(named: name), !ts.isEncapsulated || Codecs.encoder(for: ts) != nil else { return nil }
-            return ts
-        }
+        guard let ts = TransferSyntaxNames.lookup(name), !ts.isEncapsulated || Codecs.encoder(for: ts) != nil else { return nil }
+        return ts
     }
 }
 

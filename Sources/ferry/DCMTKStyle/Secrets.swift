@@ -1,11 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FerryDICOM
 import FerryNetwork
 import FerryServices
+import Glibc
 
 /// Secrets on the command line: read from an environment variable or a file (FerryNetwork's
 /// Secret), and when one is given on the command line anyway (DCMTK's -pwd and +pw), its bytes are

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import FerryMigration
+import Glibc
 
 /// SIGINT/SIGTERM during `ferry run`: the runner stops taking files and finishes cleanly.
 final class SignalStop: @unchecked Sendable {

@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
+import Glibc
 
 /// Waits for SIGINT or SIGTERM (a server's clean stop).
 enum SignalWait {
