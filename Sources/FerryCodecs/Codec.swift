@@ -23,8 +23,10 @@ public struct ImageDescription: Sendable, Equatable {
         photometric = p.photometricInterpretation
     }
 
-    public init(rows: Int, columns: Int, samplesPerPixel: Int, bitsAllocated: Int, planarConfiguration: Int = 0,
-                bitsStored: Int? = nil, isSigned: Bool = false, photometric: String? = nil) {
+    public init(
+        rows: Int, columns: Int, samplesPerPixel: Int, bitsAllocated: Int, planarConfiguration: Int = 0,
+        bitsStored: Int? = nil, isSigned: Bool = false, photometric: String? = nil
+    ) {
         self.rows = rows
         self.columns = columns
         self.samplesPerPixel = samplesPerPixel
@@ -78,11 +80,13 @@ extension PixelCodec {
 
 /// The codecs Ferry has, by transfer syntax UID.
 public enum Codecs {
-    public static let all: [any PixelCodec] = [RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless),
-                                               JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1),
-                                               JPEG2000Codec(.jpeg2000Lossless), JPEG2000Codec(.jpeg2000),
-                                               JPEGDCTCodec(.jpegBaseline), JPEGDCTCodec(.jpegExtended),
-                                               JPEG2000Codec(.htj2kLossless), JPEG2000Codec(.htj2kLosslessRPCL), JPEG2000Codec(.htj2k)]
+    public static let all: [any PixelCodec] = [
+        RLECodec(), JPEGLSCodec(.jpegLSLossless), JPEGLSCodec(.jpegLSNearLossless),
+        JPEGLosslessCodec(.jpegLosslessProcess14), JPEGLosslessCodec(.jpegLosslessSV1),
+        JPEG2000Codec(.jpeg2000Lossless), JPEG2000Codec(.jpeg2000),
+        JPEGDCTCodec(.jpegBaseline), JPEGDCTCodec(.jpegExtended),
+        JPEG2000Codec(.htj2kLossless), JPEG2000Codec(.htj2kLosslessRPCL), JPEG2000Codec(.htj2k),
+    ]
 
     public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
         all.first { $0.transferSyntax == ts }

@@ -11,7 +11,9 @@ import FerryDICOM
 public struct JPEG2000Codec: PixelCodec {
     public let transferSyntax: TransferSyntax
     public var canEncode: Bool { !Self.highThroughput.contains(transferSyntax.uid) }
-    static let highThroughput: Set<String> = [TransferSyntax.htj2kLossless.uid, TransferSyntax.htj2kLosslessRPCL.uid, TransferSyntax.htj2k.uid]
+    static let highThroughput: Set<String> = [
+        TransferSyntax.htj2kLossless.uid, TransferSyntax.htj2kLosslessRPCL.uid, TransferSyntax.htj2k.uid,
+    ]
     /// Target compression ratio of 4.91 encodings.
     public var lossyRatio: Float = 10
     public init(_ ts: TransferSyntax = .jpeg2000Lossless) { transferSyntax = ts }
@@ -35,12 +37,17 @@ public struct JPEG2000Codec: PixelCodec {
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard canEncode else { throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)") }
-        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG 2000: frame shorter than the image") }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else {
+            throw CodecError("JPEG 2000: frame shorter than the image")
+        }
         let bytes = image.bitsAllocated / 8
         guard bytes == 1 || bytes == 2, (1...bytes * 8).contains(image.bitsStored) else {
-            throw CodecError("JPEG 2000: cannot encode Bits Allocated \(image.bitsAllocated), Bits Stored \(image.bitsStored)")
+            throw CodecError(
+                "JPEG 2000: cannot encode Bits Allocated \(image.bitsAllocated), Bits Stored \(image.bitsStored)")
         }
-        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG 2000: \(image.samplesPerPixel) samples per pixel") }
+        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
+            throw CodecError("JPEG 2000: \(image.samplesPerPixel) samples per pixel")
+        }
         guard ["MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR"].contains(image.photometric) else {
             throw CodecError("JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)")
         }
@@ -52,7 +59,8 @@ public struct JPEG2000Codec: PixelCodec {
             params[c].prec = OPJ_UINT32(image.bitsStored)
             params[c].sgnd = image.isSigned ? 1 : 0
         }
-        guard let img = opj_image_create(OPJ_UINT32(count), &params, count == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY) else {
+        guard let img = opj_image_create(OPJ_UINT32(count), &params, count == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY)
+        else {
             throw CodecError("JPEG 2000: cannot create an image")
         }
         defer { opj_image_destroy(img) }
@@ -67,7 +75,9 @@ public struct JPEG2000Codec: PixelCodec {
                     let o = image.planarConfiguration == 1 ? c * pixels + p : p * count + c
                     var v = bytes == 1 ? Int32(src[o]) : Int32(src[2 * o]) | Int32(src[2 * o + 1]) << 8
                     // Only Bits Stored bits are the sample; sign-extend them when signed.
-                    v = image.isSigned ? (v << shift) >> shift : Int32(bitPattern: UInt32(bitPattern: v << shift) >> shift)
+                    v =
+                        image.isSigned
+                        ? (v << shift) >> shift : Int32(bitPattern: UInt32(bitPattern: v << shift) >> shift)
                     data[p] = v
                 }
             }
@@ -83,12 +93,16 @@ public struct JPEG2000Codec: PixelCodec {
         var levels = 6
         while levels > 1 && min(width, height) >> (levels - 1) < 1 { levels -= 1 }
         parameters.numresolution = Int32(levels)
-        guard let codec = opj_create_compress(OPJ_CODEC_J2K) else { throw CodecError("JPEG 2000: cannot create an encoder") }
+        guard let codec = opj_create_compress(OPJ_CODEC_J2K) else {
+            throw CodecError("JPEG 2000: cannot create an encoder")
+        }
         defer { opj_destroy_codec(codec) }
         opj_set_error_handler(codec, { _, _ in }, nil)
         opj_set_warning_handler(codec, { _, _ in }, nil)
         opj_set_info_handler(codec, { _, _ in }, nil)
-        guard opj_setup_encoder(codec, &parameters, img) != 0 else { throw CodecError("JPEG 2000: cannot set up the encoder") }
+        guard opj_setup_encoder(codec, &parameters, img) != 0 else {
+            throw CodecError("JPEG 2000: cannot set up the encoder")
+        }
         let sink = Sink()
         guard let stream = opj_stream_create(1 << 16, 0) else { throw CodecError("JPEG 2000: cannot create a stream") }
         defer { opj_stream_destroy(stream) }
@@ -118,11 +132,15 @@ public struct JPEG2000Codec: PixelCodec {
         opj_stream_set_seek_function(stream) { offset, user in
             guard let user, offset >= 0 else { return 0 }
             let s = Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue()
-            if Int(offset) > s.bytes.count { s.bytes.append(contentsOf: repeatElement(0, count: Int(offset) - s.bytes.count)) }
+            if Int(offset) > s.bytes.count {
+                s.bytes.append(contentsOf: repeatElement(0, count: Int(offset) - s.bytes.count))
+            }
             s.position = Int(offset)
             return 1
         }
-        guard opj_start_compress(codec, img, stream) != 0, opj_encode(codec, stream) != 0, opj_end_compress(codec, stream) != 0 else {
+        guard opj_start_compress(codec, img, stream) != 0, opj_encode(codec, stream) != 0,
+            opj_end_compress(codec, stream) != 0
+        else {
             throw CodecError("JPEG 2000: encoding failed")
         }
         var out = sink.bytes
@@ -151,7 +169,9 @@ public struct JPEG2000Codec: PixelCodec {
         opj_set_info_handler(codec, { _, _ in }, nil)
         var parameters = opj_dparameters_t()
         opj_set_default_decoder_parameters(&parameters)
-        guard opj_setup_decoder(codec, &parameters) != 0 else { throw CodecError("JPEG 2000: cannot set up the decoder") }
+        guard opj_setup_decoder(codec, &parameters) != 0 else {
+            throw CodecError("JPEG 2000: cannot set up the decoder")
+        }
 
         let source = Source(data)
         guard let stream = opj_stream_create(1 << 16, 1) else { throw CodecError("JPEG 2000: cannot create a stream") }
@@ -189,18 +209,26 @@ public struct JPEG2000Codec: PixelCodec {
         }
 
         var decoded: UnsafeMutablePointer<opj_image_t>?
-        guard opj_read_header(stream, codec, &decoded) != 0, let header = decoded else { throw CodecError("JPEG 2000: malformed codestream header") }
+        guard opj_read_header(stream, codec, &decoded) != 0, let header = decoded else {
+            throw CodecError("JPEG 2000: malformed codestream header")
+        }
         defer { opj_image_destroy(header) }
         let count = Int(header.pointee.numcomps)
         let width = Int(header.pointee.x1 - header.pointee.x0), height = Int(header.pointee.y1 - header.pointee.y0)
         guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
-            throw CodecError("JPEG 2000: the codestream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+            throw CodecError(
+                "JPEG 2000: the codestream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
+            )
         }
         guard let comps = header.pointee.comps else { throw CodecError("JPEG 2000: no components") }
         for c in 0..<count {
             let comp = comps[c]
-            guard comp.dx == 1, comp.dy == 1 else { throw CodecError("JPEG 2000: subsampled components are not supported") }
-            guard Int(comp.prec) <= image.bitsAllocated else { throw CodecError("JPEG 2000: \(comp.prec)-bit samples do not fit Bits Allocated \(image.bitsAllocated)") }
+            guard comp.dx == 1, comp.dy == 1 else {
+                throw CodecError("JPEG 2000: subsampled components are not supported")
+            }
+            guard Int(comp.prec) <= image.bitsAllocated else {
+                throw CodecError("JPEG 2000: \(comp.prec)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
+            }
         }
         guard opj_decode(codec, stream, header) != 0, opj_end_decompress(codec, stream) != 0 else {
             throw CodecError("JPEG 2000: decoding failed (corrupt codestream?)")

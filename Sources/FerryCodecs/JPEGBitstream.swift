@@ -38,7 +38,8 @@ final class Huffman {
     let lookup: [UInt16]
 
     init(counts: [Int], values: [UInt8], label: String = "JPEG lossless") throws(CodecError) {
-        var maxCode = [Int](repeating: -1, count: 18), valPtr = [Int](repeating: 0, count: 17), minCode = [Int](repeating: 0, count: 17)
+        var maxCode = [Int](repeating: -1, count: 18), valPtr = [Int](repeating: 0, count: 17),
+            minCode = [Int](repeating: 0, count: 17)
         var lookup = [UInt16](repeating: 0, count: 1 << Self.lookupBits)
         var code = 0, k = 0
         for l in 1...16 {
@@ -46,7 +47,9 @@ final class Huffman {
             if n > 0 {
                 valPtr[l] = k
                 minCode[l] = code
-                guard k + n <= values.count else { throw CodecError("\(label): Huffman table lists more codes than values") }
+                guard k + n <= values.count else {
+                    throw CodecError("\(label): Huffman table lists more codes than values")
+                }
                 guard code + n <= 1 << l else { throw CodecError("\(label): over-subscribed Huffman table") }
                 for i in 0..<n where l <= Self.lookupBits {
                     let first = (code + i) << (Self.lookupBits - l), span = 1 << (Self.lookupBits - l)
@@ -261,7 +264,8 @@ enum HuffmanBuilder {
     static func optimal(_ frequencies: [Int]) -> (counts: [Int], values: [Int], codes: [Int], lengths: [Int]) {
         let used = frequencies.indices.filter { frequencies[$0] > 0 }
         let t = generalHuffman(used.map { frequencies[$0] })
-        var codes = [Int](repeating: 0, count: frequencies.count), lengths = [Int](repeating: 0, count: frequencies.count)
+        var codes = [Int](repeating: 0, count: frequencies.count),
+            lengths = [Int](repeating: 0, count: frequencies.count)
         for (rank, symbol) in used.enumerated() { codes[symbol] = t.codes[rank]; lengths[symbol] = t.lengths[rank] }
         return (t.counts, t.order.map { used[$0] }, codes, lengths)
     }

@@ -26,8 +26,12 @@ public struct JPEGDCTCodec: PixelCodec {
         image.samplesPerPixel == 3 ? "YBR_FULL" : image.photometric
     }
 
-    static let zigzag: [Int] = [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-                                35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63]
+    static let zigzag: [Int] = [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14,
+        21, 28,
+        35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+        47, 55, 62, 63,
+    ]
     /// cos((2x+1)uπ/16) * C(u) / 2, indexed [u * 8 + x].
     static let basis: [Double] = (0..<64).map { i in
         let u = i / 8, x = i % 8
@@ -64,15 +68,23 @@ public struct JPEGDCTCodec: PixelCodec {
                 let end = r.pos + length
                 precision = try r.byte(); height = try r.u16(); width = try r.u16()
                 let count = try r.byte()
-                guard precision == 8 || precision == 12 else { throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)") }
-                guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
-                    throw CodecError("JPEG: the stream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+                guard precision == 8 || precision == 12 else {
+                    throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)")
                 }
-                guard precision <= image.bitsAllocated else { throw CodecError("JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)") }
+                guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
+                    throw CodecError(
+                        "JPEG: the stream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
+                    )
+                }
+                guard precision <= image.bitsAllocated else {
+                    throw CodecError("JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)")
+                }
                 for _ in 0..<count {
                     let id = try r.byte(), sampling = try r.byte(), tq = try r.byte()
                     let h = sampling >> 4, v = sampling & 15
-                    guard (1...4).contains(h), (1...4).contains(v), tq < 4 else { throw CodecError("JPEG: component \(id): sampling \(h)x\(v), table \(tq)") }
+                    guard (1...4).contains(h), (1...4).contains(v), tq < 4 else {
+                        throw CodecError("JPEG: component \(id): sampling \(h)x\(v), table \(tq)")
+                    }
                     components.append(Component(id: id, h: h, v: v, tq: tq))
                 }
                 r.pos = end
@@ -83,10 +95,13 @@ public struct JPEGDCTCodec: PixelCodec {
                 for i in components.indices {
                     components[i].blocksPerLine = mcusX * components[i].h
                     components[i].blocksPerColumn = mcusY * components[i].v
-                    components[i].plane = [Int32](repeating: 0, count: components[i].blocksPerLine * components[i].blocksPerColumn * 64)
+                    components[i].plane = [Int32](
+                        repeating: 0, count: components[i].blocksPerLine * components[i].blocksPerColumn * 64)
                 }
             case 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
-                throw CodecError("JPEG: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not a sequential Huffman DCT process (baseline or extended)")
+                throw CodecError(
+                    "JPEG: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not a sequential Huffman DCT process (baseline or extended)"
+                )
             case 0xDB:
                 let length = try r.u16() - 2
                 let end = r.pos + length
@@ -122,47 +137,67 @@ public struct JPEGDCTCodec: PixelCodec {
                 var scan: [Int] = []
                 for _ in 0..<ns {
                     let id = try r.byte(), tables = try r.byte()
-                    guard let c = components.firstIndex(where: { $0.id == id }) else { throw CodecError("JPEG: scan names unknown component \(id)") }
+                    guard let c = components.firstIndex(where: { $0.id == id }) else {
+                        throw CodecError("JPEG: scan names unknown component \(id)")
+                    }
                     components[c].dcTable = tables >> 4
                     components[c].acTable = tables & 15
                     scan.append(c)
                 }
                 let ss = try r.byte(), se = try r.byte(), _ = try r.byte()
-                guard ss == 0, se == 63 else { throw CodecError("JPEG: spectral selection \(ss)-\(se) (not sequential)") }
+                guard ss == 0, se == 63 else {
+                    throw CodecError("JPEG: spectral selection \(ss)-\(se) (not sequential)")
+                }
                 r.pos = end
                 for c in scan {
-                    guard quant[components[c].tq].count == 64 else { throw CodecError("JPEG: missing quantization table \(components[c].tq)") }
-                    guard dc[components[c].dcTable] != nil, ac[components[c].acTable] != nil else { throw CodecError("JPEG: missing Huffman table for component \(components[c].id)") }
+                    guard quant[components[c].tq].count == 64 else {
+                        throw CodecError("JPEG: missing quantization table \(components[c].tq)")
+                    }
+                    guard dc[components[c].dcTable] != nil, ac[components[c].acTable] != nil else {
+                        throw CodecError("JPEG: missing Huffman table for component \(components[c].id)")
+                    }
                 }
                 let start = r.pos
                 var p = try data.withUnsafeBufferPointer { (buffer) throws(CodecError) -> Int in
                     var bits = BitReader(data: buffer, pos: start, label: label)
-                    try decodeScan(&bits, scan: scan, components: &components, quant: quant, dc: dc, ac: ac, restartInterval: restartInterval,
-                                   mcusX: mcusX, mcusY: mcusY, width: width, height: height, hmax: hmax, vmax: vmax)
+                    try decodeScan(
+                        &bits, scan: scan, components: &components, quant: quant, dc: dc, ac: ac,
+                        restartInterval: restartInterval,
+                        mcusX: mcusX, mcusY: mcusY, width: width, height: height, hmax: hmax, vmax: vmax)
                     return bits.pos
                 }
                 scans += 1
                 // Continue after the entropy-coded data: the next marker that is not RSTn.
-                while p + 1 < data.count, !(data[p] == 0xFF && data[p + 1] != 0 && !(0xD0...0xD7).contains(data[p + 1])) { p += 1 }
+                while p + 1 < data.count, !(data[p] == 0xFF && data[p + 1] != 0 && !(0xD0...0xD7).contains(data[p + 1]))
+                { p += 1 }
                 r.pos = p + 1 < data.count ? p : data.count
             case 0xD9:
                 guard scans > 0 else { throw CodecError("JPEG: end of image before any scan") }
-                return output(components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax, image: image, frameLength: frameLength)
+                return output(
+                    components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax,
+                    image: image, frameLength: frameLength)
             default:
                 let length = try r.u16()
-                guard length >= 2, r.pos + length - 2 <= data.count else { throw CodecError("JPEG: marker segment runs past the end") }
+                guard length >= 2, r.pos + length - 2 <= data.count else {
+                    throw CodecError("JPEG: marker segment runs past the end")
+                }
                 r.pos += length - 2
             }
             guard r.pos < data.count else {
                 guard scans > 0 else { throw CodecError("JPEG: stream ends before any scan") }
                 // A missing EOI after complete scans is tolerated, as libjpeg does (with a warning).
-                return output(components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax, image: image, frameLength: frameLength)
+                return output(
+                    components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax,
+                    image: image, frameLength: frameLength)
             }
         }
     }
 
-    private func decodeScan(_ bits: inout BitReader, scan: [Int], components: inout [Component], quant: [[Int32]], dc: [Int: Huffman], ac: [Int: Huffman],
-                            restartInterval: Int, mcusX: Int, mcusY: Int, width: Int, height: Int, hmax: Int, vmax: Int) throws(CodecError) {
+    private func decodeScan(
+        _ bits: inout BitReader, scan: [Int], components: inout [Component], quant: [[Int32]], dc: [Int: Huffman],
+        ac: [Int: Huffman],
+        restartInterval: Int, mcusX: Int, mcusY: Int, width: Int, height: Int, hmax: Int, vmax: Int
+    ) throws(CodecError) {
         for c in scan { components[c].predictor = 0 }
         var coefficients = [Int32](repeating: 0, count: 64)
         var samples = [Int32](repeating: 0, count: 64)
@@ -213,7 +248,9 @@ public struct JPEGDCTCodec: PixelCodec {
                 let my = mcu / mcusX, mx = mcu % mcusX
                 for c in scan {
                     for v in 0..<components[c].v {
-                        for h in 0..<components[c].h { try block(c, row: my * components[c].v + v, column: mx * components[c].h + h) }
+                        for h in 0..<components[c].h {
+                            try block(c, row: my * components[c].v + v, column: mx * components[c].h + h)
+                        }
                     }
                 }
             }
@@ -239,8 +276,10 @@ public struct JPEGDCTCodec: PixelCodec {
         }
     }
 
-    private func output(_ components: [Component], precision: Int, width: Int, height: Int, hmax: Int, vmax: Int,
-                        image: ImageDescription, frameLength: Int) -> [UInt8] {
+    private func output(
+        _ components: [Component], precision: Int, width: Int, height: Int, hmax: Int, vmax: Int,
+        image: ImageDescription, frameLength: Int
+    ) -> [UInt8] {
         let shift = Int32(1 << (precision - 1)), top = Int32((1 << precision) - 1)
         let nc = components.count, pixels = width * height
         let convert = nc == 3 && image.photometric.hasPrefix("YBR")
@@ -267,7 +306,8 @@ public struct JPEGDCTCodec: PixelCodec {
             } else {
                 for y in 0..<height {
                     for x in 0..<width {
-                        plane[y * width + x] = max(0, min(top, c.plane[(y * c.v / vmax) * stride + x * c.h / hmax] + shift))
+                        plane[y * width + x] = max(
+                            0, min(top, c.plane[(y * c.v / vmax) * stride + x * c.h / hmax] + shift))
                     }
                 }
             }
@@ -278,7 +318,9 @@ public struct JPEGDCTCodec: PixelCodec {
         func put(_ value: Int32, _ p: Int, _ c: Int) {
             let v = max(0, min(top, value))
             let o = image.planarConfiguration == 1 && nc > 1 ? c * pixels + p : p * nc + c
-            if bytes == 1 { out[o] = UInt8(truncatingIfNeeded: v) } else {
+            if bytes == 1 {
+                out[o] = UInt8(truncatingIfNeeded: v)
+            } else {
                 out[2 * o] = UInt8(truncatingIfNeeded: v)
                 out[2 * o + 1] = UInt8(truncatingIfNeeded: v >> 8)
             }
@@ -300,17 +342,34 @@ public struct JPEGDCTCodec: PixelCodec {
     // MARK: Encoding
 
     /// T.81 K.1 tables, in zigzag order.
-    static let luminance: [Int] = [16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40, 26, 24, 22, 22, 24, 49, 35, 37, 29, 40, 58, 51, 61, 60, 57, 51,
-                                   56, 55, 64, 72, 92, 78, 64, 68, 87, 69, 55, 56, 80, 109, 81, 87, 95, 98, 103, 104, 103, 62, 77, 113, 121, 112, 100, 120, 92, 101, 103, 99]
-    static let chrominance: [Int] = [17, 18, 18, 24, 21, 24, 47, 26, 26, 47, 99, 66, 56, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-                                     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99]
+    static let luminance: [Int] = [
+        16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40, 26, 24, 22, 22, 24, 49, 35, 37, 29, 40, 58, 51,
+        61, 60, 57, 51,
+        56, 55, 64, 72, 92, 78, 64, 68, 87, 69, 55, 56, 80, 109, 81, 87, 95, 98, 103, 104, 103, 62, 77, 113, 121, 112,
+        100, 120, 92, 101, 103, 99,
+    ]
+    static let chrominance: [Int] = [
+        17, 18, 18, 24, 21, 24, 47, 26, 26, 47, 99, 66, 56, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+        99, 99, 99, 99,
+        99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+        99, 99, 99, 99,
+    ]
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard canEncode else { throw CodecError("JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)") }
-        guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else { throw CodecError("JPEG: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))") }
-        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("JPEG: \(image.samplesPerPixel) samples per pixel") }
+        guard canEncode else {
+            throw CodecError(
+                "JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)")
+        }
+        guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else {
+            throw CodecError("JPEG: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))")
+        }
+        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
+            throw CodecError("JPEG: \(image.samplesPerPixel) samples per pixel")
+        }
         guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG: image larger than 65535") }
-        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG: frame shorter than the image") }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else {
+            throw CodecError("JPEG: frame shorter than the image")
+        }
         let nc = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
         let q = max(1, min(100, quality))
         let scale = q < 50 ? 5000 / q : 200 - 2 * q
@@ -319,7 +378,9 @@ public struct JPEGDCTCodec: PixelCodec {
         var planes = [[Double]](repeating: [Double](repeating: 0, count: pixels), count: nc)
         let base = frame.startIndex
         for p in 0..<pixels {
-            func s(_ c: Int) -> Double { Double(frame[base + (image.planarConfiguration == 1 && nc > 1 ? c * pixels + p : p * nc + c)]) }
+            func s(_ c: Int) -> Double {
+                Double(frame[base + (image.planarConfiguration == 1 && nc > 1 ? c * pixels + p : p * nc + c)])
+            }
             if nc == 3 && image.photometric == "RGB" {
                 let r = s(0), g = s(1), b = s(2)
                 planes[0][p] = 0.299 * r + 0.587 * g + 0.114 * b - 128
@@ -339,7 +400,8 @@ public struct JPEGDCTCodec: PixelCodec {
                     var block = [Double](repeating: 0, count: 64)
                     for y in 0..<8 {
                         for x in 0..<8 {
-                            let sx = min(column * 8 + x, width - 1), sy = min(row * 8 + y, height - 1)  // edge replication
+                            // edge replication
+                            let sx = min(column * 8 + x, width - 1), sy = min(row * 8 + y, height - 1)
                             block[y * 8 + x] = planes[c][sy * width + sx]
                         }
                     }
@@ -379,11 +441,14 @@ public struct JPEGDCTCodec: PixelCodec {
         for t in 0..<min(nc, 2) {
             out += [0xFF, 0xDB] + JPEGLosslessCodec.u16(67) + [UInt8(t)] + tables[t].map(UInt8.init)
         }
-        out += [0xFF, transferSyntax == .jpegExtended ? 0xC1 : 0xC0] + JPEGLosslessCodec.u16(8 + 3 * nc) + [8] + JPEGLosslessCodec.u16(height) + JPEGLosslessCodec.u16(width) + [UInt8(nc)]
+        out +=
+            [0xFF, transferSyntax == .jpegExtended ? 0xC1 : 0xC0] + JPEGLosslessCodec.u16(8 + 3 * nc) + [8]
+            + JPEGLosslessCodec.u16(height) + JPEGLosslessCodec.u16(width) + [UInt8(nc)]
         for c in 0..<nc { out += [UInt8(c + 1), 0x11, UInt8(min(c, 1))] }
         for t in 0..<min(nc, 2) {
             for (cls, table) in [(0, dcTables[t]), (1, acTables[t])] {
-                out += [0xFF, 0xC4] + JPEGLosslessCodec.u16(19 + table.values.count) + [UInt8(cls << 4 | t)]
+                out +=
+                    [0xFF, 0xC4] + JPEGLosslessCodec.u16(19 + table.values.count) + [UInt8(cls << 4 | t)]
                     + table.counts.map(UInt8.init) + table.values.map(UInt8.init)
             }
         }
@@ -404,8 +469,16 @@ public struct JPEGDCTCodec: PixelCodec {
     /// Separable float FDCT (T.81 A.3.3).
     static func forwardDCT(_ s: [Double]) -> [Double] {
         var temp = [Double](repeating: 0, count: 64), out = [Double](repeating: 0, count: 64)
-        for y in 0..<8 { for u in 0..<8 { var sum = 0.0; for x in 0..<8 { sum += s[y * 8 + x] * basis[u * 8 + x] }; temp[y * 8 + u] = sum } }
-        for u in 0..<8 { for v in 0..<8 { var sum = 0.0; for y in 0..<8 { sum += temp[y * 8 + u] * basis[v * 8 + y] }; out[v * 8 + u] = sum } }
+        for y in 0..<8 {
+            for u in 0..<8 {
+                var sum = 0.0; for x in 0..<8 { sum += s[y * 8 + x] * basis[u * 8 + x] }; temp[y * 8 + u] = sum
+            }
+        }
+        for u in 0..<8 {
+            for v in 0..<8 {
+                var sum = 0.0; for y in 0..<8 { sum += temp[y * 8 + u] * basis[v * 8 + y] }; out[v * 8 + u] = sum
+            }
+        }
         return out
     }
 }

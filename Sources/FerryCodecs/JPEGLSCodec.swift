@@ -34,12 +34,19 @@ public struct JPEGLSCodec: PixelCodec {
             if e == 0 { e = charls_jpegls_decoder_get_frame_info(decoder, &info).code }
             if e == 0 { e = charls_jpegls_decoder_get_interleave_mode(decoder, &interleave).code }
             guard e == 0 else { return e }
-            if Int(info.width) != image.columns || Int(info.height) != image.rows || Int(info.component_count) != image.samplesPerPixel {
-                checked = CodecError("JPEG-LS: the stream is \(info.width)x\(info.height)x\(info.component_count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+            if Int(info.width) != image.columns || Int(info.height) != image.rows
+                || Int(info.component_count) != image.samplesPerPixel
+            {
+                checked = CodecError(
+                    "JPEG-LS: the stream is \(info.width)x\(info.height)x\(info.component_count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
+                )
                 return 0
             }
-            if Int(info.bits_per_sample) > image.bitsAllocated || (image.bitsAllocated == 8) != (info.bits_per_sample <= 8) {
-                checked = CodecError("JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
+            if Int(info.bits_per_sample) > image.bitsAllocated
+                || (image.bitsAllocated == 8) != (info.bits_per_sample <= 8)
+            {
+                checked = CodecError(
+                    "JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
                 return 0
             }
             return out.withUnsafeMutableBytes { dst in
@@ -62,16 +69,25 @@ public struct JPEGLSCodec: PixelCodec {
     }
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG-LS: frame shorter than the image") }
-        guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else { throw CodecError("JPEG-LS: Bits Allocated \(image.bitsAllocated)") }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else {
+            throw CodecError("JPEG-LS: frame shorter than the image")
+        }
+        guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else {
+            throw CodecError("JPEG-LS: Bits Allocated \(image.bitsAllocated)")
+        }
         guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG-LS: image larger than 65535") }
-        guard let encoder = charls_jpegls_encoder_create() else { throw CodecError("JPEG-LS: cannot create an encoder") }
+        guard let encoder = charls_jpegls_encoder_create() else {
+            throw CodecError("JPEG-LS: cannot create an encoder")
+        }
         defer { charls_jpegls_encoder_destroy(encoder) }
         // Precision: Bits Allocated, so every stored bit pattern (signed values included) survives.
-        var info = charls_frame_info(width: UInt32(image.columns), height: UInt32(image.rows),
-                                     bits_per_sample: Int32(image.bitsAllocated), component_count: Int32(image.samplesPerPixel))
+        var info = charls_frame_info(
+            width: UInt32(image.columns), height: UInt32(image.rows),
+            bits_per_sample: Int32(image.bitsAllocated), component_count: Int32(image.samplesPerPixel))
         var source = Array(frame.prefix(frameLength))
-        let interleave = image.samplesPerPixel > 1 && image.planarConfiguration == 0 ? CHARLS_INTERLEAVE_MODE_SAMPLE : CHARLS_INTERLEAVE_MODE_NONE
+        let interleave =
+            image.samplesPerPixel > 1 && image.planarConfiguration == 0
+            ? CHARLS_INTERLEAVE_MODE_SAMPLE : CHARLS_INTERLEAVE_MODE_NONE
         var size = 0
         var e = charls_jpegls_encoder_set_frame_info(encoder, &info).code
         if e == 0 { e = charls_jpegls_encoder_set_near_lossless(encoder, nearLossless).code }
@@ -96,21 +112,31 @@ public struct JPEGLSCodec: PixelCodec {
     }
 
     static func message(_ code: Int32) -> String {
-        guard let m = charls_get_error_message(charls_jpegls_errc(rawValue: UInt32(bitPattern: code))) else { return "error \(code)" }
+        guard let m = charls_get_error_message(charls_jpegls_errc(rawValue: UInt32(bitPattern: code))) else {
+            return "error \(code)"
+        }
         return String(cString: m)
     }
 
     static func interleave(_ planes: [UInt8], image: ImageDescription) -> [UInt8] {
         let bps = image.bitsAllocated / 8, pixels = image.rows * image.columns, spp = image.samplesPerPixel
         var out = [UInt8](repeating: 0, count: planes.count)
-        for s in 0..<spp { for p in 0..<pixels { for b in 0..<bps { out[(p * spp + s) * bps + b] = planes[(s * pixels + p) * bps + b] } } }
+        for s in 0..<spp {
+            for p in 0..<pixels {
+                for b in 0..<bps { out[(p * spp + s) * bps + b] = planes[(s * pixels + p) * bps + b] }
+            }
+        }
         return out
     }
 
     static func planar(_ pixelsIn: [UInt8], image: ImageDescription) -> [UInt8] {
         let bps = image.bitsAllocated / 8, pixels = image.rows * image.columns, spp = image.samplesPerPixel
         var out = [UInt8](repeating: 0, count: pixelsIn.count)
-        for s in 0..<spp { for p in 0..<pixels { for b in 0..<bps { out[(s * pixels + p) * bps + b] = pixelsIn[(p * spp + s) * bps + b] } } }
+        for s in 0..<spp {
+            for p in 0..<pixels {
+                for b in 0..<bps { out[(s * pixels + p) * bps + b] = pixelsIn[(p * spp + s) * bps + b] }
+            }
+        }
         return out
     }
 }

@@ -13,9 +13,15 @@ public struct JPEGLosslessCodec: PixelCodec {
     /// Allocated (every stored bit pattern survives), one Huffman table built from the frame's
     /// own difference statistics (T.81 K.2).
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else { throw CodecError("JPEG lossless: Bits Allocated \(image.bitsAllocated)") }
-        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG lossless: image larger than 65535") }
-        guard let frameLength = image.frameLength, frame.count >= frameLength else { throw CodecError("JPEG lossless: frame shorter than the image") }
+        guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else {
+            throw CodecError("JPEG lossless: Bits Allocated \(image.bitsAllocated)")
+        }
+        guard image.rows <= 65535, image.columns <= 65535 else {
+            throw CodecError("JPEG lossless: image larger than 65535")
+        }
+        guard let frameLength = image.frameLength, frame.count >= frameLength else {
+            throw CodecError("JPEG lossless: frame shorter than the image")
+        }
         let precision = image.bitsAllocated, nc = image.samplesPerPixel, width = image.columns, height = image.rows
         let bytes = precision / 8
         // Samples in scan order (interleaved components).
@@ -24,7 +30,9 @@ public struct JPEGLosslessCodec: PixelCodec {
         for p in 0..<(width * height) {
             for c in 0..<nc {
                 let index = image.planarConfiguration == 1 ? c * width * height + p : p * nc + c
-                samples[p * nc + c] = bytes == 1 ? Int(frame[base + index]) : Int(frame[base + 2 * index]) | Int(frame[base + 2 * index + 1]) << 8
+                samples[p * nc + c] =
+                    bytes == 1
+                    ? Int(frame[base + index]) : Int(frame[base + 2 * index]) | Int(frame[base + 2 * index + 1]) << 8
             }
         }
         // Differences with predictor 1 (first sample 2^(P-1); first column from above).
@@ -33,9 +41,10 @@ public struct JPEGLosslessCodec: PixelCodec {
             for x in 0..<width {
                 for c in 0..<nc {
                     let i = (y * width + x) * nc + c
-                    let prediction = x == 0 ? (y == 0 ? 1 << (precision - 1) : samples[i - width * nc]) : samples[i - nc]
+                    let prediction =
+                        x == 0 ? (y == 0 ? 1 << (precision - 1) : samples[i - width * nc]) : samples[i - nc]
                     var d = (samples[i] - prediction) & 0xFFFF
-                    if d >= 32768 { d -= 65536 }          // -32768 stays as 32768 below (category 16)
+                    if d >= 32768 { d -= 65536 }  // -32768 stays as 32768 below (category 16)
                     if d == -32768 { d = 32768 }
                     diffs[i] = d
                 }
@@ -46,10 +55,13 @@ public struct JPEGLosslessCodec: PixelCodec {
         let table = HuffmanBuilder.optimal(frequencies)
         var out: [UInt8] = [0xFF, 0xD8]
         // SOF3
-        out += [0xFF, 0xC3] + Self.u16(8 + 3 * nc) + [UInt8(precision)] + Self.u16(height) + Self.u16(width) + [UInt8(nc)]
+        out +=
+            [0xFF, 0xC3] + Self.u16(8 + 3 * nc) + [UInt8(precision)] + Self.u16(height) + Self.u16(width) + [UInt8(nc)]
         for c in 0..<nc { out += [UInt8(c + 1), 0x11, 0x00] }
         // DHT (class 0, table 0)
-        out += [0xFF, 0xC4] + Self.u16(2 + 1 + 16 + table.values.count) + [0x00] + table.counts.map(UInt8.init) + table.values.map(UInt8.init)
+        out +=
+            [0xFF, 0xC4] + Self.u16(2 + 1 + 16 + table.values.count) + [0x00] + table.counts.map(UInt8.init)
+            + table.values.map(UInt8.init)
         // SOS: all components on table 0, Ss = 1 (predictor), Se = 0, Ah/Al = 0
         out += [0xFF, 0xDA] + Self.u16(6 + 2 * nc) + [UInt8(nc)]
         for c in 0..<nc { out += [UInt8(c + 1), 0x00] }
@@ -96,13 +108,17 @@ public struct JPEGLosslessCodec: PixelCodec {
                 for _ in 0..<count {
                     let id = try r.byte(), sampling = try r.byte()
                     _ = try r.byte()
-                    guard sampling == 0x11 else { throw CodecError("JPEG lossless: subsampled components are not supported") }
+                    guard sampling == 0x11 else {
+                        throw CodecError("JPEG lossless: subsampled components are not supported")
+                    }
                     components.append((id, 0))
                 }
                 r.pos = end
                 frame = (precision, height, width, components)
             case 0xC0, 0xC1, 0xC2, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
-                throw CodecError("JPEG lossless: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not lossless process 14")
+                throw CodecError(
+                    "JPEG lossless: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not lossless process 14"
+                )
             case 0xC4:
                 let length = try r.u16() - 2
                 let end = r.pos + length
@@ -111,7 +127,9 @@ public struct JPEGLosslessCodec: PixelCodec {
                     var counts: [Int] = []
                     for _ in 0..<16 { counts.append(try r.byte()) }
                     let total = counts.reduce(0, +)
-                    guard total <= 256, r.pos + total <= data.count else { throw CodecError("JPEG lossless: bad Huffman table") }
+                    guard total <= 256, r.pos + total <= data.count else {
+                        throw CodecError("JPEG lossless: bad Huffman table")
+                    }
                     let values = Array(data[r.pos..<r.pos + total])
                     r.pos += total
                     tables[tc & 0x0F] = try Huffman(counts: counts, values: values)
@@ -125,7 +143,11 @@ public struct JPEGLosslessCodec: PixelCodec {
                 let length = try r.u16() - 2
                 let end = r.pos + length
                 let ns = try r.byte()
-                guard ns == f.components.count else { throw CodecError("JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)") }
+                guard ns == f.components.count else {
+                    throw CodecError(
+                        "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)"
+                    )
+                }
                 var huff: [Huffman] = []
                 for _ in 0..<ns {
                     _ = try r.byte()
@@ -137,40 +159,57 @@ public struct JPEGLosslessCodec: PixelCodec {
                 _ = try r.byte()  // Se
                 let pt = (try r.byte()) & 0x0F
                 r.pos = end
-                guard (1...7).contains(predictor) else { throw CodecError("JPEG lossless: predictor \(predictor) (selection value must be 1 to 7)") }
-                guard pt < f.precision else { throw CodecError("JPEG lossless: point transform \(pt) for precision \(f.precision)") }
-                if f.components.count == 1, image.bitsAllocated == 16, pt == 0, restartInterval == 0 {
-                    return try decodeGrey16(data: data, start: r.pos, width: f.width, height: f.height, precision: f.precision,
-                                            huffman: huff[0], predictor: predictor, image: image)
+                guard (1...7).contains(predictor) else {
+                    throw CodecError("JPEG lossless: predictor \(predictor) (selection value must be 1 to 7)")
                 }
-                return try decodeScan(data: data, start: r.pos, frame: f, huffman: huff, predictor: predictor, pt: pt,
-                                      restartInterval: restartInterval, image: image)
+                guard pt < f.precision else {
+                    throw CodecError("JPEG lossless: point transform \(pt) for precision \(f.precision)")
+                }
+                if f.components.count == 1, image.bitsAllocated == 16, pt == 0, restartInterval == 0 {
+                    return try decodeGrey16(
+                        data: data, start: r.pos, width: f.width, height: f.height, precision: f.precision,
+                        huffman: huff[0], predictor: predictor, image: image)
+                }
+                return try decodeScan(
+                    data: data, start: r.pos, frame: f, huffman: huff, predictor: predictor, pt: pt,
+                    restartInterval: restartInterval, image: image)
             case 0xD9:
                 throw CodecError("JPEG lossless: end of image before any scan")
             default:
                 // APPn, COM, DQT... skipped by their length.
                 let length = try r.u16()
-                guard length >= 2, r.pos + length - 2 <= data.count else { throw CodecError("JPEG lossless: marker segment runs past the end") }
+                guard length >= 2, r.pos + length - 2 <= data.count else {
+                    throw CodecError("JPEG lossless: marker segment runs past the end")
+                }
                 r.pos += length - 2
             }
         }
     }
 
-    private func check(_ f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]), _ image: ImageDescription) throws(CodecError) {
+    private func check(
+        _ f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]), _ image: ImageDescription
+    ) throws(CodecError) {
         guard f.width == image.columns, f.height == image.rows, f.components.count == image.samplesPerPixel else {
-            throw CodecError("JPEG lossless: the stream is \(f.width)x\(f.height)x\(f.components.count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)")
+            throw CodecError(
+                "JPEG lossless: the stream is \(f.width)x\(f.height)x\(f.components.count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
+            )
         }
         guard (2...16).contains(f.precision), f.precision <= image.bitsAllocated else {
-            throw CodecError("JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)")
+            throw CodecError(
+                "JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)")
         }
     }
 
     /// The common case (CT, MR, CR, DX: one 16-bit component, no point transform, no restarts),
     /// decoded straight into the output frame: prediction and reconstruction in UInt16 wrap
     /// modulo 2^16 by themselves. A DifferenceTable decodes most differences in one lookup.
-    private func decodeGrey16(data: [UInt8], start: Int, width: Int, height: Int, precision: Int, huffman table: Huffman,
-                              predictor: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard width > 0, height > 0, let frameLength = image.frameLength, frameLength >= width * height * 2 else { throw CodecError("JPEG lossless: image size overflows") }
+    private func decodeGrey16(
+        data: [UInt8], start: Int, width: Int, height: Int, precision: Int, huffman table: Huffman,
+        predictor: Int, image: ImageDescription
+    ) throws(CodecError) -> [UInt8] {
+        guard width > 0, height > 0, let frameLength = image.frameLength, frameLength >= width * height * 2 else {
+            throw CodecError("JPEG lossless: image size overflows")
+        }
         var out = [UInt8](repeating: 0, count: frameLength)
         let initial = UInt16(truncatingIfNeeded: 1 << (precision - 1))
         let differences = DifferenceTable(table)
@@ -178,7 +217,8 @@ public struct JPEGLosslessCodec: PixelCodec {
             try differences.entries.withUnsafeBufferPointer { (fastTable) throws(CodecError) in
                 try out.withUnsafeMutableBufferPointer { (bytes) throws(CodecError) in
                     guard let fast = fastTable.baseAddress,
-                          let s = UnsafeMutableRawBufferPointer(bytes).bindMemory(to: UInt16.self).baseAddress else { return }
+                        let s = UnsafeMutableRawBufferPointer(bytes).bindMemory(to: UInt16.self).baseAddress
+                    else { return }
                     var bits = BitReader(data: buffer, pos: start)
                     // The decoder's hot state stays in registers: the accumulator, its bit
                     // count and the left neighbour. One lookup decodes most differences.
@@ -222,13 +262,16 @@ public struct JPEGLosslessCodec: PixelCodec {
             }
         }
         #if _endian(big)
-        for i in stride(from: 0, to: out.count - 1, by: 2) { out.swapAt(i, i + 1) }
+            for i in stride(from: 0, to: out.count - 1, by: 2) { out.swapAt(i, i + 1) }
         #endif
         return out
     }
 
-    private func decodeScan(data: [UInt8], start: Int, frame f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]),
-                            huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription) throws(CodecError) -> [UInt8] {
+    private func decodeScan(
+        data: [UInt8], start: Int,
+        frame f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]),
+        huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription
+    ) throws(CodecError) -> [UInt8] {
         let width = f.width, height = f.height, nc = f.components.count
         guard let frameLength = image.frameLength else { throw CodecError("JPEG lossless: image size overflows") }
         var samples = [Int](repeating: 0, count: width * height * nc)
@@ -286,7 +329,9 @@ public struct JPEGLosslessCodec: PixelCodec {
         let pixels = width * height
         let planes = image.planarConfiguration == 1 && nc > 1
         // frameLength >= samples x bytes: the stream's size was checked against the data set.
-        guard frameLength >= samples.count * bytes else { throw CodecError("JPEG lossless: frame smaller than the stream") }
+        guard frameLength >= samples.count * bytes else {
+            throw CodecError("JPEG lossless: frame smaller than the stream")
+        }
         samples.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for i in 0..<src.count {
@@ -305,4 +350,3 @@ public struct JPEGLosslessCodec: PixelCodec {
         return out
     }
 }
-

@@ -13,16 +13,21 @@ public struct RLECodec: PixelCodec {
         let planes = bytesPerSample * image.samplesPerPixel
         guard let frameLength = image.frameLength else { throw CodecError("RLE: image size overflows") }
         let pixels = image.rows * image.columns
-        guard data.count >= 64 else { throw CodecError("RLE: frame of \(data.count) bytes is shorter than its 64-byte header") }
+        guard data.count >= 64 else {
+            throw CodecError("RLE: frame of \(data.count) bytes is shorter than its 64-byte header")
+        }
         let segments = Int(le32(data, 0))
         guard segments == planes else {
-            throw CodecError("RLE: \(segments) segments, but \(image.samplesPerPixel) samples of \(image.bitsAllocated) bits need \(planes)")
+            throw CodecError(
+                "RLE: \(segments) segments, but \(image.samplesPerPixel) samples of \(image.bitsAllocated) bits need \(planes)"
+            )
         }
         var offsets = (0..<segments).map { Int(le32(data, 4 + 4 * $0)) }
         offsets.append(data.count)
         for i in 0..<segments {
             guard offsets[i] >= 64, offsets[i] <= offsets[i + 1], offsets[i + 1] <= data.count else {
-                throw CodecError("RLE: segment \(i + 1) offset \(offsets[i]) is outside the frame (\(data.count) bytes)")
+                throw CodecError(
+                    "RLE: segment \(i + 1) offset \(offsets[i]) is outside the frame (\(data.count) bytes)")
             }
         }
         var out = [UInt8](repeating: 0, count: frameLength)
@@ -60,7 +65,8 @@ public struct RLECodec: PixelCodec {
             for b in 0..<bytesPerSample {
                 let byteInSample = bytesPerSample - 1 - b
                 for p in 0..<pixels {
-                    let index = image.planarConfiguration == 1
+                    let index =
+                        image.planarConfiguration == 1
                         ? s * pixels * bytesPerSample + p * bytesPerSample + byteInSample
                         : (p * image.samplesPerPixel + s) * bytesPerSample + byteInSample
                     plane[p] = frame[start + index]
@@ -85,8 +91,12 @@ public struct RLECodec: PixelCodec {
     }
 
     static func bytesPerSample(_ image: ImageDescription) throws(CodecError) -> Int {
-        guard [8, 16, 32].contains(image.bitsAllocated) else { throw CodecError("RLE: Bits Allocated \(image.bitsAllocated) is not 8, 16 or 32") }
-        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else { throw CodecError("RLE: \(image.samplesPerPixel) samples per pixel") }
+        guard [8, 16, 32].contains(image.bitsAllocated) else {
+            throw CodecError("RLE: Bits Allocated \(image.bitsAllocated) is not 8, 16 or 32")
+        }
+        guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
+            throw CodecError("RLE: \(image.samplesPerPixel) samples per pixel")
+        }
         guard image.rows > 0, image.columns > 0 else { throw CodecError("RLE: empty image") }
         return image.bitsAllocated / 8
     }
@@ -102,13 +112,17 @@ public struct RLECodec: PixelCodec {
             i += 1
             if h >= 0 {
                 let count = h + 1
-                guard i + count <= src.endIndex, o + count <= n else { throw CodecError("RLE: literal run overflows segment \(segment)") }
+                guard i + count <= src.endIndex, o + count <= n else {
+                    throw CodecError("RLE: literal run overflows segment \(segment)")
+                }
                 for k in 0..<count { plane[o + k] = src[i + k] }
                 i += count
                 o += count
             } else if h != -128 {
                 let count = 1 - h
-                guard i < src.endIndex, o + count <= n else { throw CodecError("RLE: replicate run overflows segment \(segment)") }
+                guard i < src.endIndex, o + count <= n else {
+                    throw CodecError("RLE: replicate run overflows segment \(segment)")
+                }
                 let v = src[i]
                 i += 1
                 for k in 0..<count { plane[o + k] = v }

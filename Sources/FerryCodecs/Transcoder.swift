@@ -14,7 +14,9 @@ public struct Transcoder: Sendable {
     /// The data set in `target` (with Pixel Data converted), ready for DataSetWriter(target).
     public func transcode(_ ds: DataSet, from source: TransferSyntax, to target: TransferSyntax) throws -> DataSet {
         guard ds[.pixelData] != nil, source.isEncapsulated || target.isEncapsulated, source != target else { return ds }
-        guard let attributes = try PixelAttributes(ds) else { throw CodecError("no pixel attributes (Rows, Columns, Bits Allocated ...)") }
+        guard let attributes = try PixelAttributes(ds) else {
+            throw CodecError("no pixel attributes (Rows, Columns, Bits Allocated ...)")
+        }
         try attributes.validate()
         var image = ImageDescription(attributes)
         let decoder = source.isEncapsulated ? Codecs.codec(for: source) : nil
@@ -29,15 +31,20 @@ public struct Transcoder: Sendable {
                 let encoded = try codec.encode(frame, image: image)
                 if verifyLossless && target.isLossless {
                     let back = try codec.decode([encoded[...]], image: image)
-                    guard back[...] == frame else { throw CodecError("\(target.name) encoding of frame \(i + 1) does not decode to the source pixels") }
+                    guard back[...] == frame else {
+                        throw CodecError(
+                            "\(target.name) encoding of frame \(i + 1) does not decode to the source pixels")
+                    }
                 }
                 fragments.append(encoded[...])
             }
-            out[.pixelData] = DataElement(tag: .pixelData, vr: .OB, value: .encapsulated(EncapsulatedPixelData(fragments: fragments)))
+            out[.pixelData] = DataElement(
+                tag: .pixelData, vr: .OB, value: .encapsulated(EncapsulatedPixelData(fragments: fragments)))
             let encodedBytes = fragments.reduce(0) { $0 + $1.count }
             image.photometric = codec.photometricAfterEncoding(image)
             if !target.isLossless, let method = codec.lossyMethod {
-                Self.markLossy(&out, ratio: Double(nativeBytes) / Double(max(1, encodedBytes)), method: method, target: target)
+                Self.markLossy(
+                    &out, ratio: Double(nativeBytes) / Double(max(1, encodedBytes)), method: method, target: target)
             }
         } else {
             let native = frames.flatMap { $0 }
@@ -46,9 +53,13 @@ public struct Transcoder: Sendable {
         if !source.isLossless, out.string(.lossyImageCompression) != "01" {
             // Decoded from a lossy stream: the pixels keep the loss, the data set says so.
             out.set(.lossyImageCompression, .CS, "01")
-            if out[.lossyImageCompressionMethod] == nil, let method = decoder?.lossyMethod { out.set(.lossyImageCompressionMethod, .CS, method) }
+            if out[.lossyImageCompressionMethod] == nil, let method = decoder?.lossyMethod {
+                out.set(.lossyImageCompressionMethod, .CS, method)
+            }
         }
-        if image.photometric != attributes.photometricInterpretation { out.set(.photometricInterpretation, .CS, image.photometric) }
+        if image.photometric != attributes.photometricInterpretation {
+            out.set(.photometricInterpretation, .CS, image.photometric)
+        }
         out[.extendedOffsetTable] = nil
         out[.extendedOffsetTableLengths] = nil
         return out
@@ -72,23 +83,37 @@ public struct Transcoder: Sendable {
         source.set(.referencedSOPInstanceUID, .UI, oldInstance)
         ds[.sourceImageSequence] = DataElement(tag: .sourceImageSequence, vr: .SQ, value: .sequence([source]))
         if let type = ds.string(.imageType), !type.isEmpty {
-            ds.set(.imageType, .CS, (["DERIVED"] + type.split(separator: "\\", omittingEmptySubsequences: false).dropFirst().map(String.init)).joined(separator: "\\"))
+            ds.set(
+                .imageType, .CS,
+                (["DERIVED"]
+                    + type.split(separator: "\\", omittingEmptySubsequences: false).dropFirst().map(String.init))
+                    .joined(separator: "\\"))
         }
-        ds.set(.derivationDescription, .ST, appended(.derivationDescription, "Lossy compression with \(target.name), ratio \(ratioText):1"))
+        ds.set(
+            .derivationDescription, .ST,
+            appended(.derivationDescription, "Lossy compression with \(target.name), ratio \(ratioText):1"))
     }
 
     /// The native frames of the data set's pixel data, decoding it if it is encapsulated.
-    func nativeFrames(_ ds: DataSet, source: TransferSyntax, image: ImageDescription, count: Int) throws -> [ArraySlice<UInt8>] {
+    func nativeFrames(
+        _ ds: DataSet, source: TransferSyntax, image: ImageDescription, count: Int
+    ) throws -> [ArraySlice<UInt8>] {
         guard let frameLength = image.frameLength else { throw CodecError("image size overflows") }
         if let frames = try ds.encapsulatedFrames() {
             guard let codec = Codecs.codec(for: source) else { throw CodecError("no decoder for \(source.name)") }
-            guard frames.count == count else { throw CodecError("\(frames.count) frames in the pixel data, Number of Frames says \(count)") }
+            guard frames.count == count else {
+                throw CodecError("\(frames.count) frames in the pixel data, Number of Frames says \(count)")
+            }
             return try frames.map { try codec.decode($0, image: image)[...] }
         }
-        guard let bytes = ds[.pixelData]?.bytes else { throw CodecError("Pixel Data is neither native nor encapsulated") }
+        guard let bytes = ds[.pixelData]?.bytes else {
+            throw CodecError("Pixel Data is neither native nor encapsulated")
+        }
         guard bytes.count >= frameLength * count else {
             throw CodecError("Pixel Data has \(bytes.count) bytes, \(count) frames need \(frameLength * count)")
         }
-        return (0..<count).map { bytes[(bytes.startIndex + $0 * frameLength)..<(bytes.startIndex + ($0 + 1) * frameLength)] }
+        return (0..<count).map {
+            bytes[(bytes.startIndex + $0 * frameLength)..<(bytes.startIndex + ($0 + 1) * frameLength)]
+        }
     }
 }

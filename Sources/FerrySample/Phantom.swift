@@ -28,9 +28,10 @@ struct Phantom {
     init(rng: inout SplitMix64) {
         body = Ellipse(cx: 0.5, cy: 0.5, rx: 0.42, ry: 0.36, value: 0.45)
         organs = (0..<6).map { _ in
-            Ellipse(cx: 0.3 + 0.4 * Double(rng.next() % 1000) / 1000, cy: 0.3 + 0.4 * Double(rng.next() % 1000) / 1000,
-                    rx: 0.03 + 0.09 * Double(rng.next() % 1000) / 1000, ry: 0.03 + 0.09 * Double(rng.next() % 1000) / 1000,
-                    value: -0.2 + 0.6 * Double(rng.next() % 1000) / 1000)
+            Ellipse(
+                cx: 0.3 + 0.4 * Double(rng.next() % 1000) / 1000, cy: 0.3 + 0.4 * Double(rng.next() % 1000) / 1000,
+                rx: 0.03 + 0.09 * Double(rng.next() % 1000) / 1000, ry: 0.03 + 0.09 * Double(rng.next() % 1000) / 1000,
+                value: -0.2 + 0.6 * Double(rng.next() % 1000) / 1000)
         }
     }
 
@@ -45,7 +46,8 @@ struct Phantom {
                 var v = 0.0
                 if inside(body, fx, fy) {
                     v = body.value
-                    for o in organs where inside(Ellipse(cx: o.cx + shift, cy: o.cy, rx: o.rx, ry: o.ry, value: 0), fx, fy) {
+                    for o in organs
+                    where inside(Ellipse(cx: o.cx + shift, cy: o.cy, rx: o.rx, ry: o.ry, value: 0), fx, fy) {
                         v += o.value
                     }
                     v += 0.05 * sin(Double(x) / 17) * cos(Double(y) / 23)

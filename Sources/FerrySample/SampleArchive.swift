@@ -22,11 +22,36 @@ public struct SampleArchive {
     /// Three patients; a CT study (explicit LE and implicit LE series), an MR study
     /// (explicit BE and deflated series) and an ultrasound multi-frame RGB study.
     public static let defaultPlan: [(patient: Int, study: Int, series: SeriesSpec)] = [
-        (1, 1, SeriesSpec(modality: "CT", sopClassUID: "1.2.840.10008.5.1.4.1.1.2", rows: 256, columns: 256, bitsStored: 12, images: 12, transferSyntax: .explicitVRLittleEndian)),
-        (1, 1, SeriesSpec(modality: "CT", sopClassUID: "1.2.840.10008.5.1.4.1.1.2", rows: 256, columns: 256, bitsStored: 12, images: 6, transferSyntax: .implicitVRLittleEndian)),
-        (2, 2, SeriesSpec(modality: "MR", sopClassUID: "1.2.840.10008.5.1.4.1.1.4", rows: 192, columns: 192, bitsStored: 12, images: 8, transferSyntax: .explicitVRBigEndian)),
-        (2, 2, SeriesSpec(modality: "MR", sopClassUID: "1.2.840.10008.5.1.4.1.1.4", rows: 192, columns: 192, bitsStored: 12, images: 4, transferSyntax: .deflatedExplicitVRLittleEndian)),
-        (3, 3, SeriesSpec(modality: "US", sopClassUID: "1.2.840.10008.5.1.4.1.1.3.1", rows: 240, columns: 320, bitsStored: 8, rgb: true, frames: 4, images: 2, transferSyntax: .explicitVRLittleEndian)),
+        (
+            1, 1,
+            SeriesSpec(
+                modality: "CT", sopClassUID: "1.2.840.10008.5.1.4.1.1.2", rows: 256, columns: 256, bitsStored: 12,
+                images: 12, transferSyntax: .explicitVRLittleEndian)
+        ),
+        (
+            1, 1,
+            SeriesSpec(
+                modality: "CT", sopClassUID: "1.2.840.10008.5.1.4.1.1.2", rows: 256, columns: 256, bitsStored: 12,
+                images: 6, transferSyntax: .implicitVRLittleEndian)
+        ),
+        (
+            2, 2,
+            SeriesSpec(
+                modality: "MR", sopClassUID: "1.2.840.10008.5.1.4.1.1.4", rows: 192, columns: 192, bitsStored: 12,
+                images: 8, transferSyntax: .explicitVRBigEndian)
+        ),
+        (
+            2, 2,
+            SeriesSpec(
+                modality: "MR", sopClassUID: "1.2.840.10008.5.1.4.1.1.4", rows: 192, columns: 192, bitsStored: 12,
+                images: 4, transferSyntax: .deflatedExplicitVRLittleEndian)
+        ),
+        (
+            3, 3,
+            SeriesSpec(
+                modality: "US", sopClassUID: "1.2.840.10008.5.1.4.1.1.3.1", rows: 240, columns: 320, bitsStored: 8,
+                rgb: true, frames: 4, images: 2, transferSyntax: .explicitVRLittleEndian)
+        ),
     ]
 
     /// Writes the archive under `directory` and returns the paths written.
@@ -75,7 +100,9 @@ public struct SampleArchive {
         return paths
     }
 
-    private func addPixels(_ ds: inout DataSet, _ spec: SeriesSpec, _ phantom: Phantom, slice: Int, rng: inout SplitMix64) throws {
+    private func addPixels(
+        _ ds: inout DataSet, _ spec: SeriesSpec, _ phantom: Phantom, slice: Int, rng: inout SplitMix64
+    ) throws {
         let samples = spec.rgb ? 3 : 1
         let bitsAllocated = spec.bitsStored > 8 ? 16 : 8
         ds.set(.samplesPerPixel, uint16: UInt16(samples))

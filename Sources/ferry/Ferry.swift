@@ -32,11 +32,11 @@ struct Ferry: AsyncParsableCommand {
         commandName: "ferry",
         abstract: "Bulk DICOM transfer and archive migration.",
         discussion: """
-        DCMTK-compatible network tools (DCMTK's option syntax, see their --help):
-          ferry storescu [options] peer port dcmfile-in...   C-STORE SCU (DCMTK storescu)
-          ferry echo [options] peer port                     C-ECHO SCU (DCMTK echoscu)
-          ferry storescp [options] port                      Storage SCP (DCMTK storescp)
-        """,
+            DCMTK-compatible network tools (DCMTK's option syntax, see their --help):
+              ferry storescu [options] peer port dcmfile-in...   C-STORE SCU (DCMTK storescu)
+              ferry echo [options] peer port                     C-ECHO SCU (DCMTK echoscu)
+              ferry storescp [options] port                      Storage SCP (DCMTK storescp)
+            """,
         version: FerryVersion.string,
         subcommands: [Plan.self, Run.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self, Sample.self]
     )

@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The corpus files the codec tests decode and encode, Ferry's in-process decoding of them, and
 /// the reference decodes make-corpus keeps beside the corpus (DCMTK, GDCM, OpenJPH).
@@ -11,7 +11,8 @@ enum CodecCorpus {
     static func files(_ ts: TransferSyntax) throws -> [String] {
         var out: [String] = []
         for profile in ["tiny", "small", "stress", "htj2k"] {
-            for path in DirectoryWalker().files(under: [try Corpus.directory(profile)]) where !path.hasSuffix(".complete") {
+            for path in DirectoryWalker().files(under: [try Corpus.directory(profile)])
+            where !path.hasSuffix(".complete") {
                 if (try? HeaderScan.summary(path: path))?.transferSyntaxUID == ts.uid { out.append(path) }
             }
         }
@@ -36,7 +37,8 @@ enum CodecCorpus {
 
     /// The native pixels `decoder` made of the corpus file `path` when the corpus was made.
     static func reference(_ path: String, _ decoder: Corpus.ReferenceDecoder) throws -> [UInt8] {
-        let reference = try #require(Corpus.reference(of: path, by: decoder), "no \(decoder) reference decode of \(path)")
+        let reference = try #require(
+            Corpus.reference(of: path, by: decoder), "no \(decoder) reference decode of \(path)")
         return try pixels(reference)
     }
 }

@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// JPEG 2000 decoding (OpenJPEG) against GDCM (gdcmconv --raw; DCMTK 3.6.7 has no JPEG 2000).
 @Suite(.scratch)
@@ -12,7 +12,9 @@ struct JPEG2000Tests {
         let files = try CodecCorpus.files(ts)
         #expect(files.count >= 5)
         for path in files {
-            #expect(try CodecCorpus.decodedPixels(path) == (try CodecCorpus.reference(path, .gdcm)), "\(path): differs from gdcmconv --raw")
+            #expect(
+                try CodecCorpus.decodedPixels(path) == (try CodecCorpus.reference(path, .gdcm)),
+                "\(path): differs from gdcmconv --raw")
         }
     }
 
@@ -27,14 +29,19 @@ struct JPEG2000Tests {
         #expect(throws: CodecError.self) { try codec.decode([stream.prefix(10)], image: image) }
         #expect(throws: CodecError.self) { try codec.decode([[UInt8](repeating: 0x55, count: 200)[...]], image: image) }
         #expect(throws: CodecError.self) {
-            try codec.decode([stream[...]], image: ImageDescription(rows: image.rows * 2, columns: image.columns, samplesPerPixel: 1, bitsAllocated: 16))
+            try codec.decode(
+                [stream[...]],
+                image: ImageDescription(
+                    rows: image.rows * 2, columns: image.columns, samplesPerPixel: 1, bitsAllocated: 16))
         }
     }
 
     /// Lossless JPEG 2000 encodings (grey and RGB, which goes YBR_RCT) decode with GDCM to the
     /// source pixels and pass dcmdump; lossy ones (4.91) stay close and are marked lossy.
     @Test func encodeIsDecodedByGDCM() throws {
-        let files = try CodecCorpus.files(.explicitVRLittleEndian).prefix(8) + CodecCorpus.files(.implicitVRLittleEndian).prefix(3)
+        let files =
+            try CodecCorpus.files(.explicitVRLittleEndian).prefix(8)
+            + CodecCorpus.files(.implicitVRLittleEndian).prefix(3)
         let dir = try Corpus.temporaryDirectory("j2k-encode")
         for (i, path) in files.enumerated() {
             let original = try CodecCorpus.pixels(path)
@@ -61,8 +68,12 @@ struct JPEG2000Tests {
                     }
                     // 10:1 on noisy synthetic images: mean error under 1% of the sample range.
                     let range = Double(1 << ((try HeaderScan.summary(path: path)).pixel?.bitsStored ?? 8))
-                    #expect(Double(total) / Double(max(1, samples)) < range / 100, "\(path): lossy decoding far from the source")
-                    #expect(encoded.string(.lossyImageCompression) == "01" && encoded.string(.lossyImageCompressionMethod) == "ISO_15444_1")
+                    #expect(
+                        Double(total) / Double(max(1, samples)) < range / 100,
+                        "\(path): lossy decoding far from the source")
+                    #expect(
+                        encoded.string(.lossyImageCompression) == "01"
+                            && encoded.string(.lossyImageCompressionMethod) == "ISO_15444_1")
                 }
             }
         }
@@ -75,7 +86,9 @@ struct JPEG2000Tests {
         let files = try CodecCorpus.files(.htj2kLossless)
         #expect(files.count == 6)
         for path in files {
-            #expect(try CodecCorpus.decodedPixels(path) == (try CodecCorpus.reference(path, .openjph)), "\(path): HTJ2K decoding differs from OpenJPH's")
+            #expect(
+                try CodecCorpus.decodedPixels(path) == (try CodecCorpus.reference(path, .openjph)),
+                "\(path): HTJ2K decoding differs from OpenJPH's")
         }
     }
 }

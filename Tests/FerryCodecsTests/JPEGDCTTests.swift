@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// JPEG baseline (4.50) and extended 12-bit (4.51), decoded in Swift, against DCMTK
 /// (dcmdjpeg) and GDCM (gdcmconv --raw); baseline encodings decoded by both.
@@ -21,7 +21,9 @@ struct JPEGDCTTests {
             let wide = ts == .jpegExtended
             let dcmtk = try CodecCorpus.reference(path, .dcmtk)
             for (name, other) in [("dcmdjpeg", dcmtk), ("gdcmconv", try CodecCorpus.reference(path, .gdcm))] {
-                #expect(ReferencePixels.maxDifference(mine, other, wide: wide) <= 1, "\(path): differs from \(name) by more than 1")
+                #expect(
+                    ReferencePixels.maxDifference(mine, other, wide: wide) <= 1,
+                    "\(path): differs from \(name) by more than 1")
             }
             let same = zip(mine, dcmtk).filter { $0 == $1 }.count
             #expect(Double(same) / Double(max(1, mine.count)) > 0.9, "\(path): mostly identical to dcmdjpeg")
@@ -33,7 +35,9 @@ struct JPEGDCTTests {
     /// 4:2:2 subsampled) decode to RGB within 3 of dcmdjpeg's output: an IDCT rounding step of 1
     /// in Cb or Cr becomes up to 1.8 in R or B.
     @Test func subsampledColourFromDCMTK() throws {
-        let rgb = try CodecCorpus.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.samplesPerPixel == 3 }
+        let rgb = try CodecCorpus.files(.explicitVRLittleEndian).filter {
+            (try? HeaderScan.summary(path: $0))?.pixel?.samplesPerPixel == 3
+        }
         #expect(!rgb.isEmpty)
         let dir = try Corpus.temporaryDirectory("dct-colour")
         for (i, path) in rgb.enumerated() {
@@ -43,7 +47,8 @@ struct JPEGDCTTests {
             #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, dcmtk]).status == 0)
             let mine = try CodecCorpus.decoded(jpeg)
             #expect(mine.string(.photometricInterpretation) == "RGB")
-            let difference = ReferencePixels.maxDifference(Array(try #require(mine[.pixelData]?.bytes)), try CodecCorpus.pixels(dcmtk), wide: false)
+            let difference = ReferencePixels.maxDifference(
+                Array(try #require(mine[.pixelData]?.bytes)), try CodecCorpus.pixels(dcmtk), wide: false)
             #expect(difference <= 3, "\(path): differs from dcmdjpeg by \(difference)")
         }
     }
@@ -53,7 +58,9 @@ struct JPEGDCTTests {
     /// SOP Instance UID.
     @Test(arguments: ["jpeg-baseline", "jpeg-extended"])
     func encodeIsDecodedByDCMTKAndGDCM(to syntax: String) throws {
-        var files = try CodecCorpus.files(.explicitVRLittleEndian).filter { (try? HeaderScan.summary(path: $0))?.pixel?.bitsAllocated == 8 }
+        var files = try CodecCorpus.files(.explicitVRLittleEndian).filter {
+            (try? HeaderScan.summary(path: $0))?.pixel?.bitsAllocated == 8
+        }
         let dir = try Corpus.temporaryDirectory("dct-encode")
         // An 8-bit grey image too: Ferry's own decoding of a baseline file, written uncompressed.
         let grey = dir + "/grey.dcm"
@@ -71,16 +78,24 @@ struct JPEGDCTTests {
             #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, back]).status == 0)
             #expect(try Tools.run("gdcmconv", ["--raw", jpeg, gdcmBack]).status == 0)
             let original = try CodecCorpus.pixels(path)
-            let mean = { (a: [UInt8]) -> Double in Double(zip(a, original).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(max(1, a.count)) }
+            let mean = { (a: [UInt8]) -> Double in
+                Double(zip(a, original).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }) / Double(max(1, a.count))
+            }
             #expect(mean(try CodecCorpus.pixels(back)) < 3, "\(path): dcmdjpeg's decoding is far from the source")
             // GDCM keeps a colour image in YBR_FULL (DCMTK converts to RGB): convert it here.
             var gdcm = try CodecCorpus.pixels(gdcmBack)
-            if (try Part10Reader.read(path: gdcmBack)).dataSet.string(.photometricInterpretation) == "YBR_FULL" { gdcm = Self.rgb(fromYBR: gdcm) }
+            if (try Part10Reader.read(path: gdcmBack)).dataSet.string(.photometricInterpretation) == "YBR_FULL" {
+                gdcm = Self.rgb(fromYBR: gdcm)
+            }
             #expect(mean(gdcm) < 3, "\(path): GDCM's decoding is far from the source")
             let source = try Part10Reader.read(path: path).dataSet, encoded = try Part10Reader.read(path: jpeg).dataSet
-            #expect(encoded.string(.lossyImageCompression) == "01" && encoded.string(.lossyImageCompressionMethod)?.hasSuffix("ISO_10918_1") == true)
+            #expect(
+                encoded.string(.lossyImageCompression) == "01"
+                    && encoded.string(.lossyImageCompressionMethod)?.hasSuffix("ISO_10918_1") == true)
             #expect(encoded.string(.sopInstanceUID) != source.string(.sopInstanceUID))
-            #expect(try Part10Reader.read(path: jpeg).meta.string(.mediaStorageSOPInstanceUID) == encoded.string(.sopInstanceUID))
+            #expect(
+                try Part10Reader.read(path: jpeg).meta.string(.mediaStorageSOPInstanceUID)
+                    == encoded.string(.sopInstanceUID))
         }
     }
 
@@ -90,7 +105,8 @@ struct JPEGDCTTests {
         for i in stride(from: 0, to: p.count - 2, by: 3) {
             let y = Double(p[i]), cb = Double(p[i + 1]) - 128, cr = Double(p[i + 2]) - 128
             let clamp = { (v: Double) in UInt8(max(0, min(255, v.rounded()))) }
-            out[i] = clamp(y + 1.402 * cr); out[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr); out[i + 2] = clamp(y + 1.772 * cb)
+            out[i] = clamp(y + 1.402 * cr); out[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+            out[i + 2] = clamp(y + 1.772 * cb)
         }
         return out
     }

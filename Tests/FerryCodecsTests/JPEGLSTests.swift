@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// JPEG-LS (CharLS) against DCMTK (dcmdjpls) and GDCM (gdcmconv --raw).
 @Suite(.scratch)
@@ -22,7 +22,9 @@ struct JPEGLSTests {
 
     /// Ferry's JPEG-LS lossless encodings decode with dcmdjpls and GDCM to the original pixels.
     @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
-        let files = try CodecCorpus.files(.explicitVRLittleEndian).prefix(10) + CodecCorpus.files(.implicitVRLittleEndian).prefix(4)
+        let files =
+            try CodecCorpus.files(.explicitVRLittleEndian).prefix(10)
+            + CodecCorpus.files(.implicitVRLittleEndian).prefix(4)
         let dir = try Corpus.temporaryDirectory("jls-encode")
         for (i, path) in files.enumerated() {
             let jls = dir + "/jls\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
@@ -42,11 +44,22 @@ struct JPEGLSTests {
         let frame = (0..<512).map { UInt8($0 % 251) }
         let good = try JPEGLSCodec().encode(frame[...], image: image)
         #expect(try JPEGLSCodec().decode([good[...]], image: image) == frame)
-        for bytes in [Array(good.prefix(good.count / 2)), [0xFF, 0xD8, 0xFF, 0xF7], [], Array(repeating: 0xFF, count: 64)] {
+        for bytes in [
+            Array(good.prefix(good.count / 2)), [0xFF, 0xD8, 0xFF, 0xF7], [], Array(repeating: 0xFF, count: 64),
+        ] {
             #expect(throws: CodecError.self) { try JPEGLSCodec().decode([bytes[...]], image: image) }
         }
-        #expect(throws: CodecError.self) { try JPEGLSCodec().decode([good[...]], image: ImageDescription(rows: 17, columns: 16, samplesPerPixel: 1, bitsAllocated: 16)) }
-        #expect(throws: CodecError.self) { try JPEGLSCodec().decode([good[...]], image: ImageDescription(rows: 16, columns: 16, samplesPerPixel: 3, bitsAllocated: 16)) }
-        #expect(throws: CodecError.self) { try JPEGLSCodec().decode([good[...]], image: ImageDescription(rows: 16, columns: 16, samplesPerPixel: 1, bitsAllocated: 8)) }
+        #expect(throws: CodecError.self) {
+            try JPEGLSCodec().decode(
+                [good[...]], image: ImageDescription(rows: 17, columns: 16, samplesPerPixel: 1, bitsAllocated: 16))
+        }
+        #expect(throws: CodecError.self) {
+            try JPEGLSCodec().decode(
+                [good[...]], image: ImageDescription(rows: 16, columns: 16, samplesPerPixel: 3, bitsAllocated: 16))
+        }
+        #expect(throws: CodecError.self) {
+            try JPEGLSCodec().decode(
+                [good[...]], image: ImageDescription(rows: 16, columns: 16, samplesPerPixel: 1, bitsAllocated: 8))
+        }
     }
 }

@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// JPEG Lossless Process 14 (4.57) and SV1 (4.70), decoded in Swift, against DCMTK
 /// (dcmdjpeg) and GDCM (gdcmconv --raw).
@@ -37,9 +37,13 @@ struct JPEGLosslessTests {
             for sv in 1...7 {
                 for pt in [0, 2] {
                     let jpeg = dir + "/f\(i)-sv\(sv)-pt\(pt).dcm", dcmtkOut = jpeg + ".dcmtk"
-                    #expect(try Tools.run("/usr/bin/dcmcjpeg", ["+el", "+sv", "\(sv)", "+pt", "\(pt)", path, jpeg]).status == 0)
+                    #expect(
+                        try Tools.run("/usr/bin/dcmcjpeg", ["+el", "+sv", "\(sv)", "+pt", "\(pt)", path, jpeg]).status
+                            == 0)
                     #expect(try Tools.run("/usr/bin/dcmdjpeg", [jpeg, dcmtkOut]).status == 0)
-                    #expect(try CodecCorpus.decodedPixels(jpeg) == (try CodecCorpus.pixels(dcmtkOut)), "\(path) sv \(sv) pt \(pt): differs from dcmdjpeg")
+                    #expect(
+                        try CodecCorpus.decodedPixels(jpeg) == (try CodecCorpus.pixels(dcmtkOut)),
+                        "\(path) sv \(sv) pt \(pt): differs from dcmdjpeg")
                 }
             }
         }
@@ -57,7 +61,10 @@ struct JPEGLosslessTests {
         #expect(throws: CodecError.self) { try codec.decode([stream.prefix(40)], image: image) }
         #expect(throws: CodecError.self) { try codec.decode([[0xFF, 0xD8, 0xFF, 0xD9][...]], image: image) }
         #expect(throws: CodecError.self) {
-            try codec.decode([stream[...]], image: ImageDescription(rows: image.rows + 1, columns: image.columns, samplesPerPixel: 1, bitsAllocated: 16))
+            try codec.decode(
+                [stream[...]],
+                image: ImageDescription(
+                    rows: image.rows + 1, columns: image.columns, samplesPerPixel: 1, bitsAllocated: 16))
         }
     }
 }
@@ -66,7 +73,9 @@ struct JPEGLosslessTests {
 @Suite(.scratch)
 struct JPEGLosslessEncodeTests {
     @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
-        let files = try CodecCorpus.files(.explicitVRLittleEndian).prefix(10) + CodecCorpus.files(.implicitVRLittleEndian).prefix(4)
+        let files =
+            try CodecCorpus.files(.explicitVRLittleEndian).prefix(10)
+            + CodecCorpus.files(.implicitVRLittleEndian).prefix(4)
         let dir = try Corpus.temporaryDirectory("jpegll-encode")
         for (i, path) in files.enumerated() {
             let jpeg = dir + "/ll\(i).dcm", back = dir + "/back\(i).dcm", gdcmBack = dir + "/gback\(i).dcm"
@@ -84,9 +93,12 @@ struct JPEGLosslessEncodeTests {
     @Test func roundTripsIncludingWrapAndColor() throws {
         var rng = SystemRandomNumberGenerator()
         for (spp, bits, planar) in [(1, 16, 0), (3, 8, 0), (3, 8, 1), (1, 8, 0)] {
-            let image = ImageDescription(rows: 11, columns: 13, samplesPerPixel: spp, bitsAllocated: bits, planarConfiguration: planar)
+            let image = ImageDescription(
+                rows: 11, columns: 13, samplesPerPixel: spp, bitsAllocated: bits, planarConfiguration: planar)
             // Extremes next to each other force differences of +-32768 (category 16 and the wrap).
-            let frame = (0..<(image.frameLength ?? 0)).map { i in i % 5 == 0 ? UInt8(0xFF) : i % 5 == 1 ? 0 : UInt8.random(in: 0...255, using: &rng) }
+            let frame = (0..<(image.frameLength ?? 0)).map { i in
+                i % 5 == 0 ? UInt8(0xFF) : i % 5 == 1 ? 0 : UInt8.random(in: 0...255, using: &rng)
+            }
             let encoded = try JPEGLosslessCodec().encode(frame[...], image: image)
             #expect(try JPEGLosslessCodec().decode([encoded[...]], image: image) == frame)
         }

@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// RLE against DCMTK (dcmdrle, dcmcrle) and GDCM (gdcmconv --raw) on the corpora.
 @Suite(.scratch)
@@ -22,7 +22,9 @@ struct RLETests {
     /// Ferry's RLE encodings of every uncompressed file decode, with dcmdrle and GDCM, to
     /// the original pixels, and dcmdump reads them without a warning.
     @Test func encodeIsDecodedByDCMTKAndGDCM() throws {
-        let files = try CodecCorpus.files(.explicitVRLittleEndian).prefix(12) + CodecCorpus.files(.implicitVRLittleEndian).prefix(6)
+        let files =
+            try CodecCorpus.files(.explicitVRLittleEndian).prefix(12)
+            + CodecCorpus.files(.implicitVRLittleEndian).prefix(6)
         #expect(files.count >= 10)
         let dir = try Corpus.temporaryDirectory("rle-encode")
         for (i, path) in files.enumerated() {
@@ -41,11 +43,14 @@ struct RLETests {
 
     @Test func colorAndMultiFrameRoundTrip() throws {
         for (spp, bits, planar, frames) in [(3, 8, 0, 2), (3, 8, 1, 1), (1, 32, 0, 3), (1, 16, 0, 1)] {
-            let image = ImageDescription(rows: 7, columns: 9, samplesPerPixel: spp, bitsAllocated: bits, planarConfiguration: planar)
+            let image = ImageDescription(
+                rows: 7, columns: 9, samplesPerPixel: spp, bitsAllocated: bits, planarConfiguration: planar)
             var rng = SystemRandomNumberGenerator()
             for _ in 0..<frames {
                 // Runs and noise, so both PackBits forms occur.
-                let frame = (0..<(image.frameLength ?? 0)).map { i in i % 7 < 3 ? UInt8(i / 20 % 256) : UInt8.random(in: 0...255, using: &rng) }
+                let frame = (0..<(image.frameLength ?? 0)).map { i in
+                    i % 7 < 3 ? UInt8(i / 20 % 256) : UInt8.random(in: 0...255, using: &rng)
+                }
                 let encoded = try RLECodec().encode(frame[...], image: image)
                 #expect(try RLECodec().decode([encoded[...]], image: image) == frame)
             }
@@ -59,8 +64,10 @@ struct RLETests {
         var wrongCount = good; wrongCount[0] = 3
         var badOffset = good; badOffset[8] = 0xFF; badOffset[9] = 0xFF
         let truncated = Array(good.prefix(good.count - 3))
-        for (name, bytes) in [("truncated header", Array(good.prefix(20))), ("segment count", wrongCount), ("offset", badOffset),
-                              ("truncated segment", truncated), ("empty", [])] {
+        for (name, bytes) in [
+            ("truncated header", Array(good.prefix(20))), ("segment count", wrongCount), ("offset", badOffset),
+            ("truncated segment", truncated), ("empty", []),
+        ] {
             #expect(throws: CodecError.self, "\(name)") { try RLECodec().decode([bytes[...]], image: image) }
         }
         let wrongDimensions = ImageDescription(rows: 32, columns: 16, samplesPerPixel: 1, bitsAllocated: 16)

@@ -1,8 +1,8 @@
 import FerryCodecs
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Transcoding while sending: `ferry storescu` decodes RLE for a receiver that takes only
 /// uncompressed syntaxes, and encodes RLE for one that takes only RLE; pixels identical.
@@ -20,7 +20,8 @@ struct TranscodeOnTheWayTests {
         for path in rle {
             let uid = try #require(try HeaderScan.summary(path: path).sopInstanceUID)
             let stored = try #require(received[uid])
-            #expect((try HeaderScan.summary(path: stored)).transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid)
+            #expect(
+                (try HeaderScan.summary(path: stored)).transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid)
             let reference = try Corpus.temporaryDirectory("dcmdrle") + "/ref.dcm"
             #expect(try Tools.run("/usr/bin/dcmdrle", [path, reference]).status == 0)
             #expect(try CodecCorpus.pixels(stored) == (try CodecCorpus.pixels(reference)))
@@ -30,7 +31,9 @@ struct TranscodeOnTheWayTests {
     @Test func rleEncodedForAnRLEOnlyReceiver() throws {
         let rx = try Corpus.temporaryDirectory("rx-encode")
         let port = freePort()
-        let peer = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.rleLossless.uid, String(port)], port: port)
+        let peer = try PeerProcess(
+            FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.rleLossless.uid, String(port)],
+            port: port)
         defer { peer.stop() }
         let files = Array(try Interop.uncompressedFiles("tiny").prefix(3))
         let out = try FerryCLI.run(["storescu", "-v", "-xr", "127.0.0.1", String(port)] + files)  // -xr: propose RLE

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import FerryDICOM
 import TestSupport
+import Testing
+
+@testable import FerryDICOM
 
 @Suite(.scratch) struct DictionaryTests {
     @Test func knownTagsHaveTheStandardsVRAndKeyword() {
@@ -44,14 +45,18 @@ import TestSupport
     @Test func serviceUIDsAreRegistered() {
         #expect(UIDRegistry.entry(for: UIDRegistry.verificationSOPClass)?.keyword == "Verification")
         #expect(UIDRegistry.entry(for: UIDRegistry.storageCommitmentPushModelSOPClass) != nil)
-        #expect(UIDRegistry.entry(for: "1.2.840.10008.5.1.4.1.2.2.1")?.keyword == "StudyRootQueryRetrieveInformationModelFind")
-        #expect(UIDRegistry.entry(for: "1.2.840.10008.5.1.4.1.2.2.2")?.keyword == "StudyRootQueryRetrieveInformationModelMove")
+        #expect(
+            UIDRegistry.entry(for: "1.2.840.10008.5.1.4.1.2.2.1")?.keyword
+                == "StudyRootQueryRetrieveInformationModelFind")
+        #expect(
+            UIDRegistry.entry(for: "1.2.840.10008.5.1.4.1.2.2.2")?.keyword
+                == "StudyRootQueryRetrieveInformationModelMove")
         #expect(UIDRegistry.entry(for: "1.2.840.10008.3.1.1.1")?.kind == "Application Context Name")
         let storage = Set(UIDRegistry.storageSOPClasses.map(\.uid))
-        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.2"))          // CT Image Storage
-        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.66.7"))       // Label Map Segmentation (supplement)
+        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.2"))  // CT Image Storage
+        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.66.7"))  // Label Map Segmentation (supplement)
         #expect(!storage.contains(UIDRegistry.storageCommitmentPushModelSOPClass))
-        #expect(!storage.contains("1.2.840.10008.5.1.4.1.2.2.1"))       // Study Root Q/R FIND
+        #expect(!storage.contains("1.2.840.10008.5.1.4.1.2.2.1"))  // Study Root Q/R FIND
     }
 
     /// Every UID of the DCMTK storescu and storescp man pages and of the pynetdicom storescu
@@ -77,8 +82,10 @@ import TestSupport
     @Test(arguments: ["1.2.840.10008.1.2", "0", "2.25.221839591049362312468519722419768364311", "1.0.1"])
     func acceptsWellFormedUIDs(_ uid: String) { #expect(UIDGrammar.isValid(uid)) }
 
-    @Test(arguments: ["", "..", "../../x", "a/b", "1..2", "1.2.", ".1", "1.02", "1.2.840.a", "1/2",
-                      String(repeating: "1.", count: 32) + "1", "1.2\0", "1 .2"])
+    @Test(arguments: [
+        "", "..", "../../x", "a/b", "1..2", "1.2.", ".1", "1.02", "1.2.840.a", "1/2",
+        String(repeating: "1.", count: 32) + "1", "1.2\0", "1 .2",
+    ])
     func rejectsEverythingElse(_ uid: String) { #expect(!UIDGrammar.isValid(uid)) }
 
     @Test func generatedUIDsAreValidAndDistinct() {

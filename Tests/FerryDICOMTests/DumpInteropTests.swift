@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import FerryDICOM
 import TestSupport
+import Testing
+
+@testable import FerryDICOM
 
 /// `ferry dump` against `dcmdump` on files written by other toolkits (pydicom, DCMTK, GDCM).
 @Suite(.scratch) struct DumpInteropTests {
@@ -20,7 +21,8 @@ import TestSupport
         if a == b { return true }
         guard a.tag == b.tag, a.vr == b.vr, a.length == b.length, a.depth == b.depth else { return false }
         guard a.vr == "FL" || a.vr == "FD", let av = a.value, let bv = b.value else { return false }
-        let x = av.split(separator: "\\").compactMap { Double($0) }, y = bv.split(separator: "\\").compactMap { Double($0) }
+        let x = av.split(separator: "\\").compactMap { Double($0) },
+            y = bv.split(separator: "\\").compactMap { Double($0) }
         return x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) }
     }
 

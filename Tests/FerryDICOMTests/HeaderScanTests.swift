@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import FerryDICOM
 import TestSupport
+import Testing
+
+@testable import FerryDICOM
 
 @Suite(.scratch) struct HeaderScanTests {
     /// The header-only summary agrees with a full read for every readable corpus file, and the
@@ -22,7 +23,8 @@ import TestSupport
                 let location = try #require(s.pixelData)
                 let bytes = try FileBytes.readAll(path)
                 let tag = Array(bytes[location.elementOffset..<(location.elementOffset + 4)])
-                #expect(tag == (full.transferSyntax.isLittleEndian ? [0xE0, 0x7F, 0x10, 0x00] : [0x7F, 0xE0, 0x00, 0x10]))
+                #expect(
+                    tag == (full.transferSyntax.isLittleEndian ? [0xE0, 0x7F, 0x10, 0x00] : [0x7F, 0xE0, 0x00, 0x10]))
                 if let length = location.length {
                     #expect(location.valueOffset + length == bytes.count)
                 }

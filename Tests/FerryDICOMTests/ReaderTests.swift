@@ -1,6 +1,7 @@
-import Testing
-@testable import FerryDICOM
 import TestSupport
+import Testing
+
+@testable import FerryDICOM
 
 @Suite(.scratch) struct ReaderTests {
     static let explicitLE = "1.2.840.10008.1.2.1"
@@ -16,7 +17,7 @@ import TestSupport
         b.item(0xE000, length: 16)
         b.explicit(0x0020, 0x000E, "UI", "1.2.4.5")
         b.item(0xE0DD, length: 0)
-        b.explicit(0x0010, 0x0010, "PN", "DOE^J")   // odd length 5, padded by the helper to 6
+        b.explicit(0x0010, 0x0010, "PN", "DOE^J")  // odd length 5, padded by the helper to 6
         let file = try Part10Reader.read(bytes: b.bytes)
         #expect(file.transferSyntax == .explicitVRLittleEndian)
         #expect(file.dataSet.string(.sopClassUID) == "1.2.840.10008.5.1.4.1.1.7")
@@ -52,7 +53,7 @@ import TestSupport
     @Test func readsExplicitBigEndianAndSwapsNumbersToLittleEndian() throws {
         var b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.2")
         var body = Bytes(littleEndian: false)
-        body.explicit(0x0028, 0x0010, "US", [0x02, 0x00])          // 512 big endian
+        body.explicit(0x0028, 0x0010, "US", [0x02, 0x00])  // 512 big endian
         body.explicit(0x0028, 0x1052, "DS", "-1024")
         body.explicit(0x7FE0, 0x0010, "OW", [0x01, 0x02, 0x03, 0x04])
         b.bytes += body.bytes
@@ -80,7 +81,7 @@ import TestSupport
         var b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.5")
         b.explicit(0x0028, 0x0008, "IS", "2")
         b.explicit(0x7FE0, 0x0010, "OB", [], length: 0xFFFF_FFFF)
-        b.item(0xE000, length: 8); b.u32(0); b.u32(22)    // BOT: frame 2 starts after fragment items of 8+2 and 8+4 bytes
+        b.item(0xE000, length: 8); b.u32(0); b.u32(22)  // BOT: frame 2 starts after fragment items of 8+2 and 8+4 bytes
         b.item(0xE000, length: 2); b.bytes += [1, 1]
         b.item(0xE000, length: 4); b.bytes += [2, 2, 2, 2]
         b.item(0xE000, length: 2); b.bytes += [3, 3]
@@ -92,11 +93,16 @@ import TestSupport
         #expect(frames.map { $0.count } == [2, 1])
         #expect(Array(frames[1][0]) == [3, 3])
         // The same fragments without a BOT but with an Extended Offset Table.
-        let byEOT = try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [0, 22])
+        let byEOT = try EncapsulatedPixelData(fragments: pixels.fragments).frames(
+            numberOfFrames: 2, extendedOffsets: [0, 22])
         #expect(byEOT.map { $0.count } == [2, 1])
         // Non-monotonic or misaligned offsets are errors, never out-of-bounds reads.
-        #expect(throws: DICOMParseError.self) { try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [0, 7]) }
-        #expect(throws: DICOMParseError.self) { try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [22, 0]) }
+        #expect(throws: DICOMParseError.self) {
+            try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [0, 7])
+        }
+        #expect(throws: DICOMParseError.self) {
+            try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [22, 0])
+        }
     }
 
     @Test func extendedOffsetTableIsReadFromTheFile() throws {
@@ -106,7 +112,7 @@ import TestSupport
         b.explicit(0x0028, 0x0100, "US", [8, 0])
         b.explicit(0x7FE0, 0x0001, "OV", [0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0])
         b.explicit(0x7FE0, 0x0010, "OB", [], length: 0xFFFF_FFFF)
-        b.item(0xE000, length: 0)                          // empty BOT, as PS3.5 A.4 requires with an EOT
+        b.item(0xE000, length: 0)  // empty BOT, as PS3.5 A.4 requires with an EOT
         b.item(0xE000, length: 2); b.bytes += [1, 1]
         b.item(0xE000, length: 2); b.bytes += [2, 2]
         b.item(0xE0DD, length: 0)
@@ -163,7 +169,7 @@ import TestSupport
         #expect(parseError(b.bytes)?.code == .badDelimiter)
         var c = Bytes.part10Header(transferSyntax: Self.explicitLE)
         c.explicit(0x0008, 0x1115, "SQ", [], length: 0xFFFF_FFFF)
-        c.explicit(0x0010, 0x0010, "PN", "DOE")   // not an item
+        c.explicit(0x0010, 0x0010, "PN", "DOE")  // not an item
         #expect(parseError(c.bytes)?.code == .badDelimiter)
     }
 

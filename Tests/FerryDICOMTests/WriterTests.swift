@@ -1,23 +1,27 @@
 import Foundation
-import Testing
-@testable import FerryDICOM
 import TestSupport
+import Testing
+
+@testable import FerryDICOM
 
 @Suite(.scratch) struct WriterTests {
-    static let syntaxes: [TransferSyntax] = [.implicitVRLittleEndian, .explicitVRLittleEndian, .explicitVRBigEndian, .deflatedExplicitVRLittleEndian]
+    static let syntaxes: [TransferSyntax] = [
+        .implicitVRLittleEndian, .explicitVRLittleEndian, .explicitVRBigEndian, .deflatedExplicitVRLittleEndian,
+    ]
 
     /// A data set with every kind of element the writer must handle.
     static func sampleDataSet() -> DataSet {
         var ds = DataSet()
         ds.set(.specificCharacterSet, .CS, "ISO_IR 100")
         ds.set(.sopClassUID, .UI, "1.2.840.10008.5.1.4.1.1.7")
-        ds.set(.sopInstanceUID, .UI, "1.2.3.45")           // odd: padded with NUL
+        ds.set(.sopInstanceUID, .UI, "1.2.3.45")  // odd: padded with NUL
         ds.set(.patientName, .PN, "DOE^JANE")
-        ds.set(.patientID, .LO, "ID7")                      // odd: padded with space
+        ds.set(.patientID, .LO, "ID7")  // odd: padded with space
         ds[Tag(0x0018, 0x0050)] = DataElement(Tag(0x0018, 0x0050), .DS, string: "1.25")
         ds[Tag(0x0028, 0x0030)] = DataElement(Tag(0x0028, 0x0030), .DS, string: "0.5\\0.5")
         ds[Tag(0x0018, 0x1310)] = DataElement(Tag(0x0018, 0x1310), .US, bytes: [0, 0, 0, 2, 0, 2, 0, 0])
-        ds[Tag(0x0018, 0x9087)] = DataElement(Tag(0x0018, 0x9087), .FD, bytes: Array(withUnsafeBytes(of: 1000.5.bitPattern.littleEndian, Array.init)))
+        ds[Tag(0x0018, 0x9087)] = DataElement(
+            Tag(0x0018, 0x9087), .FD, bytes: Array(withUnsafeBytes(of: 1000.5.bitPattern.littleEndian, Array.init)))
         ds[Tag(0x0020, 0x9165)] = DataElement(Tag(0x0020, 0x9165), .AT, bytes: [0x20, 0x00, 0x32, 0x00])
         var item = DataSet()
         item.set(Tag(0x0008, 0x1150), .UI, "1.2.840.10008.5.1.4.1.1.2")
@@ -84,7 +88,8 @@ import TestSupport
         #expect(r.status == 0)
         #expect(r.stderr.isEmpty, "dcmdump warned: \(r.stderr)")
         let theirs = DumpListing.parse(r.stdout)
-        let ours = DumpListing.parse(DataSetDump(maxValues: nil).lines(try Part10Reader.read(path: path)).joined(separator: "\n"))
+        let ours = DumpListing.parse(
+            DataSetDump(maxValues: nil).lines(try Part10Reader.read(path: path)).joined(separator: "\n"))
         #expect(theirs.count == ours.count)
         for (o, t) in zip(ours, theirs) where !DumpInteropTests.same(o, t) {
             Issue.record("ferry \(o) / dcmdump \(t)")
@@ -98,7 +103,8 @@ import TestSupport
         let back = try Part10Reader.read(bytes: bytes).dataSet
         // (0010,0010) PN 8 + header 8, (0010,0020) LO 4 + header 8.
         #expect(back.integer(Tag(0x0010, 0x0000)) == 28)
-        let meta = try Part10Reader.read(bytes: try Part10Writer.encode(ds, transferSyntax: .explicitVRLittleEndian)).meta
+        let meta = try Part10Reader.read(bytes: try Part10Writer.encode(ds, transferSyntax: .explicitVRLittleEndian))
+            .meta
         let metaLength = try #require(meta.integer(.fileMetaInformationGroupLength))
         let encodedMeta = try DataSetWriter(encoding: .explicitLittle).encode(meta.withoutGroup(0xFFFF))
         #expect(metaLength == encodedMeta.count - 12)

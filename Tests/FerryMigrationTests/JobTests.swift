@@ -1,8 +1,8 @@
 import FerryDICOM
 import FerryMigration
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.scratch)
 struct JobTests {
@@ -30,10 +30,12 @@ struct JobTests {
         let dir = try Corpus.temporaryDirectory("job")
         func load(_ transcoding: String) throws -> Job {
             let path = dir + "/t.yaml"
-            try "name: t\nsource:\n  paths: [/x]\ntransfer:\n  transcoding:\n\(transcoding)".write(toFile: path, atomically: false, encoding: .utf8)
+            try "name: t\nsource:\n  paths: [/x]\ntransfer:\n  transcoding:\n\(transcoding)".write(
+                toFile: path, atomically: false, encoding: .utf8)
             return try Job.load(path: path)
         }
-        let job = try load("    order: [rle, JPEGLSLossless, 1.2.840.10008.1.2.1]\n    target: jpeg-ls-lossless\n    verify: false\n")
+        let job = try load(
+            "    order: [rle, JPEGLSLossless, 1.2.840.10008.1.2.1]\n    target: jpeg-ls-lossless\n    verify: false\n")
         try job.validate()
         let policy = try job.transfer.transcoding.policy()
         #expect(policy.order == [.rleLossless, .jpegLSLossless, .explicitVRLittleEndian])
@@ -43,18 +45,25 @@ struct JobTests {
         do { try lossy.validate() } catch { #expect("\(error)".contains("allow_lossy")) }
         try (try load("    target: j2k\n    allow_lossy: true\n")).validate()
         let unknown = try load("    order: [jpeg-xl]\n")
-        do { try unknown.validate(); Issue.record("jpeg-xl accepted") } catch { #expect("\(error)".contains("unknown transfer syntax jpeg-xl")) }
-        #expect(Job(name: "d").transfer.transcoding.order.first == "jpeg-ls-lossless", "the default order starts with JPEG-LS lossless")
+        do { try unknown.validate(); Issue.record("jpeg-xl accepted") } catch {
+            #expect("\(error)".contains("unknown transfer syntax jpeg-xl"))
+        }
+        #expect(
+            Job(name: "d").transfer.transcoding.order.first == "jpeg-ls-lossless",
+            "the default order starts with JPEG-LS lossless")
         #expect(try load("    deflate_level: 1\n").transfer.transcoding.deflateLevel == 1)
         #expect(Job(name: "d").transfer.transcoding.deflateLevel == 6)
-        do { try (try load("    deflate_level: 12\n")).validate(); Issue.record("level 12 accepted") } catch { #expect("\(error)".contains("deflate_level")) }
+        do { try (try load("    deflate_level: 12\n")).validate(); Issue.record("level 12 accepted") } catch {
+            #expect("\(error)".contains("deflate_level"))
+        }
     }
 
     @Test(arguments: ["password: hunter2", "key_password: x", "token: abc"])
     func secretsInJobFilesAreRefused(line: String) throws {
         let dir = try Corpus.temporaryDirectory("job")
         let path = dir + "/j.yaml"
-        try "name: j\nsource:\n  paths: [/x]\ndestination:\n  user:\n    username: u\n    \(line)\n".write(toFile: path, atomically: false, encoding: .utf8)
+        try "name: j\nsource:\n  paths: [/x]\ndestination:\n  user:\n    username: u\n    \(line)\n".write(
+            toFile: path, atomically: false, encoding: .utf8)
         #expect(throws: Job.Invalid.self) { try Job.load(path: path) }
         do { _ = try Job.load(path: path) } catch {
             #expect("\(error)".contains("secrets do not belong in job files"))
@@ -62,9 +71,11 @@ struct JobTests {
         }
     }
 
-    @Test(arguments: [("a/b/c.dcm", "**/*.dcm", true), ("c.dcm", "**/*.dcm", true), ("a/b/c.txt", "**/*.dcm", false),
-                      ("a/tmp/x/y", "**/tmp/**", true), ("IM0001", "IM*", true), ("a/IM0001", "IM*", false),
-                      ("a/IM0001", "*/IM[0-9]*", true), ("a/IMX", "*/IM[0-9]*", false), ("x/DICOMDIR", "**/DICOMDIR", true)])
+    @Test(arguments: [
+        ("a/b/c.dcm", "**/*.dcm", true), ("c.dcm", "**/*.dcm", true), ("a/b/c.txt", "**/*.dcm", false),
+        ("a/tmp/x/y", "**/tmp/**", true), ("IM0001", "IM*", true), ("a/IM0001", "IM*", false),
+        ("a/IM0001", "*/IM[0-9]*", true), ("a/IMX", "*/IM[0-9]*", false), ("x/DICOMDIR", "**/DICOMDIR", true),
+    ])
     func globs(path: String, pattern: String, expected: Bool) {
         #expect(Glob(pattern).matches(path) == expected)
     }
@@ -74,8 +85,10 @@ struct JobTests {
         let manifest = dir + "/m.sqlite"
         // Nothing listens on the destination in the file; the flags point to an empty source,
         // so plan only scans and reports.
-        let out = try FerryCLI.run(["plan", Corpus.packageRoot.path + "/jobs/nightly.yaml", "--source", dir, "--manifest", manifest,
-                                    "--dest", "OTHER@127.0.0.1:1", "--format", "json"])
+        let out = try FerryCLI.run([
+            "plan", Corpus.packageRoot.path + "/jobs/nightly.yaml", "--source", dir, "--manifest", manifest,
+            "--dest", "OTHER@127.0.0.1:1", "--format", "json",
+        ])
         #expect(out.status == 0, "\(out.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
         #expect(json?["destination"] as? String == "OTHER@127.0.0.1:1")

@@ -1,20 +1,24 @@
 import FerryDICOM
 import FerryMigration
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Helpers for running `ferry plan/run/status/report` against receivers started here.
 enum Pipeline {
     static func ferryReceiver(_ dir: String, _ extra: [String] = []) throws -> PeerProcess {
         let port = freePort()
-        return try PeerProcess(FerryCLI.path, ["storescp", "-v", "+xa", "-od", dir] + extra + [String(port)], port: port)
+        return try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", dir] + extra + [String(port)], port: port)
     }
 
-    static func run(_ command: String, manifest: String, port: Int, sources: [String], _ extra: [String] = [],
-                    environment: [String: String]? = nil) throws -> Tools.Output {
-        try FerryCLI.run([command, "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(port)", "--name", "t"]
-                         + sources.flatMap { ["--source", $0] } + extra, environment: environment)
+    static func run(
+        _ command: String, manifest: String, port: Int, sources: [String], _ extra: [String] = [],
+        environment: [String: String]? = nil
+    ) throws -> Tools.Output {
+        try FerryCLI.run(
+            [command, "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(port)", "--name", "t"]
+                + sources.flatMap { ["--source", $0] } + extra, environment: environment)
     }
 
     /// SOP Instance UID -> path, for every readable file under `paths`.
@@ -44,7 +48,8 @@ struct PipelineEndToEndTests {
     @Test(arguments: ["small", "stress"])
     func corpusToDCMTK(profile: String) throws {
         let rx = try Corpus.temporaryDirectory("rx-dcmtk-run")
-        let cfg = try Interop.acceptAllProfile(for: Pipeline.instances(try Interop.corpusRoots(profile)), directory: try Corpus.temporaryDirectory("cfg"))
+        let cfg = try Interop.acceptAllProfile(
+            for: Pipeline.instances(try Interop.corpusRoots(profile)), directory: try Corpus.temporaryDirectory("cfg"))
         let receiver = try PeerProcess.dcmtkStorescp(outputDirectory: rx, ["-xf", cfg, "AcceptAll"])
         defer { receiver.stop() }
         try runAndCheck(profile: profile, port: receiver.port, received: rx)
@@ -52,7 +57,8 @@ struct PipelineEndToEndTests {
 
     func runAndCheck(profile: String, port: Int, received rx: String) throws {
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        let out = try Pipeline.run("run", manifest: manifest, port: port, sources: try Interop.corpusRoots(profile), ["--quiet"])
+        let out = try Pipeline.run(
+            "run", manifest: manifest, port: port, sources: try Interop.corpusRoots(profile), ["--quiet"])
         let m = try Manifest(path: manifest, exclusive: false)
         let counts = try m.counts()
         let odd = try m.instances(in: [.failed, .conflict])
@@ -68,7 +74,9 @@ struct PipelineEndToEndTests {
         #expect(Interop.compare(sent: sent, received: received).isEmpty)
         // The odd files: failed with a reason, listed in the JSON report.
         if profile == "stress" {
-            #expect(odd.filter { $0.state == .failed }.count == 6 && odd.filter { $0.state == .conflict }.count == 1, "\(odd.map { "\($0.path): \($0.error ?? "")" })")
+            #expect(
+                odd.filter { $0.state == .failed }.count == 6 && odd.filter { $0.state == .conflict }.count == 1,
+                "\(odd.map { "\($0.path): \($0.error ?? "")" })")
             #expect(odd.allSatisfy { !($0.error ?? "").isEmpty })
             let report = try FerryCLI.run(["report", manifest, "--format", "json"])
             let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
@@ -83,12 +91,15 @@ struct PipelineEndToEndTests {
     @Test func rerunSendsOnlyWhatIsNew() throws {
         let src = try Corpus.temporaryDirectory("incremental")
         let files = Array(try Interop.uncompressedFiles("small").prefix(6))
-        for (i, f) in files.prefix(5).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in files.prefix(5).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
         let rx = try Corpus.temporaryDirectory("rx-incremental")
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        #expect(try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet"]).status == 0)
+        #expect(
+            try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet"]).status == 0)
         let again = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src])
         #expect(again.status == 0)
         #expect(again.stderr.contains("0 new, 0 changed"), "\(again.stderr)")
@@ -106,10 +117,14 @@ struct PipelineEndToEndTests {
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
         let src = try Corpus.temporaryDirectory("lock-src")
-        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
         let first = Process()
         first.executableURL = URL(fileURLWithPath: FerryCLI.path)
-        first.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--source", src, "--quiet"]
+        first.arguments = [
+            "run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--source", src, "--quiet",
+        ]
         try first.run()
         // Once the receiver has a file, the first run holds the manifest (and sleeps 3 s there).
         #expect(receiver.waitForLog("Stored "), "\(receiver.log())")
@@ -127,7 +142,9 @@ struct PipelineSourceTests {
     /// A run reads the sources and never changes them: same names, sizes, mtimes and bytes.
     @Test func sourceTreeIsNeverModified() throws {
         let src = try Corpus.temporaryDirectory("untouched")
-        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(3).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
         func snapshot() throws -> [String: String] {
             var out: [String: String] = [:]
             for p in DirectoryWalker().files(under: [src]) {
@@ -141,14 +158,17 @@ struct PipelineSourceTests {
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        #expect(try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet"]).status == 0)
+        #expect(
+            try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet"]).status == 0)
         #expect(try snapshot() == before)
     }
 
     /// --since restricts a scan to files modified at or after the given time.
     @Test func sinceRestrictsTheScan() throws {
         let src = try Corpus.temporaryDirectory("since")
-        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
         let old = Date().addingTimeInterval(-3 * 86400)
         try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: src + "/f0.dcm")
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
@@ -163,18 +183,25 @@ struct ProgressOutputTests {
     /// plain progress is whole lines; --quiet writes none.
     @Test func progressModes() throws {
         let src = try Corpus.temporaryDirectory("progress")
-        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(3).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(3).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
         let rx = try Corpus.temporaryDirectory("rx-progress")
         let receiver = try Pipeline.ferryReceiver(rx)
         defer { receiver.stop() }
-        let json = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src], ["--json-progress"])
+        let json = try Pipeline.run(
+            "run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src],
+            ["--json-progress"])
         let last = try #require(json.stderr.split(separator: "\n").last { $0.hasPrefix("{") })
         let object = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
         #expect(object["files"] as? Int == 3 && object["total_files"] as? Int == 3 && object["failures"] as? Int == 0)
-        let plain = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src])
+        let plain = try Pipeline.run(
+            "run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src])
         #expect(plain.stderr.contains("3/3 files"), "\(plain.stderr)")
         #expect(!plain.stderr.contains("\r"), "no terminal control characters when stderr is not a terminal")
-        let quiet = try Pipeline.run("run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src], ["--quiet"])
+        let quiet = try Pipeline.run(
+            "run", manifest: try Corpus.temporaryDirectory("m") + "/t.sqlite", port: receiver.port, sources: [src],
+            ["--quiet"])
         #expect(quiet.stderr.isEmpty, "\(quiet.stderr)")
     }
 }

@@ -16,11 +16,14 @@ struct PlanReportTests {
     /// FERRY_UPDATE_SNAPSHOTS=1 rewrites it.
     @Test func smallProfileJSONSnapshot() throws {
         let manifest = try Corpus.temporaryDirectory("plan") + "/t.sqlite"
-        let out = try Pipeline.run("plan", manifest: manifest, port: 104, sources: try Interop.corpusRoots("small"), ["--format", "json"])
+        let out = try Pipeline.run(
+            "plan", manifest: manifest, port: 104, sources: try Interop.corpusRoots("small"), ["--format", "json"])
         #expect(out.status == 0, "\(out.stderr)")
         var json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
         // Paths depend on where the corpus was made: the snapshot keeps the path-free parts.
-        json["unsendable"] = (json["unsendable"] as? [[String: Any]])?.map { ["state": $0["state"] ?? "", "reason": $0["reason"] ?? ""] }
+        json["unsendable"] = (json["unsendable"] as? [[String: Any]])?.map {
+            ["state": $0["state"] ?? "", "reason": $0["reason"] ?? ""]
+        }
         // Byte counts too: the corpus's encoders write a few bytes more or less from run to run.
         json["groups"] = (json["groups"] as? [[String: Any]])?.map { $0.filter { $0.key != "bytes" } }
         let actual = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
@@ -39,18 +42,26 @@ struct PlanReportTests {
     @Test func probeAgainstAPartialReceiver() throws {
         let rx = try Corpus.temporaryDirectory("rx-probe")
         let port = freePort()
-        let receiver = try PeerProcess(FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.explicitVRLittleEndian.uid, String(port)], port: port)
+        let receiver = try PeerProcess(
+            FerryCLI.path,
+            ["storescp", "-od", rx, "--accept-ts", TransferSyntax.explicitVRLittleEndian.uid, String(port)], port: port)
         defer { receiver.stop() }
         let manifest = try Corpus.temporaryDirectory("plan") + "/t.sqlite"
-        let out = try Pipeline.run("plan", manifest: manifest, port: port, sources: try Interop.corpusRoots("tiny"), ["--probe", "--format", "json"])
+        let out = try Pipeline.run(
+            "plan", manifest: manifest, port: port, sources: try Interop.corpusRoots("tiny"),
+            ["--probe", "--format", "json"])
         #expect(out.status == 0, "\(out.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
         let groups = json["groups"] as? [[String: Any]] ?? []
-        func outcome(_ ts: TransferSyntax) -> String? { groups.first { $0["transferSyntax"] as? String == ts.uid }?["outcome"] as? String }
+        func outcome(_ ts: TransferSyntax) -> String? {
+            groups.first { $0["transferSyntax"] as? String == ts.uid }?["outcome"] as? String
+        }
         #expect(outcome(.explicitVRLittleEndian) == "send as is")
         #expect(outcome(.implicitVRLittleEndian) == "send converted (uncompressed syntax change)")
         #expect(outcome(.rleLossless) == "transcode: RLE Lossless -> Explicit VR Little Endian (lossless decode)")
-        #expect(outcome(.jpegBaseline) == "transcode: JPEG Baseline (Process 1) -> Explicit VR Little Endian (decode of a lossy stream)")
+        #expect(
+            outcome(.jpegBaseline)
+                == "transcode: JPEG Baseline (Process 1) -> Explicit VR Little Endian (decode of a lossy stream)")
         #expect(Interop.received(rx).isEmpty, "the probe sends no data")
         let stored = try Manifest(path: manifest, exclusive: false).probes()
         #expect(stored.contains { $0.accepted && $0.transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid })
@@ -58,12 +69,19 @@ struct PlanReportTests {
 
         // `run` reuses the probe: with RLE as the only way out, what the probe showed cannot be
         // sent fails at once with its reason; explicit files are sent.
-        let run = try Pipeline.run("run", manifest: manifest, port: port, sources: try Interop.corpusRoots("tiny"), ["--quiet", "--transcode-order", "rle"])
+        let run = try Pipeline.run(
+            "run", manifest: manifest, port: port, sources: try Interop.corpusRoots("tiny"),
+            ["--quiet", "--transcode-order", "rle"])
         #expect(run.status == 1, "\(run.stderr)")
         let m = try Manifest(path: manifest, exclusive: false)
         let failed = try m.instances(in: [.failed])
-        #expect(!failed.isEmpty && failed.allSatisfy { ($0.error ?? "").hasPrefix("probe of ANY-SCP@127.0.0.1:\(port): cannot be sent: ") && ($0.error ?? "").contains("transcoding order") },
-                "\(failed.map { $0.error ?? "" })")
+        #expect(
+            !failed.isEmpty
+                && failed.allSatisfy {
+                    ($0.error ?? "").hasPrefix("probe of ANY-SCP@127.0.0.1:\(port): cannot be sent: ")
+                        && ($0.error ?? "").contains("transcoding order")
+                },
+            "\(failed.map { $0.error ?? "" })")
         #expect(failed.allSatisfy { $0.attempts == 0 }, "no association was spent on them")
         let done = try m.instances(in: [.done])
         #expect(Interop.received(rx).count == done.count)
@@ -80,7 +98,11 @@ struct PlanReportTests {
         let sources = try Interop.corpusRoots("ct-series", count: 300)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: FerryCLI.path)
-        p.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet", "--associations", "1"] + sources.flatMap { ["--source", $0] }
+        p.arguments =
+            [
+                "run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet",
+                "--associations", "1",
+            ] + sources.flatMap { ["--source", $0] }
         try p.run()
         #expect(receiver.waitForLog("I: Stored ", count: 20), "\(receiver.log().suffix(1000))")
         kill(p.processIdentifier, SIGINT)
@@ -104,7 +126,8 @@ struct PlanReportTests {
         var studiesByShard: [Set<String>] = []
         for i in 1...2 {
             let manifest = try Corpus.temporaryDirectory("manifest") + "/s\(i).sqlite"
-            _ = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet", "--shard", "\(i)/2"])
+            _ = try Pipeline.run(
+                "run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet", "--shard", "\(i)/2"])
             let done = try Manifest(path: manifest, exclusive: false).instances(in: [.done])
             doneByShard.append(Set(done.compactMap(\.sopInstanceUID)))
             studiesByShard.append(Set(done.compactMap(\.studyInstanceUID)))

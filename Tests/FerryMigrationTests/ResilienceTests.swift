@@ -25,7 +25,11 @@ struct ResilienceTests {
         for _ in 0..<12 where kills < 6 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: FerryCLI.path)
-            p.arguments = ["run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet", "--associations", "2"]
+            p.arguments =
+                [
+                    "run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--quiet",
+                    "--associations", "2",
+                ]
                 + sources.flatMap { ["--source", $0] }
             let target = receiver.logCount("I: Stored ") + Int.random(in: 5...30, using: &generator)
             try p.run()
@@ -49,14 +53,23 @@ struct ResilienceTests {
         #expect(stores - 300 <= inFlightAtKills, "re-sent \(stores - 300), in flight at the kills \(inFlightAtKills)")
     }
 
-    func faultRun(_ receiverOptions: [String], _ runOptions: [String] = [], dcmtk: Bool = false) throws -> (Tools.Output, Manifest) {
+    func faultRun(
+        _ receiverOptions: [String], _ runOptions: [String] = [], dcmtk: Bool = false
+    ) throws -> (Tools.Output, Manifest) {
         let rx = try Corpus.temporaryDirectory("rx-fault")
-        let receiver = dcmtk ? try PeerProcess.dcmtkStorescp(outputDirectory: rx, receiverOptions) : try Pipeline.ferryReceiver(rx, receiverOptions)
+        let receiver =
+            dcmtk
+            ? try PeerProcess.dcmtkStorescp(outputDirectory: rx, receiverOptions)
+            : try Pipeline.ferryReceiver(rx, receiverOptions)
         defer { receiver.stop() }
         let src = try Corpus.temporaryDirectory("fault-src")
-        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        let out = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: [src], ["--quiet", "--associations", "1", "--backoff", "0.1"] + runOptions)
+        let out = try Pipeline.run(
+            "run", manifest: manifest, port: receiver.port, sources: [src],
+            ["--quiet", "--associations", "1", "--backoff", "0.1"] + runOptions)
         return (out, try Manifest(path: manifest, exclusive: false))
     }
 
@@ -70,14 +83,18 @@ struct ResilienceTests {
         let (out, m) = try faultRun(["--abort-during"], dcmtk: true)
         #expect(out.status == 1, "\(out.stderr)")
         let rows = try m.instances()
-        #expect(rows.allSatisfy { $0.state == .failed && $0.attempts == 3 }, "\(rows.map { ($0.state, $0.attempts, $0.error ?? "") })")
+        #expect(
+            rows.allSatisfy { $0.state == .failed && $0.attempts == 3 },
+            "\(rows.map { ($0.state, $0.attempts, $0.error ?? "") })")
     }
 
     @Test func sleepDuringPastTheDIMSETimeoutIsRetriedThenFailed() throws {
         let (out, m) = try faultRun(["--sleep-during", "30"], ["--dimse-timeout", "0.3", "--max-attempts", "2"])
         #expect(out.status == 1, "\(out.stderr)")
         let rows = try m.instances()
-        #expect(rows.allSatisfy { $0.state == .failed && $0.attempts == 2 && ($0.error ?? "").contains("timeout") }, "\(rows.map { ($0.state, $0.attempts, $0.error ?? "") })")
+        #expect(
+            rows.allSatisfy { $0.state == .failed && $0.attempts == 2 && ($0.error ?? "").contains("timeout") },
+            "\(rows.map { ($0.state, $0.attempts, $0.error ?? "") })")
     }
 
     @Test func outOfResourcesBacksOffThenPauses() throws {
@@ -92,13 +109,19 @@ struct ResilienceTests {
         let (out, m) = try faultRun(["--status", "C000"])
         #expect(out.status == 1, "\(out.stderr)")
         let rows = try m.instances()
-        #expect(rows.allSatisfy { $0.state == .failed && $0.attempts == 2 && $0.statusCode == 0xC000 }, "\(rows.map { ($0.state, $0.attempts) })")
+        #expect(
+            rows.allSatisfy { $0.state == .failed && $0.attempts == 2 && $0.statusCode == 0xC000 },
+            "\(rows.map { ($0.state, $0.attempts) })")
     }
 
     @Test func warningIsDoneWithTheStatusKept() throws {
         let (out, m) = try faultRun(["--status", "B000"])
         #expect(out.status == 0, "\(out.stderr)")
         let rows = try m.instances()
-        #expect(rows.allSatisfy { $0.state == .doneWarning && $0.statusCode == 0xB000 && $0.statusName == "Warning: Coercion of data elements" })
+        #expect(
+            rows.allSatisfy {
+                $0.state == .doneWarning && $0.statusCode == 0xB000
+                    && $0.statusName == "Warning: Coercion of data elements"
+            })
     }
 }

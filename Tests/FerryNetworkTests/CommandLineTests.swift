@@ -40,7 +40,9 @@ struct CommandLineTests {
     @Test func syntaxErrorsExitWithOne() throws {
         #expect(try FerryCLI.run(["storescu", "--no-such-option", "localhost", "104", "x.dcm"]).status == 1)
         #expect(try FerryCLI.run(["storescu", "localhost"]).status == 1)
-        #expect(try FerryCLI.run(["storescu", "-pdu", "100", "localhost", "104", "x.dcm"]).status == 1, "value out of DCMTK's range")
+        #expect(
+            try FerryCLI.run(["storescu", "-pdu", "100", "localhost", "104", "x.dcm"]).status == 1,
+            "value out of DCMTK's range")
         let help = try FerryCLI.run(["storescu", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("+sd    --scan-directories") && help.stdout.contains("exit codes"))
@@ -56,7 +58,9 @@ struct CommandLineTests {
         let file = try #require(try Interop.uncompressedFiles("tiny").first)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FerryCLI.path)
-        process.arguments = ["storescu", "-d", "-usr", "alice", "-pwd", "hunter2-secret", "-rsp", "127.0.0.1", String(peer.port), file]
+        process.arguments = [
+            "storescu", "-d", "-usr", "alice", "-pwd", "hunter2-secret", "-rsp", "127.0.0.1", String(peer.port), file,
+        ]
         let errPipe = Pipe()
         process.standardError = errPipe
         process.standardOutput = FileHandle.nullDevice
@@ -64,7 +68,9 @@ struct CommandLineTests {
         var cmdline = ""
         for _ in 0..<40 {
             usleep(50_000)
-            if let data = FileManager.default.contents(atPath: "/proc/\(process.processIdentifier)/cmdline"), !data.isEmpty {
+            if let data = FileManager.default.contents(atPath: "/proc/\(process.processIdentifier)/cmdline"),
+                !data.isEmpty
+            {
                 cmdline = String(decoding: data, as: UTF8.self)
                 if cmdline.contains("alice") && !cmdline.contains("hunter2") { break }
             }

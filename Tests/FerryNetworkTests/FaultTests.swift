@@ -1,7 +1,7 @@
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Faults injected with DCMTK storescp's own test switches: each gives a clear error, no hang
 /// and DCMTK storescu's exit code; --no-halt goes on over new associations.
@@ -42,7 +42,9 @@ struct FaultTests {
         let (out, _) = try storescu([], port: peer.port, files: files)
         #expect(out.status == 10, "\(out.stderr)")
         #expect(out.stderr.contains("peer aborted the association"), "\(out.stderr)")
-        #expect(out.stderr.components(separatedBy: "Requesting Association").count - 1 == 1, "halts after the first failure")
+        #expect(
+            out.stderr.components(separatedBy: "Requesting Association").count - 1 == 1, "halts after the first failure"
+        )
     }
 
     @Test func abortDuringHaltsWithExitCode10() throws {
@@ -67,14 +69,17 @@ struct FaultTests {
         #expect(result.stderr.components(separatedBy: "Store Failed").count - 1 == 3)
 
         // DCMTK's storescu -nh on the same peer: one association, the later files fail on it.
-        let dcmtk = try Tools.run("/usr/bin/storescu", ["-v", "--no-halt", "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
+        let dcmtk = try Tools.run(
+            "/usr/bin/storescu", ["-v", "--no-halt", "127.0.0.1", String(peer.port)] + files,
+            environment: ["TCP_NODELAY": "1"])
         #expect(dcmtk.stderr.components(separatedBy: "Requesting Association").count - 1 == 1, "\(dcmtk.stderr)")
     }
 
     /// The peer sleeps 30 s, Ferry waits 0.3 s: it gives up at its timeout, long before the
     /// peer would answer (the test ends when Ferry does).
     @Test func sleepDuringPastTheDIMSETimeout() throws {
-        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-during", "30"])
+        let peer = try PeerProcess.dcmtkStorescp(
+            outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-during", "30"])
         defer { peer.stop() }
         let (out, elapsed) = try storescu(["-td", "0.3"], port: peer.port, files: try threeFiles())
         #expect(out.status == 10, "\(out.stderr)")
@@ -83,7 +88,8 @@ struct FaultTests {
     }
 
     @Test func sleepAfterPastTheDIMSETimeout() throws {
-        let peer = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-after", "30"])
+        let peer = try PeerProcess.dcmtkStorescp(
+            outputDirectory: try Corpus.temporaryDirectory(), ["--sleep-after", "30"])
         defer { peer.stop() }
         let (out, elapsed) = try storescu(["-td", "0.3"], port: peer.port, files: try threeFiles())
         // The first store succeeds; storescp then sleeps before reading the next request.
@@ -99,22 +105,25 @@ struct FaultTests {
 @Suite(.serialized, .scratch)
 struct StatusTests {
     static let scp = """
-    import sys
-    from pynetdicom import AE, evt, AllStoragePresentationContexts, ALL_TRANSFER_SYNTAXES
-    ae = AE()
-    for cx in AllStoragePresentationContexts:
-        ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-    def store(event):
-        return int(event.assoc.requestor.ae_title.strip(), 16)
-    ae.start_server(("127.0.0.1", int(sys.argv[1])), evt_handlers=[(evt.EVT_C_STORE, store)])
-    """
+        import sys
+        from pynetdicom import AE, evt, AllStoragePresentationContexts, ALL_TRANSFER_SYNTAXES
+        ae = AE()
+        for cx in AllStoragePresentationContexts:
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        def store(event):
+            return int(event.assoc.requestor.ae_title.strip(), 16)
+        ae.start_server(("127.0.0.1", int(sys.argv[1])), evt_handlers=[(evt.EVT_C_STORE, store)])
+        """
 
     static func peer() throws -> PeerProcess {
         try SharedPeers.peer("status-scp") { try PeerProcess.script(scp, name: "status-scp") }
     }
 
-    @Test(arguments: [("A700", Int32(0xA7), "Refused: Out of resources"), ("C000", Int32(0xC0), "Error: Cannot understand"),
-                      ("0122", Int32(0x01), "Refused: SOP class not supported"), ("B000", Int32(0), "Warning: Coercion of data elements")])
+    @Test(arguments: [
+        ("A700", Int32(0xA7), "Refused: Out of resources"), ("C000", Int32(0xC0), "Error: Cannot understand"),
+        ("0122", Int32(0x01), "Refused: SOP class not supported"),
+        ("B000", Int32(0), "Warning: Coercion of data elements"),
+    ])
     func statusIsNamedAndSetsTheExitCode(status: String, exitCode: Int32, name: String) throws {
         let peer = try Self.peer()
         let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
@@ -133,7 +142,9 @@ struct RunOptionTests {
         defer { peer.stop() }
         let file = try #require(try Interop.uncompressedFiles("tiny").first)
         let source = try #require(try HeaderScan.summary(path: file).sopInstanceUID)
-        let result = try FerryCLI.run(["storescu", "-v", "--repeat", "3", "+II", "--abort", "127.0.0.1", String(peer.port), file])
+        let result = try FerryCLI.run([
+            "storescu", "-v", "--repeat", "3", "+II", "--abort", "127.0.0.1", String(peer.port), file,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("Aborting Association"))
         let received = Interop.received(out)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A scripted raw-socket peer misbehaves in one way per test; Ferry must abort or report a
 /// clear error, quickly, without allocating what the peer announces and without crashing.
@@ -9,84 +9,85 @@ struct HostilePeerTests {
     /// The peer: accepts one connection, reads the A-ASSOCIATE-RQ, then acts out `mode`,
     /// and writes what it received afterwards (hex PDU types) to `<port>.log` beside the script.
     static let script = #"""
-    import socket, struct, sys, time
-    port = int(sys.argv[1]); mode = sys.argv[2]; logpath = sys.argv[3]
-    srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port)); srv.listen(1)
-    def recv_exact(n):
-        b = b""
-        while len(b) < n:
-            c = conn.recv(n - len(b))
-            if not c: raise EOFError
-            b += c
-        return b
-    def read_pdu():
-        h = recv_exact(6); t, n = h[0], struct.unpack(">I", h[2:6])[0]
-        return t, recv_exact(n)
-    def item(t, body): return bytes([t, 0]) + struct.pack(">H", len(body)) + body
-    def accept(rq):
-        # Accept the first proposed context with its first transfer syntax.
-        p = 68; pcs = []
-        while p < len(rq):
-            t, n = rq[p], struct.unpack(">H", rq[p+2:p+4])[0]
-            if t == 0x20:
-                pid = rq[p+4]; q = p + 8; ts = None
-                while q < p + 4 + n:
-                    st, sn = rq[q], struct.unpack(">H", rq[q+2:q+4])[0]
-                    if st == 0x40 and ts is None: ts = rq[q+4:q+4+sn]
-                    q += 4 + sn
-                pcs.append((pid, ts))
-            p += 4 + n
-        body = struct.pack(">HH", 1, 0) + rq[4:36] + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1")
-        for i, (pid, ts) in enumerate(pcs):
-            body += item(0x21, bytes([pid, 0, 0 if i == 0 else 3, 0]) + item(0x40, ts))
-        body += item(0x50, item(0x51, struct.pack(">I", 0 if mode == "unlimited" else 16384)) + item(0x52, b"1.2.3.4"))
-        conn.sendall(bytes([2, 0]) + struct.pack(">I", len(body)) + body)
-        return pcs[0][0]
-    def command_rsp(pid, msgid):
-        # C-STORE-RSP answering `msgid`, implicit VR LE, success.
-        def el(g, e, v): return struct.pack("<HHI", g, e, len(v)) + v
-        body = el(0, 0x100, struct.pack("<H", 0x8001)) + el(0, 0x120, struct.pack("<H", msgid)) + \
-               el(0, 0x800, struct.pack("<H", 0x0101)) + el(0, 0x900, struct.pack("<H", 0))
-        cmd = el(0, 0, struct.pack("<I", len(body))) + body
-        pdv = struct.pack(">I", len(cmd) + 2) + bytes([pid, 3]) + cmd
-        conn.sendall(bytes([4, 0]) + struct.pack(">I", len(pdv)) + pdv)
-    seen = []
-    while True:  # skip the test harness's readiness probe (connects and closes)
-        conn, _ = srv.accept()
+        import socket, struct, sys, time
+        port = int(sys.argv[1]); mode = sys.argv[2]; logpath = sys.argv[3]
+        srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", port)); srv.listen(1)
+        def recv_exact(n):
+            b = b""
+            while len(b) < n:
+                c = conn.recv(n - len(b))
+                if not c: raise EOFError
+                b += c
+            return b
+        def read_pdu():
+            h = recv_exact(6); t, n = h[0], struct.unpack(">I", h[2:6])[0]
+            return t, recv_exact(n)
+        def item(t, body): return bytes([t, 0]) + struct.pack(">H", len(body)) + body
+        def accept(rq):
+            # Accept the first proposed context with its first transfer syntax.
+            p = 68; pcs = []
+            while p < len(rq):
+                t, n = rq[p], struct.unpack(">H", rq[p+2:p+4])[0]
+                if t == 0x20:
+                    pid = rq[p+4]; q = p + 8; ts = None
+                    while q < p + 4 + n:
+                        st, sn = rq[q], struct.unpack(">H", rq[q+2:q+4])[0]
+                        if st == 0x40 and ts is None: ts = rq[q+4:q+4+sn]
+                        q += 4 + sn
+                    pcs.append((pid, ts))
+                p += 4 + n
+            body = struct.pack(">HH", 1, 0) + rq[4:36] + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1")
+            for i, (pid, ts) in enumerate(pcs):
+                body += item(0x21, bytes([pid, 0, 0 if i == 0 else 3, 0]) + item(0x40, ts))
+            body += item(0x50, item(0x51, struct.pack(">I", 0 if mode == "unlimited" else 16384)) + item(0x52, b"1.2.3.4"))
+            conn.sendall(bytes([2, 0]) + struct.pack(">I", len(body)) + body)
+            return pcs[0][0]
+        def command_rsp(pid, msgid):
+            # C-STORE-RSP answering `msgid`, implicit VR LE, success.
+            def el(g, e, v): return struct.pack("<HHI", g, e, len(v)) + v
+            body = el(0, 0x100, struct.pack("<H", 0x8001)) + el(0, 0x120, struct.pack("<H", msgid)) + \
+                   el(0, 0x800, struct.pack("<H", 0x0101)) + el(0, 0x900, struct.pack("<H", 0))
+            cmd = el(0, 0, struct.pack("<I", len(body))) + body
+            pdv = struct.pack(">I", len(cmd) + 2) + bytes([pid, 3]) + cmd
+            conn.sendall(bytes([4, 0]) + struct.pack(">I", len(pdv)) + pdv)
+        seen = []
+        while True:  # skip the test harness's readiness probe (connects and closes)
+            conn, _ = srv.accept()
+            try:
+                t, rq = read_pdu(); break
+            except EOFError:
+                conn.close()
         try:
-            t, rq = read_pdu(); break
-        except EOFError:
-            conn.close()
-    try:
-        if mode == "huge-length":
-            conn.sendall(bytes([2, 0]) + struct.pack(">I", 0xFFFFFFFF) + b"\0" * 64)
-        elif mode == "unknown-type":
-            conn.sendall(bytes([0x09, 0]) + struct.pack(">I", 4) + b"\0" * 4)
-        elif mode == "truncated":
-            conn.sendall(bytes([2, 0]) + struct.pack(">I", 200) + b"\0" * 50); conn.close()
-        elif mode == "silent":
-            time.sleep(5)
-        elif mode in ("wrong-message-id", "huge-data", "unlimited"):
-            pid = accept(rq)
-            longest = 0
-            while True:  # read the command and the data set up to the last data fragment
-                t, body = read_pdu()
-                longest = max(longest, len(body))
-                if t != 4: break
-                if body[5] & 2 and not body[5] & 1: break
-            if mode == "unlimited": seen.append("max%d" % longest); command_rsp(pid, 1)
-            elif mode == "wrong-message-id": command_rsp(pid, 999)
-            else: conn.sendall(bytes([4, 0]) + struct.pack(">I", 0x7FFFFFFF) + b"\0" * 64)
-        conn.settimeout(5)
-        while True:
-            t, body = read_pdu(); seen.append("%02x" % t)
-    except Exception:
-        pass
-    open(logpath, "w").write(" ".join(seen))
-    """#
+            if mode == "huge-length":
+                conn.sendall(bytes([2, 0]) + struct.pack(">I", 0xFFFFFFFF) + b"\0" * 64)
+            elif mode == "unknown-type":
+                conn.sendall(bytes([0x09, 0]) + struct.pack(">I", 4) + b"\0" * 4)
+            elif mode == "truncated":
+                conn.sendall(bytes([2, 0]) + struct.pack(">I", 200) + b"\0" * 50); conn.close()
+            elif mode == "silent":
+                time.sleep(5)
+            elif mode in ("wrong-message-id", "huge-data", "unlimited"):
+                pid = accept(rq)
+                longest = 0
+                while True:  # read the command and the data set up to the last data fragment
+                    t, body = read_pdu()
+                    longest = max(longest, len(body))
+                    if t != 4: break
+                    if body[5] & 2 and not body[5] & 1: break
+                if mode == "unlimited": seen.append("max%d" % longest); command_rsp(pid, 1)
+                elif mode == "wrong-message-id": command_rsp(pid, 999)
+                else: conn.sendall(bytes([4, 0]) + struct.pack(">I", 0x7FFFFFFF) + b"\0" * 64)
+            conn.settimeout(5)
+            while True:
+                t, body = read_pdu(); seen.append("%02x" % t)
+        except Exception:
+            pass
+        open(logpath, "w").write(" ".join(seen))
+        """#
 
-    func run(_ mode: String, extra: [String] = []) throws -> (out: Tools.Output, peerSaw: String, seconds: TimeInterval) {
+    func run(_ mode: String, extra: [String] = []) throws -> (out: Tools.Output, peerSaw: String, seconds: TimeInterval)
+    {
         let dir = try Corpus.temporaryDirectory("hostile")
         let scriptPath = dir + "/peer.py", logPath = dir + "/peer.log"
         try Self.script.write(toFile: scriptPath, atomically: false, encoding: .utf8)
@@ -95,7 +96,8 @@ struct HostilePeerTests {
         defer { peer.stop() }
         let file = try #require(try Interop.uncompressedFiles("tiny").first)
         let start = Date()
-        let out = try FerryCLI.run(["storescu", "-ta", "3", "-td", "3", "-xi", "-R", "127.0.0.1", String(port), file] + extra)
+        let out = try FerryCLI.run(
+            ["storescu", "-ta", "3", "-td", "3", "-xi", "-R", "127.0.0.1", String(port), file] + extra)
         let seconds = Date().timeIntervalSince(start)
         // Let the peer write its log.
         let deadline = Date().addingTimeInterval(8)

@@ -13,7 +13,9 @@ struct NegotiationTests {
     }
 
     static func synthetic(_ sop: String, _ ts: TransferSyntax = .explicitVRLittleEndian) -> OutgoingFile {
-        OutgoingFile(path: "/nonexistent", sopClassUID: sop, sopInstanceUID: "1.2.3", transferSyntax: ts, dataSetOffset: 0, fileSize: 0)
+        OutgoingFile(
+            path: "/nonexistent", sopClassUID: sop, sopInstanceUID: "1.2.3", transferSyntax: ts, dataSetOffset: 0,
+            fileSize: 0)
     }
 
     /// What DCMTK storescu proposes with `options` for `file`, read off its debug dump.
@@ -21,8 +23,13 @@ struct NegotiationTests {
         let out = try Corpus.temporaryDirectory()
         let peer = try PeerProcess.dcmtkStorescp(outputDirectory: out)
         defer { peer.stop() }
-        let run = try Tools.run("/usr/bin/storescu", ["-d"] + options + ["127.0.0.1", String(peer.port), file], environment: ["TCP_NODELAY": "1"])
-        let rq = run.stderr.components(separatedBy: "BEGIN A-ASSOCIATE-RQ").dropFirst().first?.components(separatedBy: "END A-ASSOCIATE-RQ").first ?? ""
+        let run = try Tools.run(
+            "/usr/bin/storescu", ["-d"] + options + ["127.0.0.1", String(peer.port), file],
+            environment: ["TCP_NODELAY": "1"])
+        let rq =
+            run.stderr.components(separatedBy: "BEGIN A-ASSOCIATE-RQ").dropFirst().first?.components(
+                separatedBy: "END A-ASSOCIATE-RQ"
+            ).first ?? ""
         var contexts: [[String]] = []
         for line in rq.split(separator: "\n") {
             let text = line.replacingOccurrences(of: "D:", with: "").trimmingCharacters(in: .whitespaces)
@@ -35,8 +42,12 @@ struct NegotiationTests {
         return contexts
     }
 
-    @Test("same contexts as DCMTK storescu", arguments: [[String](), ["-x="], ["-xe"], ["-xi"], ["-xb"], ["+C"], ["-R"], ["-xs"], ["-xy"], ["-xx"], ["-xw"],
-                                                        ["-xt"], ["-xu"], ["-xr"], ["-xd"], ["-R", "+C", "-xv"], ["-xi", "-xe"]])
+    @Test(
+        "same contexts as DCMTK storescu",
+        arguments: [
+            [String](), ["-x="], ["-xe"], ["-xi"], ["-xb"], ["+C"], ["-R"], ["-xs"], ["-xy"], ["-xx"], ["-xw"],
+            ["-xt"], ["-xu"], ["-xr"], ["-xd"], ["-R", "+C", "-xv"], ["-xi", "-xe"],
+        ])
     func sameContextsAsDCMTK(options: [String]) throws {
         let path = try #require(try Interop.uncompressedFiles("tiny").first)
         var proposal = ProposalOptions()
@@ -66,7 +77,8 @@ struct NegotiationTests {
         let dcmtk = try Self.dcmtkProposal(options, file: path)
         #expect(!dcmtk.isEmpty)
         #expect(ferry == dcmtk)
-        #expect(plans[0].contexts.map(\.id) == Array(stride(from: UInt8(1), through: UInt8(2 * ferry.count - 1), by: 2)))
+        #expect(
+            plans[0].contexts.map(\.id) == Array(stride(from: UInt8(1), through: UInt8(2 * ferry.count - 1), by: 2)))
     }
 
     /// DCMTK proposes only uncompressed syntaxes for a JPEG Lossless Process 14 file (the
@@ -82,8 +94,11 @@ struct NegotiationTests {
         #expect(lists.contains([TransferSyntax.explicitVRLittleEndian.uid]))
         #expect(lists.contains([TransferSyntax.explicitVRBigEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]))
         options.combine = true
-        let combined = ContextPlanner.plan([Self.synthetic(ct, .jpegLosslessProcess14)], options: options)[0].contexts.map(\.transferSyntaxes)
-        #expect(combined.contains([TransferSyntax.jpegLosslessProcess14.uid]), "own syntax in a context of its own even with +C")
+        let combined = ContextPlanner.plan([Self.synthetic(ct, .jpegLosslessProcess14)], options: options)[0].contexts
+            .map(\.transferSyntaxes)
+        #expect(
+            combined.contains([TransferSyntax.jpegLosslessProcess14.uid]),
+            "own syntax in a context of its own even with +C")
     }
 
     /// More than 128 contexts: the files are split over several associations, each within
@@ -112,8 +127,11 @@ struct NegotiationTests {
         #expect(profile.contexts.count == 128)
         #expect(profile.contexts[0].abstractSyntax == "1.2.840.10008.5.1.4.1.1.1")  // ComputedRadiographyImageStorage
         #expect(profile.contexts[0].transferSyntaxes == [TransferSyntax.jpegBaseline.uid])
-        #expect(profile.contexts[2].transferSyntaxes == [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
-                                                         TransferSyntax.implicitVRLittleEndian.uid])
+        #expect(
+            profile.contexts[2].transferSyntaxes == [
+                TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
+                TransferSyntax.implicitVRLittleEndian.uid,
+            ])
         #expect(throws: AssociationConfigFile.ParseError.self) {
             try AssociationConfigFile(text: "[[Profiles]]\n[P]\nPresentationContexts = Missing\n")
         }
@@ -131,8 +149,12 @@ struct NegotiationTests {
         let config = try Interop.acceptAllProfile(for: sent, directory: try Corpus.temporaryDirectory("cfg"))
         let peer = try PeerProcess.dcmtkStorescp(outputDirectory: out, ["-xf", config, "AcceptAll"])
         defer { peer.stop() }
-        let result = try FerryCLI.run(["storescu", "-v", "+sd", "+r", "-xf", "/etc/dcmtk/storescu.cfg", "Default", "127.0.0.1", String(peer.port)]
-                                      + Interop.corpusRoots("tiny"))
+        let result = try FerryCLI.run(
+            [
+                "storescu", "-v", "+sd", "+r", "-xf", "/etc/dcmtk/storescu.cfg", "Default", "127.0.0.1",
+                String(peer.port),
+            ]
+                + Interop.corpusRoots("tiny"))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.components(separatedBy: "Requesting Association").count - 1 == 1, "\(result.stderr)")
         #expect(Interop.compare(sent: sent, received: Interop.received(out)).isEmpty)
@@ -142,7 +164,8 @@ struct NegotiationTests {
     @Test func seventySOPClassesEndToEnd() throws {
         let dir = try Corpus.temporaryDirectory("many-classes")
         // The image storage classes, then private ones (as legacy archives hold) up to 70.
-        var classes = UIDRegistry.storageSOPClasses.filter { !$0.isRetired && $0.name.hasSuffix("Image Storage") }.map(\.uid)
+        var classes = UIDRegistry.storageSOPClasses.filter { !$0.isRetired && $0.name.hasSuffix("Image Storage") }.map(
+            \.uid)
         classes += (1...max(1, 70 - classes.count)).map { "1.2.826.0.1.3680043.10.1515.77.\($0)" }
         classes = Array(classes.prefix(70))
         #expect(classes.count == 70)
@@ -163,7 +186,8 @@ struct NegotiationTests {
         #expect(Interop.received(out).count == 70)
         // DCMTK storescu gives up on the same input.
         let files = (0..<70).map { dir + "/f\($0).dcm" }
-        let dcmtk = try Tools.run("/usr/bin/storescu", ["-R", "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
+        let dcmtk = try Tools.run(
+            "/usr/bin/storescu", ["-R", "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
         #expect(dcmtk.status != 0)
     }
 }

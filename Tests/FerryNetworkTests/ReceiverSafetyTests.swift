@@ -16,8 +16,11 @@ struct ReceiverSafetyTests {
     static func sendHostile(_ cases: [(sop: String, study: String)], port: Int) async throws -> [DIMSEStatus?] {
         var parameters = AssociationParameters()
         parameters.callingAE = "FERRY"
-        parameters.presentationContexts = [PresentationContextProposal(id: 1, abstractSyntax: "1.2.840.10008.5.1.4.1.1.7",
-                                                                       transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])]
+        parameters.presentationContexts = [
+            PresentationContextProposal(
+                id: 1, abstractSyntax: "1.2.840.10008.5.1.4.1.1.7",
+                transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
+        ]
         let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
         var statuses: [DIMSEStatus?] = []
         for c in cases {
@@ -27,7 +30,8 @@ struct ReceiverSafetyTests {
             ds.set(.studyInstanceUID, .UI, c.study)
             ds.set(.patientID, .LO, "HOSTILE")
             var source = BytesSource(try DataSetWriter(.implicitVRLittleEndian).encode(ds))
-            let rsp = try await association.store(sopClass: "1.2.840.10008.5.1.4.1.1.7", sopInstance: c.sop, contextID: 1, data: &source)
+            let rsp = try await association.store(
+                sopClass: "1.2.840.10008.5.1.4.1.1.7", sopInstance: c.sop, contextID: 1, data: &source)
             statuses.append(rsp.status)
         }
         try await association.release()
@@ -42,12 +46,19 @@ struct ReceiverSafetyTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: out, ["-pm"] + sorting)
         defer { peer.stop() }
         let good = "1.2.826.0.1.3680043.10.1515.5.1"
-        let hostile = ["..", "../../x", "a/b", String(repeating: "1.2", count: 30), "", "1.2.3/../../../etc", "/etc/passwd"]
-        let cases = hostile.map { (sop: $0, study: good) } + hostile.map { (sop: "1.2.826.0.1.3680043.10.1515.5.2", study: $0) }
+        let hostile = [
+            "..", "../../x", "a/b", String(repeating: "1.2", count: 30), "", "1.2.3/../../../etc", "/etc/passwd",
+        ]
+        let cases =
+            hostile.map { (sop: $0, study: good) } + hostile.map { (sop: "1.2.826.0.1.3680043.10.1515.5.2", study: $0) }
             + [(sop: good, study: "1.2.826.0.1.3680043.10.1515.5.3")]
-        let statuses = try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await Self.sendHostile(cases, port: peer.port) }
+        let statuses = try await withTaskExecutorPreference(DedicatedExecutor.shared) {
+            try await Self.sendHostile(cases, port: peer.port)
+        }
         #expect(statuses.count == cases.count)
-        #expect(statuses.dropLast().allSatisfy { $0.map { !$0.isSuccessOrWarning } ?? false }, "every hostile instance is refused: \(statuses)")
+        #expect(
+            statuses.dropLast().allSatisfy { $0.map { !$0.isSuccessOrWarning } ?? false },
+            "every hostile instance is refused: \(statuses)")
         #expect(statuses.last == .success, "the good instance is stored")
         // Only the good file exists, inside the output directory; nothing next to it.
         let everything = DirectoryWalker(recursive: true, symlinks: .skip).files(under: [base])
@@ -61,10 +72,13 @@ struct ReceiverSafetyTests {
     @Test func fullDiskAnswersOutOfResources() throws {
         let base = try Corpus.temporaryDirectory("full-disk")
         let port = freePort()
-        let script = "mount -t tmpfs -o size=256k tmpfs '\(base)' && exec '\(FerryCLI.path)' storescp -v -od '\(base)' \(port)"
+        let script =
+            "mount -t tmpfs -o size=256k tmpfs '\(base)' && exec '\(FerryCLI.path)' storescp -v -od '\(base)' \(port)"
         let peer = try PeerProcess("/usr/bin/unshare", ["-rm", "/bin/sh", "-c", script], port: port)
         defer { peer.stop() }
-        let big = try #require(try Interop.uncompressedFiles("small").first { (try? HeaderScan.summary(path: $0).fileSize) ?? 0 > 400_000 })
+        let big = try #require(
+            try Interop.uncompressedFiles("small").first { (try? HeaderScan.summary(path: $0).fileSize) ?? 0 > 400_000 }
+        )
         var ds = DataSet()
         ds.set(.sopClassUID, .UI, "1.2.840.10008.5.1.4.1.1.7")
         ds.set(.sopInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.6.1")
@@ -75,9 +89,16 @@ struct ReceiverSafetyTests {
         #expect(out.stderr.contains("0xA700: Refused: Out of resources"), "\(out.stderr)")
         #expect(peer.log().contains("No space left on device"), "\(peer.log().suffix(800))")
         // Look inside the namespace's tmpfs through the receiver's own mount view.
-        let listing = try Tools.run("/bin/sh", ["-c", "ls -a /proc/\(peer.pid)/root\(base) 2>&1; for p in $(pgrep -f 'storescp -v -od \(base)'); do ls -a /proc/$p/root\(base); done"])
+        let listing = try Tools.run(
+            "/bin/sh",
+            [
+                "-c",
+                "ls -a /proc/\(peer.pid)/root\(base) 2>&1; for p in $(pgrep -f 'storescp -v -od \(base)'); do ls -a /proc/$p/root\(base); done",
+            ])
         #expect(!listing.stdout.contains(".ferry-receiving"), "no partial file: \(listing.stdout)")
-        #expect(listing.stdout.contains(".\(try HeaderScan.summary(path: small).sopInstanceUID ?? "?")"), "the small file fits: \(listing.stdout)")
+        #expect(
+            listing.stdout.contains(".\(try HeaderScan.summary(path: small).sopInstanceUID ?? "?")"),
+            "the small file fits: \(listing.stdout)")
     }
 
     /// A peer that connects and sends nothing, and one that sends a byte a second, are dropped
@@ -87,19 +108,19 @@ struct ReceiverSafetyTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-ta", "3"])
         defer { peer.stop() }
         let slow = """
-        import socket, sys, time
-        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-        start = time.time()
-        try:
-            if sys.argv[2] == "slow":
-                for b in bytes([1, 0, 0, 0, 0, 200]) + bytes(200):
-                    s.sendall(bytes([b])); time.sleep(1)
-            s.settimeout(20)
-            while s.recv(100): pass
-        except Exception:
-            pass
-        print("%.1f" % (time.time() - start))
-        """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            start = time.time()
+            try:
+                if sys.argv[2] == "slow":
+                    for b in bytes([1, 0, 0, 0, 0, 200]) + bytes(200):
+                        s.sendall(bytes([b])); time.sleep(1)
+                s.settimeout(20)
+                while s.recv(100): pass
+            except Exception:
+                pass
+            print("%.1f" % (time.time() - start))
+            """
         let silent = Process(), trickle = Process()
         let silentOut = Pipe(), trickleOut = Pipe()
         for (p, mode, pipe) in [(silent, "silent", silentOut), (trickle, "slow", trickleOut)] {
@@ -108,11 +129,18 @@ struct ReceiverSafetyTests {
             p.standardOutput = pipe
             try p.run()
         }
-        let normal = try FerryCLI.run(["storescu", "127.0.0.1", String(peer.port)] + Array(try Interop.uncompressedFiles("tiny").prefix(2)))
+        let normal = try FerryCLI.run(
+            ["storescu", "127.0.0.1", String(peer.port)] + Array(try Interop.uncompressedFiles("tiny").prefix(2)))
         #expect(normal.status == 0, "\(normal.stderr)")
         silent.waitUntilExit(); trickle.waitUntilExit()
-        let silentSeconds = Double(String(decoding: silentOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99
-        let trickleSeconds = Double(String(decoding: trickleOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99
+        let silentSeconds =
+            Double(
+                String(decoding: silentOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99
+        let trickleSeconds =
+            Double(
+                String(decoding: trickleOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 99
         #expect(silentSeconds < 6, "silent peer dropped after \(silentSeconds) s")
         #expect(trickleSeconds < 6, "byte-a-second peer dropped after \(trickleSeconds) s")
         #expect(Interop.received(dir).count == 2)
@@ -152,8 +180,10 @@ struct ReceiverOutputTests {
         return (dir, peer)
     }
 
-    @Test(arguments: [("+te", TransferSyntax.explicitVRLittleEndian), ("+tb", .explicitVRBigEndian), ("+ti", .implicitVRLittleEndian),
-                      ("+td", .deflatedExplicitVRLittleEndian)])
+    @Test(arguments: [
+        ("+te", TransferSyntax.explicitVRLittleEndian), ("+tb", .explicitVRBigEndian), ("+ti", .implicitVRLittleEndian),
+        ("+td", .deflatedExplicitVRLittleEndian),
+    ])
     func outputTransferSyntax(option: String, ts: TransferSyntax) throws {
         let (dir, peer) = try sendTwo([option])
         defer { peer.stop() }
@@ -176,16 +206,23 @@ struct ReceiverOutputTests {
         let (timed, p2) = try sendTwo(["-tn"])
         defer { p2.stop() }
         let timeNames = try FileManager.default.contentsOfDirectory(atPath: timed)
-        #expect(timeNames.count == 2 && timeNames.allSatisfy { $0.first?.isNumber == true && $0.hasSuffix(".MR") }, "\(timeNames)")
+        #expect(
+            timeNames.count == 2 && timeNames.allSatisfy { $0.first?.isNumber == true && $0.hasSuffix(".MR") },
+            "\(timeNames)")
         let (unique, p3) = try sendTwo(["+uf"], senderOptions: ["--repeat", "2"])
         defer { p3.stop() }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: unique).count == 4, "+uf keeps repeated instances apart")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: unique).count == 4, "+uf keeps repeated instances apart"
+        )
     }
 
     @Test func sortingExecAndRenameOnEndOfStudy() throws {
         let marker = try Corpus.temporaryDirectory("exec") + "/log"
-        let (dir, peer) = try sendTwo(["-su", "st", "-xcr", "echo rx #a #f >> \(marker)", "-xcs", "echo study #p >> \(marker)",
-                                       "-rns", "-tos", "0.2", "-xs"], senderOptions: ["-aet", "SENDER"])
+        let (dir, peer) = try sendTwo(
+            [
+                "-su", "st", "-xcr", "echo rx #a #f >> \(marker)", "-xcs", "echo study #p >> \(marker)",
+                "-rns", "-tos", "0.2", "-xs",
+            ], senderOptions: ["-aet", "SENDER"])
         defer { peer.stop() }
         // The end-of-study timeout passes: the study's files are renamed and -xcs runs.
         func renamedFiles() -> [String] {
@@ -193,7 +230,8 @@ struct ReceiverOutputTests {
             return subdirs.flatMap { (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + $0)) ?? [] }
         }
         let ended = waitUntil(timeout: 60) {
-            ((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "").contains("study ") && renamedFiles().allSatisfy { $0.hasPrefix("MR0000") }
+            ((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "").contains("study ")
+                && renamedFiles().allSatisfy { $0.hasPrefix("MR0000") }
         }
         #expect(ended, "no end of study within 60 s: \(peer.log().suffix(1000))")
         let subdirs = try FileManager.default.contentsOfDirectory(atPath: dir)
@@ -209,7 +247,9 @@ struct ReceiverOutputTests {
         let (byStudy, p1) = try sendTwo(["-ss", "pre"])
         defer { p1.stop() }
         let studyDirs = try FileManager.default.contentsOfDirectory(atPath: byStudy)
-        #expect(studyDirs.count == 1 && studyDirs[0].hasPrefix("pre_") && studyDirs[0].count == "pre_YYYYMMDD_HHMMSSPPP".count, "\(studyDirs)")
+        #expect(
+            studyDirs.count == 1 && studyDirs[0].hasPrefix("pre_")
+                && studyDirs[0].count == "pre_YYYYMMDD_HHMMSSPPP".count, "\(studyDirs)")
         let (byName, p2) = try sendTwo(["-sp"])
         defer { p2.stop() }
         let nameDirs = try FileManager.default.contentsOfDirectory(atPath: byName)
@@ -226,31 +266,52 @@ struct ReceiverOutputTests {
     @Test func tlsReceiver() throws {
         let certs = try Certificates.make()
         let dir = try Corpus.temporaryDirectory("rx-tls")
-        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
+        let peer = try PeerProcess.ferryStorescp(
+            outputDirectory: dir, ["+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
         defer { peer.stop() }
         let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
-        let dcmtk = try Tools.run("/usr/bin/storescu", ["+tls", certs + "/client.key", certs + "/client.crt", "+cf", certs + "/ca.crt",
-                                                        "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
+        let dcmtk = try Tools.run(
+            "/usr/bin/storescu",
+            [
+                "+tls", certs + "/client.key", certs + "/client.crt", "+cf", certs + "/ca.crt",
+                "127.0.0.1", String(peer.port),
+            ] + files, environment: ["TCP_NODELAY": "1"])
         #expect(dcmtk.status == 0, "\(dcmtk.stderr)")
         #expect(Interop.received(dir).count == 2)
-        let untrusted = try FerryCLI.run(["echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1", String(peer.port)])
+        let untrusted = try FerryCLI.run([
+            "echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1",
+            String(peer.port),
+        ])
         #expect(untrusted.status == 1, "a client certificate from another CA is refused")
         let plain = try FerryCLI.run(["echo", "127.0.0.1", String(peer.port)])
         #expect(plain.status == 1)
 
         // -vc: a client without a certificate is let in; one with an untrusted certificate is not.
-        let verifyIfPresent = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-vc", "+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
+        let verifyIfPresent = try PeerProcess.ferryStorescp(
+            outputDirectory: dir,
+            ["-vc", "+tls", certs + "/server.key", certs + "/server.crt", "+cf", certs + "/ca.crt"])
         defer { verifyIfPresent.stop() }
-        let anonymous = try FerryCLI.run(["echo", "+tla", "+cf", certs + "/ca.crt", "127.0.0.1", String(verifyIfPresent.port)])
+        let anonymous = try FerryCLI.run([
+            "echo", "+tla", "+cf", certs + "/ca.crt", "127.0.0.1", String(verifyIfPresent.port),
+        ])
         #expect(anonymous.status == 0, "\(anonymous.stderr)")
-        let wrongCert = try FerryCLI.run(["echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1", String(verifyIfPresent.port)])
+        let wrongCert = try FerryCLI.run([
+            "echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1",
+            String(verifyIfPresent.port),
+        ])
         #expect(wrongCert.status == 1)
-        let anonymousRequired = try FerryCLI.run(["echo", "+tla", "+cf", certs + "/ca.crt", "127.0.0.1", String(peer.port)])
+        let anonymousRequired = try FerryCLI.run([
+            "echo", "+tla", "+cf", certs + "/ca.crt", "127.0.0.1", String(peer.port),
+        ])
         #expect(anonymousRequired.status == 1, "-rc (default) requires a client certificate")
         // -ic: any client certificate is accepted.
-        let ignoring = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-ic", "+tls", certs + "/server.key", certs + "/server.crt"])
+        let ignoring = try PeerProcess.ferryStorescp(
+            outputDirectory: dir, ["-ic", "+tls", certs + "/server.key", certs + "/server.crt"])
         defer { ignoring.stop() }
-        let any = try FerryCLI.run(["echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1", String(ignoring.port)])
+        let any = try FerryCLI.run([
+            "echo", "+tls", certs + "/other.key", certs + "/other.crt", "+cf", certs + "/ca.crt", "127.0.0.1",
+            String(ignoring.port),
+        ])
         #expect(any.status == 0, "\(any.stderr)")
     }
 }
@@ -265,13 +326,21 @@ struct ReceiverNegotiationTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["+xb"])
         defer { peer.stop() }
         let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
-        let out = try Tools.run("/usr/bin/storescu", ["+C", "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
+        let out = try Tools.run(
+            "/usr/bin/storescu", ["+C", "127.0.0.1", String(peer.port)] + files, environment: ["TCP_NODELAY": "1"])
         #expect(out.status == 0, "\(out.stderr)")
         let stored = Interop.received(dir)
         #expect(stored.count == 2)
-        #expect(try stored.values.allSatisfy { try HeaderScan.summary(path: $0).transferSyntaxUID == TransferSyntax.explicitVRBigEndian.uid })
-        #expect(Interop.compare(sent: Dictionary(uniqueKeysWithValues: try files.map { (try HeaderScan.summary(path: $0).sopInstanceUID ?? "", $0) }),
-                                received: stored).isEmpty)
+        #expect(
+            try stored.values.allSatisfy {
+                try HeaderScan.summary(path: $0).transferSyntaxUID == TransferSyntax.explicitVRBigEndian.uid
+            })
+        #expect(
+            Interop.compare(
+                sent: Dictionary(
+                    uniqueKeysWithValues: try files.map { (try HeaderScan.summary(path: $0).sopInstanceUID ?? "", $0) }),
+                received: stored
+            ).isEmpty)
     }
 
     /// Debian's /etc/dcmtk/storescp.cfg loads; its AllDICOM profile takes the tiny corpus from
@@ -282,16 +351,23 @@ struct ReceiverNegotiationTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-xf", "/etc/dcmtk/storescp.cfg", "AllDICOM"])
         defer { peer.stop() }
         let sent = try Interop.sources("tiny")
-        let process14 = sent.filter { (try? HeaderScan.summary(path: $0.value).transferSyntaxUID) == TransferSyntax.jpegLosslessProcess14.uid }
+        let process14 = sent.filter {
+            (try? HeaderScan.summary(path: $0.value).transferSyntaxUID) == TransferSyntax.jpegLosslessProcess14.uid
+        }
         #expect(process14.count == 1)
-        let out = try FerryCLI.run(["storescu", "-v", "+sd", "+r", "127.0.0.1", String(peer.port)] + Interop.corpusRoots("tiny"))
+        let out = try FerryCLI.run(
+            ["storescu", "-v", "+sd", "+r", "127.0.0.1", String(peer.port)] + Interop.corpusRoots("tiny"))
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(out.stderr.contains("Converting transfer syntax: JPEG Lossless, Non-Hierarchical (Process 14) -> Explicit VR Little Endian"), "\(out.stderr)")
+        #expect(
+            out.stderr.contains(
+                "Converting transfer syntax: JPEG Lossless, Non-Hierarchical (Process 14) -> Explicit VR Little Endian"),
+            "\(out.stderr)")
         let received = Interop.received(dir)
         #expect(received.count == sent.count)
         for (uid, _) in process14 {
             let stored = try #require(received[uid])
-            #expect((try HeaderScan.summary(path: stored)).transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid)
+            #expect(
+                (try HeaderScan.summary(path: stored)).transferSyntaxUID == TransferSyntax.explicitVRLittleEndian.uid)
         }
     }
 
@@ -300,12 +376,17 @@ struct ReceiverNegotiationTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["+xi"])
         defer { peer.stop() }
         let file = try #require(try Interop.uncompressedFiles("tiny").first)
-        let explicitOnly = try Tools.run("/usr/bin/storescu", ["-R", "-xe", "+C", "127.0.0.1", String(peer.port), file], environment: ["TCP_NODELAY": "1"])
+        let explicitOnly = try Tools.run(
+            "/usr/bin/storescu", ["-R", "-xe", "+C", "127.0.0.1", String(peer.port), file],
+            environment: ["TCP_NODELAY": "1"])
         #expect(explicitOnly.status == 0, "DCMTK's -xe +C still offers implicit: \(explicitOnly.stderr)")
         let cfg = try Corpus.temporaryDirectory("cfg") + "/explicit.cfg"
-        try "[[TransferSyntaxes]]\n[E]\nTransferSyntax1 = LittleEndianExplicit\n[[PresentationContexts]]\n[P]\nPresentationContext1 = \(try HeaderScan.summary(path: file).sopClassUID ?? "")\\E\n[[Profiles]]\n[X]\nPresentationContexts = P\n"
+        try
+            "[[TransferSyntaxes]]\n[E]\nTransferSyntax1 = LittleEndianExplicit\n[[PresentationContexts]]\n[P]\nPresentationContext1 = \(try HeaderScan.summary(path: file).sopClassUID ?? "")\\E\n[[Profiles]]\n[X]\nPresentationContexts = P\n"
             .write(toFile: cfg, atomically: false, encoding: .utf8)
-        let refused = try Tools.run("/usr/bin/storescu", ["-xf", cfg, "X", "127.0.0.1", String(peer.port), file], environment: ["TCP_NODELAY": "1"])
+        let refused = try Tools.run(
+            "/usr/bin/storescu", ["-xf", cfg, "X", "127.0.0.1", String(peer.port), file],
+            environment: ["TCP_NODELAY": "1"])
         #expect(refused.status != 0, "no context accepted: \(refused.stderr)")
     }
 }

@@ -1,13 +1,14 @@
 import FerryDICOM
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 extension PeerProcess {
     /// Ferry's own receiver, built next to the tests.
     static func ferryStorescp(outputDirectory: String, _ extra: [String] = []) throws -> PeerProcess {
         let port = freePort()
-        return try PeerProcess(FerryCLI.path, ["storescp", "-v", "-od", outputDirectory] + extra + [String(port)], port: port)
+        return try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "-od", outputDirectory] + extra + [String(port)], port: port)
     }
 }
 
@@ -21,11 +22,16 @@ struct ReceiverInteropTests {
         var syntaxes = Set<String>()
         for path in files.values {
             let s = try HeaderScan.summary(path: path)
-            if let c = s.sopClassUID { pairs.insert(c + "\\" + s.transferSyntaxUID); syntaxes.insert(s.transferSyntaxUID) }
+            if let c = s.sopClassUID {
+                pairs.insert(c + "\\" + s.transferSyntaxUID); syntaxes.insert(s.transferSyntaxUID)
+            }
         }
-        let tsNames = Dictionary(uniqueKeysWithValues: syntaxes.sorted().enumerated().map { ($0.element, "TS\($0.offset)") })
+        let tsNames = Dictionary(
+            uniqueKeysWithValues: syntaxes.sorted().enumerated().map { ($0.element, "TS\($0.offset)") })
         var text = "[[TransferSyntaxes]]\n"
-        for (uid, name) in tsNames.sorted(by: { $0.value < $1.value }) { text += "[\(name)]\nTransferSyntax1 = \(uid)\n" }
+        for (uid, name) in tsNames.sorted(by: { $0.value < $1.value }) {
+            text += "[\(name)]\nTransferSyntax1 = \(uid)\n"
+        }
         text += "[[PresentationContexts]]\n[Own]\n"
         for (i, pair) in pairs.sorted().enumerated() {
             let parts = pair.split(separator: "\\").map(String.init)
@@ -37,7 +43,9 @@ struct ReceiverInteropTests {
         return path
     }
 
-    @Test("small corpus from DCMTK storescu, dcmsend and pynetdicom storescu", arguments: ["storescu", "dcmsend", "pynetdicom"])
+    @Test(
+        "small corpus from DCMTK storescu, dcmsend and pynetdicom storescu",
+        arguments: ["storescu", "dcmsend", "pynetdicom"])
     func smallCorpusArrives(sender: String) throws {
         let sent = try Interop.sources("small")
         let out = try Corpus.temporaryDirectory("rx-ferry-\(sender)")
@@ -49,15 +57,21 @@ struct ReceiverInteropTests {
         switch sender {
         case "storescu":
             let cfg = try Self.proposeOwnSyntaxesProfile(for: sent, directory: try Corpus.temporaryDirectory("cfg"))
-            result = try Tools.run("/usr/bin/storescu", ["+sd", "+r", "-xf", cfg, "Own", "127.0.0.1", String(peer.port)] + roots, environment: env)
+            result = try Tools.run(
+                "/usr/bin/storescu", ["+sd", "+r", "-xf", cfg, "Own", "127.0.0.1", String(peer.port)] + roots,
+                environment: env)
         case "dcmsend":
-            result = try Tools.run("/usr/bin/dcmsend", ["+sd", "+r", "127.0.0.1", String(peer.port)] + roots, environment: env)
+            result = try Tools.run(
+                "/usr/bin/dcmsend", ["+sd", "+r", "127.0.0.1", String(peer.port)] + roots, environment: env)
         default:
-            result = try Tools.run(PeerProcess.python3, ["-m", "pynetdicom", "storescu", "-r", "-cx", "127.0.0.1", String(peer.port)] + roots)
+            result = try Tools.run(
+                PeerProcess.python3,
+                ["-m", "pynetdicom", "storescu", "-r", "-cx", "127.0.0.1", String(peer.port)] + roots)
         }
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let received = Interop.received(out)
-        #expect(received.count == sent.count, "sent \(sent.count), stored \(received.count); \(peer.log().suffix(1500))")
+        #expect(
+            received.count == sent.count, "sent \(sent.count), stored \(received.count); \(peer.log().suffix(1500))")
         let problems = Interop.compare(sent: sent, received: received)
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".ferry") }
@@ -75,8 +89,11 @@ struct ReceiverInteropTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: out, ["+xa", "+B"])
         defer { peer.stop() }
         let cfg = try Self.proposeOwnSyntaxesProfile(for: sent, directory: try Corpus.temporaryDirectory("cfg"))
-        let args = ["+sd", "+r", "-xf", cfg, "Own", "127.0.0.1", String(peer.port)] + (try Interop.corpusRoots("small"))
-        let result = sender == "ferry" ? try FerryCLI.run(["storescu"] + args)
+        let args =
+            ["+sd", "+r", "-xf", cfg, "Own", "127.0.0.1", String(peer.port)] + (try Interop.corpusRoots("small"))
+        let result =
+            sender == "ferry"
+            ? try FerryCLI.run(["storescu"] + args)
             : try Tools.run("/usr/bin/storescu", args, environment: ["TCP_NODELAY": "1"])
         #expect(result.status == 0, "\(result.stderr.suffix(1500))")
         let received = Interop.received(out)
@@ -105,11 +122,16 @@ struct ReceiverInteropTests {
 struct ReceiverSwitchTests {
     enum Sender: String, CaseIterable { case ferry, dcmtk }
 
-    func send(_ sender: Sender, _ options: [String] = [], port: Int, files: [String]) throws -> (Tools.Output, TimeInterval) {
+    func send(
+        _ sender: Sender, _ options: [String] = [], port: Int, files: [String]
+    ) throws -> (Tools.Output, TimeInterval) {
         let start = Date()
-        let out = sender == .ferry
+        let out =
+            sender == .ferry
             ? try FerryCLI.run(["storescu", "-v"] + options + ["127.0.0.1", String(port)] + files)
-            : try Tools.run("/usr/bin/storescu", ["-v"] + options + ["127.0.0.1", String(port)] + files, environment: ["TCP_NODELAY": "1"])
+            : try Tools.run(
+                "/usr/bin/storescu", ["-v"] + options + ["127.0.0.1", String(port)] + files,
+                environment: ["TCP_NODELAY": "1"])
         return (out, Date().timeIntervalSince(start))
     }
 
@@ -133,9 +155,15 @@ struct ReceiverSwitchTests {
             let (out, _) = try send(sender, port: peer.port, files: try files())
             // Ferry's exit code is 10 (DCMTK's for a store without a status); DCMTK storescu's own
             // varies with where its send is cut (10, or a status byte it made up): nonzero.
-            if sender == .ferry { #expect(out.status == 10, "\(option): \(out.stderr)") } else { #expect(out.status != 0) }
+            if sender == .ferry {
+                #expect(out.status == 10, "\(option): \(out.stderr)")
+            } else {
+                #expect(out.status != 0)
+            }
             #expect(out.stderr.contains("bort"), "\(option): \(out.stderr)")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "nothing stored, no temporary file left")
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty,
+                "nothing stored, no temporary file left")
         }
     }
 
@@ -144,7 +172,8 @@ struct ReceiverSwitchTests {
     @Test(arguments: Sender.allCases)
     func sleepDuringAndAfter(sender: Sender) throws {
         for option in ["--sleep-during", "--sleep-after"] {
-            let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), [option, sender == .ferry ? "30" : "1"])
+            let peer = try PeerProcess.ferryStorescp(
+                outputDirectory: try Corpus.temporaryDirectory(), [option, sender == .ferry ? "30" : "1"])
             defer { peer.stop() }
             if sender == .ferry {
                 let (out, elapsed) = try send(sender, ["-td", "0.3"], port: peer.port, files: try files(3))
@@ -186,13 +215,17 @@ struct ReceiverSwitchTests {
 
     @Test func acceptExactlyTheseSyntaxes() throws {
         let dir = try Corpus.temporaryDirectory()
-        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["--accept-ts", TransferSyntax.implicitVRLittleEndian.uid])
+        let peer = try PeerProcess.ferryStorescp(
+            outputDirectory: dir, ["--accept-ts", TransferSyntax.implicitVRLittleEndian.uid])
         defer { peer.stop() }
         let (out, _) = try send(.ferry, port: peer.port, files: try files())
         #expect(out.status == 0, "\(out.stderr)")
         let stored = Interop.received(dir)
         #expect(stored.count == 2)
-        #expect(try stored.values.allSatisfy { try HeaderScan.summary(path: $0).transferSyntaxUID == TransferSyntax.implicitVRLittleEndian.uid })
+        #expect(
+            try stored.values.allSatisfy {
+                try HeaderScan.summary(path: $0).transferSyntaxUID == TransferSyntax.implicitVRLittleEndian.uid
+            })
     }
 
     /// --reject refuses a request without an implementation class UID (a raw request here;
@@ -201,15 +234,15 @@ struct ReceiverSwitchTests {
         let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["--reject"])
         defer { peer.stop() }
         let script = """
-        import socket, struct, sys
-        def item(t, b): return bytes([t, 0]) + struct.pack(">H", len(b)) + b
-        pc = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
-        ui = item(0x50, item(0x51, struct.pack(">I", 16384)))
-        body = struct.pack(">HH", 1, 0) + b"STORESCP".ljust(16) + b"RAW".ljust(16) + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1") + pc + ui
-        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-        s.sendall(bytes([1, 0]) + struct.pack(">I", len(body)) + body)
-        print(s.recv(10).hex())
-        """
+            import socket, struct, sys
+            def item(t, b): return bytes([t, 0]) + struct.pack(">H", len(b)) + b
+            pc = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
+            ui = item(0x50, item(0x51, struct.pack(">I", 16384)))
+            body = struct.pack(">HH", 1, 0) + b"STORESCP".ljust(16) + b"RAW".ljust(16) + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1") + pc + ui
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(bytes([1, 0]) + struct.pack(">I", len(body)) + body)
+            print(s.recv(10).hex())
+            """
         let out = try Tools.run(PeerProcess.python3, ["-c", script, String(peer.port)])
         #expect(out.stdout.hasPrefix("03"), "A-ASSOCIATE-RJ, got \(out.stdout) \(out.stderr)")
         let (ok, _) = try send(.dcmtk, port: peer.port, files: try files(1))
@@ -218,7 +251,8 @@ struct ReceiverSwitchTests {
 
     /// The allow-list: unknown calling AE -> reason 3, wrong called AE -> reason 7.
     @Test func callingAEAllowList() throws {
-        let peer = try PeerProcess.ferryStorescp(outputDirectory: try Corpus.temporaryDirectory(), ["-aet", "FERRYSCP", "--allow", "GOOD@127.0.0.1"])
+        let peer = try PeerProcess.ferryStorescp(
+            outputDirectory: try Corpus.temporaryDirectory(), ["-aet", "FERRYSCP", "--allow", "GOOD@127.0.0.1"])
         defer { peer.stop() }
         let (good, _) = try send(.ferry, ["-aet", "GOOD", "-aec", "FERRYSCP"], port: peer.port, files: try files(1))
         #expect(good.status == 0, "\(good.stderr)")

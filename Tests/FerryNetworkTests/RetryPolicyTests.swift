@@ -1,7 +1,7 @@
 import FerryNetwork
 import FerryServices
-import Testing
 import TestSupport
+import Testing
 
 /// The retry policies of `ferry run` and `ferry storescu`, rule by rule, without a socket.
 @Suite(.scratch)

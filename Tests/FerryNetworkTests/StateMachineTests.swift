@@ -14,15 +14,19 @@ struct StateMachineTests {
     }
 
     @Test func requestorLifecycle() {
-        let (m, actions) = run([.associateRequest, .transportConfirm, .associateACReceived, .dataRequest, .dataReceived,
-                                .releaseRequest, .releaseRPReceived])
+        let (m, actions) = run([
+            .associateRequest, .transportConfirm, .associateACReceived, .dataRequest, .dataReceived,
+            .releaseRequest, .releaseRPReceived,
+        ])
         #expect(actions == [.ae1, .ae2, .ae3, .dt1, .dt2, .ar1, .ar3])
         #expect(m.state == .sta1)
     }
 
     @Test func acceptorLifecycle() {
-        let (m, actions) = run([.transportIndication, .associateRQReceived, .associateAccept, .dataReceived, .dataRequest,
-                                .releaseRQReceived, .releaseResponse, .transportClosed])
+        let (m, actions) = run([
+            .transportIndication, .associateRQReceived, .associateAccept, .dataReceived, .dataRequest,
+            .releaseRQReceived, .releaseResponse, .transportClosed,
+        ])
         #expect(actions == [.ae5, .ae6Accept, .ae7, .dt2, .dt1, .ar2, .ar4, .ar5])
         #expect(m.state == .sta1)
     }
@@ -37,7 +41,9 @@ struct StateMachineTests {
     }
 
     /// Unexpected PDUs are answered with A-ABORT (AA-8 / AA-1) in every state that can receive them.
-    @Test(arguments: [SM.Event.associateACReceived, .associateRJReceived, .associateRQReceived, .releaseRPReceived, .invalidPDU])
+    @Test(arguments: [
+        SM.Event.associateACReceived, .associateRJReceived, .associateRQReceived, .releaseRPReceived, .invalidPDU,
+    ])
     func unexpectedPDUWhileEstablishedAborts(event: SM.Event) {
         var m = SM()
         _ = m.handle(.associateRequest); _ = m.handle(.transportConfirm); _ = m.handle(.associateACReceived)
@@ -54,13 +60,17 @@ struct StateMachineTests {
 
     @Test func releaseCollisionOnBothSides() {
         // Requestor: Sta7 -> AR-8 -> Sta9 -> AR-9 -> Sta11 -> AR-3.
-        let (r, ra) = run([.associateRequest, .transportConfirm, .associateACReceived, .releaseRequest, .releaseRQReceived,
-                           .releaseResponse, .releaseRPReceived])
+        let (r, ra) = run([
+            .associateRequest, .transportConfirm, .associateACReceived, .releaseRequest, .releaseRQReceived,
+            .releaseResponse, .releaseRPReceived,
+        ])
         #expect(ra == [.ae1, .ae2, .ae3, .ar1, .ar8, .ar9, .ar3])
         #expect(r.state == .sta1)
         // Acceptor: Sta7 -> AR-8 -> Sta10 -> AR-10 -> Sta12 -> AR-4 -> Sta13.
-        let (a, aa) = run([.transportIndication, .associateRQReceived, .associateAccept, .releaseRequest, .releaseRQReceived,
-                           .releaseRPReceived, .releaseResponse])
+        let (a, aa) = run([
+            .transportIndication, .associateRQReceived, .associateAccept, .releaseRequest, .releaseRQReceived,
+            .releaseRPReceived, .releaseResponse,
+        ])
         #expect(aa == [.ae5, .ae6Accept, .ae7, .ar1, .ar8, .ar10, .ar4])
         #expect(a.state == .sta13)
     }

@@ -1,12 +1,13 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// TLS against DCMTK `storescp +tls`, with certificates made by openssl for the test.
 @Suite(.serialized, .scratch)
 struct TLSTests {
     func tlsPeer(_ dir: String) throws -> PeerProcess {
-        try PeerProcess.dcmtkStorescp(outputDirectory: dir, ["+tls", dir + "/server.key", dir + "/server.crt", "+cf", dir + "/ca.crt"])
+        try PeerProcess.dcmtkStorescp(
+            outputDirectory: dir, ["+tls", dir + "/server.key", dir + "/server.crt", "+cf", dir + "/ca.crt"])
     }
 
     @Test func verifiedPeerWorksForEchoAndStore() throws {
@@ -21,7 +22,10 @@ struct TLSTests {
         #expect(store.status == 0, "\(store.stderr)")
         #expect(Interop.received(dir).count == files.count)
         // A CA directory works like a CA file.
-        let viaDir = try FerryCLI.run(["echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cd", dir + "/cadir", "127.0.0.1", String(peer.port)])
+        let viaDir = try FerryCLI.run([
+            "echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cd", dir + "/cadir", "127.0.0.1",
+            String(peer.port),
+        ])
         #expect(viaDir.status == 0, "\(viaDir.stderr)")
     }
 
@@ -32,24 +36,33 @@ struct TLSTests {
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
         let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
-        let ok = try FerryCLI.run(["echo"] + tls + ["+cs", "ECDHE-RSA-AES128-GCM-SHA256", "127.0.0.1", String(peer.port)])
+        let ok = try FerryCLI.run(
+            ["echo"] + tls + ["+cs", "ECDHE-RSA-AES128-GCM-SHA256", "127.0.0.1", String(peer.port)])
         #expect(ok.status == 0, "\(ok.stderr)")
-        let iana = try FerryCLI.run(["echo"] + tls + ["+cs", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "127.0.0.1", String(peer.port)])
+        let iana = try FerryCLI.run(
+            ["echo"] + tls + ["+cs", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "127.0.0.1", String(peer.port)])
         #expect(iana.status == 0, "IANA names as DCMTK's +cc lists them: \(iana.stderr)")
         let bogus = try FerryCLI.run(["echo"] + tls + ["+cs", "NO-SUCH-CIPHER", "127.0.0.1", String(peer.port)])
         #expect(bogus.status == 1)
-        #expect(bogus.stderr.contains("unknown or unsupported cipher suite \"NO-SUCH-CIPHER\""), "a clear error, not a crash: \(bogus.stderr)")
+        #expect(
+            bogus.stderr.contains("unknown or unsupported cipher suite \"NO-SUCH-CIPHER\""),
+            "a clear error, not a crash: \(bogus.stderr)")
     }
 
     @Test func wrongCAFailsClosed() throws {
         let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
-        let out = try FerryCLI.run(["echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/other.crt", "127.0.0.1", String(peer.port)])
+        let out = try FerryCLI.run([
+            "echo", "+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/other.crt", "127.0.0.1",
+            String(peer.port),
+        ])
         #expect(out.status == 1)
         #expect(out.stderr.contains("TLS") && out.stderr.contains("CERTIFICATE_VERIFY_FAILED"), "\(out.stderr)")
         // Without verification (-ic) the same client connects: the failure above was the CA check.
-        let ignoring = try FerryCLI.run(["echo", "-ic", "+tls", dir + "/client.key", dir + "/client.crt", "127.0.0.1", String(peer.port)])
+        let ignoring = try FerryCLI.run([
+            "echo", "-ic", "+tls", dir + "/client.key", dir + "/client.crt", "127.0.0.1", String(peer.port),
+        ])
         #expect(ignoring.status == 0, "\(ignoring.stderr)")
     }
 
@@ -57,7 +70,10 @@ struct TLSTests {
         let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
-        let out = try FerryCLI.run(["echo", "+tls", dir + "/other.key", dir + "/other.crt", "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)])
+        let out = try FerryCLI.run([
+            "echo", "+tls", dir + "/other.key", dir + "/other.crt", "+cf", dir + "/ca.crt", "127.0.0.1",
+            String(peer.port),
+        ])
         #expect(out.status == 1)
         #expect(out.stderr.contains("TLS"), "\(out.stderr)")
     }
@@ -68,12 +84,22 @@ struct TLSTests {
         let dir = try Certificates.make()
         let peer = try tlsPeer(dir)
         defer { peer.stop() }
-        let out = try FerryCLI.run(["echo", "-d", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
-                                    "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": Certificates.clientKeyPassword])
+        let out = try FerryCLI.run(
+            [
+                "echo", "-d", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env",
+                "FERRY_TEST_KEY_PASSWORD",
+                "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port),
+            ], environment: ["FERRY_TEST_KEY_PASSWORD": Certificates.clientKeyPassword])
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(!out.stderr.contains(Certificates.clientKeyPassword) && !out.stdout.contains(Certificates.clientKeyPassword))
-        let wrong = try FerryCLI.run(["echo", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env", "FERRY_TEST_KEY_PASSWORD",
-                                      "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port)], environment: ["FERRY_TEST_KEY_PASSWORD": "wrong-password"])
+        #expect(
+            !out.stderr.contains(Certificates.clientKeyPassword) && !out.stdout.contains(Certificates.clientKeyPassword)
+        )
+        let wrong = try FerryCLI.run(
+            [
+                "echo", "+tls", dir + "/client-encrypted.key", dir + "/client.crt", "--passwd-env",
+                "FERRY_TEST_KEY_PASSWORD",
+                "+cf", dir + "/ca.crt", "127.0.0.1", String(peer.port),
+            ], environment: ["FERRY_TEST_KEY_PASSWORD": "wrong-password"])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("cannot read private key file"), "\(wrong.stderr)")
         #expect(!wrong.stderr.contains("wrong-password"))

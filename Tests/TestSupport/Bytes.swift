@@ -17,7 +17,11 @@ public struct Bytes {
         bytes += littleEndian ? [UInt8(v & 0xFF), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 0xFF)]
     }
     public mutating func u32(_ v: UInt32) {
-        if littleEndian { u16(UInt16(v & 0xFFFF)); u16(UInt16(v >> 16)) } else { u16(UInt16(v >> 16)); u16(UInt16(v & 0xFFFF)) }
+        if littleEndian {
+            u16(UInt16(v & 0xFFFF)); u16(UInt16(v >> 16))
+        } else {
+            u16(UInt16(v >> 16)); u16(UInt16(v & 0xFFFF))
+        }
     }
     public mutating func tag(_ g: UInt16, _ e: UInt16) { u16(g); u16(e) }
 
@@ -26,7 +30,11 @@ public struct Bytes {
         tag(g, e)
         bytes += Array(vr.utf8)
         let long = ["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"].contains(vr)
-        if long { bytes += [0, 0]; u32(length ?? UInt32(value.count)) } else { u16(UInt16(length ?? UInt32(value.count))) }
+        if long {
+            bytes += [0, 0]; u32(length ?? UInt32(value.count))
+        } else {
+            u16(UInt16(length ?? UInt32(value.count)))
+        }
         bytes += value
     }
     public mutating func explicit(_ g: UInt16, _ e: UInt16, _ vr: String, _ text: String) {

@@ -10,17 +10,17 @@ public enum Certificates {
     public static func make() throws -> String {
         let dir = try Corpus.temporaryDirectory("tls")
         let script = """
-        set -e
-        cd '\(dir)'
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Ferry Test CA' 2>/dev/null
-        for n in server client; do
-          openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj "/CN=$n" 2>/dev/null
-          openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 2>/dev/null
-        done
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 -subj '/CN=Other CA' 2>/dev/null
-        openssl pkey -in client.key -aes256 -passout pass:\(clientKeyPassword) -out client-encrypted.key
-        mkdir cadir && cp ca.crt cadir/
-        """
+            set -e
+            cd '\(dir)'
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Ferry Test CA' 2>/dev/null
+            for n in server client; do
+              openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj "/CN=$n" 2>/dev/null
+              openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 2 2>/dev/null
+            done
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 -subj '/CN=Other CA' 2>/dev/null
+            openssl pkey -in client.key -aes256 -passout pass:\(clientKeyPassword) -out client-encrypted.key
+            mkdir cadir && cp ca.crt cadir/
+            """
         let out = try Tools.run("/bin/sh", ["-c", script])
         guard out.status == 0 else { throw PeerError(message: "openssl failed: \(out.stderr)") }
         return dir

@@ -7,7 +7,8 @@ import Foundation
 public enum Corpus {
     public static let packageRoot: URL = {
         // Tests/TestSupport/Corpus.swift -> package root
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }()
 
     static let generator = packageRoot.appendingPathComponent("scripts/make-corpus").path
@@ -51,7 +52,9 @@ public enum Corpus {
         while let p = e?.nextObject() as? String {
             let full = dir + "/" + p
             var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue, !p.hasSuffix(".complete") {
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue,
+                !p.hasSuffix(".complete")
+            {
                 out.append(full)
             }
         }
@@ -61,7 +64,7 @@ public enum Corpus {
     /// The independent decoders whose output make-corpus keeps beside a corpus.
     public enum ReferenceDecoder: String, Sendable {
         case dcmtk  // dcmdjpeg, dcmdjpls, dcmdrle
-        case gdcm   // gdcmconv --raw
+        case gdcm  // gdcmconv --raw
         case openjph  // imagecodecs' HTJ2K decoder
     }
 

@@ -22,8 +22,11 @@ public enum DataSetComparison {
                 if p.count != q.count { out.append("\(path)\(x.tag) has \(p.count) vs \(q.count) items"); continue }
                 for (i, (s, t)) in zip(p, q).enumerated() { out += differences(s, t, path: "\(path)\(x.tag)[\(i)].") }
             case (.encapsulated(let p), .encapsulated(let q)):
-                if p.fragments.map({ Array($0) }) != q.fragments.map({ Array($0) }) { out.append("\(path)\(x.tag) fragments differ") }
-            case (.bytes(let p), .sequence(let q)) where p.isEmpty && q.isEmpty, (.sequence(let q), .bytes(let p)) where p.isEmpty && q.isEmpty:
+                if p.fragments.map({ Array($0) }) != q.fragments.map({ Array($0) }) {
+                    out.append("\(path)\(x.tag) fragments differ")
+                }
+            case (.bytes(let p), .sequence(let q)) where p.isEmpty && q.isEmpty,
+                (.sequence(let q), .bytes(let p)) where p.isEmpty && q.isEmpty:
                 continue
             default:
                 out.append("\(path)\(x.tag) value kinds differ")

@@ -5,15 +5,19 @@ public struct ListedElement: Equatable, CustomStringConvertible, Sendable {
     public var vr: String
     public var length: String
     public var value: String?
-    public var description: String { "\(String(repeating: "  ", count: depth))\(tag) \(vr) #\(length) \(value ?? "<binary>")" }
+    public var description: String {
+        "\(String(repeating: "  ", count: depth))\(tag) \(vr) #\(length) \(value ?? "<binary>")"
+    }
 }
 
 /// Parses the output of `dcmdump -Un +L` or `ferry dump -L`: keeps tag, VR, length and the
 /// value of text and numeric elements; drops comments and delimitation items (dcmdump prints
 /// pseudo-delimiters "for re-encoding" after explicit-length sequences, Ferry after all).
 public enum DumpListing {
-    static let textVRs: Set<String> = ["AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT",
-                                       "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV"]
+    static let textVRs: Set<String> = [
+        "AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT",
+        "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV",
+    ]
 
     public static func parse(_ text: String) -> [ListedElement] {
         var out: [ListedElement] = []
@@ -26,7 +30,8 @@ public enum DumpListing {
             if tag == "(fffe,e00d)" || tag == "(fffe,e0dd)" { continue }
             let rest = stripped.dropFirst(12)
             let vr = String(rest.prefix(2))
-            guard let hash = rest.range(of: " # ", options: .backwards) ?? rest.range(of: " #", options: .backwards) else { continue }
+            guard let hash = rest.range(of: " # ", options: .backwards) ?? rest.range(of: " #", options: .backwards)
+            else { continue }
             var valuePart = String(rest[rest.index(rest.startIndex, offsetBy: 3)..<hash.lowerBound])
             while valuePart.hasSuffix(" ") { valuePart.removeLast() }
             let trailer = rest[hash.upperBound...].drop(while: { $0 == " " })

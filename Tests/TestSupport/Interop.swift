@@ -7,8 +7,12 @@ public enum Interop {
     /// The corpus's patient directories (the cache directory also holds a marker file).
     public static func corpusRoots(_ profile: String, count: Int? = nil) throws -> [String] {
         let dir = try Corpus.directory(profile, count: count)
-        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map { dir + "/" + $0 }
-            .filter { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue }
+        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted().map {
+            dir + "/" + $0
+        }
+        .filter {
+            var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue
+        }
     }
 
     /// Every readable DICOM file of a profile, by SOP Instance UID.
@@ -25,7 +29,9 @@ public enum Interop {
     /// Files of a profile in explicit or implicit VR little endian (any peer takes them).
     public static func uncompressedFiles(_ profile: String) throws -> [String] {
         let plain: Set<String> = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
-        return try sources(profile).values.sorted().filter { (try? HeaderScan.summary(path: $0)).map { plain.contains($0.transferSyntaxUID) } ?? false }
+        return try sources(profile).values.sorted().filter {
+            (try? HeaderScan.summary(path: $0)).map { plain.contains($0.transferSyntaxUID) } ?? false
+        }
     }
 
     public static func received(_ dir: String) -> [String: String] {
@@ -57,10 +63,14 @@ public enum Interop {
     /// given files; HTJ2K, which it aborts on, is left out.
     public static func acceptAllProfile(for files: [String: String], directory: String) throws -> String {
         var classes = Set<String>()
-        for path in files.values { if let s = try? HeaderScan.summary(path: path), let c = s.sopClassUID { classes.insert(c) } }
+        for path in files.values {
+            if let s = try? HeaderScan.summary(path: path), let c = s.sopClassUID { classes.insert(c) }
+        }
         var text = "[[TransferSyntaxes]]\n[All]\n"
         let unreadable: Set<TransferSyntax> = [.htj2kLossless, .htj2kLosslessRPCL, .htj2k]
-        for (i, ts) in TransferSyntax.known.filter({ !unreadable.contains($0) }).enumerated() { text += "TransferSyntax\(i + 1) = \(ts.uid)\n" }
+        for (i, ts) in TransferSyntax.known.filter({ !unreadable.contains($0) }).enumerated() {
+            text += "TransferSyntax\(i + 1) = \(ts.uid)\n"
+        }
         text += "[[PresentationContexts]]\n[AllContexts]\n"
         for (i, c) in classes.sorted().enumerated() { text += "PresentationContext\(i + 1) = \(c)\\All\n" }
         text += "[[Profiles]]\n[AcceptAll]\nPresentationContexts = AllContexts\n"

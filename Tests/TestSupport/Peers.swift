@@ -25,7 +25,9 @@ private func unusedPort() -> Int {
     addr.sin_port = 0
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
@@ -38,7 +40,9 @@ public func portIsOpen(_ port: Int) -> Bool {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = UInt16(port).bigEndian
     return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     } == 0
 }
 
@@ -110,7 +114,8 @@ public final class PeerProcess: @unchecked Sendable {
     /// pynetdicom's storescp application.
     public static func pynetdicomStorescp(outputDirectory: String, _ extra: [String] = []) throws -> PeerProcess {
         let port = freePort()
-        return try PeerProcess(python3, ["-m", "pynetdicom", "storescp", String(port), "-od", outputDirectory] + extra, port: port)
+        return try PeerProcess(
+            python3, ["-m", "pynetdicom", "storescp", String(port), "-od", outputDirectory] + extra, port: port)
     }
 
     /// A Python script (text) run with the port as its only argument.
@@ -123,7 +128,8 @@ public final class PeerProcess: @unchecked Sendable {
     }
 
     public static var python3: String {
-        for p in ["/root/.pyenv/shims/python3", "/usr/local/bin/python3", "/usr/bin/python3"] where FileManager.default.isExecutableFile(atPath: p) {
+        for p in ["/root/.pyenv/shims/python3", "/usr/local/bin/python3", "/usr/bin/python3"]
+        where FileManager.default.isExecutableFile(atPath: p) {
             if p == "/usr/bin/python3" { return p }
             if (try? Tools.run(p, ["-c", "import pynetdicom"]))?.status == 0 { return p }
         }

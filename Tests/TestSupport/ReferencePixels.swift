@@ -8,7 +8,8 @@ public enum ReferencePixels {
     /// (DCMTK 3.6.7 has no JPEG 2000); nil for uncompressed syntaxes.
     public static func decoder(for ts: String) -> (tool: String, arguments: [String])? {
         switch ts {
-        case TransferSyntax.jpegBaseline.uid, TransferSyntax.jpegExtended.uid, TransferSyntax.jpegLosslessProcess14.uid, TransferSyntax.jpegLosslessSV1.uid:
+        case TransferSyntax.jpegBaseline.uid, TransferSyntax.jpegExtended.uid, TransferSyntax.jpegLosslessProcess14.uid,
+            TransferSyntax.jpegLosslessSV1.uid:
             return ("/usr/bin/dcmdjpeg", [])
         case TransferSyntax.jpegLSLossless.uid, TransferSyntax.jpegLSNearLossless.uid: return ("/usr/bin/dcmdjpls", [])
         case TransferSyntax.rleLossless.uid: return ("/usr/bin/dcmdrle", [])
@@ -27,7 +28,9 @@ public enum ReferencePixels {
             guard out.status == 0 else { throw ReferenceError(message: "\(tool) \(path): \(out.stderr)") }
         }
         let f = try Part10Reader.read(path: source)
-        guard let bytes = f.dataSet[.pixelData]?.bytes else { throw ReferenceError(message: "\(source): no native pixel data") }
+        guard let bytes = f.dataSet[.pixelData]?.bytes else {
+            throw ReferenceError(message: "\(source): no native pixel data")
+        }
         return Array(bytes)
     }
 

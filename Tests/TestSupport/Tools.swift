@@ -9,7 +9,9 @@ public enum Tools {
     }
 
     /// Runs `executable` (a path, or a name looked up on PATH) and collects its output.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Output {
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil
+    ) throws -> Output {
         let process = Process()
         if executable.hasPrefix("/") {
             process.executableURL = URL(fileURLWithPath: executable)
@@ -27,9 +29,10 @@ public enum Tools {
         let errData = ReadInBackground(err.fileHandleForReading)
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.wait(), as: UTF8.self))
+        return Output(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData.wait(), as: UTF8.self))
     }
 
     /// True when `name` is an executable on PATH.

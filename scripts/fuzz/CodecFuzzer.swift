@@ -7,22 +7,26 @@
 public func fuzzCodecs(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 5 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let image = ImageDescription(rows: Int(bytes[1] % 64) + 1, columns: Int(bytes[2] % 64) + 1,
-                                 samplesPerPixel: bytes[3] & 1 == 0 ? 1 : 3, bitsAllocated: [8, 16, 32][Int(bytes[4] % 3)],
-                                 planarConfiguration: Int(bytes[3] >> 7))
+    let image = ImageDescription(
+        rows: Int(bytes[1] % 64) + 1, columns: Int(bytes[2] % 64) + 1,
+        samplesPerPixel: bytes[3] & 1 == 0 ? 1 : 3, bitsAllocated: [8, 16, 32][Int(bytes[4] % 3)],
+        planarConfiguration: Int(bytes[3] >> 7))
     switch bytes[0] % 3 {
     case 0:
         let codec = RLECodec()
         if let frame = try? codec.decode([bytes[5...]], image: image) {
             guard let encoded = try? codec.encode(frame[...], image: image),
-                  let again = try? codec.decode([encoded[...]], image: image), again == frame else {
+                let again = try? codec.decode([encoded[...]], image: image), again == frame
+            else {
                 fatalError("RLE round trip failed")
             }
         }
     case 1:
         _ = try? JPEGLosslessCodec().decode([bytes[5...]], image: image)
     default:
-        if let frame = try? JPEGDCTCodec(.jpegExtended).decode([bytes[5...]], image: image), frame.count != image.frameLength {
+        if let frame = try? JPEGDCTCodec(.jpegExtended).decode([bytes[5...]], image: image),
+            frame.count != image.frameLength
+        {
             fatalError("JPEG DCT decoded \(frame.count) bytes for a \(image.frameLength ?? 0)-byte frame")
         }
     }

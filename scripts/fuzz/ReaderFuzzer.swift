@@ -8,7 +8,8 @@ public func fuzzReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     options.maxInflatedSize = 8 << 20  // as OSS-Fuzz caps DCMTK's allocations
     if let file = try? Part10Reader.read(bytes: bytes, options: options) {
         _ = DataSetDump(maxValues: 4).lines(file)
-        if let pixels = try? PixelAttributes(file.dataSet), case .encapsulated(let e)? = file.dataSet[.pixelData]?.value {
+        if let pixels = try? PixelAttributes(file.dataSet), case .encapsulated(let e)? = file.dataSet[.pixelData]?.value
+        {
             _ = try? e.frames(numberOfFrames: pixels.numberOfFrames)
         }
         _ = try? DataSetWriter(encoding: .explicitLittle).encode(file.dataSet)

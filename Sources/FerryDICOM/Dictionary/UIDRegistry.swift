@@ -1,7 +1,7 @@
 /// One registered UID (PS3.6 Annex A).
 public struct UIDEntry: Sendable {
     public let uid: String
-    public let kind: String      // "SOP Class", "Transfer Syntax", ...
+    public let kind: String  // "SOP Class", "Transfer Syntax", ...
     public let keyword: String
     public let name: String
     public let isRetired: Bool
@@ -20,8 +20,9 @@ public enum UIDRegistry {
         for line in table.split(separator: "\n", omittingEmptySubsequences: true) {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count >= 5 else { continue }
-            let e = UIDEntry(uid: String(f[0]), kind: String(f[1]), keyword: String(f[2]),
-                             name: String(f[4]), isRetired: f[3] == "R")
+            let e = UIDEntry(
+                uid: String(f[0]), kind: String(f[1]), keyword: String(f[2]),
+                name: String(f[4]), isRetired: f[3] == "R")
             result[e.uid] = e
         }
         return result

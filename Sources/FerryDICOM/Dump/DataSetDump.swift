@@ -6,8 +6,10 @@ public struct DataSetDump {
     public init(maxValues: Int? = 16) { self.maxValues = maxValues }
 
     public func lines(_ file: DICOMFile) -> [String] {
-        var out = ["# Dicom-File-Format", "", "# Dicom-Meta-Information-Header",
-                   "# Used TransferSyntax: \(file.meta.isEmpty ? "Unknown Transfer Syntax" : "Little Endian Explicit")"]
+        var out = [
+            "# Dicom-File-Format", "", "# Dicom-Meta-Information-Header",
+            "# Used TransferSyntax: \(file.meta.isEmpty ? "Unknown Transfer Syntax" : "Little Endian Explicit")",
+        ]
         lines(file.meta, depth: 0, into: &out)
         out += ["", "# Dicom-Data-Set", "# Used TransferSyntax: \(file.transferSyntax.name)"]
         lines(file.dataSet, depth: 0, into: &out)
@@ -18,7 +20,9 @@ public struct DataSetDump {
         for e in ds.elements { lines(e, depth: depth, into: &out) }
     }
 
-    private func line(_ depth: Int, _ tag: Tag, _ vr: String, _ value: String, _ length: String, _ vm: Int, _ name: String) -> String {
+    private func line(
+        _ depth: Int, _ tag: Tag, _ vr: String, _ value: String, _ length: String, _ vm: Int, _ name: String
+    ) -> String {
         // dcmdump pads the value to 40 columns after the VR.
         let indent = String(repeating: "  ", count: depth)
         var left = "\(indent)\(tag) \(vr) \(value)"
@@ -39,24 +43,41 @@ public struct DataSetDump {
         switch e.value {
         case .sequence(let items):
             let kind = undefined ? "undefined" : "explicit"
-            out.append(line(depth, e.tag, "SQ", "(Sequence with \(kind) length #=\(items.count))",
-                            undefined ? "u/l" : String(e.sourceLength ?? 0), 1, name(e.tag)))
+            out.append(
+                line(
+                    depth, e.tag, "SQ", "(Sequence with \(kind) length #=\(items.count))",
+                    undefined ? "u/l" : String(e.sourceLength ?? 0), 1, name(e.tag)))
             for item in items {
                 let itemUndefined = item.sourceItemLength == 0xFFFF_FFFF
                 let itemLength = itemUndefined ? "u/l" : item.sourceItemLength.map(String.init) ?? "0"
-                out.append(line(depth + 1, .item, "na", "(Item with \(itemUndefined ? "undefined" : "explicit") length #=\(item.count))",
-                                itemLength, 1, "Item"))
+                out.append(
+                    line(
+                        depth + 1, .item, "na",
+                        "(Item with \(itemUndefined ? "undefined" : "explicit") length #=\(item.count))",
+                        itemLength, 1, "Item"))
                 lines(item, depth: depth + 2, into: &out)
-                out.append(line(depth + 1, .itemDelimitationItem, "na", "(ItemDelimitationItem)", "0", 0, "ItemDelimitationItem"))
+                out.append(
+                    line(
+                        depth + 1, .itemDelimitationItem, "na", "(ItemDelimitationItem)", "0", 0, "ItemDelimitationItem"
+                    ))
             }
-            out.append(line(depth, .sequenceDelimitationItem, "na", "(SequenceDelimitationItem)", "0", 0, "SequenceDelimitationItem"))
+            out.append(
+                line(
+                    depth, .sequenceDelimitationItem, "na", "(SequenceDelimitationItem)", "0", 0,
+                    "SequenceDelimitationItem"))
         case .encapsulated(let pixels):
-            out.append(line(depth, e.tag, e.vr.description, "(PixelSequence #=\(pixels.fragments.count + 1))", "u/l", 1, name(e.tag)))
+            out.append(
+                line(
+                    depth, e.tag, e.vr.description, "(PixelSequence #=\(pixels.fragments.count + 1))", "u/l", 1,
+                    name(e.tag)))
             for fragment in [pixels.basicOffsetTable] + pixels.fragments {
                 let text = fragment.isEmpty ? "(no value available)" : hexBytes(fragment)
                 out.append(line(depth + 1, .item, "pi", text, String(fragment.count), 1, "Item"))
             }
-            out.append(line(depth, .sequenceDelimitationItem, "na", "(SequenceDelimitationItem)", "0", 0, "SequenceDelimitationItem"))
+            out.append(
+                line(
+                    depth, .sequenceDelimitationItem, "na", "(SequenceDelimitationItem)", "0", 0,
+                    "SequenceDelimitationItem"))
         case .bytes(let bytes):
             let (text, vm) = valueText(e, bytes)
             out.append(line(depth, e.tag, e.vr.description, text, String(bytes.count), vm, name(e.tag)))

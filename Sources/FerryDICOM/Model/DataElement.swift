@@ -63,9 +63,11 @@ public struct DataElement: Sendable {
         guard let b = bytes else { return [] }
         switch vr {
         case .US: return stride(from: b.startIndex, to: b.endIndex - 1, by: 2).map { Int(b.loadLE16($0)) }
-        case .SS: return stride(from: b.startIndex, to: b.endIndex - 1, by: 2).map { Int(Int16(bitPattern: b.loadLE16($0))) }
+        case .SS:
+            return stride(from: b.startIndex, to: b.endIndex - 1, by: 2).map { Int(Int16(bitPattern: b.loadLE16($0))) }
         case .UL: return stride(from: b.startIndex, to: b.endIndex - 3, by: 4).map { Int(b.loadLE32($0)) }
-        case .SL: return stride(from: b.startIndex, to: b.endIndex - 3, by: 4).map { Int(Int32(bitPattern: b.loadLE32($0))) }
+        case .SL:
+            return stride(from: b.startIndex, to: b.endIndex - 3, by: 4).map { Int(Int32(bitPattern: b.loadLE32($0))) }
         case .IS, .DS:
             return (string ?? "").split(separator: "\\").compactMap { Int($0.trimmingSpaces) }
         default: return []

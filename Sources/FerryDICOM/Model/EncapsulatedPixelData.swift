@@ -23,17 +23,24 @@ public struct EncapsulatedPixelData: Sendable {
     /// Groups the fragments into frames: by the Basic Offset Table when present, else by the
     /// Extended Offset Table (7FE0,0001), else one frame per fragment when the counts agree,
     /// else all fragments form one frame when there is a single frame.
-    public func frames(numberOfFrames: Int, extendedOffsets: [UInt64]? = nil) throws(DICOMParseError) -> [[ArraySlice<UInt8>]] {
+    public func frames(
+        numberOfFrames: Int, extendedOffsets: [UInt64]? = nil
+    ) throws(DICOMParseError) -> [[ArraySlice<UInt8>]] {
         guard numberOfFrames >= 1 else {
-            throw DICOMParseError(.invalidPixelAttributes, "Number of Frames is \(numberOfFrames)", tag: .numberOfFrames)
+            throw DICOMParseError(
+                .invalidPixelAttributes, "Number of Frames is \(numberOfFrames)", tag: .numberOfFrames)
         }
         var offsets: [UInt64]? = extendedOffsets
         if !basicOffsetTable.isEmpty {
             guard basicOffsetTable.count % 4 == 0 else {
-                throw DICOMParseError(.encapsulation, "Basic Offset Table length \(basicOffsetTable.count) is not a multiple of 4", tag: .pixelData)
+                throw DICOMParseError(
+                    .encapsulation, "Basic Offset Table length \(basicOffsetTable.count) is not a multiple of 4",
+                    tag: .pixelData)
             }
             if extendedOffsets != nil {
-                throw DICOMParseError(.encapsulation, "Extended Offset Table present with a non-empty Basic Offset Table", tag: .extendedOffsetTable)
+                throw DICOMParseError(
+                    .encapsulation, "Extended Offset Table present with a non-empty Basic Offset Table",
+                    tag: .extendedOffsetTable)
             }
             offsets = stride(from: basicOffsetTable.startIndex, to: basicOffsetTable.endIndex, by: 4).map {
                 UInt64(basicOffsetTable.loadLE32($0))
@@ -41,14 +48,19 @@ public struct EncapsulatedPixelData: Sendable {
         }
         if let offsets {
             guard offsets.count == numberOfFrames else {
-                throw DICOMParseError(.encapsulation, "offset table has \(offsets.count) entries for \(numberOfFrames) frames", tag: .pixelData)
+                throw DICOMParseError(
+                    .encapsulation, "offset table has \(offsets.count) entries for \(numberOfFrames) frames",
+                    tag: .pixelData)
             }
             let itemOffsets = fragmentItemOffsets
             var frames: [[ArraySlice<UInt8>]] = []
             for (i, start) in offsets.enumerated() {
                 let end = i + 1 < offsets.count ? offsets[i + 1] : UInt64.max
                 guard end > start, let first = itemOffsets.firstIndex(of: start) else {
-                    throw DICOMParseError(.encapsulation, "frame \(i + 1) offset \(start) is not at a fragment boundary or not increasing", tag: .pixelData)
+                    throw DICOMParseError(
+                        .encapsulation,
+                        "frame \(i + 1) offset \(start) is not at a fragment boundary or not increasing",
+                        tag: .pixelData)
                 }
                 var frame: [ArraySlice<UInt8>] = []
                 var k = first
@@ -59,7 +71,9 @@ public struct EncapsulatedPixelData: Sendable {
         }
         if fragments.count == numberOfFrames { return fragments.map { [$0] } }
         if numberOfFrames == 1 { return [fragments] }
-        throw DICOMParseError(.encapsulation, "\(fragments.count) fragments for \(numberOfFrames) frames and no offset table", tag: .pixelData)
+        throw DICOMParseError(
+            .encapsulation, "\(fragments.count) fragments for \(numberOfFrames) frames and no offset table",
+            tag: .pixelData)
     }
 }
 
@@ -72,7 +86,9 @@ extension DataSet {
         var extended: [UInt64]?
         if let table = self[.extendedOffsetTable]?.bytes {
             guard table.count % 8 == 0 else {
-                throw DICOMParseError(.encapsulation, "Extended Offset Table length \(table.count) is not a multiple of 8", tag: .extendedOffsetTable)
+                throw DICOMParseError(
+                    .encapsulation, "Extended Offset Table length \(table.count) is not a multiple of 8",
+                    tag: .extendedOffsetTable)
             }
             extended = stride(from: table.startIndex, to: table.endIndex, by: 8).map { table.loadLE64($0) }
         }

@@ -31,7 +31,9 @@ public struct PixelAttributes: Sendable, Codable, Equatable {
         planarConfiguration = ds.integer(.planarConfiguration) ?? 0
         if let frames = ds[.numberOfFrames] {
             guard let text = frames.string, let n = Int(text.trimmingCharacters(in: " ")) else {
-                throw DICOMParseError(.invalidPixelAttributes, "Number of Frames '\(frames.string ?? "")' is not an integer", tag: .numberOfFrames)
+                throw DICOMParseError(
+                    .invalidPixelAttributes, "Number of Frames '\(frames.string ?? "")' is not an integer",
+                    tag: .numberOfFrames)
             }
             numberOfFrames = n
         } else {
@@ -42,18 +44,24 @@ public struct PixelAttributes: Sendable, Codable, Equatable {
 
     /// The checks of CVE-2024-52333, CVE-2024-47796 and Orthanc 5442/5443, in 64-bit arithmetic.
     public func validate() throws(DICOMParseError) {
-        func fail(_ msg: String, _ tag: Tag) -> DICOMParseError { DICOMParseError(.invalidPixelAttributes, msg, tag: tag) }
+        func fail(_ msg: String, _ tag: Tag) -> DICOMParseError {
+            DICOMParseError(.invalidPixelAttributes, msg, tag: tag)
+        }
         guard rows >= 1, rows <= 65535 else { throw fail("Rows \(rows) out of range", .rows) }
         guard columns >= 1, columns <= 65535 else { throw fail("Columns \(columns) out of range", .columns) }
         guard samplesPerPixel == 1 || samplesPerPixel == 3 || samplesPerPixel == 4 else {
             throw fail("Samples per Pixel \(samplesPerPixel) is not 1 or 3", .samplesPerPixel)
         }
-        guard [1, 8, 16, 32, 64].contains(bitsAllocated) else { throw fail("Bits Allocated \(bitsAllocated) unsupported", .bitsAllocated) }
+        guard [1, 8, 16, 32, 64].contains(bitsAllocated) else {
+            throw fail("Bits Allocated \(bitsAllocated) unsupported", .bitsAllocated)
+        }
         guard bitsStored >= 1, bitsStored <= bitsAllocated else {
             throw fail("Bits Stored \(bitsStored) not in 1...\(bitsAllocated)", .bitsStored)
         }
         guard highBit < bitsAllocated, highBit >= bitsStored - 1 else {
-            throw fail("High Bit \(highBit) inconsistent with Bits Stored \(bitsStored) / Allocated \(bitsAllocated)", .highBit)
+            throw fail(
+                "High Bit \(highBit) inconsistent with Bits Stored \(bitsStored) / Allocated \(bitsAllocated)", .highBit
+            )
         }
         guard pixelRepresentation == 0 || pixelRepresentation == 1 else {
             throw fail("Pixel Representation \(pixelRepresentation) is not 0 or 1", .pixelRepresentation)

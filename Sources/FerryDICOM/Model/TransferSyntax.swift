@@ -9,8 +9,10 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
     /// Encapsulated syntaxes whose pixel data round-trip exactly.
     public let isLossless: Bool
 
-    init(_ uid: String, explicit: Bool = true, little: Bool = true, deflated: Bool = false,
-         encapsulated: Bool = false, lossless: Bool = true) {
+    init(
+        _ uid: String, explicit: Bool = true, little: Bool = true, deflated: Bool = false,
+        encapsulated: Bool = false, lossless: Bool = true
+    ) {
         self.uid = uid
         isExplicitVR = explicit
         isLittleEndian = little
@@ -56,7 +58,8 @@ public struct TransferSyntax: Hashable, Sendable, CustomStringConvertible {
         .jpegLSLossless, .jpegLSNearLossless, .jpeg2000Lossless, .jpeg2000, .jpeg2000Part2MCLossless,
         .jpeg2000Part2MC, .htj2kLossless, .htj2kLosslessRPCL, .htj2k, .rleLossless,
     ]
-    private static let byUID: [String: TransferSyntax] = Dictionary(known.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+    private static let byUID: [String: TransferSyntax] = Dictionary(
+        known.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
 
     /// The syntax for `uid`, or nil if the UID is not a registered transfer syntax.
     public static func lookup(_ uid: String) -> TransferSyntax? {

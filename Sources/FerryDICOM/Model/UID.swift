@@ -62,7 +62,9 @@ public enum UIDGenerator {
 
     /// 128-bit unsigned to decimal by repeated division of 32-bit words.
     static func decimal(high: UInt64, low: UInt64) -> String {
-        var words: [UInt32] = [UInt32(high >> 32), UInt32(high & 0xFFFF_FFFF), UInt32(low >> 32), UInt32(low & 0xFFFF_FFFF)]
+        var words: [UInt32] = [
+            UInt32(high >> 32), UInt32(high & 0xFFFF_FFFF), UInt32(low >> 32), UInt32(low & 0xFFFF_FFFF),
+        ]
         var digits: [UInt8] = []
         while words.contains(where: { $0 != 0 }) {
             var remainder: UInt64 = 0

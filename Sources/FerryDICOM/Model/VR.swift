@@ -1,6 +1,6 @@
 /// A value representation (PS3.5 6.2), as its two-character code.
 public struct VR: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Codable {
-    public var rawValue: UInt16   // the two ASCII bytes, first byte high
+    public var rawValue: UInt16  // the two ASCII bytes, first byte high
 
     public init(rawValue: UInt16) { self.rawValue = rawValue }
     public init?(_ code: String) {

@@ -61,7 +61,8 @@ struct DataSetParser {
 
     // MARK: Errors
 
-    private func error(_ code: DICOMParseError.Code, _ message: String, at pos: Int, tag: Tag? = nil) -> DICOMParseError {
+    private func error(_ code: DICOMParseError.Code, _ message: String, at pos: Int, tag: Tag? = nil) -> DICOMParseError
+    {
         DICOMParseError(code, message, offset: base + pos, tag: tag)
     }
 
@@ -78,7 +79,9 @@ struct DataSetParser {
         le ? UInt16(storage[i]) | UInt16(storage[i + 1]) << 8 : UInt16(storage[i]) << 8 | UInt16(storage[i + 1])
     }
     @inline(__always) private func u32(_ i: Int, _ le: Bool) -> UInt32 {
-        le ? UInt32(u16(i, true)) | UInt32(u16(i + 2, true)) << 16 : UInt32(u16(i, false)) << 16 | UInt32(u16(i + 2, false))
+        le
+            ? UInt32(u16(i, true)) | UInt32(u16(i + 2, true)) << 16
+            : UInt32(u16(i, false)) << 16 | UInt32(u16(i + 2, false))
     }
 
     private func readHeader(at pos: Int, limit: Int, _ enc: Encoding) throws(DICOMParseError) -> Header {
@@ -98,7 +101,8 @@ struct DataSetParser {
         let vr = VR(a, b)
         if vr.hasLongLength {
             guard pos + 12 <= limit else {
-                throw outOfBytes("element header needs 12 bytes, \(limit - pos) remain", at: pos, limit: limit, tag: tag)
+                throw outOfBytes(
+                    "element header needs 12 bytes, \(limit - pos) remain", at: pos, limit: limit, tag: tag)
             }
             return Header(tag: tag, vr: vr, length: u32(pos + 8, enc.littleEndian), headerLength: 12)
         }
@@ -118,7 +122,9 @@ struct DataSetParser {
 
     /// Parses elements from `pos` up to `limit`, or up to an item delimiter when `delimited`.
     /// Returns the data set and the offset after it (after the delimiter, if any).
-    mutating func parseDataSet(from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding) throws(DICOMParseError) -> (DataSet, Int) {
+    mutating func parseDataSet(
+        from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding
+    ) throws(DICOMParseError) -> (DataSet, Int) {
         var ds = DataSet()
         var pos = start
         while true {
@@ -128,7 +134,10 @@ struct DataSetParser {
             }
             let h = try readHeader(at: pos, limit: limit, enc)
             if h.tag == .itemDelimitationItem {
-                guard delimited else { throw error(.badDelimiter, "item delimitation item outside an undefined-length item", at: pos, tag: h.tag) }
+                guard delimited else {
+                    throw error(
+                        .badDelimiter, "item delimitation item outside an undefined-length item", at: pos, tag: h.tag)
+                }
                 return (ds, pos + 8)
             }
             if h.tag.group == 0xFFFE {
@@ -155,37 +164,59 @@ struct DataSetParser {
         return try parseValue(h, at: pos, limit: storage.count, depth: 0, enc)
     }
 
-    private mutating func parseValue(_ h: Header, at pos: Int, limit: Int, depth: Int, _ enc: Encoding) throws(DICOMParseError) -> (DataElement, Int) {
+    private mutating func parseValue(
+        _ h: Header, at pos: Int, limit: Int, depth: Int, _ enc: Encoding
+    ) throws(DICOMParseError) -> (DataElement, Int) {
         let valueStart = pos + h.headerLength
         let isSequence = h.vr == .SQ
         if h.length == Self.undefinedLength {
             if isSequence || h.vr == .UN {
                 // UN of undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2).
                 let itemEncoding = isSequence ? enc : .implicitLittle
-                let (items, next) = try parseItems(from: valueStart, to: limit, depth: depth + 1, delimited: true, itemEncoding, tag: h.tag)
-                return (DataElement(tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos), next)
+                let (items, next) = try parseItems(
+                    from: valueStart, to: limit, depth: depth + 1, delimited: true, itemEncoding, tag: h.tag)
+                return (
+                    DataElement(
+                        tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos),
+                    next
+                )
             }
             if h.tag == .pixelData && (h.vr == .OB || h.vr == .OW) {
                 let (pixels, next) = try parseEncapsulated(from: valueStart, to: limit, enc)
-                return (DataElement(tag: h.tag, vr: .OB, value: .encapsulated(pixels), sourceLength: h.length, sourceOffset: base + pos), next)
+                return (
+                    DataElement(
+                        tag: h.tag, vr: .OB, value: .encapsulated(pixels), sourceLength: h.length,
+                        sourceOffset: base + pos), next
+                )
             }
             throw error(.invalidVR, "undefined length on a \(h.vr) element", at: pos, tag: h.tag)
         }
         let length = Int(h.length)
         guard length <= limit - valueStart else {
-            throw outOfBytes("value length \(length) exceeds the \(max(0, limit - valueStart)) bytes that remain", at: pos, limit: limit, tag: h.tag)
+            throw outOfBytes(
+                "value length \(length) exceeds the \(max(0, limit - valueStart)) bytes that remain", at: pos,
+                limit: limit, tag: h.tag)
         }
         let end = valueStart + length
         if isSequence {
-            let (items, _) = try parseItems(from: valueStart, to: end, depth: depth + 1, delimited: false, enc, tag: h.tag)
-            return (DataElement(tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos), end)
+            let (items, _) = try parseItems(
+                from: valueStart, to: end, depth: depth + 1, delimited: false, enc, tag: h.tag)
+            return (
+                DataElement(
+                    tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos), end
+            )
         }
         var value = storage[valueStart..<end]
         if !enc.littleEndian && h.vr.unitSize > 1 { value = Self.swapped(value, unit: h.vr.unitSize) }
-        return (DataElement(tag: h.tag, vr: h.vr, value: .bytes(value), sourceLength: h.length, sourceOffset: base + pos), end)
+        return (
+            DataElement(tag: h.tag, vr: h.vr, value: .bytes(value), sourceLength: h.length, sourceOffset: base + pos),
+            end
+        )
     }
 
-    private mutating func parseItems(from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding, tag: Tag) throws(DICOMParseError) -> ([DataSet], Int) {
+    private mutating func parseItems(
+        from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding, tag: Tag
+    ) throws(DICOMParseError) -> ([DataSet], Int) {
         guard depth <= Self.maxDepth else {
             throw error(.nestingTooDeep, "sequences nested deeper than \(Self.maxDepth)", at: start, tag: tag)
         }
@@ -196,11 +227,16 @@ struct DataSetParser {
                 if delimited { throw outOfBytes("sequence has no delimitation item", at: pos, limit: limit, tag: tag) }
                 return (items, pos)
             }
-            guard pos + 8 <= limit else { throw outOfBytes("item header needs 8 bytes", at: pos, limit: limit, tag: tag) }
+            guard pos + 8 <= limit else {
+                throw outOfBytes("item header needs 8 bytes", at: pos, limit: limit, tag: tag)
+            }
             let itemTag = Tag(u16(pos, enc.littleEndian), u16(pos + 2, enc.littleEndian))
             let length = u32(pos + 4, enc.littleEndian)
             if itemTag == .sequenceDelimitationItem {
-                guard delimited else { throw error(.badDelimiter, "sequence delimitation item in a defined-length sequence", at: pos, tag: tag) }
+                guard delimited else {
+                    throw error(
+                        .badDelimiter, "sequence delimitation item in a defined-length sequence", at: pos, tag: tag)
+                }
                 return (items, pos + 8)
             }
             guard itemTag == .item else {
@@ -224,18 +260,23 @@ struct DataSetParser {
         }
     }
 
-    private func parseEncapsulated(from start: Int, to limit: Int, _ enc: Encoding) throws(DICOMParseError) -> (EncapsulatedPixelData, Int) {
+    private func parseEncapsulated(
+        from start: Int, to limit: Int, _ enc: Encoding
+    ) throws(DICOMParseError) -> (EncapsulatedPixelData, Int) {
         var pos = start
         var table: ArraySlice<UInt8>?
         var fragments: [ArraySlice<UInt8>] = []
         while true {
             guard pos + 8 <= limit else {
-                throw outOfBytes("encapsulated pixel data has no sequence delimitation item", at: pos, limit: limit, tag: .pixelData)
+                throw outOfBytes(
+                    "encapsulated pixel data has no sequence delimitation item", at: pos, limit: limit, tag: .pixelData)
             }
             let itemTag = Tag(u16(pos, enc.littleEndian), u16(pos + 2, enc.littleEndian))
             let length = u32(pos + 4, enc.littleEndian)
             if itemTag == .sequenceDelimitationItem {
-                guard table != nil else { throw error(.encapsulation, "no Basic Offset Table item", at: pos, tag: .pixelData) }
+                guard table != nil else {
+                    throw error(.encapsulation, "no Basic Offset Table item", at: pos, tag: .pixelData)
+                }
                 return (EncapsulatedPixelData(basicOffsetTable: table ?? [], fragments: fragments), pos + 8)
             }
             guard itemTag == .item else {
@@ -245,7 +286,8 @@ struct DataSetParser {
                 throw error(.encapsulation, "fragment of undefined length", at: pos, tag: .pixelData)
             }
             guard Int(length) <= limit - (pos + 8) else {
-                throw outOfBytes("fragment length \(length) exceeds the remaining bytes", at: pos, limit: limit, tag: .pixelData)
+                throw outOfBytes(
+                    "fragment length \(length) exceeds the remaining bytes", at: pos, limit: limit, tag: .pixelData)
             }
             let bytes = storage[(pos + 8)..<(pos + 8 + Int(length))]
             if table == nil { table = bytes } else { fragments.append(bytes) }

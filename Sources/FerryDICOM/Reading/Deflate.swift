@@ -7,19 +7,24 @@ public enum Deflate {
 
     /// Inflates `input`, stopping at `maxOutput` bytes. Returns the output and whether the
     /// stream ended. Streams with a zlib header (written by some old toolkits) are accepted.
-    public static func inflate(_ input: ArraySlice<UInt8>, maxOutput: Int) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
+    public static func inflate(
+        _ input: ArraySlice<UInt8>, maxOutput: Int
+    ) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
         do {
             return try inflate(input, maxOutput: maxOutput, windowBits: -15)
         } catch {
             if input.count >= 2, (Int(input[input.startIndex]) << 8 | Int(input[input.startIndex + 1])) % 31 == 0,
-               let wrapped = try? inflate(input, maxOutput: maxOutput, windowBits: 15) {
+                let wrapped = try? inflate(input, maxOutput: maxOutput, windowBits: 15)
+            {
                 return wrapped
             }
             throw error
         }
     }
 
-    private static func inflate(_ input: ArraySlice<UInt8>, maxOutput: Int, windowBits: Int32) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
+    private static func inflate(
+        _ input: ArraySlice<UInt8>, maxOutput: Int, windowBits: Int32
+    ) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
         guard input.count <= Int(UInt32.max) else {
             throw DICOMParseError(.inflate, "deflated data set of \(input.count) bytes exceeds 4 GiB")
         }
@@ -49,7 +54,8 @@ public enum Deflate {
             }
         }
         if status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR {
-            throw DICOMParseError(.inflate, "corrupt deflate stream (zlib status \(status)) after \(stream.total_in) input bytes")
+            throw DICOMParseError(
+                .inflate, "corrupt deflate stream (zlib status \(status)) after \(stream.total_in) input bytes")
         }
         return (output, ended)
     }
@@ -59,7 +65,9 @@ public enum Deflate {
     public static let defaultLevel: Int32 = 6
 
     /// A data set's deflated bitstream (PS3.5 A.5): raw deflate, padded to even length with a NUL.
-    public static func deflatedDataSet(_ encoded: [UInt8], level: Int32 = defaultLevel) throws(DICOMParseError) -> [UInt8] {
+    public static func deflatedDataSet(
+        _ encoded: [UInt8], level: Int32 = defaultLevel
+    ) throws(DICOMParseError) -> [UInt8] {
         var out = try deflate(encoded, level: level)
         if out.count % 2 == 1 { out.append(0) }
         return out

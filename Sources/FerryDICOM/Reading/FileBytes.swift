@@ -3,7 +3,9 @@ import Glibc
 /// Reads files with POSIX calls: whole, or a bounded prefix (header mode), or in chunks (streaming).
 public enum FileBytes {
     /// The first `maxBytes` of a file and the file's size.
-    public static func readPrefix(_ path: String, maxBytes: Int) throws(DICOMParseError) -> (bytes: [UInt8], fileSize: Int) {
+    public static func readPrefix(
+        _ path: String, maxBytes: Int
+    ) throws(DICOMParseError) -> (bytes: [UInt8], fileSize: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError(path, "cannot open") }
         defer { close(fd) }
@@ -20,15 +22,17 @@ public enum FileBytes {
 
     /// Calls `body` with a prefix of the file, retrying with a 4x larger prefix while it
     /// needs more data (the header did not fit). Errors carry the path.
-    static func withGrowingPrefix<T>(_ path: String, initial: Int = 16 * 1024,
-                                     _ body: ([UInt8], Int) throws(DICOMParseError) -> T) throws(DICOMParseError) -> T {
+    static func withGrowingPrefix<T>(
+        _ path: String, initial: Int = 16 * 1024,
+        _ body: ([UInt8], Int) throws(DICOMParseError) -> T
+    ) throws(DICOMParseError) -> T {
         do {
             var prefixSize = initial
             while true {
                 let (bytes, size) = try readPrefix(path, maxBytes: prefixSize)
                 do {
                     return try body(bytes, size)
-                } catch where error.code == .needMoreData && bytes.count < size {
+                } catch  where error.code == .needMoreData && bytes.count < size {
                     prefixSize = prefixSize > Int.max / 4 ? Int.max : prefixSize * 4
                 }
             }

@@ -40,8 +40,9 @@ public struct FileLayout: Sendable {
             throw DICOMParseError(.notDICOM, "no preamble, no DICM and no plausible first element", offset: 0)
         }
         let ts = TransferSyntax.uncompressed(encoding)
-        return FileLayout(hasPreamble: false, meta: DataSet(), transferSyntax: ts, dataSetOffset: 0,
-                          quirks: ["no preamble and no file meta, read as \(ts.name)"])
+        return FileLayout(
+            hasPreamble: false, meta: DataSet(), transferSyntax: ts, dataSetOffset: 0,
+            quirks: ["no preamble and no file meta, read as \(ts.name)"])
     }
 
     /// Guesses the encoding of a bare data set from its first element, as DCMTK does:
@@ -60,7 +61,9 @@ public struct FileLayout: Sendable {
         return nil
     }
 
-    private static func withMeta(_ b: [UInt8], complete: Bool, metaStart: Int, hasPreamble: Bool) throws(DICOMParseError) -> FileLayout {
+    private static func withMeta(
+        _ b: [UInt8], complete: Bool, metaStart: Int, hasPreamble: Bool
+    ) throws(DICOMParseError) -> FileLayout {
         var quirks: [String] = []
         // The meta group is explicit VR little endian (PS3.10 7.1); read elements while the group is 0002.
         var parser = DataSetParser(storage: b, isComplete: complete, base: 0)
@@ -82,7 +85,9 @@ public struct FileLayout: Sendable {
             meta.appendRead(one)
             pos = next
         }
-        if let declared = meta.integer(.fileMetaInformationGroupLength), let start = meta[.fileMetaInformationGroupLength]?.sourceOffset {
+        if let declared = meta.integer(.fileMetaInformationGroupLength),
+            let start = meta[.fileMetaInformationGroupLength]?.sourceOffset
+        {
             let actual = pos - (start + 12)
             if declared != actual { quirks.append("meta group length \(declared), actual \(actual)") }
         }
@@ -92,12 +97,16 @@ public struct FileLayout: Sendable {
         let ts: TransferSyntax
         if let uid = meta.string(.transferSyntaxUID).map(UIDGrammar.trimmed), !uid.isEmpty {
             guard let known = TransferSyntax.lookup(uid) else {
-                throw DICOMParseError(.unsupportedTransferSyntax, "transfer syntax \(uid) is not registered", offset: meta[.transferSyntaxUID]?.sourceOffset, tag: .transferSyntaxUID)
+                throw DICOMParseError(
+                    .unsupportedTransferSyntax, "transfer syntax \(uid) is not registered",
+                    offset: meta[.transferSyntaxUID]?.sourceOffset, tag: .transferSyntaxUID)
             }
             ts = known
         } else {
             guard pos + 8 <= b.count, let guessed = guessEncoding(Array(b[pos..<(pos + 8)])) else {
-                throw DICOMParseError(.invalidFileMeta, "file meta has no Transfer Syntax UID", offset: metaStart, tag: .transferSyntaxUID)
+                throw DICOMParseError(
+                    .invalidFileMeta, "file meta has no Transfer Syntax UID", offset: metaStart, tag: .transferSyntaxUID
+                )
             }
             ts = TransferSyntax.uncompressed(guessed)
             quirks.append("no Transfer Syntax UID in file meta, read as \(ts.name)")

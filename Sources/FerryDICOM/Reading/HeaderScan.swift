@@ -22,14 +22,18 @@ public struct HeaderSummary: Sendable, Codable, Equatable {
 
 /// Header-only reading: parses up to (7FE0,0010) from a growing prefix of the file.
 public enum HeaderScan {
-    public static func summary(path: String, options: ReadOptions = ReadOptions()) throws(DICOMParseError) -> HeaderSummary {
+    public static func summary(
+        path: String, options: ReadOptions = ReadOptions()
+    ) throws(DICOMParseError) -> HeaderSummary {
         try FileBytes.withGrowingPrefix(path) { (prefix, size) throws(DICOMParseError) in
             try summary(prefix: prefix, fileSize: size, path: path, options: options)
         }
     }
 
     /// Parses a prefix of a file; throws `.needMoreData` if the header does not fit in it.
-    public static func summary(prefix: [UInt8], fileSize: Int, path: String, options: ReadOptions = ReadOptions()) throws(DICOMParseError) -> HeaderSummary {
+    public static func summary(
+        prefix: [UInt8], fileSize: Int, path: String, options: ReadOptions = ReadOptions()
+    ) throws(DICOMParseError) -> HeaderSummary {
         let complete = prefix.count >= fileSize
         let layout = try FileLayout.detect(prefix, complete: complete)
         let ts = layout.transferSyntax
@@ -44,12 +48,15 @@ public enum HeaderScan {
         } else {
             var parser = DataSetParser(storage: prefix, isComplete: complete, base: 0)
             parser.stopAtPixelData = true
-            ds = try parser.parseDataSet(from: layout.dataSetOffset, to: prefix.count, depth: 0, delimited: false, Encoding(ts)).0
+            ds = try parser.parseDataSet(
+                from: layout.dataSetOffset, to: prefix.count, depth: 0, delimited: false, Encoding(ts)
+            ).0
             pixelData = parser.pixelData
         }
         if let location = pixelData, let length = location.length, location.valueOffset + length > fileSize {
-            throw DICOMParseError(.truncated, "Pixel Data length \(length) runs past the end of the file (\(fileSize) bytes)",
-                                  offset: location.elementOffset, tag: .pixelData)
+            throw DICOMParseError(
+                .truncated, "Pixel Data length \(length) runs past the end of the file (\(fileSize) bytes)",
+                offset: location.elementOffset, tag: .pixelData)
         }
         return HeaderSummary(
             path: path, fileSize: fileSize, transferSyntaxUID: ts.uid,
@@ -57,7 +64,8 @@ public enum HeaderScan {
             sopInstanceUID: ds.string(.sopInstanceUID) ?? layout.meta.string(.mediaStorageSOPInstanceUID),
             patientID: ds.string(.patientID), patientName: ds.string(.patientName),
             studyInstanceUID: ds.string(.studyInstanceUID), seriesInstanceUID: ds.string(.seriesInstanceUID),
-            modality: ds.string(.modality), studyDate: ds.string(.studyDate), instanceNumber: ds.integer(.instanceNumber),
+            modality: ds.string(.modality), studyDate: ds.string(.studyDate),
+            instanceNumber: ds.integer(.instanceNumber),
             pixel: try PixelAttributes(ds), pixelData: pixelData, hasFileMeta: layout.hasFileMeta,
             dataSetOffset: layout.dataSetOffset, quirks: layout.quirks)
     }

@@ -31,7 +31,8 @@ public enum Part10Reader {
             let (inflated, _) = try inflated(compressed, options: options)
             var parser = DataSetParser(storage: inflated, isComplete: true, base: 0)
             do {
-                let (ds, _) = try parser.parseDataSet(from: 0, to: inflated.count, depth: 0, delimited: false, Encoding(ts))
+                let (ds, _) = try parser.parseDataSet(
+                    from: 0, to: inflated.count, depth: 0, delimited: false, Encoding(ts))
                 return DICOMFile(layout: layout, dataSet: ds)
             } catch {
                 var e = error
@@ -40,11 +41,14 @@ public enum Part10Reader {
             }
         }
         var parser = DataSetParser(storage: bytes, isComplete: true, base: 0)
-        let (ds, _) = try parser.parseDataSet(from: layout.dataSetOffset, to: bytes.count, depth: 0, delimited: false, Encoding(ts))
+        let (ds, _) = try parser.parseDataSet(
+            from: layout.dataSetOffset, to: bytes.count, depth: 0, delimited: false, Encoding(ts))
         return DICOMFile(layout: layout, dataSet: ds)
     }
 
-    static func inflated(_ compressed: ArraySlice<UInt8>, options: ReadOptions) throws(DICOMParseError) -> ([UInt8], Bool) {
+    static func inflated(
+        _ compressed: ArraySlice<UInt8>, options: ReadOptions
+    ) throws(DICOMParseError) -> ([UInt8], Bool) {
         let (out, ended) = try Deflate.inflate(compressed, maxOutput: options.maxInflatedSize)
         if !ended && out.count >= options.maxInflatedSize {
             throw DICOMParseError(.inflate, "deflated data set inflates past \(options.maxInflatedSize) bytes")

@@ -22,7 +22,9 @@ public struct DirectoryWalker: Sendable {
 
     private static let maxDepth = 64
 
-    private func walk(_ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (String, String) -> Void) {
+    private func walk(
+        _ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (String, String) -> Void
+    ) {
         var st = stat()
         guard lstat(path, &st) == 0 else { onError(path, String(cString: strerror(errno))); return }
         if (st.st_mode & S_IFMT) == S_IFLNK {

@@ -3,7 +3,9 @@ import Synchronization
 
 /// Header-scans many files on every core; results keep the input order.
 public enum ParallelScan {
-    public static func summaries(_ paths: [String], options: ReadOptions = ReadOptions()) -> [Result<HeaderSummary, DICOMParseError>] {
+    public static func summaries(
+        _ paths: [String], options: ReadOptions = ReadOptions()
+    ) -> [Result<HeaderSummary, DICOMParseError>] {
         let slots = Mutex<[Result<HeaderSummary, DICOMParseError>?]>(Array(repeating: nil, count: paths.count))
         DispatchQueue.concurrentPerform(iterations: paths.count) { i in
             let r = Result { () throws(DICOMParseError) in try HeaderScan.summary(path: paths[i], options: options) }

@@ -48,7 +48,9 @@ public struct DataSetWriter {
         case .bytes(let value):
             let padded = value.count & 1 == 1
             let length = value.count + (padded ? 1 : 0)
-            guard length <= 0xFFFF_FFFE else { throw DICOMParseError(.valueTooLong, "value of \(length) bytes", tag: e.tag) }
+            guard length <= 0xFFFF_FFFE else {
+                throw DICOMParseError(.valueTooLong, "value of \(length) bytes", tag: e.tag)
+            }
             try writeHeader(e.tag, e.vr, length: UInt32(length), into: &out)
             if encoding.littleEndian || e.vr.unitSize == 1 {
                 out += value
@@ -101,7 +103,8 @@ public struct DataSetWriter {
             out += u32(length)
         } else {
             guard length <= 0xFFFF else {
-                throw DICOMParseError(.valueTooLong, "\(length) bytes do not fit the 16-bit length of \(vr) in explicit VR", tag: tag)
+                throw DICOMParseError(
+                    .valueTooLong, "\(length) bytes do not fit the 16-bit length of \(vr) in explicit VR", tag: tag)
             }
             out += u16(UInt16(length))
         }
@@ -112,6 +115,7 @@ public struct DataSetWriter {
         encoding.littleEndian ? [UInt8(v & 0xFF), UInt8(v >> 8)] : [UInt8(v >> 8), UInt8(v & 0xFF)]
     }
     private func u32(_ v: UInt32) -> [UInt8] {
-        encoding.littleEndian ? u16(UInt16(v & 0xFFFF)) + u16(UInt16(v >> 16)) : u16(UInt16(v >> 16)) + u16(UInt16(v & 0xFFFF))
+        encoding.littleEndian
+            ? u16(UInt16(v & 0xFFFF)) + u16(UInt16(v >> 16)) : u16(UInt16(v >> 16)) + u16(UInt16(v & 0xFFFF))
     }
 }

@@ -15,7 +15,9 @@ public enum Part10Writer {
     }
 
     /// The file meta for an instance known by its UIDs (a receiver writing what arrives).
-    public static func fileMeta(sopClass: String, sopInstance: String, transferSyntax: TransferSyntax, sourceAE: String? = nil) -> DataSet {
+    public static func fileMeta(
+        sopClass: String, sopInstance: String, transferSyntax: TransferSyntax, sourceAE: String? = nil
+    ) -> DataSet {
         var ds = DataSet()
         ds.set(.sopClassUID, .UI, sopClass)
         ds.set(.sopInstanceUID, .UI, sopInstance)
@@ -26,7 +28,8 @@ public enum Part10Writer {
     /// data set streamed into a file as it is.
     public static func encodeMetaWithPreamble(_ meta: DataSet) throws(DICOMParseError) -> [UInt8] {
         var metaSet = meta
-        metaSet[.fileMetaInformationGroupLength] = DataElement(.fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
+        metaSet[.fileMetaInformationGroupLength] = DataElement(
+            .fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
         var out = [UInt8](repeating: 0, count: 128) + Array("DICM".utf8)
         try DataSetWriter(encoding: .explicitLittle).write(metaSet, into: &out)
         return out
@@ -34,10 +37,13 @@ public enum Part10Writer {
 
     /// Encodes a whole file. The meta's group length is computed; the data set is encoded
     /// in `transferSyntax` (and deflated for the deflated syntax, at zlib level `deflateLevel`).
-    public static func encode(_ ds: DataSet, transferSyntax: TransferSyntax, meta: DataSet? = nil, deflateLevel: Int32 = Deflate.defaultLevel) throws(DICOMParseError) -> [UInt8] {
+    public static func encode(
+        _ ds: DataSet, transferSyntax: TransferSyntax, meta: DataSet? = nil, deflateLevel: Int32 = Deflate.defaultLevel
+    ) throws(DICOMParseError) -> [UInt8] {
         var metaSet = meta ?? fileMeta(for: ds, transferSyntax: transferSyntax)
         metaSet.set(.transferSyntaxUID, .UI, transferSyntax.uid)
-        metaSet[.fileMetaInformationGroupLength] = DataElement(.fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
+        metaSet[.fileMetaInformationGroupLength] = DataElement(
+            .fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
         var out = [UInt8](repeating: 0, count: 128) + Array("DICM".utf8)
         try DataSetWriter(encoding: .explicitLittle).write(metaSet, into: &out)
         let body = try DataSetWriter(transferSyntax).encode(ds.withoutGroup(0x0002))

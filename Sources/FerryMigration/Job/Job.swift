@@ -22,7 +22,9 @@ public struct Job: Codable, Sendable, Equatable {
         public var recursive = true
         public var followSymlinks = false
 
-        enum CodingKeys: String, CodingKey { case paths, include, exclude, recursive, followSymlinks = "follow_symlinks" }
+        enum CodingKeys: String, CodingKey {
+            case paths, include, exclude, recursive, followSymlinks = "follow_symlinks"
+        }
         public init() {}
         public init(from d: Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
@@ -49,7 +51,7 @@ public struct Job: Codable, Sendable, Equatable {
             public var keyPasswordFile: String?
             public var caFiles: [String]?
             public var caDirectories: [String]?
-            public var verify: String?   // require | if-present | ignore
+            public var verify: String?  // require | if-present | ignore
             enum CodingKeys: String, CodingKey {
                 case certificate, key, verify
                 case keyPasswordEnv = "key_password_env", keyPasswordFile = "key_password_file"
@@ -63,9 +65,12 @@ public struct Job: Codable, Sendable, Equatable {
             public var passwordFile: String?
             public var positiveResponse: Bool?
             enum CodingKeys: String, CodingKey {
-                case username, passwordEnv = "password_env", passwordFile = "password_file", positiveResponse = "positive_response"
+                case username, passwordEnv = "password_env", passwordFile = "password_file", positiveResponse =
+                    "positive_response"
             }
-            public init(username: String, passwordEnv: String? = nil, passwordFile: String? = nil, positiveResponse: Bool? = nil) {
+            public init(
+                username: String, passwordEnv: String? = nil, passwordFile: String? = nil, positiveResponse: Bool? = nil
+            ) {
                 self.username = username
                 self.passwordEnv = passwordEnv
                 self.passwordFile = passwordFile
@@ -73,7 +78,9 @@ public struct Job: Codable, Sendable, Equatable {
             }
         }
 
-        enum CodingKeys: String, CodingKey { case host, port, calledAE = "called_ae", callingAE = "calling_ae", tls, user }
+        enum CodingKeys: String, CodingKey {
+            case host, port, calledAE = "called_ae", callingAE = "calling_ae", tls, user
+        }
         public init() {}
         public init(from d: Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
@@ -129,7 +136,9 @@ public struct Job: Codable, Sendable, Equatable {
     /// The transcoding policy as written in a job: syntaxes by short name ("jpeg-ls-lossless"),
     /// DCMTK name ("JPEGLSLossless") or UID.
     public struct Transcoding: Codable, Sendable, Equatable {
-        public var order = ["jpeg-ls-lossless", "j2k-lossless", "jpeg-lossless-sv1", "rle", "explicit-le", "implicit-le"]
+        public var order = [
+            "jpeg-ls-lossless", "j2k-lossless", "jpeg-lossless-sv1", "rle", "explicit-le", "implicit-le",
+        ]
         /// Lossy encodings (order entries or target) only when true.
         public var allowLossy = false
         /// Compress everything to this syntax first, where the destination accepts it.
@@ -139,7 +148,9 @@ public struct Job: Codable, Sendable, Equatable {
         /// zlib level (0-9) for files sent as Deflated Explicit VR Little Endian.
         public var deflateLevel = Int(Deflate.defaultLevel)
 
-        enum CodingKeys: String, CodingKey { case order, allowLossy = "allow_lossy", target, verify, deflateLevel = "deflate_level" }
+        enum CodingKeys: String, CodingKey {
+            case order, allowLossy = "allow_lossy", target, verify, deflateLevel = "deflate_level"
+        }
         public init() {}
         public init(from d: Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
@@ -155,12 +166,17 @@ public struct Job: Codable, Sendable, Equatable {
         public func policy() throws -> TranscodingPolicy {
             func syntax(_ name: String) throws -> TransferSyntax {
                 guard let ts = TransferSyntaxNames.lookup(name) else {
-                    throw Invalid("transcoding: unknown transfer syntax \(name) (names: \(TransferSyntaxNames.listed), DCMTK names or UIDs)")
+                    throw Invalid(
+                        "transcoding: unknown transfer syntax \(name) (names: \(TransferSyntaxNames.listed), DCMTK names or UIDs)"
+                    )
                 }
-                guard ts.isLossless || allowLossy else { throw Invalid("transcoding: \(name) is lossy; set allow_lossy: true to use it") }
+                guard ts.isLossless || allowLossy else {
+                    throw Invalid("transcoding: \(name) is lossy; set allow_lossy: true to use it")
+                }
                 return ts
             }
-            return TranscodingPolicy(order: try order.map(syntax), allowLossy: allowLossy, target: try target.map(syntax), verify: verify)
+            return TranscodingPolicy(
+                order: try order.map(syntax), allowLossy: allowLossy, target: try target.map(syntax), verify: verify)
         }
     }
 
@@ -177,11 +193,15 @@ public struct Job: Codable, Sendable, Equatable {
     /// Reads a YAML job file; the job's name defaults to the file's base name.
     public static func load(path: String) throws -> Job {
         let text: String
-        do { text = String(decoding: try FileBytes.readAll(path), as: UTF8.self) } catch { throw Invalid("cannot read job file \(path): \(error)") }
+        do { text = String(decoding: try FileBytes.readAll(path), as: UTF8.self) } catch {
+            throw Invalid("cannot read job file \(path): \(error)")
+        }
         do {
             try JobFile.rejectSecrets(in: try Yams.compose(yaml: text))
             var job = try YAMLDecoder().decode(JobFile.self, from: text).job
-            if job.name.isEmpty { job.name = String(path.split(separator: "/").last?.split(separator: ".").first ?? "job") }
+            if job.name.isEmpty {
+                job.name = String(path.split(separator: "/").last?.split(separator: ".").first ?? "job")
+            }
             return job
         } catch let e as Invalid {
             throw e
@@ -193,18 +213,32 @@ public struct Job: Codable, Sendable, Equatable {
     /// Checks what a run needs; names the first problem.
     public func validate() throws {
         if source.paths.isEmpty { throw Invalid("job \(name): no source paths") }
-        guard (1...65535).contains(destination.port) else { throw Invalid("job \(name): destination port \(destination.port)") }
-        guard (1...64).contains(transfer.associations) else { throw Invalid("job \(name): associations must be 1...64") }
-        guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else { throw Invalid("job \(name): max_pdu must be 0 or 4096...131072") }
+        guard (1...65535).contains(destination.port) else {
+            throw Invalid("job \(name): destination port \(destination.port)")
+        }
+        guard (1...64).contains(transfer.associations) else {
+            throw Invalid("job \(name): associations must be 1...64")
+        }
+        guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else {
+            throw Invalid("job \(name): max_pdu must be 0 or 4096...131072")
+        }
         guard transfer.maxAttempts >= 1 else { throw Invalid("job \(name): max_attempts must be at least 1") }
         let timeouts = [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout]
         guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), transfer.backoff >= 0 else {
             throw Invalid("job \(name): timeouts must be positive (at most a year) and backoff not negative")
         }
-        guard ["first", "newest", "none"].contains(transfer.conflicts) else { throw Invalid("job \(name): conflicts must be first, newest or none") }
-        guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else { throw Invalid("job \(name): unknown proposal \(transfer.proposal)") }
-        guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else { throw Invalid("job \(name): transcoding.deflate_level must be 0...9") }
-        do { _ = try transfer.transcoding.policy() } catch let e as Invalid { throw Invalid("job \(name): \(e.message)") }
+        guard ["first", "newest", "none"].contains(transfer.conflicts) else {
+            throw Invalid("job \(name): conflicts must be first, newest or none")
+        }
+        guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else {
+            throw Invalid("job \(name): unknown proposal \(transfer.proposal)")
+        }
+        guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else {
+            throw Invalid("job \(name): transcoding.deflate_level must be 0...9")
+        }
+        do { _ = try transfer.transcoding.policy() } catch let e as Invalid {
+            throw Invalid("job \(name): \(e.message)")
+        }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
             throw Invalid("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
         }
@@ -231,7 +265,9 @@ struct JobFile: Decodable {
             for (key, value) in mapping {
                 let name = key.string ?? ""
                 if ["password", "passcode", "passwd", "key_password", "token"].contains(name) {
-                    throw Job.Invalid("\(path)\(name): secrets do not belong in job files; use \(name)_env (an environment variable) or \(name)_file")
+                    throw Job.Invalid(
+                        "\(path)\(name): secrets do not belong in job files; use \(name)_env (an environment variable) or \(name)_file"
+                    )
                 }
                 try rejectSecrets(in: value, path: path + name + ".")
             }

@@ -6,7 +6,9 @@ import Glibc
 public enum InstanceState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
     case planned, sending, done, doneWarning = "done_warning", failed, skipped, conflict
 
-    public var isTerminal: Bool { self == .done || self == .doneWarning || self == .failed || self == .skipped || self == .conflict }
+    public var isTerminal: Bool {
+        self == .done || self == .doneWarning || self == .failed || self == .skipped || self == .conflict
+    }
 }
 
 /// One file of the job, as the manifest records it.
@@ -41,11 +43,14 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
         case id, path, size, mtime, sopClassUID = "sop_class_uid", sopInstanceUID = "sop_instance_uid"
-        case transferSyntaxUID = "transfer_syntax_uid", patientID = "patient_id", studyInstanceUID = "study_instance_uid"
-        case seriesInstanceUID = "series_instance_uid", instanceNumber = "instance_number", dataSetOffset = "data_set_offset"
+        case transferSyntaxUID = "transfer_syntax_uid", patientID = "patient_id", studyInstanceUID =
+            "study_instance_uid"
+        case seriesInstanceUID = "series_instance_uid", instanceNumber = "instance_number", dataSetOffset =
+            "data_set_offset"
         case pixelDataOffset = "pixel_data_offset"
         case state, attempts, statusCode = "status_code", statusName = "status_name", error
-        case sentTransferSyntaxUID = "sent_transfer_syntax_uid", associationID = "association_id", bytesSent = "bytes_sent"
+        case sentTransferSyntaxUID = "sent_transfer_syntax_uid", associationID = "association_id", bytesSent =
+            "bytes_sent"
         case sentSOPInstanceUID = "sent_sop_instance_uid"
         case plannedAt = "planned_at", updatedAt = "updated_at"
     }
@@ -84,7 +89,8 @@ public struct ProbeRecord: Codable, Sendable, FetchableRecord, PersistableRecord
     public var destination: String?
 
     enum CodingKeys: String, CodingKey {
-        case sopClassUID = "sop_class_uid", transferSyntaxUID = "transfer_syntax_uid", accepted, reason, probedAt = "probed_at", destination
+        case sopClassUID = "sop_class_uid", transferSyntaxUID = "transfer_syntax_uid", accepted, reason, probedAt =
+            "probed_at", destination
     }
 }
 

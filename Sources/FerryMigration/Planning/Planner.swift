@@ -30,7 +30,8 @@ public struct Planner {
         var result = ScanResult()
         let include = job.source.include.map(Glob.init)
         let exclude = job.source.exclude.map(Glob.init)
-        let walker = DirectoryWalker(recursive: job.source.recursive, symlinks: job.source.followSymlinks ? .follow : .skip)
+        let walker = DirectoryWalker(
+            recursive: job.source.recursive, symlinks: job.source.followSymlinks ? .follow : .skip)
         var candidates: [(path: String, size: Int, mtime: Double)] = []
         for root in job.source.paths {
             let base = root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -48,7 +49,9 @@ public struct Planner {
         result.seen = candidates.count
         let known: [String: (size: Int, mtime: Double)] = try manifest.db.read { db in
             var map: [String: (Int, Double)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT path, size, mtime FROM instance") { map[row["path"]] = (row["size"], row["mtime"]) }
+            for row in try Row.fetchAll(db, sql: "SELECT path, size, mtime FROM instance") {
+                map[row["path"]] = (row["size"], row["mtime"])
+            }
             return map
         }
         let toScan = candidates.filter { c in
@@ -60,8 +63,9 @@ public struct Planner {
         let stamp = now()
         try manifest.db.write { db in
             for (c, summary) in zip(toScan, summaries) {
-                var record = InstanceRecord(path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
-                                            plannedAt: stamp, updatedAt: stamp)
+                var record = InstanceRecord(
+                    path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
+                    plannedAt: stamp, updatedAt: stamp)
                 switch summary {
                 case .success(let s):
                     record.sopClassUID = s.sopClassUID
@@ -99,32 +103,39 @@ public struct Planner {
     /// Two files with one SOP Instance UID: keep one by the job's policy (first path, newest
     /// mtime, or none), mark the others `conflict`. A copy already sent wins.
     private func resolveConflicts(_ db: Database) throws -> Int {
-        let duplicated = try String.fetchAll(db, sql: """
-            SELECT sop_instance_uid FROM instance
-            WHERE sop_instance_uid IS NOT NULL AND state NOT IN ('failed', 'skipped')
-            GROUP BY sop_instance_uid HAVING COUNT(*) > 1
-            """)
+        let duplicated = try String.fetchAll(
+            db,
+            sql: """
+                SELECT sop_instance_uid FROM instance
+                WHERE sop_instance_uid IS NOT NULL AND state NOT IN ('failed', 'skipped')
+                GROUP BY sop_instance_uid HAVING COUNT(*) > 1
+                """)
         var marked = 0
         for uid in duplicated {
             let rows = try InstanceRecord.filter(InstanceRecord.CodingKeys.sopInstanceUID == uid)
                 .filter(!["failed", "skipped"].contains(InstanceRecord.CodingKeys.state)).fetchAll(db)
             let sent = rows.first { $0.state == .done || $0.state == .doneWarning }
-            let keep: InstanceRecord? = sent ?? {
-                switch job.transfer.conflicts {
-                case "newest": return rows.max { $0.mtime < $1.mtime }
-                case "none": return nil
-                default: return rows.min { $0.path < $1.path }
-                }
-            }()
+            let keep: InstanceRecord? =
+                sent
+                ?? {
+                    switch job.transfer.conflicts {
+                    case "newest": return rows.max { $0.mtime < $1.mtime }
+                    case "none": return nil
+                    default: return rows.min { $0.path < $1.path }
+                    }
+                }()
             for var r in rows where r.id != keep?.id && r.state != .conflict {
                 r.state = .conflict
-                r.error = keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(job.transfer.conflicts))" }
+                r.error =
+                    keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(job.transfer.conflicts))" }
                     ?? "SOP Instance UID held by \(rows.count) files (conflicts: none)"
                 r.updatedAt = now()
                 try r.update(db)
                 marked += 1
             }
-            if job.transfer.conflicts == "none", var k = rows.first(where: { $0.state != .conflict && $0.state != .done && $0.state != .doneWarning }) {
+            if job.transfer.conflicts == "none",
+                var k = rows.first(where: { $0.state != .conflict && $0.state != .done && $0.state != .doneWarning })
+            {
                 k.state = .conflict
                 k.error = "SOP Instance UID held by \(rows.count) files (conflicts: none)"
                 try k.update(db)
@@ -139,9 +150,11 @@ extension InstanceRecord {
     /// The file as the sender sees it; nil when the header lacks what sending needs.
     public var outgoing: OutgoingFile? {
         guard let sop = sopClassUID, let instance = sopInstanceUID, let tsUID = transferSyntaxUID,
-              let ts = TransferSyntax.lookup(tsUID) else { return nil }
+            let ts = TransferSyntax.lookup(tsUID)
+        else { return nil }
         let pixels = pixelDataOffset.map { PixelDataLocation(elementOffset: $0, valueOffset: $0, length: nil) }
-        return OutgoingFile(path: path, sopClassUID: sop, sopInstanceUID: instance, transferSyntax: ts,
-                            dataSetOffset: dataSetOffset, fileSize: size, pixelData: pixels)
+        return OutgoingFile(
+            path: path, sopClassUID: sop, sopInstanceUID: instance, transferSyntax: ts,
+            dataSetOffset: dataSetOffset, fileSize: size, pixelData: pixels)
     }
 }

@@ -26,9 +26,11 @@ public struct Prober {
         for plan in plans {
             var p = connection.parameters
             p.presentationContexts = plan.contexts
-            let association = try await FerryNetwork.Association.open(host: job.destination.host, port: job.destination.port, parameters: p,
-                                                                       timeouts: connection.timeouts, tls: tls, logger: logger)
-            let answers = Dictionary(association.acceptance.presentationContexts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let association = try await FerryNetwork.Association.open(
+                host: job.destination.host, port: job.destination.port, parameters: p,
+                timeouts: connection.timeouts, tls: tls, logger: logger)
+            let answers = Dictionary(
+                association.acceptance.presentationContexts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             try await association.release()
             let stamp = now()
             for pc in plan.contexts {
@@ -38,9 +40,13 @@ public struct Prober {
                     let key = ProbeKey(sop: pc.abstractSyntax, ts: ts)
                     // A syntax counts as accepted if any context carrying it was accepted with it.
                     if results[key]?.accepted == true { continue }
-                    results[key] = ProbeRecord(sopClassUID: pc.abstractSyntax, transferSyntaxUID: ts, accepted: accepted,
-                                               reason: accepted ? nil : (answer.map { $0.result == .acceptance ? "accepted with another syntax" : $0.result.name } ?? "no answer"),
-                                               probedAt: stamp, destination: job.destinationDescription)
+                    results[key] = ProbeRecord(
+                        sopClassUID: pc.abstractSyntax, transferSyntaxUID: ts, accepted: accepted,
+                        reason: accepted
+                            ? nil
+                            : (answer.map { $0.result == .acceptance ? "accepted with another syntax" : $0.result.name }
+                                ?? "no answer"),
+                        probedAt: stamp, destination: job.destinationDescription)
                 }
             }
         }
@@ -54,7 +60,8 @@ public struct Prober {
 
     /// The stored answers of the last probe of this job's destination.
     public static func stored(_ manifest: Manifest, for job: Job) throws -> [ProbeKey: ProbeRecord] {
-        Dictionary(try manifest.probes().filter { $0.destination == job.destinationDescription }
-            .map { (ProbeKey(sop: $0.sopClassUID, ts: $0.transferSyntaxUID), $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            try manifest.probes().filter { $0.destination == job.destinationDescription }
+                .map { (ProbeKey(sop: $0.sopClassUID, ts: $0.transferSyntaxUID), $0) }, uniquingKeysWith: { a, _ in a })
     }
 }

@@ -25,8 +25,9 @@ public struct Shard: Sendable, Equatable {
         try manifest.db.write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT id, study_instance_uid FROM instance WHERE state = 'planned'")
             for row in rows where !contains(study: row["study_instance_uid"]) {
-                try db.execute(sql: "UPDATE instance SET state = 'skipped', error = ? WHERE id = ?",
-                               arguments: ["study belongs to another shard than \(index)/\(count)", row["id"] as Int64])
+                try db.execute(
+                    sql: "UPDATE instance SET state = 'skipped', error = ? WHERE id = ?",
+                    arguments: ["study belongs to another shard than \(index)/\(count)", row["id"] as Int64])
             }
         }
     }

@@ -48,8 +48,11 @@ public struct PlanReport: Codable, Sendable {
         for r in pending {
             let sop = r.sopClassUID ?? "?", ts = r.transferSyntaxUID ?? "?"
             let key = sop + "|" + ts
-            var g = groups[key] ?? Group(sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
-                                         transferSyntaxName: UIDRegistry.name(of: ts), files: 0, bytes: 0)
+            var g =
+                groups[key]
+                ?? Group(
+                    sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
+                    transferSyntaxName: UIDRegistry.name(of: ts), files: 0, bytes: 0)
             g.files += 1
             g.bytes += r.size
             groups[key] = g
@@ -59,31 +62,47 @@ public struct PlanReport: Codable, Sendable {
         }
         let plans = ContextPlanner.plan(pending.compactMap(\.outgoing), options: job.proposalOptions)
         let associations = plans.map { plan in
-            AssociationPlanReport(files: plan.files.count, contexts: plan.contexts.map { pc in
-                var c = Context(id: Int(pc.id), abstractSyntax: pc.abstractSyntax, transferSyntaxes: pc.transferSyntaxes)
-                if !probe.isEmpty {
-                    let answers = pc.transferSyntaxes.compactMap { probe[ProbeKey(sop: pc.abstractSyntax, ts: $0)] }
-                    c.probe = answers.first(where: \.accepted).map { "accepted \($0.transferSyntaxUID)" } ?? answers.first?.reason ?? "not probed"
-                }
-                return c
-            })
+            AssociationPlanReport(
+                files: plan.files.count,
+                contexts: plan.contexts.map { pc in
+                    var c = Context(
+                        id: Int(pc.id), abstractSyntax: pc.abstractSyntax, transferSyntaxes: pc.transferSyntaxes)
+                    if !probe.isEmpty {
+                        let answers = pc.transferSyntaxes.compactMap { probe[ProbeKey(sop: pc.abstractSyntax, ts: $0)] }
+                        c.probe =
+                            answers.first(where: \.accepted).map { "accepted \($0.transferSyntaxUID)" } ?? answers
+                            .first?.reason ?? "not probed"
+                    }
+                    return c
+                })
         }
         let unsendable = all.filter { $0.state == .failed || $0.state == .conflict || $0.state == .skipped }
             .map { Unsendable(path: $0.path, state: $0.state.rawValue, reason: $0.error ?? $0.statusName ?? "") }
         var states: [String: Int] = [:]
         for (s, n) in try manifest.counts() { states[s.rawValue] = n }
-        return PlanReport(job: job.name, destination: job.destinationDescription,
-                          states: states, groups: groups.values.sorted { ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName) },
-                          associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
+        return PlanReport(
+            job: job.name, destination: job.destinationDescription,
+            states: states,
+            groups: groups.values.sorted {
+                ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName)
+            },
+            associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
     }
 
     /// The route the sender would take for a file of this SOP class and syntax, given the
     /// contexts the probe saw accepted: the same decision `Route.choose` makes when sending.
     static func route(sop: String, ts: String, probe: [ProbeKey: ProbeRecord], job: Job) -> Route {
         guard let own = TransferSyntax.lookup(ts) else { return .impossible("unknown transfer syntax \(ts)") }
-        let accepted = probe.values.filter { $0.sopClassUID == sop && $0.accepted }.sorted { $0.transferSyntaxUID < $1.transferSyntaxUID }
-            .enumerated().map { AcceptedContext(id: UInt8(truncatingIfNeeded: 2 * $0.offset + 1), abstractSyntax: sop, transferSyntax: $0.element.transferSyntaxUID) }
-        let file = OutgoingFile(path: "", sopClassUID: sop, sopInstanceUID: "", transferSyntax: own, dataSetOffset: 0, fileSize: 0)
+        let accepted = probe.values.filter { $0.sopClassUID == sop && $0.accepted }.sorted {
+            $0.transferSyntaxUID < $1.transferSyntaxUID
+        }
+        .enumerated().map {
+            AcceptedContext(
+                id: UInt8(truncatingIfNeeded: 2 * $0.offset + 1), abstractSyntax: sop,
+                transferSyntax: $0.element.transferSyntaxUID)
+        }
+        let file = OutgoingFile(
+            path: "", sopClassUID: sop, sopInstanceUID: "", transferSyntax: own, dataSetOffset: 0, fileSize: 0)
         return Route.choose(for: file, accepted: accepted, policy: job.transcodingPolicy)
     }
 
@@ -94,10 +113,15 @@ public struct PlanReport: Codable, Sendable {
         case .asIs(_, let ts):
             return ts == own ? "send as is" : "send as is, declared \(ts.name)"
         case .convert(_, let target):
-            guard let own, own.isEncapsulated || target.isEncapsulated else { return "send converted (uncompressed syntax change)" }
-            let kind = !target.isLossless ? "lossy: new SOP Instance UID"
-                : target.isEncapsulated ? (job.transcodingPolicy.verify ? "lossless, verified" : "lossless, not verified")
-                : own.isLossless ? "lossless decode" : "decode of a lossy stream"
+            guard let own, own.isEncapsulated || target.isEncapsulated else {
+                return "send converted (uncompressed syntax change)"
+            }
+            let kind =
+                !target.isLossless
+                ? "lossy: new SOP Instance UID"
+                : target.isEncapsulated
+                    ? (job.transcodingPolicy.verify ? "lossless, verified" : "lossless, not verified")
+                    : own.isLossless ? "lossless decode" : "decode of a lossy stream"
             return "transcode: \(own.name) -> \(target.name) (\(kind))"
         case .impossible(let reason):
             return "cannot be sent: \(reason)"
@@ -107,19 +131,26 @@ public struct PlanReport: Codable, Sendable {
     // MARK: Rendering
 
     public func table() -> String {
-        var lines = ["job \(job) -> \(destination)",
-                     "states: " + states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "",
-                     "groups (SOP class x transfer syntax):"]
+        var lines = [
+            "job \(job) -> \(destination)",
+            "states: " + states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "",
+            "groups (SOP class x transfer syntax):",
+        ]
         for g in groups {
-            lines.append("  \(pad(g.sopClassName, 40)) \(pad(g.transferSyntaxName, 44)) \(pad(String(g.files), 6)) files \(Self.megabytes(g.bytes))"
-                         + (g.outcome.map { "  -> \($0)" } ?? ""))
+            lines.append(
+                "  \(pad(g.sopClassName, 40)) \(pad(g.transferSyntaxName, 44)) \(pad(String(g.files), 6)) files \(Self.megabytes(g.bytes))"
+                    + (g.outcome.map { "  -> \($0)" } ?? ""))
         }
         lines.append("")
         for (i, a) in associations.enumerated() {
             lines.append("association plan \(i + 1): \(a.files) files, \(a.contexts.count) presentation contexts")
-            for c in a.contexts where a.contexts.count <= 40 || c.probe != nil || groups.contains(where: { $0.sopClass == c.abstractSyntax }) {
-                lines.append("  [\(c.id)] \(UIDRegistry.name(of: c.abstractSyntax)): \(c.transferSyntaxes.map(UIDRegistry.name(of:)).joined(separator: ", "))"
-                             + (c.probe.map { "  -> \($0)" } ?? ""))
+            for c in a.contexts
+            where a.contexts.count <= 40 || c.probe != nil
+                || groups.contains(where: { $0.sopClass == c.abstractSyntax })
+            {
+                lines.append(
+                    "  [\(c.id)] \(UIDRegistry.name(of: c.abstractSyntax)): \(c.transferSyntaxes.map(UIDRegistry.name(of:)).joined(separator: ", "))"
+                        + (c.probe.map { "  -> \($0)" } ?? ""))
             }
         }
         if !unsendable.isEmpty {
@@ -135,7 +166,9 @@ public struct PlanReport: Codable, Sendable {
         return mb >= 10 ? "\(Int(mb.rounded())) MB" : "\(Double(Int(mb * 10)) / 10) MB"
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    private func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s : s + String(repeating: " ", count: n - s.count)
+    }
 }
 
 public struct ProbeKey: Hashable, Sendable {

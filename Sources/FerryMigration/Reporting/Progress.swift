@@ -50,10 +50,12 @@ public final class Progress: Sendable {
         let mbps = Double(c.bytes) / 1e6 / elapsed
         let eta = rate > 0 ? Int(Double(c.totalFiles - c.files) / rate) : 0
         if mode == .json {
-            return "{\"files\":\(c.files),\"total_files\":\(c.totalFiles),\"bytes\":\(c.bytes),\"total_bytes\":\(c.totalBytes),"
+            return
+                "{\"files\":\(c.files),\"total_files\":\(c.totalFiles),\"bytes\":\(c.bytes),\"total_bytes\":\(c.totalBytes),"
                 + "\"files_per_s\":\(Int(rate)),\"mb_per_s\":\(Int(mbps)),\"eta_s\":\(eta),\"failures\":\(c.failures)}"
         }
-        return "\(c.files)/\(c.totalFiles) files, \(c.bytes / 1_000_000)/\(c.totalBytes / 1_000_000) MB, \(Int(rate)) files/s, "
+        return
+            "\(c.files)/\(c.totalFiles) files, \(c.bytes / 1_000_000)/\(c.totalBytes / 1_000_000) MB, \(Int(rate)) files/s, "
             + "\(Int(mbps)) MB/s, ETA \(eta) s, \(c.failures) failed"
     }
 

@@ -32,18 +32,23 @@ public struct RunReport: Codable, Sendable {
         var instances: [Instance] = []
         for r in rows {
             states[r.state.rawValue, default: 0] += 1
-            let sop = r.sopClassUID.map(UIDRegistry.name(of:)) ?? "-", ts = r.transferSyntaxUID.map(UIDRegistry.name(of:)) ?? "-"
+            let sop = r.sopClassUID.map(UIDRegistry.name(of:)) ?? "-",
+                ts = r.transferSyntaxUID.map(UIDRegistry.name(of:)) ?? "-"
             var g = groups[sop + "|" + ts] ?? Group(sopClass: sop, transferSyntax: ts, states: [:], bytes: 0)
             g.states[r.state.rawValue, default: 0] += 1
             g.bytes += r.size
             groups[sop + "|" + ts] = g
-            instances.append(Instance(path: r.path, state: r.state.rawValue, sopClass: r.sopClassUID, sopInstanceUID: r.sopInstanceUID,
-                                      transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
-                                      status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
-                                      reason: r.error, bytes: r.size))
+            instances.append(
+                Instance(
+                    path: r.path, state: r.state.rawValue, sopClass: r.sopClassUID, sopInstanceUID: r.sopInstanceUID,
+                    transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
+                    status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
+                    reason: r.error, bytes: r.size))
         }
-        return RunReport(states: states, groups: groups.values.sorted { ($0.sopClass, $0.transferSyntax) < ($1.sopClass, $1.transferSyntax) },
-                         instances: instances)
+        return RunReport(
+            states: states,
+            groups: groups.values.sorted { ($0.sopClass, $0.transferSyntax) < ($1.sopClass, $1.transferSyntax) },
+            instances: instances)
     }
 }
 
@@ -54,12 +59,21 @@ public enum ReportRenderer {
         case "json": return try json(report)
         case "csv":
             var lines = ["section,sop_class,transfer_syntax,files,bytes,outcome_or_reason"]
-            for g in report.groups { lines.append(csvRow(["group", g.sopClassName, g.transferSyntaxName, String(g.files), String(g.bytes), g.outcome ?? ""])) }
+            for g in report.groups {
+                lines.append(
+                    csvRow([
+                        "group", g.sopClassName, g.transferSyntaxName, String(g.files), String(g.bytes),
+                        g.outcome ?? "",
+                    ]))
+            }
             for u in report.unsendable { lines.append(csvRow(["unsendable", u.path, u.state, "", "", u.reason])) }
             return lines.joined(separator: "\n")
         case "md":
             var lines = ["| SOP class | transfer syntax | files | bytes | outcome |", "|---|---|---|---|---|"]
-            for g in report.groups { lines.append("| \(g.sopClassName) | \(g.transferSyntaxName) | \(g.files) | \(g.bytes) | \(g.outcome ?? "") |") }
+            for g in report.groups {
+                lines.append(
+                    "| \(g.sopClassName) | \(g.transferSyntaxName) | \(g.files) | \(g.bytes) | \(g.outcome ?? "") |")
+            }
             if !report.unsendable.isEmpty {
                 lines += ["", "| file | state | reason |", "|---|---|---|"]
                 for u in report.unsendable { lines.append("| \(u.path) | \(u.state) | \(u.reason) |") }
@@ -75,28 +89,41 @@ public enum ReportRenderer {
         case "csv":
             var lines = ["path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes"]
             for i in report.instances {
-                lines.append(csvRow([i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "", i.sentAs ?? "",
-                                     String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes)]))
+                lines.append(
+                    csvRow([
+                        i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "",
+                        i.sentAs ?? "",
+                        String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes),
+                    ]))
             }
             return lines.joined(separator: "\n")
         case "md":
             var lines = ["| SOP class | transfer syntax | states | bytes |", "|---|---|---|---|"]
-            for g in report.groups { lines.append("| \(g.sopClass) | \(g.transferSyntax) | \(states(g.states)) | \(g.bytes) |") }
+            for g in report.groups {
+                lines.append("| \(g.sopClass) | \(g.transferSyntax) | \(states(g.states)) | \(g.bytes) |")
+            }
             lines += ["", "| file | state | status | reason |", "|---|---|---|---|"]
-            for i in report.instances { lines.append("| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") |") }
+            for i in report.instances {
+                lines.append("| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") |")
+            }
             return lines.joined(separator: "\n")
         default:
             var lines = ["states: \(states(report.states))", "", "groups:"]
-            for g in report.groups { lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes") }
+            for g in report.groups {
+                lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes")
+            }
             lines.append("")
             for i in report.instances where i.state != "done" {
-                lines.append("  \(i.state): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0)" } ?? "")")
+                lines.append(
+                    "  \(i.state): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0)" } ?? "")")
             }
             return lines.joined(separator: "\n")
         }
     }
 
-    static func states(_ s: [String: Int]) -> String { s.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
+    static func states(_ s: [String: Int]) -> String {
+        s.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
 
     static func json<T: Encodable>(_ value: T) throws -> String {
         let e = JSONEncoder()
@@ -105,7 +132,10 @@ public enum ReportRenderer {
     }
 
     static func csvRow(_ fields: [String]) -> String {
-        fields.map { f in f.contains(",") || f.contains("\"") || f.contains("\n") ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f }
-            .joined(separator: ",")
+        fields.map { f in
+            f.contains(",") || f.contains("\"") || f.contains("\n")
+                ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
+        }
+        .joined(separator: ",")
     }
 }

@@ -12,8 +12,10 @@ extension Job {
         p.calledAE = destination.calledAE
         p.maxReceivePDU = UInt32(clamping: transfer.maxPDU)
         if let user = destination.user {
-            let password = try Secret.read(env: user.passwordEnv, file: user.passwordFile, what: "user identity password")
-            p.userIdentity = .username(user.username, passcode: password, positiveResponse: user.positiveResponse ?? false)
+            let password = try Secret.read(
+                env: user.passwordEnv, file: user.passwordFile, what: "user identity password")
+            p.userIdentity = .username(
+                user.username, passcode: password, positiveResponse: user.positiveResponse ?? false)
         }
         var t = Timeouts()
         t.connect = .milliseconds(Int64((transfer.connectTimeout * 1000).rounded()))
@@ -24,10 +26,16 @@ extension Job {
             var o = TLSOptions()
             o.certificateFile = cfg.certificate
             o.privateKeyFile = cfg.key
-            o.privateKeyPassword = try Secret.read(env: cfg.keyPasswordEnv, file: cfg.keyPasswordFile, what: "TLS key password")
+            o.privateKeyPassword = try Secret.read(
+                env: cfg.keyPasswordEnv, file: cfg.keyPasswordFile, what: "TLS key password")
             o.trustedCertificateFiles = cfg.caFiles ?? []
             o.trustedCertificateDirectories = cfg.caDirectories ?? []
-            o.verification = switch cfg.verify { case "ignore": .ignore; case "if-present": .verifyIfPresent; default: .require }
+            o.verification =
+                switch cfg.verify {
+                case "ignore": .ignore;
+                case "if-present": .verifyIfPresent;
+                default: .require
+                }
             tls = o
         }
         return (p, t, tls)

@@ -8,10 +8,10 @@ import Synchronization
 
 /// How a run ended (and the process's exit code).
 public enum RunOutcome: String, Sendable {
-    case complete          // 0: everything sendable was sent
-    case someFailed        // 1
-    case paused            // 3: destination unreachable or out of resources; the rest stays planned
-    case interrupted       // 130
+    case complete  // 0: everything sendable was sent
+    case someFailed  // 1
+    case paused  // 3: destination unreachable or out of resources; the rest stays planned
+    case interrupted  // 130
 
     public var exitCode: Int32 {
         switch self {
@@ -59,12 +59,19 @@ public final class MigrationRunner: Sendable {
 
     public func run() async throws -> RunOutcome {
         let started = now()
-        let initial = RunRecord(startedAt: started, settings: "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)")
+        let initial = RunRecord(
+            startedAt: started,
+            settings:
+                "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)"
+        )
         var runRecord = try await manifest.db.write { db in
             var r = initial
             try r.insert(db)
             // Files that were in flight when a run died: their outcome is unknown, send again.
-            try db.execute(sql: "UPDATE instance SET state = 'planned', error = 'resent: the previous run ended during its store' WHERE state = 'sending'")
+            try db.execute(
+                sql:
+                    "UPDATE instance SET state = 'planned', error = 'resent: the previous run ended during its store' WHERE state = 'sending'"
+            )
             return r
         }
         // A stored probe of this destination: files it showed cannot be sent fail now, with
@@ -72,14 +79,20 @@ public final class MigrationRunner: Sendable {
         let probe = try Prober.stored(manifest, for: job)
         try await manifest.db.write { db in
             // Failures from an earlier probe are judged again against the current one.
-            try db.execute(sql: "UPDATE instance SET state = 'planned', error = NULL WHERE state = 'failed' AND error LIKE 'probe of %'")
+            try db.execute(
+                sql:
+                    "UPDATE instance SET state = 'planned', error = NULL WHERE state = 'failed' AND error LIKE 'probe of %'"
+            )
         }
         if !probe.isEmpty {
             try await manifest.db.write { db in
-                let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue).fetchAll(db)
+                let planned = try InstanceRecord.filter(
+                    InstanceRecord.CodingKeys.state == InstanceState.planned.rawValue
+                ).fetchAll(db)
                 for var r in planned {
                     guard let sop = r.sopClassUID, let ts = r.transferSyntaxUID,
-                          case .impossible(let reason) = PlanReport.route(sop: sop, ts: ts, probe: probe, job: job) else { continue }
+                        case .impossible(let reason) = PlanReport.route(sop: sop, ts: ts, probe: probe, job: job)
+                    else { continue }
                     r.state = .failed
                     r.error = "probe of \(job.destinationDescription): cannot be sent: \(reason)"
                     r.updatedAt = now()
@@ -105,8 +118,9 @@ public final class MigrationRunner: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for w in 0..<workers {
                 group.addTask { [self] in
-                    await worker(w, queue: queue, files: files, plans: plans, parameters: connection.parameters,
-                                 timeouts: connection.timeouts, tls: tls)
+                    await worker(
+                        w, queue: queue, files: files, plans: plans, parameters: connection.parameters,
+                        timeouts: connection.timeouts, tls: tls)
                 }
             }
         }
@@ -127,7 +141,9 @@ public final class MigrationRunner: Sendable {
         } else {
             outcome = .complete
         }
-        if let reason = pausedReason { logger.error("destination paused: \(reason); \(counts[.planned] ?? 0) files stay planned for the next run") }
+        if let reason = pausedReason {
+            logger.error("destination paused: \(reason); \(counts[.planned] ?? 0) files stay planned for the next run")
+        }
         runRecord.outcome = outcome.rawValue
         let final = runRecord
         try await manifest.db.write { db in try final.update(db) }
@@ -136,8 +152,10 @@ public final class MigrationRunner: Sendable {
 
     // MARK: Workers
 
-    private func worker(_ index: Int, queue: WorkQueue, files: [(Int64, OutgoingFile)], plans: [AssociationPlan],
-                        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?) async {
+    private func worker(
+        _ index: Int, queue: WorkQueue, files: [(Int64, OutgoingFile)], plans: [AssociationPlan],
+        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?
+    ) async {
         var conversion = DataSetConversion()
         conversion.deflateLevel = Int32(job.transfer.transcoding.deflateLevel)
         let sender = FileSender(conversion: conversion, policy: job.transcodingPolicy, logger: logger)
@@ -165,9 +183,12 @@ public final class MigrationRunner: Sendable {
                     var p = parameters
                     p.presentationContexts = plans[planIndex].contexts
                     do {
-                        let association = try await FerryNetwork.Association.open(host: job.destination.host, port: job.destination.port, parameters: p,
-                                                                                  timeouts: timeouts, tls: tls, logger: logger)
-                        let id = state.withLock { s -> Int in defer { s.nextAssociationID += 1 }; return s.nextAssociationID }
+                        let association = try await FerryNetwork.Association.open(
+                            host: job.destination.host, port: job.destination.port, parameters: p,
+                            timeouts: timeouts, tls: tls, logger: logger)
+                        let id = state.withLock { s -> Int in
+                            defer { s.nextAssociationID += 1 }; return s.nextAssociationID
+                        }
                         open = (planIndex, association, id)
                         connectFailures = 0
                     } catch {
@@ -196,7 +217,8 @@ public final class MigrationRunner: Sendable {
                 let accepted = association.acceptedContexts
                 while let i = pending.first, running, !manifestFailed {
                     let (rowID, file) = files[i]
-                    for j in pending.prefix(pool.depth + 1) where ahead[files[j].0] == nil && sender.needsEncoding(files[j].1, accepted: accepted) {
+                    for j in pending.prefix(pool.depth + 1)
+                    where ahead[files[j].0] == nil && sender.needsEncoding(files[j].1, accepted: accepted) {
                         let next = files[j].1
                         ahead[files[j].0] = Task { await pool.prepare(next, with: sender, accepted: accepted) }
                     }
@@ -204,7 +226,11 @@ public final class MigrationRunner: Sendable {
                     if let m = marked, m.id == rowID {
                         attempts = m.attempts
                     } else {
-                        guard let a = try? checkpoint(recording: unrecorded, sending: rowID, unmarking: marked?.id, association: associationID) else { break }
+                        guard
+                            let a = try? checkpoint(
+                                recording: unrecorded, sending: rowID, unmarking: marked?.id, association: associationID
+                            )
+                        else { break }
                         attempts = a
                         unrecorded = []
                     }
@@ -212,9 +238,14 @@ public final class MigrationRunner: Sendable {
                     let previous = unrecorded
                     unrecorded = []
                     let nextID = pending.dropFirst().first.map { files[$0].0 }
-                    async let checkpointed = checkpointConcurrently(recording: previous, sending: nextID, association: associationID)
+                    async let checkpointed = checkpointConcurrently(
+                        recording: previous, sending: nextID, association: associationID)
                     let prepared: PreparedFile
-                    if let task = ahead.removeValue(forKey: rowID) { prepared = await task.value } else { prepared = await pool.prepare(file, with: sender, accepted: accepted) }
+                    if let task = ahead.removeValue(forKey: rowID) {
+                        prepared = await task.value
+                    } else {
+                        prepared = await pool.prepare(file, with: sender, accepted: accepted)
+                    }
                     let outcome = await sender.send(prepared, on: association)
                     if let nextAttempts = try? await checkpointed {
                         if let nextID { marked = (nextID, nextAttempts) }
@@ -235,8 +266,11 @@ public final class MigrationRunner: Sendable {
                         let stopNow = state.withLock { s -> Bool in
                             s.consecutiveOutOfResources += 1
                             if attempts >= job.transfer.maxAttempts
-                                || s.consecutiveOutOfResources >= job.transfer.maxAttempts * max(1, job.transfer.associations) {
-                                s.paused = "the destination keeps answering out of resources (\(outcome.status.map { "\($0)" } ?? ""))"
+                                || s.consecutiveOutOfResources >= job.transfer.maxAttempts
+                                    * max(1, job.transfer.associations)
+                            {
+                                s.paused =
+                                    "the destination keeps answering out of resources (\(outcome.status.map { "\($0)" } ?? ""))"
                                 return true
                             }
                             return false
@@ -249,7 +283,9 @@ public final class MigrationRunner: Sendable {
                             return true
                         }
                         if retire {
-                            logger.warning("association \(index): destination out of resources; continuing with fewer associations")
+                            logger.warning(
+                                "association \(index): destination out of resources; continuing with fewer associations"
+                            )
                             break
                         }
                         try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
@@ -260,7 +296,8 @@ public final class MigrationRunner: Sendable {
                     if newAssociation || retire || !association.isUsable { break }
                 }
                 if !unrecorded.isEmpty || marked != nil {
-                    try? checkpoint(recording: unrecorded, sending: nil, unmarking: marked?.id, association: associationID)
+                    try? checkpoint(
+                        recording: unrecorded, sending: nil, unmarking: marked?.id, association: associationID)
                 }
                 if manifestFailed {
                     logger.error("the manifest cannot be written; stopping")
@@ -283,7 +320,11 @@ public final class MigrationRunner: Sendable {
     static func consecutiveRuns(_ indices: [Int], key: (Int) -> String?) -> [[Int]] {
         var runs: [[Int]] = []
         for i in indices {
-            if let last = runs.last?.last, key(last) == key(i) { runs[runs.count - 1].append(i) } else { runs.append([i]) }
+            if let last = runs.last?.last, key(last) == key(i) {
+                runs[runs.count - 1].append(i)
+            } else {
+                runs.append([i])
+            }
         }
         return runs
     }
@@ -309,37 +350,51 @@ public final class MigrationRunner: Sendable {
     /// next marked `sending` with one more attempt (before its C-STORE-RQ), and a file marked
     /// ahead but not sent put back to `planned`. Returns the next file's attempts.
     @discardableResult
-    private func checkpoint(recording outcomes: [(Int64, StoreOutcome, Decision)], sending id: Int64?, unmarking: Int64? = nil,
-                            association: Int) throws -> Int {
+    private func checkpoint(
+        recording outcomes: [(Int64, StoreOutcome, Decision)], sending id: Int64?, unmarking: Int64? = nil,
+        association: Int
+    ) throws -> Int {
         try manifest.db.write { db in try Self.checkpoint(db, outcomes, id, unmarking, association) }
     }
 
     /// The same transaction on the manifest's writer thread, leaving this task free to send.
-    private func checkpointConcurrently(recording outcomes: [(Int64, StoreOutcome, Decision)], sending id: Int64?,
-                                        association: Int) async throws -> Int {
+    private func checkpointConcurrently(
+        recording outcomes: [(Int64, StoreOutcome, Decision)], sending id: Int64?,
+        association: Int
+    ) async throws -> Int {
         if outcomes.isEmpty && id == nil { return 0 }
         return try await manifest.db.write { db in try Self.checkpoint(db, outcomes, id, nil, association) }
     }
 
-    private static func checkpoint(_ db: Database, _ outcomes: [(Int64, StoreOutcome, Decision)], _ id: Int64?, _ unmarking: Int64?,
-                                   _ association: Int) throws -> Int {
+    private static func checkpoint(
+        _ db: Database, _ outcomes: [(Int64, StoreOutcome, Decision)], _ id: Int64?, _ unmarking: Int64?,
+        _ association: Int
+    ) throws -> Int {
         for (doneID, outcome, decision) in outcomes {
-            try db.cachedStatement(sql: """
-                UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
-                bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ? WHERE id = ?
-                """).execute(arguments: [decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
-                                         outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes,
-                                         outcome.sopInstanceUID, outcome.sopInstanceUID, now(), doneID])
+            try db.cachedStatement(
+                sql: """
+                    UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
+                    bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ? WHERE id = ?
+                    """
+            ).execute(arguments: [
+                decision.state.rawValue, outcome.status.map { Int($0.code) }, outcome.status?.name,
+                outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes,
+                outcome.sopInstanceUID, outcome.sopInstanceUID, now(), doneID,
+            ])
         }
         if let unmarking {
-            try db.cachedStatement(sql: "UPDATE instance SET state = 'planned', attempts = attempts - 1 WHERE id = ? AND state = 'sending'")
-                .execute(arguments: [unmarking])
+            try db.cachedStatement(
+                sql: "UPDATE instance SET state = 'planned', attempts = attempts - 1 WHERE id = ? AND state = 'sending'"
+            )
+            .execute(arguments: [unmarking])
         }
         guard let id else { return 0 }
-        return try Int.fetchOne(db.cachedStatement(sql: """
-            UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?
-            RETURNING attempts
-            """), arguments: [association, now(), id]) ?? 1
+        return try Int.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    UPDATE instance SET state = 'sending', attempts = attempts + 1, association_id = ?, updated_at = ? WHERE id = ?
+                    RETURNING attempts
+                    """), arguments: [association, now(), id]) ?? 1
     }
 }
 

@@ -22,8 +22,10 @@ public final class Association {
 
     public var isUsable: Bool { machine.state == .sta6 }
 
-    private init(parameters: AssociationParameters, timeouts: Timeouts, acceptance: AssociateAC, channel: PDUChannel,
-                 machine: UpperLayerStateMachine, peer: String, logger: Logger) {
+    private init(
+        parameters: AssociationParameters, timeouts: Timeouts, acceptance: AssociateAC, channel: PDUChannel,
+        machine: UpperLayerStateMachine, peer: String, logger: Logger
+    ) {
         self.parameters = parameters
         self.timeouts = timeouts
         self.acceptance = acceptance
@@ -31,22 +33,28 @@ public final class Association {
         self.machine = machine
         self.peerDescription = peer
         self.logger = logger
-        let proposed = Dictionary(parameters.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
+        let proposed = Dictionary(
+            parameters.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
         acceptedContexts = acceptance.presentationContexts.compactMap { r in
             guard r.result == .acceptance, let abstract = proposed[r.id] else { return nil }
             return AcceptedContext(id: r.id, abstractSyntax: abstract, transferSyntax: r.transferSyntax)
         }
         let peerMax = acceptance.userInformation.maxLength
-        var limit = peerMax == 0 ? (parameters.maxReceivePDU == 0 ? UInt32(PDUFrameDecoder.unlimitedDataCeiling) : parameters.maxReceivePDU) : peerMax
+        var limit =
+            peerMax == 0
+            ? (parameters.maxReceivePDU == 0 ? UInt32(PDUFrameDecoder.unlimitedDataCeiling) : parameters.maxReceivePDU)
+            : peerMax
         if let cap = parameters.maxSendPDU { limit = min(limit, cap) }
         sendPDULength = max(Int(limit), 64)
     }
 
     /// Connects, negotiates and returns the established association, or throws why not
     /// (connection refused, TLS failure, A-ASSOCIATE-RJ, abort, ACSE timeout).
-    public static func open(host: String, port: Int, parameters: AssociationParameters, timeouts: Timeouts = Timeouts(),
-                            tls: NIOSSLContext? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                            logger: Logger = Logger(label: "ferry.association")) async throws -> Association {
+    public static func open(
+        host: String, port: Int, parameters: AssociationParameters, timeouts: Timeouts = Timeouts(),
+        tls: NIOSSLContext? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "ferry.association")
+    ) async throws -> Association {
         var machine = UpperLayerStateMachine()
         _ = machine.handle(.associateRequest)  // AE-1: issue the transport connect
         var bootstrap = ClientBootstrap(group: group)
@@ -60,7 +68,8 @@ public final class Association {
             channel = try await bootstrap.connect(host: host, port: port) { ch in
                 ch.eventLoop.makeCompletedFuture {
                     if let tls {
-                        try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        try ch.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: serverName))
                         try ch.pipeline.syncOperations.addHandler(TLSHandshakeReader())
                     }
                     return try PDUChannel.configure(ch, maxReceivePDU: maxPDU)
@@ -74,13 +83,15 @@ public final class Association {
         logger.debug("A-ASSOCIATE-RQ:\n\(PDUDump.associateRQ(rq))")
         do {
             try await channel.send(.associateRQ(rq), timeout: timeouts.socket, what: "sending A-ASSOCIATE-RQ")
-            let pdu = try await channel.receive(timeout: timeouts.acse, what: "waiting for A-ASSOCIATE-AC (ACSE timeout)")
+            let pdu = try await channel.receive(
+                timeout: timeouts.acse, what: "waiting for A-ASSOCIATE-AC (ACSE timeout)")
             switch machine.handle(UpperLayerStateMachine.Event(received: pdu)) {
             case .ae3:
                 guard case .associateAC(let ac) = pdu else { break }
                 logger.debug("A-ASSOCIATE-AC:\n\(PDUDump.associateAC(ac, proposed: rq.presentationContexts))")
-                let association = Association(parameters: parameters, timeouts: timeouts, acceptance: ac, channel: channel,
-                                              machine: machine, peer: "\(host):\(port)", logger: logger)
+                let association = Association(
+                    parameters: parameters, timeouts: timeouts, acceptance: ac, channel: channel,
+                    machine: machine, peer: "\(host):\(port)", logger: logger)
                 return association
             case .ae4:
                 await channel.close()
@@ -124,12 +135,16 @@ public final class Association {
     }
 
     /// C-STORE (PS3.7 9.1.1): sends the command, streams the data set, waits for the response.
-    public func store<Source: DataSetSource>(sopClass: String, sopInstance: String, contextID: UInt8, data: inout Source,
-                                             priority: Priority = .medium,
-                                             moveOriginator: (aeTitle: String, messageID: UInt16)? = nil) async throws -> CommandSet {
+    public func store<Source: DataSetSource>(
+        sopClass: String, sopInstance: String, contextID: UInt8, data: inout Source,
+        priority: Priority = .medium,
+        moveOriginator: (aeTitle: String, messageID: UInt16)? = nil
+    ) async throws -> CommandSet {
         let id = makeMessageID()
-        try await sendCommand(.storeRQ(messageID: id, sopClass: sopClass, sopInstance: sopInstance, priority: priority,
-                                       moveOriginator: moveOriginator), contextID: contextID)
+        try await sendCommand(
+            .storeRQ(
+                messageID: id, sopClass: sopClass, sopInstance: sopInstance, priority: priority,
+                moveOriginator: moveOriginator), contextID: contextID)
         try await sendDataSet(contextID: contextID, source: &data)
         return try await receiveResponse(to: id, expecting: .cStoreRSP)
     }
@@ -137,7 +152,9 @@ public final class Association {
     func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {
         try checkUsable()
         let bytes: [UInt8]
-        do { bytes = try command.encode() } catch { throw AssociationError.protocolError("cannot encode the command set: \(error)") }
+        do { bytes = try command.encode() } catch {
+            throw AssociationError.protocolError("cannot encode the command set: \(error)")
+        }
         logger.trace("sending \(command.field?.name ?? "command") on context \(contextID)")
         var source = BytesSource(bytes)
         try await sendPDVs(contextID: contextID, isCommand: true, source: &source)
@@ -160,7 +177,8 @@ public final class Association {
         do {
             while remaining > 0 || first {
                 first = false
-                var buffer = channel.allocator.buffer(capacity: min(perBuffer, remaining / maxFragment + 1) * (maxFragment + 12))
+                var buffer = channel.allocator.buffer(
+                    capacity: min(perBuffer, remaining / maxFragment + 1) * (maxFragment + 12))
                 var fragments = 0
                 repeat {
                     let n = min(maxFragment, remaining)
@@ -196,7 +214,8 @@ public final class Association {
         while true {
             let pdu: PDU
             do {
-                pdu = try await channel.receive(timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
+                pdu = try await channel.receive(
+                    timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
             } catch {
                 throw await fail(error, during: "waiting for \(field.name)")
             }
@@ -205,19 +224,28 @@ public final class Association {
             case (.data(let pdata), .dt2?):
                 for v in pdata.values {
                     guard v.isCommand else {
-                        throw await fail(AssociationError.protocolError("unexpected data set fragment while waiting for \(field.name)"), during: "")
+                        throw await fail(
+                            AssociationError.protocolError(
+                                "unexpected data set fragment while waiting for \(field.name)"), during: "")
                     }
                     bytes += v.data.readableBytesView
                     if v.isLast {
                         let command: CommandSet
                         do { command = try CommandSet.decode(bytes) } catch {
-                            throw await fail(AssociationError.protocolError("undecodable \(field.name): \(error)"), during: "")
+                            throw await fail(
+                                AssociationError.protocolError("undecodable \(field.name): \(error)"), during: "")
                         }
                         guard command.rawField == Int(field.rawValue) else {
-                            throw await fail(AssociationError.protocolError("expected \(field.name), got command field 0x\(String(command.rawField ?? 0, radix: 16))"), during: "")
+                            throw await fail(
+                                AssociationError.protocolError(
+                                    "expected \(field.name), got command field 0x\(String(command.rawField ?? 0, radix: 16))"
+                                ), during: "")
                         }
                         guard command.messageIDBeingRespondedTo == id else {
-                            throw await fail(AssociationError.protocolError("\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"), during: "")
+                            throw await fail(
+                                AssociationError.protocolError(
+                                    "\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"
+                                ), during: "")
                         }
                         return command
                     }
@@ -232,7 +260,9 @@ public final class Association {
                 await channel.close()
                 throw AssociationError.abortedByPeer(a)
             default:
-                throw await fail(AssociationError.protocolError("unexpected \(pdu.kind) while waiting for \(field.name)"), during: "")
+                throw await fail(
+                    AssociationError.protocolError("unexpected \(pdu.kind) while waiting for \(field.name)"), during: ""
+                )
             }
         }
     }
@@ -245,7 +275,8 @@ public final class Association {
         do {
             try await channel.send(.releaseRQ, timeout: timeouts.socket, what: "sending A-RELEASE-RQ")
             while true {
-                let pdu = try await channel.receive(timeout: timeouts.acse, what: "waiting for A-RELEASE-RP (ACSE timeout)")
+                let pdu = try await channel.receive(
+                    timeout: timeouts.acse, what: "waiting for A-RELEASE-RP (ACSE timeout)")
                 switch machine.handle(UpperLayerStateMachine.Event(received: pdu)) {
                 case .ar3?:
                     await channel.close()
@@ -261,7 +292,8 @@ public final class Association {
                     if case .abort(let a) = pdu { throw AssociationError.abortedByPeer(a) }
                     return
                 default:
-                    throw await fail(AssociationError.protocolError("unexpected \(pdu.kind) while releasing"), during: "")
+                    throw await fail(
+                        AssociationError.protocolError("unexpected \(pdu.kind) while releasing"), during: "")
                 }
             }
         } catch let error as AssociationError {
@@ -318,7 +350,9 @@ public final class Association {
         }
     }
 
-    private static func closeAfterError(_ channel: PDUChannel, _ error: AssociationError, pduError: PDUError? = nil) async {
+    private static func closeAfterError(
+        _ channel: PDUChannel, _ error: AssociationError, pduError: PDUError? = nil
+    ) async {
         switch error {
         case .timeout, .protocolError:
             let reason = pduError.map { AbortPDU(source: 2, reason: $0.abortReason) } ?? .byUser

@@ -21,11 +21,13 @@ public struct AssociationParameters: Sendable {
     public static let longest = Double(Int32.max)
 
     var request: AssociateRQ {
-        var info = UserInformation(maxLength: maxReceivePDU, implementationClassUID: implementationClassUID,
-                                   implementationVersionName: implementationVersionName)
+        var info = UserInformation(
+            maxLength: maxReceivePDU, implementationClassUID: implementationClassUID,
+            implementationVersionName: implementationVersionName)
         info.userIdentity = userIdentity
         info.roleSelections = roleSelections
-        return AssociateRQ(calledAE: calledAE, callingAE: callingAE, presentationContexts: presentationContexts, userInformation: info)
+        return AssociateRQ(
+            calledAE: calledAE, callingAE: callingAE, presentationContexts: presentationContexts, userInformation: info)
     }
 }
 

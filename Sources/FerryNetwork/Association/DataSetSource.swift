@@ -19,7 +19,9 @@ public struct FileRangeSource: DataSetSource {
     /// With `padToEven`, an odd-length range is followed by one NUL byte (deflated streams, PS3.5 A.5).
     public init(path: String, offset: Int, length: Int, padToEven: Bool = false) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DataSetSourceError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw DataSetSourceError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
         self.fd = FileDescriptorBox(fd)
         self.path = path
         self.offset = offset
@@ -41,7 +43,11 @@ public struct FileRangeSource: DataSetSource {
             let n = pread(fd.fd, base + done, min(buffer.count - done, end - offset), off_t(offset))
             if n < 0, errno == EINTR { continue }
             guard n > 0 else {
-                throw DataSetSourceError(path: path, message: n == 0 ? "file shrank while being sent (offset \(offset))" : "read error at offset \(offset): \(String(cString: strerror(errno)))")
+                throw DataSetSourceError(
+                    path: path,
+                    message: n == 0
+                        ? "file shrank while being sent (offset \(offset))"
+                        : "read error at offset \(offset): \(String(cString: strerror(errno)))")
             }
             done += n
             offset += n
@@ -58,7 +64,9 @@ public struct BytesSource: DataSetSource {
 
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
         let n = buffer.count
-        guard position + n <= bytes.count else { throw DataSetSourceError(path: "<memory>", message: "read past the end") }
+        guard position + n <= bytes.count else {
+            throw DataSetSourceError(path: "<memory>", message: "read past the end")
+        }
         bytes.withUnsafeBytes { src in
             buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[position..<position + n]))
         }

@@ -105,7 +105,8 @@ public final class PDUChannel: Sendable {
     /// Installs the PDU framing and the inbox on a fresh channel (after TLS, if any).
     public static func configure(_ channel: Channel, maxReceivePDU: UInt32) throws -> PDUChannel {
         let inbox = PDUInbox()
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PDUFrameDecoder(maxPDULength: maxReceivePDU)))
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(PDUFrameDecoder(maxPDULength: maxReceivePDU)))
         try channel.pipeline.syncOperations.addHandler(inbox)
         return PDUChannel(channel: channel, inbox: inbox)
     }
@@ -123,7 +124,8 @@ public final class PDUChannel: Sendable {
     /// large data sets takes them in batches.
     public func receiveBatch(timeout: TimeAmount?, what: String) async throws -> [PDU] {
         let loop = channel.eventLoop
-        return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop, batch: true) }.get()
+        return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop, batch: true) }
+            .get()
     }
 
     public func send(_ pdu: PDU, timeout: TimeAmount?, what: String) async throws {

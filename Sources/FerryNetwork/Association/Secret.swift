@@ -15,7 +15,9 @@ public enum Secret {
 
     /// The file's text without its trailing line break.
     public static func fromFile(_ path: String) throws(Unavailable) -> String {
-        guard let bytes = try? FileBytes.readAll(path) else { throw Unavailable(description: "cannot read secret file \(path)") }
+        guard let bytes = try? FileBytes.readAll(path) else {
+            throw Unavailable(description: "cannot read secret file \(path)")
+        }
         var s = String(decoding: bytes, as: UTF8.self)
         while s.last == "\n" || s.last == "\r" { s.removeLast() }
         return s

@@ -74,18 +74,28 @@ public struct CommandSet: Sendable {
         try DataSetWriter(encoding: .implicitLittle).encode(dataSet)
     }
 
-    public var field: CommandField? { dataSet.integer(CommandTag.commandField).flatMap { CommandField(rawValue: UInt16(truncatingIfNeeded: $0)) } }
+    public var field: CommandField? {
+        dataSet.integer(CommandTag.commandField).flatMap { CommandField(rawValue: UInt16(truncatingIfNeeded: $0)) }
+    }
     public var rawField: Int? { dataSet.integer(CommandTag.commandField) }
-    public var hasDataSet: Bool { dataSet.integer(CommandTag.commandDataSetType).map { $0 != Int(Self.noDataSet) } ?? false }
+    public var hasDataSet: Bool {
+        dataSet.integer(CommandTag.commandDataSetType).map { $0 != Int(Self.noDataSet) } ?? false
+    }
     public var messageID: UInt16? { dataSet.integer(CommandTag.messageID).map { UInt16(truncatingIfNeeded: $0) } }
-    public var messageIDBeingRespondedTo: UInt16? { dataSet.integer(CommandTag.messageIDBeingRespondedTo).map { UInt16(truncatingIfNeeded: $0) } }
-    public var status: DIMSEStatus? { dataSet.integer(CommandTag.status).map { DIMSEStatus(UInt16(truncatingIfNeeded: $0)) } }
+    public var messageIDBeingRespondedTo: UInt16? {
+        dataSet.integer(CommandTag.messageIDBeingRespondedTo).map { UInt16(truncatingIfNeeded: $0) }
+    }
+    public var status: DIMSEStatus? {
+        dataSet.integer(CommandTag.status).map { DIMSEStatus(UInt16(truncatingIfNeeded: $0)) }
+    }
     public var affectedSOPClassUID: String? { dataSet.string(CommandTag.affectedSOPClassUID) }
     public var affectedSOPInstanceUID: String? { dataSet.string(CommandTag.affectedSOPInstanceUID) }
     public var errorComment: String? { dataSet.string(CommandTag.errorComment) }
     public var priority: UInt16? { dataSet.integer(CommandTag.priority).map { UInt16(truncatingIfNeeded: $0) } }
     public var moveOriginatorAETitle: String? { dataSet.string(CommandTag.moveOriginatorAETitle) }
-    public var moveOriginatorMessageID: UInt16? { dataSet.integer(CommandTag.moveOriginatorMessageID).map { UInt16(truncatingIfNeeded: $0) } }
+    public var moveOriginatorMessageID: UInt16? {
+        dataSet.integer(CommandTag.moveOriginatorMessageID).map { UInt16(truncatingIfNeeded: $0) }
+    }
 
     // MARK: The messages Ferry sends
 
@@ -104,8 +114,10 @@ public struct CommandSet: Sendable {
         return c
     }
 
-    public static func storeRQ(messageID: UInt16, sopClass: String, sopInstance: String, priority: Priority = .medium,
-                               moveOriginator: (aeTitle: String, messageID: UInt16)? = nil) -> CommandSet {
+    public static func storeRQ(
+        messageID: UInt16, sopClass: String, sopInstance: String, priority: Priority = .medium,
+        moveOriginator: (aeTitle: String, messageID: UInt16)? = nil
+    ) -> CommandSet {
         var c = CommandSet(field: .cStoreRQ, hasDataSet: true)
         c.dataSet.set(CommandTag.affectedSOPClassUID, .UI, sopClass)
         c.dataSet.set(CommandTag.messageID, uint16: messageID)
@@ -118,8 +130,10 @@ public struct CommandSet: Sendable {
         return c
     }
 
-    public static func storeRSP(respondingTo id: UInt16, sopClass: String, sopInstance: String, status: DIMSEStatus,
-                                errorComment: String? = nil) -> CommandSet {
+    public static func storeRSP(
+        respondingTo id: UInt16, sopClass: String, sopInstance: String, status: DIMSEStatus,
+        errorComment: String? = nil
+    ) -> CommandSet {
         var c = CommandSet(field: .cStoreRSP, hasDataSet: false)
         c.dataSet.set(CommandTag.affectedSOPClassUID, .UI, sopClass)
         c.dataSet.set(CommandTag.messageIDBeingRespondedTo, uint16: id)

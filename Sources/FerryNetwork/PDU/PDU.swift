@@ -40,7 +40,10 @@ public struct AssociateRQ: Sendable, Equatable {
     public var presentationContexts: [PresentationContextProposal]
     public var userInformation: UserInformation
 
-    public init(calledAE: String, callingAE: String, presentationContexts: [PresentationContextProposal], userInformation: UserInformation) {
+    public init(
+        calledAE: String, callingAE: String, presentationContexts: [PresentationContextProposal],
+        userInformation: UserInformation
+    ) {
         self.calledAE = calledAE
         self.callingAE = callingAE
         self.presentationContexts = presentationContexts
@@ -57,7 +60,10 @@ public struct AssociateAC: Sendable, Equatable {
     public var presentationContexts: [PresentationContextResult]
     public var userInformation: UserInformation
 
-    public init(calledAE: String, callingAE: String, presentationContexts: [PresentationContextResult], userInformation: UserInformation) {
+    public init(
+        calledAE: String, callingAE: String, presentationContexts: [PresentationContextResult],
+        userInformation: UserInformation
+    ) {
         self.calledAE = calledAE
         self.callingAE = callingAE
         self.presentationContexts = presentationContexts
@@ -67,8 +73,8 @@ public struct AssociateAC: Sendable, Equatable {
 
 /// A-ASSOCIATE-RJ (PS3.8 9.3.4) with the result, source and reason names of Table 9-21.
 public struct AssociateRJ: Sendable, Equatable, CustomStringConvertible {
-    public var result: UInt8   // 1 permanent, 2 transient
-    public var source: UInt8   // 1 service user, 2 service provider (ACSE), 3 service provider (presentation)
+    public var result: UInt8  // 1 permanent, 2 transient
+    public var source: UInt8  // 1 service user, 2 service provider (ACSE), 3 service provider (presentation)
     public var reason: UInt8
 
     public init(result: UInt8, source: UInt8, reason: UInt8) {
@@ -77,7 +83,9 @@ public struct AssociateRJ: Sendable, Equatable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public static func permanent(_ source: UInt8, _ reason: UInt8) -> AssociateRJ { AssociateRJ(result: 1, source: source, reason: reason) }
+    public static func permanent(_ source: UInt8, _ reason: UInt8) -> AssociateRJ {
+        AssociateRJ(result: 1, source: source, reason: reason)
+    }
     public static let noReason = permanent(1, 1)
     public static let applicationContextNotSupported = permanent(1, 2)
     public static let callingAENotRecognized = permanent(1, 3)
@@ -88,20 +96,21 @@ public struct AssociateRJ: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let resultName = result == 1 ? "Rejected Permanent" : result == 2 ? "Rejected Transient" : "result \(result)"
-        let (sourceName, reasonName): (String, String) = switch (source, reason) {
-        case (1, 1): ("Service User", "No Reason")
-        case (1, 2): ("Service User", "Application Context Name Not Supported")
-        case (1, 3): ("Service User", "Calling AE Title Not Recognized")
-        case (1, 7): ("Service User", "Called AE Title Not Recognized")
-        case (1, _): ("Service User", "reason \(reason)")
-        case (2, 1): ("Service Provider (ACSE)", "No Reason")
-        case (2, 2): ("Service Provider (ACSE)", "Protocol Version Not Supported")
-        case (2, _): ("Service Provider (ACSE)", "reason \(reason)")
-        case (3, 1): ("Service Provider (Presentation)", "Temporary Congestion")
-        case (3, 2): ("Service Provider (Presentation)", "Local Limit Exceeded")
-        case (3, _): ("Service Provider (Presentation)", "reason \(reason)")
-        default: ("source \(source)", "reason \(reason)")
-        }
+        let (sourceName, reasonName): (String, String) =
+            switch (source, reason) {
+            case (1, 1): ("Service User", "No Reason")
+            case (1, 2): ("Service User", "Application Context Name Not Supported")
+            case (1, 3): ("Service User", "Calling AE Title Not Recognized")
+            case (1, 7): ("Service User", "Called AE Title Not Recognized")
+            case (1, _): ("Service User", "reason \(reason)")
+            case (2, 1): ("Service Provider (ACSE)", "No Reason")
+            case (2, 2): ("Service Provider (ACSE)", "Protocol Version Not Supported")
+            case (2, _): ("Service Provider (ACSE)", "reason \(reason)")
+            case (3, 1): ("Service Provider (Presentation)", "Temporary Congestion")
+            case (3, 2): ("Service Provider (Presentation)", "Local Limit Exceeded")
+            case (3, _): ("Service Provider (Presentation)", "reason \(reason)")
+            default: ("source \(source)", "reason \(reason)")
+            }
         return "\(resultName), Source: \(sourceName), Reason: \(reasonName)"
     }
 }
@@ -125,8 +134,10 @@ public struct AbortPDU: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         if source == 0 { return "Service User" }
-        let reasons = ["reason not specified", "unrecognized PDU", "unexpected PDU", "reserved",
-                       "unrecognized PDU parameter", "unexpected PDU parameter", "invalid PDU parameter value"]
+        let reasons = [
+            "reason not specified", "unrecognized PDU", "unexpected PDU", "reserved",
+            "unrecognized PDU parameter", "unexpected PDU parameter", "invalid PDU parameter value",
+        ]
         let name = Int(reason) < reasons.count ? reasons[Int(reason)] : "reason \(reason)"
         return source == 2 ? "Service Provider: \(name)" : "source \(source): \(name)"
     }

@@ -20,8 +20,10 @@ public enum PDUDecoder {
         switch type {
         case 0x01:
             let h = try associateHeader(&b)
-            var rq = AssociateRQ(calledAE: h.called, callingAE: h.calling, presentationContexts: [],
-                                 userInformation: UserInformation(maxLength: 0, implementationClassUID: "", implementationVersionName: nil))
+            var rq = AssociateRQ(
+                calledAE: h.called, callingAE: h.calling, presentationContexts: [],
+                userInformation: UserInformation(
+                    maxLength: 0, implementationClassUID: "", implementationVersionName: nil))
             rq.protocolVersion = h.version
             var sawUserInfo = false
             try forEachItem(&b) { (itemType, item) throws(PDUError) in
@@ -37,8 +39,10 @@ public enum PDUDecoder {
             return .associateRQ(rq)
         case 0x02:
             let h = try associateHeader(&b)
-            var ac = AssociateAC(calledAE: h.called, callingAE: h.calling, presentationContexts: [],
-                                 userInformation: UserInformation(maxLength: 0, implementationClassUID: "", implementationVersionName: nil))
+            var ac = AssociateAC(
+                calledAE: h.called, callingAE: h.calling, presentationContexts: [],
+                userInformation: UserInformation(
+                    maxLength: 0, implementationClassUID: "", implementationVersionName: nil))
             ac.protocolVersion = h.version
             try forEachItem(&b) { (itemType, item) throws(PDUError) in
                 var item = item
@@ -51,17 +55,22 @@ public enum PDUDecoder {
             }
             return .associateAC(ac)
         case 0x03:
-            guard b.readableBytes >= 4, let bytes = b.readBytes(length: 4) else { throw PDUError("A-ASSOCIATE-RJ shorter than 4 bytes") }
+            guard b.readableBytes >= 4, let bytes = b.readBytes(length: 4) else {
+                throw PDUError("A-ASSOCIATE-RJ shorter than 4 bytes")
+            }
             return .associateRJ(AssociateRJ(result: bytes[1], source: bytes[2], reason: bytes[3]))
         case 0x04:
             var values: [PDV] = []
             while b.readableBytes > 0 {
-                guard let length = b.readInteger(as: UInt32.self) else { throw PDUError("P-DATA-TF: truncated PDV length") }
+                guard let length = b.readInteger(as: UInt32.self) else {
+                    throw PDUError("P-DATA-TF: truncated PDV length")
+                }
                 guard length >= 2, Int(length) <= b.readableBytes else {
                     throw PDUError("P-DATA-TF: PDV length \(length) does not fit the \(b.readableBytes) bytes left")
                 }
                 guard let id = b.readInteger(as: UInt8.self), let header = b.readInteger(as: UInt8.self),
-                      let data = b.readSlice(length: Int(length) - 2) else { throw PDUError("P-DATA-TF: truncated PDV") }
+                    let data = b.readSlice(length: Int(length) - 2)
+                else { throw PDUError("P-DATA-TF: truncated PDV") }
                 guard id & 1 == 1 else { throw PDUError("P-DATA-TF: even presentation context id \(id)") }
                 values.append(PDV(contextID: id, isCommand: header & 1 == 1, isLast: header & 2 == 2, data: data))
             }
@@ -71,7 +80,9 @@ public enum PDUDecoder {
             guard b.readableBytes == 4 else { throw PDUError("A-RELEASE PDU of length \(b.readableBytes), expected 4") }
             return type == 0x05 ? .releaseRQ : .releaseRP
         case 0x07:
-            guard b.readableBytes == 4, let bytes = b.readBytes(length: 4) else { throw PDUError("A-ABORT PDU of length \(b.readableBytes), expected 4") }
+            guard b.readableBytes == 4, let bytes = b.readBytes(length: 4) else {
+                throw PDUError("A-ABORT PDU of length \(b.readableBytes), expected 4")
+            }
             return .abort(AbortPDU(source: bytes[2], reason: bytes[3]))
         default:
             throw PDUError("unrecognized PDU type 0x\(hex(type))", abortReason: 1)
@@ -83,9 +94,13 @@ public enum PDUDecoder {
         return s.count == 1 ? "0" + s : s
     }
 
-    private static func associateHeader(_ b: inout ByteBuffer) throws(PDUError) -> (version: UInt16, called: String, calling: String) {
-        guard b.readableBytes >= 68, let version = b.readInteger(as: UInt16.self), b.readInteger(as: UInt16.self) != nil,
-              let called = b.readBytes(length: 16), let calling = b.readBytes(length: 16), b.readBytes(length: 32) != nil else {
+    private static func associateHeader(
+        _ b: inout ByteBuffer
+    ) throws(PDUError) -> (version: UInt16, called: String, calling: String) {
+        guard b.readableBytes >= 68, let version = b.readInteger(as: UInt16.self),
+            b.readInteger(as: UInt16.self) != nil,
+            let called = b.readBytes(length: 16), let calling = b.readBytes(length: 16), b.readBytes(length: 32) != nil
+        else {
             throw PDUError("A-ASSOCIATE PDU shorter than its 68-byte header")
         }
         return (version, aeTitle(called), aeTitle(calling))
@@ -100,10 +115,13 @@ public enum PDUDecoder {
         String(decoding: b.readableBytesView, as: UTF8.self).trimmingCharacters(in: " \0")
     }
 
-    private static func forEachItem(_ b: inout ByteBuffer, _ body: (UInt8, ByteBuffer) throws(PDUError) -> Void) throws(PDUError) {
+    private static func forEachItem(
+        _ b: inout ByteBuffer, _ body: (UInt8, ByteBuffer) throws(PDUError) -> Void
+    ) throws(PDUError) {
         while b.readableBytes > 0 {
             guard let type = b.readInteger(as: UInt8.self), b.readInteger(as: UInt8.self) != nil,
-                  let length = b.readInteger(as: UInt16.self) else { throw PDUError("truncated item header") }
+                let length = b.readInteger(as: UInt16.self)
+            else { throw PDUError("truncated item header") }
             guard let item = b.readSlice(length: Int(length)) else {
                 throw PDUError("item 0x\(hex(type)) of length \(length) does not fit the \(b.readableBytes) bytes left")
             }
@@ -112,7 +130,9 @@ public enum PDUDecoder {
     }
 
     private static func proposal(_ b: inout ByteBuffer) throws(PDUError) -> PresentationContextProposal {
-        guard let id = b.readInteger(as: UInt8.self), b.readBytes(length: 3) != nil else { throw PDUError("truncated presentation context item") }
+        guard let id = b.readInteger(as: UInt8.self), b.readBytes(length: 3) != nil else {
+            throw PDUError("truncated presentation context item")
+        }
         var pc = PresentationContextProposal(id: id, abstractSyntax: "", transferSyntaxes: [])
         var abstractSyntaxes = 0
         try forEachItem(&b) { (type, item) throws(PDUError) in
@@ -122,13 +142,16 @@ public enum PDUDecoder {
             default: throw PDUError("presentation context \(id): unexpected sub-item 0x\(hex(type))", abortReason: 5)
             }
         }
-        guard abstractSyntaxes == 1 else { throw PDUError("presentation context \(id) has \(abstractSyntaxes) abstract syntaxes") }
+        guard abstractSyntaxes == 1 else {
+            throw PDUError("presentation context \(id) has \(abstractSyntaxes) abstract syntaxes")
+        }
         return pc
     }
 
     private static func result(_ b: inout ByteBuffer) throws(PDUError) -> PresentationContextResult {
         guard let id = b.readInteger(as: UInt8.self), b.readInteger(as: UInt8.self) != nil,
-              let raw = b.readInteger(as: UInt8.self), b.readInteger(as: UInt8.self) != nil else {
+            let raw = b.readInteger(as: UInt8.self), b.readInteger(as: UInt8.self) != nil
+        else {
             throw PDUError("truncated presentation context result item")
         }
         guard let result = PresentationContextResult.Result(rawValue: raw) else {
@@ -136,14 +159,18 @@ public enum PDUDecoder {
         }
         var ts = ""
         try forEachItem(&b) { (type, item) throws(PDUError) in
-            guard type == 0x40 else { throw PDUError("presentation context result \(id): unexpected sub-item 0x\(hex(type))", abortReason: 5) }
+            guard type == 0x40 else {
+                throw PDUError("presentation context result \(id): unexpected sub-item 0x\(hex(type))", abortReason: 5)
+            }
             ts = uidString(item)
         }
         return PresentationContextResult(id: id, result: result, transferSyntax: ts)
     }
 
     private static func readUID(_ b: inout ByteBuffer) throws(PDUError) -> String {
-        guard let n = b.readInteger(as: UInt16.self), let bytes = b.readSlice(length: Int(n)) else { throw PDUError("truncated UID in a user information sub-item") }
+        guard let n = b.readInteger(as: UInt16.self), let bytes = b.readSlice(length: Int(n)) else {
+            throw PDUError("truncated UID in a user information sub-item")
+        }
         return uidString(bytes)
     }
 
@@ -153,7 +180,9 @@ public enum PDUDecoder {
             var item = item
             switch type {
             case 0x51:
-                guard let v = item.readInteger(as: UInt32.self) else { throw PDUError("maximum length sub-item shorter than 4 bytes") }
+                guard let v = item.readInteger(as: UInt32.self) else {
+                    throw PDUError("maximum length sub-item shorter than 4 bytes")
+                }
                 u.maxLength = v
             case 0x52: u.implementationClassUID = uidString(item)
             case 0x53:
@@ -173,12 +202,17 @@ public enum PDUDecoder {
                 u.extendedNegotiations.append(ExtendedNegotiation(sopClass: uid, info: Array(item.readableBytesView)))
             case 0x58:
                 guard let kindRaw = item.readInteger(as: UInt8.self), let positive = item.readInteger(as: UInt8.self),
-                      let n1 = item.readInteger(as: UInt16.self), let primary = item.readBytes(length: Int(n1)),
-                      let n2 = item.readInteger(as: UInt16.self), let secondary = item.readBytes(length: Int(n2)) else {
+                    let n1 = item.readInteger(as: UInt16.self), let primary = item.readBytes(length: Int(n1)),
+                    let n2 = item.readInteger(as: UInt16.self), let secondary = item.readBytes(length: Int(n2))
+                else {
                     throw PDUError("truncated user identity sub-item")
                 }
-                guard let kind = UserIdentity.Kind(rawValue: kindRaw) else { throw PDUError("user identity type \(kindRaw) is not defined") }
-                u.userIdentity = UserIdentity(kind: kind, positiveResponseRequested: positive == 1, primaryField: primary, secondaryField: secondary)
+                guard let kind = UserIdentity.Kind(rawValue: kindRaw) else {
+                    throw PDUError("user identity type \(kindRaw) is not defined")
+                }
+                u.userIdentity = UserIdentity(
+                    kind: kind, positiveResponseRequested: positive == 1, primaryField: primary,
+                    secondaryField: secondary)
             case 0x59:
                 guard let n = item.readInteger(as: UInt16.self), let response = item.readBytes(length: Int(n)) else {
                     throw PDUError("truncated user identity response sub-item")

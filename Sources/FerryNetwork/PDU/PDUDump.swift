@@ -12,7 +12,8 @@ public enum PDUDump {
             lines.append("    Proposed Transfer Syntax(es):")
             for ts in pc.transferSyntaxes { lines.append("      \(name(ts))") }
         }
-        lines.append("Requested User Identity Negotiation: \(rq.userInformation.userIdentity.map { "\($0)" } ?? "none")")
+        lines.append(
+            "Requested User Identity Negotiation: \(rq.userInformation.userIdentity.map { "\($0)" } ?? "none")")
         return lines.joined(separator: "\n")
     }
 
@@ -21,20 +22,25 @@ public enum PDUDump {
         let abstract = Dictionary(proposed.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
         lines.append("Presentation Contexts:")
         for r in ac.presentationContexts {
-            lines.append("  Context ID: \(r.id) (\(r.result == .acceptance ? "Accepted" : "Rejected: \(r.result.name)"))")
+            lines.append(
+                "  Context ID: \(r.id) (\(r.result == .acceptance ? "Accepted" : "Rejected: \(r.result.name)"))")
             lines.append("    Abstract Syntax: \(abstract[r.id].map(name) ?? "?")")
             if r.result == .acceptance { lines.append("    Accepted Transfer Syntax: \(name(r.transferSyntax))") }
         }
-        lines.append("User Identity Negotiation Response: \(ac.userInformation.userIdentityResponse.map { "\($0.count) bytes" } ?? "none")")
+        lines.append(
+            "User Identity Negotiation Response: \(ac.userInformation.userIdentityResponse.map { "\($0.count) bytes" } ?? "none")"
+        )
         return lines.joined(separator: "\n")
     }
 
     private static func header(_ calling: String, _ called: String, _ u: UserInformation) -> [String] {
-        ["Implementation Class UID: \(u.implementationClassUID)",
-         "Implementation Version Name: \(u.implementationVersionName ?? "")",
-         "Calling Application Name: \(calling)",
-         "Called Application Name: \(called)",
-         "Max PDU Receive Size: \(u.maxLength)"]
+        [
+            "Implementation Class UID: \(u.implementationClassUID)",
+            "Implementation Version Name: \(u.implementationVersionName ?? "")",
+            "Calling Application Name: \(calling)",
+            "Called Application Name: \(called)",
+            "Max PDU Receive Size: \(u.maxLength)",
+        ]
     }
 
     static func name(_ uid: String) -> String {

@@ -68,7 +68,9 @@ public enum PDUEncoder {
         return bytes
     }
 
-    private static func writeAssociateHeader(_ version: UInt16, called: String, calling: String, into b: inout ByteBuffer) {
+    private static func writeAssociateHeader(
+        _ version: UInt16, called: String, calling: String, into b: inout ByteBuffer
+    ) {
         b.writeInteger(version)
         b.writeInteger(UInt16(0))
         b.writeBytes(aeTitleBytes(called))
@@ -96,7 +98,9 @@ public enum PDUEncoder {
             writeItem(0x51, &b) { $0.writeInteger(u.maxLength) }
             writeItem(0x52, &b) { $0.writeString(u.implementationClassUID) }
             if let w = u.asyncOperationsWindow {
-                writeItem(0x53, &b) { $0.writeInteger(w.maxInvoked); $0.writeInteger(w.maxPerformed) }
+                writeItem(0x53, &b) {
+                    $0.writeInteger(w.maxInvoked); $0.writeInteger(w.maxPerformed)
+                }
             }
             for r in u.roleSelections {
                 writeItem(0x54, &b) { b in

@@ -21,8 +21,9 @@ public struct PDUFrameDecoder: ByteToMessageDecoder {
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard buffer.readableBytes >= 6,
-              let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
-              let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt32.self) else { return .needMoreData }
+            let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+            let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt32.self)
+        else { return .needMoreData }
         let limit: Int
         switch type {
         case 0x04: limit = maxDataLength
@@ -31,8 +32,9 @@ public struct PDUFrameDecoder: ByteToMessageDecoder {
         default: throw PDUError("unrecognized PDU type 0x\(PDUDecoder.hex(type))", abortReason: 1)
         }
         guard Int(length) <= limit else {
-            throw PDUError("PDU type 0x\(PDUDecoder.hex(type)) announces \(length) bytes, more than the limit of \(limit); refused before reading it",
-                           abortReason: 6)
+            throw PDUError(
+                "PDU type 0x\(PDUDecoder.hex(type)) announces \(length) bytes, more than the limit of \(limit); refused before reading it",
+                abortReason: 6)
         }
         guard buffer.readableBytes >= 6 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 6)
@@ -41,10 +43,13 @@ public struct PDUFrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         if buffer.readableBytes > 0 {
-            throw PDUError("connection closed inside a PDU (\(buffer.readableBytes) bytes of an incomplete PDU)", abortReason: 0)
+            throw PDUError(
+                "connection closed inside a PDU (\(buffer.readableBytes) bytes of an incomplete PDU)", abortReason: 0)
         }
         return .needMoreData
     }

@@ -76,9 +76,11 @@ public struct UserIdentity: Sendable, Equatable, CustomStringConvertible, Custom
         self.secondaryField = secondaryField
     }
 
-    public static func username(_ name: String, passcode: String? = nil, positiveResponse: Bool = false) -> UserIdentity {
-        UserIdentity(kind: passcode == nil ? .username : .usernameAndPasscode, positiveResponseRequested: positiveResponse,
-                     primaryField: Array(name.utf8), secondaryField: passcode.map { Array($0.utf8) } ?? [])
+    public static func username(_ name: String, passcode: String? = nil, positiveResponse: Bool = false) -> UserIdentity
+    {
+        UserIdentity(
+            kind: passcode == nil ? .username : .usernameAndPasscode, positiveResponseRequested: positiveResponse,
+            primaryField: Array(name.utf8), secondaryField: passcode.map { Array($0.utf8) } ?? [])
     }
 
     public var description: String {

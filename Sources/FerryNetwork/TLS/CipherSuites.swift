@@ -24,7 +24,8 @@ enum CipherSuites {
     static func cipherString(_ names: [String]) throws -> String {
         try names.map { name in
             guard let entry = known.first(where: { $0.0 == name || $0.1 == name }) else {
-                throw AssociationError.tls("unknown or unsupported cipher suite \"\(name)\"; known: \(known.map(\.1).joined(separator: ", "))")
+                throw AssociationError.tls(
+                    "unknown or unsupported cipher suite \"\(name)\"; known: \(known.map(\.1).joined(separator: ", "))")
             }
             return entry.0
         }.joined(separator: ":")

@@ -36,7 +36,7 @@ public struct TLSOptions: Sendable {
         guard let file = certificateFile else { return [] }
         do {
             return try NIOSSLCertificate.fromPEMFile(file).map { .certificate($0) }
-        } catch where format == .der {
+        } catch  where format == .der {
             return [.certificate(try NIOSSLCertificate.fromDERFile(file))]
         } catch {
             throw AssociationError.tls("cannot read certificate file \(file): \(error)")
@@ -61,7 +61,8 @@ public struct TLSOptions: Sendable {
         var certificates: [NIOSSLCertificate] = []
         for file in trustedCertificateFiles {
             do {
-                certificates += format == .pem ? try NIOSSLCertificate.fromPEMFile(file) : [try NIOSSLCertificate.fromDERFile(file)]
+                certificates +=
+                    format == .pem ? try NIOSSLCertificate.fromPEMFile(file) : [try NIOSSLCertificate.fromDERFile(file)]
             } catch {
                 throw AssociationError.tls("cannot read CA certificate file \(file): \(error)")
             }
@@ -75,7 +76,6 @@ public struct TLSOptions: Sendable {
             ? .default : .certificates(certificates)
     }
 
-
     public func clientContext() throws -> NIOSSLContext {
         var c = TLSConfiguration.makeClientConfiguration()
         c.minimumTLSVersion = minimumVersion
@@ -86,7 +86,9 @@ public struct TLSOptions: Sendable {
         // like DCMTK, verify the chain but not the host name.
         c.certificateVerification = verification == .ignore ? .none : .noHostnameVerification
         if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
-        do { return try NIOSSLContext(configuration: c) } catch { throw AssociationError.tls("cannot set up the TLS context: \(error)") }
+        do { return try NIOSSLContext(configuration: c) } catch {
+            throw AssociationError.tls("cannot set up the TLS context: \(error)")
+        }
     }
 
     public func serverContext() throws -> NIOSSLContext {
@@ -103,6 +105,8 @@ public struct TLSOptions: Sendable {
         case .ignore: c.certificateVerification = .none
         }
         if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
-        do { return try NIOSSLContext(configuration: c) } catch { throw AssociationError.tls("cannot set up the TLS context: \(error)") }
+        do { return try NIOSSLContext(configuration: c) } catch {
+            throw AssociationError.tls("cannot set up the TLS context: \(error)")
+        }
     }
 }

@@ -8,25 +8,25 @@ public struct UpperLayerStateMachine: Sendable {
     }
 
     public enum Event: Int, Sendable, CustomStringConvertible {
-        case associateRequest = 1        // Evt1: local A-ASSOCIATE request
-        case transportConfirm            // Evt2
-        case associateACReceived         // Evt3
-        case associateRJReceived         // Evt4
-        case transportIndication         // Evt5: a peer connected to us
-        case associateRQReceived         // Evt6
-        case associateAccept             // Evt7: local A-ASSOCIATE response (accept)
-        case associateReject             // Evt8: local A-ASSOCIATE response (reject)
-        case dataRequest                 // Evt9: local P-DATA request
-        case dataReceived                // Evt10
-        case releaseRequest              // Evt11: local A-RELEASE request
-        case releaseRQReceived           // Evt12
-        case releaseRPReceived           // Evt13
-        case releaseResponse             // Evt14: local A-RELEASE response
-        case abortRequest                // Evt15: local A-ABORT request
-        case abortReceived               // Evt16
-        case transportClosed             // Evt17
-        case artimExpired                // Evt18
-        case invalidPDU                  // Evt19: unrecognized or invalid PDU
+        case associateRequest = 1  // Evt1: local A-ASSOCIATE request
+        case transportConfirm  // Evt2
+        case associateACReceived  // Evt3
+        case associateRJReceived  // Evt4
+        case transportIndication  // Evt5: a peer connected to us
+        case associateRQReceived  // Evt6
+        case associateAccept  // Evt7: local A-ASSOCIATE response (accept)
+        case associateReject  // Evt8: local A-ASSOCIATE response (reject)
+        case dataRequest  // Evt9: local P-DATA request
+        case dataReceived  // Evt10
+        case releaseRequest  // Evt11: local A-RELEASE request
+        case releaseRQReceived  // Evt12
+        case releaseRPReceived  // Evt13
+        case releaseResponse  // Evt14: local A-RELEASE response
+        case abortRequest  // Evt15: local A-ABORT request
+        case abortReceived  // Evt16
+        case transportClosed  // Evt17
+        case artimExpired  // Evt18
+        case invalidPDU  // Evt19: unrecognized or invalid PDU
         public var description: String { "Evt\(rawValue)" }
     }
 
@@ -56,7 +56,7 @@ public struct UpperLayerStateMachine: Sendable {
 
     private mutating func transition(_ e: Event, acceptable: Bool) -> (Action, State)? {
         let s = state
-        let established: ClosedRange<Int> = 6...12   // Sta6..Sta12
+        let established: ClosedRange<Int> = 6...12  // Sta6..Sta12
         switch e {
         case .associateRequest:
             guard s == .sta1 else { return nil }

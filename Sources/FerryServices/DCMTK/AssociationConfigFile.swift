@@ -45,16 +45,22 @@ public struct AssociationConfigFile: Sendable {
             let line = raw.trimmingCharacters(in: " \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("[[") {
-                guard line.hasSuffix("]]") else { throw ParseError(file: file, line: lineNumber, message: "unterminated section \(line)") }
+                guard line.hasSuffix("]]") else {
+                    throw ParseError(file: file, line: lineNumber, message: "unterminated section \(line)")
+                }
                 section = String(line.dropFirst(2).dropLast(2)).trimmingCharacters(in: " ").uppercased()
                 subsection = nil
             } else if line.hasPrefix("[") {
-                guard line.hasSuffix("]"), let s = section else { throw ParseError(file: file, line: lineNumber, message: "subsection \(line) outside a [[section]]") }
+                guard line.hasSuffix("]"), let s = section else {
+                    throw ParseError(file: file, line: lineNumber, message: "subsection \(line) outside a [[section]]")
+                }
                 let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: " ").uppercased()
                 subsection = name
                 subsectionOrder[s, default: []].append(name)
             } else if let eq = line.firstIndex(of: "=") {
-                guard let s = section, let sub = subsection else { throw ParseError(file: file, line: lineNumber, message: "entry outside a [subsection]") }
+                guard let s = section, let sub = subsection else {
+                    throw ParseError(file: file, line: lineNumber, message: "entry outside a [subsection]")
+                }
                 let key = String(line[..<eq]).trimmingCharacters(in: " \t").uppercased()
                 let value = String(line[line.index(after: eq)...]).trimmingCharacters(in: " \t")
                 sections[s, default: [:]][sub, default: []].append((key, value, lineNumber))
@@ -64,21 +70,31 @@ public struct AssociationConfigFile: Sendable {
         }
 
         func uid(_ name: String, line: Int) throws -> String {
-            guard let u = DCMTKNames.uid(for: name) else { throw ParseError(file: file, line: line, message: "unknown UID name \"\(name)\"") }
+            guard let u = DCMTKNames.uid(for: name) else {
+                throw ParseError(file: file, line: line, message: "unknown UID name \"\(name)\"")
+            }
             return u
         }
 
         var syntaxLists: [String: [String]] = [:]
         for (name, entries) in sections["TRANSFERSYNTAXES"] ?? [:] {
-            syntaxLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map { try uid($0.value, line: $0.line) }
+            syntaxLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map {
+                try uid($0.value, line: $0.line)
+            }
         }
         var contextLists: [String: [(String, [String])]] = [:]
         for (name, entries) in sections["PRESENTATIONCONTEXTS"] ?? [:] {
             contextLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map { e in
                 let parts = e.value.split(separator: "\\", maxSplits: 1).map { String($0).trimmingCharacters(in: " ") }
-                guard parts.count == 2 else { throw ParseError(file: file, line: e.line, message: "expected AbstractSyntax\\TransferSyntaxList, got \"\(e.value)\"") }
+                guard parts.count == 2 else {
+                    throw ParseError(
+                        file: file, line: e.line,
+                        message: "expected AbstractSyntax\\TransferSyntaxList, got \"\(e.value)\"")
+                }
                 guard let list = syntaxLists[parts[1].uppercased()] else {
-                    throw ParseError(file: file, line: e.line, message: "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
+                    throw ParseError(
+                        file: file, line: e.line,
+                        message: "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
                 }
                 return (try uid(parts[0], line: e.line), list)
             }
@@ -88,7 +104,8 @@ public struct AssociationConfigFile: Sendable {
             roleLists[name] = try entries.map { e in
                 let parts = e.value.split(separator: "\\").map { String($0).trimmingCharacters(in: " ").uppercased() }
                 guard parts.count == 2, ["SCU", "SCP", "BOTH"].contains(parts[1]) else {
-                    throw ParseError(file: file, line: e.line, message: "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
+                    throw ParseError(
+                        file: file, line: e.line, message: "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
                 }
                 let sop = try uid(e.value.split(separator: "\\")[0].trimmingCharacters(in: " "), line: e.line)
                 return RoleSelection(sopClass: sop, scu: parts[1] != "SCP", scp: parts[1] != "SCU")
@@ -100,12 +117,15 @@ public struct AssociationConfigFile: Sendable {
                 switch e.key {
                 case "PRESENTATIONCONTEXTS":
                     guard let list = contextLists[e.value.uppercased()] else {
-                        throw ParseError(file: file, line: e.line, message: "presentation context list \"\(e.value)\" is not defined")
+                        throw ParseError(
+                            file: file, line: e.line, message: "presentation context list \"\(e.value)\" is not defined"
+                        )
                     }
                     profile.contexts = list.map { (abstractSyntax: $0.0, transferSyntaxes: $0.1) }
                 case "SCPSCUROLESELECTION":
                     guard let list = roleLists[e.value.uppercased()] else {
-                        throw ParseError(file: file, line: e.line, message: "role selection list \"\(e.value)\" is not defined")
+                        throw ParseError(
+                            file: file, line: e.line, message: "role selection list \"\(e.value)\" is not defined")
                     }
                     profile.roles = list
                 case "SOPCLASSEXTENDEDNEGOTIATION":

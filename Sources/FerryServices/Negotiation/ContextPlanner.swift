@@ -79,7 +79,9 @@ public enum ContextPlanner {
             for sop in bin {
                 binOf[sop] = i
                 for ts in groups[sop] ?? [] where contexts.count < maxContexts {
-                    contexts.append(PresentationContextProposal(id: UInt8(2 * contexts.count + 1), abstractSyntax: sop, transferSyntaxes: ts))
+                    contexts.append(
+                        PresentationContextProposal(
+                            id: UInt8(2 * contexts.count + 1), abstractSyntax: sop, transferSyntaxes: ts))
                 }
             }
             plans.append(AssociationPlan(contexts: contexts, files: []))

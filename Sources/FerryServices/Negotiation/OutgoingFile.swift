@@ -11,8 +11,10 @@ public struct OutgoingFile: Sendable {
     public var fileSize: Int
     public var pixelData: PixelDataLocation?
 
-    public init(path: String, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
-                dataSetOffset: Int, fileSize: Int, pixelData: PixelDataLocation? = nil) {
+    public init(
+        path: String, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
+        dataSetOffset: Int, fileSize: Int, pixelData: PixelDataLocation? = nil
+    ) {
         self.path = path
         self.sopClassUID = sopClassUID
         self.sopInstanceUID = sopInstanceUID
@@ -30,11 +32,18 @@ public struct OutgoingFile: Sendable {
 
     /// From a header summary; a file without SOP class or instance UID cannot be sent.
     public init(_ s: HeaderSummary) throws(Unsendable) {
-        guard let sopClass = s.sopClassUID, !sopClass.isEmpty else { throw Unsendable(path: s.path, reason: "no SOP Class UID (0008,0016) in the data set") }
-        guard let sopInstance = s.sopInstanceUID, !sopInstance.isEmpty else { throw Unsendable(path: s.path, reason: "no SOP Instance UID (0008,0018) in the data set") }
-        guard let ts = TransferSyntax.lookup(s.transferSyntaxUID) else { throw Unsendable(path: s.path, reason: "unknown transfer syntax \(s.transferSyntaxUID)") }
-        self.init(path: s.path, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: ts,
-                  dataSetOffset: s.dataSetOffset, fileSize: s.fileSize, pixelData: s.pixelData)
+        guard let sopClass = s.sopClassUID, !sopClass.isEmpty else {
+            throw Unsendable(path: s.path, reason: "no SOP Class UID (0008,0016) in the data set")
+        }
+        guard let sopInstance = s.sopInstanceUID, !sopInstance.isEmpty else {
+            throw Unsendable(path: s.path, reason: "no SOP Instance UID (0008,0018) in the data set")
+        }
+        guard let ts = TransferSyntax.lookup(s.transferSyntaxUID) else {
+            throw Unsendable(path: s.path, reason: "unknown transfer syntax \(s.transferSyntaxUID)")
+        }
+        self.init(
+            path: s.path, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: ts,
+            dataSetOffset: s.dataSetOffset, fileSize: s.fileSize, pixelData: s.pixelData)
     }
 
     public var dataSetLength: Int { fileSize - dataSetOffset }

@@ -7,19 +7,19 @@ import FerryNetwork
 public struct ProposalOptions: Sendable {
     /// DCMTK's "proposed transmission transfer syntaxes" options.
     public enum Preference: String, Sendable, CaseIterable {
-        case uncompressed   // -x=  explicit VR, local byte order first (little endian here)
-        case little         // -xe
-        case big            // -xb
-        case implicit       // -xi  implicit VR little endian only
-        case lossless       // -xs  JPEG lossless SV1 (4.70)
-        case jpeg8          // -xy  JPEG baseline (4.50)
-        case jpeg12         // -xx  JPEG extended (4.51)
-        case j2kLossless    // -xv  JPEG 2000 lossless (4.90)
-        case j2kLossy       // -xw  JPEG 2000 (4.91)
-        case jlsLossless    // -xt  JPEG-LS lossless (4.80)
-        case jlsLossy       // -xu  JPEG-LS near-lossless (4.81)
-        case rle            // -xr  RLE lossless (1.2.5)
-        case deflated       // -xd  deflated explicit VR little endian
+        case uncompressed  // -x=  explicit VR, local byte order first (little endian here)
+        case little  // -xe
+        case big  // -xb
+        case implicit  // -xi  implicit VR little endian only
+        case lossless  // -xs  JPEG lossless SV1 (4.70)
+        case jpeg8  // -xy  JPEG baseline (4.50)
+        case jpeg12  // -xx  JPEG extended (4.51)
+        case j2kLossless  // -xv  JPEG 2000 lossless (4.90)
+        case j2kLossy  // -xw  JPEG 2000 (4.91)
+        case jlsLossless  // -xt  JPEG-LS lossless (4.80)
+        case jlsLossy  // -xu  JPEG-LS near-lossless (4.81)
+        case rle  // -xr  RLE lossless (1.2.5)
+        case deflated  // -xd  deflated explicit VR little endian
 
         public var preferred: TransferSyntax {
             switch self {

@@ -18,11 +18,14 @@ public enum Route: Sendable, Equatable {
     /// first syntax of the policy's order that was accepted and that Ferry can produce from
     /// the file (decoding its pixels, or encoding them, as needed), uncompressed syntaxes
     /// first for an uncompressed file.
-    public static func choose(for file: OutgoingFile, accepted: [AcceptedContext], policy: TranscodingPolicy,
-                              mustRewrite: Bool = false) -> Route {
+    public static func choose(
+        for file: OutgoingFile, accepted: [AcceptedContext], policy: TranscodingPolicy,
+        mustRewrite: Bool = false
+    ) -> Route {
         let candidates = accepted.filter { $0.abstractSyntax == file.sopClassUID }
         guard !candidates.isEmpty else {
-            return .impossible("no presentation context for \(UIDRegistry.name(of: file.sopClassUID)) was accepted by the peer")
+            return .impossible(
+                "no presentation context for \(UIDRegistry.name(of: file.sopClassUID)) was accepted by the peer")
         }
         let own = file.transferSyntax
         func context(_ ts: TransferSyntax) -> AcceptedContext? { candidates.first { $0.transferSyntax == ts.uid } }
@@ -34,27 +37,37 @@ public enum Route: Sendable, Equatable {
             return !ts.isEncapsulated || Codecs.encoder(for: ts) != nil
         }
 
-        if let t = policy.target, t != own, t.isEncapsulated || !own.isEncapsulated, producible(t), let pc = context(t) {
+        if let t = policy.target, t != own, t.isEncapsulated || !own.isEncapsulated, producible(t), let pc = context(t)
+        {
             return .convert(contextID: pc.id, to: t)
         }
         if let exact = context(own) {
-            return mustRewrite ? .convert(contextID: exact.id, to: own) : .asIs(contextID: exact.id, transferSyntax: own)
+            return mustRewrite
+                ? .convert(contextID: exact.id, to: own) : .asIs(contextID: exact.id, transferSyntax: own)
         }
         if let companion = ProposalOptions.companion(of: own), let pc = context(companion),
-           let pixels = file.pixelData, let info = JPEGProbe.firstFrame(path: file.path, pixelData: pixels),
-           streamIsValid(info, as: companion) {
-            return mustRewrite ? .convert(contextID: pc.id, to: companion) : .asIs(contextID: pc.id, transferSyntax: companion)
+            let pixels = file.pixelData, let info = JPEGProbe.firstFrame(path: file.path, pixelData: pixels),
+            streamIsValid(info, as: companion)
+        {
+            return mustRewrite
+                ? .convert(contextID: pc.id, to: companion) : .asIs(contextID: pc.id, transferSyntax: companion)
         }
         // An uncompressed file goes in another uncompressed syntax where one was accepted (a
         // re-write that leaves the pixels alone); it is compressed only when none was.
-        let order = own.isEncapsulated ? policy.order : policy.order.filter { !$0.isEncapsulated } + policy.order.filter(\.isEncapsulated)
+        let order =
+            own.isEncapsulated
+            ? policy.order : policy.order.filter { !$0.isEncapsulated } + policy.order.filter(\.isEncapsulated)
         for ts in order where producible(ts) {
             if let pc = context(ts) { return .convert(contextID: pc.id, to: ts) }
         }
         let offered = candidates.map { TransferSyntax.lookup($0.transferSyntax)?.name ?? $0.transferSyntax }
-        let why = !decodable ? "sending \(own.name) needs transcoding (no decoder for it yet)"
+        let why =
+            !decodable
+            ? "sending \(own.name) needs transcoding (no decoder for it yet)"
             : "none of them is in the transcoding order, or lossy (allow_lossy is off), or one Ferry cannot encode yet"
-        return .impossible("the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); \(why)")
+        return .impossible(
+            "the peer accepted \(UIDRegistry.name(of: file.sopClassUID)) only as \(offered.joined(separator: ", ")); \(why)"
+        )
     }
 
     static func streamIsValid(_ info: JPEGProbe.Info, as companion: TransferSyntax) -> Bool {

@@ -13,10 +13,15 @@ public struct TranscodingPolicy: Sendable, Equatable {
     public var verify = true
 
     /// JPEG-LS lossless, JPEG 2000 lossless, JPEG lossless SV1, RLE, explicit LE, implicit LE.
-    public static let defaultOrder: [TransferSyntax] = [.jpegLSLossless, .jpeg2000Lossless, .jpegLosslessSV1, .rleLossless,
-                                                        .explicitVRLittleEndian, .implicitVRLittleEndian]
+    public static let defaultOrder: [TransferSyntax] = [
+        .jpegLSLossless, .jpeg2000Lossless, .jpegLosslessSV1, .rleLossless,
+        .explicitVRLittleEndian, .implicitVRLittleEndian,
+    ]
 
-    public init(order: [TransferSyntax] = defaultOrder, allowLossy: Bool = false, target: TransferSyntax? = nil, verify: Bool = true) {
+    public init(
+        order: [TransferSyntax] = defaultOrder, allowLossy: Bool = false, target: TransferSyntax? = nil,
+        verify: Bool = true
+    ) {
         self.order = order
         self.allowLossy = allowLossy
         self.target = target
@@ -28,9 +33,13 @@ public struct TranscodingPolicy: Sendable, Equatable {
     /// compressed syntaxes were accepted, the lossless ones Ferry can write. A -xd preference
     /// deflates every uncompressed file (DCMTK's special case), which `target` expresses.
     public static func dcmtk(preferred: TransferSyntax?) -> TranscodingPolicy {
-        let native: [TransferSyntax] = [.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
+        let native: [TransferSyntax] = [
+            .explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian,
+        ]
         let first = preferred.map { $0.isEncapsulated ? [] : [$0] } ?? []
-        let compressed = [preferred].compactMap { $0 }.filter { $0.isEncapsulated && $0.isLossless } + defaultOrder.filter(\.isEncapsulated)
+        let compressed =
+            [preferred].compactMap { $0 }.filter { $0.isEncapsulated && $0.isLossless }
+            + defaultOrder.filter(\.isEncapsulated)
         var order: [TransferSyntax] = []
         for ts in first + native + compressed where !order.contains(ts) { order.append(ts) }
         return TranscodingPolicy(order: order, target: preferred == .deflatedExplicitVRLittleEndian ? preferred : nil)

@@ -6,24 +6,26 @@ import FerryNetwork
 public struct AcceptancePolicy: Sendable {
     /// DCMTK storescp's "preferred network transfer syntaxes" options.
     public enum Preference: String, Sendable {
-        case uncompressed   // +x=  explicit VR local byte order first (default)
-        case little         // +xe
-        case big            // +xb
-        case implicit       // +xi  implicit VR little endian only
-        case lossless       // +xs  JPEG lossless SV1 first
-        case jpeg8          // +xy
-        case jpeg12         // +xx
-        case j2kLossless    // +xv
-        case j2kLossy       // +xw
-        case jlsLossless    // +xt
-        case jlsLossy       // +xu
-        case rle            // +xr
-        case deflated       // +xd
-        case all            // +xa  every supported syntax
+        case uncompressed  // +x=  explicit VR local byte order first (default)
+        case little  // +xe
+        case big  // +xb
+        case implicit  // +xi  implicit VR little endian only
+        case lossless  // +xs  JPEG lossless SV1 first
+        case jpeg8  // +xy
+        case jpeg12  // +xx
+        case j2kLossless  // +xv
+        case j2kLossy  // +xw
+        case jlsLossless  // +xt
+        case jlsLossy  // +xu
+        case rle  // +xr
+        case deflated  // +xd
+        case all  // +xa  every supported syntax
 
         /// Transfer syntaxes accepted, best first.
         public var syntaxes: [TransferSyntax] {
-            let uncompressed: [TransferSyntax] = [.explicitVRLittleEndian, .explicitVRBigEndian, .implicitVRLittleEndian]
+            let uncompressed: [TransferSyntax] = [
+                .explicitVRLittleEndian, .explicitVRBigEndian, .implicitVRLittleEndian,
+            ]
             switch self {
             case .uncompressed, .little: return uncompressed
             case .big: return [.explicitVRBigEndian, .explicitVRLittleEndian, .implicitVRLittleEndian]
@@ -79,10 +81,12 @@ public struct AcceptancePolicy: Sendable {
     public func evaluate(_ rq: AssociateRQ, host: String?) -> Result<[PresentationContextResult], RejectReason> {
         if refuseAll { return .failure(RejectReason(rj: .noReason, why: "refusing every association (--refuse)")) }
         if rq.applicationContext != dicomApplicationContext {
-            return .failure(RejectReason(rj: .applicationContextNotSupported, why: "application context \(rq.applicationContext)"))
+            return .failure(
+                RejectReason(rj: .applicationContextNotSupported, why: "application context \(rq.applicationContext)"))
         }
         if rq.protocolVersion & 1 == 0 {
-            return .failure(RejectReason(rj: .protocolVersionNotSupported, why: "protocol version \(rq.protocolVersion)"))
+            return .failure(
+                RejectReason(rj: .protocolVersionNotSupported, why: "protocol version \(rq.protocolVersion)"))
         }
         if rejectWithoutImplementationUID && rq.userInformation.implementationClassUID.isEmpty {
             return .failure(RejectReason(rj: .noReason, why: "no implementation class UID (--reject)"))
@@ -90,10 +94,14 @@ public struct AcceptancePolicy: Sendable {
         if let allowed = allowedPeers {
             let known = allowed.contains { $0.aeTitle == rq.callingAE && ($0.host == nil || $0.host == host) }
             guard known else {
-                return .failure(RejectReason(rj: .callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed"))
+                return .failure(
+                    RejectReason(
+                        rj: .callingAENotRecognized,
+                        why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed"))
             }
             guard rq.calledAE == aeTitle else {
-                return .failure(RejectReason(rj: .calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\""))
+                return .failure(
+                    RejectReason(rj: .calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\""))
             }
         }
         return .success(rq.presentationContexts.map(answer))
@@ -115,12 +123,18 @@ public struct AcceptancePolicy: Sendable {
             acceptable = lists.flatMap { $0 }
         } else {
             guard supports(pc.abstractSyntax) else { return result(.abstractSyntaxNotSupported) }
-            acceptable = pc.abstractSyntax == UIDRegistry.verificationSOPClass
-                ? [TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid]
+            acceptable =
+                pc.abstractSyntax == UIDRegistry.verificationSOPClass
+                ? [
+                    TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRLittleEndian.uid,
+                    TransferSyntax.explicitVRBigEndian.uid,
+                ]
                 : acceptedSyntaxes ?? preference.syntaxes.map(\.uid)
         }
         // Our order of preference decides among what the requestor offers.
-        guard let ts = acceptable.first(where: { pc.transferSyntaxes.contains($0) }) else { return result(.transferSyntaxesNotSupported) }
+        guard let ts = acceptable.first(where: { pc.transferSyntaxes.contains($0) }) else {
+            return result(.transferSyntaxesNotSupported)
+        }
         return result(.acceptance, ts)
     }
 

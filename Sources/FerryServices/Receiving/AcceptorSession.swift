@@ -70,16 +70,22 @@ final class AcceptorSession {
         case .success(let results):
             _ = machine.handle(.associateRQReceived, acceptable: true)
             _ = machine.handle(.associateAccept)  // AE-7
-            var info = UserInformation(maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
-                                       implementationVersionName: UIDGenerator.implementationVersionName)
+            var info = UserInformation(
+                maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
+                implementationVersionName: UIDGenerator.implementationVersionName)
             if let id = rq.userInformation.userIdentity, id.positiveResponseRequested { info.userIdentityResponse = [] }
-            let ac = AssociateAC(calledAE: rq.calledAE, callingAE: rq.callingAE, presentationContexts: results, userInformation: info)
-            let abstract = Dictionary(rq.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
+            let ac = AssociateAC(
+                calledAE: rq.calledAE, callingAE: rq.callingAE, presentationContexts: results, userInformation: info)
+            let abstract = Dictionary(
+                rq.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
             for r in results where r.result == .acceptance {
-                contexts[r.id] = AcceptedContext(id: r.id, abstractSyntax: abstract[r.id] ?? "", transferSyntax: r.transferSyntax)
+                contexts[r.id] = AcceptedContext(
+                    id: r.id, abstractSyntax: abstract[r.id] ?? "", transferSyntax: r.transferSyntax)
             }
             peerMaxPDU = Int(rq.userInformation.maxLength)
-            logger.info("Association Received from \(peer): \(rq.callingAE) -> \(rq.calledAE), \(contexts.count) of \(results.count) contexts accepted")
+            logger.info(
+                "Association Received from \(peer): \(rq.callingAE) -> \(rq.calledAE), \(contexts.count) of \(results.count) contexts accepted"
+            )
             try await channel.send(.associateAC(ac), timeout: settings.timeouts.socket, what: "sending A-ASSOCIATE-AC")
             return true
         }
@@ -108,31 +114,32 @@ final class AcceptorSession {
     private func serveMessages() async throws {
         var phase = Phase.idle
         while true {
-          let batch = try await channel.receiveBatch(timeout: settings.timeouts.dimseWait, what: "waiting for a DIMSE message (DIMSE/socket timeout)")
-          for pdu in batch {
-            let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
-            switch (pdu, action) {
-            case (.data(let pdata), .dt2?):
-                for v in pdata.values {
-                    phase = try await handle(v, phase)
+            let batch = try await channel.receiveBatch(
+                timeout: settings.timeouts.dimseWait, what: "waiting for a DIMSE message (DIMSE/socket timeout)")
+            for pdu in batch {
+                let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
+                switch (pdu, action) {
+                case (.data(let pdata), .dt2?):
+                    for v in pdata.values {
+                        phase = try await handle(v, phase)
+                    }
+                case (.releaseRQ, .ar2?):
+                    _ = machine.handle(.releaseResponse)  // AR-4
+                    if case .storeData(let s) = phase { s.file.discard() }
+                    try? await channel.send(.releaseRP, timeout: .seconds(5), what: "sending A-RELEASE-RP")
+                    logger.info("Association Release from \(peer)")
+                    await channel.close()
+                    return
+                case (.abort(let a), _):
+                    if case .storeData(let s) = phase { s.file.discard() }
+                    logger.info("Association Aborted by \(peer) (\(a))")
+                    await channel.close()
+                    return
+                default:
+                    if case .storeData(let s) = phase { s.file.discard() }
+                    throw AssociationError.protocolError("unexpected \(pdu.kind) on an established association")
                 }
-            case (.releaseRQ, .ar2?):
-                _ = machine.handle(.releaseResponse)  // AR-4
-                if case .storeData(let s) = phase { s.file.discard() }
-                try? await channel.send(.releaseRP, timeout: .seconds(5), what: "sending A-RELEASE-RP")
-                logger.info("Association Release from \(peer)")
-                await channel.close()
-                return
-            case (.abort(let a), _):
-                if case .storeData(let s) = phase { s.file.discard() }
-                logger.info("Association Aborted by \(peer) (\(a))")
-                await channel.close()
-                return
-            default:
-                if case .storeData(let s) = phase { s.file.discard() }
-                throw AssociationError.protocolError("unexpected \(pdu.kind) on an established association")
             }
-          }
         }
     }
 
@@ -142,10 +149,14 @@ final class AcceptorSession {
             guard v.isCommand else { throw AssociationError.protocolError("data set fragment without a command") }
             var bytes: [UInt8] = []
             if case .command(let id, let earlier) = phase {
-                guard id == v.contextID else { throw AssociationError.protocolError("command fragments on two presentation contexts") }
+                guard id == v.contextID else {
+                    throw AssociationError.protocolError("command fragments on two presentation contexts")
+                }
                 bytes = earlier
             }
-            guard contexts[v.contextID] != nil else { throw AssociationError.protocolError("presentation context \(v.contextID) was not accepted") }
+            guard contexts[v.contextID] != nil else {
+                throw AssociationError.protocolError("presentation context \(v.contextID) was not accepted")
+            }
             bytes += v.data.readableBytesView
             guard bytes.count <= 1 << 20 else { throw AssociationError.protocolError("command set longer than 1 MiB") }
             if !v.isLast { return .command(contextID: v.contextID, bytes: bytes) }
@@ -155,17 +166,21 @@ final class AcceptorSession {
             }
             return try await dispatch(command, contextID: v.contextID)
         case .storeData(let store):
-            guard !v.isCommand, v.contextID == store.contextID else { throw AssociationError.protocolError("unexpected fragment inside a data set") }
+            guard !v.isCommand, v.contextID == store.contextID else {
+                throw AssociationError.protocolError("unexpected fragment inside a data set")
+            }
             if settings.switches.abortDuring {
                 store.file.discard()
                 logger.info("aborting during the data set (--abort-during)")
                 throw AssociationError.protocolError("--abort-during")
             }
             store.file.append(v.data)
-            if v.isLast { try await finishStore(store) ; return .idle }
+            if v.isLast { try await finishStore(store); return .idle }
             return phase
         case .discardData(let id):
-            guard !v.isCommand, v.contextID == id else { throw AssociationError.protocolError("unexpected fragment inside a data set") }
+            guard !v.isCommand, v.contextID == id else {
+                throw AssociationError.protocolError("unexpected fragment inside a data set")
+            }
             return v.isLast ? .idle : phase
         }
     }
@@ -184,13 +199,18 @@ final class AcceptorSession {
             let sopClass = command.affectedSOPClassUID ?? ""
             let sopInstance = command.affectedSOPInstanceUID ?? ""
             if settings.switches.sleepDuring > .zero {
-                logger.info("sleeping \(Double(settings.switches.sleepDuring.nanoseconds) / 1e9) s during the store (--sleep-during)")
+                logger.info(
+                    "sleeping \(Double(settings.switches.sleepDuring.nanoseconds) / 1e9) s during the store (--sleep-during)"
+                )
                 try await Task.sleep(for: .nanoseconds(settings.switches.sleepDuring.nanoseconds))
             }
-            let file = ReceivedFile(options: settings.output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, callingAE: callingAE)
+            let file = ReceivedFile(
+                options: settings.output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts,
+                callingAE: callingAE)
             return .storeData(StoreInProgress(command: command, contextID: contextID, file: file))
         default:
-            throw AssociationError.protocolError("unsupported DIMSE command 0x\(String(command.rawField ?? 0, radix: 16))")
+            throw AssociationError.protocolError(
+                "unsupported DIMSE command 0x\(String(command.rawField ?? 0, radix: 16))")
         }
     }
 
@@ -210,12 +230,16 @@ final class AcceptorSession {
             comment = "status forced by --status"
         } else {
             let sorting = self.sorting
-            let commit: @Sendable () -> Result<(path: String, completed: StudySorting.CompletedStudy?)?, StoreRefusal> = {
-                do throws(StoreRefusal) { return .success(try store.file.commit(sorting: sorting)) } catch { return .failure(error) }
-            }
+            let commit: @Sendable () -> Result<(path: String, completed: StudySorting.CompletedStudy?)?, StoreRefusal> =
+                {
+                    do throws(StoreRefusal) { return .success(try store.file.commit(sorting: sorting)) } catch {
+                        return .failure(error)
+                    }
+                }
             // fsync waits for the disk: off the task's thread. Without it, committing is a
             // flush to the page cache and a rename: done here, a thread hop would cost more.
-            let result = settings.output.fsync || !settings.output.streamsAsReceived
+            let result =
+                settings.output.fsync || !settings.output.streamsAsReceived
                 ? try await NIOThreadPool.singleton.runIfActive(commit) : commit()
             switch result {
             case .success(let stored):
@@ -227,11 +251,14 @@ final class AcceptorSession {
                 logger.error("Store refused (\(command.affectedSOPInstanceUID ?? "?")): \(refusal)")
             }
         }
-        try await sendCommand(.storeRSP(respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
-                                        sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment),
-                              contextID: store.contextID)
+        try await sendCommand(
+            .storeRSP(
+                respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
+                sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment),
+            contextID: store.contextID)
         if settings.switches.sleepAfter > .zero {
-            logger.info("sleeping \(Double(settings.switches.sleepAfter.nanoseconds) / 1e9) s after the store (--sleep-after)")
+            logger.info(
+                "sleeping \(Double(settings.switches.sleepAfter.nanoseconds) / 1e9) s after the store (--sleep-after)")
             try await Task.sleep(for: .nanoseconds(settings.switches.sleepAfter.nanoseconds))
         }
     }
@@ -241,9 +268,14 @@ final class AcceptorSession {
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         let name = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...])
         logger.info("Stored \(path)")
-        if let completed { hooks.studyCompleted(completed, callingAE: callingAE, calledAE: calledAE, peer: peer, logger: logger) }
+        if let completed {
+            hooks.studyCompleted(completed, callingAE: callingAE, calledAE: calledAE, peer: peer, logger: logger)
+        }
         if let cmd = hooks.onReception {
-            hooks.execute(ExecHooks.expand(cmd, directory: directory, file: name, callingAE: callingAE, calledAE: calledAE, peer: peer), logger: logger)
+            hooks.execute(
+                ExecHooks.expand(
+                    cmd, directory: directory, file: name, callingAE: callingAE, calledAE: calledAE, peer: peer),
+                logger: logger)
         }
     }
 
@@ -255,12 +287,15 @@ final class AcceptorSession {
         var offset = 0
         repeat {
             let n = min(maxFragment, bytes.count - offset)
-            values.append(PDV(contextID: contextID, isCommand: true, isLast: offset + n == bytes.count,
-                              data: channel.allocator.buffer(bytes: bytes[offset..<offset + n])))
+            values.append(
+                PDV(
+                    contextID: contextID, isCommand: true, isLast: offset + n == bytes.count,
+                    data: channel.allocator.buffer(bytes: bytes[offset..<offset + n])))
             offset += n
         } while offset < bytes.count
         for v in values {
-            try await channel.send(.data(PDataTF(values: [v])), timeout: settings.timeouts.socket, what: "sending a response")
+            try await channel.send(
+                .data(PDataTF(values: [v])), timeout: settings.timeouts.socket, what: "sending a response")
         }
     }
 

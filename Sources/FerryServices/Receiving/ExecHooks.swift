@@ -6,7 +6,9 @@ import Logging
 extension ExecHooks {
     /// Replaces the placeholders; AE titles are sanitized (anything but letters, digits,
     /// space, '-', '_' and '.' becomes '_') because the line goes to the shell.
-    static func expand(_ command: String, directory: String, file: String?, callingAE: String, calledAE: String, peer: String) -> String {
+    static func expand(
+        _ command: String, directory: String, file: String?, callingAE: String, calledAE: String, peer: String
+    ) -> String {
         func safe(_ s: String) -> String {
             String(s.map { $0.isLetter && $0.isASCII || $0.isNumber || " -_.".contains($0) ? $0 : "_" })
         }
@@ -36,15 +38,22 @@ extension ExecHooks {
         } else {
             // Reap it in the background so no zombie is left.
             let child = pid
-            Thread.detach { var status: Int32 = 0; waitpid(child, &status, 0) }
+            Thread.detach {
+                var status: Int32 = 0; waitpid(child, &status, 0)
+            }
         }
     }
 
     /// A study ended (-rns, then -xcs).
-    func studyCompleted(_ study: StudySorting.CompletedStudy, callingAE: String, calledAE: String, peer: String, logger: Logger) {
+    func studyCompleted(
+        _ study: StudySorting.CompletedStudy, callingAE: String, calledAE: String, peer: String, logger: Logger
+    ) {
         if renameOnEndOfStudy { Self.renameStudyFiles(in: study.directory, logger: logger) }
         if let cmd = onEndOfStudy {
-            execute(Self.expand(cmd, directory: study.directory, file: nil, callingAE: callingAE, calledAE: calledAE, peer: peer), logger: logger)
+            execute(
+                Self.expand(
+                    cmd, directory: study.directory, file: nil, callingAE: callingAE, calledAE: calledAE, peer: peer),
+                logger: logger)
         }
     }
 
@@ -64,15 +73,19 @@ extension ExecHooks {
 /// A detached POSIX thread for fire-and-forget blocking work (reaping a child).
 enum Thread {
     static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        final class Box: @unchecked Sendable {
+            let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b }
+        }
         var thread = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let rc = pthread_create(&thread, nil, { arg in
-            guard let arg else { return nil }
-            let box = Unmanaged<Box>.fromOpaque(arg).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &thread, nil,
+            { arg in
+                guard let arg else { return nil }
+                let box = Unmanaged<Box>.fromOpaque(arg).takeRetainedValue()
+                box.body()
+                return nil
+            }, box)
         if rc == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).release() }
     }
 }

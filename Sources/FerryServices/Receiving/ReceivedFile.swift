@@ -27,7 +27,10 @@ final class ReceivedFile {
 
     /// Opens the temporary file, or records why this instance will be refused (a bad UID
     /// from the command: nothing is created then).
-    init(options: StoreOutputOptions, sopClass: String, sopInstance: String, transferSyntax: TransferSyntax, callingAE: String) {
+    init(
+        options: StoreOutputOptions, sopClass: String, sopInstance: String, transferSyntax: TransferSyntax,
+        callingAE: String
+    ) {
         self.options = options
         self.sopClass = sopClass
         self.sopInstance = sopInstance
@@ -45,13 +48,15 @@ final class ReceivedFile {
         var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
         guard created >= 0 else {
-            failure = .outOfResources("cannot create a file in the output directory: \(String(cString: strerror(errno)))")
+            failure = .outOfResources(
+                "cannot create a file in the output directory: \(String(cString: strerror(errno)))")
             return
         }
         fd = created
         fchmod(fd, 0o644)  // mkstemp makes 0600; stored instances are readable like DCMTK's
         tempPath = String(cString: template)
-        let meta = Part10Writer.fileMeta(sopClass: sopClass, sopInstance: sopInstance, transferSyntax: transferSyntax, sourceAE: callingAE)
+        let meta = Part10Writer.fileMeta(
+            sopClass: sopClass, sopInstance: sopInstance, transferSyntax: transferSyntax, sourceAE: callingAE)
         do {
             append(try Part10Writer.encodeMetaWithPreamble(meta))
         } catch {
@@ -65,7 +70,9 @@ final class ReceivedFile {
         guard fd >= 0, failure == nil else { return }
         flush()
         bytes.withUnsafeReadableBytes { raw in
-            if head.count < Self.headLimit { head.append(contentsOf: raw.bindMemory(to: UInt8.self).prefix(Self.headLimit - head.count)) }
+            if head.count < Self.headLimit {
+                head.append(contentsOf: raw.bindMemory(to: UInt8.self).prefix(Self.headLimit - head.count))
+            }
             writeAll(raw)
         }
     }
@@ -100,19 +107,24 @@ final class ReceivedFile {
 
     /// Finishes the instance: writes it into place and returns its path, or throws the
     /// refusal to answer with (the temporary file is removed either way).
-    func commit(sorting: StudySorting) throws(StoreRefusal) -> (path: String, completed: StudySorting.CompletedStudy?)? {
+    func commit(sorting: StudySorting) throws(StoreRefusal) -> (path: String, completed: StudySorting.CompletedStudy?)?
+    {
         defer { discard() }
         if options.ignore { return nil }
         flush()
         if let failure { throw failure }
         guard let temp = tempPath else { throw StoreRefusal.outOfResources("no temporary file") }
-        if options.fsync, Glibc.fsync(fd) != 0 { throw StoreRefusal.outOfResources("fsync failed: \(String(cString: strerror(errno)))") }
+        if options.fsync, Glibc.fsync(fd) != 0 {
+            throw StoreRefusal.outOfResources("fsync failed: \(String(cString: strerror(errno)))")
+        }
 
         // What the data set says about itself: checked before any path is built from it.
         let summary: HeaderSummary
         do {
             let size = bytesReceived
-            do { summary = try HeaderScan.summary(prefix: head, fileSize: size, path: temp) } catch where head.count < size {
+            do { summary = try HeaderScan.summary(prefix: head, fileSize: size, path: temp) } catch
+                where head.count < size
+            {
                 summary = try HeaderScan.summary(path: temp)  // a header longer than the kept head
             }
         } catch {
@@ -144,13 +156,14 @@ final class ReceivedFile {
 
     /// Re-encodes the received instance (+te/+tb/+ti/+td, -u, -F) into a second temporary file.
     private func converted(_ temp: String) throws(StoreRefusal) -> String {
-        let target: TransferSyntax = switch options.outputSyntax {
-        case .same: transferSyntax
-        case .little: .explicitVRLittleEndian
-        case .big: .explicitVRBigEndian
-        case .implicit: .implicitVRLittleEndian
-        case .deflated: .deflatedExplicitVRLittleEndian
-        }
+        let target: TransferSyntax =
+            switch options.outputSyntax {
+            case .same: transferSyntax
+            case .little: .explicitVRLittleEndian
+            case .big: .explicitVRBigEndian
+            case .implicit: .implicitVRLittleEndian
+            case .deflated: .deflatedExplicitVRLittleEndian
+            }
         do {
             let file = try Part10Reader.read(path: temp)
             var conversion = DataSetConversion()
@@ -160,7 +173,8 @@ final class ReceivedFile {
             let ts = canConvert ? target : transferSyntax
             var bytes = try conversion.encode(file.dataSet, as: ts)
             if options.writeFileFormat {
-                let meta = Part10Writer.fileMeta(sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, sourceAE: callingAE)
+                let meta = Part10Writer.fileMeta(
+                    sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, sourceAE: callingAE)
                 bytes = try Part10Writer.encodeMetaWithPreamble(meta) + bytes
             }
             let out = temp + ".out"

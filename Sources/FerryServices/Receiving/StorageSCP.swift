@@ -35,7 +35,9 @@ public final class StorageSCP: Sendable {
                 }
             }
         onListening(server.channel.localAddress?.port ?? settings.port)
-        logger.info("listening on \(settings.host):\(server.channel.localAddress?.port ?? settings.port) as \(settings.policy.aeTitle)")
+        logger.info(
+            "listening on \(settings.host):\(server.channel.localAddress?.port ?? settings.port) as \(settings.policy.aeTitle)"
+        )
         try await withThrowingDiscardingTaskGroup { group in
             if let timeout = settings.hooks.endOfStudyTimeout, settings.hooks.needsStudyTracking {
                 group.addTask { [self] in
@@ -45,7 +47,8 @@ public final class StorageSCP: Sendable {
                     while !Task.isCancelled {
                         try await Task.sleep(for: .nanoseconds(tick))
                         if let study = sorting.expire(after: .nanoseconds(timeout.nanoseconds)) {
-                            settings.hooks.studyCompleted(study, callingAE: "", calledAE: settings.policy.aeTitle, peer: "", logger: logger)
+                            settings.hooks.studyCompleted(
+                                study, callingAE: "", calledAE: settings.policy.aeTitle, peer: "", logger: logger)
                         }
                     }
                 }
@@ -54,7 +57,9 @@ public final class StorageSCP: Sendable {
                 for try await connection in inbound {
                     let peer = connection.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                     group.addTask { [self] in
-                        await AcceptorSession(channel: connection, settings: settings, sorting: sorting, logger: logger, peer: peer).run()
+                        await AcceptorSession(
+                            channel: connection, settings: settings, sorting: sorting, logger: logger, peer: peer
+                        ).run()
                     }
                 }
             }

@@ -7,9 +7,9 @@ public struct StoreOutputOptions: Sendable {
     public enum Naming: Sendable { case uid, unique, time }
     public enum Sorting: Sendable, Equatable {
         case none
-        case concurrentStudies(prefix: String)   // -ss: prefix_YYYYMMDD_HHMMSSPPP per study
-        case studyUID(prefix: String)           // -su: prefix_StudyInstanceUID
-        case patientName                        // -sp: PatientName_YYYYMMDD_HHMMSSPPP
+        case concurrentStudies(prefix: String)  // -ss: prefix_YYYYMMDD_HHMMSSPPP per study
+        case studyUID(prefix: String)  // -su: prefix_StudyInstanceUID
+        case patientName  // -sp: PatientName_YYYYMMDD_HHMMSSPPP
     }
 
     public var directory = "."
@@ -42,26 +42,40 @@ public struct StoreRefusal: Error, Sendable, CustomStringConvertible {
     public var comment: String
     public var description: String { "\(status): \(comment)" }
 
-    static func outOfResources(_ what: String) -> StoreRefusal { StoreRefusal(status: DIMSEStatus(0xA700), comment: what) }
-    static func cannotUnderstand(_ what: String) -> StoreRefusal { StoreRefusal(status: DIMSEStatus(0xC000), comment: what) }
-    static func doesNotMatch(_ what: String) -> StoreRefusal { StoreRefusal(status: DIMSEStatus(0xA900), comment: what) }
+    static func outOfResources(_ what: String) -> StoreRefusal {
+        StoreRefusal(status: DIMSEStatus(0xA700), comment: what)
+    }
+    static func cannotUnderstand(_ what: String) -> StoreRefusal {
+        StoreRefusal(status: DIMSEStatus(0xC000), comment: what)
+    }
+    static func doesNotMatch(_ what: String) -> StoreRefusal {
+        StoreRefusal(status: DIMSEStatus(0xA900), comment: what)
+    }
 }
 
 /// DCMTK's two-letter-or-more modality prefix of stored file names, from the SOP class.
 enum ModalityPrefix {
     static func of(_ sopClass: String) -> String {
         let table: [(String, String)] = [
-            ("1.2.840.10008.5.1.4.1.1.1.1", "DX"), ("1.2.840.10008.5.1.4.1.1.1.2", "MG"), ("1.2.840.10008.5.1.4.1.1.1.3", "IO"),
-            ("1.2.840.10008.5.1.4.1.1.1", "CR"), ("1.2.840.10008.5.1.4.1.1.2", "CT"), ("1.2.840.10008.5.1.4.1.1.3", "US"),
-            ("1.2.840.10008.5.1.4.1.1.4", "MR"), ("1.2.840.10008.5.1.4.1.1.6", "US"), ("1.2.840.10008.5.1.4.1.1.7", "SC"),
-            ("1.2.840.10008.5.1.4.1.1.9", "WV"), ("1.2.840.10008.5.1.4.1.1.11", "PR"), ("1.2.840.10008.5.1.4.1.1.12", "XA"),
-            ("1.2.840.10008.5.1.4.1.1.13", "XA"), ("1.2.840.10008.5.1.4.1.1.20", "NM"), ("1.2.840.10008.5.1.4.1.1.66", "RG"),
-            ("1.2.840.10008.5.1.4.1.1.77", "VL"), ("1.2.840.10008.5.1.4.1.1.88.59", "KO"), ("1.2.840.10008.5.1.4.1.1.88", "SR"),
-            ("1.2.840.10008.5.1.4.1.1.104", "DOC"), ("1.2.840.10008.5.1.4.1.1.128", "PT"), ("1.2.840.10008.5.1.4.1.1.130", "PT"),
+            ("1.2.840.10008.5.1.4.1.1.1.1", "DX"), ("1.2.840.10008.5.1.4.1.1.1.2", "MG"),
+            ("1.2.840.10008.5.1.4.1.1.1.3", "IO"),
+            ("1.2.840.10008.5.1.4.1.1.1", "CR"), ("1.2.840.10008.5.1.4.1.1.2", "CT"),
+            ("1.2.840.10008.5.1.4.1.1.3", "US"),
+            ("1.2.840.10008.5.1.4.1.1.4", "MR"), ("1.2.840.10008.5.1.4.1.1.6", "US"),
+            ("1.2.840.10008.5.1.4.1.1.7", "SC"),
+            ("1.2.840.10008.5.1.4.1.1.9", "WV"), ("1.2.840.10008.5.1.4.1.1.11", "PR"),
+            ("1.2.840.10008.5.1.4.1.1.12", "XA"),
+            ("1.2.840.10008.5.1.4.1.1.13", "XA"), ("1.2.840.10008.5.1.4.1.1.20", "NM"),
+            ("1.2.840.10008.5.1.4.1.1.66", "RG"),
+            ("1.2.840.10008.5.1.4.1.1.77", "VL"), ("1.2.840.10008.5.1.4.1.1.88.59", "KO"),
+            ("1.2.840.10008.5.1.4.1.1.88", "SR"),
+            ("1.2.840.10008.5.1.4.1.1.104", "DOC"), ("1.2.840.10008.5.1.4.1.1.128", "PT"),
+            ("1.2.840.10008.5.1.4.1.1.130", "PT"),
             ("1.2.840.10008.5.1.4.1.1.481", "RT"),
         ]
         // Longest matching prefix on component boundaries.
-        for (prefix, code) in table.sorted(by: { $0.0.count > $1.0.count }) where sopClass == prefix || sopClass.hasPrefix(prefix + ".") {
+        for (prefix, code) in table.sorted(by: { $0.0.count > $1.0.count })
+        where sopClass == prefix || sopClass.hasPrefix(prefix + ".") {
             return code
         }
         return "UNKNOWN"

@@ -24,7 +24,9 @@ public final class StudySorting: Sendable {
 
     /// The directory (created if needed, always inside the output directory) for an instance
     /// of `summary`'s study, and the study that ended because this one began, if any.
-    func directory(for summary: HeaderSummary, options: StoreOutputOptions) throws(StoreRefusal) -> (String, CompletedStudy?) {
+    func directory(
+        for summary: HeaderSummary, options: StoreOutputOptions
+    ) throws(StoreRefusal) -> (String, CompletedStudy?) {
         let study = summary.studyInstanceUID ?? ""
         let (dir, completed): (String, CompletedStudy?) = state.withLock { s in
             var completed: CompletedStudy?
@@ -39,11 +41,16 @@ public final class StudySorting: Sendable {
             case .studyUID(let prefix):
                 dir = options.directory + "/" + (prefix.isEmpty ? study : prefix + "_" + study)
             case .concurrentStudies(let prefix):
-                dir = sameStudy ? (s.currentDirectory ?? options.directory)
+                dir =
+                    sameStudy
+                    ? (s.currentDirectory ?? options.directory)
                     : options.directory + "/" + (prefix.isEmpty ? "" : prefix + "_") + Timestamp.now().directoryStamp
             case .patientName:
-                dir = sameStudy ? (s.currentDirectory ?? options.directory)
-                    : options.directory + "/" + Self.safeName(summary.patientName) + "_" + Timestamp.now().directoryStamp
+                dir =
+                    sameStudy
+                    ? (s.currentDirectory ?? options.directory)
+                    : options.directory + "/" + Self.safeName(summary.patientName) + "_"
+                        + Timestamp.now().directoryStamp
             }
             s.currentStudy = study
             s.currentDirectory = dir
@@ -60,7 +67,8 @@ public final class StudySorting: Sendable {
     func expire(after timeout: Duration) -> CompletedStudy? {
         state.withLock { s in
             guard let last = s.lastReception, last.duration(to: .now) >= timeout,
-                  let study = s.currentStudy, let dir = s.currentDirectory else { return nil }
+                let study = s.currentStudy, let dir = s.currentDirectory
+            else { return nil }
             s.currentStudy = nil
             s.currentDirectory = nil
             s.lastReception = nil
@@ -72,9 +80,11 @@ public final class StudySorting: Sendable {
     static func safeName(_ name: String?) -> String {
         let n = (name ?? "").trimmingCharacters(in: " ")
         guard !n.isEmpty else { return "ANONYMOUS" }
-        return String(n.unicodeScalars.map { s -> Character in
-            (s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(Character(s)) || s == "^")) ? Character(s) : "_"
-        })
+        return String(
+            n.unicodeScalars.map { s -> Character in
+                (s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(Character(s)) || s == "^"))
+                    ? Character(s) : "_"
+            })
     }
 }
 
@@ -88,8 +98,9 @@ struct Timestamp {
         var t = time_t(ts.tv_sec)
         var tmv = tm()
         localtime_r(&t, &tmv)
-        return Timestamp(year: Int(tmv.tm_year) + 1900, month: Int(tmv.tm_mon) + 1, day: Int(tmv.tm_mday), hour: Int(tmv.tm_hour),
-                         minute: Int(tmv.tm_min), second: Int(tmv.tm_sec), millisecond: Int(ts.tv_nsec / 1_000_000))
+        return Timestamp(
+            year: Int(tmv.tm_year) + 1900, month: Int(tmv.tm_mon) + 1, day: Int(tmv.tm_mday), hour: Int(tmv.tm_hour),
+            minute: Int(tmv.tm_min), second: Int(tmv.tm_sec), millisecond: Int(ts.tv_nsec / 1_000_000))
     }
 
     private func pad(_ v: Int, _ n: Int) -> String {
@@ -98,7 +109,9 @@ struct Timestamp {
     }
 
     /// YYYYMMDD_HHMMSSPPP
-    var directoryStamp: String { "\(pad(year, 4))\(pad(month, 2))\(pad(day, 2))_\(pad(hour, 2))\(pad(minute, 2))\(pad(second, 2))\(pad(millisecond, 3))" }
+    var directoryStamp: String {
+        "\(pad(year, 4))\(pad(month, 2))\(pad(day, 2))_\(pad(hour, 2))\(pad(minute, 2))\(pad(second, 2))\(pad(millisecond, 3))"
+    }
     /// YYYYMMDDHHMMSSPPP
     var compact: String { directoryStamp.replacingUnderscore }
 

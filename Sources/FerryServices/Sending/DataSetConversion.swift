@@ -20,15 +20,16 @@ public struct DataSetConversion: Sendable {
     /// VRs beyond OB/OW/SQ for pre-1993 receivers).
     static func withoutNewVRs(_ ds: DataSet) -> DataSet {
         let newVRs: Set<VR> = [.UN, .UT, .UC, .UR, .OD, .OL, .OV, .SV, .UV]
-        return DataSet(ds.elements.map { e in
-            var e = e
-            if case .sequence(let items) = e.value {
-                e.value = .sequence(items.map(withoutNewVRs))
-            } else if newVRs.contains(e.vr) {
-                e.vr = .OB
-            }
-            return e
-        })
+        return DataSet(
+            ds.elements.map { e in
+                var e = e
+                if case .sequence(let items) = e.value {
+                    e.value = .sequence(items.map(withoutNewVRs))
+                } else if newVRs.contains(e.vr) {
+                    e.vr = .OB
+                }
+                return e
+            })
     }
 }
 

@@ -27,14 +27,19 @@ public struct FileSender: Sendable {
     public var policy: TranscodingPolicy
     public var logger: Logger
 
-    public init(conversion: DataSetConversion = DataSetConversion(), priority: Priority = .medium, policy: TranscodingPolicy, logger: Logger) {
+    public init(
+        conversion: DataSetConversion = DataSetConversion(), priority: Priority = .medium, policy: TranscodingPolicy,
+        logger: Logger
+    ) {
         self.conversion = conversion
         self.priority = priority
         self.policy = policy
         self.logger = logger
     }
 
-    public func send(_ file: OutgoingFile, on association: Association, invention: inout UIDInvention?) async -> StoreOutcome {
+    public func send(
+        _ file: OutgoingFile, on association: Association, invention: inout UIDInvention?
+    ) async -> StoreOutcome {
         await send(prepare(file, accepted: association.acceptedContexts, invention: &invention), on: association)
     }
 
@@ -54,10 +59,14 @@ public struct FileSender: Sendable {
         // An odd-length data set cannot travel as it is (PDVs are even): a deflated stream gets
         // the NUL pad PS3.5 A.5 prescribes, anything else is re-encoded with even values.
         let odd = file.dataSetLength % 2 == 1
-        return Route.choose(for: file, accepted: accepted, policy: policy, mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
+        return Route.choose(
+            for: file, accepted: accepted, policy: policy,
+            mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
     }
 
-    public func prepare(_ file: OutgoingFile, accepted: [AcceptedContext], invention: inout UIDInvention?) -> PreparedFile {
+    public func prepare(
+        _ file: OutgoingFile, accepted: [AcceptedContext], invention: inout UIDInvention?
+    ) -> PreparedFile {
         let route = route(file, accepted: accepted, rewrite: invention != nil || conversion.disableNewVRs)
         guard case .convert(_, let ts) = route else { return PreparedFile(file: file, route: route, encoded: nil) }
         do {
@@ -65,9 +74,11 @@ public struct FileSender: Sendable {
             var instance = file.sopInstanceUID
             if invention != nil { instance = invention?.apply(to: &dicom.dataSet) ?? instance }
             // Pixel data changes form when either side is encapsulated (lossless results verified).
-            let dataSet = try Transcoder(verifyLossless: policy.verify).transcode(dicom.dataSet, from: file.transferSyntax, to: ts)
+            let dataSet = try Transcoder(verifyLossless: policy.verify).transcode(
+                dicom.dataSet, from: file.transferSyntax, to: ts)
             instance = dataSet.string(.sopInstanceUID) ?? instance
-            return PreparedFile(file: file, route: route, encoded: .success((try conversion.encode(dataSet, as: ts), instance)))
+            return PreparedFile(
+                file: file, route: route, encoded: .success((try conversion.encode(dataSet, as: ts), instance)))
         } catch {
             return PreparedFile(file: file, route: route, encoded: .failure(PreparationError(description: "\(error)")))
         }
@@ -88,7 +99,8 @@ public struct FileSender: Sendable {
             case .asIs(let contextID, let ts):
                 var source: FileRangeSource
                 do {
-                    source = try FileRangeSource(path: file.path, offset: file.dataSetOffset, length: file.dataSetLength, padToEven: true)
+                    source = try FileRangeSource(
+                        path: file.path, offset: file.dataSetOffset, length: file.dataSetLength, padToEven: true)
                 } catch {
                     outcome.error = "\(error)"
                     outcome.failure = .file
@@ -96,8 +108,9 @@ public struct FileSender: Sendable {
                 }
                 outcome.sentAs = ts
                 outcome.bytes = source.length
-                response = try await association.store(sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,
-                                                       contextID: contextID, data: &source, priority: priority)
+                response = try await association.store(
+                    sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,
+                    contextID: contextID, data: &source, priority: priority)
             case .convert(let contextID, let ts):
                 let encoded: (bytes: [UInt8], instance: String)
                 switch prepared.encoded {
@@ -111,21 +124,28 @@ public struct FileSender: Sendable {
                     outcome.failure = .file
                     return outcome
                 }
-                if file.transferSyntax != ts { logger.info("Converting transfer syntax: \(file.transferSyntax.name) -> \(ts.name)") }
+                if file.transferSyntax != ts {
+                    logger.info("Converting transfer syntax: \(file.transferSyntax.name) -> \(ts.name)")
+                }
                 var source = BytesSource(encoded.bytes)
                 outcome.sentAs = ts
                 outcome.bytes = source.length
                 outcome.sopInstanceUID = encoded.instance
-                response = try await association.store(sopClass: file.sopClassUID, sopInstance: encoded.instance,
-                                                       contextID: contextID, data: &source, priority: priority)
+                response = try await association.store(
+                    sopClass: file.sopClassUID, sopInstance: encoded.instance,
+                    contextID: contextID, data: &source, priority: priority)
             }
             let status = response.status ?? DIMSEStatus(0xFFFF)
             outcome.status = status
             outcome.errorComment = response.errorComment
             switch status.category {
             case .success: logger.info("Received Store Response (Success)")
-            case .warning: logger.warning("Store Response: \(status)\(response.errorComment.map { " (\($0))" } ?? "") for \(file.path)")
-            default: logger.error("Store Failed, file: \(file.path): \(status)\(response.errorComment.map { " (\($0))" } ?? "")")
+            case .warning:
+                logger.warning(
+                    "Store Response: \(status)\(response.errorComment.map { " (\($0))" } ?? "") for \(file.path)")
+            default:
+                logger.error(
+                    "Store Failed, file: \(file.path): \(status)\(response.errorComment.map { " (\($0))" } ?? "")")
             }
         } catch {
             logger.error("Store Failed, file: \(file.path): \(error)")

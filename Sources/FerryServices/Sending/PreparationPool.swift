@@ -20,7 +20,9 @@ public final class PreparationPool: Sendable {
 
     /// The file prepared for `accepted`: on the pool when it must be re-encoded, inline when
     /// it travels as it is (choosing its route is cheap).
-    public func prepare(_ file: OutgoingFile, with sender: FileSender, accepted: [AcceptedContext]) async -> PreparedFile {
+    public func prepare(
+        _ file: OutgoingFile, with sender: FileSender, accepted: [AcceptedContext]
+    ) async -> PreparedFile {
         guard sender.needsEncoding(file, accepted: accepted) else { return sender.prepare(file, accepted: accepted) }
         do {
             return try await pool.runIfActive { sender.prepare(file, accepted: accepted) }

@@ -18,7 +18,8 @@ public struct RetryPolicy: Sendable, Equatable {
     /// file) ends the run: DCMTK storescu's default.
     public var haltWithoutStatus: Bool
 
-    public init(maxAttempts: Int, cannotUnderstandAttempts: Int, backOffOnOutOfResources: Bool, haltWithoutStatus: Bool) {
+    public init(maxAttempts: Int, cannotUnderstandAttempts: Int, backOffOnOutOfResources: Bool, haltWithoutStatus: Bool)
+    {
         self.maxAttempts = maxAttempts
         self.cannotUnderstandAttempts = cannotUnderstandAttempts
         self.backOffOnOutOfResources = backOffOnOutOfResources
@@ -27,12 +28,15 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The migration pipeline's rules (README, "Retry policy of ferry run").
     public static func pipeline(maxAttempts: Int) -> RetryPolicy {
-        RetryPolicy(maxAttempts: maxAttempts, cannotUnderstandAttempts: 2, backOffOnOutOfResources: true, haltWithoutStatus: false)
+        RetryPolicy(
+            maxAttempts: maxAttempts, cannotUnderstandAttempts: 2, backOffOnOutOfResources: true,
+            haltWithoutStatus: false)
     }
 
     /// DCMTK storescu's: every file once; `halt` (no --no-halt) stops at a store without a status.
     public static func dcmtk(halt: Bool) -> RetryPolicy {
-        RetryPolicy(maxAttempts: 1, cannotUnderstandAttempts: 1, backOffOnOutOfResources: false, haltWithoutStatus: halt)
+        RetryPolicy(
+            maxAttempts: 1, cannotUnderstandAttempts: 1, backOffOnOutOfResources: false, haltWithoutStatus: halt)
     }
 
     public enum Verdict: Sendable, Equatable {

@@ -49,7 +49,9 @@ public struct StoreOutcome: Sendable {
 
     public var succeeded: Bool { status?.isSuccessOrWarning ?? false }
 
-    public init(path: String, sopInstanceUID: String, status: DIMSEStatus? = nil, error: String? = nil, failure: Failure? = nil) {
+    public init(
+        path: String, sopInstanceUID: String, status: DIMSEStatus? = nil, error: String? = nil, failure: Failure? = nil
+    ) {
         self.path = path
         self.sopInstanceUID = sopInstanceUID
         self.status = status
@@ -81,7 +83,9 @@ public final class StoreSCU {
     public func run(_ files: [OutgoingFile], report: (StoreOutcome) -> Void = { _ in }) async {
         let plans = ContextPlanner.plan(files, options: settings.proposal)
         if plans.count > 1 {
-            logger.info("\(files.count) files need \(plans.count) associations (more than \(ContextPlanner.maxContexts) presentation contexts)")
+            logger.info(
+                "\(files.count) files need \(plans.count) associations (more than \(ContextPlanner.maxContexts) presentation contexts)"
+            )
         }
         var halted = false
         for plan in plans where !halted {
@@ -93,7 +97,12 @@ public final class StoreSCU {
                     association = try await open(plan)
                 } catch {
                     logger.error("Association Request Failed: \(error)")
-                    for i in pending { record(StoreOutcome(path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: "\(error)"), report) }
+                    for i in pending {
+                        record(
+                            StoreOutcome(
+                                path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: "\(error)"), report
+                        )
+                    }
                     exitCode = 1
                     halted = settings.retryPolicy.haltWithoutStatus
                     break
@@ -116,7 +125,9 @@ public final class StoreSCU {
                         await association.abort()
                     } else {
                         logger.info("Releasing Association")
-                        do { try await association.release() } catch { logger.error("Association Release Failed: \(error)") }
+                        do { try await association.release() } catch {
+                            logger.error("Association Release Failed: \(error)")
+                        }
                     }
                 } else if !pending.isEmpty && !halted {
                     logger.warning("association ended; continuing with \(pending.count) files on a new association")
@@ -142,8 +153,9 @@ public final class StoreSCU {
         parameters.presentationContexts = plan.contexts
         if let roles = settings.proposal.profile?.roles, !roles.isEmpty { parameters.roleSelections = roles }
         logger.info("Requesting Association")
-        let a = try await Association.open(host: settings.host, port: settings.port, parameters: parameters,
-                                           timeouts: settings.timeouts, tls: settings.tls, logger: logger)
+        let a = try await Association.open(
+            host: settings.host, port: settings.port, parameters: parameters,
+            timeouts: settings.timeouts, tls: settings.tls, logger: logger)
         logger.info("Association Accepted (Max Send PDV: \(a.sendPDULength - 6))")
         if a.acceptedContexts.isEmpty {
             await a.abort()
@@ -154,7 +166,9 @@ public final class StoreSCU {
 
     private func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
         let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
-        let sender = FileSender(conversion: settings.conversion, priority: settings.priority, policy: .dcmtk(preferred: preferred), logger: logger)
+        let sender = FileSender(
+            conversion: settings.conversion, priority: settings.priority, policy: .dcmtk(preferred: preferred),
+            logger: logger)
         return await sender.send(file, on: association, invention: &invention)
     }
 }

@@ -29,9 +29,13 @@ enum EchoTool {
                 default: throw CommandLineError(message: "option \(o.name) is not handled")
                 }
             }
-            if try commandLine.answeredGeneralOptions(help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
-                                                      arguments: arguments, exitCodes: "exit codes: 0 echo succeeded, 1 otherwise",
-                                                      versionLine: "ferry echo \(FerryVersion.string)") { return 0 }
+            if try commandLine.answeredGeneralOptions(
+                help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
+                arguments: arguments, exitCodes: "exit codes: 0 echo succeeded, 1 otherwise",
+                versionLine: "ferry echo \(FerryVersion.string)")
+            {
+                return 0
+            }
             try CommonOptions.finish(&common)
             guard params.count == 2 else { throw CommandLineError(message: "expected peer and port") }
             port = try DCMTKCommandLine.port(params[1])
@@ -40,13 +44,17 @@ enum EchoTool {
         }
         let logger = ConsoleLogHandler.logger("ferry.echo", level: common.logLevel)
         var parameters = common.association
-        parameters.presentationContexts = [PresentationContextProposal(id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
-                                                                       transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])]
+        parameters.presentationContexts = [
+            PresentationContextProposal(
+                id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
+                transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
+        ]
         do {
             let tls = common.tlsEnabled ? try common.tls.clientContext() : nil
             logger.info("Requesting Association")
-            let association = try await Association.open(host: params[0], port: port, parameters: parameters,
-                                                         timeouts: common.timeouts, tls: tls, logger: logger)
+            let association = try await Association.open(
+                host: params[0], port: port, parameters: parameters,
+                timeouts: common.timeouts, tls: tls, logger: logger)
             logger.info("Association Accepted (Max Send PDV: \(association.sendPDULength - 6))")
             for _ in 0..<repeatCount {
                 logger.info("Sending Echo Request")

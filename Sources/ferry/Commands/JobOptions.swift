@@ -28,27 +28,42 @@ struct JobOptions: ParsableArguments {
     var maxPDU: Int?
     @Option(name: .customLong("max-attempts"), help: "Attempts per file before it fails (default 3).")
     var maxAttempts: Int?
-    @Option(name: .customLong("dimse-timeout"), help: "Seconds to wait for a C-STORE response (default 120; fractions allowed).")
+    @Option(
+        name: .customLong("dimse-timeout"),
+        help: "Seconds to wait for a C-STORE response (default 120; fractions allowed).")
     var dimseTimeout: Double?
     @Option(name: .long, help: "First backoff in seconds after an out-of-resources status (default 1; doubles).")
     var backoff: Double?
-    @Option(name: .long, help: "Preferred uncompressed proposal: uncompressed, little, big, implicit, deflated ... (DCMTK's -x).")
+    @Option(
+        name: .long,
+        help: "Preferred uncompressed proposal: uncompressed, little, big, implicit, deflated ... (DCMTK's -x).")
     var proposal: String?
     @Option(name: .long, help: "Duplicate SOP Instance UIDs: first, newest or none.")
     var conflicts: String?
-    @Option(name: .customLong("transcode-order"), help: "Syntaxes to re-encode into, best first, comma separated (default jpeg-ls-lossless,j2k-lossless,jpeg-lossless-sv1,rle,explicit-le,implicit-le).")
+    @Option(
+        name: .customLong("transcode-order"),
+        help:
+            "Syntaxes to re-encode into, best first, comma separated (default jpeg-ls-lossless,j2k-lossless,jpeg-lossless-sv1,rle,explicit-le,implicit-le)."
+    )
     var transcodeOrder: String?
-    @Option(name: .long, help: "Compress every file to this syntax first where the destination accepts it (e.g. jpeg-ls-lossless).")
+    @Option(
+        name: .long,
+        help: "Compress every file to this syntax first where the destination accepts it (e.g. jpeg-ls-lossless).")
     var target: String?
-    @Flag(name: .customLong("allow-lossy"), help: "Allow lossy encodings (order entries or --target); they get a new SOP Instance UID.")
+    @Flag(
+        name: .customLong("allow-lossy"),
+        help: "Allow lossy encodings (order entries or --target); they get a new SOP Instance UID.")
     var allowLossy = false
     @Option(name: .customLong("deflate-level"), help: "zlib level 0-9 for files sent deflated (default 6).")
     var deflateLevel: Int?
-    @Flag(name: .customLong("no-verify"), help: "Do not decode lossless encodings to compare them with the source pixels.")
+    @Flag(
+        name: .customLong("no-verify"), help: "Do not decode lossless encodings to compare them with the source pixels."
+    )
     var noVerify = false
     @Option(name: .long, help: "Manifest path (default manifests/<name>.sqlite).")
     var manifest: String?
-    @Option(name: .customLong("user"), help: "User identity: user name (password from --password-env or --password-file).")
+    @Option(
+        name: .customLong("user"), help: "User identity: user name (password from --password-env or --password-file).")
     var user: String?
     @Option(name: .customLong("password-env"), help: "Environment variable holding the user identity password.")
     var passwordEnv: String?
@@ -72,7 +87,8 @@ struct JobOptions: ParsableArguments {
         if followSymlinks { job.source.followSymlinks = true }
         if let dest {
             guard let at = dest.lastIndex(of: "@"), let colon = dest.lastIndex(of: ":"), at < colon,
-                  let port = Int(dest[dest.index(after: colon)...]) else {
+                let port = Int(dest[dest.index(after: colon)...])
+            else {
                 throw ValidationError("--dest must be CALLED_AE@HOST:PORT")
             }
             job.destination.calledAE = String(dest[..<at])
@@ -87,14 +103,19 @@ struct JobOptions: ParsableArguments {
         if let dimseTimeout { job.transfer.dimseTimeout = dimseTimeout }
         if let backoff { job.transfer.backoff = backoff }
         if let conflicts { job.transfer.conflicts = conflicts }
-        if let transcodeOrder { job.transfer.transcoding.order = transcodeOrder.split(separator: ",").map { $0.split(separator: " ").joined() } }
+        if let transcodeOrder {
+            job.transfer.transcoding.order = transcodeOrder.split(separator: ",").map {
+                $0.split(separator: " ").joined()
+            }
+        }
         if let target { job.transfer.transcoding.target = target }
         if allowLossy { job.transfer.transcoding.allowLossy = true }
         if noVerify { job.transfer.transcoding.verify = false }
         if let deflateLevel { job.transfer.transcoding.deflateLevel = deflateLevel }
         if let manifest { job.manifest = manifest }
         if let user {
-            job.destination.user = Job.Destination.UserIdentitySetting(username: user, passwordEnv: passwordEnv, passwordFile: passwordFile)
+            job.destination.user = Job.Destination.UserIdentitySetting(
+                username: user, passwordEnv: passwordEnv, passwordFile: passwordFile)
         }
         return job
     }

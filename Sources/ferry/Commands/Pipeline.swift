@@ -11,7 +11,10 @@ struct Plan: AsyncParsableCommand {
     @OptionGroup var options: JobOptions
     @Flag(help: "Open associations to the destination without sending data and report what it accepts.")
     var probe = false
-    @Option(help: "Only files modified at or after this time (seconds since 1970, or --since=-Nh / --since=-Nd for hours/days ago).")
+    @Option(
+        help:
+            "Only files modified at or after this time (seconds since 1970, or --since=-Nh / --since=-Nd for hours/days ago)."
+    )
     var since: String?
     @Option(help: "Report format: table, json, csv or md.")
     var format: ReportFormat = .table
@@ -23,7 +26,9 @@ struct Plan: AsyncParsableCommand {
             try job.validate()
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
             let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
-            FileHandleWriter.stderr("plan: \(scan.seen) files seen, \(scan.added) new, \(scan.changed) changed, \(scan.unchanged) unchanged, \(scan.unreadable) not sendable, \(scan.conflicts) conflicts\n")
+            FileHandleWriter.stderr(
+                "plan: \(scan.seen) files seen, \(scan.added) new, \(scan.changed) changed, \(scan.unchanged) unchanged, \(scan.unreadable) not sendable, \(scan.conflicts) conflicts\n"
+            )
             var probes = try Prober.stored(manifest, for: job)
             if probe { probes = try await Prober(job: job, manifest: manifest, logger: logger).probe() }
             let report = try PlanReport.make(job: job, manifest: manifest, probe: probes)
@@ -41,7 +46,9 @@ struct Plan: AsyncParsableCommand {
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Plan if needed, then send; running it again resumes.",
-        discussion: "Exit codes: 0 all done, 1 some failed, 2 usage or job error, 3 destination unreachable or paused, 130 interrupted.")
+        discussion:
+            "Exit codes: 0 all done, 1 some failed, 2 usage or job error, 3 destination unreachable or paused, 130 interrupted."
+    )
 
     @OptionGroup var options: JobOptions
     @Option(help: "Only files modified at or after this time (seconds since 1970, or -Nh / -Nd).")
@@ -67,7 +74,11 @@ struct Run: AsyncParsableCommand {
             manifest = try Manifest(path: job.manifestPath, exclusive: true)
             if !noScan {
                 let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
-                if !quiet { FileHandleWriter.stderr("plan: \(scan.seen) files, \(scan.added) new, \(scan.changed) changed, \(scan.unreadable) not sendable\n") }
+                if !quiet {
+                    FileHandleWriter.stderr(
+                        "plan: \(scan.seen) files, \(scan.added) new, \(scan.changed) changed, \(scan.unreadable) not sendable\n"
+                    )
+                }
             }
             if let shard { try Shard.parse(shard).apply(to: manifest) }
         } catch let e as Manifest.Locked {
@@ -80,8 +91,9 @@ struct Run: AsyncParsableCommand {
         let stop = StopFlag()
         let signals = SignalStop(stop)
         defer { signals.cancel() }
-        let runner = MigrationRunner(job: job, manifest: manifest, logger: logger, stop: stop,
-                                     progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto))
+        let runner = MigrationRunner(
+            job: job, manifest: manifest, logger: logger, stop: stop,
+            progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto))
         let outcome: RunOutcome
         do { outcome = try await runner.run() } catch {
             FileHandleWriter.stderr("run: \(error)\n")
@@ -89,14 +101,18 @@ struct Run: AsyncParsableCommand {
         }
         let counts = try manifest.counts()
         if !quiet {
-            FileHandleWriter.stderr("run: \(outcome.rawValue): " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + "\n")
+            FileHandleWriter.stderr(
+                "run: \(outcome.rawValue): "
+                    + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+                    .joined(separator: ", ") + "\n")
         }
         throw ExitCode(outcome.exitCode)
     }
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Counts by state, throughput of the runs, what failed and why.")
+    static let configuration = CommandConfiguration(
+        abstract: "Counts by state, throughput of the runs, what failed and why.")
     @OptionGroup var options: JobOptions
 
     func run() throws {
@@ -108,22 +124,29 @@ struct Status: ParsableCommand {
         let manifest = try Manifest(path: job.manifestPath, exclusive: false)
         let counts = try manifest.counts()
         print("manifest \(job.manifestPath)")
-        for s in InstanceState.allCases { print("  \(s.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(counts[s] ?? 0)") }
+        for s in InstanceState.allCases {
+            print("  \(s.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(counts[s] ?? 0)")
+        }
         for r in try manifest.runs() {
             let seconds = (r.endedAt ?? r.startedAt) - r.startedAt
-            print("run \(r.id ?? 0): \(r.outcome ?? "did not finish (killed?)"), \(r.done) done, \(r.failed) failed, \(String(format: "%.1f", seconds)) s")
+            print(
+                "run \(r.id ?? 0): \(r.outcome ?? "did not finish (killed?)"), \(r.done) done, \(r.failed) failed, \(String(format: "%.1f", seconds)) s"
+            )
         }
         let failed = try manifest.instances(in: [.failed, .conflict])
         if !failed.isEmpty {
             print("failed or in conflict (\(failed.count)):")
-            for f in failed.prefix(50) { print("  \(f.state.rawValue): \(f.path): \(f.statusName.map { "\($0): " } ?? "")\(f.error ?? "")") }
+            for f in failed.prefix(50) {
+                print("  \(f.state.rawValue): \(f.path): \(f.statusName.map { "\($0): " } ?? "")\(f.error ?? "")")
+            }
             if failed.count > 50 { print("  ... \(failed.count - 50) more (ferry report)") }
         }
     }
 }
 
 struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Per-instance and per-group report of a job (also of a run that crashed).")
+    static let configuration = CommandConfiguration(
+        abstract: "Per-instance and per-group report of a job (also of a run that crashed).")
     @OptionGroup var options: JobOptions
     @Option(help: "table, json, csv or md")
     var format: ReportFormat = .table

@@ -34,7 +34,9 @@ struct Scan: ParsableCommand {
                     let sop = s.sopClassUID.map { UIDRegistry.entry(for: $0)?.keyword ?? $0 } ?? "-"
                     let ts = UIDRegistry.entry(for: s.transferSyntaxUID)?.keyword ?? s.transferSyntaxUID
                     let size = s.pixel.map { "\($0.columns)x\($0.rows)x\($0.numberOfFrames)" } ?? "-"
-                    print("\(path)\t\(sop)\t\(ts)\t\(s.sopInstanceUID ?? "-")\t\(s.patientID ?? "-")\t\(s.modality ?? "-")\t\(size)")
+                    print(
+                        "\(path)\t\(sop)\t\(ts)\t\(s.sopInstanceUID ?? "-")\t\(s.patientID ?? "-")\t\(s.modality ?? "-")\t\(size)"
+                    )
                 }
             case .failure(let e):
                 failed += 1

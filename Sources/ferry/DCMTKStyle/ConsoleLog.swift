@@ -11,14 +11,15 @@ struct ConsoleLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let prefix: String = switch event.level {
-        case .critical: "F"
-        case .error: "E"
-        case .warning: "W"
-        case .notice, .info: "I"
-        case .debug: "D"
-        case .trace: "T"
-        }
+        let prefix: String =
+            switch event.level {
+            case .critical: "F"
+            case .error: "E"
+            case .warning: "W"
+            case .notice, .info: "I"
+            case .debug: "D"
+            case .trace: "T"
+            }
         let text = "\(event.message)"
         var out = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) { out += "\(prefix): \(line)\n" }

@@ -1,5 +1,5 @@
-import NIOCore
 import FerryDICOM
+import NIOCore
 
 /// One option of a DCMTK-style tool: `-aet`/`--aetitle` with its value names.
 struct OptionSpec {
@@ -56,7 +56,8 @@ struct DCMTKCommandLine {
                 throw CommandLineError(message: "unknown option \(a)")
             }
             guard i + spec.values.count <= args.count else {
-                throw CommandLineError(message: "missing value for option \(a) (\(spec.values.joined(separator: ", ")))")
+                throw CommandLineError(
+                    message: "missing value for option \(a) (\(spec.values.joined(separator: ", ")))")
             }
             options.append(ParsedOption(spec: spec, values: Array(args[i..<i + spec.values.count])))
             i += spec.values.count
@@ -69,7 +70,9 @@ struct DCMTKCommandLine {
         for a in args {
             guard a.hasPrefix("@"), a.count > 1 else { out.append(a); continue }
             let path = String(a.dropFirst())
-            guard let bytes = try? FileBytes.readAll(path) else { throw CommandLineError(message: "cannot read command file \(path)") }
+            guard let bytes = try? FileBytes.readAll(path) else {
+                throw CommandLineError(message: "cannot read command file \(path)")
+            }
             out += words(String(decoding: bytes, as: UTF8.self))
         }
         return out
@@ -95,7 +98,10 @@ struct DCMTKCommandLine {
     }
 
     var help: String {
-        var lines = ["\(tool): \(synopsis)", "usage: ferry \(tool) [options] \(parameters.map(\.name).joined(separator: " "))", "", "parameters:"]
+        var lines = [
+            "\(tool): \(synopsis)", "usage: ferry \(tool) [options] \(parameters.map(\.name).joined(separator: " "))",
+            "", "parameters:",
+        ]
         for p in parameters { lines.append("  " + pad(p.name, 29) + p.help) }
         var group = ""
         for s in specs {
@@ -120,11 +126,16 @@ struct DCMTKCommandLine {
 
     /// --help, --version and --arguments, which every tool answers the same way. True when
     /// the tool has nothing more to do (help or version printed).
-    func answeredGeneralOptions(help: Bool, version: Bool, printArguments: Bool, arguments: [String],
-                                exitCodes: String, versionLine: String) throws(CommandLineError) -> Bool {
+    func answeredGeneralOptions(
+        help: Bool, version: Bool, printArguments: Bool, arguments: [String],
+        exitCodes: String, versionLine: String
+    ) throws(CommandLineError) -> Bool {
         if help { print(self.help + "\n\n" + exitCodes); return true }
         if version { print(versionLine); return true }
-        if printArguments { print("expanded command line arguments:\n" + (try Self.expandCommandFiles(arguments)).joined(separator: " ")) }
+        if printArguments {
+            print(
+                "expanded command line arguments:\n" + (try Self.expandCommandFiles(arguments)).joined(separator: " "))
+        }
         return false
     }
 
@@ -136,25 +147,38 @@ struct DCMTKCommandLine {
 
     /// A TCP port parameter.
     static func port(_ text: String) throws(CommandLineError) -> Int {
-        guard let port = Int(text), (1...65535).contains(port) else { throw CommandLineError(message: "invalid port number: \(text)") }
+        guard let port = Int(text), (1...65535).contains(port) else {
+            throw CommandLineError(message: "invalid port number: \(text)")
+        }
         return port
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    private func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
 }
 
 extension ParsedOption {
     /// A duration in seconds: DCMTK's whole seconds, or a decimal fraction ("0.25") so that
     /// tests and impatient users can wait for milliseconds.
     func seconds(_ index: Int = 0, in range: ClosedRange<Double>) throws(CommandLineError) -> TimeAmount {
-        guard let v = Double(values[index]), v.isFinite else { throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not a number of seconds") }
-        guard range.contains(v) else { throw CommandLineError(message: "\(spec.long): \(values[index]) is not in \(range.lowerBound)..\(range.upperBound) seconds") }
+        guard let v = Double(values[index]), v.isFinite else {
+            throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not a number of seconds")
+        }
+        guard range.contains(v) else {
+            throw CommandLineError(
+                message: "\(spec.long): \(values[index]) is not in \(range.lowerBound)..\(range.upperBound) seconds")
+        }
         return .milliseconds(Int64((v * 1000).rounded()))
     }
 
     func int(_ index: Int = 0, in range: ClosedRange<Int>? = nil) throws(CommandLineError) -> Int {
-        guard let v = Int(values[index]) else { throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not an integer") }
-        if let r = range, !r.contains(v) { throw CommandLineError(message: "\(spec.long): \(v) is not in \(r.lowerBound)..\(r.upperBound)") }
+        guard let v = Int(values[index]) else {
+            throw CommandLineError(message: "\(spec.long): \"\(values[index])\" is not an integer")
+        }
+        if let r = range, !r.contains(v) {
+            throw CommandLineError(message: "\(spec.long): \(v) is not in \(r.lowerBound)..\(r.upperBound)")
+        }
         return v
     }
 }

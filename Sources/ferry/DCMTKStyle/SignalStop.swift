@@ -12,7 +12,8 @@ final class SignalStop: @unchecked Sendable {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
-                FileHandleWriter.stderr("\nrun: stopping: finishing the files in flight (signal again has no further effect)\n")
+                FileHandleWriter.stderr(
+                    "\nrun: stopping: finishing the files in flight (signal again has no further effect)\n")
                 flag.stop()
             }
             source.resume()
