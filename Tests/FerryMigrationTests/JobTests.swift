@@ -24,6 +24,35 @@ struct JobTests {
         #expect(try nightly.transfer.transcoding.policy().target == .jpegLSLossless)
     }
 
+    /// The closed settings are typed: each word decodes to its value, and any other word is an
+    /// error naming the file and the words allowed.
+    @Test(arguments: [
+        ("transfer:\n  conflicts: newest\n", "transfer:\n  conflicts: latest\n", "first, newest, none"),
+        ("transfer:\n  proposal: big\n", "transfer:\n  proposal: bigendian\n", "uncompressed, little, big"),
+        (
+            "destination:\n  tls: {verify: if-present}\n", "destination:\n  tls: {verify: sometimes}\n",
+            "require, if-present, ignore"
+        ),
+    ])
+    func closedSettingsAreTyped(good: String, bad: String, words: String) throws {
+        let dir = try Corpus.temporaryDirectory("job-words")
+        func load(_ text: String) throws -> Job {
+            try "name: t\nsource:\n  paths: [/x]\n\(text)".write(
+                toFile: dir + "/t.yaml", atomically: false, encoding: .utf8)
+            return try Job.load(path: dir + "/t.yaml")
+        }
+        let job = try load(good)
+        #expect(job.transfer.conflicts == (good.contains("newest") ? .newest : .first))
+        #expect(job.transfer.proposal == (good.contains("big") ? .big : .uncompressed))
+        #expect(job.destination.tls?.verify == (good.contains("if-present") ? .ifPresent : nil))
+        do {
+            _ = try load(bad)
+            Issue.record("accepted: \(bad)")
+        } catch {
+            #expect("\(error)".contains(dir + "/t.yaml") && "\(error)".contains(words), "\(error)")
+        }
+    }
+
     /// The transcoding section: names resolve, lossy entries need allow_lossy, unknown names
     /// are a clear error.
     @Test func transcodingSettings() throws {

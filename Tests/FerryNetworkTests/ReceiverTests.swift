@@ -71,7 +71,9 @@ struct ReceiverInteropTests {
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let received = Interop.received(out)
         #expect(
-            received.count == sent.count, "sent \(sent.count), stored \(received.count); \(peer.log().suffix(1500))")
+            received.count == sent.count,
+            "sent \(sent.count), stored \(received.count); sender: \(result.stderr.suffix(1500)) \(result.stdout.suffix(500)); receiver: \(peer.log().suffix(1500))"
+        )
         let problems = Interop.compare(sent: sent, received: received)
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".ferry") }

@@ -51,7 +51,7 @@ public struct Job: Codable, Sendable, Equatable {
             public var keyPasswordFile: String?
             public var caFiles: [String]?
             public var caDirectories: [String]?
-            public var verify: String?  // require | if-present | ignore
+            public var verify: TLSVerification?
             enum CodingKeys: String, CodingKey {
                 case certificate, key, verify
                 case keyPasswordEnv = "key_password_env", keyPasswordFile = "key_password_file"
@@ -106,9 +106,9 @@ public struct Job: Codable, Sendable, Equatable {
         /// First backoff after an out-of-resources status, seconds (doubles, with jitter).
         public var backoff = 1.0
         /// DCMTK's -x preference for uncompressed files: uncompressed | little | big | implicit | deflated ...
-        public var proposal = "uncompressed"
-        /// Which file wins when two hold the same SOP Instance UID: first | newest | none.
-        public var conflicts = "first"
+        public var proposal = ProposalOptions.Preference.uncompressed
+        /// Which file wins when two hold the same SOP Instance UID.
+        public var conflicts = ConflictRule.first
         /// What may be done to files whose own syntax the destination does not accept.
         public var transcoding = Transcoding()
 
@@ -127,8 +127,8 @@ public struct Job: Codable, Sendable, Equatable {
             dimseTimeout = try c.decodeIfPresent(Double.self, forKey: .dimseTimeout) ?? defaults.dimseTimeout
             maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? defaults.maxAttempts
             backoff = try c.decodeIfPresent(Double.self, forKey: .backoff) ?? defaults.backoff
-            proposal = try c.decodeIfPresent(String.self, forKey: .proposal) ?? defaults.proposal
-            conflicts = try c.decodeIfPresent(String.self, forKey: .conflicts) ?? defaults.conflicts
+            proposal = try c.decodeIfPresent(ProposalOptions.Preference.self, forKey: .proposal) ?? defaults.proposal
+            conflicts = try c.decodeIfPresent(ConflictRule.self, forKey: .conflicts) ?? defaults.conflicts
             transcoding = try c.decodeIfPresent(Transcoding.self, forKey: .transcoding) ?? defaults.transcoding
         }
     }
@@ -226,12 +226,6 @@ public struct Job: Codable, Sendable, Equatable {
         let timeouts = [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout]
         guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), transfer.backoff >= 0 else {
             throw Invalid("job \(name): timeouts must be positive (at most a year) and backoff not negative")
-        }
-        guard ["first", "newest", "none"].contains(transfer.conflicts) else {
-            throw Invalid("job \(name): conflicts must be first, newest or none")
-        }
-        guard ProposalOptions.Preference(rawValue: transfer.proposal) != nil else {
-            throw Invalid("job \(name): unknown proposal \(transfer.proposal)")
         }
         guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else {
             throw Invalid("job \(name): transcoding.deflate_level must be 0...9")

@@ -119,21 +119,21 @@ public struct Planner {
                 sent
                 ?? {
                     switch job.transfer.conflicts {
-                    case "newest": return rows.max { $0.mtime < $1.mtime }
-                    case "none": return nil
-                    default: return rows.min { $0.path < $1.path }
+                    case .newest: return rows.max { $0.mtime < $1.mtime }
+                    case .none: return nil
+                    case .first: return rows.min { $0.path < $1.path }
                     }
                 }()
             for var r in rows where r.id != keep?.id && r.state != .conflict {
                 r.state = .conflict
                 r.error =
-                    keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(job.transfer.conflicts))" }
+                    keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(job.transfer.conflicts.rawValue))" }
                     ?? "SOP Instance UID held by \(rows.count) files (conflicts: none)"
                 r.updatedAt = now()
                 try r.update(db)
                 marked += 1
             }
-            if job.transfer.conflicts == "none",
+            if job.transfer.conflicts == .none,
                 var k = rows.first(where: { $0.state != .conflict && $0.state != .done && $0.state != .doneWarning })
             {
                 k.state = .conflict

@@ -185,7 +185,7 @@ extension Job {
 
     public var proposalOptions: ProposalOptions {
         var o = ProposalOptions()
-        o.preference = ProposalOptions.Preference(rawValue: transfer.proposal) ?? .uncompressed
+        o.preference = transfer.proposal
         o.requiredOnly = true
         o.transcoding = transcodingPolicy
         return o
@@ -195,7 +195,7 @@ extension Job {
     public var transcodingPolicy: TranscodingPolicy {
         var policy = (try? transfer.transcoding.policy()) ?? TranscodingPolicy()
         // DCMTK's -xd: deflate every uncompressed file the destination takes deflated.
-        if policy.target == nil, transfer.proposal == "deflated" { policy.target = .deflatedExplicitVRLittleEndian }
+        if policy.target == nil, transfer.proposal == .deflated { policy.target = .deflatedExplicitVRLittleEndian }
         return policy
     }
 }

@@ -54,10 +54,10 @@ public struct RunReport: Codable, Sendable {
 
 /// Renders reports as a table, JSON, CSV or Markdown.
 public enum ReportRenderer {
-    public static func render(_ report: PlanReport, format: String) throws -> String {
+    public static func render(_ report: PlanReport, format: ReportFormat) throws -> String {
         switch format {
-        case "json": return try json(report)
-        case "csv":
+        case .json: return try json(report)
+        case .csv:
             var lines = ["section,sop_class,transfer_syntax,files,bytes,outcome_or_reason"]
             for g in report.groups {
                 lines.append(
@@ -68,7 +68,7 @@ public enum ReportRenderer {
             }
             for u in report.unsendable { lines.append(csvRow(["unsendable", u.path, u.state, "", "", u.reason])) }
             return lines.joined(separator: "\n")
-        case "md":
+        case .md:
             var lines = ["| SOP class | transfer syntax | files | bytes | outcome |", "|---|---|---|---|---|"]
             for g in report.groups {
                 lines.append(
@@ -79,14 +79,14 @@ public enum ReportRenderer {
                 for u in report.unsendable { lines.append("| \(u.path) | \(u.state) | \(u.reason) |") }
             }
             return lines.joined(separator: "\n")
-        default: return report.table()
+        case .table: return report.table()
         }
     }
 
-    public static func render(_ report: RunReport, format: String) throws -> String {
+    public static func render(_ report: RunReport, format: ReportFormat) throws -> String {
         switch format {
-        case "json": return try json(report)
-        case "csv":
+        case .json: return try json(report)
+        case .csv:
             var lines = ["path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes"]
             for i in report.instances {
                 lines.append(
@@ -97,7 +97,7 @@ public enum ReportRenderer {
                     ]))
             }
             return lines.joined(separator: "\n")
-        case "md":
+        case .md:
             var lines = ["| SOP class | transfer syntax | states | bytes |", "|---|---|---|---|"]
             for g in report.groups {
                 lines.append("| \(g.sopClass) | \(g.transferSyntax) | \(states(g.states)) | \(g.bytes) |")
@@ -107,7 +107,7 @@ public enum ReportRenderer {
                 lines.append("| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") |")
             }
             return lines.joined(separator: "\n")
-        default:
+        case .table:
             var lines = ["states: \(states(report.states))", "", "groups:"]
             for g in report.groups {
                 lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes")

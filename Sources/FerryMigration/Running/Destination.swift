@@ -31,10 +31,10 @@ extension Job {
             o.trustedCertificateFiles = cfg.caFiles ?? []
             o.trustedCertificateDirectories = cfg.caDirectories ?? []
             o.verification =
-                switch cfg.verify {
-                case "ignore": .ignore;
-                case "if-present": .verifyIfPresent;
-                default: .require
+                switch cfg.verify ?? .require {
+                case .ignore: .ignore
+                case .ifPresent: .verifyIfPresent
+                case .require: .require
                 }
             tls = o
         }

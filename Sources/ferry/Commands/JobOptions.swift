@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryMigration
+import FerryServices
 
 /// The job settings every pipeline command accepts: a YAML job file and/or flags (flags win).
 struct JobOptions: ParsableArguments {
@@ -37,9 +38,9 @@ struct JobOptions: ParsableArguments {
     @Option(
         name: .long,
         help: "Preferred uncompressed proposal: uncompressed, little, big, implicit, deflated ... (DCMTK's -x).")
-    var proposal: String?
+    var proposal: ProposalOptions.Preference?
     @Option(name: .long, help: "Duplicate SOP Instance UIDs: first, newest or none.")
-    var conflicts: String?
+    var conflicts: ConflictRule?
     @Option(
         name: .customLong("transcode-order"),
         help:

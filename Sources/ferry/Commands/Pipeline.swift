@@ -1,6 +1,7 @@
 import ArgumentParser
 import FerryDICOM
 import FerryMigration
+import FerryServices
 import Foundation
 import Logging
 
@@ -32,7 +33,7 @@ struct Plan: AsyncParsableCommand {
             var probes = try Prober.stored(manifest, for: job)
             if probe { probes = try await Prober(job: job, manifest: manifest, logger: logger).probe() }
             let report = try PlanReport.make(job: job, manifest: manifest, probe: probes)
-            print(try ReportRenderer.render(report, format: format.rawValue))
+            print(try ReportRenderer.render(report, format: format))
         } catch let e as Manifest.Locked {
             FileHandleWriter.stderr("plan: \(e)\n")
             throw ExitCode(PipelineExit.usage)
@@ -158,11 +159,13 @@ struct Report: ParsableCommand {
             throw ExitCode(PipelineExit.usage)
         }
         let manifest = try Manifest(path: job.manifestPath, exclusive: false)
-        print(try ReportRenderer.render(try RunReport.make(manifest: manifest), format: format.rawValue))
+        print(try ReportRenderer.render(try RunReport.make(manifest: manifest), format: format))
     }
 }
 
-enum ReportFormat: String, ExpressibleByArgument { case table, json, csv, md }
+extension ReportFormat: ExpressibleByArgument {}
+extension ConflictRule: ExpressibleByArgument {}
+extension ProposalOptions.Preference: ExpressibleByArgument {}
 
 /// `--since`: seconds since 1970, or relative (-12h, -2d).
 enum Since {
