@@ -211,11 +211,13 @@ public final class MigrationRunner: Sendable {
                 var unrecorded: [(Int64, StoreOutcome, Decision)] = []
                 var marked: (id: Int64, attempts: Int)?  // the next file, already `sending`
                 var newAssociation = false
-                var manifestFailed = false
+                // The first manifest write that failed: the run stops (paused) instead of going on
+                // with files it cannot account for.
+                var manifestError: Error?
                 // Files prepared ahead on the pool (transcoding) while earlier ones travel.
                 var ahead: [Int64: Task<PreparedFile, Never>] = [:]
                 let accepted = association.acceptedContexts
-                while let i = pending.first, running, !manifestFailed {
+                while let i = pending.first, running, manifestError == nil {
                     let (rowID, file) = files[i]
                     for j in pending.prefix(pool.depth + 1)
                     where ahead[files[j].0] == nil && sender.needsEncoding(files[j].1, accepted: accepted) {
@@ -226,12 +228,14 @@ public final class MigrationRunner: Sendable {
                     if let m = marked, m.id == rowID {
                         attempts = m.attempts
                     } else {
-                        guard
-                            let a = try? checkpoint(
+                        do {
+                            attempts = try checkpoint(
                                 recording: unrecorded, sending: rowID, unmarking: marked?.id, association: associationID
                             )
-                        else { break }
-                        attempts = a
+                        } catch {
+                            manifestError = error
+                            break
+                        }
                         unrecorded = []
                     }
                     marked = nil
@@ -247,11 +251,12 @@ public final class MigrationRunner: Sendable {
                         prepared = await pool.prepare(file, with: sender, accepted: accepted)
                     }
                     let outcome = await sender.send(prepared, on: association)
-                    if let nextAttempts = try? await checkpointed {
+                    do {
+                        let nextAttempts = try await checkpointed
                         if let nextID { marked = (nextID, nextAttempts) }
-                    } else {
+                    } catch {
                         unrecorded = previous
-                        manifestFailed = true
+                        manifestError = error
                     }
                     let decision = decide(outcome, attempts: attempts)
                     unrecorded.append((rowID, outcome, decision))
@@ -296,12 +301,16 @@ public final class MigrationRunner: Sendable {
                     if newAssociation || retire || !association.isUsable { break }
                 }
                 if !unrecorded.isEmpty || marked != nil {
-                    try? checkpoint(
-                        recording: unrecorded, sending: nil, unmarking: marked?.id, association: associationID)
+                    do {
+                        try checkpoint(
+                            recording: unrecorded, sending: nil, unmarking: marked?.id, association: associationID)
+                    } catch {
+                        manifestError = manifestError ?? error
+                    }
                 }
-                if manifestFailed {
-                    logger.error("the manifest cannot be written; stopping")
-                    state.withLock { $0.paused = $0.paused ?? "the manifest cannot be written" }
+                if let error = manifestError {
+                    logger.error("the manifest cannot be written (\(error)); stopping")
+                    state.withLock { $0.paused = $0.paused ?? "the manifest cannot be written: \(error)" }
                 }
                 if newAssociation || retire || !association.isUsable { await close() }
                 if retire { break }
