@@ -65,15 +65,16 @@ struct CommandLineTests {
         process.standardError = errPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Read the running process's arguments until the password is gone from them (or it exits).
         var cmdline = ""
-        for _ in 0..<40 {
-            usleep(50_000)
+        _ = waitUntil(timeout: 60) {
             if let data = FileManager.default.contents(atPath: "/proc/\(process.processIdentifier)/cmdline"),
                 !data.isEmpty
             {
                 cmdline = String(decoding: data, as: UTF8.self)
-                if cmdline.contains("alice") && !cmdline.contains("hunter2") { break }
+                if cmdline.contains("alice") && !cmdline.contains("hunter2") { return true }
             }
+            return !process.isRunning
         }
         let stderr = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

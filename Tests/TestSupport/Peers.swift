@@ -69,13 +69,10 @@ public final class PeerProcess: @unchecked Sendable {
         process.standardError = logHandle
         try process.run()
         guard waitForPort else { return }
-        let deadline = Date().addingTimeInterval(20)
-        while !portIsOpen(port) {
-            guard process.isRunning, Date() < deadline else {
-                stop()
-                throw PeerError(message: "\(executable) did not listen on port \(port): \(self.log())")
-            }
-            usleep(50_000)
+        let process = self.process
+        guard waitUntil(timeout: 60, { portIsOpen(port) || !process.isRunning }), process.isRunning else {
+            stop()
+            throw PeerError(message: "\(executable) did not listen on port \(port): \(self.log())")
         }
     }
 

@@ -18,14 +18,19 @@ public enum ReferencePixels {
         }
     }
 
-    /// The file's native pixel bytes (little endian), decoded by the reference tool if needed.
+    /// The file's native pixel bytes (little endian), decoded by the reference tool if needed;
+    /// for a corpus file, the decode make-corpus kept beside the corpus.
     public static func pixels(_ path: String, scratch: String) throws -> [UInt8] {
         var source = path
         let ts = try HeaderScan.summary(path: path).transferSyntaxUID
         if let (tool, arguments) = decoder(for: ts) {
-            source = scratch + "/ref-\(UUID().uuidString).dcm"
-            let out = try Tools.run(tool, arguments + [path, source])
-            guard out.status == 0 else { throw ReferenceError(message: "\(tool) \(path): \(out.stderr)") }
+            if let kept = Corpus.reference(of: path, by: tool == "gdcmconv" ? .gdcm : .dcmtk) {
+                source = kept
+            } else {
+                source = scratch + "/ref-\(UUID().uuidString).dcm"
+                let out = try Tools.run(tool, arguments + [path, source])
+                guard out.status == 0 else { throw ReferenceError(message: "\(tool) \(path): \(out.stderr)") }
+            }
         }
         let f = try Part10Reader.read(path: source)
         guard let bytes = f.dataSet[.pixelData]?.bytes else {

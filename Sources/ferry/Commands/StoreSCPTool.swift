@@ -34,15 +34,9 @@ enum StoreSCPTool {
             OptionSpec(
                 nil, "--accept-ts", ["[u]ids"],
                 "accept exactly these transfer syntaxes (comma-separated UIDs, best first)", group: g),
-            OptionSpec(
-                "-ts", "--socket-timeout", ["[s]econds"], "timeout for network socket, 0 for none (default: 60)",
-                group: "other network options"),
-            OptionSpec(
-                "-ta", "--acse-timeout", ["[s]econds"], "timeout for ACSE messages (default: 30)",
-                group: "other network options"),
-            OptionSpec(
-                "-td", "--dimse-timeout", ["[s]econds"], "timeout for DIMSE messages (default: unlimited)",
-                group: "other network options"),
+        ]
+        + CommonOptions.network.filter { ["--socket-timeout", "--acse-timeout", "--dimse-timeout"].contains($0.long) }
+        + [
             OptionSpec(
                 "-aet", "--aetitle", ["[a]etitle"], "set my AE title (default: STORESCP)",
                 group: "other network options"),
@@ -152,10 +146,8 @@ enum StoreSCPTool {
             let parsed = try commandLine.parse(arguments)
             params = parsed.parameters
             for o in parsed.options {
-                if o.name != "--aetitle", o.name != "--max-pdu", o.name != "--socket-timeout",
-                    o.name != "--acse-timeout",
-                    o.name != "--dimse-timeout", try CommonOptions.apply(o, to: &common)
-                {
+                // The timeouts are storescu's (CommonOptions); -aet and -pdu mean ours here.
+                if o.name != "--aetitle", o.name != "--max-pdu", try CommonOptions.apply(o, to: &common) {
                     continue
                 }
                 switch o.name {
@@ -182,11 +174,6 @@ enum StoreSCPTool {
                         throw CommandLineError(message: "--accept-ts: \(uid) is not a UID")
                     }
                     settings.policy.acceptedSyntaxes = uids
-                case "--socket-timeout":
-                    let s = try o.seconds(in: 0...Timeouts.longest)
-                    settings.timeouts.socket = s == .zero ? nil : s
-                case "--acse-timeout": settings.timeouts.acse = try o.seconds(in: 0.001...Timeouts.longest)
-                case "--dimse-timeout": settings.timeouts.dimse = try o.seconds(in: 0.001...Timeouts.longest)
                 case "--aetitle": settings.policy.aeTitle = o.values[0]
                 case "--max-pdu": settings.maxReceivePDU = UInt32(try o.int(in: 4096...131072))
                 case "--refuse": settings.policy.refuseAll = true
@@ -247,6 +234,7 @@ enum StoreSCPTool {
                 return 0
             }
             try CommonOptions.finish(&common)
+            settings.timeouts = common.timeouts
             guard params.count == 1, let port = Int(params[0]), (0...65535).contains(port) else {
                 throw CommandLineError(message: "expected one parameter: port")
             }
