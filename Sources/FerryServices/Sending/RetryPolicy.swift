@@ -17,26 +17,41 @@ public struct RetryPolicy: Sendable, Equatable {
     /// A store without a status (association failure, no presentation context, unreadable
     /// file) ends the run: DCMTK storescu's default.
     public var haltWithoutStatus: Bool
+    /// Attempts to open an association before the destination counts as unreachable.
+    public var openAttempts: Int
+    public var whenUnreachable: Unreachable
 
-    public init(maxAttempts: Int, cannotUnderstandAttempts: Int, backOffOnOutOfResources: Bool, haltWithoutStatus: Bool)
-    {
-        self.maxAttempts = maxAttempts
+    public enum Unreachable: Sendable, Equatable {
+        /// The run pauses and every file stays planned for the next run (the pipeline).
+        case pause
+        /// The files of the association fail without a status (DCMTK storescu, exit code 1).
+        case failFiles
+    }
+
+    public init(
+        maxAttempts: Int, cannotUnderstandAttempts: Int, backOffOnOutOfResources: Bool, haltWithoutStatus: Bool,
+        openAttempts: Int, whenUnreachable: Unreachable
+    ) {
+        self.maxAttempts = max(1, maxAttempts)
         self.cannotUnderstandAttempts = cannotUnderstandAttempts
         self.backOffOnOutOfResources = backOffOnOutOfResources
         self.haltWithoutStatus = haltWithoutStatus
+        self.openAttempts = max(1, openAttempts)
+        self.whenUnreachable = whenUnreachable
     }
 
     /// The migration pipeline's rules (README, "Retry policy of ferry run").
     public static func pipeline(maxAttempts: Int) -> RetryPolicy {
         RetryPolicy(
             maxAttempts: maxAttempts, cannotUnderstandAttempts: 2, backOffOnOutOfResources: true,
-            haltWithoutStatus: false)
+            haltWithoutStatus: false, openAttempts: maxAttempts, whenUnreachable: .pause)
     }
 
     /// DCMTK storescu's: every file once; `halt` (no --no-halt) stops at a store without a status.
     public static func dcmtk(halt: Bool) -> RetryPolicy {
         RetryPolicy(
-            maxAttempts: 1, cannotUnderstandAttempts: 1, backOffOnOutOfResources: false, haltWithoutStatus: halt)
+            maxAttempts: 1, cannotUnderstandAttempts: 1, backOffOnOutOfResources: false, haltWithoutStatus: halt,
+            openAttempts: 1, whenUnreachable: .failFiles)
     }
 
     public enum Verdict: Sendable, Equatable {

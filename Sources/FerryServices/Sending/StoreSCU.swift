@@ -3,6 +3,7 @@ import FerryNetwork
 import Logging
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// Settings of a storage run (what DCMTK storescu's options describe).
 public struct StoreSettings: Sendable {
@@ -61,8 +62,9 @@ public struct StoreOutcome: Sendable {
 }
 
 /// Sends files with C-STORE over as many associations as the plan needs (DCMTK storescu's
-/// job, with its exit-code convention), reporting every file's outcome.
-public final class StoreSCU {
+/// job, with its exit-code convention), reporting every file's outcome. It drives the same
+/// `SendStateMachine` as `ferry run`, with DCMTK's `RetryPolicy` and a journal in memory.
+public final class StoreSCU: SendLoopDelegate {
     public let settings: StoreSettings
     let logger: Logger
     private var invention: UIDInvention?
@@ -74,83 +76,49 @@ public final class StoreSCU {
     private var lastFailureStatus: DIMSEStatus?
     private var unsuccessful = false
 
+    // The run's work: one item per association plan, each file `repeatCount` times.
+    private var files: [OutgoingFile] = []
+    private var plans: [AssociationPlan] = []
+    private var work: [(plan: Int, files: [Int])] = []
+    public let journal = MemoryJournal()
+
     public init(settings: StoreSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
         self.invention = settings.invention
     }
 
-    public func run(_ files: [OutgoingFile], report: (StoreOutcome) -> Void = { _ in }) async {
-        let plans = ContextPlanner.plan(files, options: settings.proposal)
+    public func run(_ files: [OutgoingFile]) async {
+        self.files = files
+        plans = ContextPlanner.plan(files, options: settings.proposal)
         if plans.count > 1 {
             logger.info(
                 "\(files.count) files need \(plans.count) associations (more than \(ContextPlanner.maxContexts) presentation contexts)"
             )
         }
-        var halted = false
-        for plan in plans where !halted {
-            var pending = plan.files[...]
-            var repeatsLeft = settings.repeatCount
-            while !pending.isEmpty && !halted {
-                let association: Association
-                do {
-                    association = try await open(plan)
-                } catch {
-                    logger.error("Association Request Failed: \(error)")
-                    for i in pending {
-                        record(
-                            StoreOutcome(
-                                path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: "\(error)"), report
-                        )
-                    }
-                    exitCode = 1
-                    halted = settings.retryPolicy.haltWithoutStatus
-                    break
-                }
-                // Send until done, or until the association dies (then a new one, with --no-halt).
-                while let index = pending.first, !halted {
-                    let outcome = await send(files[index], on: association)
-                    record(outcome, report)
-                    repeatsLeft -= 1
-                    if repeatsLeft <= 0 {
-                        pending = pending.dropFirst()
-                        repeatsLeft = settings.repeatCount
-                    }
-                    if settings.retryPolicy.verdict(for: outcome, attempts: 1) == .halt { halted = true }
-                    if !association.isUsable { break }
-                }
-                if association.isUsable {
-                    if settings.abortInsteadOfRelease || halted {
-                        logger.info("Aborting Association")
-                        await association.abort()
-                    } else {
-                        logger.info("Releasing Association")
-                        do { try await association.release() } catch {
-                            logger.error("Association Release Failed: \(error)")
-                        }
-                    }
-                } else if !pending.isEmpty && !halted {
-                    logger.warning("association ended; continuing with \(pending.count) files on a new association")
-                }
-            }
+        let repeats = max(1, settings.repeatCount)
+        work = plans.indices.reversed().map { p in
+            (p, plans[p].files.flatMap { Array(repeating: $0, count: repeats) })
         }
+        let configuration = SendStateMachine.Configuration(
+            policy: settings.retryPolicy, close: settings.abortInsteadOfRelease ? .abort : .release)
+        _ = await SendLoop.run(self, configuration: configuration)
         if exitCode == 0 && unsuccessful && settings.retryPolicy.haltWithoutStatus {
             exitCode = lastFailureStatus.map { Int32($0.code >> 8) } ?? 10
         }
     }
 
-    private func record(_ outcome: StoreOutcome, _ report: (StoreOutcome) -> Void) {
-        outcomes.append(outcome)
-        if !outcome.succeeded {
-            unsuccessful = true
-            if let s = outcome.status { lastFailureStatus = s }
-        }
-        report(outcome)
-    }
+    // MARK: SendLoopDelegate
 
-    private func open(_ plan: AssociationPlan) async throws -> Association {
+    public var stopRequested: Bool { false }
+
+    public func takeWork(preferring plan: Int?) async -> (plan: Int, files: [Int])? { work.popLast() }
+
+    public func putBack(plan: Int, files: [Int]) async {}
+
+    public func open(plan: Int) async throws -> (association: Association, id: Int) {
         var parameters = settings.association
-        parameters.presentationContexts = plan.contexts
+        parameters.presentationContexts = plans[plan].contexts
         if let roles = settings.proposal.profile?.roles, !roles.isEmpty { parameters.roleSelections = roles }
         logger.info("Requesting Association")
         let a = try await Association.open(
@@ -161,14 +129,79 @@ public final class StoreSCU {
             await a.abort()
             throw AssociationError.noAcceptedContext
         }
-        return a
+        return (a, plan + 1)
     }
 
-    private func send(_ file: OutgoingFile, on association: Association) async -> StoreOutcome {
+    public func send(_ file: Int, upcoming: ArraySlice<Int>, on association: Association) async -> StoreOutcome {
         let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
         let sender = FileSender(
             conversion: settings.conversion, priority: settings.priority, policy: .dcmtk(preferred: preferred),
             logger: logger)
-        return await sender.send(file, on: association, invention: &invention)
+        return await sender.send(files[file], on: association, invention: &invention)
+    }
+
+    public func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) {
+        record(outcome)
+    }
+
+    public func failUnsent(_ unsent: [Int], reason: String) {
+        logger.error("Association Request Failed: \(reason)")
+        exitCode = 1
+        for i in unsent {
+            record(StoreOutcome(path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: reason))
+        }
+    }
+
+    public func throttle(attempts: Int, outcome: StoreOutcome) -> SendStateMachine.Throttle { .wait }
+
+    public func close(_ association: Association, _ mode: SendStateMachine.Close) async {
+        guard association.isUsable else {
+            if !work.isEmpty { logger.warning("association ended; continuing on a new association") }
+            await association.abort()
+            return
+        }
+        switch mode {
+        case .abort:
+            logger.info("Aborting Association")
+            await association.abort()
+        case .release:
+            logger.info("Releasing Association")
+            do { try await association.release() } catch { logger.error("Association Release Failed: \(error)") }
+        }
+    }
+
+    public func journalFailed(_ error: Error) { logger.error("\(error)") }
+
+    private func record(_ outcome: StoreOutcome) {
+        outcomes.append(outcome)
+        if !outcome.succeeded {
+            unsuccessful = true
+            if let s = outcome.status { lastFailureStatus = s }
+        }
+    }
+}
+
+/// A journal in memory (`ferry storescu` keeps no manifest): it counts attempts.
+public final class MemoryJournal: SendJournal {
+    private let attempts = Mutex<[Int: Int]>([:])
+
+    public init() {}
+
+    public func commit(_ entries: [JournalEntry], association: Int) async throws -> [Int: Int] {
+        attempts.withLock { counts in
+            var marked: [Int: Int] = [:]
+            for entry in entries {
+                switch entry {
+                case .mark(let file):
+                    counts[file, default: 0] += 1
+                    marked[file] = counts[file]
+                case .unmark(let file):
+                    counts[file] = max(0, (counts[file] ?? 0) - 1)
+                case .record:
+                    break
+                }
+            }
+            return marked
+        }
     }
 }

@@ -1,0 +1,106 @@
+import FerryServices
+import GRDB
+
+/// The manifest's side of `ferry run`: runs, the reset of files left in flight, the queue of
+/// planned files, and the checkpoints of the send loop.
+extension Manifest {
+    /// Starts a run: files left `sending` by a run that died are planned again (their outcome
+    /// is unknown), and failures from an earlier probe are judged again.
+    public func beginRun(settings: String) async throws -> RunRecord {
+        try await db.write { db in
+            var run = RunRecord(startedAt: now(), settings: settings)
+            try run.insert(db)
+            try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.sending)
+                .updateAll(
+                    db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
+                    InstanceRecord.CodingKeys.error.set(to: "resent: the previous run ended during its store"))
+            try InstanceRecord.filter(
+                InstanceRecord.CodingKeys.state == InstanceState.failed
+                    && InstanceRecord.CodingKeys.error.like("\(Self.probeFailurePrefix)%")
+            )
+            .updateAll(
+                db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
+                InstanceRecord.CodingKeys.error.set(to: nil))
+            return run
+        }
+    }
+
+    public func endRun(_ run: RunRecord) async throws {
+        try await db.write { db in try run.update(db) }
+    }
+
+    /// How the reason of a file failed by a stored probe begins.
+    static let probeFailurePrefix = "probe of "
+
+    /// Fails the planned files for which `reason` gives a reason, before any association.
+    public func failPlanned(destination: String, reason: @Sendable (InstanceRecord) -> String?) async throws {
+        try await db.write { db in
+            let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
+                .fetchAll(db)
+            for var r in planned {
+                guard let why = reason(r) else { continue }
+                r.state = .failed
+                r.error = "\(Self.probeFailurePrefix)\(destination): cannot be sent: \(why)"
+                r.updatedAt = now()
+                try r.update(db)
+            }
+        }
+    }
+
+    /// The planned files in sending order: by study, series, instance number, path.
+    public func plannedInSendingOrder() async throws -> [InstanceRecord] {
+        try await db.read { db in
+            try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
+                .order(
+                    InstanceRecord.CodingKeys.studyInstanceUID, InstanceRecord.CodingKeys.seriesInstanceUID,
+                    InstanceRecord.CodingKeys.instanceNumber, InstanceRecord.CodingKeys.path
+                )
+                .fetchAll(db)
+        }
+    }
+
+    /// A change of the send loop to one instance.
+    public enum Checkpoint: Sendable {
+        /// `sending`, one more attempt, on `association` (before its C-STORE-RQ is written).
+        case sending(Int64)
+        /// Marked `sending` but not sent: planned again, the attempt uncounted.
+        case unmark(Int64)
+        /// The outcome of its store, in state `state`.
+        case outcome(Int64, StoreOutcome, InstanceState)
+    }
+
+    /// One transaction of checkpoints; returns the attempts of every instance marked `sending`.
+    public func checkpoint(_ changes: [Checkpoint], association: Int) async throws -> [Int64: Int] {
+        try await db.write { db in
+            var attempts: [Int64: Int] = [:]
+            for change in changes {
+                switch change {
+                case .outcome(let id, let outcome, let state):
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
+                            bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ? WHERE id = ?
+                            """
+                    ).execute(arguments: [
+                        state, outcome.status.map { Int($0.code) }, outcome.status?.name,
+                        outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes,
+                        outcome.sopInstanceUID, outcome.sopInstanceUID, now(), id,
+                    ])
+                case .unmark(let id):
+                    try db.cachedStatement(
+                        sql: "UPDATE instance SET state = ?, attempts = attempts - 1 WHERE id = ? AND state = ?"
+                    ).execute(arguments: [InstanceState.planned, id, InstanceState.sending])
+                case .sending(let id):
+                    attempts[id] =
+                        try Int.fetchOne(
+                            db.cachedStatement(
+                                sql: """
+                                    UPDATE instance SET state = ?, attempts = attempts + 1, association_id = ?, updated_at = ?
+                                    WHERE id = ? RETURNING attempts
+                                    """), arguments: [InstanceState.sending, association, now(), id]) ?? 1
+                }
+            }
+            return attempts
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Logging
+import NIOSSL
+
+/// One association of `ferry run`'s pool: the delegate of its send loop. Studies come from the
+/// shared work queue, outcomes go to the manifest, and files that must be re-encoded are
+/// prepared ahead on the preparation pool while earlier ones travel.
+final class PipelineWorker: SendLoopDelegate {
+    let index: Int
+    let runner: MigrationRunner
+    let queue: WorkQueue
+    let files: [OutgoingFile]
+    let plans: [AssociationPlan]
+    let parameters: AssociationParameters
+    let timeouts: Timeouts
+    let tls: NIOSSLContext?
+    let journal: ManifestJournal
+    private let sender: FileSender
+    private let pool = PreparationPool.shared
+    /// Files being prepared for the open association's accepted contexts.
+    private var ahead: [Int: Task<PreparedFile, Never>] = [:]
+
+    init(
+        index: Int, runner: MigrationRunner, queue: WorkQueue, files: [OutgoingFile], plans: [AssociationPlan],
+        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?, journal: ManifestJournal
+    ) {
+        self.index = index
+        self.runner = runner
+        self.queue = queue
+        self.files = files
+        self.plans = plans
+        self.parameters = parameters
+        self.timeouts = timeouts
+        self.tls = tls
+        self.journal = journal
+        var conversion = DataSetConversion()
+        conversion.deflateLevel = Int32(runner.job.transfer.transcoding.deflateLevel)
+        sender = FileSender(conversion: conversion, policy: runner.job.transcodingPolicy, logger: runner.logger)
+    }
+
+    var logger: Logger { runner.logger }
+
+    func run() async {
+        runner.gate.withLock { $0.join() }
+        let ending = await SendLoop.run(self, configuration: runner.sendConfiguration)
+        runner.gate.withLock { gate in
+            if case .paused(let reason) = ending { gate.pause(reason) }
+            // A retired association has already left the count.
+            if ending != .retired { gate.leave() }
+        }
+    }
+
+    var stopRequested: Bool { runner.stop.isSet || runner.gate.withLock { $0.paused != nil } }
+
+    func takeWork(preferring plan: Int?) async -> (plan: Int, files: [Int])? {
+        guard let (p, study) = await queue.take(preferring: plan) else { return nil }
+        return (p, study)
+    }
+
+    /// Not sent because the run stops or this association retires: the files go back to the
+    /// queue (and stay planned in the manifest).
+    func putBack(plan: Int, files: [Int]) async { await queue.putBack(plan, files) }
+
+    func open(plan: Int) async throws -> (association: Association, id: Int) {
+        var p = parameters
+        p.presentationContexts = plans[plan].contexts
+        do {
+            let association = try await Association.open(
+                host: runner.job.destination.host, port: runner.job.destination.port, parameters: p,
+                timeouts: timeouts, tls: tls, logger: logger)
+            return (association, runner.nextAssociationID())
+        } catch {
+            logger.warning("association \(index): cannot open: \(error)")
+            throw error
+        }
+    }
+
+    func send(_ file: Int, upcoming: ArraySlice<Int>, on association: Association) async -> StoreOutcome {
+        let accepted = association.acceptedContexts
+        for next in upcoming.prefix(pool.depth) where ahead[next] == nil {
+            let f = files[next]
+            guard sender.needsEncoding(f, accepted: accepted) else { continue }
+            let (pool, sender) = (pool, sender)
+            ahead[next] = Task { await pool.prepare(f, with: sender, accepted: accepted) }
+        }
+        let prepared: PreparedFile
+        if let task = ahead.removeValue(forKey: file) {
+            prepared = await task.value
+        } else {
+            prepared = await pool.prepare(files[file], with: sender, accepted: accepted)
+        }
+        return await sender.send(prepared, on: association)
+    }
+
+    func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) {
+        runner.progress.fileFinished(bytes: files[file].fileSize, failed: disposition == .failed)
+        if case .stored = disposition { runner.gate.withLock { $0.stored() } }
+    }
+
+    func failUnsent(_ files: [Int], reason: String) {
+        logger.error("association \(index): \(files.count) files not sent: \(reason)")
+    }
+
+    func throttle(attempts: Int, outcome: StoreOutcome) -> SendStateMachine.Throttle {
+        let status = outcome.status.map { "\($0)" } ?? ""
+        let throttle = runner.gate.withLock { $0.outOfResources(attempts: attempts, status: status) }
+        if throttle == .retire {
+            logger.warning("association \(index): destination out of resources; continuing with fewer associations")
+        }
+        return throttle
+    }
+
+    func close(_ association: Association, _ mode: SendStateMachine.Close) async {
+        // Preparations for this association's contexts are of no use to the next one.
+        for task in ahead.values { task.cancel() }
+        ahead = [:]
+        if association.isUsable && mode == .release {
+            do { try await association.release() } catch {
+                logger.warning("association \(index): release failed: \(error)")
+            }
+        } else {
+            await association.abort()
+        }
+    }
+
+    func journalFailed(_ error: Error) {
+        logger.error("the manifest cannot be written (\(error)); stopping")
+        runner.gate.withLock { $0.pause("the manifest cannot be written: \(error)") }
+    }
+}
