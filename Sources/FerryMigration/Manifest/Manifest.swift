@@ -98,7 +98,8 @@ public struct ProbeRecord: Codable, Sendable, FetchableRecord, PersistableRecord
 /// and an exclusive lock so that two runs never share it.
 public final class Manifest: Sendable {
     public let path: String
-    public let db: DatabaseQueue
+    /// Only the Manifest folder speaks SQL; the rest of Ferry uses its methods.
+    let db: DatabaseQueue
     private let lockFD: Int32
 
     public struct Locked: Error, CustomStringConvertible {

@@ -1,7 +1,6 @@
 import FerryDICOM
 import FerryNetwork
 import FerryServices
-import GRDB
 import Glibc
 
 /// Scans the job's sources (header only, in parallel) and brings the manifest up to date:
@@ -47,13 +46,7 @@ public struct Planner {
             }
         }
         result.seen = candidates.count
-        let known: [String: (size: Int, mtime: Double)] = try manifest.db.read { db in
-            var map: [String: (Int, Double)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT path, size, mtime FROM instance") {
-                map[row["path"]] = (row["size"], row["mtime"])
-            }
-            return map
-        }
+        let known = try manifest.knownFiles()
         let toScan = candidates.filter { c in
             guard let k = known[c.path] else { return true }
             return k.size != c.size || k.mtime != c.mtime
@@ -61,88 +54,37 @@ public struct Planner {
         result.unchanged = candidates.count - toScan.count
         let summaries = ParallelScan.summaries(toScan.map(\.path))
         let stamp = now()
-        try manifest.db.write { db in
-            for (c, summary) in zip(toScan, summaries) {
-                var record = InstanceRecord(
-                    path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
-                    plannedAt: stamp, updatedAt: stamp)
-                switch summary {
-                case .success(let s):
-                    record.sopClassUID = s.sopClassUID
-                    record.sopInstanceUID = s.sopInstanceUID
-                    record.transferSyntaxUID = s.transferSyntaxUID
-                    record.patientID = s.patientID
-                    record.studyInstanceUID = s.studyInstanceUID
-                    record.seriesInstanceUID = s.seriesInstanceUID
-                    record.instanceNumber = s.instanceNumber
-                    record.dataSetOffset = s.dataSetOffset
-                    record.pixelDataOffset = s.pixelData?.valueOffset
-                    do throws(OutgoingFile.Unsendable) { _ = try OutgoingFile(s) } catch {
-                        record.state = .failed
-                        record.error = error.reason
-                        result.unreadable += 1
-                    }
-                case .failure(let e):
+        var records: [(record: InstanceRecord, replaces: Bool)] = []
+        for (c, summary) in zip(toScan, summaries) {
+            var record = InstanceRecord(
+                path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
+                plannedAt: stamp, updatedAt: stamp)
+            switch summary {
+            case .success(let s):
+                record.sopClassUID = s.sopClassUID
+                record.sopInstanceUID = s.sopInstanceUID
+                record.transferSyntaxUID = s.transferSyntaxUID
+                record.patientID = s.patientID
+                record.studyInstanceUID = s.studyInstanceUID
+                record.seriesInstanceUID = s.seriesInstanceUID
+                record.instanceNumber = s.instanceNumber
+                record.dataSetOffset = s.dataSetOffset
+                record.pixelDataOffset = s.pixelData?.valueOffset
+                do throws(OutgoingFile.Unsendable) { _ = try OutgoingFile(s) } catch {
                     record.state = .failed
-                    record.error = e.detail
+                    record.error = error.reason
                     result.unreadable += 1
                 }
-                if known[c.path] != nil {
-                    result.changed += 1
-                    try db.execute(sql: "DELETE FROM instance WHERE path = ?", arguments: [c.path])
-                } else {
-                    result.added += 1
-                }
-                try record.insert(db)
+            case .failure(let e):
+                record.state = .failed
+                record.error = e.detail
+                result.unreadable += 1
             }
-            result.conflicts = try resolveConflicts(db)
+            if known[c.path] != nil { result.changed += 1 } else { result.added += 1 }
+            records.append((record, known[c.path] != nil))
         }
+        result.conflicts = try manifest.plan(records, conflicts: job.transfer.conflicts)
         return result
-    }
-
-    /// Two files with one SOP Instance UID: keep one by the job's policy (first path, newest
-    /// mtime, or none), mark the others `conflict`. A copy already sent wins.
-    private func resolveConflicts(_ db: Database) throws -> Int {
-        let duplicated = try String.fetchAll(
-            db,
-            sql: """
-                SELECT sop_instance_uid FROM instance
-                WHERE sop_instance_uid IS NOT NULL AND state NOT IN ('failed', 'skipped')
-                GROUP BY sop_instance_uid HAVING COUNT(*) > 1
-                """)
-        var marked = 0
-        for uid in duplicated {
-            let rows = try InstanceRecord.filter(InstanceRecord.CodingKeys.sopInstanceUID == uid)
-                .filter(!["failed", "skipped"].contains(InstanceRecord.CodingKeys.state)).fetchAll(db)
-            let sent = rows.first { $0.state == .done || $0.state == .doneWarning }
-            let keep: InstanceRecord? =
-                sent
-                ?? {
-                    switch job.transfer.conflicts {
-                    case .newest: return rows.max { $0.mtime < $1.mtime }
-                    case .none: return nil
-                    case .first: return rows.min { $0.path < $1.path }
-                    }
-                }()
-            for var r in rows where r.id != keep?.id && r.state != .conflict {
-                r.state = .conflict
-                r.error =
-                    keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(job.transfer.conflicts.rawValue))" }
-                    ?? "SOP Instance UID held by \(rows.count) files (conflicts: none)"
-                r.updatedAt = now()
-                try r.update(db)
-                marked += 1
-            }
-            if job.transfer.conflicts == .none,
-                var k = rows.first(where: { $0.state != .conflict && $0.state != .done && $0.state != .doneWarning })
-            {
-                k.state = .conflict
-                k.error = "SOP Instance UID held by \(rows.count) files (conflicts: none)"
-                try k.update(db)
-                marked += 1
-            }
-        }
-        return marked
     }
 }
 

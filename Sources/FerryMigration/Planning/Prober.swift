@@ -1,6 +1,5 @@
 import FerryNetwork
 import FerryServices
-import GRDB
 import Logging
 
 /// `ferry plan --probe`: opens the plan's associations against the destination without
@@ -51,10 +50,7 @@ public struct Prober {
             }
         }
         let records = Array(results.values)
-        try await manifest.db.write { db in
-            try db.execute(sql: "DELETE FROM probe")
-            for r in records { try r.insert(db) }
-        }
+        try await manifest.replaceProbe(records)
         return results
     }
 

@@ -1,5 +1,3 @@
-import GRDB
-
 /// `--shard I/N`: this run takes only the studies whose Study Instance UID hashes to shard I
 /// (1-based) of N; the others are `skipped` in this manifest. The hash (FNV-1a, 64 bit) is
 /// stable across hosts and runs, so N hosts with N manifests split one job.
@@ -22,13 +20,8 @@ public struct Shard: Sendable, Equatable {
     }
 
     public func apply(to manifest: Manifest) throws {
-        try manifest.db.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, study_instance_uid FROM instance WHERE state = 'planned'")
-            for row in rows where !contains(study: row["study_instance_uid"]) {
-                try db.execute(
-                    sql: "UPDATE instance SET state = 'skipped', error = ? WHERE id = ?",
-                    arguments: ["study belongs to another shard than \(index)/\(count)", row["id"] as Int64])
-            }
+        try manifest.skipPlanned(reason: "study belongs to another shard than \(index)/\(count)") {
+            contains(study: $0)
         }
     }
 }

@@ -4,13 +4,17 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
-/// An association we requested (the SCU side): opened with `open`, used by one task at a
-/// time for DIMSE exchanges, ended with `release` or `abort`. After any timeout, abort or
-/// protocol error it is unusable and every further call fails with `.unusable`.
+/// An established association, either role: the requestor's (`open`) or the acceptor's
+/// (`accept`). One core serves both: one P-DATA fragmenter (`sendCommand`, `sendDataSet`),
+/// one receive loop and DIMSE message reader (`receive`), one release and abort, one PS3.8
+/// state machine. Used by one task at a time. After any timeout, abort or protocol error it
+/// is unusable and every further call fails with `.unusable`.
 public final class Association {
-    public let parameters: AssociationParameters
-    public let timeouts: Timeouts
+    public enum Role: Sendable { case requestor, acceptor }
+    public let role: Role
+    public let request: AssociateRQ
     public let acceptance: AssociateAC
+    public let timeouts: Timeouts
     public let acceptedContexts: [AcceptedContext]
     /// Largest P-DATA-TF variable field we send (peer's maximum, bounded by ours).
     public let sendPDULength: Int
@@ -19,34 +23,46 @@ public final class Association {
     let logger: Logger
     private var machine: UpperLayerStateMachine
     private var nextMessageID: UInt16 = 1
+    private let contexts: [UInt8: AcceptedContext]
+    /// The reader's state: parts read but not yet taken, a command set in fragments, the
+    /// context of the data set being received.
+    private var unread: [InboundMessage] = []
+    private var command: (contextID: UInt8, bytes: [UInt8])?
+    private var dataSetContext: UInt8?
 
     public var isUsable: Bool { machine.state == .sta6 }
+    public var callingAE: String { request.callingAE }
+    public var calledAE: String { request.calledAE }
 
-    private init(
-        parameters: AssociationParameters, timeouts: Timeouts, acceptance: AssociateAC, channel: PDUChannel,
-        machine: UpperLayerStateMachine, peer: String, logger: Logger
+    init(
+        role: Role, request: AssociateRQ, acceptance: AssociateAC, ourMaxPDU: UInt32, sendCap: UInt32?,
+        timeouts: Timeouts, channel: PDUChannel, machine: UpperLayerStateMachine, peer: String, logger: Logger
     ) {
-        self.parameters = parameters
-        self.timeouts = timeouts
+        self.role = role
+        self.request = request
         self.acceptance = acceptance
+        self.timeouts = timeouts
         self.channel = channel
         self.machine = machine
         self.peerDescription = peer
         self.logger = logger
         let proposed = Dictionary(
-            parameters.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
+            request.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
         acceptedContexts = acceptance.presentationContexts.compactMap { r in
             guard r.result == .acceptance, let abstract = proposed[r.id] else { return nil }
             return AcceptedContext(id: r.id, abstractSyntax: abstract, transferSyntax: r.transferSyntax)
         }
-        let peerMax = acceptance.userInformation.maxLength
-        var limit =
-            peerMax == 0
-            ? (parameters.maxReceivePDU == 0 ? UInt32(PDUFrameDecoder.unlimitedDataCeiling) : parameters.maxReceivePDU)
-            : peerMax
-        if let cap = parameters.maxSendPDU { limit = min(limit, cap) }
+        contexts = Dictionary(acceptedContexts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // The peer's maximum (0: none, then ours), never above the ceiling of what we would
+        // buffer ourselves: a peer announcing 4 GiB does not make us allocate 4 GiB buffers.
+        let peerMax = role == .requestor ? acceptance.userInformation.maxLength : request.userInformation.maxLength
+        let ceiling = UInt32(PDUFrameDecoder.unlimitedDataCeiling)
+        var limit = peerMax == 0 ? (ourMaxPDU == 0 ? ceiling : ourMaxPDU) : min(peerMax, ceiling)
+        if let sendCap { limit = min(limit, sendCap) }
         sendPDULength = max(Int(limit), 64)
     }
+
+    public func context(_ id: UInt8) -> AcceptedContext? { contexts[id] }
 
     /// Connects, negotiates and returns the established association, or throws why not
     /// (connection refused, TLS failure, A-ASSOCIATE-RJ, abort, ACSE timeout).
@@ -89,10 +105,10 @@ public final class Association {
             case .ae3:
                 guard case .associateAC(let ac) = pdu else { break }
                 logger.debug("A-ASSOCIATE-AC:\n\(PDUDump.associateAC(ac, proposed: rq.presentationContexts))")
-                let association = Association(
-                    parameters: parameters, timeouts: timeouts, acceptance: ac, channel: channel,
-                    machine: machine, peer: "\(host):\(port)", logger: logger)
-                return association
+                return Association(
+                    role: .requestor, request: rq, acceptance: ac, ourMaxPDU: parameters.maxReceivePDU,
+                    sendCap: parameters.maxSendPDU, timeouts: timeouts, channel: channel, machine: machine,
+                    peer: "\(host):\(port)", logger: logger)
             case .ae4:
                 await channel.close()
                 if case .associateRJ(let rj) = pdu { throw AssociationError.rejected(rj) }
@@ -118,7 +134,7 @@ public final class Association {
 
     // MARK: DIMSE
 
-    private func makeMessageID() -> UInt16 {
+    public func makeMessageID() -> UInt16 {
         defer { nextMessageID = nextMessageID == UInt16.max ? 1 : nextMessageID + 1 }
         return nextMessageID
     }
@@ -149,7 +165,7 @@ public final class Association {
         return try await receiveResponse(to: id, expecting: .cStoreRSP)
     }
 
-    func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {
+    public func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {
         try checkUsable()
         let bytes: [UInt8]
         do { bytes = try command.encode() } catch {
@@ -160,7 +176,7 @@ public final class Association {
         try await sendPDVs(contextID: contextID, isCommand: true, source: &source)
     }
 
-    func sendDataSet<Source: DataSetSource>(contextID: UInt8, source: inout Source) async throws {
+    public func sendDataSet<Source: DataSetSource>(contextID: UInt8, source: inout Source) async throws {
         try await sendPDVs(contextID: contextID, isCommand: false, source: &source)
     }
 
@@ -207,65 +223,134 @@ public final class Association {
         }
     }
 
-    /// Reads P-DATA until a complete command set arrives and checks it answers `id`.
+    /// Reads until the response to `id` arrives (a command set without a data set).
     func receiveResponse(to id: UInt16, expecting field: CommandField) async throws -> CommandSet {
         try checkUsable()
-        var bytes: [UInt8] = []
         while true {
-            let pdu: PDU
-            do {
-                pdu = try await channel.receive(
-                    timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
-            } catch {
-                throw await fail(error, during: "waiting for \(field.name)")
-            }
-            let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
-            switch (pdu, action) {
-            case (.data(let pdata), .dt2?):
-                for v in pdata.values {
-                    guard v.isCommand else {
-                        throw await fail(
-                            AssociationError.protocolError(
-                                "unexpected data set fragment while waiting for \(field.name)"), during: "")
-                    }
-                    bytes += v.data.readableBytesView
-                    if v.isLast {
-                        let command: CommandSet
-                        do { command = try CommandSet.decode(bytes) } catch {
-                            throw await fail(
-                                AssociationError.protocolError("undecodable \(field.name): \(error)"), during: "")
-                        }
-                        guard command.rawField == Int(field.rawValue) else {
-                            throw await fail(
-                                AssociationError.protocolError(
-                                    "expected \(field.name), got command field 0x\(String(command.rawField ?? 0, radix: 16))"
-                                ), during: "")
-                        }
-                        guard command.messageIDBeingRespondedTo == id else {
-                            throw await fail(
-                                AssociationError.protocolError(
-                                    "\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"
-                                ), during: "")
-                        }
-                        return command
-                    }
+            switch try await receiveOne(timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
+            {
+            case .command(let command, _):
+                guard command.rawField == Int(field.rawValue) else {
+                    throw await fail(
+                        AssociationError.protocolError(
+                            "expected \(field.name), got command field 0x\(String(command.rawField ?? 0, radix: 16))"),
+                        during: "")
                 }
-            case (.releaseRQ, .ar2?):
-                // The peer wants to end the association in the middle of our exchange.
-                _ = machine.handle(.releaseResponse)
-                try? await channel.send(.releaseRP, timeout: .seconds(2), what: "sending A-RELEASE-RP")
-                await channel.close()
-                throw AssociationError.releasedByPeer
-            case (.abort(let a), _):
-                await channel.close()
-                throw AssociationError.abortedByPeer(a)
-            default:
+                guard command.messageIDBeingRespondedTo == id else {
+                    throw await fail(
+                        AssociationError.protocolError(
+                            "\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"
+                        ), during: "")
+                }
+                guard !command.hasDataSet else {
+                    throw await fail(
+                        AssociationError.protocolError("\(field.name) with a data set"), during: "")
+                }
+                return command
+            case .data:
                 throw await fail(
-                    AssociationError.protocolError("unexpected \(pdu.kind) while waiting for \(field.name)"), during: ""
-                )
+                    AssociationError.protocolError("unexpected data set fragment while waiting for \(field.name)"),
+                    during: "")
+            case .released:
+                throw AssociationError.releasedByPeer
+            case .aborted(let a):
+                throw AssociationError.abortedByPeer(a)
             }
         }
     }
+
+    /// The next part of a DIMSE message.
+    func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {
+        if unread.isEmpty { unread = try await receive(timeout: timeout, what: what) }
+        return unread.removeFirst()
+    }
+
+    /// Every message part that has arrived, at least one (waiting up to `timeout`): complete
+    /// command sets, the data set fragments that follow them, and the peer's release or
+    /// abort (after which the association is closed). A receiver of large data sets takes
+    /// them in batches. The reader checks what PS3.7 and PS3.8 require: fragments on accepted
+    /// contexts only, a command set whole before its data set, a data set only after a command
+    /// that announces one, on the same context.
+    public func receive(timeout: TimeAmount?, what: String) async throws -> [InboundMessage] {
+        if !unread.isEmpty {
+            defer { unread = [] }
+            return unread
+        }
+        try checkUsable()
+        while true {
+            let batch: [PDU]
+            do { batch = try await channel.receiveBatch(timeout: timeout, what: what) } catch {
+                throw await fail(error, during: what)
+            }
+            var parts: [InboundMessage] = []
+            for pdu in batch {
+                let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
+                switch (pdu, action) {
+                case (.data(let pdata), .dt2?):
+                    for v in pdata.values {
+                        do { try read(v, into: &parts) } catch { throw await fail(error, during: what) }
+                    }
+                case (.releaseRQ, .ar2?):
+                    // The peer ends the association: answer (AR-4) and close.
+                    _ = machine.handle(.releaseResponse)
+                    try? await channel.send(.releaseRP, timeout: .seconds(5), what: "sending A-RELEASE-RP")
+                    await channel.close()
+                    parts.append(.released)
+                    return parts
+                case (.abort(let a), _):
+                    await channel.close()
+                    parts.append(.aborted(a))
+                    return parts
+                default:
+                    throw await fail(
+                        AssociationError.protocolError("unexpected \(pdu.kind) on an established association"),
+                        during: what)
+                }
+            }
+            if !parts.isEmpty { return parts }
+        }
+    }
+
+    private func read(_ v: PDV, into parts: inout [InboundMessage]) throws {
+        guard contexts[v.contextID] != nil else {
+            throw AssociationError.protocolError("presentation context \(v.contextID) was not accepted")
+        }
+        if let context = dataSetContext {
+            guard !v.isCommand, v.contextID == context else {
+                throw AssociationError.protocolError("unexpected fragment inside a data set")
+            }
+            if v.isLast { dataSetContext = nil }
+            parts.append(.data(v.data, contextID: v.contextID, isLast: v.isLast))
+            return
+        }
+        guard v.isCommand else { throw AssociationError.protocolError("data set fragment without a command") }
+        var bytes: [UInt8] = []
+        if let earlier = command {
+            guard earlier.contextID == v.contextID else {
+                throw AssociationError.protocolError("command fragments on two presentation contexts")
+            }
+            bytes = earlier.bytes
+        }
+        guard bytes.count + v.data.readableBytes <= Self.maxCommandLength else {
+            throw AssociationError.protocolError("command set longer than 1 MiB")
+        }
+        bytes += v.data.readableBytesView
+        guard v.isLast else {
+            command = (v.contextID, bytes)
+            return
+        }
+        command = nil
+        let decoded: CommandSet
+        do { decoded = try CommandSet.decode(bytes) } catch {
+            throw AssociationError.protocolError("undecodable command set: \(error)")
+        }
+        if decoded.hasDataSet { dataSetContext = v.contextID }
+        parts.append(.command(decoded, contextID: v.contextID))
+    }
+
+    /// Command sets are small (a C-FIND identifier travels as a data set): a longer one is a
+    /// hostile or broken peer.
+    static let maxCommandLength = 1 << 20
 
     // MARK: Ending
 
@@ -314,13 +399,13 @@ public final class Association {
 
     // MARK: Errors
 
-    private func checkUsable() throws {
+    func checkUsable() throws {
         guard isUsable else { throw AssociationError.unusable }
     }
 
     /// Ends the association after an error (abort PDU where one can still be sent) and
     /// returns the error to throw.
-    private func fail(_ error: Error, during: String) async -> AssociationError {
+    func fail(_ error: Error, during: String) async -> AssociationError {
         let cause = error is AssociationError ? error : (await channel.recordedFailure() ?? error)
         let mapped = Self.map(cause, during: during)
         switch mapped {
@@ -350,7 +435,7 @@ public final class Association {
         }
     }
 
-    private static func closeAfterError(
+    static func closeAfterError(
         _ channel: PDUChannel, _ error: AssociationError, pduError: PDUError? = nil
     ) async {
         switch error {
@@ -362,7 +447,7 @@ public final class Association {
         }
     }
 
-    private static func sendAbortAndClose(_ channel: PDUChannel, _ abort: AbortPDU) async {
+    static func sendAbortAndClose(_ channel: PDUChannel, _ abort: AbortPDU) async {
         try? await channel.send(.abort(abort), timeout: .seconds(2), what: "sending A-ABORT")
         await channel.close()
     }
@@ -370,4 +455,16 @@ public final class Association {
 
 func isIPAddress(_ host: String) -> Bool {
     host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":")
+}
+
+/// A part of a DIMSE message as the association reader delivers it.
+public enum InboundMessage {
+    /// A complete command set, on an accepted context.
+    case command(CommandSet, contextID: UInt8)
+    /// A fragment of the data set that follows the last command.
+    case data(ByteBuffer, contextID: UInt8, isLast: Bool)
+    /// The peer released the association (answered; the association is closed).
+    case released
+    /// The peer aborted the association.
+    case aborted(AbortPDU)
 }

@@ -4,17 +4,15 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// One association accepted by the receiver, from A-ASSOCIATE-RQ to release or abort, driven
-/// by the PS3.8 state machine. Data sets are written to disk as their fragments arrive.
+/// One association accepted by the receiver, from A-ASSOCIATE-RQ to release or abort: the
+/// storage and verification services on the association core (`Association.accept`, its
+/// reader and fragmenter). Data sets are written to disk as their fragments arrive.
 final class AcceptorSession {
     let channel: PDUChannel
     let settings: ReceiverSettings
     let sorting: StudySorting
     let logger: Logger
     let peer: String
-    private var machine = UpperLayerStateMachine()
-    private var contexts: [UInt8: AcceptedContext] = [:]
-    private var peerMaxPDU = 0
     private var callingAE = ""
     private var calledAE = ""
 
@@ -27,77 +25,67 @@ final class AcceptorSession {
     }
 
     func run() async {
-        _ = machine.handle(.transportIndication)  // AE-5: ARTIM runs until A-ASSOCIATE-RQ
+        let association: Association
         do {
-            guard try await negotiate() else { return }
-            try await serveMessages()
-        } catch let e as AssociationError {
-            switch e {
-            case .timeout(let what): logger.warning("\(peer): \(what): dropping the association")
-            default: logger.warning("\(peer): \(e)")
-            }
-            await abort(reason: e)
-        } catch let e as PDUError {
-            logger.warning("\(peer): protocol error: \(e.message)")
-            await abort(AbortPDU(source: 2, reason: e.abortReason))
+            guard let accepted = try await negotiate() else { return }
+            association = accepted
         } catch {
-            logger.warning("\(peer): association ended: \(error)")
-            await channel.close()
+            log(error)
+            return
+        }
+        var phase = Phase.idle
+        do {
+            try await serve(association, &phase)
+        } catch {
+            if case .storeData(let s) = phase { s.file.discard() }
+            log(error)
+            await association.abort()
+        }
+    }
+
+    private func log(_ error: Error) {
+        switch error {
+        case AssociationError.timeout(let what): logger.warning("\(peer): \(what): dropping the association")
+        default: logger.warning("\(peer): \(error)")
         }
     }
 
     // MARK: Negotiation
 
-    private func negotiate() async throws -> Bool {
-        let pdu = try await channel.receive(timeout: settings.timeouts.acse, what: "waiting for A-ASSOCIATE-RQ (ARTIM)")
-        guard case .associateRQ(let rq) = pdu else {
-            _ = machine.handle(UpperLayerStateMachine.Event(received: pdu))  // AA-1
-            await abort(.unexpectedPDU)
-            return false
-        }
-        callingAE = rq.callingAE
-        calledAE = rq.calledAE
-        logger.debug("A-ASSOCIATE-RQ from \(peer):\n\(PDUDump.associateRQ(rq))")
-        switch settings.policy.evaluate(rq, host: peer.split(separator: ":").first.map(String.init)) {
-        case .failure(let reject):
-            _ = machine.handle(.associateRQReceived, acceptable: false)  // AE-6 -> AE-8
-            logger.info("Association Rejected from \(peer) (\(rq.callingAE)): \(reject.why)")
-            try? await channel.send(.associateRJ(reject.rj), timeout: .seconds(5), what: "sending A-ASSOCIATE-RJ")
-            // ARTIM: give the peer a moment to close, then close ourselves.
-            _ = try? await channel.receive(timeout: .seconds(2), what: "waiting for the peer to close")
-            await channel.close()
-            return false
-        case .success(let results):
-            _ = machine.handle(.associateRQReceived, acceptable: true)
-            _ = machine.handle(.associateAccept)  // AE-7
-            var info = UserInformation(
-                maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
-                implementationVersionName: UIDGenerator.implementationVersionName)
-            if let id = rq.userInformation.userIdentity, id.positiveResponseRequested { info.userIdentityResponse = [] }
-            let ac = AssociateAC(
-                calledAE: rq.calledAE, callingAE: rq.callingAE, presentationContexts: results, userInformation: info)
-            let abstract = Dictionary(
-                rq.presentationContexts.map { ($0.id, $0.abstractSyntax) }, uniquingKeysWith: { a, _ in a })
-            for r in results where r.result == .acceptance {
-                contexts[r.id] = AcceptedContext(
-                    id: r.id, abstractSyntax: abstract[r.id] ?? "", transferSyntax: r.transferSyntax)
+    private func negotiate() async throws -> Association? {
+        let association = try await Association.accept(
+            channel: channel, peer: peer, timeouts: settings.timeouts, maxReceivePDU: settings.maxReceivePDU,
+            logger: logger
+        ) { rq in
+            switch settings.policy.evaluate(rq, host: peer.split(separator: ":").first.map(String.init)) {
+            case .failure(let reject):
+                logger.info("Association Rejected from \(peer) (\(rq.callingAE)): \(reject.why)")
+                return .reject(reject.rj)
+            case .success(let results):
+                var info = UserInformation(
+                    maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
+                    implementationVersionName: UIDGenerator.implementationVersionName)
+                if let id = rq.userInformation.userIdentity, id.positiveResponseRequested {
+                    info.userIdentityResponse = []
+                }
+                return .accept(results, info)
             }
-            peerMaxPDU = Int(rq.userInformation.maxLength)
-            logger.info(
-                "Association Received from \(peer): \(rq.callingAE) -> \(rq.calledAE), \(contexts.count) of \(results.count) contexts accepted"
-            )
-            try await channel.send(.associateAC(ac), timeout: settings.timeouts.socket, what: "sending A-ASSOCIATE-AC")
-            return true
         }
+        guard let association else { return nil }
+        callingAE = association.callingAE
+        calledAE = association.calledAE
+        logger.info(
+            "Association Received from \(peer): \(callingAE) -> \(calledAE), \(association.acceptedContexts.count) of \(association.acceptance.presentationContexts.count) contexts accepted"
+        )
+        return association
     }
 
     // MARK: DIMSE
 
     private enum Phase {
         case idle
-        case command(contextID: UInt8, bytes: [UInt8])
         case storeData(StoreInProgress)
-        case discardData(contextID: UInt8)
+        case discardData
     }
 
     private final class StoreInProgress: @unchecked Sendable {
@@ -111,88 +99,54 @@ final class AcceptorSession {
         }
     }
 
-    private func serveMessages() async throws {
-        var phase = Phase.idle
+    private func serve(_ association: Association, _ phase: inout Phase) async throws {
         while true {
-            let batch = try await channel.receiveBatch(
+            let parts = try await association.receive(
                 timeout: settings.timeouts.dimseWait, what: "waiting for a DIMSE message (DIMSE/socket timeout)")
-            for pdu in batch {
-                let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
-                switch (pdu, action) {
-                case (.data(let pdata), .dt2?):
-                    for v in pdata.values {
-                        phase = try await handle(v, phase)
+            for part in parts {
+                switch part {
+                case .command(let command, let contextID):
+                    phase = try await dispatch(command, contextID: contextID, on: association)
+                case .data(let fragment, _, let isLast):
+                    switch phase {
+                    case .storeData(let store):
+                        if settings.switches.abortDuring {
+                            store.file.discard()
+                            logger.info("aborting during the data set (--abort-during)")
+                            throw AssociationError.protocolError("--abort-during")
+                        }
+                        store.file.append(fragment)
+                        if isLast {
+                            phase = .idle
+                            try await finishStore(store, on: association)
+                        }
+                    case .discardData:
+                        if isLast { phase = .idle }
+                    case .idle:
+                        // The reader lets through only data sets announced by a command.
+                        throw AssociationError.protocolError("data set fragment without a command")
                     }
-                case (.releaseRQ, .ar2?):
-                    _ = machine.handle(.releaseResponse)  // AR-4
+                case .released:
                     if case .storeData(let s) = phase { s.file.discard() }
-                    try? await channel.send(.releaseRP, timeout: .seconds(5), what: "sending A-RELEASE-RP")
                     logger.info("Association Release from \(peer)")
-                    await channel.close()
                     return
-                case (.abort(let a), _):
+                case .aborted(let a):
                     if case .storeData(let s) = phase { s.file.discard() }
                     logger.info("Association Aborted by \(peer) (\(a))")
-                    await channel.close()
                     return
-                default:
-                    if case .storeData(let s) = phase { s.file.discard() }
-                    throw AssociationError.protocolError("unexpected \(pdu.kind) on an established association")
                 }
             }
         }
     }
 
-    private func handle(_ v: PDV, _ phase: Phase) async throws -> Phase {
-        switch phase {
-        case .idle, .command:
-            guard v.isCommand else { throw AssociationError.protocolError("data set fragment without a command") }
-            var bytes: [UInt8] = []
-            if case .command(let id, let earlier) = phase {
-                guard id == v.contextID else {
-                    throw AssociationError.protocolError("command fragments on two presentation contexts")
-                }
-                bytes = earlier
-            }
-            guard contexts[v.contextID] != nil else {
-                throw AssociationError.protocolError("presentation context \(v.contextID) was not accepted")
-            }
-            bytes += v.data.readableBytesView
-            guard bytes.count <= 1 << 20 else { throw AssociationError.protocolError("command set longer than 1 MiB") }
-            if !v.isLast { return .command(contextID: v.contextID, bytes: bytes) }
-            let command: CommandSet
-            do { command = try CommandSet.decode(bytes) } catch {
-                throw AssociationError.protocolError("undecodable command set: \(error)")
-            }
-            return try await dispatch(command, contextID: v.contextID)
-        case .storeData(let store):
-            guard !v.isCommand, v.contextID == store.contextID else {
-                throw AssociationError.protocolError("unexpected fragment inside a data set")
-            }
-            if settings.switches.abortDuring {
-                store.file.discard()
-                logger.info("aborting during the data set (--abort-during)")
-                throw AssociationError.protocolError("--abort-during")
-            }
-            store.file.append(v.data)
-            if v.isLast { try await finishStore(store); return .idle }
-            return phase
-        case .discardData(let id):
-            guard !v.isCommand, v.contextID == id else {
-                throw AssociationError.protocolError("unexpected fragment inside a data set")
-            }
-            return v.isLast ? .idle : phase
-        }
-    }
-
-    private func dispatch(_ command: CommandSet, contextID: UInt8) async throws -> Phase {
-        guard let pc = contexts[contextID] else { throw AssociationError.protocolError("no such context") }
+    private func dispatch(_ command: CommandSet, contextID: UInt8, on association: Association) async throws -> Phase {
+        guard let pc = association.context(contextID) else { throw AssociationError.protocolError("no such context") }
         switch command.field {
         case .cEchoRQ?:
             let id = command.messageID ?? 0
-            try await sendCommand(.echoRSP(respondingTo: id), contextID: contextID)
+            try await association.sendCommand(.echoRSP(respondingTo: id), contextID: contextID)
             logger.info("Received Echo Request from \(callingAE); answered Success")
-            return command.hasDataSet ? .discardData(contextID: contextID) : .idle
+            return command.hasDataSet ? .discardData : .idle
         case .cStoreRQ?:
             guard command.hasDataSet else { throw AssociationError.protocolError("C-STORE-RQ without a data set") }
             let ts = TransferSyntax.lookup(pc.transferSyntax) ?? .implicitVRLittleEndian
@@ -214,7 +168,7 @@ final class AcceptorSession {
         }
     }
 
-    private func finishStore(_ store: StoreInProgress) async throws {
+    private func finishStore(_ store: StoreInProgress, on association: Association) async throws {
         let command = store.command
         if settings.switches.abortAfter {
             store.file.discard()
@@ -251,7 +205,7 @@ final class AcceptorSession {
                 logger.error("Store refused (\(command.affectedSOPInstanceUID ?? "?")): \(refusal)")
             }
         }
-        try await sendCommand(
+        try await association.sendCommand(
             .storeRSP(
                 respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
                 sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment),
@@ -276,39 +230,6 @@ final class AcceptorSession {
                 ExecHooks.expand(
                     cmd, directory: directory, file: name, callingAE: callingAE, calledAE: calledAE, peer: peer),
                 logger: logger)
-        }
-    }
-
-    private func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {
-        guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
-        let bytes = try command.encode()
-        let maxFragment = max(16, ((peerMaxPDU == 0 ? 1 << 20 : peerMaxPDU) - 6) & ~1)
-        var values: [PDV] = []
-        var offset = 0
-        repeat {
-            let n = min(maxFragment, bytes.count - offset)
-            values.append(
-                PDV(
-                    contextID: contextID, isCommand: true, isLast: offset + n == bytes.count,
-                    data: channel.allocator.buffer(bytes: bytes[offset..<offset + n])))
-            offset += n
-        } while offset < bytes.count
-        for v in values {
-            try await channel.send(
-                .data(PDataTF(values: [v])), timeout: settings.timeouts.socket, what: "sending a response")
-        }
-    }
-
-    private func abort(_ a: AbortPDU = .byUser) async {
-        _ = machine.handle(.abortRequest)
-        try? await channel.send(.abort(a), timeout: .seconds(2), what: "sending A-ABORT")
-        await channel.close()
-    }
-
-    private func abort(reason: AssociationError) async {
-        switch reason {
-        case .closedByPeer, .abortedByPeer: await channel.close()
-        default: await abort()
         }
     }
 }
