@@ -5,7 +5,7 @@ with this checkout's release build and with `--baseline PATH` (a `ferry` binary 
 another commit, e.g. in a `git worktree`). Prints the median wall times and the ratio
 new/baseline per benchmark (an architecture change must stay within 1.05).
 
-Usage: scripts/bench/compare.py --baseline /path/to/old/.build/release/ferry [--runs 5]
+Usage: scripts/bench/compare.py --baseline /path/to/old/.build/release/ferry [--runs 5] [--only WORD,...]
 """
 import argparse
 import os
@@ -18,6 +18,7 @@ import measure
 ap = argparse.ArgumentParser()
 ap.add_argument("--baseline", required=True, help="ferry binary of the commit to compare with")
 ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--only", help="comma-separated words; run the benchmarks whose name contains one")
 a = ap.parse_args()
 
 binaries = {"new": measure.build_release(), "baseline": os.path.abspath(a.baseline)}
@@ -110,6 +111,9 @@ benchmarks = {
     "transcode 100 RLE to explicit": lambda f: transcode(f, rle_dir, "explicit"),
 }
 
+if a.only:
+    words = a.only.split(",")
+    benchmarks = {k: v for k, v in benchmarks.items() if any(w in k for w in words)}
 results = {name: {k: [] for k in binaries} for name in benchmarks}
 try:
     for i in range(a.runs):

@@ -1,6 +1,7 @@
 import FerryDICOM
 import FerryNetwork
 import FerryServices
+import Logging
 
 /// The dry-run report of `ferry plan`: what would be sent, how it would be negotiated, and
 /// what cannot be sent and why.
@@ -45,6 +46,8 @@ public struct PlanReport: Codable, Sendable {
         let all = try manifest.instances()
         let pending = all.filter { $0.state == .planned || $0.state == .sending }
         var groups: [String: Group] = [:]
+        // One file of each group stands for it: the route is judged on a real file.
+        var samples: [String: OutgoingFile] = [:]
         for r in pending {
             let sop = r.sopClassUID ?? "?", ts = r.transferSyntaxUID ?? "?"
             let key = sop + "|" + ts
@@ -56,9 +59,12 @@ public struct PlanReport: Codable, Sendable {
             g.files += 1
             g.bytes += r.size
             groups[key] = g
+            if samples[key] == nil { samples[key] = r.outgoing }
         }
         if !probe.isEmpty {
-            for (key, g) in groups { groups[key]?.outcome = Self.outcome(for: g, probe: probe, job: job) }
+            for (key, g) in groups {
+                groups[key]?.outcome = Self.outcome(for: g, sample: samples[key], probe: probe, job: job)
+            }
         }
         let plans = ContextPlanner.plan(pending.compactMap(\.outgoing), options: job.proposalOptions)
         let associations = plans.map { plan in
@@ -89,27 +95,25 @@ public struct PlanReport: Codable, Sendable {
             associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
     }
 
-    /// The route the sender would take for a file of this SOP class and syntax, given the
-    /// contexts the probe saw accepted: the same decision `Route.choose` makes when sending.
-    static func route(sop: String, ts: String, probe: [ProbeKey: ProbeRecord], job: Job) -> Route {
-        guard let own = TransferSyntax.lookup(ts) else { return .impossible("unknown transfer syntax \(ts)") }
-        let accepted = probe.values.filter { $0.sopClassUID == sop && $0.accepted }.sorted {
+    /// The route the sender would take for `file` on the contexts the probe saw accepted:
+    /// the sender's own decision (`FileSender.route`) on the same inputs.
+    static func route(for file: OutgoingFile, probe: [ProbeKey: ProbeRecord], job: Job) -> Route {
+        let accepted = probe.values.filter { $0.sopClassUID == file.sopClassUID && $0.accepted }.sorted {
             $0.transferSyntaxUID < $1.transferSyntaxUID
         }
         .enumerated().map {
             AcceptedContext(
-                id: UInt8(truncatingIfNeeded: 2 * $0.offset + 1), abstractSyntax: sop,
+                id: UInt8(truncatingIfNeeded: 2 * $0.offset + 1), abstractSyntax: file.sopClassUID,
                 transferSyntax: $0.element.transferSyntaxUID)
         }
-        let file = OutgoingFile(
-            path: "", sopClassUID: sop, sopInstanceUID: "", transferSyntax: own, dataSetOffset: 0, fileSize: 0)
-        return Route.choose(for: file, accepted: accepted, policy: job.transcodingPolicy)
+        return job.fileSender(logger: Logger(label: "ferry.plan")).route(for: file, accepted: accepted)
     }
 
     /// What would happen to a group, in words.
-    static func outcome(for g: Group, probe: [ProbeKey: ProbeRecord], job: Job) -> String {
+    static func outcome(for g: Group, sample: OutgoingFile?, probe: [ProbeKey: ProbeRecord], job: Job) -> String {
         let own = TransferSyntax.lookup(g.transferSyntax)
-        switch route(sop: g.sopClass, ts: g.transferSyntax, probe: probe, job: job) {
+        guard let sample else { return "cannot be sent: the header lacks what sending needs" }
+        switch route(for: sample, probe: probe, job: job) {
         case .asIs(_, let ts):
             return ts == own ? "send as is" : "send as is, declared \(ts.name)"
         case .convert(_, let target):

@@ -1,9 +1,17 @@
 import FerryDICOM
 import FerryNetwork
 import FerryServices
+import Logging
 import NIOCore
 
 extension Job {
+    /// The sender of this job's files: its transcoding policy and deflate level.
+    func fileSender(logger: Logger) -> FileSender {
+        var conversion = DataSetConversion()
+        conversion.deflateLevel = Int32(transfer.transcoding.deflateLevel)
+        return FileSender(conversion: conversion, policy: transcodingPolicy, logger: logger)
+    }
+
     /// Association parameters, timeouts and TLS for the destination; secrets are read from
     /// the environment variable or file the job names.
     func connection() throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {

@@ -64,8 +64,8 @@ public final class MigrationRunner: Sendable {
         if !probe.isEmpty {
             let job = self.job
             try await manifest.failPlanned(destination: job.destinationDescription) { r in
-                guard let sop = r.sopClassUID, let ts = r.transferSyntaxUID,
-                    case .impossible(let reason) = PlanReport.route(sop: sop, ts: ts, probe: probe, job: job)
+                guard let file = r.outgoing,
+                    case .impossible(let reason) = PlanReport.route(for: file, probe: probe, job: job)
                 else { return nil }
                 return reason
             }

@@ -19,7 +19,9 @@ final class PipelineWorker: SendLoopDelegate {
     let journal: ManifestJournal
     private let sender: FileSender
     private let pool = PreparationPool.shared
-    /// Files being prepared for the open association's accepted contexts.
+    /// Routes on the open association's accepted contexts (each decided once), and the files
+    /// being prepared ahead for them.
+    private var routes: [Int: Route] = [:]
     private var ahead: [Int: Task<PreparedFile, Never>] = [:]
 
     init(
@@ -35,9 +37,7 @@ final class PipelineWorker: SendLoopDelegate {
         self.timeouts = timeouts
         self.tls = tls
         self.journal = journal
-        var conversion = DataSetConversion()
-        conversion.deflateLevel = Int32(runner.job.transfer.transcoding.deflateLevel)
-        sender = FileSender(conversion: conversion, policy: runner.job.transcodingPolicy, logger: runner.logger)
+        sender = runner.job.fileSender(logger: runner.logger)
     }
 
     var logger: Logger { runner.logger }
@@ -79,18 +79,25 @@ final class PipelineWorker: SendLoopDelegate {
 
     func send(_ file: Int, upcoming: ArraySlice<Int>, on association: Association) async -> StoreOutcome {
         let accepted = association.acceptedContexts
+        func route(_ f: Int) -> Route {
+            if let known = routes[f] { return known }
+            let decided = sender.route(for: files[f], accepted: accepted)
+            routes[f] = decided
+            return decided
+        }
         for next in upcoming.prefix(pool.depth) where ahead[next] == nil {
-            let f = files[next]
-            guard sender.needsEncoding(f, accepted: accepted) else { continue }
-            let (pool, sender) = (pool, sender)
-            ahead[next] = Task { await pool.prepare(f, with: sender, accepted: accepted) }
+            let r = route(next)
+            guard r.isConversion else { continue }
+            let (f, pool, sender) = (files[next], pool, sender)
+            ahead[next] = Task { await pool.prepare(f, route: r, with: sender) }
         }
         let prepared: PreparedFile
         if let task = ahead.removeValue(forKey: file) {
             prepared = await task.value
         } else {
-            prepared = await pool.prepare(files[file], with: sender, accepted: accepted)
+            prepared = await pool.prepare(files[file], route: route(file), with: sender)
         }
+        routes[file] = nil
         return await sender.send(prepared, on: association)
     }
 
@@ -116,6 +123,7 @@ final class PipelineWorker: SendLoopDelegate {
         // Preparations for this association's contexts are of no use to the next one.
         for task in ahead.values { task.cancel() }
         ahead = [:]
+        routes = [:]
         if association.isUsable && mode == .release {
             do { try await association.release() } catch {
                 logger.warning("association \(index): release failed: \(error)")

@@ -13,6 +13,12 @@ public enum Route: Sendable, Equatable {
     /// Nothing accepted can carry it; the reason names what is missing.
     case impossible(String)
 
+    /// Whether the file must be read and encoded again (not streamed from disk).
+    public var isConversion: Bool {
+        if case .convert = self { return true }
+        return false
+    }
+
     /// Chooses a route among the accepted contexts: the policy's target where it applies; else
     /// the file's own syntax (or the PS3.5 10.2 companion its stream is valid for); else the
     /// first syntax of the policy's order that was accepted and that Ferry can produce from

@@ -40,34 +40,28 @@ public struct FileSender: Sendable {
     public func send(
         _ file: OutgoingFile, on association: Association, invention: inout UIDInvention?
     ) async -> StoreOutcome {
-        await send(prepare(file, accepted: association.acceptedContexts, invention: &invention), on: association)
+        let route = route(for: file, accepted: association.acceptedContexts, inventing: invention != nil)
+        return await send(prepare(file, route: route, invention: &invention), on: association)
     }
 
-    /// Chooses the route and, for a conversion, reads and re-encodes the data set.
-    public func prepare(_ file: OutgoingFile, accepted: [AcceptedContext]) -> PreparedFile {
-        var none: UIDInvention?
-        return prepare(file, accepted: accepted, invention: &none)
-    }
-
-    /// Whether the file must be read and encoded again for these contexts (not streamed).
-    public func needsEncoding(_ file: OutgoingFile, accepted: [AcceptedContext]) -> Bool {
-        if case .convert = route(file, accepted: accepted, rewrite: conversion.disableNewVRs) { return true }
-        return false
-    }
-
-    func route(_ file: OutgoingFile, accepted: [AcceptedContext], rewrite: Bool) -> Route {
-        // An odd-length data set cannot travel as it is (PDVs are even): a deflated stream gets
-        // the NUL pad PS3.5 A.5 prescribes, anything else is re-encoded with even values.
+    /// How `file` travels on these accepted contexts. Decided once per file and association
+    /// and carried by the `PreparedFile`; the dry-run report and the probe judge files with it.
+    /// An odd-length data set cannot travel as it is (PDVs are even): a deflated stream gets
+    /// the NUL pad PS3.5 A.5 prescribes, anything else is re-encoded with even values.
+    public func route(for file: OutgoingFile, accepted: [AcceptedContext], inventing: Bool = false) -> Route {
         let odd = file.dataSetLength % 2 == 1
         return Route.choose(
             for: file, accepted: accepted, policy: policy,
-            mustRewrite: rewrite || (odd && !file.transferSyntax.isDeflated))
+            mustRewrite: inventing || conversion.disableNewVRs || (odd && !file.transferSyntax.isDeflated))
     }
 
-    public func prepare(
-        _ file: OutgoingFile, accepted: [AcceptedContext], invention: inout UIDInvention?
-    ) -> PreparedFile {
-        let route = route(file, accepted: accepted, rewrite: invention != nil || conversion.disableNewVRs)
+    /// The file made ready for its route: for a conversion, read and re-encoded.
+    public func prepare(_ file: OutgoingFile, route: Route) -> PreparedFile {
+        var none: UIDInvention?
+        return prepare(file, route: route, invention: &none)
+    }
+
+    public func prepare(_ file: OutgoingFile, route: Route, invention: inout UIDInvention?) -> PreparedFile {
         guard case .convert(_, let ts) = route else { return PreparedFile(file: file, route: route, encoded: nil) }
         do {
             var dicom = try Part10Reader.read(path: file.path)

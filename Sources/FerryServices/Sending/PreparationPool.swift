@@ -18,16 +18,14 @@ public final class PreparationPool: Sendable {
         depth = max(2, threads)
     }
 
-    /// The file prepared for `accepted`: on the pool when it must be re-encoded, inline when
-    /// it travels as it is (choosing its route is cheap).
-    public func prepare(
-        _ file: OutgoingFile, with sender: FileSender, accepted: [AcceptedContext]
-    ) async -> PreparedFile {
-        guard sender.needsEncoding(file, accepted: accepted) else { return sender.prepare(file, accepted: accepted) }
+    /// The file prepared for its route: on the pool when it must be re-encoded, inline when it
+    /// travels as it is (nothing to do).
+    public func prepare(_ file: OutgoingFile, route: Route, with sender: FileSender) async -> PreparedFile {
+        guard route.isConversion else { return sender.prepare(file, route: route) }
         do {
-            return try await pool.runIfActive { sender.prepare(file, accepted: accepted) }
+            return try await pool.runIfActive { sender.prepare(file, route: route) }
         } catch {
-            return sender.prepare(file, accepted: accepted)
+            return sender.prepare(file, route: route)
         }
     }
 }

@@ -2,7 +2,7 @@ import FerryDICOM
 import NIOCore
 
 /// One option of a DCMTK-style tool: `-aet`/`--aetitle` with its value names.
-struct OptionSpec {
+struct OptionSpec: Sendable {
     var short: String?
     var long: String
     var values: [String] = []
@@ -15,6 +15,39 @@ struct OptionSpec {
         self.values = values
         self.help = help
         self.group = group
+    }
+}
+
+/// An option with what it does: applied to the tool's settings `Settings` in command-line
+/// order. An option cannot be declared without its handler, nor handled without being declared.
+struct DCMTKOption<Settings>: Sendable {
+    /// Throws a `CommandLineError` for a bad value (other errors are reported as one).
+    typealias Handler = @Sendable (inout Settings, ParsedOption) throws -> Void
+    var spec: OptionSpec
+    var apply: Handler
+
+    init(
+        _ short: String?, _ long: String, _ values: [String] = [], _ help: String, group: String,
+        apply: @escaping Handler
+    ) {
+        self.spec = OptionSpec(short, long, values, help, group: group)
+        self.apply = apply
+    }
+
+    init(spec: OptionSpec, apply: @escaping Handler) {
+        self.spec = spec
+        self.apply = apply
+    }
+}
+
+extension Array {
+    /// Options of a part of a tool's settings (the shared ones), acting on that part.
+    func lifted<Part, Whole>(_ path: WritableKeyPath<Whole, Part> & Sendable) -> [DCMTKOption<Whole>]
+    where Element == DCMTKOption<Part> {
+        map { option in
+            let apply = option.apply
+            return DCMTKOption<Whole>(spec: option.spec) { whole, parsed in try apply(&whole[keyPath: path], parsed) }
+        }
     }
 }
 
@@ -34,13 +67,26 @@ struct CommandLineError: Error, CustomStringConvertible {
 /// exclusive options, the rightmost wins (the tools apply options in order); `@file` arguments
 /// are replaced by the whitespace-separated words of the file first (no nesting).
 /// swift-argument-parser cannot read `+` options, hence this small parser of our own.
-struct DCMTKCommandLine {
+struct DCMTKCommandLine<Settings>: Sendable {
     var tool: String
     var synopsis: String
     var parameters: [(name: String, help: String)]
-    var specs: [OptionSpec]
+    var options: [DCMTKOption<Settings>]
+    var specs: [OptionSpec] { options.map(\.spec) }
 
-    func parse(_ arguments: [String]) throws(CommandLineError) -> (options: [ParsedOption], parameters: [String]) {
+    /// Applies the options to `settings` in order; returns the parameters.
+    func parse(_ arguments: [String], into settings: inout Settings) throws(CommandLineError) -> [String] {
+        let (parsed, parameters) = try split(arguments)
+        for o in parsed {
+            guard let option = options.first(where: { $0.spec.long == o.spec.long }) else { continue }
+            do { try option.apply(&settings, o) } catch let error as CommandLineError { throw error } catch {
+                throw CommandLineError(message: "\(o.spec.long): \(error)")
+            }
+        }
+        return parameters
+    }
+
+    func split(_ arguments: [String]) throws(CommandLineError) -> (options: [ParsedOption], parameters: [String]) {
         let args = try Self.expandCommandFiles(arguments)
         var options: [ParsedOption] = []
         var params: [String] = []
@@ -145,17 +191,17 @@ struct DCMTKCommandLine {
         return 1
     }
 
-    /// A TCP port parameter.
-    static func port(_ text: String) throws(CommandLineError) -> Int {
-        guard let port = Int(text), (1...65535).contains(port) else {
-            throw CommandLineError(message: "invalid port number: \(text)")
-        }
-        return port
-    }
-
     private func pad(_ s: String, _ n: Int) -> String {
         s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
     }
+}
+
+/// A TCP port parameter.
+func dcmtkPort(_ text: String) throws(CommandLineError) -> Int {
+    guard let port = Int(text), (1...65535).contains(port) else {
+        throw CommandLineError(message: "invalid port number: \(text)")
+    }
+    return port
 }
 
 extension ParsedOption {
