@@ -57,6 +57,11 @@ import Testing
         #expect(storage.contains("1.2.840.10008.5.1.4.1.1.66.7"))  // Label Map Segmentation (supplement)
         #expect(!storage.contains(UIDRegistry.storageCommitmentPushModelSOPClass))
         #expect(!storage.contains("1.2.840.10008.5.1.4.1.2.2.1"))  // Study Root Q/R FIND
+        // The classification is DCMTK's and pynetdicom's, not a name: a DICOMDIR ("Media Storage
+        // Directory Storage") is no C-STORE object; a Hanging Protocol (non-patient object) is.
+        #expect(!storage.contains("1.2.840.10008.1.3.10"))
+        #expect(storage.contains("1.2.840.10008.5.1.4.38.1"))
+        #expect(storage.contains("1.2.840.10008.5.1.4.1.1.3"))  // Ultrasound Multi-frame (retired), as DCMTK
     }
 
     /// Every UID of the DCMTK storescu and storescp man pages and of the pynetdicom storescu

@@ -5,12 +5,9 @@ public struct UIDEntry: Sendable {
     public let keyword: String
     public let name: String
     public let isRetired: Bool
-
-    /// Storage SOP classes are the SOP classes a C-STORE can carry (PS3.4 B.5).
-    public var isStorageSOPClass: Bool {
-        kind == "SOP Class" && (name.contains("Storage") || keyword.hasSuffix("Storage"))
-            && !name.contains("Commitment") && !name.contains("Retrieve") && !name.contains("Query")
-    }
+    /// A Storage SOP class: one a C-STORE carries (PS3.4 Annex B, and the Non-Patient Object
+    /// Storage classes), as DCMTK and pynetdicom classify them (scripts/generate-dictionary.py).
+    public let isStorageSOPClass: Bool
 }
 
 /// The registry of well-known UIDs, parsed on first use from the generated table.
@@ -22,7 +19,7 @@ public enum UIDRegistry {
             guard f.count >= 5 else { continue }
             let e = UIDEntry(
                 uid: String(f[0]), kind: String(f[1]), keyword: String(f[2]),
-                name: String(f[4]), isRetired: f[3] == "R")
+                name: String(f[4]), isRetired: f[3] == "R", isStorageSOPClass: f.count > 5 && f[5] == "Storage")
             result[e.uid] = e
         }
         return result
