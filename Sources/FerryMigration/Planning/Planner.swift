@@ -7,7 +7,7 @@ import Glibc
 /// new files and files whose size or mtime changed are (re)planned, unchanged ones are left
 /// alone, unreadable ones are failed with the reason, duplicates of one SOP Instance UID are
 /// resolved by the job's conflict policy.
-public struct Planner {
+public struct Planner: Sendable {
     public let job: Job
     public let manifest: Manifest
 
@@ -25,7 +25,12 @@ public struct Planner {
         public var conflicts = 0
     }
 
-    public func scan(since: Double? = nil) throws -> ScanResult {
+    /// Scans and plans on the BlockingPool (directory walks, header reads, manifest writes).
+    public func scan(since: Double? = nil) async throws -> ScanResult {
+        try await BlockingPool.shared.run { try self.scanBlocking(since: since) }
+    }
+
+    private func scanBlocking(since: Double?) throws -> ScanResult {
         var result = ScanResult()
         let include = job.source.include.map(Glob.init)
         let exclude = job.source.exclude.map(Glob.init)

@@ -182,45 +182,84 @@ public final class Association {
 
     /// Sends a command or data set as P-DATA-TF PDUs of at most `sendPDULength`, built
     /// straight into socket buffers of about 256 KiB; one buffer is written while the next
-    /// is filled from disk, so memory stays bounded whatever the data set's size.
+    /// is filled, so memory stays bounded whatever the data set's size. A source that reads
+    /// from disk fills its buffers on the `BlockingPool`, never on the event loop.
     private func sendPDVs<Source: DataSetSource>(contextID: UInt8, isCommand: Bool, source: inout Source) async throws {
         guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
         let maxFragment = (sendPDULength - 6) & ~1  // even fragments: some peers refuse odd ones
         let perBuffer = max(1, (256 * 1024) / maxFragment)
+        let allocator = channel.allocator
         var remaining = source.length
         var inFlight: EventLoopFuture<Void>?
         var first = true
         do {
             while remaining > 0 || first {
                 first = false
-                var buffer = channel.allocator.buffer(
-                    capacity: min(perBuffer, remaining / maxFragment + 1) * (maxFragment + 12))
-                var fragments = 0
-                repeat {
-                    let n = min(maxFragment, remaining)
-                    buffer.writeInteger(UInt8(0x04))
-                    buffer.writeInteger(UInt8(0))
-                    buffer.writeInteger(UInt32(n + 6))
-                    buffer.writeInteger(UInt32(n + 2))
-                    buffer.writeInteger(contextID)
-                    buffer.writeInteger(UInt8((isCommand ? 1 : 0) | (n == remaining ? 2 : 0)))
-                    if n > 0 {
-                        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { ptr in
-                            try source.read(into: UnsafeMutableRawBufferPointer(rebasing: ptr[0..<n]))
-                            return n
-                        }
+                var buffer: ByteBuffer?
+                if source.blocks {
+                    // From the page cache on the event loop; from the disk on the pool.
+                    var attempt = source
+                    var left = remaining
+                    do {
+                        buffer = try Self.fill(
+                            &attempt, remaining: &left, contextID: contextID, isCommand: isCommand,
+                            maxFragment: maxFragment, perBuffer: perBuffer, allocator: allocator, withoutBlocking: true)
+                        (source, remaining) = (attempt, left)
+                    } catch is WouldBlock {}
+                }
+                if let filled = buffer {
+                    buffer = filled
+                } else if source.blocks {
+                    let (filled, advanced, left) = try await BlockingPool.shared.run { [source, remaining] in
+                        var (s, r) = (source, remaining)
+                        let b = try Self.fill(
+                            &s, remaining: &r, contextID: contextID, isCommand: isCommand,
+                            maxFragment: maxFragment, perBuffer: perBuffer, allocator: allocator)
+                        return (b, s, r)
                     }
-                    remaining -= n
-                    fragments += 1
-                } while remaining > 0 && fragments < perBuffer
+                    (buffer, source, remaining) = (filled, advanced, left)
+                } else {
+                    buffer = try Self.fill(
+                        &source, remaining: &remaining, contextID: contextID, isCommand: isCommand,
+                        maxFragment: maxFragment, perBuffer: perBuffer, allocator: allocator)
+                }
+                guard let ready = buffer else { throw AssociationError.protocolError("no data set buffer") }
                 if let f = inFlight { try await f.get() }
-                inFlight = channel.write(buffer, timeout: timeouts.socket, what: "sending P-DATA (peer not reading)")
+                inFlight = channel.write(ready, timeout: timeouts.socket, what: "sending P-DATA (peer not reading)")
             }
             if let f = inFlight { try await f.get() }
         } catch {
             if let f = inFlight { _ = try? await f.get() }
             throw await fail(error, during: isCommand ? "sending a command" : "sending a data set")
         }
+    }
+
+    /// One socket buffer of P-DATA-TF PDUs (one PDV each) holding the next bytes of `source`.
+    private static func fill<Source: DataSetSource>(
+        _ source: inout Source, remaining left: inout Int, contextID: UInt8, isCommand: Bool, maxFragment: Int,
+        perBuffer: Int, allocator: ByteBufferAllocator, withoutBlocking: Bool = false
+    ) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: min(perBuffer, left / maxFragment + 1) * (maxFragment + 12))
+        var fragments = 0
+        repeat {
+            let n = min(maxFragment, left)
+            buffer.writeInteger(UInt8(0x04))
+            buffer.writeInteger(UInt8(0))
+            buffer.writeInteger(UInt32(n + 6))
+            buffer.writeInteger(UInt32(n + 2))
+            buffer.writeInteger(contextID)
+            buffer.writeInteger(UInt8((isCommand ? 1 : 0) | (n == left ? 2 : 0)))
+            if n > 0 {
+                try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { ptr in
+                    try source.read(
+                        into: UnsafeMutableRawBufferPointer(rebasing: ptr[0..<n]), withoutBlocking: withoutBlocking)
+                    return n
+                }
+            }
+            left -= n
+            fragments += 1
+        } while left > 0 && fragments < perBuffer
+        return buffer
     }
 
     /// Reads until the response to `id` arrives (a command set without a data set).

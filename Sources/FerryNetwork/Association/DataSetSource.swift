@@ -2,19 +2,41 @@ import Glibc
 
 /// The bytes of one data set to send, read in order into caller-provided buffers, so a file
 /// goes from disk to the socket buffer without an intermediate copy of the whole data set.
-public protocol DataSetSource {
+public protocol DataSetSource: Sendable {
     var length: Int { get }
+    /// Whether reading may block (a file): the sender then tries `withoutBlocking` first and
+    /// reads on the `BlockingPool` when the bytes are not in memory.
+    var blocks: Bool { get }
     /// Fills `buffer` completely (or throws): the sender always asks for bytes it knows exist.
-    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws
+    /// With `withoutBlocking`, throws `WouldBlock` (having read nothing) instead of waiting for
+    /// the disk.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer, withoutBlocking: Bool) throws
 }
+
+extension DataSetSource {
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
+        try read(into: buffer, withoutBlocking: false)
+    }
+}
+
+/// The bytes asked for are not in the page cache: reading them would wait for the disk.
+public struct WouldBlock: Error {}
 
 /// A byte range of a file, read with pread: the data set of a Part 10 file sent as it is.
 public struct FileRangeSource: DataSetSource {
+    public var blocks: Bool { true }
     public let path: String
     public let length: Int
     private let fd: FileDescriptorBox
     private var offset: Int
     private let end: Int
+    private static let nowait: Int32 = 0x0000_0008  // RWF_NOWAIT
+    /// glibc's preadv2 (2.26), which the Glibc module does not export (it needs _GNU_SOURCE).
+    private static let preadv2: (@convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "preadv2") else { return nil }
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (Int32, UnsafePointer<iovec>?, Int32, off_t, Int32) -> Int).self)
+    }()
 
     /// With `padToEven`, an odd-length range is followed by one NUL byte (deflated streams, PS3.5 A.5).
     public init(path: String, offset: Int, length: Int, padToEven: Bool = false) throws {
@@ -29,8 +51,19 @@ public struct FileRangeSource: DataSetSource {
         self.length = padToEven && length % 2 == 1 ? length + 1 : length
     }
 
-    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer, withoutBlocking: Bool) throws {
         guard let base = buffer.baseAddress else { return }
+        if withoutBlocking {
+            // preadv2 with RWF_NOWAIT reads only what the page cache holds (Linux 4.14).
+            let wanted = min(buffer.count, end - offset)
+            guard let preadv2 = Self.preadv2 else { throw WouldBlock() }
+            var iov = iovec(iov_base: base, iov_len: wanted)
+            let n = preadv2(fd.fd, &iov, 1, off_t(offset), Self.nowait)
+            guard n == wanted else { throw WouldBlock() }
+            if wanted < buffer.count { (base + wanted).storeBytes(of: 0, as: UInt8.self) }
+            offset += buffer.count
+            return
+        }
         var done = 0
         while done < buffer.count {
             if offset >= end {
@@ -57,12 +90,13 @@ public struct FileRangeSource: DataSetSource {
 
 /// An in-memory data set (after a transfer syntax conversion).
 public struct BytesSource: DataSetSource {
+    public var blocks: Bool { false }
     public let bytes: [UInt8]
     private var position = 0
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public var length: Int { bytes.count }
 
-    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws {
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer, withoutBlocking: Bool) throws {
         let n = buffer.count
         guard position + n <= bytes.count else {
             throw DataSetSourceError(path: "<memory>", message: "read past the end")
@@ -80,7 +114,7 @@ public struct DataSetSourceError: Error, CustomStringConvertible {
     public var description: String { "\(path): \(message)" }
 }
 
-final class FileDescriptorBox {
+final class FileDescriptorBox: Sendable {
     let fd: Int32
     init(_ fd: Int32) { self.fd = fd }
     deinit { close(fd) }

@@ -194,7 +194,7 @@ final class AcceptorSession {
             // flush to the page cache and a rename: done here, a thread hop would cost more.
             let result =
                 settings.output.fsync || !settings.output.streamsAsReceived
-                ? try await NIOThreadPool.singleton.runIfActive(commit) : commit()
+                ? try await BlockingPool.shared.run(commit) : commit()
             switch result {
             case .success(let stored):
                 status = forced ?? .success

@@ -26,7 +26,7 @@ struct Plan: AsyncParsableCommand {
             let job = try options.resolve()
             try job.validate()
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
-            let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
+            let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
             FileHandleWriter.stderr(
                 "plan: \(scan.seen) files seen, \(scan.added) new, \(scan.changed) changed, \(scan.unchanged) unchanged, \(scan.unreadable) not sendable, \(scan.conflicts) conflicts\n"
             )
@@ -74,7 +74,7 @@ struct Run: AsyncParsableCommand {
             try job.validate()
             manifest = try Manifest(path: job.manifestPath, exclusive: true)
             if !noScan {
-                let scan = try Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
+                let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
                 if !quiet {
                     FileHandleWriter.stderr(
                         "plan: \(scan.seen) files, \(scan.added) new, \(scan.changed) changed, \(scan.unreadable) not sendable\n"
