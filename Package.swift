@@ -116,7 +116,11 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["FerryDICOM"],
+            dependencies: [
+                "FerryDICOM",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(

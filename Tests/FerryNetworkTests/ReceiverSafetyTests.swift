@@ -52,7 +52,7 @@ struct ReceiverSafetyTests {
         let cases =
             hostile.map { (sop: $0, study: good) } + hostile.map { (sop: "1.2.826.0.1.3680043.10.1515.5.2", study: $0) }
             + [(sop: good, study: "1.2.826.0.1.3680043.10.1515.5.3")]
-        let statuses = try await withTaskExecutorPreference(DedicatedExecutor.shared) {
+        let statuses = try await withTaskExecutorPreference(EventLoopExecutor.shared) {
             try await Self.sendHostile(cases, port: peer.port)
         }
         #expect(statuses.count == cases.count)

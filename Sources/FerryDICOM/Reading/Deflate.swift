@@ -81,14 +81,19 @@ public enum Deflate {
         }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 16)
-        input.withUnsafeBufferPointer { inBuf in
+        let status = input.withUnsafeBufferPointer { inBuf in
             output.withUnsafeMutableBufferPointer { out in
                 stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
                 stream.avail_in = UInt32(inBuf.count)
                 stream.next_out = out.baseAddress
                 stream.avail_out = UInt32(out.count)
-                _ = CZlib.deflate(&stream, Z_FINISH)
+                return CZlib.deflate(&stream, Z_FINISH)
             }
+        }
+        // One call into a deflateBound-sized buffer must finish the stream; anything else is
+        // a zlib failure, not a shorter output.
+        guard status == Z_STREAM_END else {
+            throw DICOMParseError(.inflate, "deflate of \(input.count) bytes failed (zlib status \(status))")
         }
         output.removeSubrange(Int(stream.total_out)...)
         return output

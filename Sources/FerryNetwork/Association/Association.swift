@@ -465,11 +465,13 @@ public final class Association {
         case let e as DataSetSourceError: return .protocolError("reading the data set failed: \(e)")
         case let e as NIOSSLError: return .tls("\(e)")
         case let e as BoringSSLError: return .tls("\(e)")
+        case let e as NIOSSLExtraError: return .tls("\(e)")
+        case let e as NIOTLSUnwrappingError: return .tls("\(e)")
+        case let e as NIOSSLCloseTimedOutError: return .tls("\(e)")
         case let e as ChannelError where e == .eof || e == .ioOnClosedChannel || e == .alreadyClosed:
             return .closedByPeer(during: during)
         case let e as IOError: return .closedByPeer(during: "\(during) (\(e))")
         default:
-            if "\(type(of: error))".contains("SSL") { return .tls("\(error)") }
             return .protocolError("\(error)")
         }
     }
