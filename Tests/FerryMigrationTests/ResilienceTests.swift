@@ -105,6 +105,39 @@ struct ResilienceTests {
         #expect(rows.contains { $0.statusCode == 0xA700 })
     }
 
+    /// SIGTERM while the run waits out a long back-off (out of resources, 60 s) ends the run at
+    /// once (exit 130) with the files still planned, instead of after the wait.
+    @Test func aStopDuringABackOffEndsTheRunAtOnce() throws {
+        let rx = try Corpus.temporaryDirectory("rx-backoff")
+        let receiver = try Pipeline.ferryReceiver(rx, ["--status", "A700"])
+        defer { receiver.stop() }
+        let src = try Corpus.temporaryDirectory("backoff-src")
+        for (i, f) in try Interop.uncompressedFiles("tiny").prefix(2).enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: FerryCLI.path)
+        p.arguments = [
+            "run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--name", "t", "--quiet",
+            "--associations", "1", "--backoff", "60", "--max-attempts", "5", "--source", src,
+        ]
+        try p.run()
+        // The first answer (0xA700) is in the manifest: the run now waits 30-90 s.
+        let answered = waitUntil(timeout: 60) {
+            ((try? Manifest(path: manifest, exclusive: false).instances()) ?? []).contains { $0.statusCode == 0xA700 }
+        }
+        #expect(answered, "the receiver answered out of resources")
+        let stopped = Date()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let seconds = Date().timeIntervalSince(stopped)
+        #expect(p.terminationStatus == 130)
+        #expect(seconds < 10, "ended \(seconds) s after SIGTERM; the back-off was at least 30 s")
+        let rows = try Manifest(path: manifest, exclusive: false).instances()
+        #expect(rows.allSatisfy { $0.state == .planned }, "\(rows.map(\.state))")
+    }
+
     @Test func cannotUnderstandIsRetriedOnceThenFailed() throws {
         let (out, m) = try faultRun(["--status", "C000"])
         #expect(out.status == 1, "\(out.stderr)")

@@ -49,6 +49,35 @@ struct CommandLineTests {
         #expect(try FerryCLI.run(["storescu", "127.0.0.1", "104", "/nonexistent.dcm"]).status == 21)
     }
 
+    /// --arguments prints the expanded command line with the values of -pwd and +pw masked,
+    /// whether given directly or in a command file.
+    @Test func argumentsAreEchoedWithoutTheirSecrets() throws {
+        let dir = try Corpus.temporaryDirectory()
+        try "-pwd in-file-s3cret".write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
+        for tool in ["echo", "storescu"] {
+            let out = try FerryCLI.run(
+                [tool, "--arguments", "-usr", "alice", "-pwd", "hunter2-secret", "@" + dir + "/secret.txt", "-ta", "1"]
+                    + ["127.0.0.1", String(freePort())] + (tool == "storescu" ? ["/nonexistent.dcm"] : []))
+            #expect(out.stdout.contains("expanded command line arguments:"), "\(tool): \(out.stdout)")
+            #expect(out.stdout.contains("-usr alice -pwd **** -pwd ****"), "\(tool): \(out.stdout)")
+            #expect(!(out.stdout + out.stderr).contains("s3cret") && !(out.stdout + out.stderr).contains("hunter2"))
+        }
+    }
+
+    /// A user identity field longer than its item can hold (16-bit length) is refused before
+    /// any connection, not truncated into a malformed A-ASSOCIATE-RQ.
+    @Test func anOversizedUserIdentityTokenIsRefused() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let token = dir + "/token.jwt"
+        try String(repeating: "A", count: 70_000).write(toFile: token, atomically: false, encoding: .utf8)
+        let out = try FerryCLI.run(["echo", "--jwt", token, "127.0.0.1", String(freePort())])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("70000 bytes") && out.stderr.contains("65535"), "\(out.stderr)")
+        let user = try FerryCLI.run(
+            ["echo", "-usr", String(repeating: "u", count: 70_000), "127.0.0.1", String(freePort())])
+        #expect(user.status == 1 && user.stderr.contains("65535"), "\(user.stderr)")
+    }
+
     /// A passcode given with -pwd reaches the peer (user identity negotiation) but not the
     /// debug log, and is gone from /proc/PID/cmdline while the transfer runs.
     @Test func passwordScrubbedFromArgumentsAndLogs() throws {

@@ -40,14 +40,16 @@ struct HostilePeerTests {
             body = struct.pack(">HH", 1, 0) + rq[4:36] + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1")
             for i, (pid, ts) in enumerate(pcs):
                 body += item(0x21, bytes([pid, 0, 0 if i == 0 else 3, 0]) + item(0x40, ts))
-            body += item(0x50, item(0x51, struct.pack(">I", 0 if mode == "unlimited" else 16384)) + item(0x52, b"1.2.3.4"))
+            maxlen = {"unlimited": 0, "max-length-4g": 0xFFFFFFFF}.get(mode, 16384)
+            body += item(0x50, item(0x51, struct.pack(">I", maxlen)) + item(0x52, b"1.2.3.4"))
             conn.sendall(bytes([2, 0]) + struct.pack(">I", len(body)) + body)
             return pcs[0][0]
-        def command_rsp(pid, msgid):
-            # C-STORE-RSP answering `msgid`, implicit VR LE, success.
+        def command_rsp(pid, msgid, instance=None):
+            # C-STORE-RSP answering `msgid`, implicit VR LE, success (naming `instance`, if given).
             def el(g, e, v): return struct.pack("<HHI", g, e, len(v)) + v
             body = el(0, 0x100, struct.pack("<H", 0x8001)) + el(0, 0x120, struct.pack("<H", msgid)) + \
                    el(0, 0x800, struct.pack("<H", 0x0101)) + el(0, 0x900, struct.pack("<H", 0))
+            if instance: body += el(0, 0x1000, instance)
             cmd = el(0, 0, struct.pack("<I", len(body))) + body
             pdv = struct.pack(">I", len(cmd) + 2) + bytes([pid, 3]) + cmd
             conn.sendall(bytes([4, 0]) + struct.pack(">I", len(pdv)) + pdv)
@@ -67,7 +69,17 @@ struct HostilePeerTests {
                 conn.sendall(bytes([2, 0]) + struct.pack(">I", 200) + b"\0" * 50); conn.close()
             elif mode == "silent":
                 pass  # answer nothing; the read loop below sees Ferry give up
-            elif mode in ("wrong-message-id", "huge-data", "unlimited"):
+            elif mode == "endless-command":
+                pid = accept(rq)
+                while True:  # read Ferry's request, then send command fragments that never end
+                    t, body = read_pdu()
+                    if t != 4 or (body[5] & 2 and not body[5] & 1): break
+                frag = struct.pack(">I", 65536 + 2) + bytes([pid, 1]) + b"\0" * 65536
+                try:
+                    for _ in range(64): conn.sendall(bytes([4, 0]) + struct.pack(">I", len(frag)) + frag)
+                except OSError:
+                    pass  # Ferry gave up and closed
+            elif mode in ("wrong-message-id", "huge-data", "unlimited", "max-length-4g", "wrong-instance"):
                 pid = accept(rq)
                 longest = 0
                 while True:  # read the command and the data set up to the last data fragment
@@ -75,7 +87,8 @@ struct HostilePeerTests {
                     longest = max(longest, len(body))
                     if t != 4: break
                     if body[5] & 2 and not body[5] & 1: break
-                if mode == "unlimited": seen.append("max%d" % longest); command_rsp(pid, 1)
+                if mode in ("unlimited", "max-length-4g"): seen.append("max%d" % longest); command_rsp(pid, 1)
+                elif mode == "wrong-instance": command_rsp(pid, 1, b"1.2.3.999\0")
                 elif mode == "wrong-message-id": command_rsp(pid, 999)
                 else: conn.sendall(bytes([4, 0]) + struct.pack(">I", 0x7FFFFFFF) + b"\0" * 64)
             conn.settimeout(30)
@@ -148,6 +161,32 @@ struct HostilePeerTests {
         #expect(out.status == 0, "\(out.stderr)")
         let longest = Int(peerSaw.split(separator: " ").first { $0.hasPrefix("max") }?.dropFirst(3) ?? "") ?? -1
         #expect(longest > 1000 && longest <= 16384, "longest P-DATA-TF variable field \(longest)")
+    }
+
+    /// A peer announcing a maximum length of 4 GiB (0xFFFFFFFF) gets PDUs no longer than
+    /// Ferry's own ceiling (64 MiB), and the store succeeds: no buffer is sized from its word.
+    @Test func aFourGigabyteMaximumLengthIsBoundedByOurCeiling() throws {
+        let (out, peerSaw, _) = try run("max-length-4g")
+        #expect(out.status == 0, "\(out.stderr)")
+        let longest = Int(peerSaw.split(separator: " ").first { $0.hasPrefix("max") }?.dropFirst(3) ?? "") ?? -1
+        #expect(longest > 0 && longest <= 64 << 20, "longest P-DATA-TF variable field \(longest)")
+    }
+
+    /// A success response naming another SOP Instance UID is no answer to our store: the
+    /// association is aborted and the store fails without a status (storescu: exit 10).
+    @Test func aResponseNamingAnotherInstanceIsNotASuccess() throws {
+        let (out, peerSaw, _) = try run("wrong-instance")
+        #expect(out.status == 10, "\(out.stderr)")
+        #expect(out.stderr.contains("names SOP Instance UID 1.2.3.999"), "\(out.stderr)")
+        #expect(peerSaw.hasPrefix("07"), "peer saw \(peerSaw)")
+    }
+
+    /// Command fragments that never end are cut off at 1 MiB: nothing accumulates without bound.
+    @Test func anEndlessCommandSetIsCutOffAtOneMebibyte() throws {
+        let (out, peerSaw, _) = try run("endless-command", extra: ["-pdu", "131072"])
+        #expect(out.status == 10, "\(out.stderr)")
+        #expect(out.stderr.contains("command set longer than 1 MiB"), "\(out.stderr)")
+        _ = peerSaw  // the peer may be cut off mid-send before it reads the A-ABORT
     }
 
     @Test func dataPDULongerThanOurMaximumIsRefused() throws {

@@ -71,6 +71,11 @@ public final class Association {
         tls: NIOSSLContext? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "ferry.association")
     ) async throws -> Association {
+        // The user identity item's fields have 16-bit lengths (PS3.7 D.3.3.7): refused here,
+        // not truncated into a malformed PDU.
+        if let id = parameters.userIdentity, id.primaryField.count > 0xFFFF || id.secondaryField.count > 0xFFFF {
+            throw AssociationError.protocolError("a user identity field longer than 65535 bytes cannot be sent")
+        }
         var machine = UpperLayerStateMachine()
         _ = machine.handle(.associateRequest)  // AE-1: issue the transport connect
         var bootstrap = ClientBootstrap(group: group)
@@ -162,7 +167,15 @@ public final class Association {
                 messageID: id, sopClass: sopClass, sopInstance: sopInstance, priority: priority,
                 moveOriginator: moveOriginator), contextID: contextID)
         try await sendDataSet(contextID: contextID, source: &data)
-        return try await receiveResponse(to: id, expecting: .cStoreRSP)
+        let response = try await receiveResponse(to: id, expecting: .cStoreRSP)
+        // PS3.7 9.3.1.2: the response names the instance of the request. One naming another
+        // says nothing about ours: the outcome is unknown.
+        if let named = response.affectedSOPInstanceUID, named != sopInstance {
+            throw await fail(
+                AssociationError.protocolError(
+                    "C-STORE-RSP names SOP Instance UID \(named.prefix(64)), the request \(sopInstance)"), during: "")
+        }
+        return response
     }
 
     public func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {

@@ -246,6 +246,13 @@ enum CommonOptions {
         } else if v.password != nil {
             throw CommandLineError(message: "--password only with --user")
         }
+        // The item's field lengths are 16 bits (PS3.7 D.3.3.7): a longer value cannot travel.
+        if let id = v.association.userIdentity, id.primaryField.count > 0xFFFF || id.secondaryField.count > 0xFFFF {
+            throw CommandLineError(
+                message:
+                    "user identity of \(max(id.primaryField.count, id.secondaryField.count)) bytes; the item holds at most 65535 per field"
+            )
+        }
         if v.tlsEnabled, v.tls.privateKeyFile != nil, v.tls.privateKeyPassword == nil, v.keyPasswordFromStdin {
             // DCMTK's +ps: the key may be unencrypted; ask only if it is encrypted.
             if let bytes = try? FileBytes.readAll(v.tls.privateKeyFile ?? ""),

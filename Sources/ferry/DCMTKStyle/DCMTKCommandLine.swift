@@ -8,6 +8,9 @@ struct OptionSpec: Sendable {
     var values: [String] = []
     var help: String
     var group: String
+    /// The values are secrets (passwords): never printed, scrubbed from the process arguments.
+    var isSecret: Bool { Self.secrets.contains(long) }
+    static let secrets: Set<String> = ["--password", "--use-passwd"]
 
     init(_ short: String?, _ long: String, _ values: [String] = [], _ help: String, group: String) {
         self.short = short
@@ -179,10 +182,23 @@ struct DCMTKCommandLine<Settings>: Sendable {
         if help { print(self.help + "\n\n" + exitCodes); return true }
         if version { print(versionLine); return true }
         if printArguments {
-            print(
-                "expanded command line arguments:\n" + (try Self.expandCommandFiles(arguments)).joined(separator: " "))
+            print("expanded command line arguments:\n" + (try printable(arguments)).joined(separator: " "))
         }
         return false
+    }
+
+    /// The expanded arguments with the values of secret options (passwords) masked.
+    func printable(_ arguments: [String]) throws(CommandLineError) -> [String] {
+        var out = try Self.expandCommandFiles(arguments)
+        var i = 0
+        while i < out.count {
+            if let spec = specs.first(where: { $0.isSecret && ($0.short == out[i] || $0.long == out[i]) }) {
+                for j in (i + 1)..<min(out.count, i + 1 + spec.values.count) { out[j] = "****" }
+                i += spec.values.count
+            }
+            i += 1
+        }
+        return out
     }
 
     /// DCMTK's answer to a command line error: the message, a pointer to --help, exit code 1.
