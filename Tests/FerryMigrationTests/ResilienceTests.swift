@@ -105,6 +105,47 @@ struct ResilienceTests {
         #expect(rows.contains { $0.statusCode == 0xA700 })
     }
 
+    /// A file whose decoding kills the process (a codec that traps; here the test switch
+    /// FERRY_TEST_ABORT_DECODING makes the process abort when it re-encodes f1.dcm) costs one
+    /// attempt per run that dies on it: after max_attempts such runs it is failed with the
+    /// reason, and the run finishes the rest instead of dying on it forever.
+    @Test func aFileThatKillsTheDecoderIsFailedAfterItsAttempts() throws {
+        let rx = try Corpus.temporaryDirectory("rx-crash")
+        let port = freePort()
+        let receiver = try PeerProcess(
+            FerryCLI.path, ["storescp", "-od", rx, "--accept-ts", TransferSyntax.rleLossless.uid, String(port)],
+            port: port)
+        defer { receiver.stop() }
+        let src = try Corpus.temporaryDirectory("crash-src")
+        let files = try Interop.uncompressedFiles("tiny")
+        #expect(files.count >= 3)
+        for (i, f) in files.enumerated() {
+            try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
+        }
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let env = ProcessInfo.processInfo.environment.merging(["FERRY_TEST_ABORT_DECODING": "f1.dcm"]) { $1 }
+        func run() throws -> Tools.Output {
+            try Pipeline.run(
+                "run", manifest: manifest, port: port, sources: [src],
+                ["--quiet", "--associations", "1", "--max-attempts", "2"], environment: env)
+        }
+        for attempt in 1...2 {
+            let out = try run()
+            #expect(out.status == SIGABRT, "run \(attempt) died decoding f1.dcm: \(out.status) \(out.stderr)")
+            let row = try #require(
+                try Manifest(path: manifest, exclusive: false).instances().first { $0.path.hasSuffix("/f1.dcm") })
+            #expect(row.decoding && row.decodeAttempts == attempt, "marked before the decoder started")
+        }
+        let out = try run()
+        #expect(out.status == 1, "the rest is sent, one file failed: \(out.stderr)")
+        let rows = try Manifest(path: manifest, exclusive: false).instances()
+        let crashed = try #require(rows.first { $0.path.hasSuffix("/f1.dcm") })
+        #expect(crashed.state == .failed)
+        #expect(crashed.error == "the process ended while decoding this file (2 runs)", "\(crashed.error ?? "")")
+        #expect(rows.filter { $0.state == .done }.count == files.count - 1, "\(rows.map { ($0.path, $0.state) })")
+        #expect(Interop.received(rx).count == files.count - 1)
+    }
+
     /// SIGTERM while the run waits out a long back-off (out of resources, 60 s) ends the run at
     /// once (exit 130) with the files still planned, instead of after the wait.
     @Test func aStopDuringABackOffEndsTheRunAtOnce() throws {

@@ -4,12 +4,20 @@ import GRDB
 /// The manifest's side of `ferry run`: runs, the reset of files left in flight, the queue of
 /// planned files, and the checkpoints of the send loop.
 extension Manifest {
-    /// Starts a run: files left `sending` by a run that died are planned again (their outcome
-    /// is unknown), and failures from an earlier probe are judged again.
-    public func beginRun(settings: String) async throws -> RunRecord {
+    /// Starts a run: a file a dead run was decoding counts one decode attempt against it and
+    /// fails once `maxAttempts` runs died on it; files left `sending` are planned again
+    /// (their outcome is unknown); failures from an earlier probe are judged again.
+    public func beginRun(maxAttempts: Int, settings: String) async throws -> RunRecord {
         try await db.write { db in
             var run = RunRecord(startedAt: now(), settings: settings)
             try run.insert(db)
+            try db.execute(
+                sql: """
+                    UPDATE instance SET decoding = 0,
+                        state = CASE WHEN decode_attempts >= ? THEN ? ELSE state END,
+                        error = CASE WHEN decode_attempts >= ? THEN 'the process ended while decoding this file (' || decode_attempts || ' runs)' ELSE error END
+                    WHERE decoding
+                    """, arguments: [maxAttempts, InstanceState.failed, maxAttempts])
             try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.sending)
                 .updateAll(
                     db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
@@ -56,6 +64,23 @@ extension Manifest {
                     InstanceRecord.CodingKeys.instanceNumber, InstanceRecord.CodingKeys.path
                 )
                 .fetchAll(db)
+        }
+    }
+
+    /// Before a decoder touches the file (committed first): it counts against the file if
+    /// the process dies before `decoded`.
+    public func decoding(_ id: Int64) async throws {
+        try await db.write { db in
+            try db.execute(
+                sql: "UPDATE instance SET decoding = 1, decode_attempts = decode_attempts + 1 WHERE id = ?",
+                arguments: [id])
+        }
+    }
+
+    /// The decoder returned (with a result or an error): the file is not a crash risk.
+    public func decoded(_ id: Int64) async throws {
+        try await db.write { db in
+            try db.execute(sql: "UPDATE instance SET decoding = 0, decode_attempts = 0 WHERE id = ?", arguments: [id])
         }
     }
 

@@ -38,6 +38,11 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     /// The SOP Instance UID the destination received, when a lossy re-encoding gave the
     /// instance a new one (the old-to-new mapping).
     public var sentSOPInstanceUID: String?
+    /// A decoder is working on the file (committed before it starts): a run that dies with
+    /// this set died decoding it.
+    public var decoding = false
+    /// Runs in a row that ended while decoding this file.
+    public var decodeAttempts = 0
     public var plannedAt: Double
     public var updatedAt: Double
 
@@ -52,6 +57,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
         case sentTransferSyntaxUID = "sent_transfer_syntax_uid", associationID = "association_id", bytesSent =
             "bytes_sent"
         case sentSOPInstanceUID = "sent_sop_instance_uid"
+        case decoding, decodeAttempts = "decode_attempts"
         case plannedAt = "planned_at", updatedAt = "updated_at"
     }
 
@@ -194,6 +200,12 @@ public final class Manifest: Sendable {
         }
         m.registerMigration("v3: new instance UIDs of lossy re-encodings") { db in
             try db.alter(table: "instance") { t in t.add(column: "sent_sop_instance_uid", .text) }
+        }
+        m.registerMigration("v4: files being decoded") { db in
+            try db.alter(table: "instance") { t in
+                t.add(column: "decoding", .boolean).notNull().defaults(to: false)
+                t.add(column: "decode_attempts", .integer).notNull().defaults(to: 0)
+            }
         }
         return m
     }

@@ -41,6 +41,8 @@ public final class MigrationRunner: Sendable {
     let progress: Progress
     /// What the associations share about the destination: how many send, whether it is paused.
     let gate: Mutex<DestinationGate>
+    /// Decodes side by side, a suspect's alone.
+    let decodeGate = DecodeGate()
     private let associationIDs = Mutex(1)
 
     public init(job: Job, manifest: Manifest, logger: Logger, stop: StopFlag, progress: Progress) {
@@ -55,6 +57,7 @@ public final class MigrationRunner: Sendable {
 
     public func run() async throws -> RunOutcome {
         var runRecord = try await manifest.beginRun(
+            maxAttempts: job.transfer.maxAttempts,
             settings:
                 "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)"
         )
@@ -71,7 +74,10 @@ public final class MigrationRunner: Sendable {
             }
         }
         let rows = try await manifest.plannedInSendingOrder()
-        let sendable = rows.compactMap { r in r.outgoing.map { (id: r.id ?? 0, file: $0, study: r.studyInstanceUID) } }
+        let sendable = rows.compactMap { r in
+            r.outgoing.map { (id: r.id ?? 0, file: $0, study: r.studyInstanceUID, suspect: r.decodeAttempts > 0) }
+        }
+        let suspects = Set(sendable.indices.filter { sendable[$0].suspect })
         let files = sendable.map { ($0.id, $0.file) }
         let plans = ContextPlanner.plan(files.map(\.1), options: job.proposalOptions)
         // Queue studies per plan, in order: a study's files stay together on one association.
@@ -88,7 +94,8 @@ public final class MigrationRunner: Sendable {
                 group.addTask { [self] in
                     let worker = PipelineWorker(
                         index: w, runner: self, queue: queue, files: files.map(\.1), plans: plans,
-                        parameters: connection.parameters, timeouts: connection.timeouts, tls: tls, journal: journal)
+                        parameters: connection.parameters, timeouts: connection.timeouts, tls: tls, journal: journal,
+                        suspects: suspects)
                     await worker.run()
                 }
             }

@@ -1,6 +1,7 @@
 import FerryDICOM
 import FerryNetwork
 import FerryServices
+import Foundation
 import Logging
 import NIOSSL
 
@@ -17,6 +18,8 @@ final class PipelineWorker: SendLoopDelegate {
     let timeouts: Timeouts
     let tls: NIOSSLContext?
     let journal: ManifestJournal
+    /// Files a dead run was decoding: decoded alone (see DecodeGate).
+    let suspects: Set<Int>
     private let sender: FileSender
     private let pool = PreparationPool.shared
     /// Routes on the open association's accepted contexts (each decided once), and the files
@@ -26,8 +29,10 @@ final class PipelineWorker: SendLoopDelegate {
 
     init(
         index: Int, runner: MigrationRunner, queue: WorkQueue, files: [OutgoingFile], plans: [AssociationPlan],
-        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?, journal: ManifestJournal
+        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?, journal: ManifestJournal,
+        suspects: Set<Int>
     ) {
+        self.suspects = suspects
         self.index = index
         self.runner = runner
         self.queue = queue
@@ -88,18 +93,46 @@ final class PipelineWorker: SendLoopDelegate {
         for next in upcoming.prefix(pool.depth) where ahead[next] == nil {
             let r = route(next)
             guard r.isConversion else { continue }
-            let (f, pool, sender) = (files[next], pool, sender)
-            ahead[next] = Task { await pool.prepare(f, route: r, with: sender) }
+            let prepare = tracked(next, r)
+            ahead[next] = Task { await prepare() }
         }
         let prepared: PreparedFile
         if let task = ahead.removeValue(forKey: file) {
             prepared = await task.value
         } else {
-            prepared = await pool.prepare(files[file], route: route(file), with: sender)
+            let r = route(file)
+            prepared =
+                r.isConversion ? await tracked(file, r)() : await pool.prepare(files[file], route: r, with: sender)
         }
         routes[file] = nil
         return await sender.send(prepared, on: association)
     }
+
+    /// The preparation of a file to re-encode, with the manifest told first that a decoder is
+    /// at work on it: if a decoder kills the process, the next run counts it against that file
+    /// (and fails the file once `max_attempts` runs died on it) instead of dying again forever.
+    private func tracked(_ file: Int, _ route: Route) -> @Sendable () async -> PreparedFile {
+        let (f, row, manifest, pool, sender, logger) = (
+            files[file], journal.rows[file], journal.manifest, pool, sender, logger
+        )
+        let (gate, suspect) = (runner.decodeGate, suspects.contains(file))
+        return {
+            await gate.enter(alone: suspect)
+            do { try await manifest.decoding(row) } catch {
+                logger.error("the manifest cannot be written before decoding \(f.path): \(error)")
+            }
+            let prepared = await pool.prepare(f, route: route, with: sender, crashTest: Self.crashTest)
+            do { try await manifest.decoded(row) } catch {
+                logger.error("the manifest cannot be written after decoding \(f.path): \(error)")
+            }
+            await gate.leave()
+            return prepared
+        }
+    }
+
+    /// FERRY_TEST_ABORT_DECODING=NAME: the process aborts when it decodes a file so named, as a
+    /// codec that traps would (the test of crash isolation; never set in production).
+    static let crashTest: String? = ProcessInfo.processInfo.environment["FERRY_TEST_ABORT_DECODING"]
 
     func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) {
         runner.progress.fileFinished(bytes: files[file].fileSize, failed: disposition == .failed)

@@ -1,4 +1,5 @@
 import FerryNetwork
+import Glibc
 import NIOCore
 import NIOPosix
 
@@ -19,12 +20,23 @@ public final class PreparationPool: Sendable {
 
     /// The file prepared for its route: on the pool when it must be re-encoded, inline when it
     /// travels as it is (nothing to do).
-    public func prepare(_ file: OutgoingFile, route: Route, with sender: FileSender) async -> PreparedFile {
+    /// `crashTest`: abort the process when the file's name is this (tests of crash isolation).
+    public func prepare(
+        _ file: OutgoingFile, route: Route, with sender: FileSender, crashTest: String? = nil
+    ) async -> PreparedFile {
         guard route.isConversion else { return sender.prepare(file, route: route) }
-        do {
-            return try await pool.run { sender.prepare(file, route: route) }
-        } catch {
+        let work: @Sendable () -> PreparedFile = {
+            if let name = crashTest, file.path.hasSuffix("/" + name) {
+                var none = rlimit(rlim_cur: 0, rlim_max: 0)
+                setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)  // no core file left by the test
+                abort()
+            }
             return sender.prepare(file, route: route)
+        }
+        do {
+            return try await pool.run(work)
+        } catch {
+            return work()
         }
     }
 }
