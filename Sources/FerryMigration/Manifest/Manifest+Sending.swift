@@ -33,8 +33,13 @@ extension Manifest {
         }
     }
 
+    /// Ends a run that did not die: files prepared but not sent were decoded without harm.
     public func endRun(_ run: RunRecord) async throws {
-        try await db.write { db in try run.update(db) }
+        try await db.write { db in
+            try run.update(db)
+            try db.execute(
+                sql: "UPDATE instance SET decoding = 0, decode_attempts = decode_attempts - 1 WHERE decoding")
+        }
     }
 
     /// How the reason of a file failed by a stored probe begins.
@@ -67,17 +72,19 @@ extension Manifest {
         }
     }
 
-    /// Before a decoder touches the file (committed first): it counts against the file if
-    /// the process dies before `decoded`.
-    public func decoding(_ id: Int64) async throws {
+    /// Before a decoder touches these files (committed first): each counts one decode attempt,
+    /// kept against it if the process dies before the file's outcome is recorded.
+    public func decoding(_ ids: [Int64]) async throws {
         try await db.write { db in
-            try db.execute(
-                sql: "UPDATE instance SET decoding = 1, decode_attempts = decode_attempts + 1 WHERE id = ?",
-                arguments: [id])
+            for id in ids {
+                try db.cachedStatement(
+                    sql: "UPDATE instance SET decoding = 1, decode_attempts = decode_attempts + 1 WHERE id = ?"
+                ).execute(arguments: [id])
+            }
         }
     }
 
-    /// The decoder returned (with a result or an error): the file is not a crash risk.
+    /// The decoder returned on a file decoded alone: it is not the one that kills the process.
     public func decoded(_ id: Int64) async throws {
         try await db.write { db in
             try db.execute(sql: "UPDATE instance SET decoding = 0, decode_attempts = 0 WHERE id = ?", arguments: [id])
@@ -104,7 +111,8 @@ extension Manifest {
                     try db.cachedStatement(
                         sql: """
                             UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
-                            bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ? WHERE id = ?
+                            bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ?,
+                            decoding = 0, decode_attempts = 0 WHERE id = ?
                             """
                     ).execute(arguments: [
                         state, outcome.status.map { Int($0.code) }, outcome.status?.name,

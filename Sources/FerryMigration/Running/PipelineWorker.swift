@@ -90,42 +90,46 @@ final class PipelineWorker: SendLoopDelegate {
             routes[f] = decided
             return decided
         }
-        for next in upcoming.prefix(pool.depth) where ahead[next] == nil {
-            let r = route(next)
-            guard r.isConversion else { continue }
-            let prepare = tracked(next, r)
-            ahead[next] = Task { await prepare() }
-        }
+        // The files to re-encode ahead (and this one, if not prepared yet), each marked
+        // `decoding` by its own task before its decoder starts; one file more than the pool's
+        // depth, so the mark's write is hidden (the SV1 benchmark: 1.08 -> 0.97 of the baseline).
+        var starting = upcoming.prefix(pool.depth + 1).filter { ahead[$0] == nil && route($0).isConversion }
+        if ahead[file] == nil && route(file).isConversion { starting.insert(file, at: 0) }
+        for next in starting { ahead[next] = Task { [prepare = tracked(next, route(next))] in await prepare() } }
         let prepared: PreparedFile
         if let task = ahead.removeValue(forKey: file) {
             prepared = await task.value
         } else {
-            let r = route(file)
-            prepared =
-                r.isConversion ? await tracked(file, r)() : await pool.prepare(files[file], route: r, with: sender)
+            prepared = await pool.prepare(files[file], route: route(file), with: sender)
         }
         routes[file] = nil
         return await sender.send(prepared, on: association)
     }
 
-    /// The preparation of a file to re-encode, with the manifest told first that a decoder is
-    /// at work on it: if a decoder kills the process, the next run counts it against that file
-    /// (and fails the file once `max_attempts` runs died on it) instead of dying again forever.
+    /// The preparation of a file to re-encode. The manifest knows first that a decoder is at
+    /// work on it (until its outcome is recorded): if a decoder kills the process, the next run
+    /// counts it against that file, and fails the file once `max_attempts` runs died on it,
+    /// instead of dying again forever.
     private func tracked(_ file: Int, _ route: Route) -> @Sendable () async -> PreparedFile {
         let (f, row, manifest, pool, sender, logger) = (
             files[file], journal.rows[file], journal.manifest, pool, sender, logger
         )
-        let (gate, suspect) = (runner.decodeGate, suspects.contains(file))
+        // Without suspects in the run, decodes need no gate.
+        let (gate, suspect) = (suspects.isEmpty ? nil : runner.decodeGate, suspects.contains(file))
         return {
-            await gate.enter(alone: suspect)
-            do { try await manifest.decoding(row) } catch {
+            await gate?.enter(alone: suspect)
+            do { try await manifest.decoding([row]) } catch {
                 logger.error("the manifest cannot be written before decoding \(f.path): \(error)")
             }
             let prepared = await pool.prepare(f, route: route, with: sender, crashTest: Self.crashTest)
-            do { try await manifest.decoded(row) } catch {
-                logger.error("the manifest cannot be written after decoding \(f.path): \(error)")
+            if suspect {
+                // Decoded alone without harm: cleared at once, so a crash of the next suspect
+                // is not counted against this one.
+                do { try await manifest.decoded(row) } catch {
+                    logger.error("the manifest cannot be written after decoding \(f.path): \(error)")
+                }
             }
-            await gate.leave()
+            await gate?.leave()
             return prepared
         }
     }
