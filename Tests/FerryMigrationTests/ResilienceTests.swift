@@ -199,3 +199,48 @@ struct ResilienceTests {
             })
     }
 }
+
+/// A damaged manifest is refused when it opens, by every command, and left as it is.
+@Suite(.scratch)
+struct DamagedManifestTests {
+    func planned() throws -> String {
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
+        let out = try FerryCLI.run(
+            ["plan", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:104", "--name", "t", "--source"]
+                + [try Interop.corpusRoots("small")[0]])
+        #expect(out.status == 0, "\(out.stderr)")
+        return manifest
+    }
+
+    func expectRefused(_ manifest: String) throws {
+        let before = try Data(contentsOf: URL(fileURLWithPath: manifest))
+        for command in [["status", manifest], ["report", manifest]] {
+            let out = try FerryCLI.run(command)
+            #expect(out.status == 2, "\(command[0]): \(out.status) \(out.stderr)")
+            #expect(out.stderr.contains("is damaged"), "\(command[0]): \(out.stderr)")
+        }
+        let run = try FerryCLI.run(
+            [
+                "run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(freePort())", "--name", "t",
+                "--source", try Corpus.temporaryDirectory("empty-source"),
+            ])
+        #expect(run.status == 2 && run.stderr.contains("is damaged"), "run: \(run.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: manifest)) == before, "the manifest was not changed")
+    }
+
+    @Test func aFileThatIsNoDatabaseIsRefused() throws {
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/garbage.sqlite"
+        try Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }).write(to: URL(fileURLWithPath: manifest))
+        try expectRefused(manifest)
+    }
+
+    /// A page of the instance table overwritten in the middle of the file.
+    @Test func aDatabaseWithADamagedPageIsRefused() throws {
+        let manifest = try planned()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: manifest))
+        #expect(bytes.count >= 4 * 4096, "\(bytes.count) bytes")
+        for i in 0..<64 { bytes[2 * 4096 + i] = 0xFF }
+        try bytes.write(to: URL(fileURLWithPath: manifest))
+        try expectRefused(manifest)
+    }
+}

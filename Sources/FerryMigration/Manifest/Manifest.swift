@@ -113,8 +113,18 @@ public final class Manifest: Sendable {
         public var description: String { "manifest \(path) is in use by another ferry run (lock held on \(path).lock)" }
     }
 
-    /// Opens (creating if needed) the manifest. With `exclusive`, takes the job's lock or
-    /// throws `Locked` at once.
+    /// A manifest SQLite cannot read, or whose pages fail its integrity check: refused before
+    /// anything (a migration, a run) writes to it.
+    public struct Damaged: Error, CustomStringConvertible {
+        public var path: String
+        public var detail: String
+        public var description: String {
+            "manifest \(path) is damaged (\(detail)); it was left as it is: restore it from a copy, or plan the job into a new manifest"
+        }
+    }
+
+    /// Opens (creating if needed) the manifest, checked (PRAGMA quick_check) before its schema
+    /// is brought up to date. With `exclusive`, takes the job's lock or throws `Locked` at once.
     public init(path: String, exclusive: Bool) throws {
         self.path = path
         if let slash = path.lastIndex(of: "/") {
@@ -138,7 +148,25 @@ public final class Manifest: Sendable {
             // Each commit is durable to the OS (survives a killed process) and cheap.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        db = try DatabaseQueue(path: path, configuration: config)
+        // Checked on a local queue: a throw leaves `db` unset, so deinit does not run and the
+        // lock is released here.
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            let problems = try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check(5)") }
+            guard problems == ["ok"] else {
+                throw Damaged(path: path, detail: problems.joined(separator: "; "))
+            }
+        } catch let error as DatabaseError
+            where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT
+        {
+            if lockFD >= 0 { close(lockFD) }
+            throw Damaged(path: path, detail: "SQLite: \(error.message ?? "\(error.resultCode)")")
+        } catch {
+            if lockFD >= 0 { close(lockFD) }
+            throw error
+        }
+        db = queue
         try Self.migrator.migrate(db)
     }
 

@@ -37,6 +37,9 @@ struct Plan: AsyncParsableCommand {
         } catch let e as Manifest.Locked {
             FileHandleWriter.stderr("plan: \(e)\n")
             throw ExitCode(PipelineExit.usage)
+        } catch let e as Manifest.Damaged {
+            FileHandleWriter.stderr("plan: \(e)\n")
+            throw ExitCode(PipelineExit.usage)
         } catch let e as Job.Invalid {
             FileHandleWriter.stderr("plan: \(e)\n")
             throw ExitCode(PipelineExit.usage)
@@ -122,7 +125,11 @@ struct Status: ParsableCommand {
             FileHandleWriter.stderr("status: no manifest at \(job.manifestPath)\n")
             throw ExitCode(PipelineExit.usage)
         }
-        let manifest = try Manifest(path: job.manifestPath, exclusive: false)
+        let manifest: Manifest
+        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as Manifest.Damaged {
+            FileHandleWriter.stderr("status: \(e)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
         let counts = try manifest.counts()
         print("manifest \(job.manifestPath)")
         for s in InstanceState.allCases {
@@ -158,7 +165,11 @@ struct Report: ParsableCommand {
             FileHandleWriter.stderr("report: no manifest at \(job.manifestPath)\n")
             throw ExitCode(PipelineExit.usage)
         }
-        let manifest = try Manifest(path: job.manifestPath, exclusive: false)
+        let manifest: Manifest
+        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as Manifest.Damaged {
+            FileHandleWriter.stderr("report: \(e)\n")
+            throw ExitCode(PipelineExit.usage)
+        }
         print(try ReportRenderer.render(try RunReport.make(manifest: manifest), format: format))
     }
 }
