@@ -140,4 +140,24 @@ struct PlanReportTests {
         let all = try Manifest(path: manifest, exclusive: false).instances(in: [.planned])
         #expect(doneByShard[0].union(doneByShard[1]) == Set(all.compactMap(\.sopInstanceUID)))
     }
+
+    /// A manifest run as shard 1/2 and then without a shard sends the other shard's studies too:
+    /// rows a shard skipped do not stay skipped.
+    @Test func aShardsSkipsAreLiftedByALaterRunWithoutShards() throws {
+        let rx = try Corpus.temporaryDirectory("rx-unshard")
+        let receiver = try Pipeline.ferryReceiver(rx)
+        defer { receiver.stop() }
+        let sources = try Interop.corpusRoots("small")
+        let manifest = try Corpus.temporaryDirectory("manifest") + "/u.sqlite"
+        let first = try Pipeline.run(
+            "run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet", "--shard", "1/2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let skipped = try Manifest(path: manifest, exclusive: false).counts()[.skipped] ?? 0
+        #expect(skipped > 0, "shard 1/2 skipped the other studies")
+        let second = try Pipeline.run("run", manifest: manifest, port: receiver.port, sources: sources, ["--quiet"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let counts = try Manifest(path: manifest, exclusive: false).counts()
+        #expect((counts[.skipped] ?? 0) == 0, "\(counts)")
+        #expect(Interop.received(rx).count == (try Interop.sources("small")).count)
+    }
 }

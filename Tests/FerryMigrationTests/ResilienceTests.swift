@@ -234,12 +234,31 @@ struct DamagedManifestTests {
         try expectRefused(manifest)
     }
 
-    /// A page of the instance table overwritten in the middle of the file.
+    /// The b-tree page header of the instance table overwritten (found, after a checkpoint
+    /// that empties the WAL, by Python's sqlite3).
     @Test func aDatabaseWithADamagedPageIsRefused() throws {
         let manifest = try planned()
+        let found = try Tools.run(
+            PeerProcess.python3,
+            [
+                "-c",
+                """
+                import sqlite3, sys
+                c = sqlite3.connect(sys.argv[1])
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                print(c.execute("PRAGMA page_size").fetchone()[0],
+                      c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'instance'").fetchone()[0])
+                c.close()
+                """, manifest,
+            ])
+        let numbers = found.stdout.split(separator: " ").compactMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        try #require(numbers.count == 2, "\(found.stdout) \(found.stderr)")
         var bytes = try Data(contentsOf: URL(fileURLWithPath: manifest))
-        #expect(bytes.count >= 4 * 4096, "\(bytes.count) bytes")
-        for i in 0..<64 { bytes[2 * 4096 + i] = 0xFF }
+        let header = (numbers[1] - 1) * numbers[0]
+        try #require(header + 12 <= bytes.count)
+        for i in 0..<12 { bytes[header + i] = 0xFF }
         try bytes.write(to: URL(fileURLWithPath: manifest))
         try expectRefused(manifest)
     }

@@ -89,6 +89,19 @@ extension Manifest {
         }
     }
 
+    /// Plans again the files skipped for a reason beginning with `reasonPrefix`.
+    public func unskip(reasonPrefix: String) throws {
+        try db.write { db in
+            try InstanceRecord.filter(
+                InstanceRecord.CodingKeys.state == InstanceState.skipped
+                    && InstanceRecord.CodingKeys.error.like("\(reasonPrefix)%")
+            )
+            .updateAll(
+                db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
+                InstanceRecord.CodingKeys.error.set(to: nil))
+        }
+    }
+
     /// The answers of a new probe replace the stored ones.
     public func replaceProbe(_ records: [ProbeRecord]) async throws {
         try await db.write { db in

@@ -19,9 +19,14 @@ public struct Shard: Sendable, Equatable {
         return Int(h % UInt64(count)) == index - 1
     }
 
-    public func apply(to manifest: Manifest) throws {
-        try manifest.skipPlanned(reason: "study belongs to another shard than \(index)/\(count)") {
-            contains(study: $0)
-        }
+    static let reasonPrefix = "study belongs to another shard than "
+
+    /// Restricts the manifest's planned files to `shard`'s studies. Files an earlier run's
+    /// shard skipped are planned again first, so a run with another shard, or with none,
+    /// takes what belongs to it.
+    public static func restrict(_ manifest: Manifest, to shard: Shard?) throws {
+        try manifest.unskip(reasonPrefix: reasonPrefix)
+        guard let shard else { return }
+        try manifest.skipPlanned(reason: "\(reasonPrefix)\(shard.index)/\(shard.count)") { shard.contains(study: $0) }
     }
 }

@@ -84,7 +84,7 @@ struct Run: AsyncParsableCommand {
                     )
                 }
             }
-            if let shard { try Shard.parse(shard).apply(to: manifest) }
+            try Shard.restrict(manifest, to: try shard.map(Shard.parse))
         } catch let e as Manifest.Locked {
             FileHandleWriter.stderr("run: \(e)\n")
             throw ExitCode(PipelineExit.usage)
