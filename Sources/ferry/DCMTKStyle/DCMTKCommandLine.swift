@@ -57,7 +57,6 @@ extension Array {
 struct ParsedOption {
     var spec: OptionSpec
     var values: [String]
-    var name: String { spec.long }
 }
 
 struct CommandLineError: Error, CustomStringConvertible {
