@@ -91,15 +91,18 @@ extension Manifest {
 
     /// Plans again the files skipped for a reason beginning with `reasonPrefix`.
     public func unskip(reasonPrefix: String) throws {
-        try db.write { db in
-            try InstanceRecord.filter(
-                InstanceRecord.CodingKeys.state == InstanceState.skipped
-                    && InstanceRecord.CodingKeys.error.like("\(reasonPrefix)%")
-            )
-            .updateAll(
-                db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
-                InstanceRecord.CodingKeys.error.set(to: nil))
-        }
+        try db.write { db in try Self.replan(db, from: .skipped, reasonPrefix: reasonPrefix) }
+    }
+
+    /// Files in `state` for a reason beginning with `reasonPrefix` are planned again, reason
+    /// cleared (a shard's skips, a stored probe's failures).
+    static func replan(_ db: Database, from state: InstanceState, reasonPrefix: String) throws {
+        try InstanceRecord.filter(
+            InstanceRecord.CodingKeys.state == state && InstanceRecord.CodingKeys.error.like("\(reasonPrefix)%")
+        )
+        .updateAll(
+            db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
+            InstanceRecord.CodingKeys.error.set(to: nil))
     }
 
     /// The answers of a new probe replace the stored ones.

@@ -22,13 +22,7 @@ extension Manifest {
                 .updateAll(
                     db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
                     InstanceRecord.CodingKeys.error.set(to: "resent: the previous run ended during its store"))
-            try InstanceRecord.filter(
-                InstanceRecord.CodingKeys.state == InstanceState.failed
-                    && InstanceRecord.CodingKeys.error.like("\(Self.probeFailurePrefix)%")
-            )
-            .updateAll(
-                db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
-                InstanceRecord.CodingKeys.error.set(to: nil))
+            try Self.replan(db, from: .failed, reasonPrefix: Self.probeFailurePrefix)
             return run
         }
     }
