@@ -46,11 +46,47 @@ public struct ImageDescription: Sendable, Equatable {
     }
 }
 
-/// A malformed stream or an image a codec cannot handle: never a crash.
+/// FerryCodecs' one error: a malformed stream or an image a codec cannot handle, never a
+/// crash. `frame` (1-based) is set by the transcoder for multi-frame images; `underlying`
+/// holds the data set's own error when its pixel attributes are what is wrong.
 public struct CodecError: Error, Sendable, CustomStringConvertible {
+    public struct Code: ErrorCode {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The stream breaks its standard (markers, lengths, entropy-coded data).
+        public static let malformed = Code(rawValue: "malformed")
+        /// The stream's own header, or the pixel data's size, disagrees with the data set.
+        public static let mismatch = Code(rawValue: "mismatch")
+        /// A valid image or stream this codec does not handle (precision, subsampling, syntax).
+        public static let unsupported = Code(rawValue: "unsupported")
+        /// The image needs more memory than the pixel budget allows.
+        public static let overBudget = Code(rawValue: "over-budget")
+        /// The C library (OpenJPEG, CharLS) failed where its input was checked.
+        public static let library = Code(rawValue: "library")
+        /// A lossless encoding does not decode to its source pixels.
+        public static let verification = Code(rawValue: "verification")
+    }
+
+    public var code: Code
     public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    public var frame: Int?
+    public var underlying: (any Error)?
+
+    public init(_ message: String, code: Code = .malformed, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        (frame.map { "frame \($0): " } ?? "") + message + (underlying.map { ": \($0)" } ?? "") + " [\(code)]"
+    }
+
+    func inFrame(_ index: Int) -> CodecError {
+        var e = self
+        if e.frame == nil { e.frame = index + 1 }
+        return e
+    }
 }
 
 /// One compression scheme for the frames of Pixel Data, keyed by its transfer syntax.

@@ -36,9 +36,9 @@ public struct JPEG2000Codec: PixelCodec {
     }
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard canEncode else { throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)") }
+        guard canEncode else { throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)", code: .unsupported) }
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
-            throw CodecError("JPEG 2000: frame shorter than the image")
+            throw CodecError("JPEG 2000: frame shorter than the image", code: .mismatch)
         }
         let bytes = image.bitsAllocated / 8
         guard bytes == 1 || bytes == 2, (1...bytes * 8).contains(image.bitsStored) else {
@@ -46,10 +46,10 @@ public struct JPEG2000Codec: PixelCodec {
                 "JPEG 2000: cannot encode Bits Allocated \(image.bitsAllocated), Bits Stored \(image.bitsStored)")
         }
         guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
-            throw CodecError("JPEG 2000: \(image.samplesPerPixel) samples per pixel")
+            throw CodecError("JPEG 2000: \(image.samplesPerPixel) samples per pixel", code: .unsupported)
         }
         guard ["MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR"].contains(image.photometric) else {
-            throw CodecError("JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)")
+            throw CodecError("JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)", code: .unsupported)
         }
         let count = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
         var params = [opj_image_cmptparm_t](repeating: opj_image_cmptparm_t(), count: count)
@@ -61,7 +61,7 @@ public struct JPEG2000Codec: PixelCodec {
         }
         guard let img = opj_image_create(OPJ_UINT32(count), &params, count == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY)
         else {
-            throw CodecError("JPEG 2000: cannot create an image")
+            throw CodecError("JPEG 2000: cannot create an image", code: .library)
         }
         defer { opj_image_destroy(img) }
         img.pointee.x0 = 0; img.pointee.y0 = 0
@@ -94,17 +94,17 @@ public struct JPEG2000Codec: PixelCodec {
         while levels > 1 && min(width, height) >> (levels - 1) < 1 { levels -= 1 }
         parameters.numresolution = Int32(levels)
         guard let codec = opj_create_compress(OPJ_CODEC_J2K) else {
-            throw CodecError("JPEG 2000: cannot create an encoder")
+            throw CodecError("JPEG 2000: cannot create an encoder", code: .library)
         }
         defer { opj_destroy_codec(codec) }
         opj_set_error_handler(codec, { _, _ in }, nil)
         opj_set_warning_handler(codec, { _, _ in }, nil)
         opj_set_info_handler(codec, { _, _ in }, nil)
         guard opj_setup_encoder(codec, &parameters, img) != 0 else {
-            throw CodecError("JPEG 2000: cannot set up the encoder")
+            throw CodecError("JPEG 2000: cannot set up the encoder", code: .library)
         }
         let sink = Sink()
-        guard let stream = opj_stream_create(1 << 16, 0) else { throw CodecError("JPEG 2000: cannot create a stream") }
+        guard let stream = opj_stream_create(1 << 16, 0) else { throw CodecError("JPEG 2000: cannot create a stream", code: .library) }
         defer { opj_stream_destroy(stream) }
         opj_stream_set_user_data(stream, Unmanaged.passRetained(sink).toOpaque()) { p in
             if let p { Unmanaged<Sink>.fromOpaque(p).release() }
@@ -141,7 +141,7 @@ public struct JPEG2000Codec: PixelCodec {
         guard opj_start_compress(codec, img, stream) != 0, opj_encode(codec, stream) != 0,
             opj_end_compress(codec, stream) != 0
         else {
-            throw CodecError("JPEG 2000: encoding failed")
+            throw CodecError("JPEG 2000: encoding failed", code: .library)
         }
         var out = sink.bytes
         if out.count % 2 == 1 { out.append(0) }  // fragments are even (PS3.5 A.4)
@@ -157,11 +157,11 @@ public struct JPEG2000Codec: PixelCodec {
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG 2000: image size overflows") }
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG 2000: image size overflows", code: .mismatch) }
         guard data.count >= 4 else { throw CodecError("JPEG 2000: stream of \(data.count) bytes") }
         // A JP2 file (box structure) or a bare codestream (FF 4F FF 51).
         let format = data[0] == 0xFF && data[1] == 0x4F ? OPJ_CODEC_J2K : OPJ_CODEC_JP2
-        guard let codec = opj_create_decompress(format) else { throw CodecError("JPEG 2000: cannot create a decoder") }
+        guard let codec = opj_create_decompress(format) else { throw CodecError("JPEG 2000: cannot create a decoder", code: .library) }
         defer { opj_destroy_codec(codec) }
         // Quiet: errors come back as a failed call.
         opj_set_error_handler(codec, { _, _ in }, nil)
@@ -170,11 +170,11 @@ public struct JPEG2000Codec: PixelCodec {
         var parameters = opj_dparameters_t()
         opj_set_default_decoder_parameters(&parameters)
         guard opj_setup_decoder(codec, &parameters) != 0 else {
-            throw CodecError("JPEG 2000: cannot set up the decoder")
+            throw CodecError("JPEG 2000: cannot set up the decoder", code: .library)
         }
 
         let source = Source(data)
-        guard let stream = opj_stream_create(1 << 16, 1) else { throw CodecError("JPEG 2000: cannot create a stream") }
+        guard let stream = opj_stream_create(1 << 16, 1) else { throw CodecError("JPEG 2000: cannot create a stream", code: .library) }
         defer { opj_stream_destroy(stream) }
         let context = Unmanaged.passRetained(source).toOpaque()
         opj_stream_set_user_data(stream, context) { p in
@@ -224,17 +224,17 @@ public struct JPEG2000Codec: PixelCodec {
         for c in 0..<count {
             let comp = comps[c]
             guard comp.dx == 1, comp.dy == 1 else {
-                throw CodecError("JPEG 2000: subsampled components are not supported")
+                throw CodecError("JPEG 2000: subsampled components are not supported", code: .unsupported)
             }
             guard Int(comp.prec) <= image.bitsAllocated else {
-                throw CodecError("JPEG 2000: \(comp.prec)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
+                throw CodecError("JPEG 2000: \(comp.prec)-bit samples do not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
             }
         }
         guard opj_decode(codec, stream, header) != 0, opj_end_decompress(codec, stream) != 0 else {
             throw CodecError("JPEG 2000: decoding failed (corrupt codestream?)")
         }
         let bytes = image.bitsAllocated / 8
-        guard bytes == 1 || bytes == 2 else { throw CodecError("JPEG 2000: Bits Allocated \(image.bitsAllocated)") }
+        guard bytes == 1 || bytes == 2 else { throw CodecError("JPEG 2000: Bits Allocated \(image.bitsAllocated)", code: .unsupported) }
         var out = [UInt8](repeating: 0, count: frameLength)
         let pixels = width * height
         for c in 0..<count {

@@ -50,7 +50,7 @@ public struct JPEGDCTCodec: PixelCodec {
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let label = "JPEG"
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG: image size overflows") }
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG: image size overflows", code: .mismatch) }
         var r = Reader(data: data, label: label)
         guard r.u8() == 0xFF, r.u8() == 0xD8 else { throw CodecError("JPEG: no SOI marker") }
         var quant = [[Int32]](repeating: [], count: 4)
@@ -69,7 +69,7 @@ public struct JPEGDCTCodec: PixelCodec {
                 precision = try r.byte(); height = try r.u16(); width = try r.u16()
                 let count = try r.byte()
                 guard precision == 8 || precision == 12 else {
-                    throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)")
+                    throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)", code: .unsupported)
                 }
                 guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
                     throw CodecError(
@@ -77,7 +77,7 @@ public struct JPEGDCTCodec: PixelCodec {
                     )
                 }
                 guard precision <= image.bitsAllocated else {
-                    throw CodecError("JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)")
+                    throw CodecError("JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
                 }
                 for _ in 0..<count {
                     let id = try r.byte(), sampling = try r.byte(), tq = try r.byte()
@@ -358,17 +358,17 @@ public struct JPEGDCTCodec: PixelCodec {
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard canEncode else {
             throw CodecError(
-                "JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)")
+                "JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)", code: .unsupported)
         }
         guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else {
-            throw CodecError("JPEG: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))")
+            throw CodecError("JPEG: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))", code: .unsupported)
         }
         guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
-            throw CodecError("JPEG: \(image.samplesPerPixel) samples per pixel")
+            throw CodecError("JPEG: \(image.samplesPerPixel) samples per pixel", code: .unsupported)
         }
-        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG: image larger than 65535") }
+        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG: image larger than 65535", code: .unsupported) }
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
-            throw CodecError("JPEG: frame shorter than the image")
+            throw CodecError("JPEG: frame shorter than the image", code: .mismatch)
         }
         let nc = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
         let q = max(1, min(100, quality))

@@ -18,8 +18,8 @@ public struct JPEGLSCodec: PixelCodec {
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let stream: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG-LS: image size overflows") }
-        guard let decoder = charls_jpegls_decoder_create() else { throw CodecError("JPEG-LS: cannot create a decoder") }
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG-LS: image size overflows", code: .mismatch) }
+        guard let decoder = charls_jpegls_decoder_create() else { throw CodecError("JPEG-LS: cannot create a decoder", code: .library) }
         defer { charls_jpegls_decoder_destroy(decoder) }
         var info = charls_frame_info()
         var interleave = CHARLS_INTERLEAVE_MODE_NONE
@@ -46,7 +46,7 @@ public struct JPEGLSCodec: PixelCodec {
                 || (image.bitsAllocated == 8) != (info.bits_per_sample <= 8)
             {
                 checked = CodecError(
-                    "JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)")
+                    "JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
                 return 0
             }
             return out.withUnsafeMutableBytes { dst in
@@ -56,7 +56,7 @@ public struct JPEGLSCodec: PixelCodec {
             }
         }
         if let checked { throw checked }
-        guard rc > -1000 else { throw CodecError("JPEG-LS: decoding failed (\(Self.message(-1000 - rc)))") }
+        guard rc > -1000 else { throw CodecError("JPEG-LS: decoding failed (\(Self.message(-1000 - rc)))", code: .library) }
         guard rc == 0 else { throw CodecError("JPEG-LS: malformed stream (\(Self.message(rc)))") }
         // CharLS writes component planes for interleave mode "none"; DICOM wants the data
         // set's planar configuration.
@@ -70,14 +70,14 @@ public struct JPEGLSCodec: PixelCodec {
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
-            throw CodecError("JPEG-LS: frame shorter than the image")
+            throw CodecError("JPEG-LS: frame shorter than the image", code: .mismatch)
         }
         guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else {
-            throw CodecError("JPEG-LS: Bits Allocated \(image.bitsAllocated)")
+            throw CodecError("JPEG-LS: Bits Allocated \(image.bitsAllocated)", code: .unsupported)
         }
-        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG-LS: image larger than 65535") }
+        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG-LS: image larger than 65535", code: .unsupported) }
         guard let encoder = charls_jpegls_encoder_create() else {
-            throw CodecError("JPEG-LS: cannot create an encoder")
+            throw CodecError("JPEG-LS: cannot create an encoder", code: .library)
         }
         defer { charls_jpegls_encoder_destroy(encoder) }
         // Precision: Bits Allocated, so every stored bit pattern (signed values included) survives.
@@ -93,7 +93,7 @@ public struct JPEGLSCodec: PixelCodec {
         if e == 0 { e = charls_jpegls_encoder_set_near_lossless(encoder, nearLossless).code }
         if e == 0 { e = charls_jpegls_encoder_set_interleave_mode(encoder, interleave).code }
         if e == 0 { e = charls_jpegls_encoder_get_estimated_destination_size(encoder, &size).code }
-        guard e == 0 else { throw CodecError("JPEG-LS: cannot set up the encoder (\(Self.message(e)))") }
+        guard e == 0 else { throw CodecError("JPEG-LS: cannot set up the encoder (\(Self.message(e)))", code: .library) }
         var out = [UInt8](repeating: 0, count: size)
         var written = 0
         let rc: Int32 = out.withUnsafeMutableBytes { dst in
@@ -105,7 +105,7 @@ public struct JPEGLSCodec: PixelCodec {
                 return e
             }
         }
-        guard rc == 0 else { throw CodecError("JPEG-LS: encoding failed (\(Self.message(rc)))") }
+        guard rc == 0 else { throw CodecError("JPEG-LS: encoding failed (\(Self.message(rc)))", code: .library) }
         out.removeLast(out.count - written)
         if out.count % 2 == 1 { out.append(0) }  // fragments are even (PS3.5 A.4)
         return out

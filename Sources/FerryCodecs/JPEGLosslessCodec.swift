@@ -14,13 +14,13 @@ public struct JPEGLosslessCodec: PixelCodec {
     /// own difference statistics (T.81 K.2).
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else {
-            throw CodecError("JPEG lossless: Bits Allocated \(image.bitsAllocated)")
+            throw CodecError("JPEG lossless: Bits Allocated \(image.bitsAllocated)", code: .unsupported)
         }
         guard image.rows <= 65535, image.columns <= 65535 else {
-            throw CodecError("JPEG lossless: image larger than 65535")
+            throw CodecError("JPEG lossless: image larger than 65535", code: .unsupported)
         }
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
-            throw CodecError("JPEG lossless: frame shorter than the image")
+            throw CodecError("JPEG lossless: frame shorter than the image", code: .mismatch)
         }
         let precision = image.bitsAllocated, nc = image.samplesPerPixel, width = image.columns, height = image.rows
         let bytes = precision / 8
@@ -109,7 +109,7 @@ public struct JPEGLosslessCodec: PixelCodec {
                     let id = try r.byte(), sampling = try r.byte()
                     _ = try r.byte()
                     guard sampling == 0x11 else {
-                        throw CodecError("JPEG lossless: subsampled components are not supported")
+                        throw CodecError("JPEG lossless: subsampled components are not supported", code: .unsupported)
                     }
                     components.append((id, 0))
                 }
@@ -145,8 +145,7 @@ public struct JPEGLosslessCodec: PixelCodec {
                 let ns = try r.byte()
                 guard ns == f.components.count else {
                     throw CodecError(
-                        "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)"
-                    )
+                        "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)", code: .unsupported)
                 }
                 var huff: [Huffman] = []
                 for _ in 0..<ns {
@@ -196,7 +195,7 @@ public struct JPEGLosslessCodec: PixelCodec {
         }
         guard (2...16).contains(f.precision), f.precision <= image.bitsAllocated else {
             throw CodecError(
-                "JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)")
+                "JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
         }
     }
 
@@ -208,7 +207,7 @@ public struct JPEGLosslessCodec: PixelCodec {
         predictor: Int, image: ImageDescription
     ) throws(CodecError) -> [UInt8] {
         guard width > 0, height > 0, let frameLength = image.frameLength, frameLength >= width * height * 2 else {
-            throw CodecError("JPEG lossless: image size overflows")
+            throw CodecError("JPEG lossless: image size overflows", code: .mismatch)
         }
         var out = [UInt8](repeating: 0, count: frameLength)
         let initial = UInt16(truncatingIfNeeded: 1 << (precision - 1))
@@ -273,7 +272,7 @@ public struct JPEGLosslessCodec: PixelCodec {
         huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription
     ) throws(CodecError) -> [UInt8] {
         let width = f.width, height = f.height, nc = f.components.count
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG lossless: image size overflows") }
+        guard let frameLength = image.frameLength else { throw CodecError("JPEG lossless: image size overflows", code: .mismatch) }
         var samples = [Int](repeating: 0, count: width * height * nc)
         let initial = 1 << (f.precision - pt - 1)
         try data.withUnsafeBufferPointer { (buffer) throws(CodecError) in

@@ -11,7 +11,7 @@ public struct RLECodec: PixelCodec {
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
         let bytesPerSample = try Self.bytesPerSample(image)
         let planes = bytesPerSample * image.samplesPerPixel
-        guard let frameLength = image.frameLength else { throw CodecError("RLE: image size overflows") }
+        guard let frameLength = image.frameLength else { throw CodecError("RLE: image size overflows", code: .mismatch) }
         let pixels = image.rows * image.columns
         guard data.count >= 64 else {
             throw CodecError("RLE: frame of \(data.count) bytes is shorter than its 64-byte header")
@@ -53,7 +53,7 @@ public struct RLECodec: PixelCodec {
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         let bytesPerSample = try Self.bytesPerSample(image)
         let planes = bytesPerSample * image.samplesPerPixel
-        guard planes <= 15 else { throw CodecError("RLE: \(planes) byte planes, at most 15") }
+        guard planes <= 15 else { throw CodecError("RLE: \(planes) byte planes, at most 15", code: .unsupported) }
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
             throw CodecError("RLE: frame of \(frame.count) bytes, expected \(image.frameLength ?? -1)")
         }
@@ -92,10 +92,10 @@ public struct RLECodec: PixelCodec {
 
     static func bytesPerSample(_ image: ImageDescription) throws(CodecError) -> Int {
         guard [8, 16, 32].contains(image.bitsAllocated) else {
-            throw CodecError("RLE: Bits Allocated \(image.bitsAllocated) is not 8, 16 or 32")
+            throw CodecError("RLE: Bits Allocated \(image.bitsAllocated) is not 8, 16 or 32", code: .unsupported)
         }
         guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
-            throw CodecError("RLE: \(image.samplesPerPixel) samples per pixel")
+            throw CodecError("RLE: \(image.samplesPerPixel) samples per pixel", code: .unsupported)
         }
         guard image.rows > 0, image.columns > 0 else { throw CodecError("RLE: empty image") }
         return image.bitsAllocated / 8

@@ -15,7 +15,7 @@ public struct Transcoder: Sendable {
     public func transcode(_ ds: DataSet, from source: TransferSyntax, to target: TransferSyntax) throws -> DataSet {
         guard ds[.pixelData] != nil, source.isEncapsulated || target.isEncapsulated, source != target else { return ds }
         guard let attributes = try PixelAttributes(ds) else {
-            throw CodecError("no pixel attributes (Rows, Columns, Bits Allocated ...)")
+            throw CodecError("no pixel attributes (Rows, Columns, Bits Allocated ...)", code: .mismatch)
         }
         try attributes.validate()
         var image = ImageDescription(attributes)
@@ -25,7 +25,7 @@ public struct Transcoder: Sendable {
         var out = ds
         let nativeBytes = frames.reduce(0) { $0 + $1.count }
         if target.isEncapsulated {
-            guard let codec = Codecs.encoder(for: target) else { throw CodecError("no encoder for \(target.name)") }
+            guard let codec = Codecs.encoder(for: target) else { throw CodecError("no encoder for \(target.name)", code: .unsupported) }
             var fragments: [ArraySlice<UInt8>] = []
             for (i, frame) in frames.enumerated() {
                 let encoded = try codec.encode(frame, image: image)
@@ -33,7 +33,7 @@ public struct Transcoder: Sendable {
                     let back = try codec.decode([encoded[...]], image: image)
                     guard back[...] == frame else {
                         throw CodecError(
-                            "\(target.name) encoding of frame \(i + 1) does not decode to the source pixels")
+                            "\(target.name) encoding of frame \(i + 1) does not decode to the source pixels", code: .verification)
                     }
                 }
                 fragments.append(encoded[...])
@@ -98,11 +98,11 @@ public struct Transcoder: Sendable {
     func nativeFrames(
         _ ds: DataSet, source: TransferSyntax, image: ImageDescription, count: Int
     ) throws -> [ArraySlice<UInt8>] {
-        guard let frameLength = image.frameLength else { throw CodecError("image size overflows") }
+        guard let frameLength = image.frameLength else { throw CodecError("image size overflows", code: .mismatch) }
         if let frames = try ds.encapsulatedFrames() {
-            guard let codec = Codecs.codec(for: source) else { throw CodecError("no decoder for \(source.name)") }
+            guard let codec = Codecs.codec(for: source) else { throw CodecError("no decoder for \(source.name)", code: .unsupported) }
             guard frames.count == count else {
-                throw CodecError("\(frames.count) frames in the pixel data, Number of Frames says \(count)")
+                throw CodecError("\(frames.count) frames in the pixel data, Number of Frames says \(count)", code: .mismatch)
             }
             return try frames.map { try codec.decode($0, image: image)[...] }
         }
@@ -110,7 +110,7 @@ public struct Transcoder: Sendable {
             throw CodecError("Pixel Data is neither native nor encapsulated")
         }
         guard bytes.count >= frameLength * count else {
-            throw CodecError("Pixel Data has \(bytes.count) bytes, \(count) frames need \(frameLength * count)")
+            throw CodecError("Pixel Data has \(bytes.count) bytes, \(count) frames need \(frameLength * count)", code: .mismatch)
         }
         return (0..<count).map {
             bytes[(bytes.startIndex + $0 * frameLength)..<(bytes.startIndex + ($0 + 1) * frameLength)]

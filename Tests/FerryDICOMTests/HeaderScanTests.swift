@@ -41,7 +41,7 @@ import Testing
         let bytes = try Part10Writer.encode(ds, transferSyntax: .explicitVRLittleEndian)
         let s = try HeaderScan.summary(prefix: bytes, fileSize: bytes.count, path: "mem")
         #expect(s.sopInstanceUID == "1.2.3.45")
-        #expect(throws: DICOMParseError.self) {
+        #expect(throws: DICOMError.self) {
             try HeaderScan.summary(prefix: Array(bytes.prefix(16 * 1024)), fileSize: bytes.count, path: "mem")
         }
         let dir = try Corpus.temporaryDirectory()

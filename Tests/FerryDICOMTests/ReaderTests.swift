@@ -97,10 +97,10 @@ import Testing
             numberOfFrames: 2, extendedOffsets: [0, 22])
         #expect(byEOT.map { $0.count } == [2, 1])
         // Non-monotonic or misaligned offsets are errors, never out-of-bounds reads.
-        #expect(throws: DICOMParseError.self) {
+        #expect(throws: DICOMError.self) {
             try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [0, 7])
         }
-        #expect(throws: DICOMParseError.self) {
+        #expect(throws: DICOMError.self) {
             try EncapsulatedPixelData(fragments: pixels.fragments).frames(numberOfFrames: 2, extendedOffsets: [22, 0])
         }
     }
@@ -123,7 +123,7 @@ import Testing
 
     // MARK: Hostile input: every defect is a typed error naming offset and tag.
 
-    func parseError(_ bytes: [UInt8]) -> DICOMParseError? {
+    func parseError(_ bytes: [UInt8]) -> DICOMError? {
         do {
             _ = try Part10Reader.read(bytes: bytes)
             return nil
@@ -214,13 +214,13 @@ import Testing
         var options = ReadOptions()
         options.maxInflatedSize = 1_000_000
         #expect(body.count < 10_000)
-        #expect(throws: DICOMParseError.self) { try Part10Reader.read(bytes: b, options: options) }
+        #expect(throws: DICOMError.self) { try Part10Reader.read(bytes: b, options: options) }
         let ok = try Part10Reader.read(bytes: b)
         #expect(ok.dataSet[.pixelData]?.bytes?.count == 4_000_000)
     }
 
     @Test func pixelArithmeticIsCheckedIn64Bits() throws {
-        func attributes(_ edit: (inout DataSet) -> Void) throws(DICOMParseError) -> PixelAttributes? {
+        func attributes(_ edit: (inout DataSet) -> Void) throws(DICOMError) -> PixelAttributes? {
             var ds = DataSet()
             ds.set(.rows, uint16: 512); ds.set(.columns, uint16: 512)
             ds.set(.bitsAllocated, uint16: 16); ds.set(.bitsStored, uint16: 12); ds.set(.highBit, uint16: 11)
@@ -229,15 +229,15 @@ import Testing
             return try PixelAttributes(ds)
         }
         #expect(try attributes { _ in }?.totalLength == 512 * 512 * 2)
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.highBit, uint16: 16) } }
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.bitsStored, uint16: 17) } }
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.samplesPerPixel, uint16: 2) } }
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.numberOfFrames, .IS, "0") } }
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.numberOfFrames, .IS, "-1") } }
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.numberOfFrames, .IS, "1e9") } }
-        #expect(throws: DICOMParseError.self) { try attributes { $0.set(.numberOfFrames, .IS, "1000000000") } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.highBit, uint16: 16) } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.bitsStored, uint16: 17) } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.samplesPerPixel, uint16: 2) } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.numberOfFrames, .IS, "0") } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.numberOfFrames, .IS, "-1") } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.numberOfFrames, .IS, "1e9") } }
+        #expect(throws: DICOMError.self) { try attributes { $0.set(.numberOfFrames, .IS, "1000000000") } }
         // Rows as UL 0xFFFFFFFF (Orthanc CVE-2026-5442).
-        #expect(throws: DICOMParseError.self) {
+        #expect(throws: DICOMError.self) {
             try attributes { $0[.rows] = DataElement(.rows, .UL, bytes: [0xFF, 0xFF, 0xFF, 0xFF]) }
         }
     }

@@ -70,7 +70,7 @@ struct JobTests {
         #expect(policy.order == [.rleLossless, .jpegLSLossless, .explicitVRLittleEndian])
         #expect(policy.target == .jpegLSLossless && !policy.verify && !policy.allowLossy)
         let lossy = try load("    target: j2k\n")
-        #expect(throws: Job.Invalid.self) { try lossy.validate() }
+        #expect(throws: MigrationError.self) { try lossy.validate() }
         do { try lossy.validate() } catch { #expect("\(error)".contains("allow_lossy")) }
         try (try load("    target: j2k\n    allow_lossy: true\n")).validate()
         let unknown = try load("    order: [jpeg-xl]\n")
@@ -93,7 +93,7 @@ struct JobTests {
         let path = dir + "/j.yaml"
         try "name: j\nsource:\n  paths: [/x]\ndestination:\n  user:\n    username: u\n    \(line)\n".write(
             toFile: path, atomically: false, encoding: .utf8)
-        #expect(throws: Job.Invalid.self) { try Job.load(path: path) }
+        #expect(throws: MigrationError.self) { try Job.load(path: path) }
         do { _ = try Job.load(path: path) } catch {
             #expect("\(error)".contains("secrets do not belong in job files"))
             #expect(!"\(error)".contains("hunter2"))

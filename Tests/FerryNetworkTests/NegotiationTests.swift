@@ -132,11 +132,11 @@ struct NegotiationTests {
                 TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
                 TransferSyntax.implicitVRLittleEndian.uid,
             ])
-        #expect(throws: AssociationConfigFile.ParseError.self) {
-            try AssociationConfigFile(text: "[[Profiles]]\n[P]\nPresentationContexts = Missing\n")
+        #expect { try AssociationConfigFile(text: "[[Profiles]]\n[P]\nPresentationContexts = Missing\n") } throws: {
+            ($0 as? ServiceError)?.code == .configuration && ($0 as? ServiceError)?.line == 3
         }
-        #expect(throws: AssociationConfigFile.ParseError.self) {
-            try AssociationConfigFile(text: "[[TransferSyntaxes]]\n[T]\nTransferSyntax1 = NoSuchSyntax\n")
+        #expect { try AssociationConfigFile(text: "[[TransferSyntaxes]]\n[T]\nTransferSyntax1 = NoSuchSyntax\n") } throws: {
+            ($0 as? ServiceError)?.code == .configuration
         }
     }
 

@@ -12,8 +12,8 @@ struct RetryPolicyTests {
         StoreOutcome(path: "f.dcm", sopInstanceUID: "1.2.3", status: DIMSEStatus(code))
     }
 
-    func unanswered(_ failure: StoreOutcome.Failure) -> StoreOutcome {
-        StoreOutcome(path: "f.dcm", sopInstanceUID: "1.2.3", error: "test", failure: failure)
+    func unanswered(_ failure: ServiceError.Code) -> StoreOutcome {
+        StoreOutcome(path: "f.dcm", sopInstanceUID: "1.2.3", error: ServiceError(failure, "test"))
     }
 
     @Test func successIsStored() {
@@ -60,14 +60,14 @@ struct RetryPolicyTests {
     }
 
     /// No context can carry the file, or the file cannot be read: failed at once, never retried.
-    @Test(arguments: [StoreOutcome.Failure.noContext, .file])
-    func unsendableFilesFailAtOnce(failure: StoreOutcome.Failure) {
+    @Test(arguments: [ServiceError.Code.noContext, .unreadableFile, .preparation])
+    func unsendableFilesFailAtOnce(failure: ServiceError.Code) {
         #expect(pipeline.verdict(for: unanswered(failure), attempts: 1) == .failed)
     }
 
     /// storescu: a store without a status halts the run, unless --no-halt.
-    @Test(arguments: [StoreOutcome.Failure.association, .noContext, .file])
-    func storescuHaltsOnAStoreWithoutAStatusUnlessNoHalt(failure: StoreOutcome.Failure) {
+    @Test(arguments: [ServiceError.Code.association, .noContext, .unreadableFile])
+    func storescuHaltsOnAStoreWithoutAStatusUnlessNoHalt(failure: ServiceError.Code) {
         #expect(RetryPolicy.dcmtk(halt: true).verdict(for: unanswered(failure), attempts: 1) == .halt)
         #expect(RetryPolicy.dcmtk(halt: false).verdict(for: unanswered(failure), attempts: 1) == .failed)
     }

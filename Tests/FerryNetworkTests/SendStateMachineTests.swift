@@ -15,7 +15,7 @@ struct SendStateMachineTests {
     enum Answer {
         case status(UInt16)
         case lost
-        case unsendable(StoreOutcome.Failure)
+        case unsendable(ServiceError.Code)
     }
 
     /// A driver like `SendLoop`, sequential, with scripted answers.
@@ -53,9 +53,9 @@ struct SendStateMachineTests {
             case .status(let code):
                 StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", status: DIMSEStatus(code))
             case .lost:
-                StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: "reset", failure: .association)
+                StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: ServiceError(.association, "reset"))
             case .unsendable(let failure):
-                StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: "no", failure: failure)
+                StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: ServiceError(failure, "no"))
             }
         }
 
@@ -92,7 +92,7 @@ struct SendStateMachineTests {
                 if !journalActions.isEmpty {
                     commits += 1
                     if commits == failingCommit {
-                        events.append(.journalFailed(reason: "disk full"))
+                        events.append(.journalFailed(ServiceError(.journal, "disk full")))
                     } else {
                         for a in journalActions {
                             switch a {
@@ -147,7 +147,7 @@ struct SendStateMachineTests {
                         let ok = opens.indices.contains(opensDone) ? opens[opensDone] : true
                         opensDone += 1
                         if ok { associationUsable = true }
-                        events.append(ok ? .opened : .openFailed(reason: "connection refused"))
+                        events.append(ok ? .opened : .openFailed(ServiceError(.unreachable, "connection refused")))
                     case .backOff:
                         events.append(.backOffElapsed)
                     case .consultDestination:
@@ -242,9 +242,9 @@ struct SendStateMachineTests {
     @Test func outOfResourcesTooOftenPausesTheDestination() {
         var sim = Simulation(pipeline, work: [(0, [0, 1])])
         sim.answers = [0: [.status(0xA700)]]
-        sim.throttles = [.pause("full")]
+        sim.throttles = [.pause(ServiceError(.refused, "full"))]
         sim.run()
-        #expect(sim.ending == .paused("full"))
+        #expect(sim.ending == .paused(ServiceError(.refused, "full")))
         #expect(sim.putBack == [0, 1] && sim.state(0) == "planned")
     }
 
@@ -276,8 +276,8 @@ struct SendStateMachineTests {
         #expect(sim.opensRequested == 1)
     }
 
-    @Test(arguments: [StoreOutcome.Failure.noContext, .file])
-    func anUnsendableFileFailsAtOnce(failure: StoreOutcome.Failure) {
+    @Test(arguments: [ServiceError.Code.noContext, .unreadableFile, .preparation])
+    func anUnsendableFileFailsAtOnce(failure: ServiceError.Code) {
         var sim = Simulation(pipeline, work: [(0, [0, 1])])
         sim.answers = [0: [.unsendable(failure)]]
         sim.run()
@@ -288,7 +288,7 @@ struct SendStateMachineTests {
         var sim = Simulation(pipeline, work: [(0, [0, 1])])
         sim.opens = [false, false, false]
         sim.run()
-        #expect(sim.ending == .paused("connection refused"))
+        #expect(sim.ending == .paused(ServiceError(.unreachable, "connection refused")))
         #expect(sim.backOffs == [1, 2], "the wait grows with each failed open")
         #expect(sim.putBack == [0, 1] && sim.journal.isEmpty, "nothing was marked")
     }
@@ -368,7 +368,7 @@ struct SendStateMachineTests {
         var machine = Machine(pipeline)
         _ = machine.handle(.start)
         _ = machine.handle(.work(plan: 0, files: [0]))
-        _ = machine.handle(.openFailed(reason: "refused"))
+        _ = machine.handle(.openFailed(ServiceError(.unreachable, "refused")))
         #expect(machine.handle(.stopRequested) == [.putBack(plan: 0, [0]), .finish(.stopped)])
     }
 
@@ -380,7 +380,7 @@ struct SendStateMachineTests {
             Issue.record("ending \(String(describing: sim.ending))")
             return
         }
-        #expect(reason.contains("disk full"))
+        #expect(reason.code == .journal && reason.message.contains("disk full"))
         #expect(sim.sendsByFile[3] == nil, "nothing is sent after the failed commit")
         #expect(sim.putBack.contains(3))
     }
@@ -429,7 +429,7 @@ struct SendStateMachineTests {
         #expect(
             gate.outOfResources(attempts: 1, status: "A700")
                 == .pause(
-                    "the destination keeps answering out of resources (A700)"))
+                    ServiceError(.refused, "the destination keeps answering out of resources (A700)")))
         #expect(gate.paused != nil)
     }
 

@@ -1,5 +1,5 @@
 // libFuzzer entry point for the Part 10 reader and the header scan (built by scripts/fuzz-reader).
-// Any input must give a value or a DICOMParseError: a crash, trap or sanitizer report is a bug.
+// Any input must give a value or a DICOMError: a crash, trap or sanitizer report is a bug.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -25,20 +25,20 @@ public struct EncapsulatedPixelData: Sendable {
     /// else all fragments form one frame when there is a single frame.
     public func frames(
         numberOfFrames: Int, extendedOffsets: [UInt64]? = nil
-    ) throws(DICOMParseError) -> [[ArraySlice<UInt8>]] {
+    ) throws(DICOMError) -> [[ArraySlice<UInt8>]] {
         guard numberOfFrames >= 1 else {
-            throw DICOMParseError(
+            throw DICOMError(
                 .invalidPixelAttributes, "Number of Frames is \(numberOfFrames)", tag: .numberOfFrames)
         }
         var offsets: [UInt64]? = extendedOffsets
         if !basicOffsetTable.isEmpty {
             guard basicOffsetTable.count % 4 == 0 else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .encapsulation, "Basic Offset Table length \(basicOffsetTable.count) is not a multiple of 4",
                     tag: .pixelData)
             }
             if extendedOffsets != nil {
-                throw DICOMParseError(
+                throw DICOMError(
                     .encapsulation, "Extended Offset Table present with a non-empty Basic Offset Table",
                     tag: .extendedOffsetTable)
             }
@@ -48,7 +48,7 @@ public struct EncapsulatedPixelData: Sendable {
         }
         if let offsets {
             guard offsets.count == numberOfFrames else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .encapsulation, "offset table has \(offsets.count) entries for \(numberOfFrames) frames",
                     tag: .pixelData)
             }
@@ -57,7 +57,7 @@ public struct EncapsulatedPixelData: Sendable {
             for (i, start) in offsets.enumerated() {
                 let end = i + 1 < offsets.count ? offsets[i + 1] : UInt64.max
                 guard end > start, let first = itemOffsets.firstIndex(of: start) else {
-                    throw DICOMParseError(
+                    throw DICOMError(
                         .encapsulation,
                         "frame \(i + 1) offset \(start) is not at a fragment boundary or not increasing",
                         tag: .pixelData)
@@ -71,7 +71,7 @@ public struct EncapsulatedPixelData: Sendable {
         }
         if fragments.count == numberOfFrames { return fragments.map { [$0] } }
         if numberOfFrames == 1 { return [fragments] }
-        throw DICOMParseError(
+        throw DICOMError(
             .encapsulation, "\(fragments.count) fragments for \(numberOfFrames) frames and no offset table",
             tag: .pixelData)
     }
@@ -80,13 +80,13 @@ public struct EncapsulatedPixelData: Sendable {
 extension DataSet {
     /// The frames of encapsulated Pixel Data, using Number of Frames and, when present,
     /// the Extended Offset Table (7FE0,0001); nil when the pixel data is not encapsulated.
-    public func encapsulatedFrames() throws(DICOMParseError) -> [[ArraySlice<UInt8>]]? {
+    public func encapsulatedFrames() throws(DICOMError) -> [[ArraySlice<UInt8>]]? {
         guard case .encapsulated(let pixels)? = self[.pixelData]?.value else { return nil }
         let frames = try PixelAttributes(self)?.numberOfFrames ?? 1
         var extended: [UInt64]?
         if let table = self[.extendedOffsetTable]?.bytes {
             guard table.count % 8 == 0 else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .encapsulation, "Extended Offset Table length \(table.count) is not a multiple of 8",
                     tag: .extendedOffsetTable)
             }

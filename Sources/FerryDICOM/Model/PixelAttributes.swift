@@ -12,11 +12,11 @@ public struct PixelAttributes: Sendable, Codable, Equatable {
     public var numberOfFrames: Int
 
     /// Reads and validates the attributes. Returns nil when the data set has no Rows (not an image).
-    public init?(_ ds: DataSet) throws(DICOMParseError) {
+    public init?(_ ds: DataSet) throws(DICOMError) {
         guard ds[.rows] != nil else { return nil }
-        func required(_ tag: Tag) throws(DICOMParseError) -> Int {
+        func required(_ tag: Tag) throws(DICOMError) -> Int {
             guard let v = ds.integer(tag) else {
-                throw DICOMParseError(.missingAttribute, "missing or empty", tag: tag)
+                throw DICOMError(.missingAttribute, "missing or empty", tag: tag)
             }
             return v
         }
@@ -31,7 +31,7 @@ public struct PixelAttributes: Sendable, Codable, Equatable {
         planarConfiguration = ds.integer(.planarConfiguration) ?? 0
         if let frames = ds[.numberOfFrames] {
             guard let text = frames.string, let n = Int(text.trimmingCharacters(in: " ")) else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .invalidPixelAttributes, "Number of Frames '\(frames.string ?? "")' is not an integer",
                     tag: .numberOfFrames)
             }
@@ -43,9 +43,9 @@ public struct PixelAttributes: Sendable, Codable, Equatable {
     }
 
     /// The checks of CVE-2024-52333, CVE-2024-47796 and Orthanc 5442/5443, in 64-bit arithmetic.
-    public func validate() throws(DICOMParseError) {
-        func fail(_ msg: String, _ tag: Tag) -> DICOMParseError {
-            DICOMParseError(.invalidPixelAttributes, msg, tag: tag)
+    public func validate() throws(DICOMError) {
+        func fail(_ msg: String, _ tag: Tag) -> DICOMError {
+            DICOMError(.invalidPixelAttributes, msg, tag: tag)
         }
         guard rows >= 1, rows <= 65535 else { throw fail("Rows \(rows) out of range", .rows) }
         guard columns >= 1, columns <= 65535 else { throw fail("Columns \(columns) out of range", .columns) }

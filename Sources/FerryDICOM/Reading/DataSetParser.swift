@@ -61,13 +61,13 @@ struct DataSetParser {
 
     // MARK: Errors
 
-    private func error(_ code: DICOMParseError.Code, _ message: String, at pos: Int, tag: Tag? = nil) -> DICOMParseError
+    private func error(_ code: DICOMError.Code, _ message: String, at pos: Int, tag: Tag? = nil) -> DICOMError
     {
-        DICOMParseError(code, message, offset: base + pos, tag: tag)
+        DICOMError(code, message, offset: base + pos, tag: tag)
     }
 
     /// Running out of bytes: either the file is truncated, or (header mode) more must be read.
-    private func outOfBytes(_ message: String, at pos: Int, limit: Int, tag: Tag?) -> DICOMParseError {
+    private func outOfBytes(_ message: String, at pos: Int, limit: Int, tag: Tag?) -> DICOMError {
         if !isComplete && limit >= storage.count { return error(.needMoreData, message, at: pos, tag: tag) }
         if limit >= storage.count { return error(.truncated, message, at: pos, tag: tag) }
         return error(.lengthExceedsRemaining, message, at: pos, tag: tag)
@@ -84,7 +84,7 @@ struct DataSetParser {
             : UInt32(u16(i, false)) << 16 | UInt32(u16(i + 2, false))
     }
 
-    private func readHeader(at pos: Int, limit: Int, _ enc: Encoding) throws(DICOMParseError) -> Header {
+    private func readHeader(at pos: Int, limit: Int, _ enc: Encoding) throws(DICOMError) -> Header {
         guard pos + 8 <= limit else {
             throw outOfBytes("element header needs 8 bytes, \(limit - pos) remain", at: pos, limit: limit, tag: nil)
         }
@@ -124,7 +124,7 @@ struct DataSetParser {
     /// Returns the data set and the offset after it (after the delimiter, if any).
     mutating func parseDataSet(
         from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding
-    ) throws(DICOMParseError) -> (DataSet, Int) {
+    ) throws(DICOMError) -> (DataSet, Int) {
         var ds = DataSet()
         var pos = start
         while true {
@@ -159,14 +159,14 @@ struct DataSetParser {
     }
 
     /// Parses the single element at `pos` (used for the file meta group).
-    mutating func parseOneElement(at pos: Int, enc: Encoding) throws(DICOMParseError) -> (DataElement, Int) {
+    mutating func parseOneElement(at pos: Int, enc: Encoding) throws(DICOMError) -> (DataElement, Int) {
         let h = try readHeader(at: pos, limit: storage.count, enc)
         return try parseValue(h, at: pos, limit: storage.count, depth: 0, enc)
     }
 
     private mutating func parseValue(
         _ h: Header, at pos: Int, limit: Int, depth: Int, _ enc: Encoding
-    ) throws(DICOMParseError) -> (DataElement, Int) {
+    ) throws(DICOMError) -> (DataElement, Int) {
         let valueStart = pos + h.headerLength
         let isSequence = h.vr == .SQ
         if h.length == Self.undefinedLength {
@@ -216,7 +216,7 @@ struct DataSetParser {
 
     private mutating func parseItems(
         from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding, tag: Tag
-    ) throws(DICOMParseError) -> ([DataSet], Int) {
+    ) throws(DICOMError) -> ([DataSet], Int) {
         guard depth <= Self.maxDepth else {
             throw error(.nestingTooDeep, "sequences nested deeper than \(Self.maxDepth)", at: start, tag: tag)
         }
@@ -262,7 +262,7 @@ struct DataSetParser {
 
     private func parseEncapsulated(
         from start: Int, to limit: Int, _ enc: Encoding
-    ) throws(DICOMParseError) -> (EncapsulatedPixelData, Int) {
+    ) throws(DICOMError) -> (EncapsulatedPixelData, Int) {
         var pos = start
         var table: ArraySlice<UInt8>?
         var fragments: [ArraySlice<UInt8>] = []

@@ -9,7 +9,7 @@ public enum Deflate {
     /// stream ended. Streams with a zlib header (written by some old toolkits) are accepted.
     public static func inflate(
         _ input: ArraySlice<UInt8>, maxOutput: Int
-    ) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
+    ) throws(DICOMError) -> (bytes: [UInt8], ended: Bool) {
         do {
             return try inflate(input, maxOutput: maxOutput, windowBits: -15)
         } catch {
@@ -24,13 +24,13 @@ public enum Deflate {
 
     private static func inflate(
         _ input: ArraySlice<UInt8>, maxOutput: Int, windowBits: Int32
-    ) throws(DICOMParseError) -> (bytes: [UInt8], ended: Bool) {
+    ) throws(DICOMError) -> (bytes: [UInt8], ended: Bool) {
         guard input.count <= Int(UInt32.max) else {
-            throw DICOMParseError(.inflate, "deflated data set of \(input.count) bytes exceeds 4 GiB")
+            throw DICOMError(.inflate, "deflated data set of \(input.count) bytes exceeds 4 GiB")
         }
         var stream = z_stream()
         guard ferry_inflateInit2(&stream, windowBits) == Z_OK else {
-            throw DICOMParseError(.inflate, "inflateInit failed")
+            throw DICOMError(.inflate, "inflateInit failed")
         }
         defer { inflateEnd(&stream) }
         var output: [UInt8] = []
@@ -54,7 +54,7 @@ public enum Deflate {
             }
         }
         if status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR {
-            throw DICOMParseError(
+            throw DICOMError(
                 .inflate, "corrupt deflate stream (zlib status \(status)) after \(stream.total_in) input bytes")
         }
         return (output, ended)
@@ -67,17 +67,17 @@ public enum Deflate {
     /// A data set's deflated bitstream (PS3.5 A.5): raw deflate, padded to even length with a NUL.
     public static func deflatedDataSet(
         _ encoded: [UInt8], level: Int32 = defaultLevel
-    ) throws(DICOMParseError) -> [UInt8] {
+    ) throws(DICOMError) -> [UInt8] {
         var out = try deflate(encoded, level: level)
         if out.count % 2 == 1 { out.append(0) }
         return out
     }
 
     /// Raw-deflates `input` at `level` (0-9, or -1 for zlib's default).
-    public static func deflate(_ input: [UInt8], level: Int32 = defaultLevel) throws(DICOMParseError) -> [UInt8] {
+    public static func deflate(_ input: [UInt8], level: Int32 = defaultLevel) throws(DICOMError) -> [UInt8] {
         var stream = z_stream()
         guard input.count <= Int(UInt32.max), ferry_deflateInit2(&stream, level, -15) == Z_OK else {
-            throw DICOMParseError(.inflate, "cannot deflate \(input.count) bytes at level \(level)")
+            throw DICOMError(.inflate, "cannot deflate \(input.count) bytes at level \(level)")
         }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 16)
@@ -93,7 +93,7 @@ public enum Deflate {
         // One call into a deflateBound-sized buffer must finish the stream; anything else is
         // a zlib failure, not a shorter output.
         guard status == Z_STREAM_END else {
-            throw DICOMParseError(.inflate, "deflate of \(input.count) bytes failed (zlib status \(status))")
+            throw DICOMError(.inflate, "deflate of \(input.count) bytes failed (zlib status \(status))")
         }
         output.removeSubrange(Int(stream.total_out)...)
         return output

@@ -5,14 +5,14 @@ public enum FileBytes {
     /// The first `maxBytes` of a file and the file's size.
     public static func readPrefix(
         _ path: String, maxBytes: Int
-    ) throws(DICOMParseError) -> (bytes: [UInt8], fileSize: Int) {
+    ) throws(DICOMError) -> (bytes: [UInt8], fileSize: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError(path, "cannot open") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ioError(path, "cannot stat") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw DICOMParseError(.io, "not a regular file", path: path)
+            throw DICOMError(.io, "not a regular file", path: path)
         }
         let size = Int(st.st_size)
         let want = min(size, maxBytes)
@@ -24,8 +24,8 @@ public enum FileBytes {
     /// needs more data (the header did not fit). Errors carry the path.
     static func withGrowingPrefix<T>(
         _ path: String, initial: Int = 16 * 1024,
-        _ body: ([UInt8], Int) throws(DICOMParseError) -> T
-    ) throws(DICOMParseError) -> T {
+        _ body: ([UInt8], Int) throws(DICOMError) -> T
+    ) throws(DICOMError) -> T {
         do {
             var prefixSize = initial
             while true {
@@ -41,12 +41,12 @@ public enum FileBytes {
         }
     }
 
-    public static func readAll(_ path: String) throws(DICOMParseError) -> [UInt8] {
+    public static func readAll(_ path: String) throws(DICOMError) -> [UInt8] {
         try readPrefix(path, maxBytes: Int.max).bytes
     }
 
     /// Reads `count` bytes at `offset`; fewer only if the file is shorter.
-    static func readFully(_ fd: Int32, count: Int, at offset: Int, path: String) throws(DICOMParseError) -> [UInt8] {
+    static func readFully(_ fd: Int32, count: Int, at offset: Int, path: String) throws(DICOMError) -> [UInt8] {
         var done = 0
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
@@ -68,7 +68,7 @@ public enum FileBytes {
     }
 
     /// Writes `bytes` to a new file at `path` (created, or truncated), optionally fsynced.
-    public static func write(_ bytes: [UInt8], to path: String, sync: Bool = false) throws(DICOMParseError) {
+    public static func write(_ bytes: [UInt8], to path: String, sync: Bool = false) throws(DICOMError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ioError(path, "cannot create") }
         defer { close(fd) }
@@ -90,7 +90,7 @@ public enum FileBytes {
         if sync && fsync(fd) != 0 { throw ioError(path, "fsync failed") }
     }
 
-    static func ioError(_ path: String, _ what: String, errnoValue: Int32 = errno) -> DICOMParseError {
-        DICOMParseError(.io, "\(what): \(String(cString: strerror(errnoValue)))", path: path)
+    static func ioError(_ path: String, _ what: String, errnoValue: Int32 = errno) -> DICOMError {
+        DICOMError(.io, what, path: path, errno: errnoValue)
     }
 }

@@ -13,13 +13,13 @@ public struct FileLayout: Sendable {
 
     /// Detects the layout from the first bytes of a file. `complete` tells whether
     /// `prefix` is the whole file; if not and more is needed, throws `.needMoreData`.
-    static func detect(_ prefix: [UInt8], complete: Bool) throws(DICOMParseError) -> FileLayout {
-        if prefix.isEmpty { throw DICOMParseError(.notDICOM, "empty file", offset: 0) }
+    static func detect(_ prefix: [UInt8], complete: Bool) throws(DICOMError) -> FileLayout {
+        if prefix.isEmpty { throw DICOMError(.notDICOM, "empty file", offset: 0) }
         let dicm: [UInt8] = [0x44, 0x49, 0x43, 0x4D]
         if prefix.count >= 132, Array(prefix[128..<132]) == dicm {
             return try withMeta(prefix, complete: complete, metaStart: 132, hasPreamble: true)
         }
-        if prefix.count < 132 && !complete { throw DICOMParseError(.needMoreData, "short prefix") }
+        if prefix.count < 132 && !complete { throw DICOMError(.needMoreData, "short prefix") }
         if prefix.count >= 4, Array(prefix[0..<4]) == dicm {
             var layout = try withMeta(prefix, complete: complete, metaStart: 4, hasPreamble: false)
             layout.quirks.append("DICM prefix without preamble")
@@ -27,8 +27,8 @@ public struct FileLayout: Sendable {
         }
         // No preamble: a meta group starting at 0, or a bare data set (ACR-NEMA style).
         guard prefix.count >= 8 else {
-            if !complete { throw DICOMParseError(.needMoreData, "short prefix") }
-            throw DICOMParseError(.notDICOM, "\(prefix.count) bytes: too short for DICOM", offset: 0)
+            if !complete { throw DICOMError(.needMoreData, "short prefix") }
+            throw DICOMError(.notDICOM, "\(prefix.count) bytes: too short for DICOM", offset: 0)
         }
         let groupLE = UInt16(prefix[0]) | UInt16(prefix[1]) << 8
         if groupLE == 0x0002 {
@@ -37,7 +37,7 @@ public struct FileLayout: Sendable {
             return layout
         }
         guard let encoding = guessEncoding(prefix) else {
-            throw DICOMParseError(.notDICOM, "no preamble, no DICM and no plausible first element", offset: 0)
+            throw DICOMError(.notDICOM, "no preamble, no DICM and no plausible first element", offset: 0)
         }
         let ts = TransferSyntax.uncompressed(encoding)
         return FileLayout(
@@ -63,7 +63,7 @@ public struct FileLayout: Sendable {
 
     private static func withMeta(
         _ b: [UInt8], complete: Bool, metaStart: Int, hasPreamble: Bool
-    ) throws(DICOMParseError) -> FileLayout {
+    ) throws(DICOMError) -> FileLayout {
         var quirks: [String] = []
         // The meta group is explicit VR little endian (PS3.10 7.1); read elements while the group is 0002.
         var parser = DataSetParser(storage: b, isComplete: complete, base: 0)
@@ -72,7 +72,7 @@ public struct FileLayout: Sendable {
         var encoding = Encoding.explicitLittle
         while true {
             if pos + 8 > b.count {
-                if !complete { throw DICOMParseError(.needMoreData, "file meta continues past the prefix") }
+                if !complete { throw DICOMError(.needMoreData, "file meta continues past the prefix") }
                 break
             }
             let group = UInt16(b[pos]) | UInt16(b[pos + 1]) << 8
@@ -92,19 +92,19 @@ public struct FileLayout: Sendable {
             if declared != actual { quirks.append("meta group length \(declared), actual \(actual)") }
         }
         guard !meta.isEmpty else {
-            throw DICOMParseError(.invalidFileMeta, "DICM present but no group 0002 elements", offset: metaStart)
+            throw DICOMError(.invalidFileMeta, "DICM present but no group 0002 elements", offset: metaStart)
         }
         let ts: TransferSyntax
         if let uid = meta.string(.transferSyntaxUID).map(UIDGrammar.trimmed), !uid.isEmpty {
             guard let known = TransferSyntax.lookup(uid) else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .unsupportedTransferSyntax, "transfer syntax \(uid) is not registered",
                     offset: meta[.transferSyntaxUID]?.sourceOffset, tag: .transferSyntaxUID)
             }
             ts = known
         } else {
             guard pos + 8 <= b.count, let guessed = guessEncoding(Array(b[pos..<(pos + 8)])) else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .invalidFileMeta, "file meta has no Transfer Syntax UID", offset: metaStart, tag: .transferSyntaxUID
                 )
             }

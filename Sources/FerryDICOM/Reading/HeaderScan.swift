@@ -24,8 +24,8 @@ public struct HeaderSummary: Sendable, Codable, Equatable {
 public enum HeaderScan {
     public static func summary(
         path: String, options: ReadOptions = ReadOptions()
-    ) throws(DICOMParseError) -> HeaderSummary {
-        try FileBytes.withGrowingPrefix(path) { (prefix, size) throws(DICOMParseError) in
+    ) throws(DICOMError) -> HeaderSummary {
+        try FileBytes.withGrowingPrefix(path) { (prefix, size) throws(DICOMError) in
             try summary(prefix: prefix, fileSize: size, path: path, options: options)
         }
     }
@@ -33,7 +33,7 @@ public enum HeaderScan {
     /// Parses a prefix of a file; throws `.needMoreData` if the header does not fit in it.
     public static func summary(
         prefix: [UInt8], fileSize: Int, path: String, options: ReadOptions = ReadOptions()
-    ) throws(DICOMParseError) -> HeaderSummary {
+    ) throws(DICOMError) -> HeaderSummary {
         let complete = prefix.count >= fileSize
         let layout = try FileLayout.detect(prefix, complete: complete)
         let ts = layout.transferSyntax
@@ -54,7 +54,7 @@ public enum HeaderScan {
             pixelData = parser.pixelData
         }
         if let location = pixelData, let length = location.length, location.valueOffset + length > fileSize {
-            throw DICOMParseError(
+            throw DICOMError(
                 .truncated, "Pixel Data length \(length) runs past the end of the file (\(fileSize) bytes)",
                 offset: location.elementOffset, tag: .pixelData)
         }

@@ -15,7 +15,7 @@ public struct ReadOptions: Sendable {
 
 /// Reads DICOM Part 10 files (PS3.10 7), files without preamble, and bare ACR-NEMA style data sets.
 public enum Part10Reader {
-    public static func read(path: String, options: ReadOptions = ReadOptions()) throws(DICOMParseError) -> DICOMFile {
+    public static func read(path: String, options: ReadOptions = ReadOptions()) throws(DICOMError) -> DICOMFile {
         do {
             return try read(bytes: try FileBytes.readAll(path), options: options)
         } catch {
@@ -23,7 +23,7 @@ public enum Part10Reader {
         }
     }
 
-    public static func read(bytes: [UInt8], options: ReadOptions = ReadOptions()) throws(DICOMParseError) -> DICOMFile {
+    public static func read(bytes: [UInt8], options: ReadOptions = ReadOptions()) throws(DICOMError) -> DICOMFile {
         let layout = try FileLayout.detect(bytes, complete: true)
         let ts = layout.transferSyntax
         if ts.isDeflated {
@@ -48,10 +48,10 @@ public enum Part10Reader {
 
     static func inflated(
         _ compressed: ArraySlice<UInt8>, options: ReadOptions
-    ) throws(DICOMParseError) -> ([UInt8], Bool) {
+    ) throws(DICOMError) -> ([UInt8], Bool) {
         let (out, ended) = try Deflate.inflate(compressed, maxOutput: options.maxInflatedSize)
         if !ended && out.count >= options.maxInflatedSize {
-            throw DICOMParseError(.inflate, "deflated data set inflates past \(options.maxInflatedSize) bytes")
+            throw DICOMError(.inflate, "deflated data set inflates past \(options.maxInflatedSize) bytes")
         }
         return (out, ended)
     }
@@ -60,7 +60,7 @@ public enum Part10Reader {
 /// Decodes a bare data set (no preamble, no meta) in a known encoding: DIMSE command sets
 /// (implicit VR little endian, PS3.7 6.3.1) and data sets received over the network.
 public enum DataSetDecoder {
-    public static func decode(_ bytes: [UInt8], encoding: Encoding) throws(DICOMParseError) -> DataSet {
+    public static func decode(_ bytes: [UInt8], encoding: Encoding) throws(DICOMError) -> DataSet {
         var parser = DataSetParser(storage: bytes, isComplete: true, base: 0)
         return try parser.parseDataSet(from: 0, to: bytes.count, depth: 0, delimited: false, encoding).0
     }

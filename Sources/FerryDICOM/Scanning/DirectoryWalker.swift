@@ -14,7 +14,7 @@ public struct DirectoryWalker: Sendable {
 
     /// Files under `roots` (a root that is a file is listed as is). Unreadable directories are
     /// reported through `onError` and skipped; symlink loops cannot recur past `maxDepth`.
-    public func files(under roots: [String], onError: (String, String) -> Void = { _, _ in }) -> [String] {
+    public func files(under roots: [String], onError: (DICOMError) -> Void = { _ in }) -> [String] {
         var out: [String] = []
         for root in roots { walk(root, depth: 0, isRoot: true, into: &out, onError: onError) }
         return out
@@ -23,20 +23,26 @@ public struct DirectoryWalker: Sendable {
     private static let maxDepth = 64
 
     private func walk(
-        _ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (String, String) -> Void
+        _ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (DICOMError) -> Void
     ) {
         var st = stat()
-        guard lstat(path, &st) == 0 else { onError(path, String(cString: strerror(errno))); return }
+        guard lstat(path, &st) == 0 else { onError(DICOMError(.io, "cannot stat", path: path, errno: errno)); return }
         if (st.st_mode & S_IFMT) == S_IFLNK {
             guard symlinks == .follow || isRoot else { return }
-            guard stat(path, &st) == 0 else { onError(path, "dangling symbolic link"); return }
+            guard stat(path, &st) == 0 else {
+                onError(DICOMError(.io, "dangling symbolic link", path: path, errno: errno))
+                return
+            }
         }
         switch st.st_mode & S_IFMT {
         case S_IFREG:
             out.append(path)
         case S_IFDIR:
             guard isRoot || (recursive && depth < Self.maxDepth) else { return }
-            guard let dir = opendir(path) else { onError(path, String(cString: strerror(errno))); return }
+            guard let dir = opendir(path) else {
+                onError(DICOMError(.io, "cannot read the directory", path: path, errno: errno))
+                return
+            }
             var names: [String] = []
             while let entry = readdir(dir) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in

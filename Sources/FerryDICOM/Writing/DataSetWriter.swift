@@ -12,13 +12,13 @@ public struct DataSetWriter {
 
     public init(_ ts: TransferSyntax) { self.init(encoding: Encoding(ts)) }
 
-    public func encode(_ ds: DataSet) throws(DICOMParseError) -> [UInt8] {
+    public func encode(_ ds: DataSet) throws(DICOMError) -> [UInt8] {
         var out: [UInt8] = []
         try write(ds, into: &out)
         return out
     }
 
-    public func write(_ ds: DataSet, into out: inout [UInt8]) throws(DICOMParseError) {
+    public func write(_ ds: DataSet, into out: inout [UInt8]) throws(DICOMError) {
         var groupLengthAt: (group: UInt16, lengthOffset: Int, start: Int)?
         for e in ds.elements {
             if let g = groupLengthAt, g.group != e.tag.group {
@@ -43,13 +43,13 @@ public struct DataSetWriter {
         for i in 0..<4 { out[g.lengthOffset + i] = bytes[i] }
     }
 
-    public func write(_ e: DataElement, into out: inout [UInt8]) throws(DICOMParseError) {
+    public func write(_ e: DataElement, into out: inout [UInt8]) throws(DICOMError) {
         switch e.value {
         case .bytes(let value):
             let padded = value.count & 1 == 1
             let length = value.count + (padded ? 1 : 0)
             guard length <= 0xFFFF_FFFE else {
-                throw DICOMParseError(.valueTooLong, "value of \(length) bytes", tag: e.tag)
+                throw DICOMError(.valueTooLong, "value of \(length) bytes", tag: e.tag)
             }
             try writeHeader(e.tag, e.vr, length: UInt32(length), into: &out)
             if encoding.littleEndian || e.vr.unitSize == 1 {
@@ -90,7 +90,7 @@ public struct DataSetWriter {
         }
     }
 
-    private func writeHeader(_ tag: Tag, _ vr: VR, length: UInt32, into out: inout [UInt8]) throws(DICOMParseError) {
+    private func writeHeader(_ tag: Tag, _ vr: VR, length: UInt32, into out: inout [UInt8]) throws(DICOMError) {
         out += tagBytes(tag)
         guard encoding.explicitVR else {
             out += u32(length)
@@ -103,7 +103,7 @@ public struct DataSetWriter {
             out += u32(length)
         } else {
             guard length <= 0xFFFF else {
-                throw DICOMParseError(
+                throw DICOMError(
                     .valueTooLong, "\(length) bytes do not fit the 16-bit length of \(vr) in explicit VR", tag: tag)
             }
             out += u16(UInt16(length))

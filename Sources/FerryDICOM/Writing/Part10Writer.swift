@@ -26,7 +26,7 @@ public enum Part10Writer {
 
     /// Preamble, "DICM" and the encoded file meta (group length computed): what precedes a
     /// data set streamed into a file as it is.
-    public static func encodeMetaWithPreamble(_ meta: DataSet) throws(DICOMParseError) -> [UInt8] {
+    public static func encodeMetaWithPreamble(_ meta: DataSet) throws(DICOMError) -> [UInt8] {
         var metaSet = meta
         metaSet[.fileMetaInformationGroupLength] = DataElement(
             .fileMetaInformationGroupLength, .UL, bytes: [0, 0, 0, 0])
@@ -39,7 +39,7 @@ public enum Part10Writer {
     /// in `transferSyntax` (and deflated for the deflated syntax, at zlib level `deflateLevel`).
     public static func encode(
         _ ds: DataSet, transferSyntax: TransferSyntax, meta: DataSet? = nil, deflateLevel: Int32 = Deflate.defaultLevel
-    ) throws(DICOMParseError) -> [UInt8] {
+    ) throws(DICOMError) -> [UInt8] {
         var metaSet = meta ?? fileMeta(for: ds, transferSyntax: transferSyntax)
         metaSet.set(.transferSyntaxUID, .UI, transferSyntax.uid)
         metaSet[.fileMetaInformationGroupLength] = DataElement(

@@ -166,12 +166,12 @@ public struct Job: Codable, Sendable, Equatable {
         public func policy() throws -> TranscodingPolicy {
             func syntax(_ name: String) throws -> TransferSyntax {
                 guard let ts = TransferSyntaxNames.lookup(name) else {
-                    throw Invalid(
+                    throw MigrationError.invalidJob(
                         "transcoding: unknown transfer syntax \(name) (names: \(TransferSyntaxNames.listed), DCMTK names or UIDs)"
                     )
                 }
                 guard ts.isLossless || allowLossy else {
-                    throw Invalid("transcoding: \(name) is lossy; set allow_lossy: true to use it")
+                    throw MigrationError.invalidJob("transcoding: \(name) is lossy; set allow_lossy: true to use it")
                 }
                 return ts
             }
@@ -184,17 +184,11 @@ public struct Job: Codable, Sendable, Equatable {
 
     public var manifestPath: String { manifest ?? "manifests/\(name).sqlite" }
 
-    public struct Invalid: Error, CustomStringConvertible {
-        public var message: String
-        public init(_ message: String) { self.message = message }
-        public var description: String { message }
-    }
-
     /// Reads a YAML job file; the job's name defaults to the file's base name.
     public static func load(path: String) throws -> Job {
         let text: String
         do { text = String(decoding: try FileBytes.readAll(path), as: UTF8.self) } catch {
-            throw Invalid("cannot read job file \(path): \(error)")
+            throw MigrationError(.invalidJob, "cannot read job file \(path): \(error)", path: path, underlying: error)
         }
         do {
             try JobFile.rejectSecrets(in: try Yams.compose(yaml: text))
@@ -203,38 +197,38 @@ public struct Job: Codable, Sendable, Equatable {
                 job.name = String(path.split(separator: "/").last?.split(separator: ".").first ?? "job")
             }
             return job
-        } catch let e as Invalid {
+        } catch let e as MigrationError {
             throw e
         } catch {
-            throw Invalid("\(path): \(error)")
+            throw MigrationError(.invalidJob, "\(path): \(error)", path: path, underlying: error)
         }
     }
 
     /// Checks what a run needs; names the first problem.
     public func validate() throws {
-        if source.paths.isEmpty { throw Invalid("job \(name): no source paths") }
+        if source.paths.isEmpty { throw MigrationError.invalidJob("job \(name): no source paths") }
         guard (1...65535).contains(destination.port) else {
-            throw Invalid("job \(name): destination port \(destination.port)")
+            throw MigrationError.invalidJob("job \(name): destination port \(destination.port)")
         }
         guard (1...64).contains(transfer.associations) else {
-            throw Invalid("job \(name): associations must be 1...64")
+            throw MigrationError.invalidJob("job \(name): associations must be 1...64")
         }
         guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else {
-            throw Invalid("job \(name): max_pdu must be 0 or 4096...131072")
+            throw MigrationError.invalidJob("job \(name): max_pdu must be 0 or 4096...131072")
         }
-        guard transfer.maxAttempts >= 1 else { throw Invalid("job \(name): max_attempts must be at least 1") }
+        guard transfer.maxAttempts >= 1 else { throw MigrationError.invalidJob("job \(name): max_attempts must be at least 1") }
         let timeouts = [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout]
         guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), transfer.backoff >= 0 else {
-            throw Invalid("job \(name): timeouts must be positive (at most a year) and backoff not negative")
+            throw MigrationError.invalidJob("job \(name): timeouts must be positive (at most a year) and backoff not negative")
         }
         guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else {
-            throw Invalid("job \(name): transcoding.deflate_level must be 0...9")
+            throw MigrationError.invalidJob("job \(name): transcoding.deflate_level must be 0...9")
         }
-        do { _ = try transfer.transcoding.policy() } catch let e as Invalid {
-            throw Invalid("job \(name): \(e.message)")
+        do { _ = try transfer.transcoding.policy() } catch let e as MigrationError {
+            throw MigrationError.invalidJob("job \(name): \(e.message)")
         }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
-            throw Invalid("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
+            throw MigrationError.invalidJob("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
         }
     }
 }
@@ -259,7 +253,7 @@ struct JobFile: Decodable {
             for (key, value) in mapping {
                 let name = key.string ?? ""
                 if ["password", "passcode", "passwd", "key_password", "token"].contains(name) {
-                    throw Job.Invalid(
+                    throw MigrationError.invalidJob(
                         "\(path)\(name): secrets do not belong in job files; use \(name)_env (an environment variable) or \(name)_file"
                     )
                 }

@@ -110,7 +110,7 @@ extension Manifest {
                             """
                     ).execute(arguments: [
                         state, outcome.status.map { Int($0.code) }, outcome.status?.name,
-                        outcome.errorComment ?? outcome.error, outcome.sentAs?.uid, outcome.bytes,
+                        outcome.errorComment ?? outcome.error?.description, outcome.sentAs?.uid, outcome.bytes,
                         outcome.sopInstanceUID, outcome.sopInstanceUID, now(), id,
                     ])
                 case .unmark(let id):

@@ -108,23 +108,17 @@ public final class Manifest: Sendable {
     let db: DatabaseQueue
     private let lockFD: Int32
 
-    public struct Locked: Error, CustomStringConvertible {
-        public var path: String
-        public var description: String { "manifest \(path) is in use by another ferry run (lock held on \(path).lock)" }
-    }
-
     /// A manifest SQLite cannot read, or whose pages fail its integrity check: refused before
     /// anything (a migration, a run) writes to it.
-    public struct Damaged: Error, CustomStringConvertible {
-        public var path: String
-        public var detail: String
-        public var description: String {
-            "manifest \(path) is damaged (\(detail)); it was left as it is: restore it from a copy, or plan the job into a new manifest"
-        }
+    static func damaged(_ path: String, _ detail: String, underlying: DatabaseError? = nil) -> MigrationError {
+        MigrationError(
+            .manifestDamaged,
+            "manifest \(path) is damaged (\(detail)); it was left as it is: restore it from a copy, or plan the job into a new manifest",
+            path: path, underlying: underlying)
     }
 
     /// Opens (creating if needed) the manifest, checked (PRAGMA quick_check) before its schema
-    /// is brought up to date. With `exclusive`, takes the job's lock or throws `Locked` at once.
+    /// is brought up to date. With `exclusive`, takes the job's lock or throws `.manifestLocked` at once.
     public init(path: String, exclusive: Bool) throws {
         self.path = path
         if let slash = path.lastIndex(of: "/") {
@@ -132,10 +126,12 @@ public final class Manifest: Sendable {
         }
         if exclusive {
             let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw Job.Invalid("cannot create \(path).lock: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw MigrationError.invalidJob("cannot create \(path).lock: \(String(cString: strerror(errno)))") }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 close(fd)
-                throw Locked(path: path)
+                throw MigrationError(
+                    .manifestLocked,
+                    "manifest \(path) is in use by another ferry run (lock held on \(path).lock)", path: path)
             }
             lockFD = fd
         } else {
@@ -155,13 +151,13 @@ public final class Manifest: Sendable {
             queue = try DatabaseQueue(path: path, configuration: config)
             let problems = try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check(5)") }
             guard problems == ["ok"] else {
-                throw Damaged(path: path, detail: problems.joined(separator: "; "))
+                throw Self.damaged(path, problems.joined(separator: "; "))
             }
         } catch let error as DatabaseError
             where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT
         {
             if lockFD >= 0 { close(lockFD) }
-            throw Damaged(path: path, detail: "SQLite: \(error.message ?? "\(error.resultCode)")")
+            throw Self.damaged(path, "SQLite: \(error.message ?? "\(error.resultCode)")", underlying: error)
         } catch {
             if lockFD >= 0 { close(lockFD) }
             throw error

@@ -23,6 +23,9 @@ public struct Planner: Sendable {
         public var unchanged = 0
         public var unreadable = 0
         public var conflicts = 0
+        /// Directories and links under the sources that could not be read: their files, if
+        /// any, are not in the plan (the caller reports them; a later plan picks them up).
+        public var unlisted: [DICOMError] = []
     }
 
     /// Scans and plans on the BlockingPool (directory walks, header reads, manifest writes).
@@ -39,7 +42,7 @@ public struct Planner: Sendable {
         var candidates: [(path: String, size: Int, mtime: Double)] = []
         for root in job.source.paths {
             let base = root.hasSuffix("/") ? String(root.dropLast()) : root
-            for path in walker.files(under: [root]) {
+            for path in walker.files(under: [root], onError: { result.unlisted.append($0) }) {
                 let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
                 if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { continue }
                 if exclude.contains(where: { $0.matches(relative) }) { continue }
@@ -75,9 +78,9 @@ public struct Planner: Sendable {
                 record.instanceNumber = s.instanceNumber
                 record.dataSetOffset = s.dataSetOffset
                 record.pixelDataOffset = s.pixelData?.valueOffset
-                do throws(OutgoingFile.Unsendable) { _ = try OutgoingFile(s) } catch {
+                do throws(ServiceError) { _ = try OutgoingFile(s) } catch {
                     record.state = .failed
-                    record.error = error.reason
+                    record.error = error.message
                     result.unreadable += 1
                 }
             case .failure(let e):

@@ -8,7 +8,7 @@ public struct Shard: Sendable, Equatable {
     public static func parse(_ s: String) throws -> Shard {
         let parts = s.split(separator: "/")
         guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
-            throw Job.Invalid("--shard must be I/N with 1 <= I <= N, got \(s)")
+            throw MigrationError.invalidJob("--shard must be I/N with 1 <= I <= N, got \(s)")
         }
         return Shard(index: i, count: n)
     }

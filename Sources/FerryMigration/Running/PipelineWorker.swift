@@ -143,8 +143,8 @@ final class PipelineWorker: SendLoopDelegate {
         if case .stored = disposition { runner.gate.withLock { $0.stored() } }
     }
 
-    func failUnsent(_ files: [Int], reason: String) {
-        logger.error("association \(index): \(files.count) files not sent: \(reason)")
+    func failUnsent(_ files: [Int], _ error: ServiceError) {
+        logger.error("association \(index): \(files.count) files not sent: \(error)")
     }
 
     func throttle(attempts: Int, outcome: StoreOutcome) -> SendStateMachine.Throttle {
@@ -172,6 +172,10 @@ final class PipelineWorker: SendLoopDelegate {
 
     func journalFailed(_ error: Error) {
         logger.error("the manifest cannot be written (\(error)); stopping")
-        runner.gate.withLock { $0.pause("the manifest cannot be written: \(error)") }
+        runner.gate.withLock {
+            $0.pause(
+                ServiceError(
+                    .journal, "the manifest cannot be written: \(error)", underlying: error))
+        }
     }
 }

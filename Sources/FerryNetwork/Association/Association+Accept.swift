@@ -50,7 +50,7 @@ extension Association {
         } catch {
             let cause = await channel.recordedFailure() ?? error
             let mapped = map(cause, during: "association negotiation")
-            await closeAfterError(channel, mapped, pduError: error as? PDUError)
+            await closeAfterError(channel, mapped)
             throw mapped
         }
     }

@@ -97,7 +97,7 @@ public final class Association {
                 }
             }
         } catch {
-            throw AssociationError.connectFailed(host: host, port: port, reason: "\(error)")
+            throw AssociationError.connectFailed(host: host, port: port, underlying: error)
         }
         _ = machine.handle(.transportConfirm)  // AE-2: send A-ASSOCIATE-RQ
         let rq = parameters.request
@@ -132,7 +132,7 @@ public final class Association {
         } catch {
             let cause = await channel.recordedFailure() ?? error
             let mapped = Self.map(cause, during: "association negotiation")
-            await closeAfterError(channel, mapped, pduError: error as? PDUError)
+            await closeAfterError(channel, mapped)
             throw mapped
         }
     }
@@ -460,10 +460,10 @@ public final class Association {
     func fail(_ error: Error, during: String) async -> AssociationError {
         let cause = error is AssociationError ? error : (await channel.recordedFailure() ?? error)
         let mapped = Self.map(cause, during: during)
-        switch mapped {
+        switch mapped.code {
         case .timeout, .protocolError:
             _ = machine.handle(.abortRequest)
-            await Self.closeAfterError(channel, mapped, pduError: error as? PDUError)
+            await Self.closeAfterError(channel, mapped)
         default:
             _ = machine.handle(.transportClosed)
             await channel.close()
@@ -474,27 +474,26 @@ public final class Association {
     static func map(_ error: Error, during: String) -> AssociationError {
         switch error {
         case let e as AssociationError: return e
-        case let e as PDUError: return .protocolError(e.message)
-        case let e as DataSetSourceError: return .protocolError("reading the data set failed: \(e)")
-        case let e as NIOSSLError: return .tls("\(e)")
-        case let e as BoringSSLError: return .tls("\(e)")
-        case let e as NIOSSLExtraError: return .tls("\(e)")
-        case let e as NIOTLSUnwrappingError: return .tls("\(e)")
-        case let e as NIOSSLCloseTimedOutError: return .tls("\(e)")
+        case let e as PDUError: return .protocolError(e.message, underlying: e)
+        case let e as DICOMError: return .protocolError("reading the data set failed: \(e)", underlying: e)
+        case let e as NIOSSLError: return .tls("\(e)", underlying: e)
+        case let e as BoringSSLError: return .tls("\(e)", underlying: e)
+        case let e as NIOSSLExtraError: return .tls("\(e)", underlying: e)
+        case let e as NIOTLSUnwrappingError: return .tls("\(e)", underlying: e)
+        case let e as NIOSSLCloseTimedOutError: return .tls("\(e)", underlying: e)
         case let e as ChannelError where e == .eof || e == .ioOnClosedChannel || e == .alreadyClosed:
-            return .closedByPeer(during: during)
-        case let e as IOError: return .closedByPeer(during: "\(during) (\(e))")
-        default:
-            return .protocolError("\(error)")
+            return .closedByPeer(during: during, underlying: e)
+        case let e as IOError: return .closedByPeer(during: "\(during) (\(e))", underlying: e)
+        default: return .protocolError("\(error)", underlying: error)
         }
     }
 
     static func closeAfterError(
-        _ channel: PDUChannel, _ error: AssociationError, pduError: PDUError? = nil
+        _ channel: PDUChannel, _ error: AssociationError
     ) async {
-        switch error {
+        switch error.code {
         case .timeout, .protocolError:
-            let reason = pduError.map { AbortPDU(source: 2, reason: $0.abortReason) } ?? .byUser
+            let reason = (error.underlying as? PDUError).map { AbortPDU(source: 2, reason: $0.abortReason) } ?? .byUser
             await sendAbortAndClose(channel, reason)
         default:
             await channel.close()

@@ -1,3 +1,4 @@
+import FerryDICOM
 import Glibc
 
 /// The bytes of one data set to send, read in order into caller-provided buffers, so a file
@@ -42,7 +43,7 @@ public struct FileRangeSource: DataSetSource {
     public init(path: String, offset: Int, length: Int, padToEven: Bool = false) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw DataSetSourceError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+            throw DICOMError(.io, "cannot open", path: path, errno: errno)
         }
         self.fd = FileDescriptorBox(fd)
         self.path = path
@@ -76,11 +77,9 @@ public struct FileRangeSource: DataSetSource {
             let n = pread(fd.fd, base + done, min(buffer.count - done, end - offset), off_t(offset))
             if n < 0, errno == EINTR { continue }
             guard n > 0 else {
-                throw DataSetSourceError(
-                    path: path,
-                    message: n == 0
-                        ? "file shrank while being sent (offset \(offset))"
-                        : "read error at offset \(offset): \(String(cString: strerror(errno)))")
+                throw n == 0
+                    ? DICOMError(.truncated, "file shrank while being sent", path: path, offset: offset)
+                    : DICOMError(.io, "read error", path: path, offset: offset, errno: errno)
             }
             done += n
             offset += n
@@ -99,19 +98,13 @@ public struct BytesSource: DataSetSource {
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer, withoutBlocking: Bool) throws {
         let n = buffer.count
         guard position + n <= bytes.count else {
-            throw DataSetSourceError(path: "<memory>", message: "read past the end")
+            throw DICOMError(.truncated, "read past the end of an encoded data set", offset: position)
         }
         bytes.withUnsafeBytes { src in
             buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[position..<position + n]))
         }
         position += n
     }
-}
-
-public struct DataSetSourceError: Error, CustomStringConvertible {
-    public var path: String
-    public var message: String
-    public var description: String { "\(path): \(message)" }
 }
 
 final class FileDescriptorBox: Sendable {

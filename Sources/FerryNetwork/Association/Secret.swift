@@ -4,19 +4,15 @@ import Glibc
 /// Secrets (user identity passwords, key passwords) come from an environment variable or a
 /// file, never from a job file or the command line.
 public enum Secret {
-    public struct Unavailable: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public static func fromEnvironment(_ name: String) throws(Unavailable) -> String {
-        guard let v = getenv(name) else { throw Unavailable(description: "environment variable \(name) is not set") }
+    public static func fromEnvironment(_ name: String) throws(AssociationError) -> String {
+        guard let v = getenv(name) else { throw AssociationError(.secretUnavailable, "environment variable \(name) is not set") }
         return String(cString: v)
     }
 
     /// The file's text without its trailing line break.
-    public static func fromFile(_ path: String) throws(Unavailable) -> String {
+    public static func fromFile(_ path: String) throws(AssociationError) -> String {
         guard let bytes = try? FileBytes.readAll(path) else {
-            throw Unavailable(description: "cannot read secret file \(path)")
+            throw AssociationError(.secretUnavailable, "cannot read secret file \(path)")
         }
         var s = String(decoding: bytes, as: UTF8.self)
         while s.last == "\n" || s.last == "\r" { s.removeLast() }

@@ -66,11 +66,11 @@ public struct CommandSet: Sendable {
         dataSet = ds
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(DICOMParseError) -> CommandSet {
+    public static func decode(_ bytes: [UInt8]) throws(DICOMError) -> CommandSet {
         CommandSet(try DataSetDecoder.decode(bytes, encoding: .implicitLittle))
     }
 
-    public func encode() throws(DICOMParseError) -> [UInt8] {
+    public func encode() throws(DICOMError) -> [UInt8] {
         try DataSetWriter(encoding: .implicitLittle).encode(dataSet)
     }
 

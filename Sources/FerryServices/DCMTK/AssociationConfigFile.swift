@@ -18,18 +18,11 @@ public struct AssociationConfigFile: Sendable {
         public var roles: [RoleSelection]
     }
 
-    public struct ParseError: Error, CustomStringConvertible {
-        public var file: String
-        public var line: Int
-        public var message: String
-        public var description: String { "\(file):\(line): \(message)" }
-    }
-
     public private(set) var profiles: [String: Profile] = [:]
 
     public init(contentsOf path: String) throws {
         guard let bytes = try? FileBytes.readAll(path) else {
-            throw ParseError(file: path, line: 0, message: "cannot read the file")
+            throw ServiceError.configuration(path: path, line: 0, "cannot read the file")
         }
         try self.init(text: String(decoding: bytes, as: UTF8.self), file: path)
     }
@@ -46,32 +39,32 @@ public struct AssociationConfigFile: Sendable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("[[") {
                 guard line.hasSuffix("]]") else {
-                    throw ParseError(file: file, line: lineNumber, message: "unterminated section \(line)")
+                    throw ServiceError.configuration(path: file, line: lineNumber, "unterminated section \(line)")
                 }
                 section = String(line.dropFirst(2).dropLast(2)).trimmingCharacters(in: " ").uppercased()
                 subsection = nil
             } else if line.hasPrefix("[") {
                 guard line.hasSuffix("]"), let s = section else {
-                    throw ParseError(file: file, line: lineNumber, message: "subsection \(line) outside a [[section]]")
+                    throw ServiceError.configuration(path: file, line: lineNumber, "subsection \(line) outside a [[section]]")
                 }
                 let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: " ").uppercased()
                 subsection = name
                 subsectionOrder[s, default: []].append(name)
             } else if let eq = line.firstIndex(of: "=") {
                 guard let s = section, let sub = subsection else {
-                    throw ParseError(file: file, line: lineNumber, message: "entry outside a [subsection]")
+                    throw ServiceError.configuration(path: file, line: lineNumber, "entry outside a [subsection]")
                 }
                 let key = String(line[..<eq]).trimmingCharacters(in: " \t").uppercased()
                 let value = String(line[line.index(after: eq)...]).trimmingCharacters(in: " \t")
                 sections[s, default: [:]][sub, default: []].append((key, value, lineNumber))
             } else {
-                throw ParseError(file: file, line: lineNumber, message: "cannot parse \"\(line)\"")
+                throw ServiceError.configuration(path: file, line: lineNumber, "cannot parse \"\(line)\"")
             }
         }
 
         func uid(_ name: String, line: Int) throws -> String {
             guard let u = DCMTKNames.uid(for: name) else {
-                throw ParseError(file: file, line: line, message: "unknown UID name \"\(name)\"")
+                throw ServiceError.configuration(path: file, line: line, "unknown UID name \"\(name)\"")
             }
             return u
         }
@@ -87,14 +80,12 @@ public struct AssociationConfigFile: Sendable {
             contextLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map { e in
                 let parts = e.value.split(separator: "\\", maxSplits: 1).map { String($0).trimmingCharacters(in: " ") }
                 guard parts.count == 2 else {
-                    throw ParseError(
-                        file: file, line: e.line,
-                        message: "expected AbstractSyntax\\TransferSyntaxList, got \"\(e.value)\"")
+                    throw ServiceError.configuration(
+                        path: file, line: e.line, "expected AbstractSyntax\\TransferSyntaxList, got \"\(e.value)\"")
                 }
                 guard let list = syntaxLists[parts[1].uppercased()] else {
-                    throw ParseError(
-                        file: file, line: e.line,
-                        message: "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
+                    throw ServiceError.configuration(
+                        path: file, line: e.line, "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
                 }
                 return (try uid(parts[0], line: e.line), list)
             }
@@ -104,8 +95,7 @@ public struct AssociationConfigFile: Sendable {
             roleLists[name] = try entries.map { e in
                 let parts = e.value.split(separator: "\\").map { String($0).trimmingCharacters(in: " ").uppercased() }
                 guard parts.count == 2, ["SCU", "SCP", "BOTH"].contains(parts[1]) else {
-                    throw ParseError(
-                        file: file, line: e.line, message: "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
+                    throw ServiceError.configuration(path: file, line: e.line, "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
                 }
                 let sop = try uid(e.value.split(separator: "\\")[0].trimmingCharacters(in: " "), line: e.line)
                 return RoleSelection(sopClass: sop, scu: parts[1] != "SCP", scp: parts[1] != "SCU")
@@ -117,21 +107,19 @@ public struct AssociationConfigFile: Sendable {
                 switch e.key {
                 case "PRESENTATIONCONTEXTS":
                     guard let list = contextLists[e.value.uppercased()] else {
-                        throw ParseError(
-                            file: file, line: e.line, message: "presentation context list \"\(e.value)\" is not defined"
+                        throw ServiceError.configuration(path: file, line: e.line, "presentation context list \"\(e.value)\" is not defined"
                         )
                     }
                     profile.contexts = list.map { (abstractSyntax: $0.0, transferSyntaxes: $0.1) }
                 case "SCPSCUROLESELECTION":
                     guard let list = roleLists[e.value.uppercased()] else {
-                        throw ParseError(
-                            file: file, line: e.line, message: "role selection list \"\(e.value)\" is not defined")
+                        throw ServiceError.configuration(path: file, line: e.line, "role selection list \"\(e.value)\" is not defined")
                     }
                     profile.roles = list
                 case "SOPCLASSEXTENDEDNEGOTIATION":
                     continue  // storage needs none; accepted and ignored, as DCMTK storescu does
                 default:
-                    throw ParseError(file: file, line: e.line, message: "unknown profile entry \(e.key)")
+                    throw ServiceError.configuration(path: file, line: e.line, "unknown profile entry \(e.key)")
                 }
             }
             profiles[name] = profile

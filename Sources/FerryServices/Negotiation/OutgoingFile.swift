@@ -24,22 +24,16 @@ public struct OutgoingFile: Sendable {
         self.pixelData = pixelData
     }
 
-    public struct Unsendable: Error, CustomStringConvertible {
-        public var path: String
-        public var reason: String
-        public var description: String { "\(path): \(reason)" }
-    }
-
     /// From a header summary; a file without SOP class or instance UID cannot be sent.
-    public init(_ s: HeaderSummary) throws(Unsendable) {
+    public init(_ s: HeaderSummary) throws(ServiceError) {
         guard let sopClass = s.sopClassUID, !sopClass.isEmpty else {
-            throw Unsendable(path: s.path, reason: "no SOP Class UID (0008,0016) in the data set")
+            throw ServiceError(.unreadableFile, "no SOP Class UID (0008,0016) in the data set", path: s.path)
         }
         guard let sopInstance = s.sopInstanceUID, !sopInstance.isEmpty else {
-            throw Unsendable(path: s.path, reason: "no SOP Instance UID (0008,0018) in the data set")
+            throw ServiceError(.unreadableFile, "no SOP Instance UID (0008,0018) in the data set", path: s.path)
         }
         guard let ts = TransferSyntax.lookup(s.transferSyntaxUID) else {
-            throw Unsendable(path: s.path, reason: "unknown transfer syntax \(s.transferSyntaxUID)")
+            throw ServiceError(.unreadableFile, "unknown transfer syntax \(s.transferSyntaxUID)", path: s.path)
         }
         self.init(
             path: s.path, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: ts,

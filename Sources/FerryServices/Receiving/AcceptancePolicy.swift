@@ -77,39 +77,34 @@ public struct AcceptancePolicy: Sendable {
 
     public init() {}
 
-    /// The answer to a request from `host`: an acceptance with a result per context, or a rejection.
-    public func evaluate(_ rq: AssociateRQ, host: String?) -> Result<[PresentationContextResult], RejectReason> {
-        if refuseAll { return .failure(RejectReason(rj: .noReason, why: "refusing every association (--refuse)")) }
+    /// The answer to a request from `host`: an acceptance with a result per context, or a
+    /// rejection and why (for the log).
+    public enum Answer: Sendable {
+        case accept([PresentationContextResult])
+        case reject(AssociateRJ, why: String)
+    }
+
+    public func evaluate(_ rq: AssociateRQ, host: String?) -> Answer {
+        if refuseAll { return .reject(.noReason, why: "refusing every association (--refuse)") }
         if rq.applicationContext != dicomApplicationContext {
-            return .failure(
-                RejectReason(rj: .applicationContextNotSupported, why: "application context \(rq.applicationContext)"))
+            return .reject(.applicationContextNotSupported, why: "application context \(rq.applicationContext)")
         }
         if rq.protocolVersion & 1 == 0 {
-            return .failure(
-                RejectReason(rj: .protocolVersionNotSupported, why: "protocol version \(rq.protocolVersion)"))
+            return .reject(.protocolVersionNotSupported, why: "protocol version \(rq.protocolVersion)")
         }
         if rejectWithoutImplementationUID && rq.userInformation.implementationClassUID.isEmpty {
-            return .failure(RejectReason(rj: .noReason, why: "no implementation class UID (--reject)"))
+            return .reject(.noReason, why: "no implementation class UID (--reject)")
         }
         if let allowed = allowedPeers {
             let known = allowed.contains { $0.aeTitle == rq.callingAE && ($0.host == nil || $0.host == host) }
             guard known else {
-                return .failure(
-                    RejectReason(
-                        rj: .callingAENotRecognized,
-                        why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed"))
+                return .reject(.callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed")
             }
             guard rq.calledAE == aeTitle else {
-                return .failure(
-                    RejectReason(rj: .calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\""))
+                return .reject(.calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\"")
             }
         }
-        return .success(rq.presentationContexts.map(answer))
-    }
-
-    public struct RejectReason: Error, Sendable {
-        public var rj: AssociateRJ
-        public var why: String
+        return .accept(rq.presentationContexts.map(answer))
     }
 
     private func answer(_ pc: PresentationContextProposal) -> PresentationContextResult {

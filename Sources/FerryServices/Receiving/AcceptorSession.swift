@@ -44,9 +44,10 @@ final class AcceptorSession {
     }
 
     private func log(_ error: Error) {
-        switch error {
-        case AssociationError.timeout(let what): logger.warning("\(peer): \(what): dropping the association")
-        default: logger.warning("\(peer): \(error)")
+        if let e = error as? AssociationError, e.code == .timeout {
+            logger.warning("\(peer): \(e.message): dropping the association")
+        } else {
+            logger.warning("\(peer): \(error)")
         }
     }
 
@@ -58,10 +59,10 @@ final class AcceptorSession {
             logger: logger
         ) { rq in
             switch settings.policy.evaluate(rq, host: peer.split(separator: ":").first.map(String.init)) {
-            case .failure(let reject):
-                logger.info("Association Rejected from \(peer) (\(rq.callingAE)): \(reject.why)")
-                return .reject(reject.rj)
-            case .success(let results):
+            case .reject(let rj, let why):
+                logger.info("Association Rejected from \(peer) (\(rq.callingAE)): \(why)")
+                return .reject(rj)
+            case .accept(let results):
                 var info = UserInformation(
                     maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
                     implementationVersionName: UIDGenerator.implementationVersionName)
@@ -184,9 +185,9 @@ final class AcceptorSession {
             comment = "status forced by --status"
         } else {
             let sorting = self.sorting
-            let commit: @Sendable () -> Result<(path: String, completed: StudySorting.CompletedStudy?)?, StoreRefusal> =
+            let commit: @Sendable () -> Result<(path: String, completed: StudySorting.CompletedStudy?)?, ServiceError> =
                 {
-                    do throws(StoreRefusal) { return .success(try store.file.commit(sorting: sorting)) } catch {
+                    do throws(ServiceError) { return .success(try store.file.commit(sorting: sorting)) } catch {
                         return .failure(error)
                     }
                 }
@@ -200,8 +201,8 @@ final class AcceptorSession {
                 status = forced ?? .success
                 if let stored { afterStore(stored.path, completed: stored.completed) }
             case .failure(let refusal):
-                status = refusal.status
-                comment = refusal.comment
+                status = refusal.status ?? DIMSEStatus(0xA700)
+                comment = refusal.message
                 logger.error("Store refused (\(command.affectedSOPInstanceUID ?? "?")): \(refusal)")
             }
         }

@@ -16,7 +16,7 @@ final class ReceivedFile {
     private(set) var tempPath: String?
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
-    private var failure: StoreRefusal?
+    private var failure: ServiceError?
     private(set) var bytesReceived = 0
     /// The file's first bytes (meta and the start of the data set), kept so the header can
     /// be checked without opening the file again.
@@ -49,7 +49,7 @@ final class ReceivedFile {
         let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
         guard created >= 0 else {
             failure = .outOfResources(
-                "cannot create a file in the output directory: \(String(cString: strerror(errno)))")
+                "cannot create a file in the output directory: " + String(cString: strerror(errno)))
             return
         }
         fd = created
@@ -98,7 +98,7 @@ final class ReceivedFile {
             let n = write(fd, base + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
-                failure = .outOfResources("writing the received data failed: \(String(cString: strerror(errno)))")
+                failure = .outOfResources("writing the received data failed: " + String(cString: strerror(errno)))
                 return
             }
             done += n
@@ -107,15 +107,15 @@ final class ReceivedFile {
 
     /// Finishes the instance: writes it into place and returns its path, or throws the
     /// refusal to answer with (the temporary file is removed either way).
-    func commit(sorting: StudySorting) throws(StoreRefusal) -> (path: String, completed: StudySorting.CompletedStudy?)?
+    func commit(sorting: StudySorting) throws(ServiceError) -> (path: String, completed: StudySorting.CompletedStudy?)?
     {
         defer { discard() }
         if options.ignore { return nil }
         flush()
         if let failure { throw failure }
-        guard let temp = tempPath else { throw StoreRefusal.outOfResources("no temporary file") }
+        guard let temp = tempPath else { throw ServiceError.outOfResources("no temporary file") }
         if options.fsync, Glibc.fsync(fd) != 0 {
-            throw StoreRefusal.outOfResources("fsync failed: \(String(cString: strerror(errno)))")
+            throw ServiceError.outOfResources("fsync failed: " + String(cString: strerror(errno)))
         }
 
         // What the data set says about itself: checked before any path is built from it.
@@ -128,16 +128,16 @@ final class ReceivedFile {
                 summary = try HeaderScan.summary(path: temp)  // a header longer than the kept head
             }
         } catch {
-            throw StoreRefusal.cannotUnderstand("the received data set cannot be parsed: \(error.detail)")
+            throw ServiceError.cannotUnderstand("the received data set cannot be parsed: \(error.detail)")
         }
         guard let instance = summary.sopInstanceUID, UIDGrammar.isValid(instance) else {
-            throw StoreRefusal.cannotUnderstand("invalid SOP Instance UID in the data set")
+            throw ServiceError.cannotUnderstand("invalid SOP Instance UID in the data set")
         }
         guard instance == sopInstance else {
-            throw StoreRefusal.doesNotMatch("SOP Instance UID \(instance) differs from the command's \(sopInstance)")
+            throw ServiceError.doesNotMatch("SOP Instance UID \(instance) differs from the command's \(sopInstance)")
         }
         guard let study = summary.studyInstanceUID, UIDGrammar.isValid(study) else {
-            throw StoreRefusal.cannotUnderstand("invalid or missing Study Instance UID in the data set")
+            throw ServiceError.cannotUnderstand("invalid or missing Study Instance UID in the data set")
         }
 
         var source = temp
@@ -147,7 +147,7 @@ final class ReceivedFile {
         let (directory, completed) = try sorting.directory(for: summary, options: options)
         let finalPath = directory + "/" + fileName()
         if rename(source, finalPath) != 0 {
-            throw StoreRefusal.outOfResources("cannot move the file into place: \(String(cString: strerror(errno)))")
+            throw ServiceError.outOfResources("cannot move the file into place: " + String(cString: strerror(errno)))
         }
         if source == temp { tempPath = nil }
         if options.fsync { syncDirectory(directory) }
@@ -155,7 +155,7 @@ final class ReceivedFile {
     }
 
     /// Re-encodes the received instance (+te/+tb/+ti/+td, -u, -F) into a second temporary file.
-    private func converted(_ temp: String) throws(StoreRefusal) -> String {
+    private func converted(_ temp: String) throws(ServiceError) -> String {
         let target: TransferSyntax =
             switch options.outputSyntax {
             case .same: transferSyntax
@@ -181,7 +181,7 @@ final class ReceivedFile {
             try FileBytes.write(bytes, to: out, sync: options.fsync)
             return out
         } catch {
-            throw StoreRefusal.outOfResources("converting the received data set failed: \(error)")
+            throw ServiceError.outOfResources("converting the received data set failed: \(error)")
         }
     }
 

@@ -36,23 +36,6 @@ public struct StoreOutputOptions: Sendable {
     }
 }
 
-/// Why a received instance was not stored: the C-STORE-RSP status and its comment.
-public struct StoreRefusal: Error, Sendable, CustomStringConvertible {
-    public var status: DIMSEStatus
-    public var comment: String
-    public var description: String { "\(status): \(comment)" }
-
-    static func outOfResources(_ what: String) -> StoreRefusal {
-        StoreRefusal(status: DIMSEStatus(0xA700), comment: what)
-    }
-    static func cannotUnderstand(_ what: String) -> StoreRefusal {
-        StoreRefusal(status: DIMSEStatus(0xC000), comment: what)
-    }
-    static func doesNotMatch(_ what: String) -> StoreRefusal {
-        StoreRefusal(status: DIMSEStatus(0xA900), comment: what)
-    }
-}
-
 /// DCMTK's two-letter-or-more modality prefix of stored file names, from the SOP class.
 enum ModalityPrefix {
     static func of(_ sopClass: String) -> String {

@@ -26,7 +26,7 @@ public final class StudySorting: Sendable {
     /// of `summary`'s study, and the study that ended because this one began, if any.
     func directory(
         for summary: HeaderSummary, options: StoreOutputOptions
-    ) throws(StoreRefusal) -> (String, CompletedStudy?) {
+    ) throws(ServiceError) -> (String, CompletedStudy?) {
         let study = summary.studyInstanceUID ?? ""
         let (dir, completed): (String, CompletedStudy?) = state.withLock { s in
             var completed: CompletedStudy?
@@ -58,7 +58,7 @@ public final class StudySorting: Sendable {
             return (dir, completed)
         }
         if dir != options.directory, mkdir(dir, 0o755) != 0, errno != EEXIST {
-            throw StoreRefusal.outOfResources("cannot create \(dir): \(String(cString: strerror(errno)))")
+            throw ServiceError.outOfResources("cannot create \(dir): " + String(cString: strerror(errno)))
         }
         return (dir, completed)
     }

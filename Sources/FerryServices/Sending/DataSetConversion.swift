@@ -9,7 +9,7 @@ public struct DataSetConversion: Sendable {
 
     public init() {}
 
-    public func encode(_ dataSet: DataSet, as ts: TransferSyntax) throws(DICOMParseError) -> [UInt8] {
+    public func encode(_ dataSet: DataSet, as ts: TransferSyntax) throws(DICOMError) -> [UInt8] {
         var ds = dataSet
         if disableNewVRs && ts.isExplicitVR { ds = Self.withoutNewVRs(ds) }
         let plain = try DataSetWriter(ts.isDeflated ? .explicitVRLittleEndian : ts).encode(ds)

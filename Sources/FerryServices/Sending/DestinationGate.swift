@@ -8,7 +8,7 @@ public struct DestinationGate: Sendable, Equatable {
     public private(set) var active = 0
     public private(set) var consecutiveOutOfResources = 0
     /// Why the destination is paused: no association takes new work.
-    public private(set) var paused: String?
+    public private(set) var paused: ServiceError?
 
     public init(maxAttempts: Int, associations: Int) {
         self.maxAttempts = max(1, maxAttempts)
@@ -21,14 +21,14 @@ public struct DestinationGate: Sendable, Equatable {
     /// A store succeeded: the destination is not (or no longer) out of resources.
     public mutating func stored() { consecutiveOutOfResources = 0 }
 
-    public mutating func pause(_ reason: String) { paused = paused ?? reason }
+    public mutating func pause(_ reason: ServiceError) { paused = paused ?? reason }
 
     /// A file was answered out of resources on its `attempts`-th attempt.
     public mutating func outOfResources(attempts: Int, status: String) -> SendStateMachine.Throttle {
         consecutiveOutOfResources += 1
         let (limit, overflow) = maxAttempts.multipliedReportingOverflow(by: associations)
         if attempts >= maxAttempts || (!overflow && consecutiveOutOfResources >= limit) {
-            let reason = "the destination keeps answering out of resources (\(status))"
+            let reason = ServiceError(.refused, "the destination keeps answering out of resources (\(status))")
             pause(reason)
             return .pause(reason)
         }

@@ -11,11 +11,7 @@ public struct PreparedFile: Sendable {
     public let file: OutgoingFile
     public let route: Route
     /// For `.convert`: the encoded data set and the SOP Instance UID it carries.
-    let encoded: Result<(bytes: [UInt8], instance: String), PreparationError>?
-}
-
-struct PreparationError: Error, CustomStringConvertible {
-    var description: String
+    let encoded: Result<(bytes: [UInt8], instance: String), ServiceError>?
 }
 
 /// Sends one file on an established association: chooses the route (as is, converted, or
@@ -74,7 +70,7 @@ public struct FileSender: Sendable {
             return PreparedFile(
                 file: file, route: route, encoded: .success((try conversion.encode(dataSet, as: ts), instance)))
         } catch {
-            return PreparedFile(file: file, route: route, encoded: .failure(PreparationError(description: "\(error)")))
+            return PreparedFile(file: file, route: route, encoded: .failure(ServiceError(.preparation, wrapping: error)))
         }
     }
 
@@ -87,8 +83,7 @@ public struct FileSender: Sendable {
             switch prepared.route {
             case .impossible(let reason):
                 logger.error("No presentation context for: \(file.path): \(reason)")
-                outcome.error = reason
-                outcome.failure = .noContext
+                outcome.error = ServiceError(.noContext, reason)
                 return outcome
             case .asIs(let contextID, let ts):
                 var source: FileRangeSource
@@ -96,8 +91,7 @@ public struct FileSender: Sendable {
                     source = try FileRangeSource(
                         path: file.path, offset: file.dataSetOffset, length: file.dataSetLength, padToEven: true)
                 } catch {
-                    outcome.error = "\(error)"
-                    outcome.failure = .file
+                    outcome.error = ServiceError(.unreadableFile, wrapping: error)
                     return outcome
                 }
                 outcome.sentAs = ts
@@ -110,12 +104,10 @@ public struct FileSender: Sendable {
                 switch prepared.encoded {
                 case .success(let e)?: encoded = e
                 case .failure(let e)?:
-                    outcome.error = e.description
-                    outcome.failure = .file
+                    outcome.error = e
                     return outcome
                 case nil:
-                    outcome.error = "not prepared"
-                    outcome.failure = .file
+                    outcome.error = ServiceError(.preparation, "not prepared")
                     return outcome
                 }
                 if file.transferSyntax != ts {
@@ -143,8 +135,7 @@ public struct FileSender: Sendable {
             }
         } catch {
             logger.error("Store Failed, file: \(file.path): \(error)")
-            outcome.error = "\(error)"
-            outcome.failure = .association
+            outcome.error = ServiceError(.association, wrapping: error)
         }
         return outcome
     }

@@ -85,7 +85,7 @@ public struct RetryPolicy: Sendable, Equatable {
             }
         }
         if haltWithoutStatus { return .halt }
-        if outcome.failure == .association && attempts < maxAttempts { return .retryOnNewAssociation }
+        if outcome.error?.code == .association && attempts < maxAttempts { return .retryOnNewAssociation }
         return .failed
     }
 }

@@ -31,7 +31,7 @@ public protocol SendLoopDelegate {
     ) async -> StoreOutcome
     /// After the journal holds them.
     func recorded(_ file: SendStateMachine.File, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition)
-    func failUnsent(_ files: [SendStateMachine.File], reason: String)
+    func failUnsent(_ files: [SendStateMachine.File], _ error: ServiceError)
     func throttle(attempts: Int, outcome: StoreOutcome) -> SendStateMachine.Throttle
     func close(_ association: Association, _ mode: SendStateMachine.Close) async
     func journalFailed(_ error: Error)
@@ -68,7 +68,7 @@ public enum SendLoop {
                 return []
             case .failure(let error):
                 delegate.journalFailed(error)
-                return [.journalFailed(reason: "\(error)")]
+                return [.journalFailed(ServiceError(.journal, "the manifest cannot be written: \(error)", underlying: error))]
             case .success(let attempts):
                 for case .record(let file, let outcome, let disposition) in entries {
                     delegate.recorded(file, outcome, disposition)
@@ -91,7 +91,7 @@ public enum SendLoop {
             if actions.isEmpty {
                 // Every state waits for an action's result; none pending means a defect.
                 assertionFailure("send state machine stalled")
-                return .paused("the send loop stalled")
+                return .paused(ServiceError(.journal, "the send loop stalled"))
             }
             var entries: [JournalEntry] = []
             var sends: [SendStateMachine.File] = []
@@ -138,10 +138,10 @@ public enum SendLoop {
                         current = try await delegate.open(plan: plan)
                         events.append(.opened)
                     } catch {
-                        events.append(.openFailed(reason: "\(error)"))
+                        events.append(.openFailed(ServiceError(.unreachable, wrapping: error)))
                     }
-                case .failUnsent(let files, let reason):
-                    delegate.failUnsent(files, reason: reason)
+                case .failUnsent(let files, let error):
+                    delegate.failUnsent(files, error)
                 case .backOff(let seconds):
                     if await sleep(seconds * Double.random(in: 0.5...1.5), unless: { delegate.stopRequested }) {
                         events.append(.backOffElapsed)

@@ -50,7 +50,7 @@ public struct SendStateMachine: Sendable {
         case wait
         /// This association leaves the pool; the others go on.
         case retire
-        case pause(String)
+        case pause(ServiceError)
     }
 
     public enum Ending: Sendable, Equatable {
@@ -59,7 +59,7 @@ public struct SendStateMachine: Sendable {
         /// A stop was requested: stores in flight were finished, the rest put back.
         case stopped
         /// The destination is paused (unreachable, out of resources, journal not writable).
-        case paused(String)
+        case paused(ServiceError)
         /// A store without a status under a halting policy (DCMTK storescu without --no-halt).
         case halted
         /// Out of resources: this association left the pool.
@@ -71,13 +71,13 @@ public struct SendStateMachine: Sendable {
         case work(plan: Int, files: [File])
         case noWork
         case opened
-        case openFailed(reason: String)
+        case openFailed(ServiceError)
         /// The journal committed the file as `sending`; `attempts` counts this one.
         case marked(File, attempts: Int)
         /// The file's store ended: a response, or a failure without one.
         case completed(File, StoreOutcome, associationUsable: Bool)
         /// The journal could not be written: nothing more may be sent.
-        case journalFailed(reason: String)
+        case journalFailed(ServiceError)
         case throttled(Throttle)
         case backOffElapsed
         case stopRequested
@@ -95,7 +95,7 @@ public struct SendStateMachine: Sendable {
         /// Journal: the file's outcome (the driver holds the `StoreOutcome`).
         case record(File, Disposition)
         /// No association could be opened: these files fail without a status.
-        case failUnsent([File], reason: String)
+        case failUnsent([File], ServiceError)
         case backOff(seconds: Double)
         /// Out of resources: the driver asks the pool and answers `.throttled`.
         case consultDestination(attempts: Int)
@@ -162,7 +162,7 @@ public struct SendStateMachine: Sendable {
             associationOpen = true
             openFailures = 0
             phase = .active
-        case .openFailed(let reason):
+        case .openFailed(let error):
             guard phase == .opening else { return [] }
             openFailures += 1
             if openFailures < configuration.policy.openAttempts && ending == nil {
@@ -172,9 +172,9 @@ public struct SendStateMachine: Sendable {
             openFailures = 0
             switch configuration.policy.whenUnreachable {
             case .pause:
-                ending = ending ?? .paused(reason)
+                ending = ending ?? .paused(error)
             case .failFiles:
-                actions.append(.failUnsent(pending, reason: reason))
+                actions.append(.failUnsent(pending, error))
                 pending = []
                 if configuration.policy.haltWithoutStatus { ending = ending ?? .halted }
             }
@@ -187,11 +187,11 @@ public struct SendStateMachine: Sendable {
             actions += complete(file, outcome, attempts: attempts)
             // A dead association is closed (aborted) once its other stores have ended.
             if !usable { replaceAssociation = true }
-        case .journalFailed(let reason):
+        case .journalFailed(let error):
             // The failed transaction left its files as they were: none of the marks requested
             // was committed.
             marking = []
-            ending = ending ?? .paused("the manifest cannot be written: \(reason)")
+            ending = ending ?? .paused(error)
         case .throttled(let throttle):
             guard phase == .waiting(.destination) else { return [] }
             switch throttle {

@@ -38,26 +38,23 @@ public struct StoreOutcome: Sendable {
     /// The response status, when a C-STORE-RSP was read.
     public var status: DIMSEStatus?
     public var errorComment: String?
-    /// Why no status was obtained (no context, association failure, unreadable file ...).
-    public var error: String?
+    /// Why no status was obtained: no context could carry the file (`.noContext`), the file
+    /// could not be read or re-encoded (`.unreadableFile`, `.preparation`), the association
+    /// failed mid-store (`.association`: outcome unknown, the peer may have stored it), or no
+    /// association could be opened (`.unreachable`).
+    public var error: ServiceError?
     public var sentAs: TransferSyntax?
     public var bytes: Int = 0
-    /// Why there is no status: no context could carry the file, the file could not be read,
-    /// or the association failed mid-store (outcome unknown: the peer may have stored it).
-    public var failure: Failure?
-
-    public enum Failure: Sendable { case noContext, file, association }
 
     public var succeeded: Bool { status?.isSuccessOrWarning ?? false }
 
     public init(
-        path: String, sopInstanceUID: String, status: DIMSEStatus? = nil, error: String? = nil, failure: Failure? = nil
+        path: String, sopInstanceUID: String, status: DIMSEStatus? = nil, error: ServiceError? = nil
     ) {
         self.path = path
         self.sopInstanceUID = sopInstanceUID
         self.status = status
         self.error = error
-        self.failure = failure
     }
 }
 
@@ -144,11 +141,11 @@ public final class StoreSCU: SendLoopDelegate {
         record(outcome)
     }
 
-    public func failUnsent(_ unsent: [Int], reason: String) {
-        logger.error("Association Request Failed: \(reason)")
+    public func failUnsent(_ unsent: [Int], _ error: ServiceError) {
+        logger.error("Association Request Failed: \(error)")
         exitCode = 1
         for i in unsent {
-            record(StoreOutcome(path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: reason))
+            record(StoreOutcome(path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: error))
         }
     }
 

@@ -27,6 +27,7 @@ struct Plan: AsyncParsableCommand {
             try job.validate()
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
             let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
+            for e in scan.unlisted { FileHandleWriter.stderr("plan: E: \(e)\n") }
             FileHandleWriter.stderr(
                 "plan: \(scan.seen) files seen, \(scan.added) new, \(scan.changed) changed, \(scan.unchanged) unchanged, \(scan.unreadable) not sendable, \(scan.conflicts) conflicts\n"
             )
@@ -34,13 +35,7 @@ struct Plan: AsyncParsableCommand {
             if probe { probes = try await Prober(job: job, manifest: manifest, logger: logger).probe() }
             let report = try PlanReport.make(job: job, manifest: manifest, probe: probes)
             print(try ReportRenderer.render(report, format: format))
-        } catch let e as Manifest.Locked {
-            FileHandleWriter.stderr("plan: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
-        } catch let e as Manifest.Damaged {
-            FileHandleWriter.stderr("plan: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
-        } catch let e as Job.Invalid {
+        } catch let e as MigrationError {
             FileHandleWriter.stderr("plan: \(e)\n")
             throw ExitCode(PipelineExit.usage)
         }
@@ -78,6 +73,7 @@ struct Run: AsyncParsableCommand {
             manifest = try Manifest(path: job.manifestPath, exclusive: true)
             if !noScan {
                 let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
+                for e in scan.unlisted { FileHandleWriter.stderr("plan: E: \(e)\n") }
                 if !quiet {
                     FileHandleWriter.stderr(
                         "plan: \(scan.seen) files, \(scan.added) new, \(scan.changed) changed, \(scan.unreadable) not sendable\n"
@@ -85,9 +81,6 @@ struct Run: AsyncParsableCommand {
                 }
             }
             try Shard.restrict(manifest, to: try shard.map(Shard.parse))
-        } catch let e as Manifest.Locked {
-            FileHandleWriter.stderr("run: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
         } catch {
             FileHandleWriter.stderr("run: \(error)\n")
             throw ExitCode(PipelineExit.usage)
@@ -126,7 +119,7 @@ struct Status: ParsableCommand {
             throw ExitCode(PipelineExit.usage)
         }
         let manifest: Manifest
-        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as Manifest.Damaged {
+        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as MigrationError {
             FileHandleWriter.stderr("status: \(e)\n")
             throw ExitCode(PipelineExit.usage)
         }
@@ -166,7 +159,7 @@ struct Report: ParsableCommand {
             throw ExitCode(PipelineExit.usage)
         }
         let manifest: Manifest
-        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as Manifest.Damaged {
+        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as MigrationError {
             FileHandleWriter.stderr("report: \(e)\n")
             throw ExitCode(PipelineExit.usage)
         }

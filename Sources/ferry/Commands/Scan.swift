@@ -20,7 +20,7 @@ struct Scan: ParsableCommand {
 
     func run() throws {
         let walker = DirectoryWalker(recursive: !noRecurse, symlinks: followLinks ? .follow : .skip)
-        let files = walker.files(under: paths) { path, reason in printError("E: \(path): \(reason)") }
+        let files = walker.files(under: paths) { printError("E: \($0)") }
         let results = ParallelScan.summaries(files)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -283,7 +283,7 @@ enum InputFiles {
                     continue
                 }
                 let walker = DirectoryWalker(recursive: recurse, symlinks: .follow)
-                var found = walker.files(under: [p]) { path, reason in logger.error("\(path): \(reason)") }
+                var found = walker.files(under: [p]) { logger.error("\($0)") }
                 if let pattern { found = found.filter { Wildcard.matches(pattern, basename($0)) } }
                 candidates += found.sorted()
             } else {

@@ -1,0 +1,36 @@
+import FerryDICOM
+
+/// FerryMigration's one error: a job that cannot be used, or a manifest that cannot be. The
+/// commands answer all of them with exit status 2 (usage or job error) and the description;
+/// `underlying` keeps the cause (a YAML or SQLite error, a lower module's error).
+public struct MigrationError: Error, Sendable, CustomStringConvertible {
+    public struct Code: ErrorCode {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// A job file, setting or flag that cannot be used.
+        public static let invalidJob = Code(rawValue: "invalid-job")
+        /// Another run holds the manifest's lock.
+        public static let manifestLocked = Code(rawValue: "manifest-locked")
+        /// SQLite cannot read the manifest, or its pages fail the integrity check.
+        public static let manifestDamaged = Code(rawValue: "manifest-damaged")
+    }
+
+    public var code: Code
+    public var message: String
+    /// The job file or manifest concerned.
+    public var path: String?
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, path: String? = nil, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.underlying = underlying
+    }
+
+    public var description: String { message }
+
+    static func invalidJob(_ message: String, underlying: (any Error)? = nil) -> MigrationError {
+        MigrationError(.invalidJob, message, underlying: underlying)
+    }
+}
