@@ -36,7 +36,9 @@ public struct JPEG2000Codec: PixelCodec {
     }
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
-        guard canEncode else { throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)", code: .unsupported) }
+        guard canEncode else {
+            throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)", code: .unsupported)
+        }
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
             throw CodecError("JPEG 2000: frame shorter than the image", code: .mismatch)
         }
@@ -49,7 +51,8 @@ public struct JPEG2000Codec: PixelCodec {
             throw CodecError("JPEG 2000: \(image.samplesPerPixel) samples per pixel", code: .unsupported)
         }
         guard ["MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR"].contains(image.photometric) else {
-            throw CodecError("JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)", code: .unsupported)
+            throw CodecError(
+                "JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)", code: .unsupported)
         }
         let count = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
         var params = [opj_image_cmptparm_t](repeating: opj_image_cmptparm_t(), count: count)
@@ -104,7 +107,9 @@ public struct JPEG2000Codec: PixelCodec {
             throw CodecError("JPEG 2000: cannot set up the encoder", code: .library)
         }
         let sink = Sink()
-        guard let stream = opj_stream_create(1 << 16, 0) else { throw CodecError("JPEG 2000: cannot create a stream", code: .library) }
+        guard let stream = opj_stream_create(1 << 16, 0) else {
+            throw CodecError("JPEG 2000: cannot create a stream", code: .library)
+        }
         defer { opj_stream_destroy(stream) }
         opj_stream_set_user_data(stream, Unmanaged.passRetained(sink).toOpaque()) { p in
             if let p { Unmanaged<Sink>.fromOpaque(p).release() }
@@ -156,12 +161,18 @@ public struct JPEG2000Codec: PixelCodec {
     }
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
-        let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG 2000: image size overflows", code: .mismatch) }
-        guard data.count >= 4 else { throw CodecError("JPEG 2000: stream of \(data.count) bytes") }
-        // A JP2 file (box structure) or a bare codestream (FF 4F FF 51).
-        let format = data[0] == 0xFF && data[1] == 0x4F ? OPJ_CODEC_J2K : OPJ_CODEC_JP2
-        guard let codec = opj_create_decompress(format) else { throw CodecError("JPEG 2000: cannot create a decoder", code: .library) }
+        guard let frameLength = image.frameLength else {
+            throw CodecError("JPEG 2000: image size overflows", code: .mismatch)
+        }
+        // The markers are checked first (sizes, tiles, code-block styles); a JP2 file gives its
+        // codestream, which OpenJPEG reads as a bare one.
+        let checked = try JPEG2000Codestream(
+            fragments.flatMap { $0 }, image: image,
+            allowHT: [.htj2kLossless, .htj2kLosslessRPCL, .htj2k].contains(transferSyntax))
+        let data = Array(checked.bytes)
+        guard let codec = opj_create_decompress(OPJ_CODEC_J2K) else {
+            throw CodecError("JPEG 2000: cannot create a decoder", code: .library)
+        }
         defer { opj_destroy_codec(codec) }
         // Quiet: errors come back as a failed call.
         opj_set_error_handler(codec, { _, _ in }, nil)
@@ -174,7 +185,9 @@ public struct JPEG2000Codec: PixelCodec {
         }
 
         let source = Source(data)
-        guard let stream = opj_stream_create(1 << 16, 1) else { throw CodecError("JPEG 2000: cannot create a stream", code: .library) }
+        guard let stream = opj_stream_create(1 << 16, 1) else {
+            throw CodecError("JPEG 2000: cannot create a stream", code: .library)
+        }
         defer { opj_stream_destroy(stream) }
         let context = Unmanaged.passRetained(source).toOpaque()
         opj_stream_set_user_data(stream, context) { p in
@@ -182,10 +195,11 @@ public struct JPEG2000Codec: PixelCodec {
         }
         opj_stream_set_user_data_length(stream, UInt64(data.count))
         opj_stream_set_read_function(stream) { buffer, count, user in
-            guard let buffer, let user else { return Int.max }  // (OPJ_SIZE_T)-1: end of stream
+            // (OPJ_SIZE_T)-1 is the end of the stream: OpenJPEG takes any other value as bytes read.
+            guard let buffer, let user else { return -1 }
             let s = Unmanaged<Source>.fromOpaque(user).takeUnretainedValue()
             let n = min(count, s.bytes.count - s.position)
-            guard n > 0 else { return Int.max }
+            guard n > 0 else { return -1 }
             s.bytes.withUnsafeBytes { src in
                 if let base = src.baseAddress { buffer.copyMemory(from: base + s.position, byteCount: n) }
             }
@@ -195,10 +209,11 @@ public struct JPEG2000Codec: PixelCodec {
         opj_stream_set_skip_function(stream) { count, user in
             guard let user else { return -1 }
             let s = Unmanaged<Source>.fromOpaque(user).takeUnretainedValue()
-            let target = max(0, min(s.bytes.count, s.position + Int(count)))
+            let wanted = s.position + Int(count)
+            let target = max(0, min(s.bytes.count, wanted))
             let skipped = target - s.position
             s.position = target
-            return Int64(skipped)
+            return target == wanted ? Int64(skipped) : -1
         }
         opj_stream_set_seek_function(stream) { offset, user in
             guard let user else { return 0 }
@@ -227,18 +242,30 @@ public struct JPEG2000Codec: PixelCodec {
                 throw CodecError("JPEG 2000: subsampled components are not supported", code: .unsupported)
             }
             guard Int(comp.prec) <= image.bitsAllocated else {
-                throw CodecError("JPEG 2000: \(comp.prec)-bit samples do not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
+                throw CodecError(
+                    "JPEG 2000: \(comp.prec)-bit samples do not fit Bits Allocated \(image.bitsAllocated)",
+                    code: .mismatch)
             }
         }
         guard opj_decode(codec, stream, header) != 0, opj_end_decompress(codec, stream) != 0 else {
             throw CodecError("JPEG 2000: decoding failed (corrupt codestream?)")
         }
+        // Decoding may replace the component array: read it again, and its sizes with it.
+        guard Int(header.pointee.numcomps) == count, let decodedComps = header.pointee.comps else {
+            throw CodecError("JPEG 2000: the decoded image has \(header.pointee.numcomps) components", code: .mismatch)
+        }
+        for c in 0..<count where Int(decodedComps[c].w) != width || Int(decodedComps[c].h) != height {
+            throw CodecError(
+                "JPEG 2000: component \(c) decoded to \(decodedComps[c].w)x\(decodedComps[c].h)", code: .mismatch)
+        }
         let bytes = image.bitsAllocated / 8
-        guard bytes == 1 || bytes == 2 else { throw CodecError("JPEG 2000: Bits Allocated \(image.bitsAllocated)", code: .unsupported) }
+        guard bytes == 1 || bytes == 2 else {
+            throw CodecError("JPEG 2000: Bits Allocated \(image.bitsAllocated)", code: .unsupported)
+        }
         var out = [UInt8](repeating: 0, count: frameLength)
         let pixels = width * height
         for c in 0..<count {
-            guard let samples = comps[c].data else { throw CodecError("JPEG 2000: component \(c) has no data") }
+            guard let samples = decodedComps[c].data else { throw CodecError("JPEG 2000: component \(c) has no data") }
             for p in 0..<pixels {
                 let v = Int(samples[p])  // signed components are already sign-extended
                 let o = image.planarConfiguration == 1 ? c * pixels + p : p * count + c

@@ -50,7 +50,9 @@ public struct JPEGDCTCodec: PixelCodec {
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let label = "JPEG"
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG: image size overflows", code: .mismatch) }
+        guard let frameLength = image.frameLength else {
+            throw CodecError("JPEG: image size overflows", code: .mismatch)
+        }
         var r = Reader(data: data, label: label)
         guard r.u8() == 0xFF, r.u8() == 0xD8 else { throw CodecError("JPEG: no SOI marker") }
         var quant = [[Int32]](repeating: [], count: 4)
@@ -77,7 +79,9 @@ public struct JPEGDCTCodec: PixelCodec {
                     )
                 }
                 guard precision <= image.bitsAllocated else {
-                    throw CodecError("JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
+                    throw CodecError(
+                        "JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)",
+                        code: .mismatch)
                 }
                 for _ in 0..<count {
                     let id = try r.byte(), sampling = try r.byte(), tq = try r.byte()
@@ -134,11 +138,14 @@ public struct JPEGDCTCodec: PixelCodec {
                 let length = try r.u16() - 2
                 let end = r.pos + length
                 let ns = try r.byte()
+                guard (1...4).contains(ns), ns <= components.count else {
+                    throw CodecError("JPEG: scan header at \(r.pos - 5) has \(ns) components")
+                }
                 var scan: [Int] = []
                 for _ in 0..<ns {
                     let id = try r.byte(), tables = try r.byte()
-                    guard let c = components.firstIndex(where: { $0.id == id }) else {
-                        throw CodecError("JPEG: scan names unknown component \(id)")
+                    guard let c = components.firstIndex(where: { $0.id == id }), !scan.contains(c) else {
+                        throw CodecError("JPEG: scan names unknown or repeated component \(id)")
                     }
                     components[c].dcTable = tables >> 4
                     components[c].acTable = tables & 15
@@ -205,7 +212,13 @@ public struct JPEGDCTCodec: PixelCodec {
             guard let dcTable = dc[components[c].dcTable], let acTable = ac[components[c].acTable] else { return }
             let q = quant[components[c].tq]
             for i in 0..<64 { coefficients[i] = 0 }
-            components[c].predictor += try bits.received(try bits.symbol(dcTable))
+            // A DC category is at most 15 (T.81 F.1.2.1; libjpeg refuses larger symbols in a DC
+            // table): a larger one is a corrupt stream, not a wider number.
+            let category = try bits.symbol(dcTable)
+            guard category <= 15 else {
+                throw CodecError("JPEG: DC difference category \(category) (at most 15)")
+            }
+            components[c].predictor += try bits.received(category)
             coefficients[0] = Int32(truncatingIfNeeded: components[c].predictor) &* q[0]
             var k = 1
             while k < 64 {
@@ -271,7 +284,9 @@ public struct JPEGDCTCodec: PixelCodec {
             for y in 0..<8 {
                 var sum = 0.0
                 for v in 0..<8 { sum += temp[v * 8 + x] * basis[v * 8 + y] }
-                out[y * 8 + x] = Int32((sum).rounded())
+                // Huge quantisation values of a corrupt stream must not trap: samples are
+                // clamped to the precision later, so any bound past it is as good.
+                out[y * 8 + x] = Int32(max(-1e9, min(1e9, sum)).rounded())
             }
         }
     }
@@ -358,7 +373,8 @@ public struct JPEGDCTCodec: PixelCodec {
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
         guard canEncode else {
             throw CodecError(
-                "JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)", code: .unsupported)
+                "JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)",
+                code: .unsupported)
         }
         guard image.bitsAllocated == 8, image.bitsStored <= 8, !image.isSigned else {
             throw CodecError("JPEG: 8-bit unsigned samples only (Bits Stored \(image.bitsStored))", code: .unsupported)
@@ -366,7 +382,9 @@ public struct JPEGDCTCodec: PixelCodec {
         guard image.samplesPerPixel == 1 || image.samplesPerPixel == 3 else {
             throw CodecError("JPEG: \(image.samplesPerPixel) samples per pixel", code: .unsupported)
         }
-        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG: image larger than 65535", code: .unsupported) }
+        guard image.rows <= 65535, image.columns <= 65535 else {
+            throw CodecError("JPEG: image larger than 65535", code: .unsupported)
+        }
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
             throw CodecError("JPEG: frame shorter than the image", code: .mismatch)
         }

@@ -17,19 +17,26 @@ public struct JPEGLSCodec: PixelCodec {
     public var lossyMethod: String? { transferSyntax.isLossless ? nil : "ISO_14495_1" }
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
-        let stream: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG-LS: image size overflows", code: .mismatch) }
-        guard let decoder = charls_jpegls_decoder_create() else { throw CodecError("JPEG-LS: cannot create a decoder", code: .library) }
+        // CharLS 2.4.1 may read a byte past the end of a scan: the copy has zeros after it.
+        var stream = fragments.flatMap { $0 }
+        let streamLength = stream.count
+        stream += [UInt8](repeating: 0, count: 8)
+        guard let frameLength = image.frameLength else {
+            throw CodecError("JPEG-LS: image size overflows", code: .mismatch)
+        }
+        guard let decoder = charls_jpegls_decoder_create() else {
+            throw CodecError("JPEG-LS: cannot create a decoder", code: .library)
+        }
         defer { charls_jpegls_decoder_destroy(decoder) }
         var info = charls_frame_info()
         var interleave = CHARLS_INTERLEAVE_MODE_NONE
-        var out = [UInt8](repeating: 0, count: frameLength)
+        var out: [UInt8] = []
         // CharLS reads the source buffer until decoding ends: one scope keeps it alive (an
         // optimised build may free `stream` right after its last visible use).
         var checked: CodecError?
         let rc: Int32 = stream.withUnsafeBytes { src in
             guard let base = src.baseAddress else { return -1 }
-            var e = charls_jpegls_decoder_set_source_buffer(decoder, base, src.count).code
+            var e = charls_jpegls_decoder_set_source_buffer(decoder, base, streamLength).code
             if e == 0 { e = charls_jpegls_decoder_read_header(decoder).code }
             if e == 0 { e = charls_jpegls_decoder_get_frame_info(decoder, &info).code }
             if e == 0 { e = charls_jpegls_decoder_get_interleave_mode(decoder, &interleave).code }
@@ -42,13 +49,31 @@ public struct JPEGLSCodec: PixelCodec {
                 )
                 return 0
             }
+            // CharLS 2.4.1 computes sizes in 32 bits from a header that may claim 2^32-1 columns
+            // (GHSA-mqrg-gfc8-73ff): the frame must be the data set's (at most 65535 square).
+            if !(2...16).contains(info.bits_per_sample) || info.width > 65535 || info.height > 65535 {
+                checked = CodecError(
+                    "JPEG-LS: \(info.width)x\(info.height) of \(info.bits_per_sample)-bit samples", code: .unsupported)
+                return 0
+            }
             if Int(info.bits_per_sample) > image.bitsAllocated
                 || (image.bitsAllocated == 8) != (info.bits_per_sample <= 8)
             {
                 checked = CodecError(
-                    "JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
+                    "JPEG-LS: \(info.bits_per_sample)-bit samples do not fit Bits Allocated \(image.bitsAllocated)",
+                    code: .mismatch)
                 return 0
             }
+            var size = 0
+            e = charls_jpegls_decoder_get_destination_size(decoder, 0, &size).code
+            guard e == 0 else { return e }
+            guard size == frameLength else {
+                checked = CodecError(
+                    "JPEG-LS: the stream decodes to \(size) bytes, a frame of the data set has \(frameLength)",
+                    code: .mismatch)
+                return 0
+            }
+            out = [UInt8](repeating: 0, count: frameLength)
             return out.withUnsafeMutableBytes { dst in
                 guard let target = dst.baseAddress else { return -1 }
                 let d = charls_jpegls_decoder_decode_to_buffer(decoder, target, dst.count, 0).code
@@ -56,7 +81,9 @@ public struct JPEGLSCodec: PixelCodec {
             }
         }
         if let checked { throw checked }
-        guard rc > -1000 else { throw CodecError("JPEG-LS: decoding failed (\(Self.message(-1000 - rc)))", code: .library) }
+        guard rc > -1000 else {
+            throw CodecError("JPEG-LS: decoding failed (\(Self.message(-1000 - rc)))", code: .library)
+        }
         guard rc == 0 else { throw CodecError("JPEG-LS: malformed stream (\(Self.message(rc)))") }
         // CharLS writes component planes for interleave mode "none"; DICOM wants the data
         // set's planar configuration.
@@ -75,7 +102,9 @@ public struct JPEGLSCodec: PixelCodec {
         guard image.bitsAllocated == 8 || image.bitsAllocated == 16 else {
             throw CodecError("JPEG-LS: Bits Allocated \(image.bitsAllocated)", code: .unsupported)
         }
-        guard image.rows <= 65535, image.columns <= 65535 else { throw CodecError("JPEG-LS: image larger than 65535", code: .unsupported) }
+        guard image.rows <= 65535, image.columns <= 65535 else {
+            throw CodecError("JPEG-LS: image larger than 65535", code: .unsupported)
+        }
         guard let encoder = charls_jpegls_encoder_create() else {
             throw CodecError("JPEG-LS: cannot create an encoder", code: .library)
         }
@@ -93,7 +122,9 @@ public struct JPEGLSCodec: PixelCodec {
         if e == 0 { e = charls_jpegls_encoder_set_near_lossless(encoder, nearLossless).code }
         if e == 0 { e = charls_jpegls_encoder_set_interleave_mode(encoder, interleave).code }
         if e == 0 { e = charls_jpegls_encoder_get_estimated_destination_size(encoder, &size).code }
-        guard e == 0 else { throw CodecError("JPEG-LS: cannot set up the encoder (\(Self.message(e)))", code: .library) }
+        guard e == 0 else {
+            throw CodecError("JPEG-LS: cannot set up the encoder (\(Self.message(e)))", code: .library)
+        }
         var out = [UInt8](repeating: 0, count: size)
         var written = 0
         let rc: Int32 = out.withUnsafeMutableBytes { dst in

@@ -145,7 +145,8 @@ public struct JPEGLosslessCodec: PixelCodec {
                 let ns = try r.byte()
                 guard ns == f.components.count else {
                     throw CodecError(
-                        "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)", code: .unsupported)
+                        "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)",
+                        code: .unsupported)
                 }
                 var huff: [Huffman] = []
                 for _ in 0..<ns {
@@ -195,7 +196,8 @@ public struct JPEGLosslessCodec: PixelCodec {
         }
         guard (2...16).contains(f.precision), f.precision <= image.bitsAllocated else {
             throw CodecError(
-                "JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)", code: .mismatch)
+                "JPEG lossless: precision \(f.precision) does not fit Bits Allocated \(image.bitsAllocated)",
+                code: .mismatch)
         }
     }
 
@@ -272,7 +274,9 @@ public struct JPEGLosslessCodec: PixelCodec {
         huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription
     ) throws(CodecError) -> [UInt8] {
         let width = f.width, height = f.height, nc = f.components.count
-        guard let frameLength = image.frameLength else { throw CodecError("JPEG lossless: image size overflows", code: .mismatch) }
+        guard let frameLength = image.frameLength else {
+            throw CodecError("JPEG lossless: image size overflows", code: .mismatch)
+        }
         var samples = [Int](repeating: 0, count: width * height * nc)
         let initial = 1 << (f.precision - pt - 1)
         try data.withUnsafeBufferPointer { (buffer) throws(CodecError) in

@@ -11,7 +11,9 @@ public struct RLECodec: PixelCodec {
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
         let bytesPerSample = try Self.bytesPerSample(image)
         let planes = bytesPerSample * image.samplesPerPixel
-        guard let frameLength = image.frameLength else { throw CodecError("RLE: image size overflows", code: .mismatch) }
+        guard let frameLength = image.frameLength else {
+            throw CodecError("RLE: image size overflows", code: .mismatch)
+        }
         let pixels = image.rows * image.columns
         guard data.count >= 64 else {
             throw CodecError("RLE: frame of \(data.count) bytes is shorter than its 64-byte header")
@@ -29,6 +31,13 @@ public struct RLECodec: PixelCodec {
                 throw CodecError(
                     "RLE: segment \(i + 1) offset \(offsets[i]) is outside the frame (\(data.count) bytes)")
             }
+        }
+        // PackBits gives at most 128 bytes for 2 (a replicate run): a segment shorter than a
+        // 64th of its plane cannot fill it, so nothing is allocated for a stream that small.
+        for i in 0..<segments where (offsets[i + 1] - offsets[i]) * 64 < pixels {
+            throw CodecError(
+                "RLE: segment \(i + 1) has \(offsets[i + 1] - offsets[i]) bytes, too few for a plane of \(pixels) bytes (at most 64 per byte)",
+                code: .mismatch)
         }
         var out = [UInt8](repeating: 0, count: frameLength)
         var plane = [UInt8](repeating: 0, count: pixels)

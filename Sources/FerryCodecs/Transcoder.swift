@@ -1,4 +1,5 @@
 import FerryDICOM
+import Foundation
 
 /// Changes a data set's transfer syntax: decodes encapsulated pixel data with its codec,
 /// encodes native pixel data with the target's, and checks every lossless encoding by
@@ -9,7 +10,37 @@ import FerryDICOM
 /// retry sends the same), Image Type DERIVED and a Source Image Sequence naming the original.
 public struct Transcoder: Sendable {
     public var verifyLossless = true
-    public init(verifyLossless: Bool = true) { self.verifyLossless = verifyLossless }
+    /// The most decoded pixel data (all frames) one file may need, in bytes. The size comes
+    /// from the data set's attributes, which a file of a few hundred bytes can set to tens of
+    /// gigabytes: a file over the budget is refused before anything is decoded or allocated.
+    /// Frames are decoded one at a time, so re-encoding holds one decoded frame at once.
+    public var pixelBudget: Int
+
+    /// 2 GiB: past every single-frame modality image; a large multi-frame (a whole-slide
+    /// image, a long US cine) may need a larger budget (job setting or flag).
+    public static let defaultPixelBudget = 2 << 30
+
+    public init(verifyLossless: Bool = true, pixelBudget: Int = Transcoder.defaultPixelBudget) {
+        self.verifyLossless = verifyLossless
+        self.pixelBudget = pixelBudget
+    }
+
+    /// A budget as written in a job or a flag: bytes, or a number with a binary unit
+    /// ("512M", "2G", "2 GiB", "1.5 TiB"; K, M, G, T count 1024s). Nil unless it is positive.
+    public static func parseBudget(_ text: String) -> Int? {
+        var number = text.trimmingCharacters(in: .whitespaces)
+        var scale = 1.0
+        for (i, unit) in ["K", "M", "G", "T"].enumerated().reversed() {
+            for suffix in [unit + "IB", unit + "B", unit] where number.uppercased().hasSuffix(suffix) {
+                number = String(number.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+                scale = pow(1024, Double(i + 1))
+                break
+            }
+            if scale > 1 { break }
+        }
+        guard let value = Double(number), value > 0, value * scale < 0x1p62 else { return nil }
+        return Int(value * scale)
+    }
 
     /// The data set in `target` (with Pixel Data converted), ready for DataSetWriter(target).
     public func transcode(_ ds: DataSet, from source: TransferSyntax, to target: TransferSyntax) throws -> DataSet {
@@ -19,24 +50,30 @@ public struct Transcoder: Sendable {
         }
         try attributes.validate()
         var image = ImageDescription(attributes)
+        let frames = try FrameSource(ds, source: source, image: image, count: attributes.numberOfFrames, budget: pixelBudget)
         let decoder = source.isEncapsulated ? Codecs.codec(for: source) : nil
-        let frames = try nativeFrames(ds, source: source, image: image, count: attributes.numberOfFrames)
         if let decoder { image.photometric = decoder.photometricAfterDecoding(image) }
         var out = ds
-        let nativeBytes = frames.reduce(0) { $0 + $1.count }
         if target.isEncapsulated {
-            guard let codec = Codecs.encoder(for: target) else { throw CodecError("no encoder for \(target.name)", code: .unsupported) }
+            guard let codec = Codecs.encoder(for: target) else {
+                throw CodecError("no encoder for \(target.name)", code: .unsupported)
+            }
             var fragments: [ArraySlice<UInt8>] = []
-            for (i, frame) in frames.enumerated() {
-                let encoded = try codec.encode(frame, image: image)
-                if verifyLossless && target.isLossless {
-                    let back = try codec.decode([encoded[...]], image: image)
-                    guard back[...] == frame else {
-                        throw CodecError(
-                            "\(target.name) encoding of frame \(i + 1) does not decode to the source pixels", code: .verification)
+            for i in 0..<frames.count {
+                let frame = try frames.frame(i)
+                do throws(CodecError) {
+                    let encoded = try codec.encode(frame, image: image)
+                    if verifyLossless && target.isLossless {
+                        let back = try codec.decode([encoded[...]], image: image)
+                        guard back[...] == frame else {
+                            throw CodecError(
+                                "\(target.name) encoding does not decode to the source pixels", code: .verification)
+                        }
                     }
+                    fragments.append(encoded[...])
+                } catch {
+                    throw error.inFrame(i)
                 }
-                fragments.append(encoded[...])
             }
             out[.pixelData] = DataElement(
                 tag: .pixelData, vr: .OB, value: .encapsulated(EncapsulatedPixelData(fragments: fragments)))
@@ -44,10 +81,18 @@ public struct Transcoder: Sendable {
             image.photometric = codec.photometricAfterEncoding(image)
             if !target.isLossless, let method = codec.lossyMethod {
                 Self.markLossy(
-                    &out, ratio: Double(nativeBytes) / Double(max(1, encodedBytes)), method: method, target: target)
+                    &out, ratio: Double(frames.totalBytes) / Double(max(1, encodedBytes)), method: method,
+                    target: target)
             }
         } else {
-            let native = frames.flatMap { $0 }
+            // Room for every frame once the first has decoded: a stream that only claims its size
+            // is refused by its codec before this.
+            var native: [UInt8] = []
+            for i in 0..<frames.count {
+                let frame = try frames.frame(i)
+                if i == 0 { native.reserveCapacity(frames.totalBytes) }
+                native += frame
+            }
             out[.pixelData] = DataElement(.pixelData, attributes.bitsAllocated > 8 ? .OW : .OB, bytes: native)
         }
         if !source.isLossless, out.string(.lossyImageCompression) != "01" {
@@ -93,27 +138,86 @@ public struct Transcoder: Sendable {
             .derivationDescription, .ST,
             appended(.derivationDescription, "Lossy compression with \(target.name), ratio \(ratioText):1"))
     }
+}
 
-    /// The native frames of the data set's pixel data, decoding it if it is encapsulated.
-    func nativeFrames(
-        _ ds: DataSet, source: TransferSyntax, image: ImageDescription, count: Int
-    ) throws -> [ArraySlice<UInt8>] {
-        guard let frameLength = image.frameLength else { throw CodecError("image size overflows", code: .mismatch) }
+/// The frames of a data set's pixel data, one native frame at a time: decoded on demand from
+/// its encapsulated fragments, or sliced from native pixel data. Made only for an image whose
+/// pixel data fits the budget.
+struct FrameSource {
+    let count: Int
+    let frameLength: Int
+    let totalBytes: Int
+    private let image: ImageDescription
+    private let encapsulated: [[ArraySlice<UInt8>]]?
+    private let codec: (any PixelCodec)?
+    private let native: ArraySlice<UInt8>?
+
+    init(_ ds: DataSet, source: TransferSyntax, image: ImageDescription, count: Int, budget: Int) throws {
+        guard let frameLength = image.frameLength else {
+            throw CodecError("image size overflows", code: .mismatch)
+        }
+        let (total, overflow) = frameLength.multipliedReportingOverflow(by: count)
+        guard !overflow, total <= budget else {
+            throw CodecError(
+                "the image needs \(overflow ? "more than \(Self.size(Int.max))" : Self.size(total)) of decoded pixel data (\(image.columns)x\(image.rows), \(image.samplesPerPixel) samples of \(image.bitsAllocated) bits, \(count) frames), over the pixel budget of \(Self.size(budget))",
+                code: .overBudget)
+        }
+        self.count = count
+        self.frameLength = frameLength
+        self.totalBytes = total
+        self.image = image
         if let frames = try ds.encapsulatedFrames() {
-            guard let codec = Codecs.codec(for: source) else { throw CodecError("no decoder for \(source.name)", code: .unsupported) }
-            guard frames.count == count else {
-                throw CodecError("\(frames.count) frames in the pixel data, Number of Frames says \(count)", code: .mismatch)
+            guard let codec = Codecs.codec(for: source) else {
+                throw CodecError("no decoder for \(source.name)", code: .unsupported)
             }
-            return try frames.map { try codec.decode($0, image: image)[...] }
+            guard frames.count == count else {
+                throw CodecError(
+                    "\(frames.count) frames in the pixel data, Number of Frames says \(count)", code: .mismatch)
+            }
+            encapsulated = frames
+            self.codec = codec
+            native = nil
+        } else {
+            guard let bytes = ds[.pixelData]?.bytes else {
+                throw CodecError("Pixel Data is neither native nor encapsulated", code: .mismatch)
+            }
+            guard bytes.count >= total else {
+                throw CodecError(
+                    "Pixel Data has \(bytes.count) bytes, \(count) frames need \(total)", code: .mismatch)
+            }
+            encapsulated = nil
+            codec = nil
+            native = bytes[...]
         }
-        guard let bytes = ds[.pixelData]?.bytes else {
-            throw CodecError("Pixel Data is neither native nor encapsulated")
+    }
+
+    /// Native frame `i` (0-based), decoded if the pixel data is encapsulated.
+    func frame(_ i: Int) throws(CodecError) -> ArraySlice<UInt8> {
+        if let native {
+            let start = native.startIndex + i * frameLength
+            return native[start..<start + frameLength]
         }
-        guard bytes.count >= frameLength * count else {
-            throw CodecError("Pixel Data has \(bytes.count) bytes, \(count) frames need \(frameLength * count)", code: .mismatch)
+        guard let encapsulated, let codec else { return [] }
+        do throws(CodecError) {
+            let decoded = try codec.decode(encapsulated[i], image: image)
+            guard decoded.count == frameLength else {
+                throw CodecError(
+                    "decoded \(decoded.count) bytes for a frame of \(frameLength)", code: .mismatch)
+            }
+            return decoded[...]
+        } catch {
+            throw error.inFrame(i)
         }
-        return (0..<count).map {
-            bytes[(bytes.startIndex + $0 * frameLength)..<(bytes.startIndex + ($0 + 1) * frameLength)]
+    }
+
+    /// A byte count as people read it (binary units).
+    static func size(_ bytes: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
         }
+        return unit == 0 ? "\(bytes) bytes" : "\((value * 10).rounded() / 10) \(units[unit])"
     }
 }

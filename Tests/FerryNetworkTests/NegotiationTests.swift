@@ -135,7 +135,9 @@ struct NegotiationTests {
         #expect { try AssociationConfigFile(text: "[[Profiles]]\n[P]\nPresentationContexts = Missing\n") } throws: {
             ($0 as? ServiceError)?.code == .configuration && ($0 as? ServiceError)?.line == 3
         }
-        #expect { try AssociationConfigFile(text: "[[TransferSyntaxes]]\n[T]\nTransferSyntax1 = NoSuchSyntax\n") } throws: {
+        #expect {
+            try AssociationConfigFile(text: "[[TransferSyntaxes]]\n[T]\nTransferSyntax1 = NoSuchSyntax\n")
+        } throws: {
             ($0 as? ServiceError)?.code == .configuration
         }
     }

@@ -53,7 +53,8 @@ struct SendStateMachineTests {
             case .status(let code):
                 StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", status: DIMSEStatus(code))
             case .lost:
-                StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: ServiceError(.association, "reset"))
+                StoreOutcome(
+                    path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: ServiceError(.association, "reset"))
             case .unsendable(let failure):
                 StoreOutcome(path: "\(file).dcm", sopInstanceUID: "1.2.\(file)", error: ServiceError(failure, "no"))
             }

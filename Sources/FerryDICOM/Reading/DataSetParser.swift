@@ -61,8 +61,7 @@ struct DataSetParser {
 
     // MARK: Errors
 
-    private func error(_ code: DICOMError.Code, _ message: String, at pos: Int, tag: Tag? = nil) -> DICOMError
-    {
+    private func error(_ code: DICOMError.Code, _ message: String, at pos: Int, tag: Tag? = nil) -> DICOMError {
         DICOMError(code, message, offset: base + pos, tag: tag)
     }
 

@@ -1,3 +1,4 @@
+import FerryCodecs
 import FerryDICOM
 import FerryNetwork
 import FerryServices
@@ -147,9 +148,13 @@ public struct Job: Codable, Sendable, Equatable {
         public var verify = true
         /// zlib level (0-9) for files sent as Deflated Explicit VR Little Endian.
         public var deflateLevel = Int(Deflate.defaultLevel)
+        /// The most decoded pixel data a file to re-encode may need ("2GiB", "512M", bytes);
+        /// a file over it fails with the sizes instead of being decoded.
+        public var pixelBudget: String?
 
         enum CodingKeys: String, CodingKey {
             case order, allowLossy = "allow_lossy", target, verify, deflateLevel = "deflate_level"
+            case pixelBudget = "pixel_budget"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -160,6 +165,7 @@ public struct Job: Codable, Sendable, Equatable {
             target = try c.decodeIfPresent(String.self, forKey: .target)
             verify = try c.decodeIfPresent(Bool.self, forKey: .verify) ?? defaults.verify
             deflateLevel = try c.decodeIfPresent(Int.self, forKey: .deflateLevel) ?? defaults.deflateLevel
+            pixelBudget = try c.decodeIfPresent(String.self, forKey: .pixelBudget)
         }
 
         /// The policy, or the first name that is not a transfer syntax or needs allow_lossy.
@@ -175,8 +181,17 @@ public struct Job: Codable, Sendable, Equatable {
                 }
                 return ts
             }
+            var budget = Transcoder.defaultPixelBudget
+            if let pixelBudget {
+                guard let parsed = Transcoder.parseBudget(pixelBudget) else {
+                    throw MigrationError.invalidJob(
+                        "transcoding: pixel_budget \"\(pixelBudget)\" is not a size (bytes, or a number and K, M, G or T)")
+                }
+                budget = parsed
+            }
             return TranscodingPolicy(
-                order: try order.map(syntax), allowLossy: allowLossy, target: try target.map(syntax), verify: verify)
+                order: try order.map(syntax), allowLossy: allowLossy, target: try target.map(syntax), verify: verify,
+                pixelBudget: budget)
         }
     }
 
@@ -216,10 +231,13 @@ public struct Job: Codable, Sendable, Equatable {
         guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else {
             throw MigrationError.invalidJob("job \(name): max_pdu must be 0 or 4096...131072")
         }
-        guard transfer.maxAttempts >= 1 else { throw MigrationError.invalidJob("job \(name): max_attempts must be at least 1") }
+        guard transfer.maxAttempts >= 1 else {
+            throw MigrationError.invalidJob("job \(name): max_attempts must be at least 1")
+        }
         let timeouts = [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout]
         guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), transfer.backoff >= 0 else {
-            throw MigrationError.invalidJob("job \(name): timeouts must be positive (at most a year) and backoff not negative")
+            throw MigrationError.invalidJob(
+                "job \(name): timeouts must be positive (at most a year) and backoff not negative")
         }
         guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else {
             throw MigrationError.invalidJob("job \(name): transcoding.deflate_level must be 0...9")

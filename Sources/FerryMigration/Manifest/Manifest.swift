@@ -126,7 +126,9 @@ public final class Manifest: Sendable {
         }
         if exclusive {
             let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw MigrationError.invalidJob("cannot create \(path).lock: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw MigrationError.invalidJob("cannot create \(path).lock: \(String(cString: strerror(errno)))")
+            }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
                 close(fd)
                 throw MigrationError(

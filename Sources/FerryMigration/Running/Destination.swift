@@ -57,7 +57,7 @@ extension Secret {
             if let env { return try fromEnvironment(env) }
             if let file { return try fromFile(file) }
         } catch {
-            throw MigrationError.invalidJob("\(what): \(error)")
+            throw MigrationError.invalidJob("\(what): \(error)", underlying: error)
         }
         return nil
     }

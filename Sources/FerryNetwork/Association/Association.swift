@@ -182,7 +182,7 @@ public final class Association {
         try checkUsable()
         let bytes: [UInt8]
         do { bytes = try command.encode() } catch {
-            throw AssociationError.protocolError("cannot encode the command set: \(error)")
+            throw AssociationError.protocolError("cannot encode the command set: \(error)", underlying: error)
         }
         logger.trace("sending \(command.field?.name ?? "command") on context \(contextID)")
         var source = BytesSource(bytes)
@@ -394,7 +394,7 @@ public final class Association {
         command = nil
         let decoded: CommandSet
         do { decoded = try CommandSet.decode(bytes) } catch {
-            throw AssociationError.protocolError("undecodable command set: \(error)")
+            throw AssociationError.protocolError("undecodable command set: \(error)", underlying: error)
         }
         if decoded.hasDataSet { dataSetContext = v.contextID }
         parts.append(.command(decoded, contextID: v.contextID))

@@ -49,7 +49,8 @@ public struct AssociationError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     public static func connectFailed(host: String, port: Int, underlying: any Error) -> Self {
-        Self(.connectFailed, "cannot connect to \(host):\(port): \(underlying)", peer: "\(host):\(port)",
+        Self(
+            .connectFailed, "cannot connect to \(host):\(port): \(underlying)", peer: "\(host):\(port)",
             underlying: underlying)
     }
     public static func tls(_ message: String, underlying: (any Error)? = nil) -> Self {

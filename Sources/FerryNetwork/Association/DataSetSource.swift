@@ -20,7 +20,8 @@ extension DataSetSource {
     }
 }
 
-/// The bytes asked for are not in the page cache: reading them would wait for the disk.
+/// The bytes asked for are not in the page cache: reading them would wait for the disk. A
+/// signal, not a failure: the association reads them on the blocking pool instead.
 public struct WouldBlock: Error {}
 
 /// A byte range of a file, read with pread: the data set of a Part 10 file sent as it is.

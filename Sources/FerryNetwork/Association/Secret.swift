@@ -5,7 +5,9 @@ import Glibc
 /// file, never from a job file or the command line.
 public enum Secret {
     public static func fromEnvironment(_ name: String) throws(AssociationError) -> String {
-        guard let v = getenv(name) else { throw AssociationError(.secretUnavailable, "environment variable \(name) is not set") }
+        guard let v = getenv(name) else {
+            throw AssociationError(.secretUnavailable, "environment variable \(name) is not set")
+        }
         return String(cString: v)
     }
 

@@ -1,6 +1,8 @@
 import NIOCore
 
-/// A PDU that does not follow PS3.8 9.3: answered with A-ABORT (Evt19).
+/// Why a PDU does not follow PS3.8 9.3, and the A-ABORT reason it is answered with (Evt19).
+/// The decoder's own result: an association reports it as the `underlying` cause of an
+/// `AssociationError` (`.protocolError`), the module's one error.
 public struct PDUError: Error, Sendable, CustomStringConvertible, Equatable {
     public var message: String
     /// The A-ABORT reason to send back (PS3.8 Table 9-26).

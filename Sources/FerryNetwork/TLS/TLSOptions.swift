@@ -39,7 +39,7 @@ public struct TLSOptions: Sendable {
         } catch  where format == .der {
             return [.certificate(try NIOSSLCertificate.fromDERFile(file))]
         } catch {
-            throw AssociationError.tls("cannot read certificate file \(file): \(error)")
+            throw AssociationError.tls("cannot read certificate file \(file): \(error)", underlying: error)
         }
     }
 
@@ -64,7 +64,7 @@ public struct TLSOptions: Sendable {
                 certificates +=
                     format == .pem ? try NIOSSLCertificate.fromPEMFile(file) : [try NIOSSLCertificate.fromDERFile(file)]
             } catch {
-                throw AssociationError.tls("cannot read CA certificate file \(file): \(error)")
+                throw AssociationError.tls("cannot read CA certificate file \(file): \(error)", underlying: error)
             }
         }
         for dir in trustedCertificateDirectories {
@@ -87,7 +87,7 @@ public struct TLSOptions: Sendable {
         c.certificateVerification = verification == .ignore ? .none : .noHostnameVerification
         if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
         do { return try NIOSSLContext(configuration: c) } catch {
-            throw AssociationError.tls("cannot set up the TLS context: \(error)")
+            throw AssociationError.tls("cannot set up the TLS context: \(error)", underlying: error)
         }
     }
 
@@ -106,7 +106,7 @@ public struct TLSOptions: Sendable {
         }
         if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
         do { return try NIOSSLContext(configuration: c) } catch {
-            throw AssociationError.tls("cannot set up the TLS context: \(error)")
+            throw AssociationError.tls("cannot set up the TLS context: \(error)", underlying: error)
         }
     }
 }

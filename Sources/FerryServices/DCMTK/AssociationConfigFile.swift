@@ -45,7 +45,8 @@ public struct AssociationConfigFile: Sendable {
                 subsection = nil
             } else if line.hasPrefix("[") {
                 guard line.hasSuffix("]"), let s = section else {
-                    throw ServiceError.configuration(path: file, line: lineNumber, "subsection \(line) outside a [[section]]")
+                    throw ServiceError.configuration(
+                        path: file, line: lineNumber, "subsection \(line) outside a [[section]]")
                 }
                 let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: " ").uppercased()
                 subsection = name
@@ -85,7 +86,8 @@ public struct AssociationConfigFile: Sendable {
                 }
                 guard let list = syntaxLists[parts[1].uppercased()] else {
                     throw ServiceError.configuration(
-                        path: file, line: e.line, "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
+                        path: file, line: e.line,
+                        "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
                 }
                 return (try uid(parts[0], line: e.line), list)
             }
@@ -95,7 +97,8 @@ public struct AssociationConfigFile: Sendable {
             roleLists[name] = try entries.map { e in
                 let parts = e.value.split(separator: "\\").map { String($0).trimmingCharacters(in: " ").uppercased() }
                 guard parts.count == 2, ["SCU", "SCP", "BOTH"].contains(parts[1]) else {
-                    throw ServiceError.configuration(path: file, line: e.line, "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
+                    throw ServiceError.configuration(
+                        path: file, line: e.line, "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
                 }
                 let sop = try uid(e.value.split(separator: "\\")[0].trimmingCharacters(in: " "), line: e.line)
                 return RoleSelection(sopClass: sop, scu: parts[1] != "SCP", scp: parts[1] != "SCU")
@@ -107,13 +110,15 @@ public struct AssociationConfigFile: Sendable {
                 switch e.key {
                 case "PRESENTATIONCONTEXTS":
                     guard let list = contextLists[e.value.uppercased()] else {
-                        throw ServiceError.configuration(path: file, line: e.line, "presentation context list \"\(e.value)\" is not defined"
+                        throw ServiceError.configuration(
+                            path: file, line: e.line, "presentation context list \"\(e.value)\" is not defined"
                         )
                     }
                     profile.contexts = list.map { (abstractSyntax: $0.0, transferSyntaxes: $0.1) }
                 case "SCPSCUROLESELECTION":
                     guard let list = roleLists[e.value.uppercased()] else {
-                        throw ServiceError.configuration(path: file, line: e.line, "role selection list \"\(e.value)\" is not defined")
+                        throw ServiceError.configuration(
+                            path: file, line: e.line, "role selection list \"\(e.value)\" is not defined")
                     }
                     profile.roles = list
                 case "SOPCLASSEXTENDEDNEGOTIATION":

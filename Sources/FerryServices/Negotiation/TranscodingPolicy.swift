@@ -11,6 +11,8 @@ public struct TranscodingPolicy: Sendable, Equatable {
     public var allowLossy = false
     public var target: TransferSyntax?
     public var verify = true
+    /// The most decoded pixel data one file may need (see `Transcoder.pixelBudget`).
+    public var pixelBudget = Transcoder.defaultPixelBudget
 
     /// JPEG-LS lossless, JPEG 2000 lossless, JPEG lossless SV1, RLE, explicit LE, implicit LE.
     public static let defaultOrder: [TransferSyntax] = [
@@ -20,12 +22,13 @@ public struct TranscodingPolicy: Sendable, Equatable {
 
     public init(
         order: [TransferSyntax] = defaultOrder, allowLossy: Bool = false, target: TransferSyntax? = nil,
-        verify: Bool = true
+        verify: Bool = true, pixelBudget: Int = Transcoder.defaultPixelBudget
     ) {
         self.order = order
         self.allowLossy = allowLossy
         self.target = target
         self.verify = verify
+        self.pixelBudget = pixelBudget
     }
 
     /// DCMTK storescu's choice for a file whose own syntax was refused: the -x preferred

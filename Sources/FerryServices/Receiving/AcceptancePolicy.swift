@@ -98,7 +98,8 @@ public struct AcceptancePolicy: Sendable {
         if let allowed = allowedPeers {
             let known = allowed.contains { $0.aeTitle == rq.callingAE && ($0.host == nil || $0.host == host) }
             guard known else {
-                return .reject(.callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed")
+                return .reject(
+                    .callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed")
             }
             guard rq.calledAE == aeTitle else {
                 return .reject(.calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\"")

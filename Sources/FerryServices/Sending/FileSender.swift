@@ -64,13 +64,14 @@ public struct FileSender: Sendable {
             var instance = file.sopInstanceUID
             if invention != nil { instance = invention?.apply(to: &dicom.dataSet) ?? instance }
             // Pixel data changes form when either side is encapsulated (lossless results verified).
-            let dataSet = try Transcoder(verifyLossless: policy.verify).transcode(
+            let dataSet = try Transcoder(verifyLossless: policy.verify, pixelBudget: policy.pixelBudget).transcode(
                 dicom.dataSet, from: file.transferSyntax, to: ts)
             instance = dataSet.string(.sopInstanceUID) ?? instance
             return PreparedFile(
                 file: file, route: route, encoded: .success((try conversion.encode(dataSet, as: ts), instance)))
         } catch {
-            return PreparedFile(file: file, route: route, encoded: .failure(ServiceError(.preparation, wrapping: error)))
+            return PreparedFile(
+                file: file, route: route, encoded: .failure(ServiceError(.preparation, wrapping: error)))
         }
     }
 

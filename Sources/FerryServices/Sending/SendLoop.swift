@@ -68,7 +68,10 @@ public enum SendLoop {
                 return []
             case .failure(let error):
                 delegate.journalFailed(error)
-                return [.journalFailed(ServiceError(.journal, "the manifest cannot be written: \(error)", underlying: error))]
+                return [
+                    .journalFailed(
+                        ServiceError(.journal, "the manifest cannot be written: \(error)", underlying: error))
+                ]
             case .success(let attempts):
                 for case .record(let file, let outcome, let disposition) in entries {
                     delegate.recorded(file, outcome, disposition)

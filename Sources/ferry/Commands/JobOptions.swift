@@ -61,6 +61,10 @@ struct JobOptions: ParsableArguments {
         name: .customLong("no-verify"), help: "Do not decode lossless encodings to compare them with the source pixels."
     )
     var noVerify = false
+    @Option(
+        name: .customLong("pixel-budget"),
+        help: "Most decoded pixel data a file to re-encode may need (2GiB by default; bytes or K, M, G, T).")
+    var pixelBudget: String?
     @Option(name: .long, help: "Manifest path (default manifests/<name>.sqlite).")
     var manifest: String?
     @Option(
@@ -113,6 +117,7 @@ struct JobOptions: ParsableArguments {
         if allowLossy { job.transfer.transcoding.allowLossy = true }
         if noVerify { job.transfer.transcoding.verify = false }
         if let deflateLevel { job.transfer.transcoding.deflateLevel = deflateLevel }
+        if let pixelBudget { job.transfer.transcoding.pixelBudget = pixelBudget }
         if let manifest { job.manifest = manifest }
         if let user {
             job.destination.user = Job.Destination.UserIdentitySetting(

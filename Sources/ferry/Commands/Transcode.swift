@@ -29,11 +29,18 @@ struct Transcode: ParsableCommand {
         name: [.customLong("compression-level"), .customLong("level")],
         help: "zlib level for --to deflated: 0 (stored) to 9 (smallest), as DCMTK's +cl (default 6).")
     var compressionLevel = Deflate.defaultLevel
+    @Option(
+        name: .customLong("pixel-budget"),
+        help: "Most decoded pixel data one file may need: bytes, or a number and K, M, G, T (default 2GiB).")
+    var pixelBudget = "2GiB"
 
     func run() throws {
         guard let target = Self.syntax(to) else { throw ValidationError("unknown or unsupported target syntax \(to)") }
         guard Deflate.levels.contains(compressionLevel) else {
             throw ValidationError("--compression-level must be 0...9")
+        }
+        guard let budget = Transcoder.parseBudget(pixelBudget) else {
+            throw ValidationError("--pixel-budget \(pixelBudget) is not a size (bytes, or a number and K, M, G or T)")
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else {
@@ -49,7 +56,7 @@ struct Transcode: ParsableCommand {
         var failed = 0
         for (src, dst) in pairs {
             do {
-                try Transcoder().transcodeFile(src, to: target, writingTo: dst, deflateLevel: compressionLevel)
+                try Transcoder(pixelBudget: budget).transcodeFile(src, to: target, writingTo: dst, deflateLevel: compressionLevel)
             } catch {
                 failed += 1
                 printError("E: \(src): \(error)")
