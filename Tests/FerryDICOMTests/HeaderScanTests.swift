@@ -50,6 +50,25 @@ import Testing
         #expect(try HeaderScan.summary(path: dir + "/big.dcm").pixelData?.length == 8)
     }
 
+    /// A length before Pixel Data that runs past the end of the file is a defect as soon as the
+    /// first prefix shows it: the scan does not read the rest of the file to find out (issue 14).
+    @Test func aLengthPastTheEndOfTheFileFailsWithoutReadingMore() throws {
+        var b = Bytes.part10Header(transferSyntax: TransferSyntax.explicitVRLittleEndian.uid)
+        b.explicit(0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.7")
+        b.explicit(0x0009, 0x1010, "OB", [], length: 0x7FFF_FFF0)
+        let fileSize = 64 << 20
+        #expect {
+            try HeaderScan.summary(prefix: b.bytes + [UInt8](repeating: 0, count: 16 * 1024), fileSize: fileSize, path: "mem")
+        } throws: { error in
+            guard let e = error as? DICOMError else { return false }
+            return e.code == .truncated && e.tag == Tag(0x0009, 0x1010) && e.message.contains("past the end of the file")
+        }
+        // A length that fits in the file still asks for more of it (the prefix grows).
+        #expect {
+            try HeaderScan.summary(prefix: b.bytes, fileSize: 0x7FFF_FFF0 + 1000, path: "mem")
+        } throws: { ($0 as? DICOMError)?.code == .needMoreData }
+    }
+
     /// Header mode never needs the pixel bytes: a file cut after the pixel data header still scans
     /// when the cut is inside the value, and is reported truncated.
     @Test func headerScanStopsBeforePixelBytes() throws {

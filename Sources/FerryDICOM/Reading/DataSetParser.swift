@@ -46,10 +46,15 @@ struct DataSetParser {
     /// Pixel Representation seen so far, to resolve "US or SS" in implicit VR (as DCMTK does).
     private var signedPixels = false
 
-    init(storage: [UInt8], isComplete: Bool, base: Int) {
+    /// The size of the whole stream `storage` is a prefix of (the file's size), when known: a
+    /// length past it is a defect at once, not a reason to read more of the file.
+    var streamSize: Int?
+
+    init(storage: [UInt8], isComplete: Bool, base: Int, streamSize: Int? = nil) {
         self.storage = storage
         self.isComplete = isComplete
         self.base = base
+        self.streamSize = streamSize
     }
 
     private struct Header {
@@ -66,7 +71,12 @@ struct DataSetParser {
     }
 
     /// Running out of bytes: either the file is truncated, or (header mode) more must be read.
-    private func outOfBytes(_ message: String, at pos: Int, limit: Int, tag: Tag?) -> DICOMError {
+    private func outOfBytes(_ message: String, at pos: Int, limit: Int, tag: Tag?, needs end: Int? = nil)
+        -> DICOMError
+    {
+        if let end, let streamSize, end > streamSize {
+            return error(.truncated, message + " (past the end of the file, \(streamSize) bytes)", at: pos, tag: tag)
+        }
         if !isComplete && limit >= storage.count { return error(.needMoreData, message, at: pos, tag: tag) }
         if limit >= storage.count { return error(.truncated, message, at: pos, tag: tag) }
         return error(.lengthExceedsRemaining, message, at: pos, tag: tag)
@@ -194,7 +204,7 @@ struct DataSetParser {
         guard length <= limit - valueStart else {
             throw outOfBytes(
                 "value length \(length) exceeds the \(max(0, limit - valueStart)) bytes that remain", at: pos,
-                limit: limit, tag: h.tag)
+                limit: limit, tag: h.tag, needs: valueStart + length)
         }
         let end = valueStart + length
         if isSequence {
@@ -249,7 +259,9 @@ struct DataSetParser {
             } else {
                 let end = pos + 8 + Int(length)
                 guard Int(length) <= limit - (pos + 8) else {
-                    throw outOfBytes("item length \(length) exceeds its sequence", at: pos, limit: limit, tag: tag)
+                    throw outOfBytes(
+                        "item length \(length) exceeds its sequence", at: pos, limit: limit, tag: tag,
+                        needs: pos + 8 + Int(length))
                 }
                 var (item, _) = try parseDataSet(from: pos + 8, to: end, depth: depth, delimited: false, enc)
                 item.sourceItemLength = length

@@ -46,7 +46,7 @@ public enum HeaderScan {
             parser.stopAtPixelData = true
             ds = try parser.parseDataSet(from: 0, to: inflated.count, depth: 0, delimited: false, Encoding(ts)).0
         } else {
-            var parser = DataSetParser(storage: prefix, isComplete: complete, base: 0)
+            var parser = DataSetParser(storage: prefix, isComplete: complete, base: 0, streamSize: fileSize)
             parser.stopAtPixelData = true
             ds = try parser.parseDataSet(
                 from: layout.dataSetOffset, to: prefix.count, depth: 0, delimited: false, Encoding(ts)
