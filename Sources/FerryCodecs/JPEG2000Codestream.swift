@@ -49,7 +49,8 @@ struct JPEG2000Codestream {
             let next = try r.u16()
             if next == 0xFFD9 { break }
             guard next == 0xFF90 else {
-                throw CodecError("JPEG 2000: marker 0x\(String(next, radix: 16)) at \(r.pos - 2) where SOT or EOC belongs")
+                throw CodecError(
+                    "JPEG 2000: marker 0x\(String(next, radix: 16)) at \(r.pos - 2) where SOT or EOC belongs")
             }
         }
         guard styles.allSatisfy({ $0 & 0x80 == 0 }), Set(styles.map { $0 & 0x40 }).count <= 1 else {
@@ -73,7 +74,9 @@ struct JPEG2000Codestream {
         let x = Int(try r.u32()), y = Int(try r.u32()), x0 = Int(try r.u32()), y0 = Int(try r.u32())
         let tw = Int(try r.u32()), th = Int(try r.u32()), tx0 = Int(try r.u32()), ty0 = Int(try r.u32())
         let count = try r.u16()
-        guard length == 38 + 3 * count else { throw CodecError("JPEG 2000: SIZ length \(length) for \(count) components") }
+        guard length == 38 + 3 * count else {
+            throw CodecError("JPEG 2000: SIZ length \(length) for \(count) components")
+        }
         guard x > x0, y > y0, x - x0 == image.columns, y - y0 == image.rows, count == image.samplesPerPixel else {
             throw CodecError(
                 "JPEG 2000: the codestream is \(x - x0)x\(y - y0)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)",

@@ -50,7 +50,8 @@ public struct Transcoder: Sendable {
         }
         try attributes.validate()
         var image = ImageDescription(attributes)
-        let frames = try FrameSource(ds, source: source, image: image, count: attributes.numberOfFrames, budget: pixelBudget)
+        let frames = try FrameSource(
+            ds, source: source, image: image, count: attributes.numberOfFrames, budget: pixelBudget)
         let decoder = source.isEncapsulated ? Codecs.codec(for: source) : nil
         if let decoder { image.photometric = decoder.photometricAfterDecoding(image) }
         var out = ds

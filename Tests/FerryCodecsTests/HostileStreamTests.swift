@@ -137,7 +137,9 @@ struct HostileStreamTests {
         // A COC for component 0 with HT code-blocks after a classic COD.
         let cod = at - 12
         let codLength = Int(stream[cod + 2]) << 8 | Int(stream[cod + 3])
-        let coc: [UInt8] = [0xFF, 0x53, 0x00, 0x09, 0x00, 0x00, stream[at - 3], stream[at - 2], stream[at - 1], 0x40, 0x01]
+        let coc: [UInt8] = [
+            0xFF, 0x53, 0x00, 0x09, 0x00, 0x00, stream[at - 3], stream[at - 2], stream[at - 1], 0x40, 0x01,
+        ]
         let withCOC = Array(stream[..<(cod + 2 + codLength)]) + coc + Array(stream[(cod + 2 + codLength)...])
         #expect {
             try JPEG2000Codec(.htj2kLossless).decode([withCOC[...]], image: image)
@@ -204,7 +206,9 @@ enum JPEGStream {
 
     /// A JPEG-LS frame of 0 x 0 with an LSE oversize-dimension segment (id 4, 4-byte sizes).
     static func jpegLSOversize(width: UInt32, height: UInt32) -> [UInt8] {
-        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func be32(_ v: UInt32) -> [UInt8] {
+            [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        }
         return [0xFF, 0xD8] + segment(0xF7, [8, 0, 0, 0, 0, 1, 1, 0x11, 0])
             + segment(0xF8, [4, 4] + be32(height) + be32(width)) + segment(0xDA, [1, 1, 0, 0, 0, 0])
             + [UInt8](repeating: 0, count: 64) + [0xFF, 0xD9]

@@ -58,10 +58,12 @@ import Testing
         b.explicit(0x0009, 0x1010, "OB", [], length: 0x7FFF_FFF0)
         let fileSize = 64 << 20
         #expect {
-            try HeaderScan.summary(prefix: b.bytes + [UInt8](repeating: 0, count: 16 * 1024), fileSize: fileSize, path: "mem")
+            try HeaderScan.summary(
+                prefix: b.bytes + [UInt8](repeating: 0, count: 16 * 1024), fileSize: fileSize, path: "mem")
         } throws: { error in
             guard let e = error as? DICOMError else { return false }
-            return e.code == .truncated && e.tag == Tag(0x0009, 0x1010) && e.message.contains("past the end of the file")
+            return e.code == .truncated && e.tag == Tag(0x0009, 0x1010)
+                && e.message.contains("past the end of the file")
         }
         // A length that fits in the file still asks for more of it (the prefix grows).
         #expect {

@@ -17,7 +17,8 @@ struct HostileFileTests {
     @Test func transcodeRefusesAClaimOverThePixelBudgetInLittleMemory() throws {
         let dir = try Corpus.temporaryDirectory("hostile-transcode")
         let path = try Self.hostileFile(in: dir)
-        let (out, kib) = try PeakMemory.run(FerryCLI.path, ["transcode", path, dir + "/out.dcm", "--to", "explicit-le"])
+        let (out, kib) = try PeakMemory.run(
+            FerryCLI.path, ["transcode", path, dir + "/out.dcm", "--to", "explicit-le"])
         #expect(out.status == 1, "\(out.stderr)")
         #expect(out.stderr.contains("E: \(path): the image needs 48.0 GiB of decoded pixel data"), "\(out.stderr)")
         #expect(out.stderr.contains("over the pixel budget of 2.0 GiB [over-budget]"))

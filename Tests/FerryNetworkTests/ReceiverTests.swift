@@ -251,6 +251,25 @@ struct ReceiverSwitchTests {
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 
+    /// The allow-list on an IPv6 listener: a peer on ::1 matches "GOOD@::1" in any spelling,
+    /// and an IPv4 peer (seen as ::ffff:127.0.0.1) matches its IPv4 entry.
+    @Test func allowListMatchesIPv6Peers() throws {
+        let peer = try PeerProcess.ferryStorescp(
+            outputDirectory: try Corpus.temporaryDirectory(),
+            ["-aet", "FERRYSCP", "--bind", "::", "--allow", "SIX@0:0:0:0:0:0:0:1", "--allow", "FOUR@127.0.0.1"])
+        defer { peer.stop() }
+        func store(_ ae: String, host: String) throws -> Tools.Output {
+            try FerryCLI.run(["storescu", "-aet", ae, "-aec", "FERRYSCP", host, String(peer.port)] + (try files(1)))
+        }
+        #expect(try store("SIX", host: "::1").status == 0)
+        #expect(try store("FOUR", host: "127.0.0.1").status == 0)
+        let wrongHost = try store("SIX", host: "127.0.0.1")
+        #expect(
+            wrongHost.status == 1 && wrongHost.stderr.contains("Calling AE Title Not Recognized"), "\(wrongHost.stderr)"
+        )
+        #expect(peer.log().contains("[::1]:"), "IPv6 peers are logged as [address]:port")
+    }
+
     /// The allow-list: unknown calling AE -> reason 3, wrong called AE -> reason 7.
     @Test func callingAEAllowList() throws {
         let peer = try PeerProcess.ferryStorescp(

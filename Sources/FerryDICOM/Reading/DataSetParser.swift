@@ -71,7 +71,9 @@ struct DataSetParser {
     }
 
     /// Running out of bytes: either the file is truncated, or (header mode) more must be read.
-    private func outOfBytes(_ message: String, at pos: Int, limit: Int, tag: Tag?, needs end: Int? = nil)
+    private func outOfBytes(
+        _ message: String, at pos: Int, limit: Int, tag: Tag?, needs end: Int? = nil
+    )
         -> DICOMError
     {
         if let end, let streamSize, end > streamSize {

@@ -185,7 +185,8 @@ public struct Job: Codable, Sendable, Equatable {
             if let pixelBudget {
                 guard let parsed = Transcoder.parseBudget(pixelBudget) else {
                     throw MigrationError.invalidJob(
-                        "transcoding: pixel_budget \"\(pixelBudget)\" is not a size (bytes, or a number and K, M, G or T)")
+                        "transcoding: pixel_budget \"\(pixelBudget)\" is not a size (bytes, or a number and K, M, G or T)"
+                    )
                 }
                 budget = parsed
             }

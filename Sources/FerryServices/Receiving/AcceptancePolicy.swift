@@ -1,5 +1,6 @@
 import FerryDICOM
 import FerryNetwork
+import Glibc
 
 /// How the acceptor answers A-ASSOCIATE-RQ (DCMTK storescp's negotiation options, plus an
 /// allow-list of calling AE titles and an exact transfer syntax list for tests).
@@ -96,7 +97,9 @@ public struct AcceptancePolicy: Sendable {
             return .reject(.noReason, why: "no implementation class UID (--reject)")
         }
         if let allowed = allowedPeers {
-            let known = allowed.contains { $0.aeTitle == rq.callingAE && ($0.host == nil || $0.host == host) }
+            let known = allowed.contains {
+                $0.aeTitle == rq.callingAE && ($0.host == nil || Self.sameAddress($0.host ?? "", host ?? ""))
+            }
             guard known else {
                 return .reject(
                     .callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed")
@@ -143,4 +146,19 @@ public struct AcceptancePolicy: Sendable {
     }
 
     static let storageClasses = Set(UIDRegistry.storageSOPClasses.map(\.uid))
+
+    /// True when two textual addresses name the same host: IPv6 in any spelling ("::1",
+    /// "0:0::1"), an IPv4-mapped IPv6 address and its IPv4 form; names compare as written.
+    static func sameAddress(_ a: String, _ b: String) -> Bool {
+        func bytes(_ text: String) -> [UInt8]? {
+            var v4 = in_addr(), v6 = in6_addr()
+            if inet_pton(AF_INET, text, &v4) == 1 {
+                return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + withUnsafeBytes(of: &v4) { Array($0) }
+            }
+            if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+            return nil
+        }
+        guard let x = bytes(a), let y = bytes(b) else { return a == b }
+        return x == y
+    }
 }

@@ -12,16 +12,23 @@ final class AcceptorSession {
     let settings: ReceiverSettings
     let sorting: StudySorting
     let logger: Logger
+    /// host:port ([host]:port for IPv6), for the logs and hooks.
     let peer: String
+    /// The peer's address alone, for the allow-list.
+    let peerHost: String
     private var callingAE = ""
     private var calledAE = ""
 
-    init(channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, logger: Logger, peer: String) {
+    init(
+        channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, logger: Logger, peerHost: String,
+        peerPort: Int
+    ) {
         self.channel = channel
         self.settings = settings
         self.sorting = sorting
         self.logger = logger
-        self.peer = peer
+        self.peerHost = peerHost
+        self.peer = peerHost.contains(":") ? "[\(peerHost)]:\(peerPort)" : "\(peerHost):\(peerPort)"
     }
 
     func run() async {
@@ -58,7 +65,7 @@ final class AcceptorSession {
             channel: channel, peer: peer, timeouts: settings.timeouts, maxReceivePDU: settings.maxReceivePDU,
             logger: logger
         ) { rq in
-            switch settings.policy.evaluate(rq, host: peer.split(separator: ":").first.map(String.init)) {
+            switch settings.policy.evaluate(rq, host: peerHost) {
             case .reject(let rj, let why):
                 logger.info("Association Rejected from \(peer) (\(rq.callingAE)): \(why)")
                 return .reject(rj)

@@ -55,10 +55,11 @@ public final class StorageSCP: Sendable {
             }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
-                    let peer = connection.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                    let remote = connection.channel.remoteAddress
                     group.addTask { [self] in
                         await AcceptorSession(
-                            channel: connection, settings: settings, sorting: sorting, logger: logger, peer: peer
+                            channel: connection, settings: settings, sorting: sorting, logger: logger,
+                            peerHost: remote?.ipAddress ?? "?", peerPort: remote?.port ?? 0
                         ).run()
                     }
                 }

@@ -141,6 +141,10 @@ enum StoreSCPTool {
                 group: "other network options"
             ) { _, _ in },
             DCMTKOption(
+                nil, "--bind", ["[a]ddress"],
+                "listen on this address (default 0.0.0.0; :: takes IPv6 and IPv4)", group: "access control"
+            ) { s, o in s.receiver.host = o.values[0] },
+            DCMTKOption(
                 nil, "--allow", ["[a]etitle[@host]"],
                 "accept only these calling AE titles (repeatable); others are rejected\n(calling AE not recognized), and the called AE must be ours",
                 group: "access control"

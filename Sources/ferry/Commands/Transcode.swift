@@ -56,7 +56,8 @@ struct Transcode: ParsableCommand {
         var failed = 0
         for (src, dst) in pairs {
             do {
-                try Transcoder(pixelBudget: budget).transcodeFile(src, to: target, writingTo: dst, deflateLevel: compressionLevel)
+                try Transcoder(pixelBudget: budget).transcodeFile(
+                    src, to: target, writingTo: dst, deflateLevel: compressionLevel)
             } catch {
                 failed += 1
                 printError("E: \(src): \(error)")
