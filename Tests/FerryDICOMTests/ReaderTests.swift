@@ -105,6 +105,27 @@ import Testing
         }
     }
 
+    /// 100,000 frames of two fragments each, grouped by an Extended Offset Table in one pass
+    /// (the walk was quadratic: about 5e9 comparisons here).
+    @Test func manyFramesAreGroupedByTheirOffsets() throws {
+        let frames = 100_000
+        let fragments = (0..<2 * frames).map { i in
+            [UInt8(truncatingIfNeeded: i), UInt8(truncatingIfNeeded: i >> 8)][...]
+        }
+        let offsets = (0..<frames).map { UInt64($0 * 20) }  // two items of 8 + 2 bytes per frame
+        let grouped = try EncapsulatedPixelData(fragments: fragments).frames(
+            numberOfFrames: frames, extendedOffsets: offsets)
+        #expect(grouped.count == frames)
+        #expect(grouped.allSatisfy { $0.count == 2 })
+        #expect(Array(grouped[frames - 1][1]) == Array(fragments[2 * frames - 1]))
+        // An offset inside a fragment item is refused wherever it is.
+        var bad = offsets
+        bad[frames / 2] += 4
+        #expect(throws: DICOMError.self) {
+            try EncapsulatedPixelData(fragments: fragments).frames(numberOfFrames: frames, extendedOffsets: bad)
+        }
+    }
+
     @Test func extendedOffsetTableIsReadFromTheFile() throws {
         var b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.5")
         b.explicit(0x0028, 0x0008, "IS", "2")

@@ -53,18 +53,24 @@ public struct EncapsulatedPixelData: Sendable {
                     tag: .pixelData)
             }
             let itemOffsets = fragmentItemOffsets
+            // One pass: the offsets increase, so each frame's first fragment is at or after the
+            // previous frame's end (a search from the start for each frame was quadratic).
             var frames: [[ArraySlice<UInt8>]] = []
+            var next = 0
             for (i, start) in offsets.enumerated() {
                 let end = i + 1 < offsets.count ? offsets[i + 1] : UInt64.max
-                guard end > start, let first = itemOffsets.firstIndex(of: start) else {
+                while next < itemOffsets.count, itemOffsets[next] < start { next += 1 }
+                guard end > start, next < itemOffsets.count, itemOffsets[next] == start else {
                     throw DICOMError(
                         .encapsulation,
                         "frame \(i + 1) offset \(start) is not at a fragment boundary or not increasing",
                         tag: .pixelData)
                 }
                 var frame: [ArraySlice<UInt8>] = []
-                var k = first
-                while k < fragments.count, itemOffsets[k] < end { frame.append(fragments[k]); k += 1 }
+                while next < fragments.count, itemOffsets[next] < end {
+                    frame.append(fragments[next])
+                    next += 1
+                }
                 frames.append(frame)
             }
             return frames
