@@ -85,6 +85,20 @@ struct JobTests {
         do { try (try load("    deflate_level: 12\n")).validate(); Issue.record("level 12 accepted") } catch {
             #expect("\(error)".contains("deflate_level"))
         }
+        #expect(try load("    pixel_budget: 512M\n").transfer.transcoding.policy().pixelBudget == 512 << 20)
+        #expect(try load("    verify: true\n").transfer.transcoding.policy().pixelBudget == 2 << 30)
+        do { _ = try (try load("    pixel_budget: lots\n")).validate(); Issue.record("budget 'lots' accepted") } catch {
+            #expect("\(error)".contains("pixel_budget \"lots\" is not a size"))
+        }
+    }
+
+    /// Settings whose arithmetic could overflow are bounded (max_attempts near Int.max).
+    @Test(arguments: ["max_attempts: 9223372036854775807", "max_attempts: 0", "backoff: 1e300", "backoff: -1"])
+    func unboundedSettingsAreRefused(line: String) throws {
+        let path = try Corpus.temporaryDirectory("job") + "/t.yaml"
+        try "name: t\nsource:\n  paths: [/x]\ntransfer:\n  \(line)\n".write(
+            toFile: path, atomically: false, encoding: .utf8)
+        #expect(throws: MigrationError.self) { try Job.load(path: path).validate() }
     }
 
     @Test(arguments: ["password: hunter2", "key_password: x", "token: abc"])

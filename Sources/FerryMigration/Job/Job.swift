@@ -232,13 +232,14 @@ public struct Job: Codable, Sendable, Equatable {
         guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else {
             throw MigrationError.invalidJob("job \(name): max_pdu must be 0 or 4096...131072")
         }
-        guard transfer.maxAttempts >= 1 else {
-            throw MigrationError.invalidJob("job \(name): max_attempts must be at least 1")
+        // Bounded so that no count or wait derived from them can overflow.
+        guard (1...1000).contains(transfer.maxAttempts) else {
+            throw MigrationError.invalidJob("job \(name): max_attempts must be 1...1000")
         }
         let timeouts = [transfer.connectTimeout, transfer.acseTimeout, transfer.dimseTimeout]
-        guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), transfer.backoff >= 0 else {
+        guard timeouts.allSatisfy({ $0 > 0 && $0 <= 86_400 * 365 }), (0...3600).contains(transfer.backoff) else {
             throw MigrationError.invalidJob(
-                "job \(name): timeouts must be positive (at most a year) and backoff not negative")
+                "job \(name): timeouts must be positive (at most a year) and backoff 0...3600 seconds")
         }
         guard Deflate.levels.contains(Int32(clamping: transfer.transcoding.deflateLevel)) else {
             throw MigrationError.invalidJob("job \(name): transcoding.deflate_level must be 0...9")
