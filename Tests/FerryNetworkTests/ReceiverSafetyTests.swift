@@ -243,6 +243,20 @@ struct ReceiverOutputTests {
         #expect(!renamed.isEmpty && renamed.allSatisfy { $0.hasPrefix("MR0000") }, "\(renamed)")
     }
 
+    /// Placeholders expand to one shell word each: an AE title with a space stays one argument,
+    /// and a leading '-' cannot become an option of the command.
+    @Test func hookArgumentsAreQuotedWords() throws {
+        let marker = try Corpus.temporaryDirectory("exec-quoted") + "/log"
+        let (_, spaced) = try sendTwo(
+            ["-xcr", "printf '%s|' #a #f >> \(marker)", "-xs"], senderOptions: ["-aet", "HAS SPACE"])
+        spaced.stop()
+        let (_, dashed) = try sendTwo(["-xcr", "printf '[%s]' #a >> \(marker)", "-xs"], senderOptions: ["-aet", "-n"])
+        dashed.stop()
+        let log = (try? String(contentsOfFile: marker, encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "HAS SPACE|MR.").count - 1 == 2, "\(log)")
+        #expect(log.components(separatedBy: "[_n]").count - 1 == 2, "\(log)")
+    }
+
     @Test func sortByConcurrentStudyAndPatientName() throws {
         let (byStudy, p1) = try sendTwo(["-ss", "pre"])
         defer { p1.stop() }

@@ -251,6 +251,31 @@ struct ReceiverSwitchTests {
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 
+    /// Control characters in a peer's AE title reach the log escaped: no terminal escape, no
+    /// forged line. (The request is rejected by the allow-list, which logs the title.)
+    @Test func controlCharactersInAETitlesAreEscapedInLogs() throws {
+        let peer = try PeerProcess.ferryStorescp(
+            outputDirectory: try Corpus.temporaryDirectory(), ["--allow", "GOOD"])
+        defer { peer.stop() }
+        let script = """
+            import socket, struct, sys
+            def item(t, b): return bytes([t, 0]) + struct.pack(">H", len(b)) + b
+            pc = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
+            ui = item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
+            calling = b"\\x1b[2J\\nE: FORGED"
+            body = struct.pack(">HH", 1, 0) + b"STORESCP".ljust(16) + calling.ljust(16) + bytes(32) + item(0x10, b"1.2.840.10008.3.1.1.1") + pc + ui
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(bytes([1, 0]) + struct.pack(">I", len(body)) + body)
+            print(s.recv(10).hex())
+            """
+        let out = try Tools.run(PeerProcess.python3, ["-c", script, String(peer.port)])
+        #expect(out.stdout.hasPrefix("03"), "A-ASSOCIATE-RJ, got \(out.stdout) \(out.stderr)")
+        #expect(peer.waitForLog("Association Rejected"))
+        let log = peer.log()
+        #expect(log.contains("\\x1B[2J\\x0AE: FORGED"), "\(log)")
+        #expect(!log.contains("\u{1B}") && !log.split(separator: "\n").contains { $0.hasPrefix("E: FORGED") })
+    }
+
     /// The allow-list on an IPv6 listener: a peer on ::1 matches "GOOD@::1" in any spelling,
     /// and an IPv4 peer (seen as ::ffff:127.0.0.1) matches its IPv4 entry.
     @Test func allowListMatchesIPv6Peers() throws {

@@ -35,10 +35,10 @@ public enum PDUDump {
 
     private static func header(_ calling: String, _ called: String, _ u: UserInformation) -> [String] {
         [
-            "Implementation Class UID: \(u.implementationClassUID)",
-            "Implementation Version Name: \(u.implementationVersionName ?? "")",
-            "Calling Application Name: \(calling)",
-            "Called Application Name: \(called)",
+            "Implementation Class UID: \(u.implementationClassUID.escapedForLog())",
+            "Implementation Version Name: \((u.implementationVersionName ?? "").escapedForLog())",
+            "Calling Application Name: \(calling.escapedForLog())",
+            "Called Application Name: \(called.escapedForLog())",
             "Max PDU Receive Size: \(u.maxLength)",
         ]
     }

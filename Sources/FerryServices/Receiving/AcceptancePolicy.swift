@@ -88,7 +88,8 @@ public struct AcceptancePolicy: Sendable {
     public func evaluate(_ rq: AssociateRQ, host: String?) -> Answer {
         if refuseAll { return .reject(.noReason, why: "refusing every association (--refuse)") }
         if rq.applicationContext != dicomApplicationContext {
-            return .reject(.applicationContextNotSupported, why: "application context \(rq.applicationContext)")
+            return .reject(
+                .applicationContextNotSupported, why: "application context \(rq.applicationContext.escapedForLog())")
         }
         if rq.protocolVersion & 1 == 0 {
             return .reject(.protocolVersionNotSupported, why: "protocol version \(rq.protocolVersion)")
@@ -102,10 +103,12 @@ public struct AcceptancePolicy: Sendable {
             }
             guard known else {
                 return .reject(
-                    .callingAENotRecognized, why: "calling AE \"\(rq.callingAE)\" from \(host ?? "?") is not allowed")
+                    .callingAENotRecognized,
+                    why: "calling AE \"\(rq.callingAE.escapedForLog())\" from \(host ?? "?") is not allowed")
             }
             guard rq.calledAE == aeTitle else {
-                return .reject(.calledAENotRecognized, why: "called AE \"\(rq.calledAE)\" is not \"\(aeTitle)\"")
+                return .reject(
+                    .calledAENotRecognized, why: "called AE \"\(rq.calledAE.escapedForLog())\" is not \"\(aeTitle)\"")
             }
         }
         return .accept(rq.presentationContexts.map(answer))

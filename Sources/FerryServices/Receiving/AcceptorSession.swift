@@ -67,7 +67,7 @@ final class AcceptorSession {
         ) { rq in
             switch settings.policy.evaluate(rq, host: peerHost) {
             case .reject(let rj, let why):
-                logger.info("Association Rejected from \(peer) (\(rq.callingAE)): \(why)")
+                logger.info("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(why)")
                 return .reject(rj)
             case .accept(let results):
                 var info = UserInformation(
@@ -83,7 +83,7 @@ final class AcceptorSession {
         callingAE = association.callingAE
         calledAE = association.calledAE
         logger.info(
-            "Association Received from \(peer): \(callingAE) -> \(calledAE), \(association.acceptedContexts.count) of \(association.acceptance.presentationContexts.count) contexts accepted"
+            "Association Received from \(peer): \(callingAE.escapedForLog()) -> \(calledAE.escapedForLog()), \(association.acceptedContexts.count) of \(association.acceptance.presentationContexts.count) contexts accepted"
         )
         return association
     }
@@ -153,7 +153,7 @@ final class AcceptorSession {
         case .cEchoRQ?:
             let id = command.messageID ?? 0
             try await association.sendCommand(.echoRSP(respondingTo: id), contextID: contextID)
-            logger.info("Received Echo Request from \(callingAE); answered Success")
+            logger.info("Received Echo Request from \(callingAE.escapedForLog()); answered Success")
             return command.hasDataSet ? .discardData : .idle
         case .cStoreRQ?:
             guard command.hasDataSet else { throw AssociationError.protocolError("C-STORE-RQ without a data set") }
@@ -210,7 +210,7 @@ final class AcceptorSession {
             case .failure(let refusal):
                 status = refusal.status ?? DIMSEStatus(0xA700)
                 comment = refusal.message
-                logger.error("Store refused (\(command.affectedSOPInstanceUID ?? "?")): \(refusal)")
+                logger.error("Store refused (\((command.affectedSOPInstanceUID ?? "?").escapedForLog())): \(refusal)")
             }
         }
         try await association.sendCommand(

@@ -4,21 +4,38 @@ import Glibc
 import Logging
 
 extension ExecHooks {
-    /// Replaces the placeholders; AE titles are sanitized (anything but letters, digits,
-    /// space, '-', '_' and '.' becomes '_') because the line goes to the shell.
+    /// Replaces the placeholders with shell-quoted words (a path or an AE title with spaces
+    /// or quotes stays one argument; write `#p/#f`, not `"#p/#f"`). AE titles and the peer keep
+    /// letters, digits, space, '-', '_' and '.' (the rest becomes '_') and cannot start with
+    /// '-', so a peer cannot pass an option to the command.
     static func expand(
         _ command: String, directory: String, file: String?, callingAE: String, calledAE: String, peer: String
     ) -> String {
         func safe(_ s: String) -> String {
-            String(s.map { $0.isLetter && $0.isASCII || $0.isNumber || " -_.".contains($0) ? $0 : "_" })
+            var t = String(s.map { $0.isLetter && $0.isASCII || $0.isNumber || " -_.".contains($0) ? $0 : "_" })
+            if t.hasPrefix("-") { t = "_" + t.dropFirst() }
+            return t
         }
-        var out = command
-        out = out.replacingAll("#p", with: directory)
-        out = out.replacingAll("#f", with: file ?? "")
-        out = out.replacingAll("#a", with: safe(callingAE))
-        out = out.replacingAll("#c", with: safe(calledAE))
-        out = out.replacingAll("#r", with: safe(peer))
-        return out
+        func quoted(_ s: String) -> String { "'" + s.replacingAll("'", with: "'\\''") + "'" }
+        let values: [Character: String] = [
+            "p": quoted(directory), "f": quoted(file ?? ""), "a": quoted(safe(callingAE)),
+            "c": quoted(safe(calledAE)), "r": quoted(safe(peer)),
+        ]
+        // One pass, so a value that contains "#f" is not expanded again.
+        var out = ""
+        var rest = Substring(command)
+        while let hash = rest.firstIndex(of: "#") {
+            out += rest[..<hash]
+            let next = rest.index(after: hash)
+            if next < rest.endIndex, let value = values[rest[next]] {
+                out += value
+                rest = rest[rest.index(after: next)...]
+            } else {
+                out += "#"
+                rest = rest[next...]
+            }
+        }
+        return out + rest
     }
 
     /// Runs a command line with /bin/sh; waits for it with `synchronous` (-xs).

@@ -1,3 +1,4 @@
+import FerryDICOM
 import Logging
 
 /// DCMTK-style console logging to stderr: one line per message, prefixed F/E/W/I/D/T.
@@ -20,7 +21,9 @@ struct ConsoleLogHandler: LogHandler {
             case .debug: "D"
             case .trace: "T"
             }
-        let text = "\(event.message)"
+        // Line breaks stay (multi-line dumps get a prefix per line); other control characters
+        // are escaped, whatever value brought them in.
+        let text = "\(event.message)".escapedForLog(keeping: ["\n", "\t"])
         var out = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) { out += "\(prefix): \(line)\n" }
         FileHandleWriter.stderr(out)
