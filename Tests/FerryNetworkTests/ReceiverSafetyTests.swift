@@ -243,6 +243,29 @@ struct ReceiverOutputTests {
         #expect(!renamed.isEmpty && renamed.allSatisfy { $0.hasPrefix("MR0000") }, "\(renamed)")
     }
 
+    /// A study that arrives in two passes (-su, -rns): the second pass is numbered on from the
+    /// first, whose renamed files stay (they were overwritten: MR000001 again).
+    @Test func renamingASecondPassKeepsTheFirst() throws {
+        let dir = try Corpus.temporaryDirectory("rx-rns")
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, ["-su", "st", "-rns", "-tos", "0.2"])
+        defer { peer.stop() }
+        let files = Array(try Interop.uncompressedFiles("tiny").prefix(2))
+        func studyFiles() -> [String] {
+            let subdirs = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            return subdirs.flatMap { (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + $0)) ?? [] }
+        }
+        for pass in 1...2 {
+            let out = try FerryCLI.run(["storescu", "127.0.0.1", String(peer.port)] + files)
+            #expect(out.status == 0, "\(out.stderr)")
+            let renamed = waitUntil(timeout: 60) {
+                let names = studyFiles()
+                return names.count == 2 * pass && names.allSatisfy { $0.hasPrefix("MR0000") }
+            }
+            #expect(renamed, "pass \(pass): \(studyFiles())")
+        }
+        #expect(studyFiles().sorted() == ["MR000001", "MR000002", "MR000003", "MR000004"], "\(studyFiles())")
+    }
+
     /// Placeholders expand to one shell word each: an AE title with a space stays one argument,
     /// and a leading '-' cannot become an option of the command.
     @Test func hookArgumentsAreQuotedWords() throws {

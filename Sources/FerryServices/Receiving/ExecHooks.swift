@@ -74,15 +74,32 @@ extension ExecHooks {
         }
     }
 
-    /// -rns: renames a completed study's files to <two-letter modality prefix><6 digits>.
+    /// -rns: renames a completed study's files to <two-letter modality prefix><6 digits>,
+    /// numbering on from the files an earlier pass of the same study already renamed and never
+    /// replacing a file (link, then unlink: a name that exists is skipped, not overwritten).
     static func renameStudyFiles(in directory: String, logger: Logger) {
         let names = DirectoryWalker(recursive: false).files(under: [directory])
             .map { String($0.split(separator: "/").last ?? "") }.filter { !$0.hasPrefix(".") }
-        for (i, name) in names.sorted().enumerated() {
+        func number(_ name: String) -> Int? {
+            guard name.count == 8, name.prefix(2).allSatisfy(\.isLetter) else { return nil }
+            return Int(name.dropFirst(2))
+        }
+        var next = (names.compactMap(number).max() ?? 0) + 1
+        for name in names.sorted() where number(name) == nil {
             let prefix = String((name.split(separator: ".").first ?? "XX").prefix(2)).uppercased()
-            let number = String(i + 1)
-            let target = directory + "/" + prefix + String(repeating: "0", count: max(0, 6 - number.count)) + number
-            if rename(directory + "/" + name, target) != 0 { logger.error("cannot rename \(name) in \(directory)") }
+            while true {
+                let digits = String(next)
+                let target = directory + "/" + prefix + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+                next += 1
+                if link(directory + "/" + name, target) == 0 {
+                    unlink(directory + "/" + name)
+                    break
+                }
+                guard errno == EEXIST else {
+                    logger.error("cannot rename \(name) in \(directory): \(String(cString: strerror(errno)))")
+                    break
+                }
+            }
         }
     }
 }
