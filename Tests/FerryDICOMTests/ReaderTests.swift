@@ -126,6 +126,39 @@ import Testing
         }
     }
 
+    /// Three layouts from real archives that dcmdump reads: each read the same way (dcmdump
+    /// prints the same values), with the quirk recorded.
+    @Test func realWorldLayoutsReadAsDCMTKReadsThem() throws {
+        let dir = try Corpus.temporaryDirectory("real-world")
+        func check(_ name: String, _ bytes: [UInt8], quirk: String) throws -> DICOMFile {
+            let path = dir + "/" + name
+            try FileBytes.write(bytes, to: path)
+            let dump = try Tools.run("/usr/bin/dcmdump", [path])
+            #expect(dump.status == 0 && !dump.stderr.contains("E:"), "\(name): \(dump.stderr)")
+            let file = try Part10Reader.read(path: path)
+            #expect(file.layout.quirks.contains { $0.contains(quirk) }, "\(name): \(file.layout.quirks)")
+            for value in [file.dataSet.string(.sopInstanceUID), file.dataSet.string(.patientID)].compactMap({ $0 }) {
+                #expect(dump.stdout.contains("[\(value)]"), "\(name): dcmdump shows \(value)")
+            }
+            #expect(try HeaderScan.summary(path: path).sopInstanceUID == file.dataSet.string(.sopInstanceUID))
+            return file
+        }
+        let big = try check("be.dcm", RealWorldFiles.bigEndianWithoutMeta(), quirk: "read as Explicit VR Big Endian")
+        #expect(big.transferSyntax == .explicitVRBigEndian && big.dataSet.string(.patientID) == "PID1")
+        let meta = try check("meta.dcm", RealWorldFiles.metaWithoutTransferSyntax(), quirk: "no Transfer Syntax UID")
+        #expect(meta.transferSyntax == .implicitVRLittleEndian && meta.dataSet.string(.patientID) == "PID2")
+        let overrun = try check(
+            "overrun.dcm", RealWorldFiles.itemOverrunningItsSequence(), quirk: "runs 12 bytes past its sequence")
+        guard case .sequence(let items)? = overrun.dataSet[Tag(0x0008, 0x1140)]?.value else {
+            Issue.record("no sequence")
+            return
+        }
+        #expect(items.count == 1 && items[0].string(.patientID) == "PID3", "the Patient ID belongs to the item")
+        #expect(overrun.dataSet.string(.studyInstanceUID) == "1.2.826.0.1.3680043.10.2.8")
+        #expect(try HeaderScan.summary(path: dir + "/overrun.dcm").mustRewrite)
+        #expect(try !HeaderScan.summary(path: dir + "/be.dcm").mustRewrite)
+    }
+
     @Test func extendedOffsetTableIsReadFromTheFile() throws {
         var b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.5")
         b.explicit(0x0028, 0x0008, "IS", "2")

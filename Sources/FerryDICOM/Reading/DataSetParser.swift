@@ -45,6 +45,9 @@ struct DataSetParser {
     private(set) var pixelData: PixelDataLocation?
     /// Pixel Representation seen so far, to resolve "US or SS" in implicit VR (as DCMTK does).
     private var signedPixels = false
+    /// Deviations from PS3.5 read the way DCMTK reads them. A data set with one is re-encoded
+    /// before it is sent, never passed on as its bytes are.
+    private(set) var quirks: [String] = []
 
     /// The size of the whole stream `storage` is a prefix of (the file's size), when known: a
     /// length past it is a defect at once, not a reason to read more of the file.
@@ -185,7 +188,8 @@ struct DataSetParser {
                 // UN of undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2).
                 let itemEncoding = isSequence ? enc : .implicitLittle
                 let (items, next) = try parseItems(
-                    from: valueStart, to: limit, depth: depth + 1, delimited: true, itemEncoding, tag: h.tag)
+                    from: valueStart, to: limit, outer: limit, depth: depth + 1, delimited: true, itemEncoding,
+                    tag: h.tag)
                 return (
                     DataElement(
                         tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos),
@@ -210,11 +214,12 @@ struct DataSetParser {
         }
         let end = valueStart + length
         if isSequence {
-            let (items, _) = try parseItems(
-                from: valueStart, to: end, depth: depth + 1, delimited: false, enc, tag: h.tag)
+            let (items, itemsEnd) = try parseItems(
+                from: valueStart, to: end, outer: limit, depth: depth + 1, delimited: false, enc, tag: h.tag)
             return (
                 DataElement(
-                    tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos), end
+                    tag: h.tag, vr: .SQ, value: .sequence(items), sourceLength: h.length, sourceOffset: base + pos),
+                max(end, itemsEnd)
             )
         }
         var value = storage[valueStart..<end]
@@ -225,8 +230,12 @@ struct DataSetParser {
         )
     }
 
+    /// The items of a sequence ending at `limit` (or at its delimiter), inside a container
+    /// ending at `outer`. An item of a defined-length sequence whose own length runs past the
+    /// sequence but not past the container is read to its own end, and the sequence ends
+    /// there: DCMTK reads such files (DICOMDIRs written by some media creators) this way.
     private mutating func parseItems(
-        from start: Int, to limit: Int, depth: Int, delimited: Bool, _ enc: Encoding, tag: Tag
+        from start: Int, to limit: Int, outer: Int, depth: Int, delimited: Bool, _ enc: Encoding, tag: Tag
     ) throws(DICOMError) -> ([DataSet], Int) {
         guard depth <= Self.maxDepth else {
             throw error(.nestingTooDeep, "sequences nested deeper than \(Self.maxDepth)", at: start, tag: tag)
@@ -260,14 +269,24 @@ struct DataSetParser {
                 pos = next
             } else {
                 let end = pos + 8 + Int(length)
-                guard Int(length) <= limit - (pos + 8) else {
-                    throw outOfBytes(
-                        "item length \(length) exceeds its sequence", at: pos, limit: limit, tag: tag,
-                        needs: pos + 8 + Int(length))
+                let overruns = Int(length) > limit - (pos + 8)
+                guard !overruns || (!delimited && Int(length) <= outer - (pos + 8)) else {
+                    // More of the file may hold it (header mode); else it exceeds its sequence.
+                    let mayFit = !isComplete && outer >= storage.count && end <= (streamSize ?? Int.max)
+                    throw mayFit
+                        ? error(.needMoreData, "item continues past the prefix", at: pos, tag: tag)
+                        : error(
+                            .lengthExceedsRemaining, "item length \(length) exceeds its sequence", at: pos, tag: tag)
                 }
                 var (item, _) = try parseDataSet(from: pos + 8, to: end, depth: depth, delimited: false, enc)
                 item.sourceItemLength = length
                 items.append(item)
+                if overruns {
+                    quirks.append(
+                        "offset \(base + pos): \(tag): item length \(length) runs \(end - limit) bytes past its sequence (read as DCMTK does)"
+                    )
+                    return (items, end)
+                }
                 pos = end
             }
         }

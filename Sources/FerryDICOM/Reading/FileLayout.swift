@@ -46,12 +46,20 @@ public struct FileLayout: Sendable {
     }
 
     /// Guesses the encoding of a bare data set from its first element, as DCMTK does:
-    /// a small even group, then a VR or a plausible implicit length.
+    /// a small even group, then a VR or a plausible implicit length. Group 0x0008 read in the
+    /// wrong byte order is 0x0800, also small and even: with a VR, the byte order whose tag
+    /// the dictionary knows wins (the smaller group when it knows both or neither).
     static func guessEncoding(_ b: [UInt8]) -> Encoding? {
         let groupLE = UInt16(b[0]) | UInt16(b[1]) << 8
         let groupBE = UInt16(b[0]) << 8 | UInt16(b[1])
         let vrLooksValid = (0x41...0x5A).contains(b[4]) && (0x41...0x5A).contains(b[5]) && VR(b[4], b[5]).isKnown
         func plausible(_ g: UInt16) -> Bool { g >= 0x0002 && g <= 0x0FFF && g & 1 == 0 }
+        if vrLooksValid && plausible(groupLE) && plausible(groupBE) {
+            let le = Tag(groupLE, UInt16(b[2]) | UInt16(b[3]) << 8).keyword != nil
+            let be = Tag(groupBE, UInt16(b[2]) << 8 | UInt16(b[3])).keyword != nil
+            if le != be { return le ? .explicitLittle : .explicitBig }
+            return groupLE <= groupBE ? .explicitLittle : .explicitBig
+        }
         if plausible(groupLE) {
             if vrLooksValid { return .explicitLittle }
             let length = UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24

@@ -18,6 +18,9 @@ public struct HeaderSummary: Sendable, Codable, Equatable {
     public var hasFileMeta: Bool
     public var dataSetOffset: Int
     public var quirks: [String]
+    /// The data set has a quirk of its encoding (not of the file's layout): sent re-encoded,
+    /// never as its bytes are.
+    public var mustRewrite = false
 }
 
 /// Header-only reading: parses up to (7FE0,0010) from a growing prefix of the file.
@@ -39,12 +42,14 @@ public enum HeaderScan {
         let ts = layout.transferSyntax
         let ds: DataSet
         var pixelData: PixelDataLocation?
+        var encodingQuirks: [String] = []
         if ts.isDeflated {
             // Offsets inside a deflated data set do not map to the file; pixel location stays nil.
             let (inflated, ended) = try Part10Reader.inflated(prefix[layout.dataSetOffset...], options: options)
             var parser = DataSetParser(storage: inflated, isComplete: complete || ended, base: 0)
             parser.stopAtPixelData = true
             ds = try parser.parseDataSet(from: 0, to: inflated.count, depth: 0, delimited: false, Encoding(ts)).0
+            encodingQuirks = parser.quirks
         } else {
             var parser = DataSetParser(storage: prefix, isComplete: complete, base: 0, streamSize: fileSize)
             parser.stopAtPixelData = true
@@ -52,6 +57,7 @@ public enum HeaderScan {
                 from: layout.dataSetOffset, to: prefix.count, depth: 0, delimited: false, Encoding(ts)
             ).0
             pixelData = parser.pixelData
+            encodingQuirks = parser.quirks
         }
         if let location = pixelData, let length = location.length, location.valueOffset + length > fileSize {
             throw DICOMError(
@@ -67,6 +73,7 @@ public enum HeaderScan {
             modality: ds.string(.modality), studyDate: ds.string(.studyDate),
             instanceNumber: ds.integer(.instanceNumber),
             pixel: try PixelAttributes(ds), pixelData: pixelData, hasFileMeta: layout.hasFileMeta,
-            dataSetOffset: layout.dataSetOffset, quirks: layout.quirks)
+            dataSetOffset: layout.dataSetOffset, quirks: layout.quirks + encodingQuirks,
+            mustRewrite: !encodingQuirks.isEmpty)
     }
 }

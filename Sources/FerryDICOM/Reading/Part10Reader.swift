@@ -33,7 +33,9 @@ public enum Part10Reader {
             do {
                 let (ds, _) = try parser.parseDataSet(
                     from: 0, to: inflated.count, depth: 0, delimited: false, Encoding(ts))
-                return DICOMFile(layout: layout, dataSet: ds)
+                var read = layout
+                read.quirks += parser.quirks
+                return DICOMFile(layout: read, dataSet: ds)
             } catch {
                 var e = error
                 e.message += " (offset in the inflated data set)"
@@ -43,7 +45,9 @@ public enum Part10Reader {
         var parser = DataSetParser(storage: bytes, isComplete: true, base: 0)
         let (ds, _) = try parser.parseDataSet(
             from: layout.dataSetOffset, to: bytes.count, depth: 0, delimited: false, Encoding(ts))
-        return DICOMFile(layout: layout, dataSet: ds)
+        var read = layout
+        read.quirks += parser.quirks
+        return DICOMFile(layout: read, dataSet: ds)
     }
 
     static func inflated(

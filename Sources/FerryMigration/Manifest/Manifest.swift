@@ -43,6 +43,8 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     public var decoding = false
     /// Runs in a row that ended while decoding this file.
     public var decodeAttempts = 0
+    /// The data set's encoding has a quirk the reader tolerates: it is sent re-encoded.
+    public var mustRewrite = false
     public var plannedAt: Double
     public var updatedAt: Double
 
@@ -58,6 +60,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
             "bytes_sent"
         case sentSOPInstanceUID = "sent_sop_instance_uid"
         case decoding, decodeAttempts = "decode_attempts"
+        case mustRewrite = "must_rewrite"
         case plannedAt = "planned_at", updatedAt = "updated_at"
     }
 
@@ -231,6 +234,11 @@ public final class Manifest: Sendable {
             try db.alter(table: "instance") { t in
                 t.add(column: "decoding", .boolean).notNull().defaults(to: false)
                 t.add(column: "decode_attempts", .integer).notNull().defaults(to: 0)
+            }
+        }
+        m.registerMigration("v5: data sets sent re-encoded") { db in
+            try db.alter(table: "instance") { t in
+                t.add(column: "must_rewrite", .boolean).notNull().defaults(to: false)
             }
         }
         return m

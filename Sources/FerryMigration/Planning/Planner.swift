@@ -78,6 +78,7 @@ public struct Planner: Sendable {
                 record.instanceNumber = s.instanceNumber
                 record.dataSetOffset = s.dataSetOffset
                 record.pixelDataOffset = s.pixelData?.valueOffset
+                record.mustRewrite = s.mustRewrite
                 do throws(ServiceError) { _ = try OutgoingFile(s) } catch {
                     record.state = .failed
                     record.error = error.message
@@ -105,6 +106,6 @@ extension InstanceRecord {
         let pixels = pixelDataOffset.map { PixelDataLocation(elementOffset: $0, valueOffset: $0, length: nil) }
         return OutgoingFile(
             path: path, sopClassUID: sop, sopInstanceUID: instance, transferSyntax: ts,
-            dataSetOffset: dataSetOffset, fileSize: size, pixelData: pixels)
+            dataSetOffset: dataSetOffset, fileSize: size, pixelData: pixels, mustRewrite: mustRewrite)
     }
 }

@@ -10,10 +10,13 @@ public struct OutgoingFile: Sendable {
     public var dataSetOffset: Int
     public var fileSize: Int
     public var pixelData: PixelDataLocation?
+    /// The data set's encoding has a quirk the reader tolerates (HeaderSummary.mustRewrite):
+    /// it travels re-encoded, as DCMTK's storescu (which always re-encodes) sends it.
+    public var mustRewrite: Bool
 
     public init(
         path: String, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
-        dataSetOffset: Int, fileSize: Int, pixelData: PixelDataLocation? = nil
+        dataSetOffset: Int, fileSize: Int, pixelData: PixelDataLocation? = nil, mustRewrite: Bool = false
     ) {
         self.path = path
         self.sopClassUID = sopClassUID
@@ -22,6 +25,7 @@ public struct OutgoingFile: Sendable {
         self.dataSetOffset = dataSetOffset
         self.fileSize = fileSize
         self.pixelData = pixelData
+        self.mustRewrite = mustRewrite
     }
 
     /// From a header summary; a file without SOP class or instance UID cannot be sent.
@@ -37,7 +41,7 @@ public struct OutgoingFile: Sendable {
         }
         self.init(
             path: s.path, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: ts,
-            dataSetOffset: s.dataSetOffset, fileSize: s.fileSize, pixelData: s.pixelData)
+            dataSetOffset: s.dataSetOffset, fileSize: s.fileSize, pixelData: s.pixelData, mustRewrite: s.mustRewrite)
     }
 
     public var dataSetLength: Int { fileSize - dataSetOffset }

@@ -48,7 +48,8 @@ public struct FileSender: Sendable {
         let odd = file.dataSetLength % 2 == 1
         return Route.choose(
             for: file, accepted: accepted, policy: policy,
-            mustRewrite: inventing || conversion.disableNewVRs || (odd && !file.transferSyntax.isDeflated))
+            mustRewrite: inventing || conversion.disableNewVRs || file.mustRewrite
+                || (odd && !file.transferSyntax.isDeflated))
     }
 
     /// The file made ready for its route: for a conversion, read and re-encoded.
