@@ -1,5 +1,4 @@
 import FerryDICOM
-import Foundation
 
 /// Changes a data set's transfer syntax: decodes encapsulated pixel data with its codec,
 /// encodes native pixel data with the target's, and checks every lossless encoding by
@@ -23,23 +22,6 @@ public struct Transcoder: Sendable {
     public init(verifyLossless: Bool = true, pixelBudget: Int = Transcoder.defaultPixelBudget) {
         self.verifyLossless = verifyLossless
         self.pixelBudget = pixelBudget
-    }
-
-    /// A budget as written in a job or a flag: bytes, or a number with a binary unit
-    /// ("512M", "2G", "2 GiB", "1.5 TiB"; K, M, G, T count 1024s). Nil unless it is positive.
-    public static func parseBudget(_ text: String) -> Int? {
-        var number = text.trimmingCharacters(in: .whitespaces)
-        var scale = 1.0
-        for (i, unit) in ["K", "M", "G", "T"].enumerated().reversed() {
-            for suffix in [unit + "IB", unit + "B", unit] where number.uppercased().hasSuffix(suffix) {
-                number = String(number.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
-                scale = pow(1024, Double(i + 1))
-                break
-            }
-            if scale > 1 { break }
-        }
-        guard let value = Double(number), value > 0, value * scale < 0x1p62 else { return nil }
-        return Int(value * scale)
     }
 
     /// The data set in `target` (with Pixel Data converted), ready for DataSetWriter(target).
@@ -160,7 +142,7 @@ struct FrameSource {
         let (total, overflow) = frameLength.multipliedReportingOverflow(by: count)
         guard !overflow, total <= budget else {
             throw CodecError(
-                "the image needs \(overflow ? "more than \(Self.size(Int.max))" : Self.size(total)) of decoded pixel data (\(image.columns)x\(image.rows), \(image.samplesPerPixel) samples of \(image.bitsAllocated) bits, \(count) frames), over the pixel budget of \(Self.size(budget))",
+                "the image needs \(overflow ? "more than \(ByteCount.describe(Int.max))" : ByteCount.describe(total)) of decoded pixel data (\(image.columns)x\(image.rows), \(image.samplesPerPixel) samples of \(image.bitsAllocated) bits, \(count) frames), over the pixel budget of \(ByteCount.describe(budget))",
                 code: .overBudget)
         }
         self.count = count
@@ -209,16 +191,5 @@ struct FrameSource {
         } catch {
             throw error.inFrame(i)
         }
-    }
-
-    /// A byte count as people read it (binary units).
-    static func size(_ bytes: Int) -> String {
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        var value = Double(bytes), unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) bytes" : "\((value * 10).rounded() / 10) \(units[unit])"
     }
 }

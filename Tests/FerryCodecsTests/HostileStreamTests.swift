@@ -41,14 +41,14 @@ struct HostileStreamTests {
     }
 
     @Test func budgetsParse() {
-        #expect(Transcoder.parseBudget("2GiB") == 2 << 30)
-        #expect(Transcoder.parseBudget("512M") == 512 << 20)
-        #expect(Transcoder.parseBudget("1.5 G") == 3 << 29)
-        #expect(Transcoder.parseBudget("4096") == 4096)
-        #expect(Transcoder.parseBudget("0") == nil)
-        #expect(Transcoder.parseBudget("-1G") == nil)
-        #expect(Transcoder.parseBudget("lots") == nil)
-        #expect(Transcoder.parseBudget("9999999T") == nil)
+        #expect(ByteCount.parse("2GiB") == 2 << 30)
+        #expect(ByteCount.parse("512M") == 512 << 20)
+        #expect(ByteCount.parse("1.5 G") == 3 << 29)
+        #expect(ByteCount.parse("4096") == 4096)
+        #expect(ByteCount.parse("0") == nil)
+        #expect(ByteCount.parse("-1G") == nil)
+        #expect(ByteCount.parse("lots") == nil)
+        #expect(ByteCount.parse("9999999T") == nil)
     }
 
     // MARK: JPEG baseline/extended

@@ -183,7 +183,7 @@ public struct Job: Codable, Sendable, Equatable {
             }
             var budget = Transcoder.defaultPixelBudget
             if let pixelBudget {
-                guard let parsed = Transcoder.parseBudget(pixelBudget) else {
+                guard let parsed = ByteCount.parse(pixelBudget) else {
                     throw MigrationError.invalidJob(
                         "transcoding: pixel_budget \"\(pixelBudget)\" is not a size (bytes, or a number and K, M, G or T)"
                     )

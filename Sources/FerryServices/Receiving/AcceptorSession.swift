@@ -16,13 +16,16 @@ final class AcceptorSession {
     let peer: String
     /// The peer's address alone, for the allow-list.
     let peerHost: String
+    /// Which association limit this one passes, if any: its request is rejected (transient).
+    let overLimit: String?
     private var callingAE = ""
     private var calledAE = ""
 
     init(
         channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, logger: Logger, peerHost: String,
-        peerPort: Int
+        peerPort: Int, overLimit: String? = nil
     ) {
+        self.overLimit = overLimit
         self.channel = channel
         self.settings = settings
         self.sorting = sorting
@@ -64,7 +67,11 @@ final class AcceptorSession {
         let association = try await Association.accept(
             channel: channel, peer: peer, timeouts: settings.timeouts, maxReceivePDU: settings.maxReceivePDU,
             logger: logger
-        ) { rq in
+        ) { [overLimit] rq in
+            if let overLimit {
+                logger.warning("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(overLimit)")
+                return .reject(.localLimitExceeded)
+            }
             switch settings.policy.evaluate(rq, host: peerHost) {
             case .reject(let rj, let why):
                 logger.info("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(why)")
@@ -100,17 +107,37 @@ final class AcceptorSession {
         let command: CommandSet
         let contextID: UInt8
         let file: ReceivedFile
-        init(command: CommandSet, contextID: UInt8, file: ReceivedFile) {
+        /// When the whole store must be in (ReceiverLimits.storeTime after its command).
+        let deadline: NIODeadline
+        init(command: CommandSet, contextID: UInt8, file: ReceivedFile, deadline: NIODeadline) {
             self.command = command
             self.contextID = contextID
             self.file = file
+            self.deadline = deadline
         }
     }
 
     private func serve(_ association: Association, _ phase: inout Phase) async throws {
+        let limits = settings.limits
         while true {
-            let parts = try await association.receive(
-                timeout: settings.timeouts.dimseWait, what: "waiting for a DIMSE message (DIMSE/socket timeout)")
+            var timeout = settings.timeouts.dimseWait
+            var what = "waiting for a DIMSE message (DIMSE/socket timeout)"
+            if case .storeData(let store) = phase {
+                // The whole store has a deadline: a peer trickling its data set under the
+                // DIMSE timeout is cut off when the store has taken the limit.
+                let left = store.deadline - .now()
+                guard left > .zero else {
+                    store.file.discard()
+                    throw AssociationError.timeout(
+                        "the store took longer than \(limits.storeTime.nanoseconds / 1_000_000_000) s (--max-store-time)"
+                    )
+                }
+                if timeout.map({ left < $0 }) ?? true {
+                    timeout = left
+                    what = "the store's data set (--max-store-time)"
+                }
+            }
+            let parts = try await association.receive(timeout: timeout, what: what)
             for part in parts {
                 switch part {
                 case .command(let command, let contextID):
@@ -124,6 +151,12 @@ final class AcceptorSession {
                             throw AssociationError.protocolError("--abort-during")
                         }
                         store.file.append(fragment)
+                        if store.file.bytesReceived > limits.maxInstanceBytes {
+                            store.file.refuse(
+                                .outOfResources(
+                                    "the instance is larger than \(limits.maxInstanceBytes) bytes (--max-instance-size)"
+                                ))
+                        }
                         if isLast {
                             phase = .idle
                             try await finishStore(store, on: association)
@@ -169,7 +202,10 @@ final class AcceptorSession {
             let file = ReceivedFile(
                 options: settings.output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts,
                 callingAE: callingAE)
-            return .storeData(StoreInProgress(command: command, contextID: contextID, file: file))
+            return .storeData(
+                StoreInProgress(
+                    command: command, contextID: contextID, file: file,
+                    deadline: .now() + settings.limits.storeTime))
         default:
             throw AssociationError.protocolError(
                 "unsupported DIMSE command 0x\(String(command.rawField ?? 0, radix: 16))")

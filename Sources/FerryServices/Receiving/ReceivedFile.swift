@@ -199,6 +199,13 @@ final class ReceivedFile {
         if d >= 0 { _ = Glibc.fsync(d); close(d) }
     }
 
+    /// Stops storing this instance: what was written is removed, what still arrives is
+    /// counted and dropped, and the store is answered with `refusal`.
+    func refuse(_ refusal: ServiceError) {
+        if failure == nil { failure = refusal }
+        discard()
+    }
+
     /// Removes whatever temporary file is left and closes the descriptor.
     func discard() {
         if fd >= 0 { close(fd); fd = -1 }

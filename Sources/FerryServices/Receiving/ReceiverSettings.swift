@@ -13,6 +13,7 @@ public struct ReceiverSettings: Sendable {
     public var tls: NIOSSLContext?
     public var switches = TestSwitches()
     public var hooks = ExecHooks()
+    public var limits = ReceiverLimits()
 
     public init(port: Int) { self.port = port }
 }

@@ -53,14 +53,19 @@ public final class StorageSCP: Sendable {
                     }
                 }
             }
+            let count = AssociationCount(settings.limits)
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     let remote = connection.channel.remoteAddress
+                    let host = remote?.ipAddress ?? "?"
+                    // Over a limit, the session answers the request with a transient rejection.
+                    let overLimit = count.enter(host)
                     group.addTask { [self] in
                         await AcceptorSession(
                             channel: connection, settings: settings, sorting: sorting, logger: logger,
-                            peerHost: remote?.ipAddress ?? "?", peerPort: remote?.port ?? 0
+                            peerHost: host, peerPort: remote?.port ?? 0, overLimit: overLimit
                         ).run()
+                        if overLimit == nil { count.leave(host) }
                     }
                 }
             }

@@ -141,6 +141,31 @@ enum StoreSCPTool {
                 group: "other network options"
             ) { _, _ in },
             DCMTKOption(
+                nil, "--max-associations", ["[n]umber"],
+                "serve at most n associations at once; more are rejected\n(transient, local limit exceeded) (default: 128)",
+                group: "limits"
+            ) { s, o in s.receiver.limits.maxAssociations = try o.int(in: 1...65535) },
+            DCMTKOption(
+                nil, "--max-associations-per-host", ["[n]umber"],
+                "serve at most n associations at once from one host (default: no limit of its own)",
+                group: "limits"
+            ) { s, o in s.receiver.limits.maxAssociationsPerHost = try o.int(in: 1...65535) },
+            DCMTKOption(
+                nil, "--max-instance-size", ["[s]ize"],
+                "refuse instances larger than s (bytes, or K, M, G, T) with 0xA700\n(default: 16G)",
+                group: "limits"
+            ) { s, o in
+                guard let bytes = ByteCount.parse(o.values[0]) else {
+                    throw CommandLineError(message: "--max-instance-size: \(o.values[0]) is not a size")
+                }
+                s.receiver.limits.maxInstanceBytes = bytes
+            },
+            DCMTKOption(
+                nil, "--max-store-time", ["[s]econds"],
+                "abort an association whose store takes longer than s seconds\nfrom command to last fragment (default: 3600)",
+                group: "limits"
+            ) { s, o in s.receiver.limits.storeTime = try o.seconds(in: 0.1...86400 * 7) },
+            DCMTKOption(
                 nil, "--bind", ["[a]ddress"],
                 "listen on this address (default 0.0.0.0; :: takes IPv6 and IPv4)", group: "access control"
             ) { s, o in s.receiver.host = o.values[0] },

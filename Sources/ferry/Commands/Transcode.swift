@@ -39,7 +39,7 @@ struct Transcode: ParsableCommand {
         guard Deflate.levels.contains(compressionLevel) else {
             throw ValidationError("--compression-level must be 0...9")
         }
-        guard let budget = Transcoder.parseBudget(pixelBudget) else {
+        guard let budget = ByteCount.parse(pixelBudget) else {
             throw ValidationError("--pixel-budget \(pixelBudget) is not a size (bytes, or a number and K, M, G or T)")
         }
         var isDir: ObjCBool = false
