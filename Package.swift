@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FerryServices", targets: ["FerryServices"]),
         .library(name: "FerryMigration", targets: ["FerryMigration"]),
         .library(name: "FerryCodecs", targets: ["FerryCodecs"]),
+        .library(name: "FerryFuzzing", targets: ["FerryFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -114,6 +115,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Fuzz targets: structure-aware inputs for each codec, PDU streams against both roles
+        // of an association. The tests run each briefly; scripts/fuzz runs them under libFuzzer.
+        .target(
+            name: "FerryFuzzing",
+            dependencies: [
+                "FerryDICOM",
+                "FerryCodecs",
+                "FerryNetwork",
+                "FerryServices",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
@@ -130,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryCodecsTests",
-            dependencies: ["FerryDICOM", "FerryCodecs", "TestSupport"]
+            dependencies: ["FerryDICOM", "FerryCodecs", "FerryFuzzing", "TestSupport"]
         ),
         .testTarget(
             name: "FerryMigrationTests",
@@ -139,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryNetworkTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "TestSupport",
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryFuzzing", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
