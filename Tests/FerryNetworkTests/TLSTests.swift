@@ -66,6 +66,66 @@ struct TLSTests {
         #expect(ignoring.status == 0, "\(ignoring.stderr)")
     }
 
+    /// The client checks that the certificate names the destination (RFC 6125): a certificate
+    /// for elsewhere.example.org fails by IP and by name; --tls-no-host-check verifies the chain
+    /// alone, as DCMTK does. A certificate naming 127.0.0.1 and localhost passes both ways.
+    @Test func theCertificateMustNameTheDestination() throws {
+        let dir = try Certificates.make()
+        let elsewhere = try PeerProcess.dcmtkStorescp(
+            outputDirectory: dir, ["+tls", dir + "/elsewhere.key", dir + "/elsewhere.crt", "+cf", dir + "/ca.crt"])
+        defer { elsewhere.stop() }
+        let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
+        for host in ["127.0.0.1", "localhost"] {
+            let out = try FerryCLI.run(["echo"] + tls + [host, String(elsewhere.port)])
+            #expect(out.status == 1, "\(host): \(out.stderr)")
+            #expect(out.stderr.contains("TLS") && out.stderr.lowercased().contains("hostname"), "\(out.stderr)")
+        }
+        let chainOnly = try FerryCLI.run(["echo"] + tls + ["--tls-no-host-check", "127.0.0.1", String(elsewhere.port)])
+        #expect(chainOnly.status == 0, "\(chainOnly.stderr)")
+        let named = try tlsPeer(dir)
+        defer { named.stop() }
+        for host in ["127.0.0.1", "localhost"] {
+            let out = try FerryCLI.run(["echo"] + tls + [host, String(named.port)])
+            #expect(out.status == 0, "\(host): \(out.stderr)")
+        }
+    }
+
+    /// Verification needs trust anchors given explicitly: without +cf/+cd the client refuses to
+    /// start instead of trusting every public CA; --tls-system-ca is the explicit choice.
+    @Test func noTrustAnchorsIsAConfigurationError() throws {
+        let dir = try Certificates.make()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let out = try FerryCLI.run([
+            "echo", "+tls", dir + "/client.key", dir + "/client.crt", "127.0.0.1", String(peer.port),
+        ])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("no trust anchors"), "\(out.stderr)")
+        #expect(!peer.log().contains("Association Received"), "refused before connecting")
+        let system = try FerryCLI.run(
+            [
+                "echo", "+tls", dir + "/client.key", dir + "/client.crt", "--tls-system-ca", "127.0.0.1",
+                String(peer.port),
+            ])
+        #expect(
+            system.status == 1 && system.stderr.contains("CERTIFICATE_VERIFY_FAILED"),
+            "the test CA is not the system's: \(system.stderr)")
+    }
+
+    /// Pinning: the peer's certificate must be one of the pinned ones, after the chain and name.
+    @Test func pinnedCertificates() throws {
+        let dir = try Certificates.make()
+        let peer = try tlsPeer(dir)
+        defer { peer.stop() }
+        let tls = ["+tls", dir + "/client.key", dir + "/client.crt", "+cf", dir + "/ca.crt"]
+        let pinned = try FerryCLI.run(
+            ["echo"] + tls + ["--tls-pin", dir + "/server.crt", "127.0.0.1", String(peer.port)])
+        #expect(pinned.status == 0, "\(pinned.stderr)")
+        let other = try FerryCLI.run(
+            ["echo"] + tls + ["--tls-pin", dir + "/elsewhere.crt", "127.0.0.1", String(peer.port)])
+        #expect(other.status == 1 && other.stderr.contains("not one of the pinned certificates"), "\(other.stderr)")
+    }
+
     @Test func untrustedClientCertificateIsRefusedByThePeer() throws {
         let dir = try Certificates.make()
         let peer = try tlsPeer(dir)

@@ -53,10 +53,16 @@ public struct Job: Codable, Sendable, Equatable {
             public var caFiles: [String]?
             public var caDirectories: [String]?
             public var verify: TLSVerification?
+            /// Trust the system's CA bundle too (never implied).
+            public var systemCA: Bool?
+            /// Check that the certificate names the destination (default true).
+            public var checkHost: Bool?
+            public var pinnedCertificates: [String]?
             enum CodingKeys: String, CodingKey {
                 case certificate, key, verify
                 case keyPasswordEnv = "key_password_env", keyPasswordFile = "key_password_file"
                 case caFiles = "ca_files", caDirectories = "ca_directories"
+                case systemCA = "system_ca", checkHost = "check_host", pinnedCertificates = "pinned_certificates"
             }
         }
 

@@ -20,7 +20,7 @@ public struct Prober {
         let pending = try manifest.instances(in: [.planned, .sending]).compactMap(\.outgoing)
         let plans = ContextPlanner.plan(pending, options: job.proposalOptions)
         let connection = try job.connection()
-        let tls = try connection.tls.map { try $0.clientContext() }
+        let tls = try connection.tls.map { try $0.client() }
         var results: [ProbeKey: ProbeRecord] = [:]
         for plan in plans {
             var p = connection.parameters

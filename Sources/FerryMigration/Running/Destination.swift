@@ -38,6 +38,9 @@ extension Job {
                 env: cfg.keyPasswordEnv, file: cfg.keyPasswordFile, what: "TLS key password")
             o.trustedCertificateFiles = cfg.caFiles ?? []
             o.trustedCertificateDirectories = cfg.caDirectories ?? []
+            o.systemTrustStore = cfg.systemCA ?? false
+            o.checkHostName = cfg.checkHost ?? true
+            o.pinnedCertificateFiles = cfg.pinnedCertificates ?? []
             o.verification =
                 switch cfg.verify ?? .require {
                 case .ignore: .ignore

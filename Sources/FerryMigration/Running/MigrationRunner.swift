@@ -84,7 +84,7 @@ public final class MigrationRunner: Sendable {
         let studyQueues = plans.map { plan in Self.consecutiveRuns(plan.files) { sendable[$0].study } }
         let queue = WorkQueue(studyQueues)
         let connection = try job.connection()
-        let tls = try connection.tls.map { try $0.clientContext() }
+        let tls = try connection.tls.map { try $0.client() }
         progress.begin(files: files.count, bytes: files.reduce(0) { $0 + $1.1.fileSize })
 
         let workers = min(job.transfer.associations, max(1, files.count))

@@ -16,7 +16,7 @@ final class PipelineWorker: SendLoopDelegate {
     let plans: [AssociationPlan]
     let parameters: AssociationParameters
     let timeouts: Timeouts
-    let tls: NIOSSLContext?
+    let tls: TLSClient?
     let journal: ManifestJournal
     /// Files a dead run was decoding: decoded alone (see DecodeGate).
     let suspects: Set<Int>
@@ -29,7 +29,7 @@ final class PipelineWorker: SendLoopDelegate {
 
     init(
         index: Int, runner: MigrationRunner, queue: WorkQueue, files: [OutgoingFile], plans: [AssociationPlan],
-        parameters: AssociationParameters, timeouts: Timeouts, tls: NIOSSLContext?, journal: ManifestJournal,
+        parameters: AssociationParameters, timeouts: Timeouts, tls: TLSClient?, journal: ManifestJournal,
         suspects: Set<Int>
     ) {
         self.suspects = suspects

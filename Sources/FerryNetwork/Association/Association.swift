@@ -68,7 +68,7 @@ public final class Association {
     /// (connection refused, TLS failure, A-ASSOCIATE-RJ, abort, ACSE timeout).
     public static func open(
         host: String, port: Int, parameters: AssociationParameters, timeouts: Timeouts = Timeouts(),
-        tls: NIOSSLContext? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: TLSClient? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "ferry.association")
     ) async throws -> Association {
         // The user identity item's fields have 16-bit lengths (PS3.7 D.3.3.7): refused here,
@@ -83,14 +83,12 @@ public final class Association {
             .channelOption(.autoRead, value: false)
         if let t = timeouts.connect { bootstrap = bootstrap.connectTimeout(t) }
         let maxPDU = parameters.maxReceivePDU
-        let serverName = isIPAddress(host) ? nil : host
         let channel: PDUChannel
         do {
             channel = try await bootstrap.connect(host: host, port: port) { ch in
                 ch.eventLoop.makeCompletedFuture {
                     if let tls {
-                        try ch.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        try ch.pipeline.syncOperations.addHandler(try tls.handler(host: host))
                         try ch.pipeline.syncOperations.addHandler(TLSHandshakeReader())
                     }
                     return try PDUChannel.configure(ch, maxReceivePDU: maxPDU)

@@ -27,6 +27,15 @@ public struct TLSOptions: Sendable {
     public var cipherSuites: [String] = []
     /// TLS 1.2 is the floor unless lowered explicitly.
     public var minimumVersion: TLSVersion = .tlsv12
+    /// Trust the system's CA bundle. Never implied: verifying against no trust anchors is a
+    /// configuration error, not a silent fall-back to every public CA.
+    public var systemTrustStore = false
+    /// The client checks that the peer's certificate names the destination: its DNS name, or
+    /// its IP address when it is given as one (RFC 6125; DCMTK checks the chain alone).
+    public var checkHostName = true
+    /// Certificates the peer's must be one of (PEM or DER files): pinning, checked after the
+    /// chain and the name.
+    public var pinnedCertificateFiles: [String] = []
 
     public init() {}
 
@@ -72,19 +81,39 @@ public struct TLSOptions: Sendable {
                 if let certs = try? NIOSSLCertificate.fromPEMFile(file) { certificates += certs }
             }
         }
-        return certificates.isEmpty && trustedCertificateFiles.isEmpty && trustedCertificateDirectories.isEmpty
-            ? .default : .certificates(certificates)
+        let none = trustedCertificateFiles.isEmpty && trustedCertificateDirectories.isEmpty
+        if none && systemTrustStore { return .default }
+        if none && verification != .ignore {
+            throw AssociationError.tls(
+                "no trust anchors to verify the peer with: give CA certificates (+cf FILE, +cd DIR; ca_files in a job) or choose the system's (--tls-system-ca; system_ca: true)"
+            )
+        }
+        return .certificates(certificates)
     }
 
-    public func clientContext() throws -> NIOSSLContext {
+    /// The client's context, with the pinned certificates.
+    public func client() throws -> TLSClient {
+        var pinned: [[UInt8]] = []
+        for file in pinnedCertificateFiles {
+            do {
+                let certificates =
+                    try (try? NIOSSLCertificate.fromPEMFile(file)) ?? [NIOSSLCertificate.fromDERFile(file)]
+                pinned += try certificates.map { try $0.toDERBytes() }
+            } catch {
+                throw AssociationError.tls("cannot read pinned certificate file \(file): \(error)", underlying: error)
+            }
+        }
+        return TLSClient(context: try clientContext(), pinned: pinned)
+    }
+
+    func clientContext() throws -> NIOSSLContext {
         var c = TLSConfiguration.makeClientConfiguration()
         c.minimumTLSVersion = minimumVersion
         c.certificateChain = try certificateChain()
         c.privateKey = try privateKey()
         c.trustRoots = try trustRoots()
-        // DICOM peers are addressed by IP and their certificates rarely name them:
-        // like DCMTK, verify the chain but not the host name.
-        c.certificateVerification = verification == .ignore ? .none : .noHostnameVerification
+        c.certificateVerification =
+            verification == .ignore ? .none : checkHostName ? .fullVerification : .noHostnameVerification
         if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
         do { return try NIOSSLContext(configuration: c) } catch {
             throw AssociationError.tls("cannot set up the TLS context: \(error)", underlying: error)
@@ -107,6 +136,31 @@ public struct TLSOptions: Sendable {
         if !cipherSuites.isEmpty { c.cipherSuites = try CipherSuites.cipherString(cipherSuites) }
         do { return try NIOSSLContext(configuration: c) } catch {
             throw AssociationError.tls("cannot set up the TLS context: \(error)", underlying: error)
+        }
+    }
+}
+
+/// What a requestor's TLS needs per connection: the context, and the certificates the peer's
+/// must be one of (empty: any that passes verification).
+public struct TLSClient: Sendable {
+    public let context: NIOSSLContext
+    public let pinned: [[UInt8]]
+
+    /// The channel handler for a connection to `host` (SNI and name checks for DNS names; an
+    /// IP address is checked against the certificate's IP addresses).
+    func handler(host: String) throws -> NIOSSLClientHandler {
+        let serverName = isIPAddress(host) ? nil : host
+        guard !pinned.isEmpty else { return try NIOSSLClientHandler(context: context, serverHostname: serverName) }
+        let pinned = pinned
+        // swift-nio-ssl's hook after its own verification (chain and name) succeeded.
+        return try NIOSSLClientHandler._makeSSLClientHandler(context: context, serverHostname: serverName) {
+            certificate, channel in
+            let der = try? certificate.toDERBytes()
+            guard let der, pinned.contains(der) else {
+                return channel.eventLoop.makeFailedFuture(
+                    AssociationError.tls("the peer's certificate is not one of the pinned certificates"))
+            }
+            return channel.eventLoop.makeSucceededVoidFuture()
         }
     }
 }

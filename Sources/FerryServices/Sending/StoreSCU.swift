@@ -11,7 +11,7 @@ public struct StoreSettings: Sendable {
     public var port: Int
     public var association = AssociationParameters()
     public var timeouts = Timeouts()
-    public var tls: NIOSSLContext?
+    public var tls: TLSClient?
     public var proposal = ProposalOptions()
     /// DCMTK's rules: every file once, and a store without a status stops the run (with
     /// `.dcmtk(halt: false)`, --no-halt, the run goes on, on a new association if the current

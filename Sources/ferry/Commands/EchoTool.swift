@@ -54,7 +54,7 @@ enum EchoTool {
                 transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
         ]
         do {
-            let tls = parsed.common.tlsEnabled ? try parsed.common.tls.clientContext() : nil
+            let tls = parsed.common.tlsEnabled ? try parsed.common.tls.client() : nil
             logger.info("Requesting Association")
             let association = try await Association.open(
                 host: params[0], port: port, parameters: parameters,

@@ -252,7 +252,7 @@ enum StoreSCUTool {
         settings.conversion = parsed.conversion
         settings.invention = parsed.invention
         if parsed.common.tlsEnabled {
-            do { settings.tls = try parsed.common.tls.clientContext() } catch {
+            do { settings.tls = try parsed.common.tls.client() } catch {
                 logger.critical("\(error)")
                 return 1
             }

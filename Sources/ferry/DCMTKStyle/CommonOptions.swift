@@ -211,6 +211,20 @@ enum CommonOptions {
             "-ic", "--ignore-peer-cert", [], "don't verify peer certificate",
             group: "transport layer security (TLS) options"
         ) { v, _ in v.tls.verification = .ignore },
+        DCMTKOption(
+            nil, "--tls-system-ca", [], "also trust the system's CA certificates (never implied)",
+            group: "transport layer security (TLS) options"
+        ) { v, _ in v.tls.systemTrustStore = true },
+        DCMTKOption(
+            nil, "--tls-no-host-check", [],
+            "verify the peer's certificate chain only, not that it names\nthe peer's host or address (DCMTK's behaviour)",
+            group: "transport layer security (TLS) options"
+        ) { v, _ in v.tls.checkHostName = false },
+        DCMTKOption(
+            nil, "--tls-pin", ["[f]ilename"],
+            "accept only a peer certificate equal to one in f (repeatable)",
+            group: "transport layer security (TLS) options"
+        ) { v, o in v.tls.pinnedCertificateFiles.append(o.values[0]) },
     ]
 
     /// Settings the shared options produce.
