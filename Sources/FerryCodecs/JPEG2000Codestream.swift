@@ -114,7 +114,20 @@ struct JPEG2000Codestream {
             throw CodecError("JPEG 2000: marker segment at \(start - 2) runs past the end")
         }
         switch marker {
-        case 0xFF52:  // COD: Scod, SGcod (4), levels, xcb, ycb, style
+        case 0xFF5E, 0xFF60, 0xFF61:
+            // RGN, PPM, PPT: no DICOM encoder writes them, and OpenJPEG's fixes after 2.5.0
+            // touch their parsing (see the README's library notes).
+            throw CodecError(
+                "JPEG 2000: marker 0x\(String(marker, radix: 16, uppercase: true)) (region of interest or packed headers)",
+                code: .unsupported)
+        case 0xFF52:  // COD: Scod, SGcod (progression, layers (2), MCT), levels, xcb, ycb, style
+            r.pos = start + 2 + 1 + 1
+            let layers = try r.u16()
+            r.pos += 1
+            let levels = try r.byte()
+            guard (1...64).contains(layers), levels <= 32 else {
+                throw CodecError("JPEG 2000: COD with \(layers) layers and \(levels) decomposition levels")
+            }
             r.pos = start + 2 + 1 + 4 + 3
             styles.insert(try r.byte8())
         case 0xFF53:  // COC: Ccoc (1 or 2), Scoc, levels, xcb, ycb, style

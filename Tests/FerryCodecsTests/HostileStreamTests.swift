@@ -173,6 +173,17 @@ struct HostileStreamTests {
         } throws: { "\($0)".contains("jp2c") }
     }
 
+    /// Packed headers (PPM) and regions of interest (RGN) are refused before OpenJPEG parses them.
+    @Test func packedHeadersAreRefused() throws {
+        let (stream, image) = try Self.j2kFrame(.jpeg2000Lossless)
+        let cod = try Self.codStyleOffset(stream) - 12
+        let ppm: [UInt8] = [0xFF, 0x60, 0x00, 0x05, 0x00, 0x00, 0x00]
+        let withPPM = Array(stream[..<cod]) + ppm + Array(stream[cod...])
+        #expect {
+            try JPEG2000Codec().decode([withPPM[...]], image: image)
+        } throws: { ($0 as? CodecError)?.code == .unsupported && "\($0)".contains("packed headers") }
+    }
+
     @Test func aTileGridOfMillionsIsRefused() throws {
         let (stream, image) = try Self.j2kFrame(.jpeg2000Lossless, pixels: 65535)
         let siz = try #require((0..<stream.count - 1).first { stream[$0] == 0xFF && stream[$0 + 1] == 0x51 })

@@ -1,5 +1,7 @@
-// libFuzzer's entry point for every target of FerryFuzzing (built by scripts/fuzz/run, with
-// AddressSanitizer): FERRY_FUZZ_TARGET names the target.
+// The fuzzer (built by scripts/fuzz/run as main.swift, with libFuzzer and AddressSanitizer):
+// FERRY_FUZZ_TARGET names a target of FerryFuzzing; before fuzzing, an empty corpus directory
+// gets the target's seeds and those of the DICOM files under FERRY_FUZZ_FILES.
+import CFuzzerDriver
 import FerryFuzzing
 import Glibc
 
@@ -11,23 +13,15 @@ let target: FuzzTarget = {
     return target
 }()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    target.run(Array(UnsafeBufferPointer(start: data, count: size)))
-    return 0
+if let corpus = CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
+    let files = getenv("FERRY_FUZZ_FILES").map { String(cString: $0) } ?? "/nonexistent"
+    FuzzSeeds.write(target, filesUnder: files, to: corpus)
 }
 
-/// Before the first input: the corpus directory (the first argument that is not a flag)
-/// gets the target's seeds and those of the files under FERRY_FUZZ_FILES, if it is empty.
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
-) -> CInt {
-    let arguments = (0..<Int(argc.pointee)).compactMap { argv.pointee?[$0].map { String(cString: $0) } }
-    if let corpus = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
-        FuzzSeeds.write(
-            target, filesUnder: getenv("FERRY_FUZZ_FILES").map { String(cString: $0) } ?? "/nonexistent", to: corpus)
-    }
-    return 0
-}
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(
+    LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        target.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+        return 0
+    })
