@@ -13,6 +13,10 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let manifestLocked = Code(rawValue: "manifest-locked")
         /// SQLite cannot read the manifest, or its pages fail the integrity check.
         public static let manifestDamaged = Code(rawValue: "manifest-damaged")
+        /// status or report found no manifest (they never create one).
+        public static let manifestMissing = Code(rawValue: "manifest-missing")
+        /// status or report found a manifest of an older schema (they never migrate one).
+        public static let manifestOutdated = Code(rawValue: "manifest-outdated")
     }
 
     public var code: Code

@@ -257,6 +257,28 @@ struct DamagedManifestTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: manifest)) == before, "the manifest was not changed")
     }
 
+    /// status and report open the manifest read-only: they leave it as it is, and refuse one
+    /// of an older schema (which plan or run bring up to date) instead of migrating it.
+    @Test func statusAndReportOpenReadOnly() throws {
+        let manifest = try planned()
+        let before = try Data(contentsOf: URL(fileURLWithPath: manifest))
+        for command in [["status", manifest], ["report", manifest]] {
+            let out = try FerryCLI.run(command)
+            #expect(out.status == 0, "\(command[0]): \(out.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: manifest)) == before, "not written")
+        let older = try Tools.run(
+            PeerProcess.python3,
+            [
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"delete from grdb_migrations where identifier like 'v5%'\"); c.commit()",
+                manifest,
+            ])
+        #expect(older.status == 0, "\(older.stderr)")
+        let status = try FerryCLI.run(["status", manifest])
+        #expect(status.status == 2 && status.stderr.contains("older schema"), "\(status.stderr)")
+    }
+
     @Test func aFileThatIsNoDatabaseIsRefused() throws {
         let manifest = try Corpus.temporaryDirectory("manifest") + "/garbage.sqlite"
         try Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }).write(to: URL(fileURLWithPath: manifest))

@@ -122,9 +122,16 @@ public final class Manifest: Sendable {
 
     /// Opens (creating if needed) the manifest, checked (PRAGMA quick_check) before its schema
     /// is brought up to date. With `exclusive`, takes the job's lock or throws `.manifestLocked` at once.
-    public init(path: String, exclusive: Bool) throws {
+    /// `readOnly` (status, report): the manifest must exist and be of the current schema; it is
+    /// neither created, nor migrated, nor written.
+    public init(path: String, exclusive: Bool, readOnly: Bool = false) throws {
         self.path = path
-        if let slash = path.lastIndex(of: "/") {
+        if readOnly {
+            guard access(path, R_OK) == 0 else {
+                throw MigrationError(
+                    .manifestMissing, "no manifest at \(path) (plan or run the job first)", path: path)
+            }
+        } else if let slash = path.lastIndex(of: "/") {
             _ = mkdir(String(path[..<slash]), 0o755)
         }
         if exclusive {
@@ -144,10 +151,13 @@ public final class Manifest: Sendable {
         }
         var config = Configuration()
         config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            // Each commit is durable to the OS (survives a killed process) and cheap.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        config.readonly = readOnly
+        if !readOnly {
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                // Each commit is durable to the OS (survives a killed process) and cheap.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
         }
         // Checked on a local queue: a throw leaves `db` unset, so deinit does not run and the
         // lock is released here.
@@ -168,7 +178,16 @@ public final class Manifest: Sendable {
             throw error
         }
         db = queue
-        try Self.migrator.migrate(db)
+        if readOnly {
+            guard try queue.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
+                throw MigrationError(
+                    .manifestOutdated,
+                    "manifest \(path) has an older schema: `ferry plan` or `ferry run` brings it up to date", path: path
+                )
+            }
+        } else {
+            try Self.migrator.migrate(db)
+        }
     }
 
     deinit {

@@ -119,7 +119,9 @@ struct Status: ParsableCommand {
             throw ExitCode(PipelineExit.usage)
         }
         let manifest: Manifest
-        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as MigrationError {
+        do { manifest = try Manifest(path: job.manifestPath, exclusive: false, readOnly: true) } catch let e
+            as MigrationError
+        {
             FileHandleWriter.stderr("status: \(e)\n")
             throw ExitCode(PipelineExit.usage)
         }
@@ -159,7 +161,9 @@ struct Report: ParsableCommand {
             throw ExitCode(PipelineExit.usage)
         }
         let manifest: Manifest
-        do { manifest = try Manifest(path: job.manifestPath, exclusive: false) } catch let e as MigrationError {
+        do { manifest = try Manifest(path: job.manifestPath, exclusive: false, readOnly: true) } catch let e
+            as MigrationError
+        {
             FileHandleWriter.stderr("report: \(e)\n")
             throw ExitCode(PipelineExit.usage)
         }
