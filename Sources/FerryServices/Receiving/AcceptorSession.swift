@@ -193,6 +193,9 @@ final class AcceptorSession {
             let ts = TransferSyntax.lookup(pc.transferSyntax) ?? .implicitVRLittleEndian
             let sopClass = command.affectedSOPClassUID ?? ""
             let sopInstance = command.affectedSOPInstanceUID ?? ""
+            // As DCMTK storescp -v: the request's arrival, before its data set (a stall shows
+            // on which side it is).
+            logger.info("Received Store Request: MsgID \(command.messageID ?? 0), \(sopInstance.escapedForLog())")
             if settings.switches.sleepDuring > .zero {
                 logger.info(
                     "sleeping \(Double(settings.switches.sleepDuring.nanoseconds) / 1e9) s during the store (--sleep-during)"
