@@ -65,6 +65,8 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         public static let library = Code(rawValue: "library")
         /// A lossless encoding does not decode to its source pixels.
         public static let verification = Code(rawValue: "verification")
+        /// A decoder process failed (internal: reported as `library`).
+        static let worker = Code(rawValue: "worker")
     }
 
     public var code: Code
@@ -105,6 +107,9 @@ public protocol PixelCodec: Sendable {
     func photometricAfterEncoding(_ image: ImageDescription) -> String
     /// The Lossy Image Compression Method (0028,2114) term, for lossy syntaxes.
     var lossyMethod: String? { get }
+    /// Whether decoding runs a C library (CharLS, OpenJPEG): then it runs in a decoder
+    /// process when `DecoderProcesses.shared` is set.
+    var decodesInCLibrary: Bool { get }
 }
 
 extension PixelCodec {
@@ -112,6 +117,7 @@ extension PixelCodec {
     public func photometricAfterDecoding(_ image: ImageDescription) -> String { image.photometric }
     public func photometricAfterEncoding(_ image: ImageDescription) -> String { image.photometric }
     public var lossyMethod: String? { nil }
+    public var decodesInCLibrary: Bool { false }
 }
 
 /// The codecs Ferry has, by transfer syntax UID.
@@ -124,7 +130,16 @@ public enum Codecs {
         JPEG2000Codec(.htj2kLossless), JPEG2000Codec(.htj2kLosslessRPCL), JPEG2000Codec(.htj2k),
     ]
 
+    /// The codec for `ts`; its decoding runs in a decoder process when the codec uses a C
+    /// library and `DecoderProcesses.shared` is set.
     public static func codec(for ts: TransferSyntax) -> (any PixelCodec)? {
+        guard let codec = inProcess(for: ts) else { return nil }
+        guard codec.decodesInCLibrary, let processes = DecoderProcesses.shared.withLock({ $0 }) else { return codec }
+        return IsolatedCodec(inner: codec, processes: processes)
+    }
+
+    /// The codec for `ts`, decoding in this process.
+    public static func inProcess(for ts: TransferSyntax) -> (any PixelCodec)? {
         all.first { $0.transferSyntax == ts }
     }
 

@@ -19,6 +19,7 @@ public struct JPEG2000Codec: PixelCodec {
     public init(_ ts: TransferSyntax = .jpeg2000Lossless) { transferSyntax = ts }
 
     public var lossyMethod: String? { transferSyntax.isLossless ? nil : "ISO_15444_1" }
+    public var decodesInCLibrary: Bool { true }
 
     public func photometricAfterDecoding(_ image: ImageDescription) -> String {
         ["YBR_RCT", "YBR_ICT"].contains(image.photometric) ? "RGB" : image.photometric
@@ -229,7 +230,9 @@ public struct JPEG2000Codec: PixelCodec {
         }
         defer { opj_image_destroy(header) }
         let count = Int(header.pointee.numcomps)
-        let width = Int(header.pointee.x1 - header.pointee.x0), height = Int(header.pointee.y1 - header.pointee.y0)
+        // In Int: the library's corners are not trusted to be ordered.
+        let width = Int(header.pointee.x1) - Int(header.pointee.x0)
+        let height = Int(header.pointee.y1) - Int(header.pointee.y0)
         guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
             throw CodecError(
                 "JPEG 2000: the codestream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"

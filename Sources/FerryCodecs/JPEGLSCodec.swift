@@ -15,6 +15,7 @@ public struct JPEGLSCodec: PixelCodec {
     }
 
     public var lossyMethod: String? { transferSyntax.isLossless ? nil : "ISO_14495_1" }
+    public var decodesInCLibrary: Bool { true }
 
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         // CharLS 2.4.1 may read a byte past the end of a scan: the copy has zeros after it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMalloc
+import FerryCodecs
 import Glibc
 import NIOCore
 import NIOPosix
@@ -20,6 +21,15 @@ enum Main {
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         ferry_tune_malloc()
         let args = CommandLine.arguments
+        // A decoder process (see DecoderProcesses): serves its parent until the pipe closes.
+        // `--abort-on UID` is for the test of a decoder process that dies.
+        if args.count > 1, args[1] == "codec-worker" {
+            let abortOn = args.count > 3 && args[2] == "--abort-on" ? args[3] : nil
+            exit(DecodeWorker.serve(memoryLimit: 8 << 30, abortOn: abortOn))
+        }
+        DecoderProcesses.shared.withLock {
+            $0 = DecoderProcesses(.init(executable: "/proc/self/exe", arguments: ["codec-worker"]))
+        }
         if args.count > 1, let tool = dcmtkTools[args[1]] {
             exit(await tool(Array(args.dropFirst(2))))
         }

@@ -31,6 +31,22 @@ struct HostileFileTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/out.dcm"))
     }
 
+    /// CharLS 2.4.1 loops for about 13 s on this truncated scan; the decoder process is stopped
+    /// at its limit (5 s and a share per decoded megabyte) and the file fails with the reason.
+    @Test func transcodeStopsADecoderStuckInItsLibrary() throws {
+        let dir = try Corpus.temporaryDirectory("stalling-transcode")
+        let path = dir + "/stalling.dcm"
+        try FileBytes.write(HostileFiles.stallingJPEGLS(), to: path)
+        let out = try FerryCLI.run(["transcode", path, dir + "/out.dcm", "--to", "explicit-le"])
+        #expect(out.status == 1, "\(out.stderr)")
+        #expect(out.stderr.contains("E: \(path): frame 1: decoder process: over its time limit"), "\(out.stderr)")
+        #expect(
+            out.stderr.contains(
+                "JPEG-LS Lossy (Near-Lossless) Image Compression decoding in a separate process, limit 6 s"),
+            "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.dcm"))
+    }
+
     /// Into a receiver that takes uncompressed syntaxes only, so the RLE file must be decoded.
     @Test func runFailsTheClaimWithItsReasonAndSendsTheRest() throws {
         let rx = try Corpus.temporaryDirectory("rx-hostile")
@@ -40,6 +56,8 @@ struct HostileFileTests {
         let good = try Interop.uncompressedFiles("tiny").prefix(3)
         for (i, f) in good.enumerated() { try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm") }
         let hostile = try Self.hostileFile(in: src)
+        let stalling = src + "/stalling.dcm"
+        try FileBytes.write(HostileFiles.stallingJPEGLS(), to: stalling)
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
         let arguments = [
             "run", "--manifest", manifest, "--dest", "ANY-SCP@127.0.0.1:\(receiver.port)", "--name", "t", "--quiet",
@@ -52,6 +70,10 @@ struct HostileFileTests {
         let failed = try #require(rows.first { $0.path == hostile })
         #expect(failed.state == .failed)
         #expect(failed.error?.contains("over the pixel budget of 2.0 GiB") == true, "\(failed.error ?? "")")
+        // The JPEG-LS scan that keeps CharLS busy for 13 s is stopped at its decoder process's limit.
+        let stalled = try #require(rows.first { $0.path == stalling })
+        #expect(stalled.state == .failed)
+        #expect(stalled.error?.contains("over its time limit") == true, "\(stalled.error ?? "")")
         #expect(rows.filter { $0.state == .done }.count == good.count)
         #expect(Interop.received(rx).count == good.count)
         // A second run on the same manifest finishes the same way.

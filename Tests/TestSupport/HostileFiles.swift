@@ -16,7 +16,31 @@ public enum HostileFiles {
     /// An RLE Lossless CT image whose attributes claim `image` and whose one frame is an RLE
     /// header with the right number of tiny segments: a few hundred bytes in all.
     public static func rleClaiming(_ image: Claim, instance: String = "1.2.826.0.1.3680043.10.1.1") -> [UInt8] {
-        var b = Bytes.part10Header(transferSyntax: "1.2.840.10008.1.2.5")
+        encapsulated(
+            transferSyntax: "1.2.840.10008.1.2.5", image: image,
+            frame: rleFrame(segments: image.samplesPerPixel * image.bitsAllocated / 8), instance: instance)
+    }
+
+    /// A JPEG-LS frame, 256 x 256 x 12 bits, NEAR 2, whose scan stops after 4 bytes: CharLS
+    /// 2.4.1 spends about 13 s in its bit reader on it before failing (a fuzzer finding).
+    public static let stallingJPEGLSFrame: [UInt8] = [
+        0xFF, 0xD8, 0xFF, 0xF7, 0x00, 0x0B, 0x0C, 0x01, 0x00, 0x01, 0x00, 0x01, 0x01, 0x11, 0x00,
+        0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x02, 0x00, 0x00, 0xD9, 0xB2, 0xAE, 0x90,
+    ]
+
+    /// A JPEG-LS near-lossless CT image whose one frame is `stallingJPEGLSFrame`.
+    public static func stallingJPEGLS(instance: String = "1.2.826.0.1.3680043.10.1.4") -> [UInt8] {
+        encapsulated(
+            transferSyntax: "1.2.840.10008.1.2.4.81",
+            image: Claim(rows: 256, columns: 256, samplesPerPixel: 1, bitsAllocated: 16), bitsStored: 12,
+            frame: stallingJPEGLSFrame, instance: instance)
+    }
+
+    /// A CT image of one encapsulated frame.
+    static func encapsulated(
+        transferSyntax: String, image: Claim, bitsStored: Int? = nil, frame: [UInt8], instance: String
+    ) -> [UInt8] {
+        var b = Bytes.part10Header(transferSyntax: transferSyntax)
         b.explicit(0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.2")
         b.explicit(0x0008, 0x0018, "UI", instance)
         b.explicit(0x0008, 0x0060, "CS", "CT")
@@ -28,15 +52,16 @@ public enum HostileFiles {
         if image.samplesPerPixel == 3 { b.explicit(0x0028, 0x0006, "US", le16(0)) }
         b.explicit(0x0028, 0x0010, "US", le16(image.rows))
         b.explicit(0x0028, 0x0011, "US", le16(image.columns))
+        let stored = bitsStored ?? image.bitsAllocated
         b.explicit(0x0028, 0x0100, "US", le16(image.bitsAllocated))
-        b.explicit(0x0028, 0x0101, "US", le16(image.bitsAllocated))
-        b.explicit(0x0028, 0x0102, "US", le16(image.bitsAllocated - 1))
+        b.explicit(0x0028, 0x0101, "US", le16(stored))
+        b.explicit(0x0028, 0x0102, "US", le16(stored - 1))
         b.explicit(0x0028, 0x0103, "US", le16(0))
-        let frame = rleFrame(segments: image.samplesPerPixel * image.bitsAllocated / 8)
         b.explicit(0x7FE0, 0x0010, "OB", [], length: 0xFFFF_FFFF)
         b.item(0xE000, length: 0)
-        b.item(0xE000, length: UInt32(frame.count))
-        b.bytes += frame
+        let padded = frame.count % 2 == 0 ? frame : frame + [0]
+        b.item(0xE000, length: UInt32(padded.count))
+        b.bytes += padded
         b.item(0xE0DD, length: 0)
         return b.bytes
     }

@@ -2,8 +2,17 @@
 // FERRY_FUZZ_TARGET names a target of FerryFuzzing; before fuzzing, an empty corpus directory
 // gets the target's seeds and those of the DICOM files under FERRY_FUZZ_FILES.
 import CFuzzerDriver
+import FerryCodecs
 import FerryFuzzing
 import Glibc
+
+// The C libraries' decoding runs in decoder processes, as in `ferry`: this program is also
+// their worker. A short time limit: fuzzed frames are small, and a stalled library (CharLS's
+// loop on truncated scans) should cost one second, not five.
+if CommandLine.arguments.dropFirst().first == "codec-worker" { exit(DecodeWorker.serve()) }
+var isolation = DecoderProcesses.Configuration(executable: "/proc/self/exe", arguments: ["codec-worker"])
+isolation.baseTimeLimit = 1
+DecoderProcesses.shared.withLock { $0 = DecoderProcesses(isolation) }
 
 let target: FuzzTarget = {
     let name = getenv("FERRY_FUZZ_TARGET").map { String(cString: $0) } ?? ""

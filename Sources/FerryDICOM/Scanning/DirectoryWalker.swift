@@ -21,6 +21,8 @@ public struct DirectoryWalker: Sendable {
     }
 
     private static let maxDepth = 64
+    /// Where `d_name` starts in a `dirent` (a stored field, so never nil; 19 is glibc's offset).
+    private static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
 
     private func walk(
         _ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (DICOMError) -> Void
@@ -45,9 +47,11 @@ public struct DirectoryWalker: Sendable {
             }
             var names: [String] = []
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
+                // The name is read in place, up to its NUL: glibc's records are d_reclen bytes
+                // long, often shorter than `dirent`, so copying `d_name` reads past the record
+                // (AddressSanitizer found it at the end of readdir's buffer).
+                let name = String(
+                    cString: UnsafeRawPointer(entry).advanced(by: Self.nameOffset).assumingMemoryBound(to: CChar.self))
                 if name != "." && name != ".." { names.append(name) }
             }
             closedir(dir)
