@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "FerryNetwork", targets: ["FerryNetwork"]),
         .library(name: "FerryServices", targets: ["FerryServices"]),
         .library(name: "FerryMigration", targets: ["FerryMigration"]),
+        .library(name: "FerryArchive", targets: ["FerryArchive"]),
         .library(name: "FerryCodecs", targets: ["FerryCodecs"]),
         .library(name: "FerryFuzzing", targets: ["FerryFuzzing"]),
     ],
@@ -95,6 +96,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The archive behind `ferry qrscp`: storage areas with a Query/Retrieve index (SQLite via
+        // GRDB), DCMTK dcmqrscp's configuration file, the provider of C-FIND/C-MOVE/C-GET answers.
+        .target(
+            name: "FerryArchive",
+            dependencies: [
+                "FerryDICOM",
+                "FerryNetwork",
+                "FerryServices",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Synthetic sample archives written by Ferry's own writer (the README's demo).
         .target(
             name: "FerrySample",
@@ -107,6 +120,7 @@ let package = Package(
                 "FerryNetwork",
                 "FerryServices",
                 "FerryMigration",
+                "FerryArchive",
                 "FerryCodecs",
                 "FerrySample",
                 "CMalloc",
@@ -149,6 +163,10 @@ let package = Package(
             name: "FerryMigrationTests",
             dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryMigration", "FerryCodecs", "TestSupport"],
             exclude: ["Snapshots"]
+        ),
+        .testTarget(
+            name: "FerryArchiveTests",
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "TestSupport"]
         ),
         .testTarget(
             name: "FerryNetworkTests",

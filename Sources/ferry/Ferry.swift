@@ -13,6 +13,7 @@ enum Main {
         "storescu": StoreSCUTool.run,
         "echo": EchoTool.run,
         "storescp": StoreSCPTool.run,
+        "qrscp": QRSCPTool.run,
     ]
 
     static func main() async {
@@ -46,6 +47,7 @@ struct Ferry: AsyncParsableCommand {
               ferry storescu [options] peer port dcmfile-in...   C-STORE SCU (DCMTK storescu)
               ferry echo [options] peer port                     C-ECHO SCU (DCMTK echoscu)
               ferry storescp [options] port                      Storage SCP (DCMTK storescp)
+              ferry qrscp [options] [port]                       Q/R SCP and archive (DCMTK dcmqrscp)
             """,
         version: FerryVersion.string,
         subcommands: [Plan.self, Run.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self, Sample.self]

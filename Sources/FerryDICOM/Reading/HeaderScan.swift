@@ -33,10 +33,38 @@ public enum HeaderScan {
         }
     }
 
+    /// The file's layout and its data set up to Pixel Data (the pixel data is not read).
+    public static func header(
+        path: String, options: ReadOptions = ReadOptions()
+    ) throws(DICOMError) -> (layout: FileLayout, dataSet: DataSet, fileSize: Int) {
+        try FileBytes.withGrowingPrefix(path) { (prefix, size) throws(DICOMError) in
+            let h = try parse(prefix: prefix, fileSize: size, options: options)
+            return (h.layout, h.dataSet, size)
+        }
+    }
+
     /// Parses a prefix of a file; throws `.needMoreData` if the header does not fit in it.
     public static func summary(
         prefix: [UInt8], fileSize: Int, path: String, options: ReadOptions = ReadOptions()
     ) throws(DICOMError) -> HeaderSummary {
+        let (layout, ds, pixelData, encodingQuirks) = try parse(prefix: prefix, fileSize: fileSize, options: options)
+        let ts = layout.transferSyntax
+        return HeaderSummary(
+            path: path, fileSize: fileSize, transferSyntaxUID: ts.uid,
+            sopClassUID: ds.string(.sopClassUID) ?? layout.meta.string(.mediaStorageSOPClassUID),
+            sopInstanceUID: ds.string(.sopInstanceUID) ?? layout.meta.string(.mediaStorageSOPInstanceUID),
+            patientID: ds.string(.patientID), patientName: ds.string(.patientName),
+            studyInstanceUID: ds.string(.studyInstanceUID), seriesInstanceUID: ds.string(.seriesInstanceUID),
+            modality: ds.string(.modality), studyDate: ds.string(.studyDate),
+            instanceNumber: ds.integer(.instanceNumber),
+            pixel: try PixelAttributes(ds), pixelData: pixelData, hasFileMeta: layout.hasFileMeta,
+            dataSetOffset: layout.dataSetOffset, quirks: layout.quirks + encodingQuirks,
+            mustRewrite: !encodingQuirks.isEmpty)
+    }
+
+    static func parse(
+        prefix: [UInt8], fileSize: Int, options: ReadOptions
+    ) throws(DICOMError) -> (layout: FileLayout, dataSet: DataSet, pixelData: PixelDataLocation?, quirks: [String]) {
         let complete = prefix.count >= fileSize
         let layout = try FileLayout.detect(prefix, complete: complete)
         let ts = layout.transferSyntax
@@ -64,16 +92,6 @@ public enum HeaderScan {
                 .truncated, "Pixel Data length \(length) runs past the end of the file (\(fileSize) bytes)",
                 offset: location.elementOffset, tag: .pixelData)
         }
-        return HeaderSummary(
-            path: path, fileSize: fileSize, transferSyntaxUID: ts.uid,
-            sopClassUID: ds.string(.sopClassUID) ?? layout.meta.string(.mediaStorageSOPClassUID),
-            sopInstanceUID: ds.string(.sopInstanceUID) ?? layout.meta.string(.mediaStorageSOPInstanceUID),
-            patientID: ds.string(.patientID), patientName: ds.string(.patientName),
-            studyInstanceUID: ds.string(.studyInstanceUID), seriesInstanceUID: ds.string(.seriesInstanceUID),
-            modality: ds.string(.modality), studyDate: ds.string(.studyDate),
-            instanceNumber: ds.integer(.instanceNumber),
-            pixel: try PixelAttributes(ds), pixelData: pixelData, hasFileMeta: layout.hasFileMeta,
-            dataSetOffset: layout.dataSetOffset, quirks: layout.quirks + encodingQuirks,
-            mustRewrite: !encodingQuirks.isEmpty)
+        return (layout, ds, pixelData, encodingQuirks)
     }
 }

@@ -332,33 +332,51 @@ public final class Association {
             do { batch = try await channel.receiveBatch(timeout: timeout, what: what) } catch {
                 throw await fail(error, during: what)
             }
-            var parts: [InboundMessage] = []
-            for pdu in batch {
-                let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
-                switch (pdu, action) {
-                case (.data(let pdata), .dt2?):
-                    for v in pdata.values {
-                        do { try read(v, into: &parts) } catch { throw await fail(error, during: what) }
-                    }
-                case (.releaseRQ, .ar2?):
-                    // The peer ends the association: answer (AR-4) and close.
-                    _ = machine.handle(.releaseResponse)
-                    try? await channel.send(.releaseRP, timeout: .seconds(5), what: "sending A-RELEASE-RP")
-                    await channel.close()
-                    parts.append(.released)
-                    return parts
-                case (.abort(let a), _):
-                    await channel.close()
-                    parts.append(.aborted(a))
-                    return parts
-                default:
-                    throw await fail(
-                        AssociationError.protocolError("unexpected \(pdu.kind) on an established association"),
-                        during: what)
-                }
-            }
+            let parts = try await process(batch, what: what)
             if !parts.isEmpty { return parts }
         }
+    }
+
+    /// The message parts that have arrived already, without waiting (empty when none has):
+    /// how a service in the middle of an operation looks for the peer's C-CANCEL-RQ.
+    public func poll() async throws -> [InboundMessage] {
+        if !unread.isEmpty {
+            defer { unread = [] }
+            return unread
+        }
+        try checkUsable()
+        let batch: [PDU]
+        do { batch = try await channel.receiveQueued() } catch { throw await fail(error, during: "reading") }
+        return try await process(batch, what: "reading")
+    }
+
+    private func process(_ batch: [PDU], what: String) async throws -> [InboundMessage] {
+        var parts: [InboundMessage] = []
+        for pdu in batch {
+            let action = machine.handle(UpperLayerStateMachine.Event(received: pdu))
+            switch (pdu, action) {
+            case (.data(let pdata), .dt2?):
+                for v in pdata.values {
+                    do { try read(v, into: &parts) } catch { throw await fail(error, during: what) }
+                }
+            case (.releaseRQ, .ar2?):
+                // The peer ends the association: answer (AR-4) and close.
+                _ = machine.handle(.releaseResponse)
+                try? await channel.send(.releaseRP, timeout: .seconds(5), what: "sending A-RELEASE-RP")
+                await channel.close()
+                parts.append(.released)
+                return parts
+            case (.abort(let a), _):
+                await channel.close()
+                parts.append(.aborted(a))
+                return parts
+            default:
+                throw await fail(
+                    AssociationError.protocolError("unexpected \(pdu.kind) on an established association"),
+                    during: what)
+            }
+        }
+        return parts
     }
 
     private func read(_ v: PDV, into parts: inout [InboundMessage]) throws {

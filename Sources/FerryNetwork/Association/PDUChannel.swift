@@ -70,6 +70,20 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// The PDUs queued now (none: an empty array), or the recorded failure when nothing is
+    /// queued and the connection failed. Must be called on the event loop.
+    func takeQueued() throws -> [PDU] {
+        let wasFull = queuedBytes >= Self.readAheadLimit
+        var out: [PDU] = []
+        while let pdu = queue.popFirst() {
+            queuedBytes -= pdu.approximateSize
+            out.append(pdu)
+        }
+        if out.isEmpty, let failure { throw failure }
+        if wasFull { context?.read() }  // reading had stopped at the read-ahead limit
+        return out
+    }
+
     private func deliver() {
         guard let w = waiter else { return }
         if !queue.isEmpty {
@@ -126,6 +140,11 @@ public final class PDUChannel: Sendable {
         let loop = channel.eventLoop
         return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop, batch: true) }
             .get()
+    }
+
+    /// The PDUs read already, without waiting (see `PDUInbox.takeQueued`).
+    public func receiveQueued() async throws -> [PDU] {
+        try await channel.eventLoop.submit { [inbox] in try inbox.takeQueued() }.get()
     }
 
     public func send(_ pdu: PDU, timeout: TimeAmount?, what: String) async throws {

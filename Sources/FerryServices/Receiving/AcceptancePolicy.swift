@@ -75,6 +75,8 @@ public struct AcceptancePolicy: Sendable {
     public var refuseAll = false
     /// --reject: reject associations without an implementation class UID.
     public var rejectWithoutImplementationUID = false
+    /// Query/Retrieve SOP classes served (ferry qrscp), accepted in the uncompressed syntaxes.
+    public var queryRetrieveSOPClasses: Set<String> = []
 
     public init() {}
 
@@ -127,6 +129,7 @@ public struct AcceptancePolicy: Sendable {
             guard supports(pc.abstractSyntax) else { return result(.abstractSyntaxNotSupported) }
             acceptable =
                 pc.abstractSyntax == UIDRegistry.verificationSOPClass
+                    || queryRetrieveSOPClasses.contains(pc.abstractSyntax)
                 ? [
                     TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRLittleEndian.uid,
                     TransferSyntax.explicitVRBigEndian.uid,
@@ -144,6 +147,7 @@ public struct AcceptancePolicy: Sendable {
     /// is a syntactically valid UID.
     public func supports(_ sopClass: String) -> Bool {
         if sopClass == UIDRegistry.verificationSOPClass { return true }
+        if queryRetrieveSOPClasses.contains(sopClass) { return true }
         if Self.storageClasses.contains(sopClass) { return true }
         return promiscuous && UIDGrammar.isValid(sopClass)
     }

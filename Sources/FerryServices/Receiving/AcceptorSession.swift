@@ -72,6 +72,12 @@ final class AcceptorSession {
                 logger.warning("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(overLimit)")
                 return .reject(.localLimitExceeded)
             }
+            if let provider = settings.queryRetrieve,
+                let (rj, why) = provider.admits(calledAE: rq.calledAE, callingAE: rq.callingAE, host: peerHost)
+            {
+                logger.info("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(why)")
+                return .reject(rj)
+            }
             switch settings.policy.evaluate(rq, host: peerHost) {
             case .reject(let rj, let why):
                 logger.info("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(why)")
@@ -101,7 +107,12 @@ final class AcceptorSession {
         case idle
         case storeData(StoreInProgress)
         case discardData
+        /// A C-FIND/C-MOVE/C-GET identifier arriving: the command, its context, the bytes so far.
+        case identifier(CommandSet, UInt8, [UInt8])
     }
+
+    /// Identifiers are small; a longer one is refused (as command sets are).
+    static let maxIdentifierLength = 1 << 20
 
     private final class StoreInProgress: @unchecked Sendable {
         let command: CommandSet
@@ -109,11 +120,14 @@ final class AcceptorSession {
         let file: ReceivedFile
         /// When the whole store must be in (ReceiverLimits.storeTime after its command).
         let deadline: NIODeadline
-        init(command: CommandSet, contextID: UInt8, file: ReceivedFile, deadline: NIODeadline) {
+        /// Why the instance is received but not stored (a read-only storage area).
+        let refusal: String?
+        init(command: CommandSet, contextID: UInt8, file: ReceivedFile, deadline: NIODeadline, refusal: String?) {
             self.command = command
             self.contextID = contextID
             self.file = file
             self.deadline = deadline
+            self.refusal = refusal
         }
     }
 
@@ -163,6 +177,16 @@ final class AcceptorSession {
                         }
                     case .discardData:
                         if isLast { phase = .idle }
+                    case .identifier(let command, let contextID, var bytes):
+                        guard bytes.count + fragment.readableBytes <= Self.maxIdentifierLength else {
+                            throw AssociationError.protocolError("an identifier longer than 1 MiB")
+                        }
+                        bytes += fragment.readableBytesView
+                        phase = .identifier(command, contextID, bytes)
+                        if isLast {
+                            phase = .idle
+                            try await serveQuery(command, contextID: contextID, identifier: bytes, on: association)
+                        }
                     case .idle:
                         // The reader lets through only data sets announced by a command.
                         throw AssociationError.protocolError("data set fragment without a command")
@@ -202,17 +226,124 @@ final class AcceptorSession {
                 )
                 try await Task.sleep(for: .nanoseconds(settings.switches.sleepDuring.nanoseconds))
             }
+            var output = settings.output
+            var refusal: String?
+            if let provider = settings.queryRetrieve {
+                // Each AE title of an archive has its own storage area; a read-only one takes none.
+                if let directory = provider.storageDirectory(calledAE: calledAE) {
+                    output.directory = directory
+                } else {
+                    output.ignore = true
+                    refusal = "\(calledAE) has no write access"
+                }
+            }
             let file = ReceivedFile(
-                options: settings.output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts,
-                callingAE: callingAE)
+                options: output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, callingAE: callingAE)
             return .storeData(
                 StoreInProgress(
                     command: command, contextID: contextID, file: file,
-                    deadline: .now() + settings.limits.storeTime))
+                    deadline: .now() + settings.limits.storeTime, refusal: refusal))
+        case .cFindRQ? where settings.queryRetrieve != nil:
+            guard command.hasDataSet else { throw AssociationError.protocolError("C-FIND-RQ without an identifier") }
+            return .identifier(command, contextID, [])
+        case .cCancelRQ?:
+            // A cancel after its operation ended (the responses crossed): nothing to do.
+            return .idle
         default:
             throw AssociationError.protocolError(
                 "unsupported DIMSE command 0x\(String(command.rawField ?? 0, radix: 16))")
         }
+    }
+
+    // MARK: Query/Retrieve
+
+    /// C-FIND (PS3.4 C.4.1): a pending response per match, each with its identifier, then
+    /// the final status. A C-CANCEL-RQ arriving meanwhile ends it with FE00 (PS3.7 9.3.2.3).
+    private func serveQuery(
+        _ command: CommandSet, contextID: UInt8, identifier bytes: [UInt8], on association: Association
+    ) async throws {
+        guard let provider = settings.queryRetrieve, let pc = association.context(contextID) else { return }
+        let id = command.messageID ?? 0
+        let sopClass = command.affectedSOPClassUID ?? pc.abstractSyntax
+        let encoding = Encoding(TransferSyntax.lookup(pc.transferSyntax) ?? .implicitVRLittleEndian)
+        func final(_ status: DIMSEStatus, _ comment: String? = nil) async throws {
+            try await association.sendCommand(
+                .queryRSP(
+                    .cFindRSP, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: false,
+                    errorComment: comment), contextID: contextID)
+        }
+        let query: Query
+        do throws(ServiceError) {
+            guard let (model, _) = InformationModel.lookup(sopClass) else {
+                throw ServiceError(.refused, "not a Query/Retrieve SOP class", status: .sopClassNotSupported)
+            }
+            let identifier: DataSet
+            do { identifier = try DataSetDecoder.decode(bytes, encoding: encoding) } catch {
+                throw ServiceError(.refused, "undecodable identifier: \(error)", status: .unableToProcess)
+            }
+            query = try Query(identifier: identifier, model: model)
+        } catch {
+            logger.warning("Find refused: \(error)")
+            try await final(error.status ?? .unableToProcess, error.message)
+            return
+        }
+        logger.info(
+            "Received Find Request: MsgID \(id), \(query.model.rawValue) \(query.level.rawValue), \(query.keys.count) keys, from \(callingAE.escapedForLog())"
+        )
+        let called = calledAE
+        let result = try await BlockingPool.shared.run { () -> Result<[DataSet], ServiceError> in
+            do throws(ServiceError) { return .success(try provider.find(query, calledAE: called)) } catch {
+                return .failure(error)
+            }
+        }
+        let matches: [DataSet]
+        switch result {
+        case .success(let m): matches = m
+        case .failure(let error):
+            logger.warning("Find refused: \(error)")
+            try await final(error.status ?? .unableToProcess, error.message)
+            return
+        }
+        let writer = DataSetWriter(encoding: encoding)
+        let switches = settings.switches
+        for (i, match) in matches.enumerated() {
+            if let cap = switches.capResults, i >= cap {
+                logger.info("Find capped after \(cap) of \(matches.count) matches (--cap-results)")
+                try await final(switches.capStatus, "results capped at \(cap)")
+                return
+            }
+            if switches.sleepBetweenResponses > .zero {
+                try await Task.sleep(for: .nanoseconds(switches.sleepBetweenResponses.nanoseconds))
+            }
+            if try await cancelRequested(id, on: association) {
+                logger.info("Find cancelled after \(i) of \(matches.count) matches")
+                try await final(.cancel)
+                return
+            }
+            try await association.sendCommand(
+                .queryRSP(.cFindRSP, respondingTo: id, sopClass: sopClass, status: .pending, hasDataSet: true),
+                contextID: contextID)
+            var source = BytesSource(try writer.encode(match))
+            try await association.sendDataSet(contextID: contextID, source: &source)
+        }
+        logger.info("Find answered: \(matches.count) matches")
+        try await final(.success)
+    }
+
+    /// Whether the peer has sent a C-CANCEL-RQ for message `id` (read without waiting). Any
+    /// other request in the middle of an operation breaks PS3.7's one-operation rule.
+    private func cancelRequested(_ id: UInt16, on association: Association) async throws -> Bool {
+        for part in try await association.poll() {
+            switch part {
+            case .command(let c, _) where c.field == .cCancelRQ:
+                if c.messageIDBeingRespondedTo == id { return true }
+            case .released, .aborted:
+                throw AssociationError.closedByPeer(during: "a Query/Retrieve operation")
+            default:
+                throw AssociationError.protocolError("a request in the middle of a Query/Retrieve operation")
+            }
+        }
+        return false
     }
 
     private func finishStore(_ store: StoreInProgress, on association: Association) async throws {
@@ -229,6 +360,11 @@ final class AcceptorSession {
             store.file.discard()
             status = forced
             comment = "status forced by --status"
+        } else if let refusal = store.refusal {
+            store.file.discard()
+            status = DIMSEStatus(0xA700)
+            comment = refusal
+            logger.error("Store refused (\((command.affectedSOPInstanceUID ?? "?").escapedForLog())): \(refusal)")
         } else {
             let sorting = self.sorting
             let commit: @Sendable () -> Result<(path: String, completed: StudySorting.CompletedStudy?)?, ServiceError> =
@@ -245,7 +381,16 @@ final class AcceptorSession {
             switch result {
             case .success(let stored):
                 status = forced ?? .success
-                if let stored { afterStore(stored.path, completed: stored.completed) }
+                if let stored, let provider = settings.queryRetrieve {
+                    // The archive indexes the file; a refusal removes it and is answered.
+                    do throws(ServiceError) { try provider.stored(path: stored.path, calledAE: calledAE) } catch {
+                        status = error.status ?? DIMSEStatus(0xA700)
+                        comment = error.message
+                        logger.error(
+                            "Store refused (\((command.affectedSOPInstanceUID ?? "?").escapedForLog())): \(error)")
+                    }
+                }
+                if let stored, status.isSuccessOrWarning { afterStore(stored.path, completed: stored.completed) }
             case .failure(let refusal):
                 status = refusal.status ?? DIMSEStatus(0xA700)
                 comment = refusal.message

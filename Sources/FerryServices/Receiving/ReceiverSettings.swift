@@ -14,6 +14,8 @@ public struct ReceiverSettings: Sendable {
     public var switches = TestSwitches()
     public var hooks = ExecHooks()
     public var limits = ReceiverLimits()
+    /// Query/Retrieve over what is stored (ferry qrscp); nil for a plain storage SCP.
+    public var queryRetrieve: (any QueryRetrieveProvider)?
 
     public init(port: Int) { self.port = port }
 }
@@ -32,6 +34,13 @@ public struct TestSwitches: Sendable {
     /// --status: answer every C-STORE-RQ with this status (instances are stored only when
     /// it is a success or warning).
     public var status: DIMSEStatus?
+    /// Q/R: sleep this long before each pending response (a slow SCP; a client's cancel then
+    /// arrives mid-answer).
+    public var sleepBetweenResponses: TimeAmount = .zero
+    /// Q/R: answer at most this many matches, then end with `capStatus` (Orthanc's
+    /// LimitFindResults ends with FE00; some PACS with A700).
+    public var capResults: Int?
+    public var capStatus = DIMSEStatus(0xFE00)
     public init() {}
 }
 

@@ -1,0 +1,254 @@
+import FerryDICOM
+import FerryServices
+import Foundation
+import GRDB
+
+/// A stored instance a retrieve sends.
+public struct StoredInstance: Sendable, Equatable {
+    public var path: String
+    public var sopClassUID: String
+    public var sopInstanceUID: String
+    public var transferSyntaxUID: String
+}
+
+extension ArchiveIndex {
+    /// The C-FIND answers to `query`, one identifier per matching entity of its level (never
+    /// one per instance), in index order. Keys are matched in Swift after SQL has narrowed
+    /// the rows on the indexed columns (UIDs, Patient ID, Study Date, Accession Number, Modality).
+    public func find(_ query: Query, matcher: AttributeMatcher, retrieveAETitle: String?) throws -> [DataSet] {
+        try db.read { db in
+            try Self.matches(db, query, matcher).map { try Self.response($0, query, db, retrieveAETitle) }
+        }
+    }
+
+    /// The instances a C-MOVE or C-GET of `query` sends: every instance under each match.
+    public func instances(_ query: Query, matcher: AttributeMatcher) throws -> [StoredInstance] {
+        try db.read { db in
+            let matched = try Self.matches(db, query, matcher)
+            let (column, ids): (String, [Int64]) =
+                switch query.level {
+                case .patient: ("s.patient", matched.compactMap(\.patientID))
+                case .study: ("r.study", matched.compactMap(\.studyID))
+                case .series: ("i.series", matched.compactMap(\.seriesID))
+                case .image: ("i.id", matched.compactMap(\.instanceID))
+                }
+            var out: [StoredInstance] = []
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT i.path, i.sop_class, i.uid, i.transfer_syntax FROM instance i
+                        JOIN series r ON i.series = r.id JOIN study s ON r.study = s.id
+                        WHERE \(column) IN (\(marks)) ORDER BY s.id, r.id, i.number, i.id
+                        """, arguments: StatementArguments(chunk))
+                out += rows.map {
+                    StoredInstance(
+                        path: $0["path"], sopClassUID: $0["sop_class"], sopInstanceUID: $0["uid"],
+                        transferSyntaxUID: $0["transfer_syntax"])
+                }
+            }
+            return out
+        }
+    }
+
+    /// One candidate entity with the records of its level and the levels above it.
+    struct Record {
+        var patientID: Int64?, studyID: Int64?, seriesID: Int64?, instanceID: Int64?
+        var parts: [QueryLevel: DataSet] = [:]
+        var charsets: [QueryLevel: SpecificCharacterSet] = [:]
+        /// The index's own values (counts, modalities in study), computed when asked for.
+        var computed: [Tag: DataElement] = [:]
+    }
+
+    private static let tables: [(QueryLevel, alias: String, table: String, parent: String?)] = [
+        (.patient, "p", "patient", nil), (.study, "s", "study", "patient"), (.series, "r", "series", "study"),
+        (.image, "i", "instance", "series"),
+    ]
+
+    static func matches(_ db: Database, _ query: Query, _ matcher: AttributeMatcher) throws -> [Record] {
+        // FROM the query level's table, joined to each level above.
+        let chain = tables.filter { $0.0 <= query.level }
+        var select: [String] = []
+        var from = ""
+        for (i, t) in chain.reversed().enumerated() {
+            select += [
+                "\(t.alias).id AS \(t.alias)_id", "\(t.alias).charset AS \(t.alias)_cs",
+                "\(t.alias).attributes AS \(t.alias)_at",
+            ]
+            if i == 0 {
+                from = "\(t.table) \(t.alias)"
+            } else if let below = chain.first(where: { $0.parent == t.table }) {
+                from += " JOIN \(t.table) \(t.alias) ON \(below.alias).\(t.table) = \(t.alias).id"
+            }
+        }
+        var conditions: [String] = []
+        var arguments: [DatabaseValueConvertible?] = []
+        func narrow(_ column: String, to values: [String]?) {
+            guard let values, !values.isEmpty, values.count <= 1000 else { return }
+            conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))")
+            arguments += values
+        }
+        func single(_ tag: Tag) -> String? {
+            guard let v = query.key(tag)?.string, !v.isEmpty, !v.contains(where: { "*?\\".contains($0) }) else {
+                return nil
+            }
+            return v
+        }
+        narrow("p.patient_id", to: single(QueryKeys.patientID).map { [$0] })
+        if query.level >= .study {
+            narrow("s.uid", to: query.uids(QueryKeys.studyInstanceUID))
+            narrow("s.accession", to: single(QueryKeys.accessionNumber).map { [$0] })
+            if let date = query.key(QueryKeys.studyDate)?.string, !date.contains("\\") {
+                let bounds = date.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+                let isDate = { (s: String) in s.count == 8 && s.allSatisfy(\.isNumber) }
+                if bounds.count == 1, isDate(date) {
+                    conditions.append("s.date = ?")
+                    arguments.append(date)
+                } else if bounds.count == 2 {
+                    if isDate(bounds[0]) {
+                        conditions.append("s.date >= ?")
+                        arguments.append(bounds[0])
+                    }
+                    if isDate(bounds[1]) {
+                        conditions.append("s.date <= ?")
+                        arguments.append(bounds[1])
+                    }
+                }
+            }
+        }
+        if query.level >= .series {
+            narrow("r.uid", to: query.uids(QueryKeys.seriesInstanceUID))
+            narrow("r.modality", to: single(QueryKeys.modality).map { [$0] })
+        }
+        if query.level >= .image { narrow("i.uid", to: query.uids(QueryKeys.sopInstanceUID)) }
+        let order = chain.map { "\($0.alias).id" }.joined(separator: ", ")
+        let sql =
+            "SELECT \(select.joined(separator: ", ")) FROM \(from)"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY \(order)"
+        var out: [Record] = []
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+        while let row = try cursor.next() {
+            var record = Record()
+            for t in chain {
+                let id: Int64 = row["\(t.alias)_id"]
+                switch t.0 {
+                case .patient: record.patientID = id
+                case .study: record.studyID = id
+                case .series: record.seriesID = id
+                case .image: record.instanceID = id
+                }
+                let blob: Data = row["\(t.alias)_at"]
+                record.parts[t.0] = (try? DataSetDecoder.decode([UInt8](blob), encoding: .explicitLittle)) ?? DataSet()
+                record.charsets[t.0] = SpecificCharacterSet(row["\(t.alias)_cs"] as String)
+            }
+            try compute(db, query, &record)
+            if Self.matches(record, query, matcher) { out.append(record) }
+        }
+        return out
+    }
+
+    /// Every key matches the record (C.2.2.2); keys of levels below the query's are not
+    /// matched (they cannot be answered), and Specific Character Set is never matched.
+    static func matches(_ record: Record, _ query: Query, _ matcher: AttributeMatcher) -> Bool {
+        for key in query.keys {
+            let level = query.level(of: key.tag)
+            guard level <= query.level else { continue }
+            let (candidate, charset) = value(key.tag, in: record, query: query)
+            if !matcher.matches(
+                key, queryCharset: query.charset, candidate: candidate, candidateCharset: charset)
+            {
+                return false
+            }
+        }
+        return true
+    }
+
+    static func value(_ tag: Tag, in record: Record, query: Query) -> (DataElement?, SpecificCharacterSet) {
+        if let c = record.computed[tag] { return (c, .ascii) }
+        let level = QueryKeys.level(of: tag)
+        return (record.parts[level]?[tag], record.charsets[level] ?? .ascii)
+    }
+
+    /// The counts and lists the index computes (PS3.4 C.3.4), for the keys that ask for them.
+    static func compute(_ db: Database, _ query: Query, _ record: inout Record) throws {
+        func count(_ sql: String, _ id: Int64?) throws -> DataElement? {
+            guard let id else { return nil }
+            let n = try Int.fetchOne(db, sql: sql, arguments: [id]) ?? 0
+            return DataElement(Tag(0, 0), .IS, string: String(n))
+        }
+        func list(_ sql: String, _ id: Int64?) throws -> DataElement? {
+            guard let id else { return nil }
+            let values = try String.fetchAll(db, sql: sql, arguments: [id]).filter { !$0.isEmpty }
+            return DataElement(Tag(0, 0), .CS, string: values.sorted().joined(separator: "\\"))
+        }
+        for key in query.keys {
+            guard let level = QueryKeys.computed[key.tag], level <= query.level else { continue }
+            var element: DataElement?
+            switch key.tag {
+            case QueryKeys.numberOfPatientRelatedStudies:
+                element = try count("SELECT COUNT(*) FROM study WHERE patient = ?", record.patientID)
+            case QueryKeys.numberOfPatientRelatedSeries:
+                element = try count(
+                    "SELECT COUNT(*) FROM series r JOIN study s ON r.study = s.id WHERE s.patient = ?",
+                    record.patientID)
+            case QueryKeys.numberOfPatientRelatedInstances:
+                element = try count(
+                    """
+                    SELECT COUNT(*) FROM instance i JOIN series r ON i.series = r.id JOIN study s ON r.study = s.id
+                    WHERE s.patient = ?
+                    """, record.patientID)
+            case QueryKeys.numberOfStudyRelatedSeries:
+                element = try count("SELECT COUNT(*) FROM series WHERE study = ?", record.studyID)
+            case QueryKeys.numberOfStudyRelatedInstances:
+                element = try count(
+                    "SELECT COUNT(*) FROM instance i JOIN series r ON i.series = r.id WHERE r.study = ?", record.studyID
+                )
+            case QueryKeys.numberOfSeriesRelatedInstances:
+                element = try count("SELECT COUNT(*) FROM instance WHERE series = ?", record.seriesID)
+            case QueryKeys.modalitiesInStudy:
+                element = try list("SELECT DISTINCT modality FROM series WHERE study = ?", record.studyID)
+            case QueryKeys.sopClassesInStudy:
+                element = try list(
+                    "SELECT DISTINCT i.sop_class FROM instance i JOIN series r ON i.series = r.id WHERE r.study = ?",
+                    record.studyID)
+                element?.vr = .UI
+            default: break
+            }
+            if var e = element {
+                e.tag = key.tag
+                record.computed[key.tag] = e
+            }
+        }
+    }
+
+    /// The response identifier (PS3.4 C.4.1.1.3.2): the level, the character set of the
+    /// record, the retrieve AE title, the unique keys down to the query level, and every key
+    /// asked for at or above it, with the record's value or empty.
+    static func response(_ record: Record, _ query: Query, _ db: Database, _ retrieveAETitle: String?) throws -> DataSet
+    {
+        var ds = DataSet()
+        let charset = record.charsets[query.level] ?? .ascii
+        if !charset.terms.isEmpty { ds.set(QueryKeys.specificCharacterSet, .CS, charset.description) }
+        ds.set(QueryKeys.queryRetrieveLevel, .CS, query.level.rawValue)
+        if let retrieveAETitle { ds.set(QueryKeys.retrieveAETitle, .AE, retrieveAETitle) }
+        for level in query.model.levels where level <= query.level {
+            let unique = level.uniqueKey
+            if let e = record.parts[QueryKeys.level(of: unique)]?[unique] { ds[unique] = e }
+        }
+        for key in query.keys {
+            guard query.level(of: key.tag) <= query.level else { continue }
+            let (value, _) = value(key.tag, in: record, query: query)
+            if var v = value {
+                v.sourceLength = nil
+                v.sourceOffset = nil
+                ds[key.tag] = v
+            } else if ds[key.tag] == nil {
+                ds[key.tag] =
+                    key.vr == .SQ
+                    ? DataElement(tag: key.tag, vr: .SQ, value: .sequence([])) : DataElement(key.tag, key.vr, bytes: [])
+            }
+        }
+        return ds
+    }
+}

@@ -1,0 +1,92 @@
+import FerryDICOM
+import FerryNetwork
+
+/// A C-FIND, C-MOVE or C-GET identifier, read (PS3.4 C.4.1.1.3, C.4.2.1.4): its level, its
+/// keys (what it matches on and what it asks back), the character set its values are in.
+public struct Query: Sendable {
+    public var model: InformationModel
+    public var level: QueryLevel
+    /// The identifier's keys, without its envelope (level, character set, retrieve AE title).
+    public var keys: [DataElement]
+    public var charset: SpecificCharacterSet
+
+    public init(model: InformationModel, level: QueryLevel, keys: [DataElement], charset: SpecificCharacterSet) {
+        self.model = model
+        self.level = level
+        self.keys = keys
+        self.charset = charset
+    }
+
+    /// Reads `identifier`; a missing or unknown level, or one the model lacks, is refused with
+    /// A900 (Identifier does not match SOP Class), as DCMTK's dcmqrscp does.
+    public init(identifier: DataSet, model: InformationModel) throws(ServiceError) {
+        guard let text = identifier.string(QueryKeys.queryRetrieveLevel), let level = QueryLevel(rawValue: text) else {
+            throw ServiceError(
+                .refused,
+                "Query/Retrieve Level (0008,0052) is \(identifier.string(QueryKeys.queryRetrieveLevel).map { "\"\($0.escapedForLog())\"" } ?? "missing")",
+                status: .identifierDoesNotMatch)
+        }
+        guard model.levels.contains(level) else {
+            throw ServiceError(
+                .refused, "\(model.rawValue) has no \(level.rawValue) level", status: .identifierDoesNotMatch)
+        }
+        self.model = model
+        self.level = level
+        keys = identifier.elements.filter { !QueryKeys.envelope.contains($0.tag) && !$0.tag.isGroupLength }
+        charset = SpecificCharacterSet(identifier.string(QueryKeys.specificCharacterSet))
+    }
+
+    /// The key for `tag`, if the identifier has one.
+    public func key(_ tag: Tag) -> DataElement? { keys.first { $0.tag == tag } }
+
+    /// The values of a UID key (list of UID matching), or nil when it is absent or universal.
+    public func uids(_ tag: Tag) -> [String]? {
+        guard let text = key(tag)?.string, !text.isEmpty else { return nil }
+        return text.split(separator: "\\").map { String($0).trimmed }
+    }
+
+    /// The level a key belongs to in this model: the Study Root model folds PATIENT into
+    /// STUDY, Patient/Study Only folds SERIES and IMAGE attributes away.
+    public func level(of tag: Tag) -> QueryLevel {
+        let level = QueryKeys.level(of: tag)
+        if model == .studyRoot, level == .patient { return .study }
+        return level
+    }
+
+    /// Checks the baseline hierarchical rules (PS3.4 C.4.1.2.1, C.4.2.2.1) that dcmqrscp's
+    /// -XF/-XM enforce: a single unique key value for every level above the query level, no
+    /// keys of the levels below, only unique keys above. A900 when broken.
+    public func checkHierarchical(forRetrieve: Bool = false) throws(ServiceError) {
+        for above in model.levels where above < level {
+            let unique = above.uniqueKey
+            guard let value = key(unique)?.string, !value.isEmpty else {
+                throw ServiceError(
+                    .refused, "no unique key \(unique) for the \(above.rawValue) level", status: .identifierDoesNotMatch
+                )
+            }
+            if value.contains("\\") || value.contains("*") || value.contains("?") {
+                throw ServiceError(
+                    .refused, "the unique key \(unique) above the query level holds more than one value",
+                    status: .identifierDoesNotMatch)
+            }
+        }
+        for k in keys {
+            let l = level(of: k.tag)
+            if l > level {
+                throw ServiceError(
+                    .refused, "key \(k.tag) belongs to the \(l.rawValue) level, below \(level.rawValue)",
+                    status: .identifierDoesNotMatch)
+            }
+            if l < level, k.tag != l.uniqueKey, QueryKeys.computed[k.tag] == nil {
+                throw ServiceError(
+                    .refused, "key \(k.tag) of the \(l.rawValue) level is not its unique key",
+                    status: .identifierDoesNotMatch)
+            }
+            if forRetrieve, k.tag != l.uniqueKey {
+                throw ServiceError(
+                    .refused, "a retrieve identifier holds unique keys only, not \(k.tag)",
+                    status: .identifierDoesNotMatch)
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import FerryDICOM
+import FerryNetwork
+
+/// What turns the receiver into a Query/Retrieve SCP (`ferry qrscp`): which AE titles it
+/// serves and to whom, where each stores, answers to queries, and the indexing of each
+/// instance stored. Implemented over an index by FerryArchive; the association's DIMSE
+/// exchange stays in the receiver's session.
+public protocol QueryRetrieveProvider: Sendable {
+    /// Why an association from `callingAE` at `host` to `calledAE` is rejected, or nil.
+    func admits(calledAE: String, callingAE: String, host: String) -> (AssociateRJ, String)?
+
+    /// Where instances stored for `calledAE` go; nil when it takes none (read-only).
+    func storageDirectory(calledAE: String) -> String?
+
+    /// The identifiers answering a C-FIND on the association `calledAE` serves; a refusal is
+    /// a `ServiceError` with the status to answer (A900, C000, A700...).
+    func find(_ query: Query, calledAE: String) throws(ServiceError) -> [DataSet]
+
+    /// Indexes a file the receiver has just stored for `calledAE`. A duplicate SOP instance
+    /// or an instance that cannot be indexed is a `ServiceError` with the status to answer
+    /// (the provider removes the new file then).
+    func stored(path: String, calledAE: String) throws(ServiceError)
+}

@@ -1,0 +1,159 @@
+import FerryArchive
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Logging
+
+/// `ferry qrscp`: DCMTK dcmqrscp's configuration file and options on Ferry's receiver and
+/// Query/Retrieve index. One process serves every association (no fork).
+enum QRSCPTool {
+    struct Settings {
+        /// storescp's settings, for the options the two tools share.
+        var store = StoreSCPTool.Settings()
+        var configPath = "/etc/dcmtk/dcmqrscp.cfg"
+        var archive = Archive.Options()
+    }
+
+    /// storescp's options that mean the same for dcmqrscp.
+    static let shared: Set<String> = [
+        "--prefer-uncompr", "--prefer-little", "--prefer-big", "--prefer-lossless", "--prefer-jpeg8",
+        "--prefer-jpeg12", "--prefer-j2k-lossless", "--prefer-j2k-lossy", "--prefer-jls-lossless",
+        "--prefer-jls-lossy", "--prefer-rle", "--prefer-deflated", "--implicit", "--accept-all", "--socket-timeout",
+        "--acse-timeout", "--dimse-timeout", "--max-pdu", "--disable-host-lookup", "--refuse", "--reject", "--ignore",
+        "--uid-padding", "--max-associations", "--max-associations-per-host", "--max-instance-size",
+        "--max-store-time", "--bind", "--normal", "--bit-preserving", "--write-file", "--write-dataset",
+        "--write-xfer-same", "--write-xfer-little", "--write-xfer-big", "--write-xfer-implicit",
+        "--write-xfer-deflated", "--enable-new-vr", "--disable-new-vr", "--compression-level", "--fsync",
+    ]
+
+    static let q = "Query/Retrieve"
+
+    static let options: [DCMTKOption<Settings>] =
+        StoreSCPTool.options.filter { shared.contains($0.spec.long) || $0.spec.group == "general options" }
+        .filter { $0.spec.long != "--verbose-pc" }.lifted(\.store)
+        + [
+            DCMTKOption(
+                "-c", "--config", ["[f]ilename"], "use specific configuration file\n(default: /etc/dcmtk/dcmqrscp.cfg)",
+                group: "general options"
+            ) { s, o in s.configPath = o.values[0] },
+            DCMTKOption(
+                "-s", "--single-process", [], "single process mode (Ferry serves all associations in one process)",
+                group: "multi-process options"
+            ) { _, _ in },
+            DCMTKOption(
+                nil, "--fork", [], "fork child process for each association (accepted; Ferry never forks)",
+                group: "multi-process options"
+            ) { _, _ in },
+            DCMTKOption(
+                "-XF", "--check-find", [], "check C-FIND identifier attributes (A900 if not hierarchical)", group: q
+            ) {
+                s, _ in s.archive.checkFind = true
+            },
+            DCMTKOption(nil, "--no-check-find", [], "do not check C-FIND identifier attributes (default)", group: q) {
+                s, _ in s.archive.checkFind = false
+            },
+            DCMTKOption("-QP", "--no-patient-root", [], "do not support Patient Root Q/R models", group: q) { s, _ in
+                s.archive.models.remove(.patientRoot)
+            },
+            DCMTKOption("-QS", "--no-study-root", [], "do not support Study Root Q/R models", group: q) { s, _ in
+                s.archive.models.remove(.studyRoot)
+            },
+            DCMTKOption("-QO", "--no-patient-study", [], "do not support Patient/Study Only Q/R models", group: q) {
+                s, _ in s.archive.models.remove(.patientStudyOnly)
+            },
+            DCMTKOption(
+                nil, "--case-sensitive-pn", [],
+                "match person names case-sensitively, as dcmqrscp does\n(default: case-insensitive, as most PACS)",
+                group: q
+            ) { s, _ in s.archive.matcher.caseInsensitiveNames = false },
+            DCMTKOption(
+                nil, "--sleep-between-responses", ["[s]econds"],
+                "test: sleep s seconds before each pending C-FIND response", group: "test switches"
+            ) { s, o in s.store.receiver.switches.sleepBetweenResponses = try o.seconds(in: 0...86400) },
+            DCMTKOption(
+                nil, "--cap-results", ["[n]umber"], "test: answer at most n matches, then end with --cap-status",
+                group: "test switches"
+            ) { s, o in s.store.receiver.switches.capResults = try o.int(in: 0...Int(Int32.max)) },
+            DCMTKOption(
+                nil, "--cap-status", ["[h]ex"], "test: the status that ends capped results (default: FE00)",
+                group: "test switches"
+            ) { s, o in
+                guard let code = UInt16(o.values[0], radix: 16) else {
+                    throw CommandLineError(message: "--cap-status: \(o.values[0]) is not a hex status")
+                }
+                s.store.receiver.switches.capStatus = DIMSEStatus(code)
+            },
+            DCMTKOption(
+                nil, "--replace-duplicates", [],
+                "a second instance with a stored SOP Instance UID replaces the first\n(default: the first stays, as a migration needs)",
+                group: q
+            ) { s, _ in s.archive.replaceDuplicates = true },
+        ]
+
+    static let commandLine = DCMTKCommandLine(
+        tool: "qrscp", synopsis: "DICOM image archive (central test node), compatible with DCMTK dcmqrscp",
+        parameters: [("[port]", "tcp/ip port number to listen on (default: in config file)")], options: options)
+
+    static func run(_ arguments: [String]) async -> Int32 {
+        var parsed = Settings()
+        var params: [String] = []
+        let configuration: QRSCPConfiguration
+        do {
+            params = try commandLine.parse(arguments, into: &parsed)
+            var common = parsed.store.common
+            if try commandLine.answeredGeneralOptions(
+                help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
+                arguments: arguments,
+                exitCodes:
+                    "exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 on a command line or configuration error, 2 if the port cannot be bound",
+                versionLine: "ferry qrscp \(FerryVersion.string) (DCMTK dcmqrscp 3.6.9 options)")
+            {
+                return 0
+            }
+            try CommonOptions.finish(&common)
+            parsed.store.common = common
+            parsed.store.receiver.timeouts = common.timeouts
+            guard params.count <= 1 else { throw CommandLineError(message: "expected at most one parameter: port") }
+            configuration = try QRSCPConfiguration(contentsOf: parsed.configPath)
+            if let p = params.first {
+                guard let port = Int(p), (0...65535).contains(port) else {
+                    throw CommandLineError(message: "port \(p) is not a TCP port")
+                }
+                parsed.store.receiver.port = port
+            } else if let port = configuration.port {
+                parsed.store.receiver.port = port
+            } else {
+                throw CommandLineError(message: "no port: give one or set NetworkTCPPort in \(parsed.configPath)")
+            }
+        } catch {
+            return commandLine.usageError(error)
+        }
+        let logger = ConsoleLogHandler.logger("ferry.qrscp", level: parsed.store.common.logLevel)
+        var receiver = parsed.store.receiver
+        if !arguments.contains(where: { $0 == "-pdu" || $0 == "--max-pdu" }), let pdu = configuration.maxPDUSize {
+            receiver.maxReceivePDU = pdu
+        }
+        if let max = configuration.maxAssociations, !arguments.contains("--max-associations") {
+            receiver.limits.maxAssociations = max
+        }
+        receiver.policy.aeTitle = configuration.areas.first?.aeTitle ?? "QRSCP"
+        receiver.policy.queryRetrieveSOPClasses = Set(parsed.archive.models.map { $0.sopClass(.find) })
+        do {
+            receiver.queryRetrieve = try Archive(configuration: configuration, options: parsed.archive, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        let scp = StorageSCP(settings: receiver, logger: logger)
+        let server = Task { try await scp.run() }
+        await SignalWait.untilTerminated()
+        server.cancel()
+        switch await server.result {
+        case .failure(let error) where !(error is CancellationError):
+            logger.critical("cannot serve on port \(receiver.port): \(error)")
+            return 2
+        default:
+            return 0
+        }
+    }
+}

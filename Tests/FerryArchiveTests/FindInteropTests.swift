@@ -1,0 +1,240 @@
+import FerryArchive
+import FerryDICOM
+import Foundation
+import TestSupport
+import Testing
+
+/// DCMTK findscu against `ferry qrscp` loaded with the tiny corpus by DCMTK dcmsend (issue
+/// 15): every level of both models, each kind of matching, the index's counts, character
+/// sets, refusals. Expected answers come from the corpus files' own headers.
+@Suite(.scratch)
+struct FindInteropTests {
+    /// A running `ferry qrscp` with one storage area, QRSCP, holding `files`.
+    struct Archive {
+        let peer: PeerProcess
+        let directory: String
+
+        init(files: [String], extra: [String] = []) throws {
+            directory = try Corpus.temporaryDirectory("qrscp")
+            let area = directory + "/QRSCP"
+            try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
+            let port = freePort()
+            let config = """
+                NetworkTCPPort = \(port)
+                MaxPDUSize = 16384
+                MaxAssociations = 16
+                HostTable BEGIN
+                HostTable END
+                VendorTable BEGIN
+                VendorTable END
+                AETable BEGIN
+                QRSCP \(area) RW (1000, 1024mb) ANY
+                AETable END
+                """
+            try config.write(toFile: directory + "/qr.cfg", atomically: true, encoding: .utf8)
+            peer = try PeerProcess(
+                FerryCLI.path, ["qrscp", "-v", "-c", directory + "/qr.cfg", "+xa"] + extra, port: port)
+            if !files.isEmpty {
+                let sent = try Tools.run(
+                    "/usr/bin/dcmsend", ["-aec", "QRSCP", "127.0.0.1", String(port)] + files,
+                    environment: ["TCP_NODELAY": "1"])
+                guard sent.status == 0 else { throw PeerError(message: "dcmsend: \(sent.stderr)") }
+            }
+        }
+
+        /// DCMTK findscu's answers (extracted with -X), read back.
+        func find(
+            _ model: String, _ keys: [String], extra: [String] = []
+        ) throws -> (responses: [DataSet], output: String) {
+            let out = try Corpus.temporaryDirectory("findscu")
+            let r = try Tools.run(
+                "/usr/bin/findscu",
+                [model, "-v", "-aec", "QRSCP", "-X", "-od", out] + extra + keys.flatMap { ["-k", $0] } + [
+                    "127.0.0.1", String(peer.port),
+                ], environment: ["TCP_NODELAY": "1"])
+            let files = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("rsp") }.sorted()
+            return (try files.map { try Part10Reader.read(path: out + "/" + $0).dataSet }, r.stdout + r.stderr)
+        }
+    }
+
+    /// The corpus as its headers describe it.
+    struct Expected {
+        var patients: [String: Set<String>] = [:]  // patient ID -> studies
+        var studies: [String: Set<String>] = [:]  // study -> series
+        var series: [String: Set<String>] = [:]  // series -> instances
+        var modalities: [String: Set<String>] = [:]  // study -> modalities
+        var dates: [String: String] = [:]  // study -> date
+
+        init(_ files: [String]) throws {
+            for f in files {
+                let ds = try HeaderScan.header(path: f).dataSet
+                let study = ds.string(Tag(0x0020, 0x000D)) ?? "", series = ds.string(Tag(0x0020, 0x000E)) ?? ""
+                patients[ds.string(Tag(0x0010, 0x0020)) ?? "", default: []].insert(study)
+                studies[study, default: []].insert(series)
+                self.series[series, default: []].insert(ds.string(Tag(0x0008, 0x0018)) ?? "")
+                modalities[study, default: []].insert(ds.string(Tag(0x0008, 0x0060)) ?? "")
+                dates[study] = ds.string(Tag(0x0008, 0x0020)) ?? ""
+            }
+        }
+
+        func instances(study: String) -> Int {
+            studies[study, default: []].reduce(0) { $0 + series[$1, default: []].count }
+        }
+    }
+
+    static let studyUID = Tag(0x0020, 0x000D), seriesUID = Tag(0x0020, 0x000E), sopUID = Tag(0x0008, 0x0018)
+
+    @Test func everyLevelOfBothModelsAnswersWhatTheCorpusHolds() throws {
+        let files = try Corpus.files("tiny").filter { $0.hasSuffix(".dcm") }
+        let expected = try Expected(files)
+        let archive = try Archive(files: files)
+        defer { archive.peer.stop() }
+
+        // Study Root, STUDY: one answer per study (never per instance), with the index's counts.
+        let (studies, log) = try archive.find(
+            "-S",
+            [
+                "QueryRetrieveLevel=STUDY", "StudyInstanceUID", "NumberOfStudyRelatedInstances",
+                "NumberOfStudyRelatedSeries", "ModalitiesInStudy", "StudyDate",
+            ])
+        #expect(studies.count == expected.studies.count, "\(log)")
+        for s in studies {
+            let uid = s.string(Self.studyUID) ?? ""
+            #expect(s.integer(Tag(0x0020, 0x1208)) == expected.instances(study: uid))
+            #expect(s.integer(Tag(0x0020, 0x1206)) == expected.studies[uid]?.count)
+            let modalities = Set((s.string(Tag(0x0008, 0x0061)) ?? "").split(separator: "\\").map(String.init))
+            #expect(modalities == expected.modalities[uid])
+            #expect(s.string(Tag(0x0008, 0x0054)) == "QRSCP", "Retrieve AE Title")
+        }
+
+        // Patient Root, PATIENT, with its counts.
+        let (patients, _) = try archive.find(
+            "-P", ["QueryRetrieveLevel=PATIENT", "PatientID", "PatientName", "NumberOfPatientRelatedStudies"])
+        #expect(Set(patients.compactMap { $0.string(Tag(0x0010, 0x0020)) }) == Set(expected.patients.keys))
+        for p in patients {
+            #expect(p.integer(Tag(0x0020, 0x1200)) == expected.patients[p.string(Tag(0x0010, 0x0020)) ?? ""]?.count)
+        }
+
+        // Patient Root, SERIES then IMAGE, down one branch with the unique keys above.
+        let (patientID, studySet) = try #require(expected.patients.max { $0.value.count < $1.value.count })
+        let study = try #require(studySet.sorted().first)
+        let (series, _) = try archive.find(
+            "-P",
+            [
+                "QueryRetrieveLevel=SERIES", "PatientID=\(patientID)", "StudyInstanceUID=\(study)", "SeriesInstanceUID",
+                "Modality", "NumberOfSeriesRelatedInstances",
+            ])
+        #expect(Set(series.compactMap { $0.string(Self.seriesUID) }) == expected.studies[study])
+        let oneSeries = try #require(expected.studies[study]?.sorted().first)
+        let (images, _) = try archive.find(
+            "-P",
+            [
+                "QueryRetrieveLevel=IMAGE", "PatientID=\(patientID)", "StudyInstanceUID=\(study)",
+                "SeriesInstanceUID=\(oneSeries)", "SOPInstanceUID", "SOPClassUID", "InstanceNumber",
+            ])
+        #expect(Set(images.compactMap { $0.string(Self.sopUID) }) == expected.series[oneSeries])
+        #expect(images.allSatisfy { $0.string(Tag(0x0008, 0x0016))?.hasPrefix("1.2.840.10008.5.1.4.1.1") == true })
+    }
+
+    @Test func eachKindOfMatching() throws {
+        let files = try Corpus.files("tiny").filter { $0.hasSuffix(".dcm") }
+        let expected = try Expected(files)
+        let archive = try Archive(files: files)
+        defer { archive.peer.stop() }
+        let uids = expected.studies.keys.sorted()
+        try #require(uids.count >= 2)
+
+        // List of UID matching.
+        let (two, _) = try archive.find(
+            "-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID=\(uids[0])\\\(uids[1])"])
+        #expect(Set(two.compactMap { $0.string(Self.studyUID) }) == Set(uids.prefix(2)))
+
+        // Range matching on Study Date (both ends, open end).
+        let dates = expected.dates.values.sorted()
+        let low = try #require(dates.first), high = try #require(dates.last)
+        let (all, _) = try archive.find(
+            "-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID", "StudyDate=\(low)-\(high)"])
+        #expect(all.count == expected.studies.count)
+        let (fromHigh, _) = try archive.find(
+            "-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID", "StudyDate=\(high)-"])
+        #expect(fromHigh.count == expected.dates.values.filter { $0 >= high }.count)
+
+        // Wild card on the name, case-insensitive by default (what most PACS do).
+        let (doe, _) = try archive.find("-P", ["QueryRetrieveLevel=PATIENT", "PatientID", "PatientName=doe*"])
+        #expect(doe.count == expected.patients.count)
+        let (none, _) = try archive.find("-P", ["QueryRetrieveLevel=PATIENT", "PatientID", "PatientName=nobody*"])
+        #expect(none.isEmpty)
+
+        // Single value on Modality at SERIES level (Study Root, study given).
+        let study = uids[0]
+        let modality = try #require(expected.modalities[study]?.sorted().first)
+        let (bySingle, _) = try archive.find(
+            "-S",
+            ["QueryRetrieveLevel=SERIES", "StudyInstanceUID=\(study)", "SeriesInstanceUID", "Modality=\(modality)"])
+        #expect(!bySingle.isEmpty && bySingle.allSatisfy { $0.string(Tag(0x0008, 0x0060)) == modality })
+    }
+
+    @Test func aMissingLevelIsRefusedWithA900AndCancelStopsTheAnswers() throws {
+        let files = try Corpus.files("small").filter { $0.hasSuffix(".dcm") }
+        let expected = try Expected(files)
+        // A slow SCP (0.2 s before each answer), so the cancel arrives mid-answer.
+        let archive = try Archive(files: files, extra: ["--sleep-between-responses", "0.2"])
+        defer { archive.peer.stop() }
+        let (refused, log) = try archive.find("-S", ["PatientName=X"])
+        #expect(refused.isEmpty)
+        #expect(log.contains("Final Find Response (Error: DataSetDoesNotMatchSOPClass)"), "\(log)")
+        try #require(expected.studies.count >= 3)
+        let (cancelled, cancelLog) = try archive.find(
+            "-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID"], extra: ["--cancel", "1"])
+        #expect(cancelled.count < expected.studies.count, "\(cancelLog)")
+        #expect(cancelLog.contains("Cancel"), "\(cancelLog)")
+        #expect(archive.peer.waitForLog("Find cancelled after"), "\(archive.peer.log())")
+    }
+
+    /// The test switch that caps results, as Orthanc's LimitFindResults does (FE00) or a PACS
+    /// that refuses broad queries (A700): the client sees the first N and the status.
+    @Test func capResultsEndsWithTheChosenStatus() throws {
+        let files = try Corpus.files("small").filter { $0.hasSuffix(".dcm") }
+        let archive = try Archive(files: files, extra: ["--cap-results", "3", "--cap-status", "A700"])
+        defer { archive.peer.stop() }
+        let (capped, log) = try archive.find("-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID"])
+        #expect(capped.count == 3, "\(log)")
+        #expect(log.contains("Received Final Find Response (Refused: OutOfResources)"), "\(log)")
+    }
+
+    /// Names in Latin-1 and in UTF-8 found by one UTF-8 query, each answered in its own
+    /// character set with its own bytes.
+    @Test func latin1AndUTF8NamesAreMatchedAndAnsweredInTheirOwnSets() throws {
+        let source = try #require(try Corpus.files("tiny").first { $0.hasSuffix(".dcm") })
+        let dir = try Corpus.temporaryDirectory("charsets")
+        var made: [String] = []
+        for (i, (charset, name)) in [
+            ("ISO_IR 100", [0x4D, 0xFC, 0x6C, 0x6C, 0x65, 0x72, 0x5E, 0x48, 0x61, 0x6E, 0x73] as [UInt8]),
+            ("ISO_IR 192", Array("Müller^Jörg".utf8)),
+        ].enumerated() {
+            let file = try Part10Reader.read(path: source)
+            var ds = file.dataSet
+            ds.set(Tag(0x0008, 0x0005), .CS, charset)
+            ds[Tag(0x0010, 0x0010)] = DataElement(Tag(0x0010, 0x0010), .PN, bytes: name)
+            ds.set(Tag(0x0010, 0x0020), .LO, "CHARSET\(i)")
+            ds.set(Self.studyUID, .UI, "1.2.826.0.1.3680043.10.1515.99.\(i).1")
+            ds.set(Self.seriesUID, .UI, "1.2.826.0.1.3680043.10.1515.99.\(i).2")
+            ds.set(Self.sopUID, .UI, "1.2.826.0.1.3680043.10.1515.99.\(i).3")
+            let path = dir + "/\(i).dcm"
+            try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: file.transferSyntax), to: path)
+            made.append(path)
+        }
+        let archive = try Archive(files: made)
+        defer { archive.peer.stop() }
+        let (found, log) = try archive.find(
+            "-P", ["QueryRetrieveLevel=PATIENT", "SpecificCharacterSet=ISO_IR 192", "PatientName=MÜLLER*", "PatientID"])
+        #expect(found.count == 2, "\(log)")
+        let names = found.map {
+            SpecificCharacterSet($0.string(Tag(0x0008, 0x0005))).decode($0[Tag(0x0010, 0x0010)]?.bytes ?? [])
+                .trimmingCharacters(in: .whitespaces)
+        }
+        #expect(Set(names) == ["Müller^Hans", "Müller^Jörg"])
+        let latin = try #require(found.first { $0.string(Tag(0x0010, 0x0020)) == "CHARSET0" })
+        #expect(latin.string(Tag(0x0008, 0x0005)) == "ISO_IR 100")
+    }
+}
