@@ -17,6 +17,8 @@ public final class Archive: QueryRetrieveProvider {
         public var matcher = AttributeMatcher()
         /// -XF: C-FIND identifiers must follow the baseline hierarchical rules (else A900).
         public var checkFind = false
+        /// -XM: C-MOVE and C-GET identifiers must hold unique keys only, hierarchically (else A900).
+        public var checkMove = false
         /// Serve these models only (-QP/-QS/-QO remove one each).
         public var models: Set<InformationModel> = Set(InformationModel.allCases)
         public var replaceDuplicates = false
@@ -89,6 +91,23 @@ public final class Archive: QueryRetrieveProvider {
         } catch {
             throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
         }
+    }
+
+    public func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance] {
+        guard let area = areas[calledAE], area.entry.canRead else {
+            throw ServiceError(.refused, "\(calledAE) has no read access", status: .unableToPerformSubOperations)
+        }
+        guard options.models.contains(query.model) else {
+            throw ServiceError(.refused, "\(query.model.rawValue) is not served", status: .sopClassNotSupported)
+        }
+        if options.checkMove { try query.checkHierarchical(forRetrieve: true) }
+        do { return try area.index.instances(query, matcher: options.matcher) } catch {
+            throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
+        }
+    }
+
+    public func moveDestination(_ aeTitle: String, calledAE: String) -> (host: String, port: Int)? {
+        configuration.destination(aeTitle).map { ($0.host, $0.port) }
     }
 
     public func stored(path: String, calledAE: String) throws(ServiceError) {

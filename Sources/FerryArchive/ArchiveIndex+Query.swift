@@ -3,14 +3,6 @@ import FerryServices
 import Foundation
 import GRDB
 
-/// A stored instance a retrieve sends.
-public struct StoredInstance: Sendable, Equatable {
-    public var path: String
-    public var sopClassUID: String
-    public var sopInstanceUID: String
-    public var transferSyntaxUID: String
-}
-
 extension ArchiveIndex {
     /// The C-FIND answers to `query`, one identifier per matching entity of its level (never
     /// one per instance), in index order. Keys are matched in Swift after SQL has narrowed

@@ -9,54 +9,6 @@ import Testing
 /// sets, refusals. Expected answers come from the corpus files' own headers.
 @Suite(.scratch)
 struct FindInteropTests {
-    /// A running `ferry qrscp` with one storage area, QRSCP, holding `files`.
-    struct Archive {
-        let peer: PeerProcess
-        let directory: String
-
-        init(files: [String], extra: [String] = []) throws {
-            directory = try Corpus.temporaryDirectory("qrscp")
-            let area = directory + "/QRSCP"
-            try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
-            let port = freePort()
-            let config = """
-                NetworkTCPPort = \(port)
-                MaxPDUSize = 16384
-                MaxAssociations = 16
-                HostTable BEGIN
-                HostTable END
-                VendorTable BEGIN
-                VendorTable END
-                AETable BEGIN
-                QRSCP \(area) RW (1000, 1024mb) ANY
-                AETable END
-                """
-            try config.write(toFile: directory + "/qr.cfg", atomically: true, encoding: .utf8)
-            peer = try PeerProcess(
-                FerryCLI.path, ["qrscp", "-v", "-c", directory + "/qr.cfg", "+xa"] + extra, port: port)
-            if !files.isEmpty {
-                let sent = try Tools.run(
-                    "/usr/bin/dcmsend", ["-aec", "QRSCP", "127.0.0.1", String(port)] + files,
-                    environment: ["TCP_NODELAY": "1"])
-                guard sent.status == 0 else { throw PeerError(message: "dcmsend: \(sent.stderr)") }
-            }
-        }
-
-        /// DCMTK findscu's answers (extracted with -X), read back.
-        func find(
-            _ model: String, _ keys: [String], extra: [String] = []
-        ) throws -> (responses: [DataSet], output: String) {
-            let out = try Corpus.temporaryDirectory("findscu")
-            let r = try Tools.run(
-                "/usr/bin/findscu",
-                [model, "-v", "-aec", "QRSCP", "-X", "-od", out] + extra + keys.flatMap { ["-k", $0] } + [
-                    "127.0.0.1", String(peer.port),
-                ], environment: ["TCP_NODELAY": "1"])
-            let files = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("rsp") }.sorted()
-            return (try files.map { try Part10Reader.read(path: out + "/" + $0).dataSet }, r.stdout + r.stderr)
-        }
-    }
-
     /// The corpus as its headers describe it.
     struct Expected {
         var patients: [String: Set<String>] = [:]  // patient ID -> studies
@@ -87,7 +39,7 @@ struct FindInteropTests {
     @Test func everyLevelOfBothModelsAnswersWhatTheCorpusHolds() throws {
         let files = try Corpus.files("tiny").filter { $0.hasSuffix(".dcm") }
         let expected = try Expected(files)
-        let archive = try Archive(files: files)
+        let archive = try QRSCPProcess(files: files)
         defer { archive.peer.stop() }
 
         // Study Root, STUDY: one answer per study (never per instance), with the index's counts.
@@ -139,7 +91,7 @@ struct FindInteropTests {
     @Test func eachKindOfMatching() throws {
         let files = try Corpus.files("tiny").filter { $0.hasSuffix(".dcm") }
         let expected = try Expected(files)
-        let archive = try Archive(files: files)
+        let archive = try QRSCPProcess(files: files)
         defer { archive.peer.stop() }
         let uids = expected.studies.keys.sorted()
         try #require(uids.count >= 2)
@@ -178,7 +130,7 @@ struct FindInteropTests {
         let files = try Corpus.files("small").filter { $0.hasSuffix(".dcm") }
         let expected = try Expected(files)
         // A slow SCP (0.2 s before each answer), so the cancel arrives mid-answer.
-        let archive = try Archive(files: files, extra: ["--sleep-between-responses", "0.2"])
+        let archive = try QRSCPProcess(files: files, extra: ["--sleep-between-responses", "0.2"])
         defer { archive.peer.stop() }
         let (refused, log) = try archive.find("-S", ["PatientName=X"])
         #expect(refused.isEmpty)
@@ -195,7 +147,7 @@ struct FindInteropTests {
     /// that refuses broad queries (A700): the client sees the first N and the status.
     @Test func capResultsEndsWithTheChosenStatus() throws {
         let files = try Corpus.files("small").filter { $0.hasSuffix(".dcm") }
-        let archive = try Archive(files: files, extra: ["--cap-results", "3", "--cap-status", "A700"])
+        let archive = try QRSCPProcess(files: files, extra: ["--cap-results", "3", "--cap-status", "A700"])
         defer { archive.peer.stop() }
         let (capped, log) = try archive.find("-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID"])
         #expect(capped.count == 3, "\(log)")
@@ -224,7 +176,7 @@ struct FindInteropTests {
             try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: file.transferSyntax), to: path)
             made.append(path)
         }
-        let archive = try Archive(files: made)
+        let archive = try QRSCPProcess(files: made)
         defer { archive.peer.stop() }
         let (found, log) = try archive.find(
             "-P", ["QueryRetrieveLevel=PATIENT", "SpecificCharacterSet=ISO_IR 192", "PatientName=MÜLLER*", "PatientID"])

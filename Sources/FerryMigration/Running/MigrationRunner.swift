@@ -22,14 +22,6 @@ public enum RunOutcome: String, Sendable {
     }
 }
 
-/// Set from a signal handler: stop taking new files, finish what is in flight.
-public final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func stop() { flag.store(true, ordering: .relaxed) }
-    public var isSet: Bool { flag.load(ordering: .relaxed) }
-}
-
 /// Sends the manifest's planned instances through a pool of associations, checkpointing every
 /// file: `sending` is committed before its C-STORE-RQ, the terminal state only after its
 /// C-STORE-RSP. A killed run leaves `sending` rows, which the next run retries.

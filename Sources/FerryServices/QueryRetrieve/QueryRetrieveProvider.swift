@@ -16,8 +16,29 @@ public protocol QueryRetrieveProvider: Sendable {
     /// a `ServiceError` with the status to answer (A900, C000, A700...).
     func find(_ query: Query, calledAE: String) throws(ServiceError) -> [DataSet]
 
+    /// The instances a C-MOVE or C-GET of `query` sends, every one under each match.
+    func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance]
+
+    /// Where the C-MOVE destination `aeTitle` listens, or nil (A801: unknown destination).
+    func moveDestination(_ aeTitle: String, calledAE: String) -> (host: String, port: Int)?
+
     /// Indexes a file the receiver has just stored for `calledAE`. A duplicate SOP instance
     /// or an instance that cannot be indexed is a `ServiceError` with the status to answer
     /// (the provider removes the new file then).
     func stored(path: String, calledAE: String) throws(ServiceError)
+}
+
+/// A stored instance a retrieve sends.
+public struct StoredInstance: Sendable, Equatable {
+    public var path: String
+    public var sopClassUID: String
+    public var sopInstanceUID: String
+    public var transferSyntaxUID: String
+
+    public init(path: String, sopClassUID: String, sopInstanceUID: String, transferSyntaxUID: String) {
+        self.path = path
+        self.sopClassUID = sopClassUID
+        self.sopInstanceUID = sopInstanceUID
+        self.transferSyntaxUID = transferSyntaxUID
+    }
 }

@@ -243,8 +243,8 @@ final class AcceptorSession {
                 StoreInProgress(
                     command: command, contextID: contextID, file: file,
                     deadline: .now() + settings.limits.storeTime, refusal: refusal))
-        case .cFindRQ? where settings.queryRetrieve != nil:
-            guard command.hasDataSet else { throw AssociationError.protocolError("C-FIND-RQ without an identifier") }
+        case .cFindRQ? where settings.queryRetrieve != nil, .cMoveRQ? where settings.queryRetrieve != nil:
+            guard command.hasDataSet else { throw AssociationError.protocolError("a request without an identifier") }
             return .identifier(command, contextID, [])
         case .cCancelRQ?:
             // A cancel after its operation ended (the responses crossed): nothing to do.
@@ -257,35 +257,56 @@ final class AcceptorSession {
 
     // MARK: Query/Retrieve
 
-    /// C-FIND (PS3.4 C.4.1): a pending response per match, each with its identifier, then
-    /// the final status. A C-CANCEL-RQ arriving meanwhile ends it with FE00 (PS3.7 9.3.2.3).
+    /// The identifier of a C-FIND, C-MOVE or C-GET, read; refusals carry their status.
+    private func readQuery(_ bytes: [UInt8], sopClass: String, encoding: Encoding) throws(ServiceError) -> Query {
+        guard let (model, _) = InformationModel.lookup(sopClass) else {
+            throw ServiceError(.refused, "not a Query/Retrieve SOP class", status: .sopClassNotSupported)
+        }
+        let identifier: DataSet
+        do { identifier = try DataSetDecoder.decode(bytes, encoding: encoding) } catch {
+            throw ServiceError(.refused, "undecodable identifier: \(error)", status: .unableToProcess)
+        }
+        return try Query(identifier: identifier, model: model)
+    }
+
     private func serveQuery(
         _ command: CommandSet, contextID: UInt8, identifier bytes: [UInt8], on association: Association
     ) async throws {
         guard let provider = settings.queryRetrieve, let pc = association.context(contextID) else { return }
-        let id = command.messageID ?? 0
         let sopClass = command.affectedSOPClassUID ?? pc.abstractSyntax
         let encoding = Encoding(TransferSyntax.lookup(pc.transferSyntax) ?? .implicitVRLittleEndian)
+        let query: Query
+        do throws(ServiceError) { query = try readQuery(bytes, sopClass: sopClass, encoding: encoding) } catch {
+            logger.warning("Request refused: \(error)")
+            let field: CommandField = command.field == .cMoveRQ ? .cMoveRSP : .cFindRSP
+            try await association.sendCommand(
+                .queryRSP(
+                    field, respondingTo: command.messageID ?? 0, sopClass: sopClass,
+                    status: error.status ?? .unableToProcess, hasDataSet: false, errorComment: error.message),
+                contextID: contextID)
+            return
+        }
+        if command.field == .cMoveRQ {
+            try await serveMove(command, query: query, contextID: contextID, provider: provider, on: association)
+        } else {
+            try await serveFind(
+                command, query: query, contextID: contextID, encoding: encoding, provider: provider, on: association)
+        }
+    }
+
+    /// C-FIND (PS3.4 C.4.1): a pending response per match, each with its identifier, then
+    /// the final status. A C-CANCEL-RQ arriving meanwhile ends it with FE00 (PS3.7 9.3.2.3).
+    private func serveFind(
+        _ command: CommandSet, query: Query, contextID: UInt8, encoding: Encoding,
+        provider: any QueryRetrieveProvider, on association: Association
+    ) async throws {
+        let id = command.messageID ?? 0
+        let sopClass = command.affectedSOPClassUID ?? ""
         func final(_ status: DIMSEStatus, _ comment: String? = nil) async throws {
             try await association.sendCommand(
                 .queryRSP(
                     .cFindRSP, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: false,
                     errorComment: comment), contextID: contextID)
-        }
-        let query: Query
-        do throws(ServiceError) {
-            guard let (model, _) = InformationModel.lookup(sopClass) else {
-                throw ServiceError(.refused, "not a Query/Retrieve SOP class", status: .sopClassNotSupported)
-            }
-            let identifier: DataSet
-            do { identifier = try DataSetDecoder.decode(bytes, encoding: encoding) } catch {
-                throw ServiceError(.refused, "undecodable identifier: \(error)", status: .unableToProcess)
-            }
-            query = try Query(identifier: identifier, model: model)
-        } catch {
-            logger.warning("Find refused: \(error)")
-            try await final(error.status ?? .unableToProcess, error.message)
-            return
         }
         logger.info(
             "Received Find Request: MsgID \(id), \(query.model.rawValue) \(query.level.rawValue), \(query.keys.count) keys, from \(callingAE.escapedForLog())"
@@ -328,6 +349,132 @@ final class AcceptorSession {
         }
         logger.info("Find answered: \(matches.count) matches")
         try await final(.success)
+    }
+
+    /// C-MOVE (PS3.4 C.4.2): the matches' instances sent to the destination over a storage
+    /// association of our own (calling AE: the AE title the mover called), each C-STORE-RQ
+    /// naming the move's originator; a pending response with the four counters after each
+    /// sub-operation; C-CANCEL stops before the next one (FE00 with the counts). Final status:
+    /// 0000 all stored, B000 some failed or warned, A702 all failed (with the Failed SOP
+    /// Instance UID List), A801 an unknown destination.
+    private func serveMove(
+        _ command: CommandSet, query: Query, contextID: UInt8, provider: any QueryRetrieveProvider,
+        on association: Association
+    ) async throws {
+        let id = command.messageID ?? 0
+        let sopClass = command.affectedSOPClassUID ?? ""
+        let pc = association.context(contextID)
+        let encoding = Encoding(TransferSyntax.lookup(pc?.transferSyntax ?? "") ?? .implicitVRLittleEndian)
+        func respond(
+            _ status: DIMSEStatus, _ counts: SubOperationCounts?, failed: [String] = [], comment: String? = nil
+        ) async throws {
+            let list = status != .pending && status != .success && !failed.isEmpty
+            try await association.sendCommand(
+                .queryRSP(
+                    .cMoveRSP, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: list, counts: counts,
+                    errorComment: comment), contextID: contextID)
+            if list {
+                var ds = DataSet()
+                ds.set(QueryKeys.failedSOPInstanceUIDList, .UI, failed.joined(separator: "\\"))
+                var source = BytesSource(try DataSetWriter(encoding: encoding).encode(ds))
+                try await association.sendDataSet(contextID: contextID, source: &source)
+            }
+        }
+        let destinationAE = command.moveDestination ?? ""
+        logger.info(
+            "Received Move Request: MsgID \(id), \(query.model.rawValue) \(query.level.rawValue), to \(destinationAE.escapedForLog()), from \(callingAE.escapedForLog())"
+        )
+        guard let destination = provider.moveDestination(destinationAE, calledAE: calledAE) else {
+            logger.warning("Move destination unknown: \(destinationAE.escapedForLog())")
+            try await respond(.moveDestinationUnknown, nil, comment: "move destination \(destinationAE) unknown")
+            return
+        }
+        let called = calledAE
+        let found = try await BlockingPool.shared.run {
+            () -> Result<([OutgoingFile], [String]), ServiceError> in
+            let instances: [StoredInstance]
+            do throws(ServiceError) { instances = try provider.instances(query, calledAE: called) } catch {
+                return .failure(error)
+            }
+            // A file that no longer reads is a failed sub-operation, not a failed move.
+            var files: [OutgoingFile] = []
+            var unreadable: [String] = []
+            for i in instances {
+                do { files.append(try OutgoingFile(try HeaderScan.summary(path: i.path))) } catch {
+                    unreadable.append(i.sopInstanceUID)
+                }
+            }
+            return .success((files, unreadable))
+        }
+        let files: [OutgoingFile]
+        var failedUIDs: [String]
+        switch found {
+        case .success(let (f, u)): (files, failedUIDs) = (f, u)
+        case .failure(let error):
+            logger.warning("Move refused: \(error)")
+            try await respond(error.status ?? .unableToProcess, nil, comment: error.message)
+            return
+        }
+        var counts = SubOperationCounts(remaining: files.count, failed: failedUIDs.count)
+        if files.isEmpty {
+            let status: DIMSEStatus = failedUIDs.isEmpty ? .success : .unableToPerformSubOperations
+            counts.remaining = nil
+            try await respond(status, counts, failed: failedUIDs)
+            return
+        }
+        var store = StoreSettings(host: destination.host, port: destination.port)
+        store.association.callingAE = calledAE
+        store.association.calledAE = destinationAE
+        store.association.maxReceivePDU = settings.maxReceivePDU
+        store.timeouts = settings.timeouts
+        store.retryPolicy = .dcmtk(halt: false)
+        store.moveOriginator = (callingAE, id)
+        let stop = StopFlag()
+        store.stop = stop
+        let (outcomes, continuation) = AsyncStream<StoreOutcome>.makeStream()
+        store.onOutcome = { continuation.yield($0) }
+        let scu = StoreSCU(settings: store, logger: logger)
+        let run = Task {
+            await scu.run(files)
+            continuation.finish()
+        }
+        var cancelled = false
+        for await outcome in outcomes {
+            counts.remaining = (counts.remaining ?? 1) - 1
+            if outcome.succeeded {
+                if outcome.status?.category == .warning { counts.warning += 1 } else { counts.completed += 1 }
+            } else {
+                counts.failed += 1
+                failedUIDs.append(outcome.sopInstanceUID)
+            }
+            if !cancelled, try await cancelRequested(id, on: association) {
+                cancelled = true
+                stop.stop()
+                logger.info("Move cancelled with \(counts.remaining ?? 0) sub-operations not started")
+            }
+            if !cancelled, (counts.remaining ?? 0) > 0 { try await respond(.pending, counts) }
+        }
+        await run.value
+        let status: DIMSEStatus
+        if cancelled {
+            status = .cancel
+        } else {
+            counts.remaining = nil
+            status =
+                counts.failed == 0 && counts.warning == 0
+                ? .success
+                : (counts.completed == 0 && counts.warning == 0
+                    ? .unableToPerformSubOperations : .subOperationsWithFailures)
+        }
+        let meaning =
+            switch status {
+            case .success: "success"
+            case .cancel: "cancelled"
+            case .unableToPerformSubOperations: "unable to perform sub-operations"
+            default: "sub-operations complete, one or more failures"
+            }
+        logger.info("Move ended: 0x\(status.hex) (\(meaning)), \(counts)")
+        try await respond(status, counts, failed: failedUIDs)
     }
 
     /// Whether the peer has sent a C-CANCEL-RQ for message `id` (read without waiting). Any

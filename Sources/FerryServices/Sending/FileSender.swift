@@ -22,6 +22,8 @@ public struct FileSender: Sendable {
     /// What may be done to a file whose own syntax the destination did not accept.
     public var policy: TranscodingPolicy
     public var logger: Logger
+    /// Set on the C-STORE-RQs of C-MOVE sub-operations.
+    public var moveOriginator: (aeTitle: String, messageID: UInt16)?
 
     public init(
         conversion: DataSetConversion = DataSetConversion(), priority: Priority = .medium, policy: TranscodingPolicy,
@@ -100,7 +102,7 @@ public struct FileSender: Sendable {
                 outcome.bytes = source.length
                 response = try await association.store(
                     sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,
-                    contextID: contextID, data: &source, priority: priority)
+                    contextID: contextID, data: &source, priority: priority, moveOriginator: moveOriginator)
             case .convert(let contextID, let ts):
                 let encoded: (bytes: [UInt8], instance: String)
                 switch prepared.encoded {
@@ -121,7 +123,7 @@ public struct FileSender: Sendable {
                 outcome.sopInstanceUID = encoded.instance
                 response = try await association.store(
                     sopClass: file.sopClassUID, sopInstance: encoded.instance,
-                    contextID: contextID, data: &source, priority: priority)
+                    contextID: contextID, data: &source, priority: priority, moveOriginator: moveOriginator)
             }
             let status = response.status ?? DIMSEStatus(0xFFFF)
             outcome.status = status

@@ -24,6 +24,13 @@ public struct StoreSettings: Sendable {
     public var conversion = DataSetConversion()
     public var invention: UIDInvention?
     public var priority: Priority = .medium
+    /// For C-MOVE sub-operations: the Move Originator AE title and Message ID every
+    /// C-STORE-RQ carries (PS3.7 9.3.1.1).
+    public var moveOriginator: (aeTitle: String, messageID: UInt16)?
+    /// When set, no further file is sent (a C-CANCEL of the C-MOVE they serve).
+    public var stop: StopFlag?
+    /// Called with each file's outcome as it is known (a C-MOVE's pending responses).
+    public var onOutcome: (@Sendable (StoreOutcome) -> Void)?
 
     public init(host: String, port: Int) {
         self.host = host
@@ -107,7 +114,7 @@ public final class StoreSCU: SendLoopDelegate {
 
     // MARK: SendLoopDelegate
 
-    public var stopRequested: Bool { false }
+    public var stopRequested: Bool { settings.stop?.isSet ?? false }
 
     public func takeWork(preferring plan: Int?) async -> (plan: Int, files: [Int])? { work.popLast() }
 
@@ -131,9 +138,10 @@ public final class StoreSCU: SendLoopDelegate {
 
     public func send(_ file: Int, upcoming: ArraySlice<Int>, on association: Association) async -> StoreOutcome {
         let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
-        let sender = FileSender(
+        var sender = FileSender(
             conversion: settings.conversion, priority: settings.priority, policy: .dcmtk(preferred: preferred),
             logger: logger)
+        sender.moveOriginator = settings.moveOriginator
         return await sender.send(files[file], on: association, invention: &invention)
     }
 
@@ -171,6 +179,7 @@ public final class StoreSCU: SendLoopDelegate {
 
     private func record(_ outcome: StoreOutcome) {
         outcomes.append(outcome)
+        settings.onOutcome?(outcome)
         if !outcome.succeeded {
             unsuccessful = true
             if let s = outcome.status { lastFailureStatus = s }

@@ -52,6 +52,12 @@ enum QRSCPTool {
             DCMTKOption(nil, "--no-check-find", [], "do not check C-FIND identifier attributes (default)", group: q) {
                 s, _ in s.archive.checkFind = false
             },
+            DCMTKOption(
+                "-XM", "--check-move", [], "check C-MOVE identifier attributes (A900 if not unique keys)", group: q
+            ) { s, _ in s.archive.checkMove = true },
+            DCMTKOption(nil, "--no-check-move", [], "do not check C-MOVE identifier attributes (default)", group: q) {
+                s, _ in s.archive.checkMove = false
+            },
             DCMTKOption("-QP", "--no-patient-root", [], "do not support Patient Root Q/R models", group: q) { s, _ in
                 s.archive.models.remove(.patientRoot)
             },
@@ -137,7 +143,8 @@ enum QRSCPTool {
             receiver.limits.maxAssociations = max
         }
         receiver.policy.aeTitle = configuration.areas.first?.aeTitle ?? "QRSCP"
-        receiver.policy.queryRetrieveSOPClasses = Set(parsed.archive.models.map { $0.sopClass(.find) })
+        receiver.policy.queryRetrieveSOPClasses = Set(
+            parsed.archive.models.flatMap { [$0.sopClass(.find), $0.sopClass(.move)] })
         do {
             receiver.queryRetrieve = try Archive(configuration: configuration, options: parsed.archive, logger: logger)
         } catch {

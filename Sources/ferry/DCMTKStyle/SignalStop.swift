@@ -1,5 +1,6 @@
 import Dispatch
 import FerryMigration
+import FerryServices
 import Glibc
 
 /// SIGINT/SIGTERM during `ferry run`: the runner stops taking files and finishes cleanly.

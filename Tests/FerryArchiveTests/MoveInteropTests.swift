@@ -1,0 +1,105 @@
+import FerryDICOM
+import Foundation
+import TestSupport
+import Testing
+
+/// DCMTK movescu against `ferry qrscp` (issue 15): C-MOVE into DCMTK storescp and into
+/// `ferry storescp`, every instance once and identical; unknown and unreachable destinations,
+/// sub-operations the destination refuses, cancel.
+@Suite(.scratch)
+struct MoveInteropTests {
+    static func corpus() throws -> (files: [String], sources: [String: String], studies: [String]) {
+        let sources = try Interop.sources("tiny")
+        var studies = Set<String>()
+        for path in sources.values {
+            if let uid = try HeaderScan.summary(path: path).studyInstanceUID { studies.insert(uid) }
+        }
+        return (sources.values.sorted(), sources, studies.sorted())
+    }
+
+    static func files(in dir: String) -> [String] { DirectoryWalker().files(under: [dir]) }
+
+    @Test func everyInstanceArrivesOnceAndIdenticalInDCMTKAndFerryReceivers() throws {
+        let (files, sources, studies) = try Self.corpus()
+        let dcmtkDir = try Corpus.temporaryDirectory("move-dcmtk")
+        let profile = try Interop.acceptAllProfile(for: sources, directory: dcmtkDir)
+        let dcmtkOut = dcmtkDir + "/out"
+        try FileManager.default.createDirectory(atPath: dcmtkOut, withIntermediateDirectories: true)
+        // DCMTK storescp taking every syntax, so compressed instances travel as they are.
+        let dcmtk = try PeerProcess.dcmtkStorescp(outputDirectory: dcmtkOut, ["-xf", profile, "AcceptAll"])
+        defer { dcmtk.stop() }
+        let ferryOut = try Corpus.temporaryDirectory("move-ferry")
+        let ferryPort = freePort()
+        let ferry = try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", ferryOut, String(ferryPort)], port: ferryPort)
+        defer { ferry.stop() }
+        let qr = try QRSCPProcess(files: files, destinations: [("DCMTKRX", dcmtk.port), ("FERRYRX", ferryPort)])
+        defer { qr.peer.stop() }
+
+        for (name, dir) in [("DCMTKRX", dcmtkOut), ("FERRYRX", ferryOut)] {
+            let log = try qr.move(studies: studies, to: name)
+            #expect(log.contains("Received Final Move Response (Success)"), "\(name): \(log)")
+            let received = Self.files(in: dir)
+            #expect(received.count == files.count, "\(name): every instance once")
+            #expect(Interop.compare(sent: sources, received: Interop.received(dir)).isEmpty, "\(name)")
+        }
+        // The sub-operations name the move's originator (PS3.7 9.3.1.1) and come from the AE
+        // title the mover called.
+        #expect(qr.peer.log().contains("Move ended: 0x0000 (success), remaining -, completed \(files.count), failed 0"))
+        #expect(ferry.log().contains("Association Received from 127.0.0.1"))
+        #expect(ferry.log().contains("QRSCP -> FERRYRX"), "\(ferry.log())")
+    }
+
+    @Test func unknownAndUnreachableDestinationsAndRefusedSubOperations() throws {
+        let (files, sources, studies) = try Self.corpus()
+        let closed = freePort()
+        // A receiver that takes MR images only: the secondary capture ones fail (no context).
+        let mr = sources.filter { (try? HeaderScan.summary(path: $0.value).sopClassUID) == "1.2.840.10008.5.1.4.1.1.4" }
+        try #require(!mr.isEmpty && mr.count < sources.count)
+        let dir = try Corpus.temporaryDirectory("move-mr-only")
+        let profile = try Interop.acceptAllProfile(for: mr, directory: dir)
+        let out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let mrOnly = try PeerProcess.dcmtkStorescp(outputDirectory: out, ["-xf", profile, "AcceptAll"])
+        defer { mrOnly.stop() }
+        let qr = try QRSCPProcess(files: files, destinations: [("DOWN", closed), ("MRONLY", mrOnly.port)])
+        defer { qr.peer.stop() }
+
+        let unknown = try qr.move(studies: studies, to: "NOBODY")
+        #expect(unknown.contains("Received Final Move Response (Refused: MoveDestinationUnknown)"), "\(unknown)")
+
+        let down = try qr.move(studies: studies, to: "DOWN")
+        #expect(down.contains("Received Final Move Response (Refused: OutOfResourcesSubOperations)"), "\(down)")
+        #expect(qr.peer.log().contains("Move ended: 0xA702 (unable to perform sub-operations)"), "\(qr.peer.log())")
+        #expect(qr.peer.log().contains("completed 0, failed \(files.count), warning 0"))
+
+        let partial = try qr.move(studies: studies, to: "MRONLY")
+        #expect(
+            partial.contains("Received Final Move Response (Warning: SubOperationsCompleteOneOrMoreFailures)"),
+            "\(partial)")
+        #expect(
+            qr.peer.log().contains(
+                "Move ended: 0xB000 (sub-operations complete, one or more failures), remaining -, completed \(mr.count), failed \(files.count - mr.count)"
+            ),
+            "\(qr.peer.log())")
+        #expect(Self.files(in: out).count == mr.count)
+    }
+
+    @Test func cancelStopsTheSubOperations() throws {
+        let (files, _, studies) = try Self.corpus()
+        let out = try Corpus.temporaryDirectory("move-cancel")
+        let port = freePort()
+        // A slow receiver (0.3 s after each store), so the cancel arrives mid-move.
+        let slow = try PeerProcess(
+            FerryCLI.path, ["storescp", "+xa", "--sleep-after", "0.3", "-od", out, String(port)], port: port)
+        defer { slow.stop() }
+        let qr = try QRSCPProcess(files: files, destinations: [("SLOW", port)])
+        defer { qr.peer.stop() }
+        let log = try qr.move(studies: studies, to: "SLOW", extra: ["--cancel", "1"])
+        #expect(
+            log.contains("Received Final Move Response (Cancel: SubOperationsTerminatedDueToCancelIndication)"),
+            "\(log)")
+        #expect(qr.peer.log().contains("Move ended: 0xFE00 (cancelled)"), "\(qr.peer.log())")
+        #expect(Self.files(in: out).count < files.count)
+    }
+}
