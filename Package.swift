@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryArchiveTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "TestSupport"]
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "FerryCodecs", "TestSupport"]
         ),
         .testTarget(
             name: "FerryNetworkTests",

@@ -29,6 +29,9 @@ public final class Association {
     private var unread: [InboundMessage] = []
     private var command: (contextID: UInt8, bytes: [UInt8])?
     private var dataSetContext: UInt8?
+    /// C-CANCEL-RQs that arrived while a response was awaited (an SCP's C-GET sub-operation
+    /// waits for C-STORE-RSPs while its requestor may cancel): message IDs they name.
+    private var cancels: Set<UInt16> = []
 
     public var isUsable: Bool { machine.state == .sta6 }
     public var callingAE: String { request.callingAE }
@@ -280,6 +283,11 @@ public final class Association {
             switch try await receiveOne(timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
             {
             case .command(let command, _):
+                if command.field == .cCancelRQ, field != .cCancelRQ {
+                    // A cancel may come at any time (PS3.7 9.3.2.3); its operation's owner takes it.
+                    cancels.insert(command.messageIDBeingRespondedTo ?? 0)
+                    continue
+                }
                 guard command.rawField == Int(field.rawValue) else {
                     throw await fail(
                         AssociationError.protocolError(
@@ -308,6 +316,9 @@ public final class Association {
             }
         }
     }
+
+    /// Whether a C-CANCEL-RQ for message `id` arrived while a response was awaited (taken once).
+    public func takeCancel(respondingTo id: UInt16) -> Bool { cancels.remove(id) != nil }
 
     /// The next part of a DIMSE message.
     func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {

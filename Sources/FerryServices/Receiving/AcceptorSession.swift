@@ -89,6 +89,13 @@ final class AcceptorSession {
                 if let id = rq.userInformation.userIdentity, id.positiveResponseRequested {
                     info.userIdentityResponse = []
                 }
+                // C-GET (PS3.4 C.5.3, PS3.7 D.3.3.4): a requestor that offers to be the
+                // Storage SCP of a class gets the role, so this archive sends on its association.
+                if settings.queryRetrieve != nil, settings.queryRetrieveGet {
+                    info.roleSelections = rq.userInformation.roleSelections.filter {
+                        $0.scp && settings.policy.supports($0.sopClass)
+                    }.map { RoleSelection(sopClass: $0.sopClass, scu: $0.scu, scp: true) }
+                }
                 return .accept(results, info)
             }
         }
@@ -243,7 +250,8 @@ final class AcceptorSession {
                 StoreInProgress(
                     command: command, contextID: contextID, file: file,
                     deadline: .now() + settings.limits.storeTime, refusal: refusal))
-        case .cFindRQ? where settings.queryRetrieve != nil, .cMoveRQ? where settings.queryRetrieve != nil:
+        case .cFindRQ? where settings.queryRetrieve != nil, .cMoveRQ? where settings.queryRetrieve != nil,
+            .cGetRQ? where settings.queryRetrieve != nil && settings.queryRetrieveGet:
             guard command.hasDataSet else { throw AssociationError.protocolError("a request without an identifier") }
             return .identifier(command, contextID, [])
         case .cCancelRQ?:
@@ -278,7 +286,12 @@ final class AcceptorSession {
         let query: Query
         do throws(ServiceError) { query = try readQuery(bytes, sopClass: sopClass, encoding: encoding) } catch {
             logger.warning("Request refused: \(error)")
-            let field: CommandField = command.field == .cMoveRQ ? .cMoveRSP : .cFindRSP
+            let field: CommandField =
+                switch command.field {
+                case .cMoveRQ?: .cMoveRSP
+                case .cGetRQ?: .cGetRSP
+                default: .cFindRSP
+                }
             try await association.sendCommand(
                 .queryRSP(
                     field, respondingTo: command.messageID ?? 0, sopClass: sopClass,
@@ -286,8 +299,8 @@ final class AcceptorSession {
                 contextID: contextID)
             return
         }
-        if command.field == .cMoveRQ {
-            try await serveMove(command, query: query, contextID: contextID, provider: provider, on: association)
+        if command.field == .cMoveRQ || command.field == .cGetRQ {
+            try await serveRetrieve(command, query: query, contextID: contextID, provider: provider, on: association)
         } else {
             try await serveFind(
                 command, query: query, contextID: contextID, encoding: encoding, provider: provider, on: association)
@@ -351,17 +364,20 @@ final class AcceptorSession {
         try await final(.success)
     }
 
-    /// C-MOVE (PS3.4 C.4.2): the matches' instances sent to the destination over a storage
-    /// association of our own (calling AE: the AE title the mover called), each C-STORE-RQ
-    /// naming the move's originator; a pending response with the four counters after each
-    /// sub-operation; C-CANCEL stops before the next one (FE00 with the counts). Final status:
-    /// 0000 all stored, B000 some failed or warned, A702 all failed (with the Failed SOP
-    /// Instance UID List), A801 an unknown destination.
-    private func serveMove(
+    /// C-MOVE (PS3.4 C.4.2) and C-GET (C.4.3): the matches' instances sent, for C-MOVE to
+    /// the destination over a storage association of our own (calling AE: the AE title the
+    /// mover called), each C-STORE-RQ naming the move's originator; for C-GET on this very
+    /// association, in the contexts the requestor offered with the SCP role. A pending response
+    /// with the four counters after each sub-operation; C-CANCEL stops before the next one
+    /// (FE00 with the counts). Final status: 0000 all stored, B000 some failed or warned, A702
+    /// all failed (with the Failed SOP Instance UID List), A801 an unknown move destination.
+    private func serveRetrieve(
         _ command: CommandSet, query: Query, contextID: UInt8, provider: any QueryRetrieveProvider,
         on association: Association
     ) async throws {
         let id = command.messageID ?? 0
+        let isGet = command.field == .cGetRQ
+        let responseField: CommandField = isGet ? .cGetRSP : .cMoveRSP
         let sopClass = command.affectedSOPClassUID ?? ""
         let pc = association.context(contextID)
         let encoding = Encoding(TransferSyntax.lookup(pc?.transferSyntax ?? "") ?? .implicitVRLittleEndian)
@@ -371,7 +387,8 @@ final class AcceptorSession {
             let list = status != .pending && status != .success && !failed.isEmpty
             try await association.sendCommand(
                 .queryRSP(
-                    .cMoveRSP, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: list, counts: counts,
+                    responseField, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: list,
+                    counts: counts,
                     errorComment: comment), contextID: contextID)
             if list {
                 var ds = DataSet()
@@ -382,9 +399,10 @@ final class AcceptorSession {
         }
         let destinationAE = command.moveDestination ?? ""
         logger.info(
-            "Received Move Request: MsgID \(id), \(query.model.rawValue) \(query.level.rawValue), to \(destinationAE.escapedForLog()), from \(callingAE.escapedForLog())"
+            "Received \(isGet ? "Get" : "Move") Request: MsgID \(id), \(query.model.rawValue) \(query.level.rawValue)\(isGet ? "" : ", to \(destinationAE.escapedForLog())"), from \(callingAE.escapedForLog())"
         )
-        guard let destination = provider.moveDestination(destinationAE, calledAE: calledAE) else {
+        let destination = provider.moveDestination(destinationAE, calledAE: calledAE)
+        if !isGet, destination == nil {
             logger.warning("Move destination unknown: \(destinationAE.escapedForLog())")
             try await respond(.moveDestinationUnknown, nil, comment: "move destination \(destinationAE) unknown")
             return
@@ -422,24 +440,27 @@ final class AcceptorSession {
             try await respond(status, counts, failed: failedUIDs)
             return
         }
-        var store = StoreSettings(host: destination.host, port: destination.port)
-        store.association.callingAE = calledAE
-        store.association.calledAE = destinationAE
-        store.association.maxReceivePDU = settings.maxReceivePDU
-        store.timeouts = settings.timeouts
-        store.retryPolicy = .dcmtk(halt: false)
-        store.moveOriginator = (callingAE, id)
         let stop = StopFlag()
-        store.stop = stop
         let (outcomes, continuation) = AsyncStream<StoreOutcome>.makeStream()
-        store.onOutcome = { continuation.yield($0) }
-        let scu = StoreSCU(settings: store, logger: logger)
-        let run = Task {
-            await scu.run(files)
-            continuation.finish()
+        var run: Task<Void, Never>?
+        if let destination {
+            var store = StoreSettings(host: destination.host, port: destination.port)
+            store.association.callingAE = calledAE
+            store.association.calledAE = destinationAE
+            store.association.maxReceivePDU = settings.maxReceivePDU
+            store.timeouts = settings.timeouts
+            store.retryPolicy = .dcmtk(halt: false)
+            store.moveOriginator = (callingAE, id)
+            store.stop = stop
+            store.onOutcome = { continuation.yield($0) }
+            let scu = StoreSCU(settings: store, logger: logger)
+            run = Task {
+                await scu.run(files)
+                continuation.finish()
+            }
         }
         var cancelled = false
-        for await outcome in outcomes {
+        func count(_ outcome: StoreOutcome) async throws {
             counts.remaining = (counts.remaining ?? 1) - 1
             if outcome.succeeded {
                 if outcome.status?.category == .warning { counts.warning += 1 } else { counts.completed += 1 }
@@ -450,11 +471,25 @@ final class AcceptorSession {
             if !cancelled, try await cancelRequested(id, on: association) {
                 cancelled = true
                 stop.stop()
-                logger.info("Move cancelled with \(counts.remaining ?? 0) sub-operations not started")
+                logger.info(
+                    "\(isGet ? "Get" : "Move") cancelled with \(counts.remaining ?? 0) sub-operations not started")
             }
             if !cancelled, (counts.remaining ?? 0) > 0 { try await respond(.pending, counts) }
         }
-        await run.value
+        if let run {
+            for await outcome in outcomes { try await count(outcome) }
+            await run.value
+        } else {
+            // C-GET: each instance on this association, in turn.
+            continuation.finish()
+            var invention: UIDInvention?
+            let sender = FileSender(policy: .dcmtk(preferred: nil), logger: logger)
+            for file in files {
+                if cancelled { break }
+                try await count(await sender.send(file, on: association, invention: &invention))
+                guard association.isUsable else { throw AssociationError.unusable }
+            }
+        }
         let status: DIMSEStatus
         if cancelled {
             status = .cancel
@@ -473,13 +508,14 @@ final class AcceptorSession {
             case .unableToPerformSubOperations: "unable to perform sub-operations"
             default: "sub-operations complete, one or more failures"
             }
-        logger.info("Move ended: 0x\(status.hex) (\(meaning)), \(counts)")
+        logger.info("\(isGet ? "Get" : "Move") ended: 0x\(status.hex) (\(meaning)), \(counts)")
         try await respond(status, counts, failed: failedUIDs)
     }
 
     /// Whether the peer has sent a C-CANCEL-RQ for message `id` (read without waiting). Any
     /// other request in the middle of an operation breaks PS3.7's one-operation rule.
     private func cancelRequested(_ id: UInt16, on association: Association) async throws -> Bool {
+        if association.takeCancel(respondingTo: id) { return true }
         for part in try await association.poll() {
             switch part {
             case .command(let c, _) where c.field == .cCancelRQ:

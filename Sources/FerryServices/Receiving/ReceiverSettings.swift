@@ -16,6 +16,8 @@ public struct ReceiverSettings: Sendable {
     public var limits = ReceiverLimits()
     /// Query/Retrieve over what is stored (ferry qrscp); nil for a plain storage SCP.
     public var queryRetrieve: (any QueryRetrieveProvider)?
+    /// Serve C-GET (dcmqrscp's --disable-get turns it off).
+    public var queryRetrieveGet = true
 
     public init(port: Int) { self.port = port }
 }

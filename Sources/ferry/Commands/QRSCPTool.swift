@@ -58,6 +58,9 @@ enum QRSCPTool {
             DCMTKOption(nil, "--no-check-move", [], "do not check C-MOVE identifier attributes (default)", group: q) {
                 s, _ in s.archive.checkMove = false
             },
+            DCMTKOption(nil, "--disable-get", [], "disable C-GET support", group: q) { s, _ in
+                s.store.receiver.queryRetrieveGet = false
+            },
             DCMTKOption("-QP", "--no-patient-root", [], "do not support Patient Root Q/R models", group: q) { s, _ in
                 s.archive.models.remove(.patientRoot)
             },
@@ -144,7 +147,9 @@ enum QRSCPTool {
         }
         receiver.policy.aeTitle = configuration.areas.first?.aeTitle ?? "QRSCP"
         receiver.policy.queryRetrieveSOPClasses = Set(
-            parsed.archive.models.flatMap { [$0.sopClass(.find), $0.sopClass(.move)] })
+            parsed.archive.models.flatMap {
+                [$0.sopClass(.find), $0.sopClass(.move)] + (receiver.queryRetrieveGet ? [$0.sopClass(.get)] : [])
+            })
         do {
             receiver.queryRetrieve = try Archive(configuration: configuration, options: parsed.archive, logger: logger)
         } catch {

@@ -1,0 +1,48 @@
+import FerryCodecs
+import FerryDICOM
+import Foundation
+import TestSupport
+import Testing
+
+/// DCMTK getscu against `ferry qrscp` (issue 15): the sub-operations travel on the getscu's
+/// own association, in the storage contexts it offered with the SCP role; compressed instances
+/// it did not offer to take are decompressed on the way, losslessly.
+@Suite(.scratch)
+struct GetInteropTests {
+    @Test func everyInstanceArrivesOnceOnTheRequestorsAssociation() throws {
+        let sources = try Interop.sources("tiny")
+        var studies = Set<String>()
+        for path in sources.values {
+            if let uid = try HeaderScan.summary(path: path).studyInstanceUID { studies.insert(uid) }
+        }
+        let qr = try QRSCPProcess(files: sources.values.sorted())
+        defer { qr.peer.stop() }
+        let out = try Corpus.temporaryDirectory("getscu")
+        let r = try Tools.run(
+            "/usr/bin/getscu",
+            [
+                "-S", "-v", "-aec", "QRSCP", "-od", out, "-k", "QueryRetrieveLevel=STUDY",
+                "-k", "StudyInstanceUID=\(studies.sorted().joined(separator: "\\"))", "127.0.0.1", String(qr.peer.port),
+            ], environment: ["TCP_NODELAY": "1"])
+        let log = r.stdout + r.stderr
+        #expect(r.status == 0, "\(log)")
+        #expect(log.contains("Number of Completed Suboperations : \(sources.count)"), "\(log)")
+        #expect(log.contains("Number of Failed Suboperations    : 0"), "\(log)")
+        let received = Interop.received(out)
+        #expect(Set(received.keys) == Set(sources.keys), "every instance once")
+        #expect(DirectoryWalker().files(under: [out]).count == sources.count)
+        // Uncompressed instances arrive as they were; compressed ones as their decoded pixels.
+        for (uid, source) in sources {
+            guard let target = received[uid] else { continue }
+            let a = try Part10Reader.read(path: source), b = try Part10Reader.read(path: target)
+            if a.transferSyntax.isEncapsulated {
+                let decoded = try Transcoder().transcode(
+                    a.dataSet, from: a.transferSyntax, to: .explicitVRLittleEndian)
+                #expect(decoded[.pixelData]?.bytes == b.dataSet[.pixelData]?.bytes, "\(source): pixels")
+            } else {
+                #expect(DataSetComparison.differences(a.dataSet, b.dataSet).isEmpty, "\(source)")
+            }
+        }
+        #expect(qr.peer.log().contains("Get ended: 0x0000 (success), remaining -, completed \(sources.count)"))
+    }
+}
