@@ -14,6 +14,7 @@ enum Main {
         "echo": EchoTool.run,
         "storescp": StoreSCPTool.run,
         "qrscp": QRSCPTool.run,
+        "findscu": FindSCUTool.run,
     ]
 
     static func main() async {
@@ -48,6 +49,7 @@ struct Ferry: AsyncParsableCommand {
               ferry echo [options] peer port                     C-ECHO SCU (DCMTK echoscu)
               ferry storescp [options] port                      Storage SCP (DCMTK storescp)
               ferry qrscp [options] [port]                       Q/R SCP and archive (DCMTK dcmqrscp)
+              ferry findscu [options] peer port [dcmfile-in...]  C-FIND SCU (DCMTK findscu)
             """,
         version: FerryVersion.string,
         subcommands: [Plan.self, Run.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self, Sample.self]

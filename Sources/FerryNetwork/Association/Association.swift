@@ -320,8 +320,8 @@ public final class Association {
     /// Whether a C-CANCEL-RQ for message `id` arrived while a response was awaited (taken once).
     public func takeCancel(respondingTo id: UInt16) -> Bool { cancels.remove(id) != nil }
 
-    /// The next part of a DIMSE message.
-    func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {
+    /// The next part of a DIMSE message (one at a time, where `receive` gives a batch).
+    public func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {
         if unread.isEmpty { unread = try await receive(timeout: timeout, what: what) }
         return unread.removeFirst()
     }

@@ -1,0 +1,212 @@
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Logging
+
+/// `ferry findscu`: C-FIND SCU with DCMTK findscu's options and exit codes (0 when the
+/// queries ran, whatever their final status; 1 a command line or query file error; 2 no
+/// association), and `--json` for the DICOM JSON model of the responses.
+enum FindSCUTool {
+    struct Settings {
+        var common = CommonOptions.Values()
+        var model = InformationModel.studyRoot
+        var keys: [String] = []
+        var cancelAfter: Int?
+        var extract = false
+        var outputDirectory = "."
+        var showResponses: Bool?
+        var json = false
+        var abortAtEnd = false
+        var repeatCount = 1
+    }
+
+    static let q = "query information model"
+    static let commandLine = DCMTKCommandLine<Settings>(
+        tool: "findscu", synopsis: "DICOM query (C-FIND) SCU, with DCMTK findscu's options",
+        parameters: [
+            ("peer", "hostname of DICOM peer"), ("port", "tcp/ip port number of peer"),
+            ("[dcmfile-in...]", "DICOM query file(s)"),
+        ],
+        options: (CommonOptions.general + CommonOptions.aeTitles + CommonOptions.userIdentity + CommonOptions.network)
+            .lifted(\.common)
+            + [
+                DCMTKOption("-W", "--worklist", [], "use modality worklist information model (not supported)", group: q)
+                {
+                    _, _ in throw CommandLineError(message: "the modality worklist model is not supported")
+                },
+                DCMTKOption("-P", "--patient", [], "use patient root information model", group: q) { s, _ in
+                    s.model = .patientRoot
+                },
+                DCMTKOption("-S", "--study", [], "use study root information model (default)", group: q) { s, _ in
+                    s.model = .studyRoot
+                },
+                DCMTKOption("-O", "--psonly", [], "use patient/study only information model", group: q) { s, _ in
+                    s.model = .patientStudyOnly
+                },
+                DCMTKOption(
+                    "-k", "--key", ["[k]ey: gggg,eeee=\"str\", path or dictionary name=\"str\""],
+                    "override matching key", group: "query keys"
+                ) { s, o in s.keys.append(o.values[0]) },
+                DCMTKOption(
+                    nil, "--cancel", ["[n]umber"], "cancel after n responses (default: never)",
+                    group: "other network options"
+                ) { s, o in s.cancelAfter = try o.int(in: 0...Int(Int32.max)) },
+                DCMTKOption(nil, "--repeat", ["[n]umber"], "repeat n times", group: "other network options") { s, o in
+                    s.repeatCount = try o.int(in: 1...Int(Int32.max))
+                },
+                DCMTKOption(
+                    nil, "--abort", [], "abort association instead of releasing it",
+                    group: "other network options"
+                ) { s, _ in s.abortAtEnd = true },
+                DCMTKOption(
+                    "-od", "--output-directory", ["[d]irectory"], "write output files to existing directory d",
+                    group: "output"
+                ) { s, o in s.outputDirectory = o.values[0] },
+                DCMTKOption("+sr", "--show-responses", [], "always output responses to the logger", group: "output") {
+                    s, _ in s.showResponses = true
+                },
+                DCMTKOption("-sr", "--hide-responses", [], "do not output responses to the logger", group: "output") {
+                    s, _ in s.showResponses = false
+                },
+                DCMTKOption("-X", "--extract", [], "extract responses to DICOM file (rsp0001.dcm...)", group: "output")
+                {
+                    s, _ in s.extract = true
+                },
+                DCMTKOption(
+                    nil, "--json", [], "print the responses as a DICOM JSON array (PS3.18 F) on stdout",
+                    group: "output"
+                ) { s, _ in s.json = true },
+            ] + CommonOptions.tls.lifted(\.common))
+
+    static func run(_ arguments: [String]) async -> Int32 {
+        var parsed = Settings()
+        parsed.common.association.callingAE = "FINDSCU"
+        var params: [String] = []
+        let port: Int
+        var queries: [DataSet] = []
+        do {
+            params = try commandLine.parse(arguments, into: &parsed)
+            if try commandLine.answeredGeneralOptions(
+                help: parsed.common.showHelp, version: parsed.common.showVersion,
+                printArguments: parsed.common.printArguments, arguments: arguments,
+                exitCodes:
+                    "exit codes: 0 the queries ran (whatever their final status), 1 command line or query file error, 2 no association",
+                versionLine: "ferry findscu \(FerryVersion.string) (DCMTK findscu 3.6.9 options)")
+            {
+                return 0
+            }
+            try CommonOptions.finish(&parsed.common)
+            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
+            port = try dcmtkPort(params[1])
+            // Each query file is one query; the -k keys override its attributes. No file: one
+            // query of the keys alone.
+            let files = params.dropFirst(2)
+            var bases: [DataSet] = []
+            for f in files {
+                do { bases.append(try Part10Reader.read(path: f).dataSet) } catch {
+                    throw CommandLineError(message: "cannot read query file \(f): \(error)")
+                }
+            }
+            if bases.isEmpty { bases = [DataSet()] }
+            for var q in bases {
+                for k in parsed.keys {
+                    do throws(ServiceError) { try KeyAssignment.apply(k, to: &q) } catch {
+                        throw CommandLineError(message: error.message)
+                    }
+                }
+                queries.append(q)
+            }
+        } catch {
+            return commandLine.usageError(error)
+        }
+        let logger = ConsoleLogHandler.logger("ferry.findscu", level: parsed.common.logLevel)
+        let sopClass = parsed.model.sopClass(.find)
+        var parameters = parsed.common.association
+        parameters.presentationContexts = [
+            PresentationContextProposal(
+                id: 1, abstractSyntax: sopClass,
+                transferSyntaxes: [
+                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
+                    TransferSyntax.implicitVRLittleEndian.uid,
+                ])
+        ]
+        let show = parsed.showResponses ?? (parsed.common.logLevel <= .info)
+        var json: [String] = []
+        var responseNumber = 0
+        do {
+            let tls = parsed.common.tlsEnabled ? try parsed.common.tls.client() : nil
+            logger.info("Requesting Association")
+            let association: Association
+            do {
+                association = try await Association.open(
+                    host: params[0], port: port, parameters: parameters, timeouts: parsed.common.timeouts, tls: tls,
+                    logger: logger)
+            } catch {
+                logger.critical("Association Request Failed: \(error)")
+                return 2
+            }
+            logger.info("Association Accepted (Max Send PDV: \(association.sendPDULength - 6))")
+            do {
+                for _ in 0..<parsed.repeatCount {
+                    for query in queries {
+                        logger.info("Sending Find Request")
+                        if parsed.common.logLevel <= .info {
+                            var lines: [String] = []
+                            DataSetDump().lines(query, depth: 0, into: &lines)
+                            logger.info("Request Identifiers:\n\(lines.joined(separator: "\n"))")
+                        }
+                        let final = try await FindSCU.find(
+                            on: association, sopClass: sopClass, identifier: query, cancelAfter: parsed.cancelAfter
+                        ) { n, identifier in
+                            responseNumber += 1
+                            if show {
+                                var lines: [String] = []
+                                DataSetDump().lines(identifier, depth: 0, into: &lines)
+                                logger.warning(
+                                    "---------------------------\nFind Response: \(n) (Pending)\n\(lines.joined(separator: "\n"))"
+                                )
+                            }
+                            if parsed.json { json.append(DICOMJSON.encode(identifier)) }
+                            if parsed.extract {
+                                let name = fourDigits(responseNumber)
+                                let path = parsed.outputDirectory + "/rsp\(name).dcm"
+                                try FileBytes.write(
+                                    try Part10Writer.encode(
+                                        identifier, transferSyntax: .explicitVRLittleEndian,
+                                        meta: Part10Writer.fileMeta(
+                                            sopClass: sopClass, sopInstance: UIDGenerator.make(),
+                                            transferSyntax: .explicitVRLittleEndian, sourceAE: nil)),
+                                    to: path)
+                            }
+                        }
+                        logger.info(
+                            "Received Final Find Response (\(final.status.name))\(final.errorComment.map { ": \($0)" } ?? "")"
+                        )
+                    }
+                }
+                if parsed.abortAtEnd {
+                    await association.abort()
+                } else {
+                    logger.info("Releasing Association")
+                    try await association.release()
+                }
+            } catch {
+                logger.critical("Find SCU Failed: \(error)")
+                await association.abort()
+                if parsed.json { print("[" + json.joined(separator: ",\n") + "]") }
+                return 1
+            }
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        if parsed.json { print("[" + json.joined(separator: ",\n") + "]") }
+        return 0
+    }
+}
+
+/// `n` as four digits (DCMTK's rsp0001.dcm naming).
+func fourDigits(_ n: Int) -> String {
+    let digits = "\(n)"
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}

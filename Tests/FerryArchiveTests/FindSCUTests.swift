@@ -1,0 +1,103 @@
+import FerryDICOM
+import Foundation
+import TestSupport
+import Testing
+
+/// `ferry findscu` against DCMTK dcmqrscp (fork mode; its -s crashes on Debian 12's 3.6.7)
+/// and against `ferry qrscp` (issue 15): its answers equal DCMTK findscu's, and its exit codes
+/// are DCMTK's.
+@Suite(.scratch)
+struct FindSCUTests {
+    /// dcmqrscp with one storage area, loaded with the tiny corpus's uncompressed files (it
+    /// takes no compressed syntax by default).
+    static func dcmqrscp() throws -> (PeerProcess, [String]) {
+        let dir = try Corpus.temporaryDirectory("dcmqrscp")
+        let area = dir + "/DCMQR"
+        try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
+        let port = freePort()
+        let config = """
+            NetworkTCPPort = \(port)
+            MaxPDUSize = 16384
+            MaxAssociations = 16
+            HostTable BEGIN
+            HostTable END
+            VendorTable BEGIN
+            VendorTable END
+            AETable BEGIN
+            DCMQR \(area) RW (100, 1024mb) ANY
+            AETable END
+            """
+        try config.write(toFile: dir + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
+        let peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", dir + "/dcmqrscp.cfg", String(port)], port: port)
+        let files = try Interop.uncompressedFiles("tiny")
+        let sent = try Tools.run(
+            "/usr/bin/dcmsend", ["-aec", "DCMQR", "127.0.0.1", String(port)] + files,
+            environment: ["TCP_NODELAY": "1"])
+        guard sent.status == 0 else { throw PeerError(message: "dcmsend: \(sent.stderr)") }
+        return (peer, files)
+    }
+
+    /// The values of `tag` in DCMTK findscu's extracted answers and in ferry findscu's JSON.
+    static func both(
+        port: Int, aet: String, model: String, keys: [String], tag: String
+    ) throws -> (dcmtk: [String], ferry: [String]) {
+        let out = try Corpus.temporaryDirectory("findscu-x")
+        _ = try Tools.run(
+            "/usr/bin/findscu",
+            [model, "-aec", aet, "-X", "-od", out] + keys.flatMap { ["-k", $0] } + [
+                "127.0.0.1", String(port),
+            ], environment: ["TCP_NODELAY": "1"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("rsp") }
+        let t = try #require(DataDictionary.tag(forKeyword: tag))
+        let dcmtk = try files.compactMap { try Part10Reader.read(path: out + "/" + $0).dataSet.string(t) }.sorted()
+        let r = try FerryCLI.run(
+            ["findscu", model, "-aec", aet, "--json"] + keys.flatMap { ["-k", $0] } + ["127.0.0.1", String(port)])
+        guard r.status == 0 else { throw PeerError(message: "ferry findscu: \(r.stderr)") }
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+        let key = String(format: "%08X", t.rawValue)
+        let ferry = json.compactMap { ($0[key] as? [String: Any])?["Value"] as? [Any] }.compactMap {
+            values -> String? in
+            if let s = values.first as? String { return s }
+            if let pn = values.first as? [String: Any] { return pn["Alphabetic"] as? String }
+            return nil
+        }.sorted()
+        return (dcmtk, ferry)
+    }
+
+    @Test func answersEqualDCMTKFindscusAgainstDcmqrscp() throws {
+        let (peer, files) = try Self.dcmqrscp()
+        defer { peer.stop() }
+        try #require(!files.isEmpty)
+        let studies = try Self.both(
+            port: peer.port, aet: "DCMQR", model: "-S",
+            keys: ["QueryRetrieveLevel=STUDY", "StudyInstanceUID", "PatientName"],
+            tag: "StudyInstanceUID")
+        #expect(!studies.dcmtk.isEmpty && studies.ferry == studies.dcmtk)
+        let names = try Self.both(
+            port: peer.port, aet: "DCMQR", model: "-P",
+            keys: ["QueryRetrieveLevel=PATIENT", "PatientID", "PatientName=DOE*"],
+            tag: "PatientName")
+        #expect(!names.dcmtk.isEmpty && names.ferry == names.dcmtk)
+        // IMAGE level below one study and series (dcmqrscp needs the unique keys above).
+        let ds = try HeaderScan.header(path: files[0]).dataSet
+        let study = ds.string(Tag(0x0020, 0x000D)) ?? "", series = ds.string(Tag(0x0020, 0x000E)) ?? ""
+        let images = try Self.both(
+            port: peer.port, aet: "DCMQR", model: "-S",
+            keys: [
+                "QueryRetrieveLevel=IMAGE", "StudyInstanceUID=\(study)", "SeriesInstanceUID=\(series)",
+                "SOPInstanceUID",
+            ],
+            tag: "SOPInstanceUID")
+        #expect(!images.dcmtk.isEmpty && images.ferry == images.dcmtk)
+    }
+
+    @Test func exitCodesAreDCMTKs() throws {
+        let closed = freePort()
+        let down = try FerryCLI.run(["findscu", "-S", "-k", "QueryRetrieveLevel=STUDY", "127.0.0.1", String(closed)])
+        #expect(down.status == 2, "no association: \(down.stderr)")
+        let badKey = try FerryCLI.run(["findscu", "-S", "-k", "NoSuchKeyword=1", "127.0.0.1", String(closed)])
+        #expect(badKey.status == 1 && badKey.stderr.contains("unknown attribute NoSuchKeyword"), "\(badKey.stderr)")
+        let badFile = try FerryCLI.run(["findscu", "-S", "127.0.0.1", String(closed), "/nonexistent.dcm"])
+        #expect(badFile.status == 1, "\(badFile.stderr)")
+    }
+}
