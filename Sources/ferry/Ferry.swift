@@ -15,6 +15,8 @@ enum Main {
         "storescp": StoreSCPTool.run,
         "qrscp": QRSCPTool.run,
         "findscu": FindSCUTool.run,
+        "movescu": RetrieveTool.move,
+        "getscu": RetrieveTool.get,
     ]
 
     static func main() async {
@@ -50,6 +52,8 @@ struct Ferry: AsyncParsableCommand {
               ferry storescp [options] port                      Storage SCP (DCMTK storescp)
               ferry qrscp [options] [port]                       Q/R SCP and archive (DCMTK dcmqrscp)
               ferry findscu [options] peer port [dcmfile-in...]  C-FIND SCU (DCMTK findscu)
+              ferry movescu [options] peer port [dcmfile-in...]  C-MOVE SCU (DCMTK movescu)
+              ferry getscu [options] peer port [dcmfile-in...]   C-GET SCU (DCMTK getscu)
             """,
         version: FerryVersion.string,
         subcommands: [Plan.self, Run.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self, Sample.self]

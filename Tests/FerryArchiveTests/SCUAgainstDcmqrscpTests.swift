@@ -3,14 +3,14 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `ferry findscu` against DCMTK dcmqrscp (fork mode; its -s crashes on Debian 12's 3.6.7)
+/// `ferry findscu`, `movescu` and `getscu` against DCMTK dcmqrscp (fork mode; its -s crashes on Debian 12's 3.6.7)
 /// and against `ferry qrscp` (issue 15): its answers equal DCMTK findscu's, and its exit codes
 /// are DCMTK's.
 @Suite(.scratch)
-struct FindSCUTests {
+struct SCUAgainstDcmqrscpTests {
     /// dcmqrscp with one storage area, loaded with the tiny corpus's uncompressed files (it
     /// takes no compressed syntax by default).
-    static func dcmqrscp() throws -> (PeerProcess, [String]) {
+    static func dcmqrscp(destinations: [(String, Int)] = []) throws -> (PeerProcess, [String]) {
         let dir = try Corpus.temporaryDirectory("dcmqrscp")
         let area = dir + "/DCMQR"
         try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
@@ -20,6 +20,7 @@ struct FindSCUTests {
             MaxPDUSize = 16384
             MaxAssociations = 16
             HostTable BEGIN
+            \(destinations.enumerated().map { "d\($0.offset) = (\($0.element.0), 127.0.0.1, \($0.element.1))" }.joined(separator: "\n"))
             HostTable END
             VendorTable BEGIN
             VendorTable END
@@ -99,5 +100,41 @@ struct FindSCUTests {
         #expect(badKey.status == 1 && badKey.stderr.contains("unknown attribute NoSuchKeyword"), "\(badKey.stderr)")
         let badFile = try FerryCLI.run(["findscu", "-S", "127.0.0.1", String(closed), "/nonexistent.dcm"])
         #expect(badFile.status == 1, "\(badFile.stderr)")
+    }
+
+    /// ferry movescu (with its own storage SCP, +P) and ferry getscu against dcmqrscp: every
+    /// instance arrives once and identical.
+    @Test func moveAndGetFromDcmqrscpDeliverEveryInstance() throws {
+        let listen = freePort()
+        let (peer, files) = try Self.dcmqrscp(destinations: [("FERRYMV", listen)])
+        defer { peer.stop() }
+        var sources: [String: String] = [:]
+        var studies = Set<String>()
+        for f in files {
+            let s = try HeaderScan.summary(path: f)
+            if let uid = s.sopInstanceUID { sources[uid] = f }
+            if let study = s.studyInstanceUID { studies.insert(study) }
+        }
+        let keys = [
+            "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(studies.sorted().joined(separator: "\\"))",
+        ]
+        let moved = try Corpus.temporaryDirectory("movescu")
+        let move = try FerryCLI.run(
+            ["movescu", "-S", "-aec", "DCMQR", "-aet", "FERRYMV", "+P", String(listen), "-od", moved] + keys + [
+                "127.0.0.1", String(peer.port),
+            ])
+        #expect(move.status == 0, "\(move.stderr)")
+        #expect(Interop.compare(sent: sources, received: Interop.received(moved)).isEmpty)
+        #expect(DirectoryWalker().files(under: [moved]).count == files.count)
+        let got = try Corpus.temporaryDirectory("getscu")
+        let get = try FerryCLI.run(
+            ["getscu", "-S", "-aec", "DCMQR", "-od", got] + keys + ["127.0.0.1", String(peer.port)])
+        #expect(get.status == 0, "\(get.stderr)")
+        #expect(Interop.compare(sent: sources, received: Interop.received(got)).isEmpty)
+        #expect(DirectoryWalker().files(under: [got]).count == files.count)
+        // An unknown destination: dcmqrscp answers A801, movescu's exit code is DCMTK's 69.
+        let unknown = try FerryCLI.run(
+            ["movescu", "-S", "-aec", "DCMQR", "-aem", "NOBODY"] + keys + ["127.0.0.1", String(peer.port)])
+        #expect(unknown.status == 69 && unknown.stderr.contains("0xA801"), "\(unknown.stderr)")
     }
 }

@@ -1,0 +1,219 @@
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Logging
+
+/// `ferry movescu` and `ferry getscu`: C-MOVE and C-GET SCUs with DCMTK's options and exit
+/// codes. movescu's `+P` starts a storage SCP of its own for the moved instances (`-aem`
+/// defaults to the calling AE title); getscu stores what arrives on its association.
+enum RetrieveTool {
+    enum Mode { case move, get }
+
+    struct Settings {
+        var common = CommonOptions.Values()
+        var model = InformationModel.studyRoot
+        var keys: [String] = []
+        var cancelAfter: Int?
+        var output = StoreOutputOptions()
+        var moveDestination: String?
+        var listenPort: Int?
+    }
+
+    static let q = "query information model"
+
+    static func options(_ mode: Mode) -> [DCMTKOption<Settings>] {
+        var options =
+            (CommonOptions.general + CommonOptions.aeTitles + CommonOptions.userIdentity + CommonOptions.network)
+            .lifted(\Settings.common)
+            + [
+                DCMTKOption("-P", "--patient", [], "use patient root information model", group: q) { s, _ in
+                    s.model = .patientRoot
+                },
+                DCMTKOption("-S", "--study", [], "use study root information model (default)", group: q) { s, _ in
+                    s.model = .studyRoot
+                },
+                DCMTKOption("-O", "--psonly", [], "use patient/study only information model", group: q) { s, _ in
+                    s.model = .patientStudyOnly
+                },
+                DCMTKOption(
+                    "-k", "--key", ["[k]ey: gggg,eeee=\"str\", path or dictionary name=\"str\""],
+                    "override matching key", group: "query keys"
+                ) { s, o in s.keys.append(o.values[0]) },
+                DCMTKOption(
+                    nil, "--cancel", ["[n]umber"], "cancel after n responses (default: never)",
+                    group: "other network options"
+                ) { s, o in s.cancelAfter = try o.int(in: 0...Int(Int32.max)) },
+                DCMTKOption(
+                    "-od", "--output-directory", ["[d]irectory"], "write received objects to existing directory d",
+                    group: "output"
+                ) { s, o in s.output.directory = o.values[0] },
+            ]
+        if mode == .move {
+            options += [
+                DCMTKOption(
+                    "-aem", "--move", ["[a]etitle"], "set move destination to a (default: the calling AE title)",
+                    group: "network options"
+                ) { s, o in s.moveDestination = o.values[0] },
+                DCMTKOption(
+                    "+P", "--port", ["[n]umber"], "port number for incoming associations (a storage SCP of its own)",
+                    group: "network options"
+                ) { s, o in s.listenPort = try o.int(in: 1...65535) },
+                DCMTKOption(nil, "--ignore", [], "ignore store data, receive but do not store", group: "output") {
+                    s, _ in s.output.ignore = true
+                },
+            ]
+        }
+        return options + CommonOptions.tls.lifted(\Settings.common)
+    }
+
+    static let moveCommandLine = DCMTKCommandLine(
+        tool: "movescu", synopsis: "DICOM retrieve (C-MOVE) SCU, with DCMTK movescu's options",
+        parameters: [
+            ("peer", "hostname of DICOM peer"), ("port", "tcp/ip port number of peer"),
+            ("[dcmfile-in...]", "DICOM query file(s)"),
+        ], options: options(.move))
+
+    static let getCommandLine = DCMTKCommandLine(
+        tool: "getscu", synopsis: "DICOM retrieve (C-GET) SCU, with DCMTK getscu's options",
+        parameters: [
+            ("peer", "hostname of DICOM peer"), ("port", "tcp/ip port number of peer"),
+            ("[dcmfile-in...]", "DICOM query file(s)"),
+        ], options: options(.get))
+
+    static func move(_ arguments: [String]) async -> Int32 { await run(arguments, .move) }
+    static func get(_ arguments: [String]) async -> Int32 { await run(arguments, .get) }
+
+    static func run(_ arguments: [String], _ mode: Mode) async -> Int32 {
+        let commandLine = mode == .move ? moveCommandLine : getCommandLine
+        let tool = mode == .move ? "movescu" : "getscu"
+        var parsed = Settings()
+        parsed.common.association.callingAE = mode == .move ? "MOVESCU" : "GETSCU"
+        parsed.output.directory = "."
+        var params: [String] = []
+        let port: Int
+        var queries: [DataSet] = []
+        do {
+            params = try commandLine.parse(arguments, into: &parsed)
+            if try commandLine.answeredGeneralOptions(
+                help: parsed.common.showHelp, version: parsed.common.showVersion,
+                printArguments: parsed.common.printArguments, arguments: arguments,
+                exitCodes: mode == .move
+                    ? "exit codes: 0 success, 1 command line error, 61 no association, 68 a final warning (B000), 69 a final failure or cancel"
+                    : "exit codes: 0 success, 1 otherwise",
+                versionLine: "ferry \(tool) \(FerryVersion.string) (DCMTK \(tool) 3.6.9 options)")
+            {
+                return 0
+            }
+            try CommonOptions.finish(&parsed.common)
+            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
+            port = try dcmtkPort(params[1])
+            var bases: [DataSet] = []
+            for f in params.dropFirst(2) {
+                do { bases.append(try Part10Reader.read(path: f).dataSet) } catch {
+                    throw CommandLineError(message: "cannot read query file \(f): \(error)")
+                }
+            }
+            if bases.isEmpty { bases = [DataSet()] }
+            for var q in bases {
+                for k in parsed.keys {
+                    do throws(ServiceError) { try KeyAssignment.apply(k, to: &q) } catch {
+                        throw CommandLineError(message: error.message)
+                    }
+                }
+                queries.append(q)
+            }
+        } catch {
+            return commandLine.usageError(error)
+        }
+        let logger = ConsoleLogHandler.logger("ferry.\(tool)", level: parsed.common.logLevel)
+        let sopClass = parsed.model.sopClass(mode == .move ? .move : .get)
+        let uncompressed = [
+            TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
+            TransferSyntax.implicitVRLittleEndian.uid,
+        ]
+        var parameters = parsed.common.association
+        parameters.presentationContexts = [
+            PresentationContextProposal(id: 1, abstractSyntax: sopClass, transferSyntaxes: uncompressed)
+        ]
+        if mode == .get {
+            // The storage classes the archive may send, each offered with the SCP role
+            // (PS3.4 C.5.3): at most 127 besides the GET context.
+            let classes = UIDRegistry.storageSOPClasses.filter { !$0.isRetired }.map(\.uid).prefix(127)
+            for (i, c) in classes.enumerated() {
+                parameters.presentationContexts.append(
+                    PresentationContextProposal(id: UInt8(3 + 2 * i), abstractSyntax: c, transferSyntaxes: uncompressed)
+                )
+                parameters.roleSelections.append(RoleSelection(sopClass: c, scu: false, scp: true))
+            }
+        }
+        // movescu's own storage SCP (+P): accepts every syntax, stores like ferry storescp.
+        var receiver: Task<Void, Error>?
+        if mode == .move, let listen = parsed.listenPort {
+            var settings = ReceiverSettings(port: listen)
+            settings.policy.aeTitle = parsed.common.association.callingAE
+            settings.policy.preference = .all
+            settings.output = parsed.output
+            settings.timeouts = parsed.common.timeouts
+            let scp = StorageSCP(settings: settings, logger: logger)
+            receiver = Task { try await scp.run() }
+        }
+        defer { receiver?.cancel() }
+        var exit: Int32 = 0
+        do {
+            let tls = parsed.common.tlsEnabled ? try parsed.common.tls.client() : nil
+            logger.info("Requesting Association")
+            let association: Association
+            do {
+                association = try await Association.open(
+                    host: params[0], port: port, parameters: parameters, timeouts: parsed.common.timeouts, tls: tls,
+                    logger: logger)
+            } catch {
+                logger.critical("Association Request Failed: \(error)")
+                return mode == .move ? 61 : 1
+            }
+            logger.info("Association Accepted (Max Send PDV: \(association.sendPDULength - 6))")
+            do {
+                for query in queries {
+                    let final: RetrieveSCU.Final
+                    if mode == .move {
+                        let destination = parsed.moveDestination ?? parsed.common.association.callingAE
+                        logger.info("Sending Move Request to \(destination)")
+                        final = try await RetrieveSCU.move(
+                            on: association, sopClass: sopClass, destination: destination, identifier: query,
+                            cancelAfter: parsed.cancelAfter
+                        ) { n, counts in logger.info("Received Move Response \(n) (Pending): \(counts)") }
+                    } else {
+                        logger.info("Sending Get Request")
+                        final = try await RetrieveSCU.get(
+                            on: association, sopClass: sopClass, identifier: query, output: parsed.output,
+                            cancelAfter: parsed.cancelAfter, logger: logger
+                        ) { n, counts in logger.info("Received Get Response \(n) (Pending): \(counts)") }
+                    }
+                    let word = mode == .move ? "Move" : "Get"
+                    logger.info(
+                        "Received Final \(word) Response (\(final.status.hex)): \(final.counts)\(final.failedInstances.isEmpty ? "" : ", failed: \(final.failedInstances.joined(separator: " "))")"
+                    )
+                    switch final.status.code {
+                    case 0x0000: break
+                    case 0xB000:
+                        logger.warning("\(word) response with warning status: \(final.counts)")
+                        if exit == 0 { exit = mode == .move ? 68 : 1 }
+                    default:
+                        logger.error("\(word) failed: \(final.status)\(final.errorComment.map { ": \($0)" } ?? "")")
+                        exit = mode == .move ? 69 : 1
+                    }
+                }
+                logger.info("Releasing Association")
+                try await association.release()
+            } catch {
+                logger.critical("\(tool) failed: \(error)")
+                await association.abort()
+                return 1
+            }
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        return exit
+    }
+}
