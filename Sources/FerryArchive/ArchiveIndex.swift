@@ -77,6 +77,30 @@ public final class ArchiveIndex: Sendable {
         }
     }
 
+    /// Indexes many instances in one transaction (files indexed in place); a duplicate keeps
+    /// the first file.
+    public func add(batch: [IndexedInstance]) throws -> [Addition] {
+        var blobs: [([UInt8], [UInt8], [UInt8], [UInt8])] = []
+        for i in batch {
+            blobs.append(
+                (try i.encoded(.patient), try i.encoded(.study), try i.encoded(.series), try i.encoded(.image)))
+        }
+        return try db.write { db -> [Addition] in
+            var out: [Addition] = []
+            for (i, b) in zip(batch, blobs) {
+                if let existing = try String.fetchOne(
+                    db, sql: "SELECT path FROM instance WHERE uid = ?", arguments: [i.sopInstanceUID])
+                {
+                    out.append(.duplicate(existingPath: existing))
+                    continue
+                }
+                try Self.insert(db, i, b.0, b.1, b.2, b.3)
+                out.append(.added)
+            }
+            return out
+        }
+    }
+
     private static func insert(
         _ db: Database, _ i: IndexedInstance, _ patientBlob: [UInt8], _ studyBlob: [UInt8], _ seriesBlob: [UInt8],
         _ imageBlob: [UInt8]

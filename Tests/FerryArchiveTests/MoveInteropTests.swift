@@ -103,3 +103,34 @@ struct MoveInteropTests {
         #expect(Self.files(in: out).count < files.count)
     }
 }
+
+/// `ferry qrscp --index-only` (issue 15): a legacy folder is served where it is.
+@Suite(.scratch)
+struct IndexInPlaceTests {
+    @Test func aFolderIndexedInPlaceIsQueriedAndMovedWithoutACopy() throws {
+        let sources = try Interop.sources("tiny")
+        let folder = try Corpus.directory("tiny")  // also holds a marker file that is no DICOM
+        let out = try Corpus.temporaryDirectory("index-move")
+        let port = freePort()
+        let rx = try PeerProcess(FerryCLI.path, ["storescp", "+xa", "-od", out, String(port)], port: port)
+        defer { rx.stop() }
+        let qr = try QRSCPProcess(files: [], destinations: [("RX", port)], indexInPlace: [folder])
+        defer { qr.peer.stop() }
+        let indexing = try #require(qr.indexing)
+        #expect(indexing.status == 1, "one file was not indexed: \(indexing.stderr)")
+        #expect(
+            indexing.stdout.contains(
+                "indexed \(sources.count) instances for QRSCP, 0 duplicates kept out, 1 files not indexed"))
+        #expect(indexing.stderr.contains(".complete"), "\(indexing.stderr)")
+        // Nothing was copied into the area: only the index is there.
+        let area = try FileManager.default.contentsOfDirectory(atPath: qr.directory + "/QRSCP")
+        #expect(area.allSatisfy { $0.hasPrefix("ferry-index.sqlite") }, "\(area)")
+        var studies = Set<String>()
+        for p in sources.values { if let s = try HeaderScan.summary(path: p).studyInstanceUID { studies.insert(s) } }
+        let (found, _) = try qr.find("-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID"])
+        #expect(found.count == studies.count)
+        let log = try qr.move(studies: studies.sorted(), to: "RX")
+        #expect(log.contains("Received Final Move Response (Success)"), "\(log)")
+        #expect(Interop.compare(sent: sources, received: Interop.received(out)).isEmpty)
+    }
+}

@@ -6,9 +6,14 @@ import TestSupport
 struct QRSCPProcess {
     let peer: PeerProcess
     let directory: String
+    /// What `--index-only` printed, when the archive was made by indexing folders in place.
+    var indexing: Tools.Output?
 
     /// `destinations`: move destinations of the HostTable (AE title, port on loopback).
-    init(files: [String], extra: [String] = [], destinations: [(String, Int)] = []) throws {
+    /// `indexInPlace`: folders indexed with `--index-only` before the archive starts.
+    init(
+        files: [String], extra: [String] = [], destinations: [(String, Int)] = [], indexInPlace: [String] = []
+    ) throws {
         directory = try Corpus.temporaryDirectory("qrscp")
         let area = directory + "/QRSCP"
         try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
@@ -27,6 +32,10 @@ struct QRSCPProcess {
             AETable END
             """
         try config.write(toFile: directory + "/qr.cfg", atomically: true, encoding: .utf8)
+        if !indexInPlace.isEmpty {
+            indexing = try FerryCLI.run(
+                ["qrscp", "-c", directory + "/qr.cfg"] + indexInPlace.flatMap { ["--index-only", $0] })
+        }
         peer = try PeerProcess(
             FerryCLI.path, ["qrscp", "-v", "-c", directory + "/qr.cfg", "+xa"] + extra, port: port)
         if !files.isEmpty {

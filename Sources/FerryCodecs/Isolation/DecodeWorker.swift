@@ -10,6 +10,7 @@ public enum DecodeWorker {
     /// absurd allocations fails here instead of pressing on the machine. `abortOn`: the
     /// process aborts on a frame of this transfer syntax (the test of a decoder that dies).
     public static func serve(memoryLimit: Int = 0, abortOn: String? = nil) -> Int32 {
+        closeInheritedDescriptors()
         signal(SIGPIPE, SIG_IGN)
         if memoryLimit > 0 {
             var limit = rlimit(rlim_cur: rlim_t(memoryLimit), rlim_max: rlim_t(memoryLimit))
@@ -52,6 +53,26 @@ public enum DecodeWorker {
             guard writeAll(1, answer) else { return 0 }
         }
     }
+
+    /// Closes every descriptor but standard input, output and error. The parent's sockets are
+    /// not close-on-exec (SwiftNIO opens them without SOCK_CLOEXEC): a decoder process holding
+    /// one would keep the connection open after Ferry closed it, and a peer waiting for that
+    /// close (DCMTK's single-process storescp) would stall every association behind it.
+    static func closeInheritedDescriptors() {
+        guard let dir = opendir("/proc/self/fd") else { return }
+        let own = dirfd(dir)
+        var open: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = String(
+                cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
+            if let fd = Int32(name), fd > 2, fd != own { open.append(fd) }
+        }
+        closedir(dir)
+        for fd in open { close(fd) }
+    }
+
+    /// Where `d_name` starts in a `dirent` (read in place: records are shorter than the struct).
+    private static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
 
     static func readExactly(_ fd: Int32, _ n: Int) throws(CodecError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: n)

@@ -48,8 +48,6 @@ public struct DIMSEStatus: Sendable, Hashable, CustomStringConvertible {
         case 0x0211: "Failure: Unrecognized operation"
         case 0x0212: "Failure: Mistyped argument"
         case 0x0213: "Failure: Resource limitation"
-        case 0xA701: "Refused: Out of resources - Unable to calculate number of matches"
-        case 0xA702: "Refused: Out of resources - Unable to perform sub-operations"
         case 0xA801: "Refused: Move destination unknown"
         case 0xA700...0xA7FF: "Refused: Out of resources"
         case 0xA900...0xA9FF: "Error: Data set does not match SOP class"

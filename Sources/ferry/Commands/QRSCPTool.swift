@@ -12,6 +12,8 @@ enum QRSCPTool {
         var store = StoreSCPTool.Settings()
         var configPath = "/etc/dcmtk/dcmqrscp.cfg"
         var archive = Archive.Options()
+        var indexOnly: [String] = []
+        var indexAETitle: String?
     }
 
     /// storescp's options that mean the same for dcmqrscp.
@@ -93,6 +95,16 @@ enum QRSCPTool {
                 s.store.receiver.switches.capStatus = DIMSEStatus(code)
             },
             DCMTKOption(
+                nil, "--index-only", ["[p]ath"],
+                "index the DICOM files under p where they are (no copy) into\nan AE title's area, then exit (repeatable)",
+                group: "indexing"
+            ) { s, o in s.indexOnly.append(o.values[0]) },
+            DCMTKOption(
+                nil, "--index-aetitle", ["[a]etitle"],
+                "the AE title --index-only indexes for\n(default: the AETable's first)",
+                group: "indexing"
+            ) { s, o in s.indexAETitle = o.values[0] },
+            DCMTKOption(
                 nil, "--replace-duplicates", [],
                 "a second instance with a stored SOP Instance UID replaces the first\n(default: the first stays, as a migration needs)",
                 group: q
@@ -124,7 +136,9 @@ enum QRSCPTool {
             parsed.store.receiver.timeouts = common.timeouts
             guard params.count <= 1 else { throw CommandLineError(message: "expected at most one parameter: port") }
             configuration = try QRSCPConfiguration(contentsOf: parsed.configPath)
-            if let p = params.first {
+            if !parsed.indexOnly.isEmpty {
+                // Indexing needs no port.
+            } else if let p = params.first {
                 guard let port = Int(p), (0...65535).contains(port) else {
                     throw CommandLineError(message: "port \(p) is not a TCP port")
                 }
@@ -138,6 +152,9 @@ enum QRSCPTool {
             return commandLine.usageError(error)
         }
         let logger = ConsoleLogHandler.logger("ferry.qrscp", level: parsed.store.common.logLevel)
+        if !parsed.indexOnly.isEmpty {
+            return indexOnly(parsed, configuration, logger: logger)
+        }
         var receiver = parsed.store.receiver
         if !arguments.contains(where: { $0 == "-pdu" || $0 == "--max-pdu" }), let pdu = configuration.maxPDUSize {
             receiver.maxReceivePDU = pdu
@@ -166,6 +183,26 @@ enum QRSCPTool {
             return 2
         default:
             return 0
+        }
+    }
+
+    /// `--index-only`: the files indexed in place, a line per file that could not be, exit 1 if any.
+    static func indexOnly(_ parsed: Settings, _ configuration: QRSCPConfiguration, logger: Logger) -> Int32 {
+        guard let ae = parsed.indexAETitle ?? configuration.areas.first?.aeTitle else {
+            logger.critical("no AE title to index for: the AETable is empty")
+            return 1
+        }
+        do {
+            let archive = try Archive(configuration: configuration, options: parsed.archive, logger: logger)
+            let report = try archive.indexInPlace(parsed.indexOnly, aeTitle: ae)
+            for f in report.failures { logger.error("\(f.path): \(f.reason)") }
+            print(
+                "indexed \(report.added) instances for \(ae), \(report.duplicates) duplicates kept out, \(report.failures.count) files not indexed"
+            )
+            return report.failures.isEmpty ? 0 : 1
+        } catch {
+            logger.critical("\(error)")
+            return 1
         }
     }
 }
