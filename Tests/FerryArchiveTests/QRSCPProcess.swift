@@ -12,7 +12,8 @@ struct QRSCPProcess {
     /// `destinations`: move destinations of the HostTable (AE title, port on loopback).
     /// `indexInPlace`: folders indexed with `--index-only` before the archive starts.
     init(
-        files: [String], extra: [String] = [], destinations: [(String, Int)] = [], indexInPlace: [String] = []
+        files: [String], extra: [String] = [], destinations: [(String, Int)] = [], indexInPlace: [String] = [],
+        access: String = "RW", quota: String = "(1000, 1024mb)"
     ) throws {
         directory = try Corpus.temporaryDirectory("qrscp")
         let area = directory + "/QRSCP"
@@ -28,7 +29,7 @@ struct QRSCPProcess {
             VendorTable BEGIN
             VendorTable END
             AETable BEGIN
-            QRSCP \(area) RW (1000, 1024mb) ANY
+            QRSCP \(area) \(access) \(quota) ANY
             AETable END
             """
         try config.write(toFile: directory + "/qr.cfg", atomically: true, encoding: .utf8)
