@@ -19,11 +19,15 @@ public final class Archive: QueryRetrieveProvider {
         public var checkFind = false
         /// -XM: C-MOVE and C-GET identifiers must hold unique keys only, hierarchically (else A900).
         public var checkMove = false
+        /// -ZA/-ZH/-ZV: move destinations restricted to the mover's AE title, host or vendor.
+        public var moveRestrictions: Set<MoveRestriction> = []
         /// Serve these models only (-QP/-QS/-QO remove one each).
         public var models: Set<InformationModel> = Set(InformationModel.allCases)
         public var replaceDuplicates = false
         public init() {}
     }
+
+    public enum MoveRestriction: Sendable, Hashable { case aeTitle, host, vendor }
 
     struct Area: Sendable {
         let entry: QRSCPConfiguration.Area
@@ -106,8 +110,27 @@ public final class Archive: QueryRetrieveProvider {
         }
     }
 
-    public func moveDestination(_ aeTitle: String, calledAE: String) -> (host: String, port: Int)? {
-        configuration.destination(aeTitle).map { ($0.host, $0.port) }
+    public func moveDestination(
+        _ aeTitle: String, calledAE: String, callingAE: String, host: String
+    ) -> (host: String, port: Int)? {
+        guard let peer = configuration.destination(aeTitle) else { return nil }
+        let r = options.moveRestrictions
+        // dcmqrscp's -ZA/-ZH/-ZV: the destination must be the mover itself, on its host, or of
+        // its vendor (both in the HostTable group a VendorTable entry names).
+        if r.contains(.aeTitle), aeTitle != callingAE { return nil }
+        if r.contains(.host), !AcceptancePolicy.sameAddress(peer.host, host),
+            peer.host.lowercased() != host.lowercased()
+        {
+            return nil
+        }
+        if r.contains(.vendor) {
+            let sameVendor = configuration.vendors.values.contains { group in
+                let members = configuration.hosts[group] ?? []
+                return members.contains { $0.aeTitle == aeTitle } && members.contains { $0.aeTitle == callingAE }
+            }
+            if !sameVendor { return nil }
+        }
+        return (peer.host, peer.port)
     }
 
     public func stored(path: String, calledAE: String) throws(ServiceError) {

@@ -143,7 +143,22 @@ extension ArchiveIndex {
     /// Every key matches the record (C.2.2.2); keys of levels below the query's are not
     /// matched (they cannot be answered), and Specific Character Set is never matched.
     static func matches(_ record: Record, _ query: Query, _ matcher: AttributeMatcher) -> Bool {
-        for key in query.keys {
+        var combined: Set<Tag> = []
+        if query.combinedDateTime {
+            for pair in Query.dateTimePairs {
+                guard let d = query.key(pair.date), let t = query.key(pair.time),
+                    query.level(of: pair.date) <= query.level,
+                    let dateText = d.string, let timeText = t.string, !dateText.isEmpty, !timeText.isEmpty
+                else { continue }
+                combined.formUnion([pair.date, pair.time])
+                let (date, _) = value(pair.date, in: record, query: query)
+                let (time, _) = value(pair.time, in: record, query: query)
+                guard let day = date?.string, !day.isEmpty else { return false }
+                let moment = day + (time?.string ?? "")
+                if !AttributeMatcher.matchesCombined(date: dateText, time: timeText, value: moment) { return false }
+            }
+        }
+        for key in query.keys where !combined.contains(key.tag) {
             let level = query.level(of: key.tag)
             guard level <= query.level else { continue }
             let (candidate, charset) = value(key.tag, in: record, query: query)

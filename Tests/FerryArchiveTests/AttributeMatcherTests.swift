@@ -89,3 +89,22 @@ struct AttributeMatcherTests {
         #expect(matcher.matches(empty, queryCharset: .ascii, candidate: nil, candidateCharset: .ascii))
     }
 }
+
+/// Combined date and time matching (PS3.4 C.2.2.2.5.1), when negotiated.
+@Suite
+struct CombinedDateTimeTests {
+    @Test func aDateRangeAndATimeRangeAreOneDateTimeRange() {
+        // From 22:00 on the first to 06:00 on the second.
+        #expect(AttributeMatcher.matchesCombined(date: "20240101-20240102", time: "2200-0600", value: "20240101230000"))
+        #expect(AttributeMatcher.matchesCombined(date: "20240101-20240102", time: "2200-0600", value: "20240102053000"))
+        #expect(
+            !AttributeMatcher.matchesCombined(date: "20240101-20240102", time: "2200-0600", value: "20240101120000"))
+        #expect(
+            !AttributeMatcher.matchesCombined(date: "20240101-20240102", time: "2200-0600", value: "20240102070000"))
+        // Each on its own, 12:00 on the first would match both ranges' days and fail the time;
+        // 23:00 on the second would match: combined, it does not.
+        #expect(
+            !AttributeMatcher.matchesCombined(date: "20240101-20240102", time: "2200-0600", value: "20240102230000"))
+        #expect(AttributeMatcher.matchesCombined(date: "20240101-", time: "2200-", value: "20250101000000"))
+    }
+}

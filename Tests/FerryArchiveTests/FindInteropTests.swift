@@ -190,3 +190,43 @@ struct FindInteropTests {
         #expect(latin.string(Tag(0x0008, 0x0005)) == "ISO_IR 100")
     }
 }
+
+/// Combined date-time matching and relational queries, negotiated by ferry findscu
+/// (`--datetime`, `--relational`) with `ferry qrscp` (issue 15).
+@Suite(.scratch)
+struct ExtendedNegotiationTests {
+    @Test func combinedDateTimeMatchingIsUsedWhenNegotiated() throws {
+        let source = try #require(try Corpus.files("tiny").first { $0.hasSuffix(".dcm") })
+        let dir = try Corpus.temporaryDirectory("datetime")
+        var made: [String] = []
+        for (i, (date, time)) in [("20240101", "230000"), ("20240102", "230000")].enumerated() {
+            let file = try Part10Reader.read(path: source)
+            var ds = file.dataSet
+            ds.set(Tag(0x0008, 0x0020), .DA, date)
+            ds.set(Tag(0x0008, 0x0030), .TM, time)
+            ds.set(Tag(0x0020, 0x000D), .UI, "1.2.826.0.1.3680043.10.1515.98.\(i).1")
+            ds.set(Tag(0x0020, 0x000E), .UI, "1.2.826.0.1.3680043.10.1515.98.\(i).2")
+            ds.set(Tag(0x0008, 0x0018), .UI, "1.2.826.0.1.3680043.10.1515.98.\(i).3")
+            let path = dir + "/\(i).dcm"
+            try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: file.transferSyntax), to: path)
+            made.append(path)
+        }
+        let qr = try QRSCPProcess(files: made)
+        defer { qr.peer.stop() }
+        func find(_ extra: [String]) throws -> [String] {
+            let r = try FerryCLI.run(
+                ["findscu", "-S", "-aec", "QRSCP", "--json"] + extra + [
+                    "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID", "-k", "StudyDate=20240101-20240102",
+                    "-k", "StudyTime=2200-0600", "127.0.0.1", String(qr.peer.port),
+                ])
+            guard r.status == 0 else { throw PeerError(message: r.stderr) }
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+            return json.compactMap { (($0["0020000D"] as? [String: Any])?["Value"] as? [String])?.first }
+        }
+        // Separately, no time lies in 22:00-06:00 read as one day's range.
+        #expect(try find([]).isEmpty)
+        // As one range, from 22:00 on the first to 06:00 on the second: the first study only.
+        #expect(try find(["--datetime"]) == ["1.2.826.0.1.3680043.10.1515.98.0.1"])
+        #expect(try find(["--datetime", "--relational"]) == ["1.2.826.0.1.3680043.10.1515.98.0.1"])
+    }
+}

@@ -134,3 +134,24 @@ struct IndexInPlaceTests {
         #expect(Interop.compare(sent: sources, received: Interop.received(out)).isEmpty)
     }
 }
+
+/// dcmqrscp's -ZA: a move goes only to the AE title that asks for it.
+@Suite(.scratch)
+struct MoveRestrictionTests {
+    @Test func moveAETitleRestrictsTheDestinationToTheMover() throws {
+        let sources = try Interop.sources("tiny")
+        var studies = Set<String>()
+        for p in sources.values { if let s = try HeaderScan.summary(path: p).studyInstanceUID { studies.insert(s) } }
+        let out = try Corpus.temporaryDirectory("za")
+        let port = freePort()
+        let rx = try PeerProcess(FerryCLI.path, ["storescp", "+xa", "-od", out, String(port)], port: port)
+        defer { rx.stop() }
+        let qr = try QRSCPProcess(files: sources.values.sorted(), extra: ["-ZA"], destinations: [("RX", port)])
+        defer { qr.peer.stop() }
+        let other = try qr.move(studies: studies.sorted(), to: "RX")
+        #expect(other.contains("Received Final Move Response (Refused: MoveDestinationUnknown)"), "\(other)")
+        let own = try qr.move(studies: studies.sorted(), to: "RX", extra: ["-aet", "RX"])
+        #expect(own.contains("Received Final Move Response (Success)"), "\(own)")
+        #expect(Interop.received(out).count == sources.count)
+    }
+}

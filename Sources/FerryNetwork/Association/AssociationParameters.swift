@@ -12,6 +12,7 @@ public struct AssociationParameters: Sendable {
     public var presentationContexts: [PresentationContextProposal] = []
     public var userIdentity: UserIdentity?
     public var roleSelections: [RoleSelection] = []
+    public var extendedNegotiations: [ExtendedNegotiation] = []
     public var implementationClassUID = UIDGenerator.implementationClassUID
     public var implementationVersionName = UIDGenerator.implementationVersionName
 
@@ -26,6 +27,7 @@ public struct AssociationParameters: Sendable {
             implementationVersionName: implementationVersionName)
         info.userIdentity = userIdentity
         info.roleSelections = roleSelections
+        info.extendedNegotiations = extendedNegotiations
         return AssociateRQ(
             calledAE: calledAE, callingAE: callingAE, presentationContexts: presentationContexts, userInformation: info)
     }

@@ -128,6 +128,24 @@ public struct AttributeMatcher: Sendable {
         return true
     }
 
+    /// Combined date and time matching (PS3.4 C.2.2.2.5.1): a DA range and a TM range read
+    /// as one date-time range, `20240101-20240102` with `2200-0600` meaning from 22:00 on the
+    /// first to 06:00 on the second; `value` is the candidate's date followed by its time.
+    public static func matchesCombined(date: String, time: String, value: String) -> Bool {
+        func parts(_ s: String) -> (String, String) {
+            guard let dash = s.firstIndex(of: "-") else { return (s, s) }
+            return (String(s[..<dash]), String(s[s.index(after: dash)...]))
+        }
+        let (d0, d1) = parts(normalize(date, vr: .DA))
+        let (t0, t1) = parts(normalize(time, vr: .TM))
+        let lower = d0.isEmpty ? "" : d0 + t0
+        let upper = d1.isEmpty ? "" : d1 + (t1.isEmpty ? "235959.999999" : t1)
+        let v = normalize(value, vr: .DT)
+        if !lower.isEmpty, v < lower { return false }
+        if !upper.isEmpty, v > upper, !v.hasPrefix(upper) { return false }
+        return true
+    }
+
     /// A '-' inside a DT value that starts a UTC offset (after the date part) is no range.
     private static func isOffsetDash(_ query: String, _ dash: String.Index) -> Bool {
         query.distance(from: query.startIndex, to: dash) >= 8 && query[query.index(after: dash)...].count == 4

@@ -9,6 +9,10 @@ public struct Query: Sendable {
     /// The identifier's keys, without its envelope (level, character set, retrieve AE title).
     public var keys: [DataElement]
     public var charset: SpecificCharacterSet
+    /// Negotiated by SOP class extended negotiation (PS3.4 C.5.1.1.1): relational queries
+    /// (keys above the level need no unique keys), and DA/TM pairs matched as one date-time.
+    public var relational = false
+    public var combinedDateTime = false
 
     public init(model: InformationModel, level: QueryLevel, keys: [DataElement], charset: SpecificCharacterSet) {
         self.model = model
@@ -57,6 +61,7 @@ public struct Query: Sendable {
     /// -XF/-XM enforce: a single unique key value for every level above the query level, no
     /// keys of the levels below, only unique keys above. A900 when broken.
     public func checkHierarchical(forRetrieve: Bool = false) throws(ServiceError) {
+        if relational && !forRetrieve { return }
         for above in model.levels where above < level {
             let unique = above.uniqueKey
             guard let value = key(unique)?.string, !value.isEmpty else {
@@ -88,5 +93,18 @@ public struct Query: Sendable {
                     status: .identifierDoesNotMatch)
             }
         }
+    }
+
+    /// The DA/TM pairs combined date-time matching joins (PS3.4 C.2.2.2.5.1).
+    public static let dateTimePairs: [(date: Tag, time: Tag)] = [
+        (Tag(0x0008, 0x0020), Tag(0x0008, 0x0030)), (Tag(0x0008, 0x0021), Tag(0x0008, 0x0031)),
+        (Tag(0x0008, 0x0022), Tag(0x0008, 0x0032)), (Tag(0x0008, 0x0023), Tag(0x0008, 0x0033)),
+    ]
+
+    /// The Q/R extended negotiation info Ferry answers for `requested` (PS3.4 C.5.1.1.2):
+    /// relational and combined date-time matching when asked for, never fuzzy matching or
+    /// timezone adjustment; as long as the request's.
+    public static func extendedNegotiationAnswer(_ requested: [UInt8]) -> [UInt8] {
+        requested.enumerated().map { i, byte in (i == 0 || i == 1) && byte == 1 ? 1 : 0 }
     }
 }

@@ -19,8 +19,11 @@ public protocol QueryRetrieveProvider: Sendable {
     /// The instances a C-MOVE or C-GET of `query` sends, every one under each match.
     func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance]
 
-    /// Where the C-MOVE destination `aeTitle` listens, or nil (A801: unknown destination).
-    func moveDestination(_ aeTitle: String, calledAE: String) -> (host: String, port: Int)?
+    /// Where the C-MOVE destination `aeTitle` listens, or nil (A801: unknown destination, or
+    /// one the mover at `host` calling as `callingAE` may not send to).
+    func moveDestination(
+        _ aeTitle: String, calledAE: String, callingAE: String, host: String
+    ) -> (host: String, port: Int)?
 
     /// Indexes a file the receiver has just stored for `calledAE`. A duplicate SOP instance
     /// or an instance that cannot be indexed is a `ServiceError` with the status to answer

@@ -156,7 +156,7 @@ public struct AcceptancePolicy: Sendable {
 
     /// True when two textual addresses name the same host: IPv6 in any spelling ("::1",
     /// "0:0::1"), an IPv4-mapped IPv6 address and its IPv4 form; names compare as written.
-    static func sameAddress(_ a: String, _ b: String) -> Bool {
+    public static func sameAddress(_ a: String, _ b: String) -> Bool {
         func bytes(_ text: String) -> [UInt8]? {
             var v4 = in_addr(), v6 = in6_addr()
             if inet_pton(AF_INET, text, &v4) == 1 {

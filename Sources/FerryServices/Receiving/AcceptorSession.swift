@@ -89,6 +89,12 @@ final class AcceptorSession {
                 if let id = rq.userInformation.userIdentity, id.positiveResponseRequested {
                     info.userIdentityResponse = []
                 }
+                // Relational queries and combined date-time matching for the Q/R classes served.
+                if settings.queryRetrieve != nil {
+                    info.extendedNegotiations = rq.userInformation.extendedNegotiations.filter {
+                        settings.policy.queryRetrieveSOPClasses.contains($0.sopClass)
+                    }.map { ExtendedNegotiation(sopClass: $0.sopClass, info: Query.extendedNegotiationAnswer($0.info)) }
+                }
                 // C-GET (PS3.4 C.5.3, PS3.7 D.3.3.4): a requestor that offers to be the
                 // Storage SCP of a class gets the role, so this archive sends on its association.
                 if settings.queryRetrieve != nil, settings.queryRetrieveGet {
@@ -100,6 +106,7 @@ final class AcceptorSession {
             }
         }
         guard let association else { return nil }
+        for e in association.acceptance.userInformation.extendedNegotiations { negotiatedOptions[e.sopClass] = e.info }
         callingAE = association.callingAE
         calledAE = association.calledAE
         logger.info(
@@ -274,8 +281,17 @@ final class AcceptorSession {
         do { identifier = try DataSetDecoder.decode(bytes, encoding: encoding) } catch {
             throw ServiceError(.refused, "undecodable identifier: \(error)", status: .unableToProcess)
         }
-        return try Query(identifier: identifier, model: model)
+        var query = try Query(identifier: identifier, model: model)
+        if let n = negotiated(sopClass) {
+            query.relational = n.count > 0 && n[0] == 1
+            query.combinedDateTime = n.count > 1 && n[1] == 1
+        }
+        return query
     }
+
+    /// What extended negotiation granted for `sopClass` on this association.
+    private var negotiatedOptions: [String: [UInt8]] = [:]
+    private func negotiated(_ sopClass: String) -> [UInt8]? { negotiatedOptions[sopClass] }
 
     private func serveQuery(
         _ command: CommandSet, contextID: UInt8, identifier bytes: [UInt8], on association: Association
@@ -401,7 +417,8 @@ final class AcceptorSession {
         logger.info(
             "Received \(isGet ? "Get" : "Move") Request: MsgID \(id), \(query.model.rawValue) \(query.level.rawValue)\(isGet ? "" : ", to \(destinationAE.escapedForLog())"), from \(callingAE.escapedForLog())"
         )
-        let destination = provider.moveDestination(destinationAE, calledAE: calledAE)
+        let destination = provider.moveDestination(
+            destinationAE, calledAE: calledAE, callingAE: callingAE, host: peerHost)
         if !isGet, destination == nil {
             logger.warning("Move destination unknown: \(destinationAE.escapedForLog())")
             try await respond(.moveDestinationUnknown, nil, comment: "move destination \(destinationAE) unknown")

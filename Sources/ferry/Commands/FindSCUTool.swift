@@ -18,6 +18,8 @@ enum FindSCUTool {
         var json = false
         var abortAtEnd = false
         var repeatCount = 1
+        var relational = false
+        var combinedDateTime = false
     }
 
     static let q = "query information model"
@@ -47,6 +49,12 @@ enum FindSCUTool {
                     "-k", "--key", ["[k]ey: gggg,eeee=\"str\", path or dictionary name=\"str\""],
                     "override matching key", group: "query keys"
                 ) { s, o in s.keys.append(o.values[0]) },
+                DCMTKOption(nil, "--relational", [], "negotiate relational queries (PS3.4 C.5.1.1)", group: q) { s, _ in
+                    s.relational = true
+                },
+                DCMTKOption(nil, "--datetime", [], "negotiate combined date and time matching", group: q) { s, _ in
+                    s.combinedDateTime = true
+                },
                 DCMTKOption(
                     nil, "--cancel", ["[n]umber"], "cancel after n responses (default: never)",
                     group: "other network options"
@@ -130,6 +138,12 @@ enum FindSCUTool {
                     TransferSyntax.implicitVRLittleEndian.uid,
                 ])
         ]
+        if parsed.relational || parsed.combinedDateTime {
+            parameters.extendedNegotiations = [
+                ExtendedNegotiation(
+                    sopClass: sopClass, info: [parsed.relational ? 1 : 0, parsed.combinedDateTime ? 1 : 0])
+            ]
+        }
         let show = parsed.showResponses ?? (parsed.common.logLevel <= .info)
         var json: [String] = []
         var responseNumber = 0

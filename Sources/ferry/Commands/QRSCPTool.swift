@@ -60,6 +60,18 @@ enum QRSCPTool {
             DCMTKOption(nil, "--no-check-move", [], "do not check C-MOVE identifier attributes (default)", group: q) {
                 s, _ in s.archive.checkMove = false
             },
+            DCMTKOption(nil, "--move-unrestricted", [], "do not restrict move destination (default)", group: q) {
+                s, _ in s.archive.moveRestrictions = []
+            },
+            DCMTKOption("-ZA", "--move-aetitle", [], "restrict move destination to requesting AE title", group: q) {
+                s, _ in s.archive.moveRestrictions.insert(.aeTitle)
+            },
+            DCMTKOption("-ZH", "--move-host", [], "restrict move destination to requesting host", group: q) { s, _ in
+                s.archive.moveRestrictions.insert(.host)
+            },
+            DCMTKOption("-ZV", "--move-vendor", [], "restrict move destination to requesting vendor", group: q) {
+                s, _ in s.archive.moveRestrictions.insert(.vendor)
+            },
             DCMTKOption(nil, "--disable-get", [], "disable C-GET support", group: q) { s, _ in
                 s.store.receiver.queryRetrieveGet = false
             },
