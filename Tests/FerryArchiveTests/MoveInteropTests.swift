@@ -155,3 +155,25 @@ struct MoveRestrictionTests {
         #expect(Interop.received(out).count == sources.count)
     }
 }
+
+/// `--move-associations N`: the sub-operations of one C-MOVE over N associations at once.
+@Suite(.scratch)
+struct ParallelMoveTests {
+    @Test func subOperationsOverThreeAssociationsDeliverEveryInstanceOnce() throws {
+        let sources = try Interop.sources("tiny")
+        var studies = Set<String>()
+        for p in sources.values { if let s = try HeaderScan.summary(path: p).studyInstanceUID { studies.insert(s) } }
+        let out = try Corpus.temporaryDirectory("parallel-move")
+        let port = freePort()
+        let rx = try PeerProcess(FerryCLI.path, ["storescp", "-v", "+xa", "-od", out, String(port)], port: port)
+        defer { rx.stop() }
+        let qr = try QRSCPProcess(
+            files: sources.values.sorted(), extra: ["--move-associations", "3"], destinations: [("RX", port)])
+        defer { qr.peer.stop() }
+        let log = try qr.move(studies: studies.sorted(), to: "RX")
+        #expect(log.contains("Received Final Move Response (Success)"), "\(log)")
+        #expect(Interop.compare(sent: sources, received: Interop.received(out)).isEmpty)
+        #expect(DirectoryWalker().files(under: [out]).count == sources.count)
+        #expect(rx.logCount("Association Received from") == 3, "\(rx.log())")
+    }
+}

@@ -470,9 +470,20 @@ final class AcceptorSession {
             store.moveOriginator = (callingAE, id)
             store.stop = stop
             store.onOutcome = { continuation.yield($0) }
-            let scu = StoreSCU(settings: store, logger: logger)
-            run = Task {
-                await scu.run(files)
+            // Sub-operations over `moveAssociations` associations at once (1, DCMTK's way, by
+            // default): contiguous shares of the files, each on a storage association of its own.
+            let parallel = max(1, min(settings.moveAssociations, files.count))
+            let share = (files.count + parallel - 1) / parallel
+            let shares = stride(from: 0, to: files.count, by: share).map {
+                Array(files[$0..<min($0 + share, files.count)])
+            }
+            let logger = self.logger
+            run = Task { [store] in
+                await withTaskGroup(of: Void.self) { group in
+                    for part in shares {
+                        group.addTask { await StoreSCU(settings: store, logger: logger).run(part) }
+                    }
+                }
                 continuation.finish()
             }
         }

@@ -18,6 +18,8 @@ public struct ReceiverSettings: Sendable {
     public var queryRetrieve: (any QueryRetrieveProvider)?
     /// Serve C-GET (dcmqrscp's --disable-get turns it off).
     public var queryRetrieveGet = true
+    /// C-MOVE sub-operations run over this many associations at once (`--move-associations`).
+    public var moveAssociations = 1
 
     public init(port: Int) { self.port = port }
 }

@@ -72,6 +72,11 @@ enum QRSCPTool {
             DCMTKOption("-ZV", "--move-vendor", [], "restrict move destination to requesting vendor", group: q) {
                 s, _ in s.archive.moveRestrictions.insert(.vendor)
             },
+            DCMTKOption(
+                nil, "--move-associations", ["[n]umber"],
+                "send C-MOVE sub-operations over n associations at once\n(default: 1, as dcmqrscp; more where the destination takes them)",
+                group: q
+            ) { s, o in s.store.receiver.moveAssociations = try o.int(in: 1...32) },
             DCMTKOption(nil, "--disable-get", [], "disable C-GET support", group: q) { s, _ in
                 s.store.receiver.queryRetrieveGet = false
             },
