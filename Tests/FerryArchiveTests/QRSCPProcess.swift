@@ -19,19 +19,8 @@ struct QRSCPProcess {
         let area = directory + "/QRSCP"
         try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
         let port = freePort()
-        let config = """
-            NetworkTCPPort = \(port)
-            MaxPDUSize = 16384
-            MaxAssociations = 16
-            HostTable BEGIN
-            \(destinations.enumerated().map { "dest\($0.offset) = (\($0.element.0), 127.0.0.1, \($0.element.1))" }.joined(separator: "\n"))
-            HostTable END
-            VendorTable BEGIN
-            VendorTable END
-            AETable BEGIN
-            QRSCP \(area) \(access) \(quota) ANY
-            AETable END
-            """
+        let config = Self.configuration(
+            port: port, aeTitle: "QRSCP", area: area, access: access, quota: quota, destinations: destinations)
         try config.write(toFile: directory + "/qr.cfg", atomically: true, encoding: .utf8)
         if !indexInPlace.isEmpty {
             indexing = try FerryCLI.run(
@@ -63,6 +52,27 @@ struct QRSCPProcess {
 }
 
 extension QRSCPProcess {
+    /// A dcmqrscp.cfg (read by both `ferry qrscp` and DCMTK dcmqrscp) with one storage area and
+    /// the move destinations in its HostTable.
+    static func configuration(
+        port: Int, aeTitle: String, area: String, access: String = "RW", quota: String = "(1000, 1024mb)",
+        destinations: [(String, Int)] = []
+    ) -> String {
+        """
+        NetworkTCPPort = \(port)
+        MaxPDUSize = 16384
+        MaxAssociations = 16
+        HostTable BEGIN
+        \(destinations.enumerated().map { "dest\($0.offset) = (\($0.element.0), 127.0.0.1, \($0.element.1))" }.joined(separator: "\n"))
+        HostTable END
+        VendorTable BEGIN
+        VendorTable END
+        AETable BEGIN
+        \(aeTitle) \(area) \(access) \(quota) ANY
+        AETable END
+        """
+    }
+
     /// DCMTK movescu (Study Root) of `studies` to `destination`: its output.
     func move(studies: [String], to destination: String, extra: [String] = []) throws -> String {
         let r = try Tools.run(

@@ -15,19 +15,8 @@ struct SCUAgainstDcmqrscpTests {
         let area = dir + "/DCMQR"
         try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
         let port = freePort()
-        let config = """
-            NetworkTCPPort = \(port)
-            MaxPDUSize = 16384
-            MaxAssociations = 16
-            HostTable BEGIN
-            \(destinations.enumerated().map { "d\($0.offset) = (\($0.element.0), 127.0.0.1, \($0.element.1))" }.joined(separator: "\n"))
-            HostTable END
-            VendorTable BEGIN
-            VendorTable END
-            AETable BEGIN
-            DCMQR \(area) RW (100, 1024mb) ANY
-            AETable END
-            """
+        let config = QRSCPProcess.configuration(
+            port: port, aeTitle: "DCMQR", area: area, quota: "(100, 1024mb)", destinations: destinations)
         try config.write(toFile: dir + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
         let peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", dir + "/dcmqrscp.cfg", String(port)], port: port)
         let files = try Interop.uncompressedFiles("tiny")

@@ -3,8 +3,8 @@
 dcmqrscp (fork mode), same run, same machine, medians and ratios ferry/dcmqrscp.
 
 - C-MOVE: DCMTK movescu asks each SCP to move the study to DCMTK `storescp --fork --ignore`; with
-  `--proxy PATH --delay-ms N`, the sub-associations go through that delay proxy (for example
-  ../shared/tools/latency-proxy), as they would cross a WAN between the archive and the
+  `--proxy PATH --delay-ms N`, the sub-associations go through that delay proxy (a program
+  taking `--listen`, `--to` and `--delay-ms`), as they would cross a WAN between the archive and the
   destination.
 - C-GET: DCMTK getscu (-od into a scratch folder) from each SCP, on loopback.
 

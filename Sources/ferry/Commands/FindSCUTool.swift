@@ -9,9 +9,7 @@ import Logging
 enum FindSCUTool {
     struct Settings {
         var common = CommonOptions.Values()
-        var model = InformationModel.studyRoot
-        var keys: [String] = []
-        var cancelAfter: Int?
+        var query = QueryOptions.Values()
         var extract = false
         var outputDirectory = "."
         var showResponses: Bool?
@@ -22,7 +20,7 @@ enum FindSCUTool {
         var combinedDateTime = false
     }
 
-    static let q = "query information model"
+    static let q = QueryOptions.group
     static let commandLine = DCMTKCommandLine<Settings>(
         tool: "findscu", synopsis: "DICOM query (C-FIND) SCU, with DCMTK findscu's options",
         parameters: [
@@ -30,35 +28,18 @@ enum FindSCUTool {
             ("[dcmfile-in...]", "DICOM query file(s)"),
         ],
         options: (CommonOptions.general + CommonOptions.aeTitles + CommonOptions.userIdentity + CommonOptions.network)
-            .lifted(\.common)
+            .lifted(\.common) + QueryOptions.options.lifted(\.query)
             + [
                 DCMTKOption("-W", "--worklist", [], "use modality worklist information model (not supported)", group: q)
                 {
                     _, _ in throw CommandLineError(message: "the modality worklist model is not supported")
                 },
-                DCMTKOption("-P", "--patient", [], "use patient root information model", group: q) { s, _ in
-                    s.model = .patientRoot
-                },
-                DCMTKOption("-S", "--study", [], "use study root information model (default)", group: q) { s, _ in
-                    s.model = .studyRoot
-                },
-                DCMTKOption("-O", "--psonly", [], "use patient/study only information model", group: q) { s, _ in
-                    s.model = .patientStudyOnly
-                },
-                DCMTKOption(
-                    "-k", "--key", ["[k]ey: gggg,eeee=\"str\", path or dictionary name=\"str\""],
-                    "override matching key", group: "query keys"
-                ) { s, o in s.keys.append(o.values[0]) },
                 DCMTKOption(nil, "--relational", [], "negotiate relational queries (PS3.4 C.5.1.1)", group: q) { s, _ in
                     s.relational = true
                 },
                 DCMTKOption(nil, "--datetime", [], "negotiate combined date and time matching", group: q) { s, _ in
                     s.combinedDateTime = true
                 },
-                DCMTKOption(
-                    nil, "--cancel", ["[n]umber"], "cancel after n responses (default: never)",
-                    group: "other network options"
-                ) { s, o in s.cancelAfter = try o.int(in: 0...Int(Int32.max)) },
                 DCMTKOption(nil, "--repeat", ["[n]umber"], "repeat n times", group: "other network options") { s, o in
                     s.repeatCount = try o.int(in: 1...Int(Int32.max))
                 },
@@ -106,37 +87,17 @@ enum FindSCUTool {
             try CommonOptions.finish(&parsed.common)
             guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
             port = try dcmtkPort(params[1])
-            // Each query file is one query; the -k keys override its attributes. No file: one
-            // query of the keys alone.
-            let files = params.dropFirst(2)
-            var bases: [DataSet] = []
-            for f in files {
-                do { bases.append(try Part10Reader.read(path: f).dataSet) } catch {
-                    throw CommandLineError(message: "cannot read query file \(f): \(error)")
-                }
-            }
-            if bases.isEmpty { bases = [DataSet()] }
-            for var q in bases {
-                for k in parsed.keys {
-                    do throws(ServiceError) { try KeyAssignment.apply(k, to: &q) } catch {
-                        throw CommandLineError(message: error.message)
-                    }
-                }
-                queries.append(q)
-            }
+            queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
         } catch {
             return commandLine.usageError(error)
         }
         let logger = ConsoleLogHandler.logger("ferry.findscu", level: parsed.common.logLevel)
-        let sopClass = parsed.model.sopClass(.find)
+        let sopClass = parsed.query.model.sopClass(.find)
         var parameters = parsed.common.association
         parameters.presentationContexts = [
             PresentationContextProposal(
                 id: 1, abstractSyntax: sopClass,
-                transferSyntaxes: [
-                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
-                    TransferSyntax.implicitVRLittleEndian.uid,
-                ])
+                transferSyntaxes: QueryOptions.uncompressed)
         ]
         if parsed.relational || parsed.combinedDateTime {
             parameters.extendedNegotiations = [
@@ -170,7 +131,8 @@ enum FindSCUTool {
                             logger.info("Request Identifiers:\n\(lines.joined(separator: "\n"))")
                         }
                         let final = try await FindSCU.find(
-                            on: association, sopClass: sopClass, identifier: query, cancelAfter: parsed.cancelAfter
+                            on: association, sopClass: sopClass, identifier: query,
+                            cancelAfter: parsed.query.cancelAfter
                         ) { n, identifier in
                             responseNumber += 1
                             if show {

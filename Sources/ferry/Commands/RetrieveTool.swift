@@ -11,42 +11,21 @@ enum RetrieveTool {
 
     struct Settings {
         var common = CommonOptions.Values()
-        var model = InformationModel.studyRoot
-        var keys: [String] = []
-        var cancelAfter: Int?
+        var query = QueryOptions.Values()
         var output = StoreOutputOptions()
         var moveDestination: String?
         var listenPort: Int?
     }
 
-    static let q = "query information model"
-
     static func options(_ mode: Mode) -> [DCMTKOption<Settings>] {
         var options =
             (CommonOptions.general + CommonOptions.aeTitles + CommonOptions.userIdentity + CommonOptions.network)
-            .lifted(\Settings.common)
+            .lifted(\Settings.common) + QueryOptions.options.lifted(\Settings.query)
             + [
-                DCMTKOption("-P", "--patient", [], "use patient root information model", group: q) { s, _ in
-                    s.model = .patientRoot
-                },
-                DCMTKOption("-S", "--study", [], "use study root information model (default)", group: q) { s, _ in
-                    s.model = .studyRoot
-                },
-                DCMTKOption("-O", "--psonly", [], "use patient/study only information model", group: q) { s, _ in
-                    s.model = .patientStudyOnly
-                },
-                DCMTKOption(
-                    "-k", "--key", ["[k]ey: gggg,eeee=\"str\", path or dictionary name=\"str\""],
-                    "override matching key", group: "query keys"
-                ) { s, o in s.keys.append(o.values[0]) },
-                DCMTKOption(
-                    nil, "--cancel", ["[n]umber"], "cancel after n responses (default: never)",
-                    group: "other network options"
-                ) { s, o in s.cancelAfter = try o.int(in: 0...Int(Int32.max)) },
                 DCMTKOption(
                     "-od", "--output-directory", ["[d]irectory"], "write received objects to existing directory d",
                     group: "output"
-                ) { s, o in s.output.directory = o.values[0] },
+                ) { s, o in s.output.directory = o.values[0] }
             ]
         if mode == .move {
             options += [
@@ -107,30 +86,13 @@ enum RetrieveTool {
             try CommonOptions.finish(&parsed.common)
             guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
             port = try dcmtkPort(params[1])
-            var bases: [DataSet] = []
-            for f in params.dropFirst(2) {
-                do { bases.append(try Part10Reader.read(path: f).dataSet) } catch {
-                    throw CommandLineError(message: "cannot read query file \(f): \(error)")
-                }
-            }
-            if bases.isEmpty { bases = [DataSet()] }
-            for var q in bases {
-                for k in parsed.keys {
-                    do throws(ServiceError) { try KeyAssignment.apply(k, to: &q) } catch {
-                        throw CommandLineError(message: error.message)
-                    }
-                }
-                queries.append(q)
-            }
+            queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
         } catch {
             return commandLine.usageError(error)
         }
         let logger = ConsoleLogHandler.logger("ferry.\(tool)", level: parsed.common.logLevel)
-        let sopClass = parsed.model.sopClass(mode == .move ? .move : .get)
-        let uncompressed = [
-            TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.explicitVRBigEndian.uid,
-            TransferSyntax.implicitVRLittleEndian.uid,
-        ]
+        let sopClass = parsed.query.model.sopClass(mode == .move ? .move : .get)
+        let uncompressed = QueryOptions.uncompressed
         var parameters = parsed.common.association
         parameters.presentationContexts = [
             PresentationContextProposal(id: 1, abstractSyntax: sopClass, transferSyntaxes: uncompressed)
@@ -180,13 +142,13 @@ enum RetrieveTool {
                         logger.info("Sending Move Request to \(destination)")
                         final = try await RetrieveSCU.move(
                             on: association, sopClass: sopClass, destination: destination, identifier: query,
-                            cancelAfter: parsed.cancelAfter
+                            cancelAfter: parsed.query.cancelAfter
                         ) { n, counts in logger.info("Received Move Response \(n) (Pending): \(counts)") }
                     } else {
                         logger.info("Sending Get Request")
                         final = try await RetrieveSCU.get(
                             on: association, sopClass: sopClass, identifier: query, output: parsed.output,
-                            cancelAfter: parsed.cancelAfter, logger: logger
+                            cancelAfter: parsed.query.cancelAfter, logger: logger
                         ) { n, counts in logger.info("Received Get Response \(n) (Pending): \(counts)") }
                     }
                     let word = mode == .move ? "Move" : "Get"
