@@ -89,6 +89,9 @@ struct SCUAgainstDcmqrscpTests {
         #expect(badKey.status == 1 && badKey.stderr.contains("unknown attribute NoSuchKeyword"), "\(badKey.stderr)")
         let badFile = try FerryCLI.run(["findscu", "-S", "127.0.0.1", String(closed), "/nonexistent.dcm"])
         #expect(badFile.status == 1, "\(badFile.stderr)")
+        // A missing output directory is named before any association, not refused store by store.
+        let noDir = try FerryCLI.run(["getscu", "-S", "-od", "/nonexistent/out", "127.0.0.1", String(closed)])
+        #expect(noDir.status == 1 && noDir.stderr.contains("/nonexistent/out"), "\(noDir.stderr)")
     }
 
     /// ferry movescu (with its own storage SCP, +P) and ferry getscu against dcmqrscp: every

@@ -91,6 +91,11 @@ enum RetrieveTool {
             return commandLine.usageError(error)
         }
         let logger = ConsoleLogHandler.logger("ferry.\(tool)", level: parsed.common.logLevel)
+        // Checked before any association, as DCMTK does, not as a refusal of every store.
+        if mode == .get || parsed.listenPort != nil, !isDirectory(parsed.output.directory) {
+            logger.critical("specified output directory does not exist: \(parsed.output.directory)")
+            return 1
+        }
         let sopClass = parsed.query.model.sopClass(mode == .move ? .move : .get)
         let uncompressed = QueryOptions.uncompressed
         var parameters = parsed.common.association
