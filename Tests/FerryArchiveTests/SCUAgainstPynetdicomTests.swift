@@ -97,7 +97,10 @@ struct SCUAgainstPynetdicomTests {
         let pyMoved = try Corpus.temporaryDirectory("pynetdicom-movescu")
         let pyMove = try Self.pynetdicom(
             "movescu",
-            ["-P", "-aec", "PYQR", "-aet", "PYMV", "-aem", "PYMV", "--store", "--store-port", String(pyListen), "-od", pyMoved]
+            [
+                "-P", "-aec", "PYQR", "-aet", "PYMV", "-aem", "PYMV", "--store", "--store-port", String(pyListen),
+                "-od", pyMoved,
+            ]
                 + keys + address, in: pyMoved)
         #expect(pyMove.status == 0, "\(pyMove.stderr)")
         let moved = try Corpus.temporaryDirectory("ferry-movescu")
