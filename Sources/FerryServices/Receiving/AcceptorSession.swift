@@ -332,6 +332,7 @@ final class AcceptorSession {
         let id = command.messageID ?? 0
         let sopClass = command.affectedSOPClassUID ?? ""
         func final(_ status: DIMSEStatus, _ comment: String? = nil) async throws {
+            try await stallBeforeFinal()
             try await association.sendCommand(
                 .queryRSP(
                     .cFindRSP, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: false,
@@ -362,9 +363,7 @@ final class AcceptorSession {
                 try await final(switches.capStatus, "results capped at \(cap)")
                 return
             }
-            if switches.sleepBetweenResponses > .zero {
-                try await Task.sleep(for: .nanoseconds(switches.sleepBetweenResponses.nanoseconds))
-            }
+            try await beforePending(sent: i, on: association)
             if try await cancelRequested(id, on: association) {
                 logger.info("Find cancelled after \(i) of \(matches.count) matches")
                 try await final(.cancel)
@@ -397,10 +396,17 @@ final class AcceptorSession {
         let sopClass = command.affectedSOPClassUID ?? ""
         let pc = association.context(contextID)
         let encoding = Encoding(TransferSyntax.lookup(pc?.transferSyntax ?? "") ?? .implicitVRLittleEndian)
+        var pendingSent = 0
         func respond(
             _ status: DIMSEStatus, _ counts: SubOperationCounts?, failed: [String] = [], comment: String? = nil
         ) async throws {
             let list = status != .pending && status != .success && !failed.isEmpty
+            if status == .pending {
+                try await beforePending(sent: pendingSent, on: association)
+                pendingSent += 1
+            } else {
+                try await stallBeforeFinal()
+            }
             try await association.sendCommand(
                 .queryRSP(
                     responseField, respondingTo: id, sopClass: sopClass, status: status, hasDataSet: list,
@@ -538,6 +544,28 @@ final class AcceptorSession {
             }
         logger.info("\(isGet ? "Get" : "Move") ended: 0x\(status.hex) (\(meaning)), \(counts)")
         try await respond(status, counts, failed: failedUIDs)
+    }
+
+    /// Test switches before a pending response: `sent` have gone already.
+    private func beforePending(sent: Int, on association: Association) async throws {
+        let switches = settings.switches
+        if let n = switches.abortAfterResponses, sent >= n {
+            logger.info("Aborting after \(n) pending responses (--abort-after-responses)")
+            await association.abort()
+            throw AssociationError.unusable
+        }
+        if switches.sleepBetweenResponses > .zero {
+            try await Task.sleep(for: .nanoseconds(switches.sleepBetweenResponses.nanoseconds))
+        }
+    }
+
+    private func stallBeforeFinal() async throws {
+        let stall = settings.switches.stallBeforeFinal
+        if stall > .zero {
+            logger.info(
+                "Stalling \(stall.nanoseconds / 1_000_000_000) s before the final response (--stall-before-final)")
+            try await Task.sleep(for: .nanoseconds(stall.nanoseconds))
+        }
     }
 
     /// Whether the peer has sent a C-CANCEL-RQ for message `id` (read without waiting). Any

@@ -45,6 +45,12 @@ public struct TestSwitches: Sendable {
     /// LimitFindResults ends with FE00; some PACS with A700).
     public var capResults: Int?
     public var capStatus = DIMSEStatus(0xFE00)
+    /// Q/R: sleep this long before the final response (a long stall is a peer that never
+    /// ends the operation: the client's DIMSE timeout must end it).
+    public var stallBeforeFinal: TimeAmount = .zero
+    /// Q/R: abort the association after this many pending responses (a peer that dies
+    /// mid-operation).
+    public var abortAfterResponses: Int?
     public init() {}
 }
 

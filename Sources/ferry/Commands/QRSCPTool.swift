@@ -96,8 +96,17 @@ enum QRSCPTool {
             ) { s, _ in s.archive.matcher.caseInsensitiveNames = false },
             DCMTKOption(
                 nil, "--sleep-between-responses", ["[s]econds"],
-                "test: sleep s seconds before each pending C-FIND response", group: "test switches"
+                "test: sleep s seconds before each pending response", group: "test switches"
             ) { s, o in s.store.receiver.switches.sleepBetweenResponses = try o.seconds(in: 0...86400) },
+            DCMTKOption(
+                nil, "--stall-before-final", ["[s]econds"],
+                "test: sleep s seconds before each final response\n(a peer that never ends the operation)",
+                group: "test switches"
+            ) { s, o in s.store.receiver.switches.stallBeforeFinal = try o.seconds(in: 0...86400) },
+            DCMTKOption(
+                nil, "--abort-after-responses", ["[n]umber"],
+                "test: abort the association after n pending responses", group: "test switches"
+            ) { s, o in s.store.receiver.switches.abortAfterResponses = try o.int(in: 0...Int(Int32.max)) },
             DCMTKOption(
                 nil, "--cap-results", ["[n]umber"], "test: answer at most n matches, then end with --cap-status",
                 group: "test switches"
