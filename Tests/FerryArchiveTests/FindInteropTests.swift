@@ -143,6 +143,20 @@ struct FindInteropTests {
         #expect(archive.peer.waitForLog("Find cancelled after"), "\(archive.peer.log())")
     }
 
+    /// A key below the query level (Modality in a STUDY query) is neither matched nor
+    /// returned, and the answers say so with FF01, as dcmqrscp's do; without one they are FF00.
+    @Test func keysBelowTheLevelAreAnsweredWithFF01() throws {
+        let files = try Corpus.files("tiny").filter { $0.hasSuffix(".dcm") }
+        let archive = try QRSCPProcess(files: files)
+        defer { archive.peer.stop() }
+        let (warned, log) = try archive.find("-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID", "Modality=XX"])
+        #expect(!warned.isEmpty && warned.allSatisfy { $0[Tag(0x0008, 0x0060)] == nil }, "\(log)")
+        #expect(log.contains("(Pending: WarningUnsupportedOptionalKeys)") && !log.contains("(Pending)\n"), "\(log)")
+        let (plain, plainLog) = try archive.find("-S", ["QueryRetrieveLevel=STUDY", "StudyInstanceUID"])
+        #expect(plain.count == warned.count)
+        #expect(plainLog.contains("(Pending)") && !plainLog.contains("WarningUnsupportedOptionalKeys"), "\(plainLog)")
+    }
+
     /// The test switch that caps results, as Orthanc's LimitFindResults does (FE00) or a PACS
     /// that refuses broad queries (A700): the client sees the first N and the status.
     @Test func capResultsEndsWithTheChosenStatus() throws {

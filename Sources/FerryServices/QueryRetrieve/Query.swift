@@ -40,6 +40,11 @@ public struct Query: Sendable {
         charset = SpecificCharacterSet(identifier.string(QueryKeys.specificCharacterSet))
     }
 
+    /// Keys of a level below the query's: neither matched nor returned. Answers then carry
+    /// the pending status FF01 ("one or more Optional Keys were not supported", PS3.4
+    /// C.4.1.1.4), as dcmqrscp answers keys it does not support.
+    public var unsupportedKeys: [Tag] { keys.map(\.tag).filter { level(of: $0) > level } }
+
     /// The key for `tag`, if the identifier has one.
     public func key(_ tag: Tag) -> DataElement? { keys.first { $0.tag == tag } }
 

@@ -357,6 +357,13 @@ final class AcceptorSession {
         }
         let writer = DataSetWriter(encoding: encoding)
         let switches = settings.switches
+        let unsupported = query.unsupportedKeys
+        if !unsupported.isEmpty {
+            logger.info(
+                "Keys below the \(query.level.rawValue) level are not supported: \(unsupported.map(\.description).joined(separator: " ")); answering FF01"
+            )
+        }
+        let pending: DIMSEStatus = unsupported.isEmpty ? .pending : .pendingWarning
         for (i, match) in matches.enumerated() {
             if let cap = switches.capResults, i >= cap {
                 logger.info("Find capped after \(cap) of \(matches.count) matches (--cap-results)")
@@ -370,7 +377,7 @@ final class AcceptorSession {
                 return
             }
             try await association.sendCommand(
-                .queryRSP(.cFindRSP, respondingTo: id, sopClass: sopClass, status: .pending, hasDataSet: true),
+                .queryRSP(.cFindRSP, respondingTo: id, sopClass: sopClass, status: pending, hasDataSet: true),
                 contextID: contextID)
             var source = BytesSource(try writer.encode(match))
             try await association.sendDataSet(contextID: contextID, source: &source)
