@@ -51,16 +51,26 @@ struct StorageAreaTests {
         #expect(try Self.stored(qr).isEmpty)
     }
 
+    /// A second copy of a stored instance, with other bytes (an edited Image Comments) and
+    /// so the same file name: the first file keeps its bytes and stays the only one.
     @Test func aDuplicateKeepsTheStoredFile() throws {
         let file = try #require(try Interop.uncompressedFiles("tiny").first)
         let qr = try QRSCPProcess(files: [file])
         defer { qr.peer.stop() }
         let before = try Self.stored(qr)
         try #require(before.count == 1)
-        let again = try Self.send([file], to: qr.peer.port)
+        let storedPath = qr.directory + "/QRSCP/" + before[0]
+        let firstBytes = try FileBytes.readAll(storedPath)
+        let edited = try Corpus.temporaryDirectory("duplicate") + "/edited.dcm"
+        let original = try Part10Reader.read(path: file)
+        var ds = original.dataSet
+        ds.set(Tag(0x0020, 0x4000), .LT, "a second copy with other bytes")
+        try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: original.transferSyntax), to: edited)
+        let again = try Self.send([edited], to: qr.peer.port)
         #expect(again.stderr.contains("with status SUCCESS  : 1"), "a duplicate is answered as stored: \(again.stderr)")
         #expect(qr.peer.log().contains("duplicate SOP Instance UID"), "\(qr.peer.log())")
         #expect(try Self.stored(qr) == before)
+        #expect(try FileBytes.readAll(storedPath) == firstBytes, "the first file's bytes are kept")
         let (found, _) = try qr.find("-S", ["QueryRetrieveLevel=IMAGE", "SOPInstanceUID"])
         #expect(found.count == 1)
     }

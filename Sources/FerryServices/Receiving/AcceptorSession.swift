@@ -246,6 +246,7 @@ final class AcceptorSession {
                 // Each AE title of an archive has its own storage area; a read-only one takes none.
                 if let directory = provider.storageDirectory(calledAE: calledAE) {
                     output.directory = directory
+                    output.keepExisting = true  // a duplicate must not replace the indexed file
                 } else {
                     output.ignore = true
                     refusal = "\(calledAE) has no write access"

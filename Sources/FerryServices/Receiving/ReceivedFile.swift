@@ -145,8 +145,10 @@ final class ReceivedFile {
             source = try converted(temp)
         }
         let (directory, completed) = try sorting.directory(for: summary, options: options)
-        let finalPath = directory + "/" + fileName()
-        if rename(source, finalPath) != 0 {
+        var finalPath = directory + "/" + fileName()
+        if options.keepExisting {
+            finalPath = try placeKeepingExisting(source, at: finalPath, directory: directory)
+        } else if rename(source, finalPath) != 0 {
             throw ServiceError.outOfResources("cannot move the file into place: " + String(cString: strerror(errno)))
         }
         if source == temp { tempPath = nil }
@@ -185,9 +187,35 @@ final class ReceivedFile {
         }
     }
 
-    private func fileName() -> String {
+    /// Puts `source` at `path`, or under a unique name beside it when a file is there:
+    /// link() refuses to replace, atomically. Where the file system has no hard links, a
+    /// checked rename (racy only against a second writer of the same instance).
+    private func placeKeepingExisting(
+        _ source: String, at path: String, directory: String
+    ) throws(ServiceError)
+        -> String
+    {
+        var target = path
+        if link(source, target) == 0 {
+            unlink(source)
+            return target
+        }
+        if errno == EEXIST || access(target, F_OK) == 0 {
+            target = directory + "/" + fileName(naming: .unique)
+            if link(source, target) == 0 {
+                unlink(source)
+                return target
+            }
+        }
+        if rename(source, target) != 0 {
+            throw ServiceError.outOfResources("cannot move the file into place: " + String(cString: strerror(errno)))
+        }
+        return target
+    }
+
+    private func fileName(naming: StoreOutputOptions.Naming? = nil) -> String {
         let prefix = ModalityPrefix.of(sopClass)
-        switch options.naming {
+        switch naming ?? options.naming {
         case .uid: return "\(prefix).\(sopInstance)\(options.fileExtension)"
         case .unique: return "\(prefix)_\(sopInstance)_\(UIDGenerator.make().suffix(12))\(options.fileExtension)"
         case .time: return "\(Timestamp.now().compact)_\(Timestamp.serial()).\(prefix)\(options.fileExtension)"

@@ -27,6 +27,9 @@ public struct StoreOutputOptions: Sendable {
     public var naming: Naming = .uid
     public var fileExtension = ""
     public var sorting: Sorting = .none
+    /// Never replace a file already at an instance's path (DCMTK storescp overwrites it): the
+    /// new one is placed under a unique name beside it. An archive keeps its first copy so.
+    public var keepExisting = false
 
     public init() {}
 
