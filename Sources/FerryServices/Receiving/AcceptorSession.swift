@@ -480,6 +480,7 @@ final class AcceptorSession {
             store.association.calledAE = destinationAE
             store.association.maxReceivePDU = settings.maxReceivePDU
             store.timeouts = settings.timeouts
+            store.tls = settings.moveTLS
             store.retryPolicy = .dcmtk(halt: false)
             store.moveOriginator = (callingAE, id)
             store.stop = stop

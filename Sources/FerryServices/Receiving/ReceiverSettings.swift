@@ -20,6 +20,9 @@ public struct ReceiverSettings: Sendable {
     public var queryRetrieveGet = true
     /// C-MOVE sub-operations run over this many associations at once (`--move-associations`).
     public var moveAssociations = 1
+    /// TLS for the C-MOVE sub-associations (ferry qrscp's +tls: its key and certificate,
+    /// and the peers it trusts, as for incoming associations).
+    public var moveTLS: TLSClient?
 
     public init(port: Int) { self.port = port }
 }

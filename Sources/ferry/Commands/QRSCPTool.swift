@@ -16,8 +16,9 @@ enum QRSCPTool {
         var indexAETitle: String?
     }
 
-    /// storescp's options that mean the same for dcmqrscp.
-    static let shared: Set<String> = [
+    /// storescp's options that mean the same for dcmqrscp, and its TLS options (dcmqrscp has
+    /// none; Ferry's secures incoming associations and C-MOVE sub-associations with them).
+    static let shared = Set<String>([
         "--prefer-uncompr", "--prefer-little", "--prefer-big", "--prefer-lossless", "--prefer-jpeg8",
         "--prefer-jpeg12", "--prefer-j2k-lossless", "--prefer-j2k-lossy", "--prefer-jls-lossless",
         "--prefer-jls-lossy", "--prefer-rle", "--prefer-deflated", "--implicit", "--accept-all", "--socket-timeout",
@@ -26,7 +27,7 @@ enum QRSCPTool {
         "--max-store-time", "--bind", "--normal", "--bit-preserving", "--write-file", "--write-dataset",
         "--write-xfer-same", "--write-xfer-little", "--write-xfer-big", "--write-xfer-implicit",
         "--write-xfer-deflated", "--enable-new-vr", "--disable-new-vr", "--compression-level", "--fsync",
-    ]
+    ]).union(CommonOptions.tls.map(\.spec.long))
 
     static let q = "Query/Retrieve"
 
@@ -198,6 +199,17 @@ enum QRSCPTool {
         } catch {
             logger.critical("\(error)")
             return 1
+        }
+        if parsed.store.common.tlsEnabled {
+            // One key, certificate and trust for both directions: incoming associations and
+            // the C-MOVE sub-associations (dcmqrscp has no TLS; Ferry's follows storescp's options).
+            do {
+                receiver.tls = try parsed.store.common.tls.serverContext()
+                receiver.moveTLS = try parsed.store.common.tls.client()
+            } catch {
+                logger.critical("\(error)")
+                return 1
+            }
         }
         let scp = StorageSCP(settings: receiver, logger: logger)
         let server = Task { try await scp.run() }
