@@ -121,10 +121,12 @@ public struct AcceptancePolicy: Sendable {
             PresentationContextResult(id: pc.id, result: r, transferSyntax: ts)
         }
         let acceptable: [String]
-        if let profile {
-            let lists = profile.contexts.filter { $0.abstractSyntax == pc.abstractSyntax }.map(\.transferSyntaxes)
-            guard !lists.isEmpty else { return result(.abstractSyntaxNotSupported) }
-            acceptable = lists.flatMap { $0 }
+        let listed = profile?.contexts.filter { $0.abstractSyntax == pc.abstractSyntax }.map(\.transferSyntaxes)
+        // A profile decides, except that an archive's Query/Retrieve classes it leaves out are
+        // served as usual (a storescp profile reused for ferry qrscp keeps Q/R working).
+        if let listed, !listed.isEmpty || !queryRetrieveSOPClasses.contains(pc.abstractSyntax) {
+            guard !listed.isEmpty else { return result(.abstractSyntaxNotSupported) }
+            acceptable = listed.flatMap { $0 }
         } else {
             guard supports(pc.abstractSyntax) else { return result(.abstractSyntaxNotSupported) }
             acceptable =

@@ -481,6 +481,7 @@ final class AcceptorSession {
             store.association.maxReceivePDU = settings.maxReceivePDU
             store.timeouts = settings.timeouts
             store.tls = settings.moveTLS
+            store.proposal = settings.moveProposal
             store.retryPolicy = .dcmtk(halt: false)
             store.moveOriginator = (callingAE, id)
             store.stop = stop

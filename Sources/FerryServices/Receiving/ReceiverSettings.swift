@@ -23,6 +23,9 @@ public struct ReceiverSettings: Sendable {
     /// TLS for the C-MOVE sub-associations (ferry qrscp's +tls: its key and certificate,
     /// and the peers it trusts, as for incoming associations).
     public var moveTLS: TLSClient?
+    /// How the C-MOVE sub-associations propose their contexts (dcmqrscp's -x? and -xf's
+    /// outgoing profile).
+    public var moveProposal = ProposalOptions()
 
     public init(port: Int) { self.port = port }
 }

@@ -14,6 +14,11 @@ enum QRSCPTool {
         var archive = Archive.Options()
         var indexOnly: [String] = []
         var indexAETitle: String?
+        /// storescu's settings, for the -x? options that shape the C-MOVE sub-associations.
+        var outgoing = StoreSCUTool.Settings()
+        /// -xf: the association profile file, its profile for incoming associations and its
+        /// profile for outgoing ones.
+        var profiles: (path: String, incoming: String, outgoing: String)?
     }
 
     /// storescp's options that mean the same for dcmqrscp, and its TLS options (dcmqrscp has
@@ -34,7 +39,15 @@ enum QRSCPTool {
     static let options: [DCMTKOption<Settings>] =
         StoreSCPTool.options.filter { shared.contains($0.spec.long) || $0.spec.group == "general options" }
         .filter { $0.spec.long != "--verbose-pc" }.lifted(\.store)
+        + StoreSCUTool.options.filter { ($0.spec.short ?? "").hasPrefix("-x") && $0.spec.short != "-xf" }.map {
+            $0.regrouped("proposed transmission transfer syntaxes (outgoing associations)")
+        }.lifted(\.outgoing)
         + [
+            DCMTKOption(
+                "-xf", "--assoc-config-file", ["[f]ilename", "[i]n-profile", "[o]ut-profile"],
+                "use profile i from f for incoming associations\nuse profile o from f for outgoing associations",
+                group: "association negotiation profiles from configuration file"
+            ) { s, o in s.profiles = (o.values[0], o.values[1], o.values[2]) },
             DCMTKOption(
                 "-c", "--config", ["[f]ilename"], "use specific configuration file\n(default: /etc/dcmtk/dcmqrscp.cfg)",
                 group: "general options"
@@ -199,6 +212,21 @@ enum QRSCPTool {
         } catch {
             logger.critical("\(error)")
             return 1
+        }
+        receiver.moveProposal = parsed.outgoing.proposal
+        if let p = parsed.profiles {
+            do {
+                let file = try AssociationConfigFile(contentsOf: p.path)
+                for name in [p.incoming, p.outgoing] where file.profile(name) == nil {
+                    logger.critical("profile \(name) not found in \(p.path)")
+                    return 1
+                }
+                receiver.policy.profile = file.profile(p.incoming)
+                receiver.moveProposal.profile = file.profile(p.outgoing)
+            } catch {
+                logger.critical("cannot read association configuration: \(error)")
+                return 1
+            }
         }
         if parsed.store.common.tlsEnabled {
             // One key, certificate and trust for both directions: incoming associations and

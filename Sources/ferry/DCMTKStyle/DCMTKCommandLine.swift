@@ -41,6 +41,13 @@ struct DCMTKOption<Settings>: Sendable {
         self.spec = spec
         self.apply = apply
     }
+
+    /// The same option shown under another heading (a tool borrowing another's options).
+    func regrouped(_ group: String) -> Self {
+        var copy = self
+        copy.spec.group = group
+        return copy
+    }
 }
 
 extension Array {
