@@ -24,6 +24,8 @@ public final class Archive: QueryRetrieveProvider {
         /// Serve these models only (-QP/-QS/-QO remove one each).
         public var models: Set<InformationModel> = Set(InformationModel.allCases)
         public var replaceDuplicates = false
+        /// dcmqrscp's +Cr/-Cr/+A7/+U8/+L1/+C/-Ct/-Cd; nil: answers in their records' own sets.
+        public var answerCharset: AnswerCharset?
         public init() {}
     }
 
@@ -90,10 +92,20 @@ public final class Archive: QueryRetrieveProvider {
             throw ServiceError(.refused, "\(query.model.rawValue) is not served", status: .sopClassNotSupported)
         }
         if options.checkFind { try query.checkHierarchical() }
+        let answers: [DataSet]
         do {
-            return try area.index.find(query, matcher: options.matcher, retrieveAETitle: calledAE)
+            answers = try area.index.find(query, matcher: options.matcher, retrieveAETitle: calledAE)
         } catch {
             throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
+        }
+        guard let conversion = options.answerCharset else { return answers }
+        let destination = conversion.destination(for: query)
+        return answers.map { answer in
+            if let converted = conversion.convert(answer, to: destination) { return converted }
+            logger.warning(
+                "cannot convert an answer from \(answer.string(QueryKeys.specificCharacterSet) ?? "ASCII") to \(destination.terms.isEmpty ? "ASCII" : destination.description): sent unconverted"
+            )
+            return answer
         }
     }
 

@@ -168,9 +168,8 @@ struct FindInteropTests {
         #expect(log.contains("Received Final Find Response (Refused: OutOfResources)"), "\(log)")
     }
 
-    /// Names in Latin-1 and in UTF-8 found by one UTF-8 query, each answered in its own
-    /// character set with its own bytes.
-    @Test func latin1AndUTF8NamesAreMatchedAndAnsweredInTheirOwnSets() throws {
+    /// Two instances named Müller: one in Latin-1 (ISO_IR 100), one in UTF-8 (ISO_IR 192).
+    static func namesInTwoCharsets() throws -> [String] {
         let source = try #require(try Corpus.files("tiny").first { $0.hasSuffix(".dcm") })
         let dir = try Corpus.temporaryDirectory("charsets")
         var made: [String] = []
@@ -190,6 +189,13 @@ struct FindInteropTests {
             try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: file.transferSyntax), to: path)
             made.append(path)
         }
+        return made
+    }
+
+    /// Names in Latin-1 and in UTF-8 found by one UTF-8 query, each answered in its own
+    /// character set with its own bytes.
+    @Test func latin1AndUTF8NamesAreMatchedAndAnsweredInTheirOwnSets() throws {
+        let made = try Self.namesInTwoCharsets()
         let archive = try QRSCPProcess(files: made)
         defer { archive.peer.stop() }
         let (found, log) = try archive.find(
@@ -202,6 +208,45 @@ struct FindInteropTests {
         #expect(Set(names) == ["Müller^Hans", "Müller^Jörg"])
         let latin = try #require(found.first { $0.string(Tag(0x0010, 0x0020)) == "CHARSET0" })
         #expect(latin.string(Tag(0x0008, 0x0005)) == "ISO_IR 100")
+    }
+
+    /// dcmqrscp's charset options: answers re-encoded into the request's set (+Cr) or the
+    /// one given (-Cr +L1, +A7), a name that does not fit sent as it is, or with -Cd its
+    /// unrepresentable characters dropped.
+    @Test func charsetOptionsReencodeAnswers() throws {
+        let made = try Self.namesInTwoCharsets()
+        func answers(_ options: [String], request: [String] = []) throws -> [String: (String?, [UInt8])] {
+            let archive = try QRSCPProcess(files: made, extra: options)
+            defer { archive.peer.stop() }
+            let (found, log) = try archive.find(
+                "-S", ["QueryRetrieveLevel=STUDY", "PatientID", "PatientName"] + request)
+            #expect(found.count == 2, "\(log)")
+            var out: [String: (String?, [UInt8])] = [:]
+            for a in found {
+                out[a.string(Tag(0x0010, 0x0020)) ?? ""] = (
+                    a.string(Tag(0x0008, 0x0005)), Array(a[Tag(0x0010, 0x0010)]?.bytes ?? [])
+                )
+            }
+            return out
+        }
+        let latin1 = [0x4D, 0xFC, 0x6C, 0x6C, 0x65, 0x72, 0x5E] as [UInt8]  // "Müller^"
+        // +U8: no set in the request, so UTF-8 for both.
+        let utf8 = try answers(["+U8"])
+        #expect(
+            utf8["CHARSET0"]?.0 == "ISO_IR 192" && utf8["CHARSET0"]?.1.starts(with: Array("Müller^Hans".utf8)) == true)
+        #expect(
+            utf8["CHARSET1"]?.0 == "ISO_IR 192" && utf8["CHARSET1"]?.1.starts(with: Array("Müller^Jörg".utf8)) == true)
+        // +Cr: the request's Latin-1 wins over +U8.
+        let requested = try answers(["+Cr", "+U8"], request: ["SpecificCharacterSet=ISO_IR 100"])
+        #expect(requested["CHARSET1"]?.0 == "ISO_IR 100" && requested["CHARSET1"]?.1.starts(with: latin1) == true)
+        // -Cr +L1: Latin-1 whatever the request says.
+        let overridden = try answers(["-Cr", "+L1"], request: ["SpecificCharacterSet=ISO_IR 192"])
+        #expect(overridden["CHARSET1"]?.0 == "ISO_IR 100" && overridden["CHARSET1"]?.1.starts(with: latin1) == true)
+        // +A7: ü does not fit, so each answer goes as it is; -Cd drops the ü.
+        let ascii = try answers(["+A7"])
+        #expect(ascii["CHARSET0"]?.0 == "ISO_IR 100" && ascii["CHARSET0"]?.1.starts(with: latin1) == true)
+        let dropped = try answers(["+A7", "-Cd"])
+        #expect(dropped["CHARSET0"]?.0 == nil && dropped["CHARSET0"]?.1.starts(with: Array("Mller^Hans".utf8)) == true)
     }
 }
 

@@ -16,6 +16,12 @@ enum QRSCPTool {
         var indexAETitle: String?
         /// storescu's settings, for the -x? options that shape the C-MOVE sub-associations.
         var outgoing = StoreSCUTool.Settings()
+        /// The answer conversion so far, changed by `change` (the first charset option enables it).
+        func answerCharset(_ change: (inout AnswerCharset) -> Void) -> AnswerCharset {
+            var c = archive.answerCharset ?? AnswerCharset()
+            change(&c)
+            return c
+        }
         /// -xf: the association profile file, its profile for incoming associations and its
         /// profile for outgoing ones.
         var profiles: (path: String, incoming: String, outgoing: String)?
@@ -108,6 +114,48 @@ enum QRSCPTool {
                 "match person names case-sensitively, as dcmqrscp does\n(default: case-insensitive, as most PACS)",
                 group: q
             ) { s, _ in s.archive.matcher.caseInsensitiveNames = false },
+            DCMTKOption(
+                "+Cr", "--use-request-charset", [],
+                "convert answers to the request's Specific Character Set,\nelse to the --convert-to-xxx set",
+                group: "specific character set"
+            ) { s, _ in s.archive.answerCharset = s.answerCharset { $0.useRequestCharset = true } },
+            DCMTKOption(
+                "-Cr", "--override-charset", [], "convert answers to the --convert-to-xxx set, ignoring the request's",
+                group: "specific character set"
+            ) { s, _ in s.archive.answerCharset = s.answerCharset { $0.useRequestCharset = false } },
+            DCMTKOption(
+                "+A7", "--convert-to-ascii", [], "convert answers to 7-bit ASCII", group: "specific character set"
+            ) { s, _ in
+                s.archive.answerCharset = s.answerCharset { $0.target = .ascii }
+            },
+            DCMTKOption("+U8", "--convert-to-utf8", [], "convert answers to UTF-8", group: "specific character set") {
+                s, _ in
+                s.archive.answerCharset = s.answerCharset { $0.target = .utf8 }
+            },
+            DCMTKOption(
+                "+L1", "--convert-to-latin1", [], "convert answers to ISO 8859-1", group: "specific character set"
+            ) { s, _ in
+                s.archive.answerCharset = s.answerCharset { $0.target = SpecificCharacterSet("ISO_IR 100") }
+            },
+            DCMTKOption(
+                "+C", "--convert-to-charset", ["[c]harset: string"],
+                "convert answers to the set of DICOM defined term c\n(one set without code extensions)",
+                group: "specific character set"
+            ) { s, o in
+                let set = SpecificCharacterSet(o.values[0])
+                guard set.canEncode else {
+                    throw CommandLineError(message: "--convert-to-charset: Ferry cannot encode \(o.values[0])")
+                }
+                s.archive.answerCharset = s.answerCharset { $0.target = set }
+            },
+            DCMTKOption(
+                "-Ct", "--transliterate", [], "approximate characters the set cannot represent",
+                group: "specific character set"
+            ) { s, _ in s.archive.answerCharset = s.answerCharset { $0.unrepresentable = .transliterate } },
+            DCMTKOption(
+                "-Cd", "--discard-illegal", [], "discard characters the set cannot represent",
+                group: "specific character set"
+            ) { s, _ in s.archive.answerCharset = s.answerCharset { $0.unrepresentable = .discard } },
             DCMTKOption(
                 nil, "--sleep-between-responses", ["[s]econds"],
                 "test: sleep s seconds before each pending response", group: "test switches"
