@@ -33,4 +33,32 @@ struct GetInteropTests {
         #expect(Retrieved.problems(sources: sources, received: received) == [])
         #expect(qr.peer.log().contains("Get ended: 0x0000 (success), remaining -, completed \(sources.count)"))
     }
+
+    /// ferry getscu proposes an Asynchronous Operations Window and ferry qrscp uses it: with
+    /// a window of 16, every one of the corpus's instances is sent before the first response
+    /// is read; with --async-window 1, one at a time. Every instance arrives once either way.
+    @Test func theAsynchronousWindowLetsSubOperationsOverlap() throws {
+        let sources = try Interop.sources("tiny")
+        try #require(sources.count > 2 && sources.count <= 16)
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID })
+        for window in [16, 1] {
+            let qr = try QRSCPProcess(files: sources.values.sorted())
+            defer { qr.peer.stop() }
+            let out = try Corpus.temporaryDirectory("getscu-window")
+            let r = try FerryCLI.run(
+                [
+                    "getscu", "-S", "-aec", "QRSCP", "-od", out, "--async-window", String(window),
+                    "-k", "QueryRetrieveLevel=STUDY", "-k",
+                    "StudyInstanceUID=\(studies.sorted().joined(separator: "\\"))",
+                    "127.0.0.1", String(qr.peer.port),
+                ])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(Retrieved.problems(sources: sources, received: Interop.received(out)) == [])
+            #expect(DirectoryWalker().files(under: [out]).count == sources.count)
+            let log = qr.peer.log()
+            let beforeFirstResponse = log.components(separatedBy: "Received Store Response").first ?? ""
+            let sentFirst = beforeFirstResponse.components(separatedBy: "Sending file:").count - 1
+            #expect(sentFirst == (window == 16 ? sources.count : 1), "window \(window): \(log)")
+        }
+    }
 }

@@ -33,7 +33,21 @@ public final class Association {
     /// waits for C-STORE-RSPs while its requestor may cancel): message IDs they name.
     private var cancels: Set<UInt16> = []
 
+    /// C-STORE-RQs sent and not yet answered, by message ID: the instance each names.
+    private var outstandingStores: [UInt16: String] = [:]
+
     public var isUsable: Bool { machine.state == .sta6 }
+
+    /// How many operations this side may invoke before their responses: the negotiated
+    /// Asynchronous Operations Window (the requestor invokes up to its max-invoked, the
+    /// acceptor up to the requestor's max-performed; unlimited taken as 64), else 1.
+    public var invokeWindow: Int {
+        guard request.userInformation.asyncOperationsWindow != nil,
+            let w = acceptance.userInformation.asyncOperationsWindow
+        else { return 1 }
+        let n = Int(role == .requestor ? w.maxInvoked : w.maxPerformed)
+        return n == 0 ? 64 : n
+    }
     public var callingAE: String { request.callingAE }
     public var calledAE: String { request.calledAE }
 
@@ -162,21 +176,77 @@ public final class Association {
         priority: Priority = .medium,
         moveOriginator: (aeTitle: String, messageID: UInt16)? = nil
     ) async throws -> CommandSet {
+        let id = try await startStore(
+            sopClass: sopClass, sopInstance: sopInstance, contextID: contextID, data: &data, priority: priority,
+            moveOriginator: moveOriginator)
+        outstandingStores[id] = nil
+        let response = try await receiveResponse(to: id, expecting: .cStoreRSP)
+        try await checkNamesInstance(response, sopInstance)
+        return response
+    }
+
+    /// The first half of a C-STORE within an Asynchronous Operations Window: the request and
+    /// its data set sent; its response is read later by `receiveStoreResponse`. The message ID.
+    public func startStore<Source: DataSetSource>(
+        sopClass: String, sopInstance: String, contextID: UInt8, data: inout Source,
+        priority: Priority = .medium,
+        moveOriginator: (aeTitle: String, messageID: UInt16)? = nil
+    ) async throws -> UInt16 {
         let id = makeMessageID()
         try await sendCommand(
             .storeRQ(
                 messageID: id, sopClass: sopClass, sopInstance: sopInstance, priority: priority,
                 moveOriginator: moveOriginator), contextID: contextID)
         try await sendDataSet(contextID: contextID, source: &data)
-        let response = try await receiveResponse(to: id, expecting: .cStoreRSP)
-        // PS3.7 9.3.1.2: the response names the instance of the request. One naming another
-        // says nothing about ours: the outcome is unknown.
+        outstandingStores[id] = sopInstance
+        return id
+    }
+
+    /// The next C-STORE-RSP to any outstanding request, in whatever order the peer answers
+    /// (PS3.7 D.3.3.3). One to a message ID not outstanding is a protocol error; a C-CANCEL-RQ
+    /// meanwhile is kept for `takeCancel`.
+    public func receiveStoreResponse() async throws -> (messageID: UInt16, response: CommandSet) {
+        try checkUsable()
+        guard !outstandingStores.isEmpty else { throw AssociationError.protocolError("no C-STORE outstanding") }
+        while true {
+            switch try await receiveOne(timeout: timeouts.dimseWait, what: "waiting for C-STORE-RSP (DIMSE timeout)") {
+            case .command(let command, _) where command.field == .cCancelRQ:
+                cancels.insert(command.messageIDBeingRespondedTo ?? 0)
+            case .command(let command, _) where command.field == .cStoreRSP && !command.hasDataSet:
+                let id = command.messageIDBeingRespondedTo ?? 0
+                guard let instance = outstandingStores.removeValue(forKey: id) else {
+                    throw await fail(
+                        AssociationError.protocolError(
+                            "C-STORE-RSP answers message id \(id), which is not outstanding"),
+                        during: "")
+                }
+                try await checkNamesInstance(command, instance)
+                return (id, command)
+            case .command(let command, _):
+                throw await fail(
+                    AssociationError.protocolError(
+                        "expected C-STORE-RSP, got command field 0x\(String(command.rawField ?? 0, radix: 16))"),
+                    during: "")
+            case .data:
+                throw await fail(
+                    AssociationError.protocolError("unexpected data set fragment while waiting for C-STORE-RSP"),
+                    during: "")
+            case .released:
+                throw AssociationError.releasedByPeer
+            case .aborted(let a):
+                throw AssociationError.abortedByPeer(a)
+            }
+        }
+    }
+
+    /// PS3.7 9.3.1.2: a C-STORE-RSP names the instance of its request. One naming another
+    /// says nothing about ours: the outcome is unknown.
+    private func checkNamesInstance(_ response: CommandSet, _ sopInstance: String) async throws {
         if let named = response.affectedSOPInstanceUID, named != sopInstance {
             throw await fail(
                 AssociationError.protocolError(
                     "C-STORE-RSP names SOP Instance UID \(named.prefix(64)), the request \(sopInstance)"), during: "")
         }
-        return response
     }
 
     public func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {

@@ -13,6 +13,8 @@ public struct AssociationParameters: Sendable {
     public var userIdentity: UserIdentity?
     public var roleSelections: [RoleSelection] = []
     public var extendedNegotiations: [ExtendedNegotiation] = []
+    /// Asynchronous Operations Window to propose (PS3.7 D.3.3.3); nil: none (one at a time).
+    public var asyncOperationsWindow: AsyncOperationsWindow?
     public var implementationClassUID = UIDGenerator.implementationClassUID
     public var implementationVersionName = UIDGenerator.implementationVersionName
 
@@ -28,6 +30,7 @@ public struct AssociationParameters: Sendable {
         info.userIdentity = userIdentity
         info.roleSelections = roleSelections
         info.extendedNegotiations = extendedNegotiations
+        info.asyncOperationsWindow = asyncOperationsWindow
         return AssociateRQ(
             calledAE: calledAE, callingAE: callingAE, presentationContexts: presentationContexts, userInformation: info)
     }

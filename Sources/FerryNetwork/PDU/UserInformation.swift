@@ -21,12 +21,21 @@ public struct UserInformation: Sendable, Equatable {
     }
 }
 
+/// Asynchronous Operations Window (PS3.7 D.3.3.3): how many operations the requestor may
+/// invoke, and perform, before their responses; 0 means unlimited.
 public struct AsyncOperationsWindow: Sendable, Equatable {
     public var maxInvoked: UInt16
     public var maxPerformed: UInt16
     public init(maxInvoked: UInt16, maxPerformed: UInt16) {
         self.maxInvoked = maxInvoked
         self.maxPerformed = maxPerformed
+    }
+
+    /// The acceptor's answer to `proposed`: each number at most `grant` (an unlimited
+    /// proposal gets `grant`).
+    public static func answer(to proposed: AsyncOperationsWindow, grant: UInt16) -> AsyncOperationsWindow {
+        func limit(_ n: UInt16) -> UInt16 { n == 0 ? grant : min(n, grant) }
+        return AsyncOperationsWindow(maxInvoked: limit(proposed.maxInvoked), maxPerformed: limit(proposed.maxPerformed))
     }
 }
 

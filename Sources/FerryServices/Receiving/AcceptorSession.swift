@@ -102,6 +102,12 @@ final class AcceptorSession {
                         $0.scp && settings.policy.supports($0.sopClass)
                     }.map { RoleSelection(sopClass: $0.sopClass, scu: $0.scu, scp: true) }
                 }
+                // An Asynchronous Operations Window, granted up to our limit. Requests are still
+                // served in order; a C-GET's sub-operations use the window the requestor performs.
+                if let proposed = rq.userInformation.asyncOperationsWindow {
+                    info.asyncOperationsWindow = AsyncOperationsWindow.answer(
+                        to: proposed, grant: settings.asyncWindowGrant)
+                }
                 return .accept(results, info)
             }
         }
@@ -504,6 +510,9 @@ final class AcceptorSession {
             }
         }
         var cancelled = false
+        // With C-STOREs outstanding on this association, responses may be waiting: a cancel is
+        // then seen by the response reader (takeCancel), not by polling.
+        var polling = true
         func count(_ outcome: StoreOutcome) async throws {
             counts.remaining = (counts.remaining ?? 1) - 1
             if outcome.succeeded {
@@ -512,7 +521,7 @@ final class AcceptorSession {
                 counts.failed += 1
                 failedUIDs.append(outcome.sopInstanceUID)
             }
-            if !cancelled, try await cancelRequested(id, on: association) {
+            if !cancelled, try await cancelRequested(id, on: association, poll: polling) {
                 cancelled = true
                 stop.stop()
                 logger.info(
@@ -524,15 +533,36 @@ final class AcceptorSession {
             for await outcome in outcomes { try await count(outcome) }
             await run.value
         } else {
-            // C-GET: each instance on this association, in turn.
+            // C-GET: the instances on this association, up to the Asynchronous Operations
+            // Window the requestor granted (max-performed) before their responses.
             continuation.finish()
             var invention: UIDInvention?
             let sender = FileSender(policy: .dcmtk(preferred: nil), logger: logger)
+            let window = association.invokeWindow
+            var inFlight: [UInt16: StoreOutcome] = [:]
+            func completeOne() async throws {
+                let (messageID, response) = try await association.receiveStoreResponse()
+                guard let begun = inFlight.removeValue(forKey: messageID) else { return }
+                polling = inFlight.isEmpty
+                try await count(sender.complete(begun, response: response))
+            }
             for file in files {
                 if cancelled { break }
-                try await count(await sender.send(file, on: association, invention: &invention))
+                while inFlight.count >= window { try await completeOne() }
+                if cancelled { break }
+                let route = sender.route(
+                    for: file, accepted: association.acceptedContexts, inventing: invention != nil)
+                let (begun, messageID) = await sender.begin(
+                    sender.prepare(file, route: route, invention: &invention), on: association)
                 guard association.isUsable else { throw AssociationError.unusable }
+                if let messageID {
+                    inFlight[messageID] = begun
+                    polling = false
+                } else {
+                    try await count(begun)
+                }
             }
+            while !inFlight.isEmpty { try await completeOne() }
         }
         let status: DIMSEStatus
         if cancelled {
@@ -580,8 +610,9 @@ final class AcceptorSession {
 
     /// Whether the peer has sent a C-CANCEL-RQ for message `id` (read without waiting). Any
     /// other request in the middle of an operation breaks PS3.7's one-operation rule.
-    private func cancelRequested(_ id: UInt16, on association: Association) async throws -> Bool {
+    private func cancelRequested(_ id: UInt16, on association: Association, poll: Bool = true) async throws -> Bool {
         if association.takeCancel(respondingTo: id) { return true }
+        guard poll else { return false }
         for part in try await association.poll() {
             switch part {
             case .command(let c, _) where c.field == .cCancelRQ:

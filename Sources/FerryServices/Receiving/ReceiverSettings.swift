@@ -26,6 +26,9 @@ public struct ReceiverSettings: Sendable {
     /// How the C-MOVE sub-associations propose their contexts (dcmqrscp's -x? and -xf's
     /// outgoing profile).
     public var moveProposal = ProposalOptions()
+    /// The most operations granted each way when a requestor proposes an Asynchronous
+    /// Operations Window (a C-GET's sub-operations are sent up to it before their responses).
+    public var asyncWindowGrant: UInt16 = 16
 
     public init(port: Int) { self.port = port }
 }

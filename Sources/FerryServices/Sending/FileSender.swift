@@ -79,16 +79,33 @@ public struct FileSender: Sendable {
     }
 
     public func send(_ prepared: PreparedFile, on association: Association) async -> StoreOutcome {
+        let (outcome, messageID) = await begin(prepared, on: association)
+        guard messageID != nil else { return outcome }
+        do {
+            let (_, response) = try await association.receiveStoreResponse()
+            return complete(outcome, response: response)
+        } catch {
+            return failed(outcome, error)
+        }
+    }
+
+    /// The first half of a store: the request and data set sent (with the message ID whose
+    /// response completes it), or the outcome already final (no context, unreadable file,
+    /// failed preparation, an association that failed while sending).
+    public func begin(
+        _ prepared: PreparedFile, on association: Association
+    ) async -> (
+        outcome: StoreOutcome, messageID: UInt16?
+    ) {
         let file = prepared.file
         var outcome = StoreOutcome(path: file.path, sopInstanceUID: file.sopInstanceUID)
         logger.info("Sending file: \(file.path)")
         do {
-            let response: CommandSet
             switch prepared.route {
             case .impossible(let reason):
                 logger.error("No presentation context for: \(file.path): \(reason)")
                 outcome.error = ServiceError(.noContext, reason)
-                return outcome
+                return (outcome, nil)
             case .asIs(let contextID, let ts):
                 var source: FileRangeSource
                 do {
@@ -96,23 +113,24 @@ public struct FileSender: Sendable {
                         path: file.path, offset: file.dataSetOffset, length: file.dataSetLength, padToEven: true)
                 } catch {
                     outcome.error = ServiceError(.unreadableFile, wrapping: error)
-                    return outcome
+                    return (outcome, nil)
                 }
                 outcome.sentAs = ts
                 outcome.bytes = source.length
-                response = try await association.store(
+                let id = try await association.startStore(
                     sopClass: file.sopClassUID, sopInstance: file.sopInstanceUID,
                     contextID: contextID, data: &source, priority: priority, moveOriginator: moveOriginator)
+                return (outcome, id)
             case .convert(let contextID, let ts):
                 let encoded: (bytes: [UInt8], instance: String)
                 switch prepared.encoded {
                 case .success(let e)?: encoded = e
                 case .failure(let e)?:
                     outcome.error = e
-                    return outcome
+                    return (outcome, nil)
                 case nil:
                     outcome.error = ServiceError(.preparation, "not prepared")
-                    return outcome
+                    return (outcome, nil)
                 }
                 if file.transferSyntax != ts {
                     logger.info("Converting transfer syntax: \(file.transferSyntax.name) -> \(ts.name)")
@@ -121,26 +139,39 @@ public struct FileSender: Sendable {
                 outcome.sentAs = ts
                 outcome.bytes = source.length
                 outcome.sopInstanceUID = encoded.instance
-                response = try await association.store(
+                let id = try await association.startStore(
                     sopClass: file.sopClassUID, sopInstance: encoded.instance,
                     contextID: contextID, data: &source, priority: priority, moveOriginator: moveOriginator)
-            }
-            let status = response.status ?? DIMSEStatus(0xFFFF)
-            outcome.status = status
-            outcome.errorComment = response.errorComment
-            switch status.category {
-            case .success: logger.info("Received Store Response (Success)")
-            case .warning:
-                logger.warning(
-                    "Store Response: \(status)\(response.errorComment.map { " (\($0))" } ?? "") for \(file.path)")
-            default:
-                logger.error(
-                    "Store Failed, file: \(file.path): \(status)\(response.errorComment.map { " (\($0))" } ?? "")")
+                return (outcome, id)
             }
         } catch {
-            logger.error("Store Failed, file: \(file.path): \(error)")
-            outcome.error = ServiceError(.association, wrapping: error)
+            return (failed(outcome, error), nil)
         }
+    }
+
+    /// A begun store with its response.
+    public func complete(_ begun: StoreOutcome, response: CommandSet) -> StoreOutcome {
+        var outcome = begun
+        let status = response.status ?? DIMSEStatus(0xFFFF)
+        outcome.status = status
+        outcome.errorComment = response.errorComment
+        switch status.category {
+        case .success: logger.info("Received Store Response (Success)")
+        case .warning:
+            logger.warning(
+                "Store Response: \(status)\(response.errorComment.map { " (\($0))" } ?? "") for \(outcome.path)")
+        default:
+            logger.error(
+                "Store Failed, file: \(outcome.path): \(status)\(response.errorComment.map { " (\($0))" } ?? "")")
+        }
+        return outcome
+    }
+
+    /// A begun store whose association failed: its outcome is unknown.
+    public func failed(_ begun: StoreOutcome, _ error: Error) -> StoreOutcome {
+        var outcome = begun
+        logger.error("Store Failed, file: \(outcome.path): \(error)")
+        outcome.error = ServiceError(.association, wrapping: error)
         return outcome
     }
 }

@@ -15,6 +15,9 @@ enum RetrieveTool {
         var output = StoreOutputOptions()
         var moveDestination: String?
         var listenPort: Int?
+        /// getscu: how many C-STOREs the archive may send before their responses (an
+        /// Asynchronous Operations Window; 1 proposes none, as DCMTK's getscu).
+        var asyncWindow = 16
     }
 
     static func options(_ mode: Mode) -> [DCMTKOption<Settings>] {
@@ -27,6 +30,14 @@ enum RetrieveTool {
                     group: "output"
                 ) { s, o in s.output.directory = o.values[0] }
             ]
+        if mode == .get {
+            options.append(
+                DCMTKOption(
+                    nil, "--async-window", ["[n]umber"],
+                    "let the peer send n C-STOREs before their responses\n(Asynchronous Operations Window; default: 16, 1: none)",
+                    group: "network options"
+                ) { s, o in s.asyncWindow = try o.int(in: 1...Int(UInt16.max)) })
+        }
         if mode == .move {
             options += [
                 DCMTKOption(
@@ -111,6 +122,10 @@ enum RetrieveTool {
                     PresentationContextProposal(id: UInt8(3 + 2 * i), abstractSyntax: c, transferSyntaxes: uncompressed)
                 )
                 parameters.roleSelections.append(RoleSelection(sopClass: c, scu: false, scp: true))
+            }
+            if parsed.asyncWindow > 1 {
+                parameters.asyncOperationsWindow = AsyncOperationsWindow(
+                    maxInvoked: 1, maxPerformed: UInt16(clamping: parsed.asyncWindow))
             }
         }
         // movescu's own storage SCP (+P): accepts every syntax, stores like ferry storescp.
