@@ -6,7 +6,10 @@ dcmqrscp (fork mode), same run, same machine, medians and ratios ferry/dcmqrscp.
   `--proxy PATH --delay-ms N`, the sub-associations go through that delay proxy (a program
   taking `--listen`, `--to` and `--delay-ms`), as they would cross a WAN between the archive and the
   destination.
-- C-GET: DCMTK getscu (-od into a scratch folder) from each SCP, on loopback.
+- C-GET: DCMTK getscu and `ferry getscu` (which proposes an Asynchronous Operations Window of
+  16; dcmqrscp ignores it, ferry qrscp sends that many sub-operations before their responses),
+  -od into a scratch folder; with `--proxy`, each archive sits behind its own delay proxy, as
+  it would across a WAN from the requestor.
 
 Both archives hold the same files: dcmqrscp its copies (loaded by dcmsend), ferry the corpus
 folder indexed in place (`--index-only`).
@@ -73,6 +76,14 @@ try:
             subprocess.run(["/usr/bin/dcmsend", "-aec", "QR", "+sd", "+r", "127.0.0.1", str(port), corpus_dir],
                            env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         servers[name] = port
+    # C-GET's sub-operations travel on the requestor's association: the proxy goes in front of
+    # each archive.
+    get_ports = dict(servers)
+    if a.proxy:
+        for name, port in servers.items():
+            get_ports[name] = measure.free_port()
+            start([a.proxy, "--listen", f"127.0.0.1:{get_ports[name]}", "--to", f"127.0.0.1:{port}",
+                   "--delay-ms", str(a.delay_ms)], get_ports[name])
     study = subprocess.run(["/usr/bin/dcmdump", "+P", "0020,000d", "-s", files[0]], capture_output=True,
                            text=True).stdout.split("[")[1].split("]")[0]
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"]
@@ -84,25 +95,35 @@ try:
         if r.returncode != 0:
             raise SystemExit(f"movescu failed: {r.stderr}")
 
-    def get(port):
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.makedirs(out_dir)
-        r = subprocess.run(["/usr/bin/getscu", "-S", "-aec", "QR", "-od", out_dir] + keys + ["127.0.0.1", str(port)],
-                           env=env, capture_output=True, text=True)
-        got = len(os.listdir(out_dir))
-        if r.returncode != 0 or got != len(files):
-            raise SystemExit(f"getscu failed ({got} files): {r.stderr[-500:]}")
+    def get(client):
+        def run(name):
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.makedirs(out_dir)
+            r = subprocess.run(client + ["-S", "-aec", "QR", "-od", out_dir] + keys + ["127.0.0.1", str(get_ports[name])],
+                               env=env, capture_output=True, text=True)
+            got = len(os.listdir(out_dir))
+            if r.returncode != 0 or got != len(files):
+                raise SystemExit(f"{client[-1]} failed ({got} files): {r.stderr[-500:]}")
+        return run
+
+    def move_from(name):
+        move(servers[name])
 
     link = f"through a {2 * a.delay_ms} ms RTT proxy" if a.proxy else "on loopback"
-    print(f"ct-series: {len(files)} files, {mb:.0f} MB; sub-associations {link}; "
+    print(f"ct-series: {len(files)} files, {mb:.0f} MB; C-MOVE sub-associations and C-GET associations {link}; "
           f"ferry --move-associations {a.move_associations}; median of {a.runs}")
     print(f"{'operation':28} {'ferry s':>8} {'dcmqrscp s':>11} {'ratio':>6}")
-    for label, op in [("C-MOVE to storescp --ignore", move)] + ([] if a.proxy else [("C-GET into getscu -od", get)]):
+    for label, op in [
+        ("C-MOVE to storescp --ignore", move_from),
+        ("C-GET, DCMTK getscu -od", get(["/usr/bin/getscu"])),
+        ("C-GET, ferry getscu -od", get([ferry, "getscu"])),
+    ]:
         times = {"ferry": [], "dcmqrscp": []}
         for _ in range(a.runs):
             for name in ("dcmqrscp", "ferry"):
+                os.sync()  # the previous run's 525 MB written back first, not during this one
                 t = time.time()
-                op(servers[name])
+                op(name)
                 times[name].append(time.time() - t)
         f, d = statistics.median(times["ferry"]), statistics.median(times["dcmqrscp"])
         print(f"{label:28} {f:>8.2f} {d:>11.2f} {f / d:>6.2f}")
