@@ -176,4 +176,30 @@ struct ParallelMoveTests {
         #expect(DirectoryWalker().files(under: [out]).count == sources.count)
         #expect(rx.logCount("Association Received from") == 3, "\(rx.log())")
     }
+
+    /// The default's extra sub-associations are optional: a single-process DCMTK storescp
+    /// (slowed to 1 s a store, so the first association outlasts the extras' 3 s wait) leaves
+    /// them waiting; they give their files back, and every instance arrives once over the
+    /// first, with the move a success.
+    @Test func extraAssociationsADestinationLeavesWaitingGiveTheirFilesBack() throws {
+        // Six files (DCMTK 3.6.7 takes none in HTJ2K): the first association takes four, an
+        // extra one two, which it gives back.
+        let sources = Dictionary(
+            uniqueKeysWithValues: try Interop.sources("tiny").sorted { $0.key < $1.key }.filter {
+                try !HeaderScan.summary(path: $0.value).transferSyntaxUID.hasPrefix("1.2.840.10008.1.2.4.20")
+            }.prefix(6).map { ($0.key, $0.value) })
+        try #require(sources.count == 6)
+        var studies = Set<String>()
+        for p in sources.values { if let s = try HeaderScan.summary(path: p).studyInstanceUID { studies.insert(s) } }
+        let out = try Corpus.temporaryDirectory("single-process-move")
+        let rx = try PeerProcess.dcmtkStorescp(outputDirectory: out, ["+xa", "--sleep-after", "1"])
+        defer { rx.stop() }
+        let qr = try QRSCPProcess(files: sources.values.sorted(), destinations: [("RX", rx.port)])
+        defer { qr.peer.stop() }
+        let log = try qr.move(studies: studies.sorted(), to: "RX")
+        #expect(log.contains("Received Final Move Response (Success)"), "\(log)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(out)) == [])
+        #expect(DirectoryWalker().files(under: [out]).count == sources.count)
+        #expect(qr.peer.log().contains("An extra association was not accepted"), "\(qr.peer.log())")
+    }
 }

@@ -30,7 +30,7 @@ ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
 ap.add_argument("--proxy", help="a delay proxy (latency-proxy's options) for the sub-associations")
 ap.add_argument("--delay-ms", type=int, default=10)
-ap.add_argument("--move-associations", type=int, default=1, help="ferry qrscp's --move-associations")
+ap.add_argument("--move-associations", type=int, help="ferry qrscp's --move-associations (default: its own, 4)")
 a = ap.parse_args()
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
@@ -70,7 +70,8 @@ try:
         if name == "ferry":
             subprocess.run([ferry, "qrscp", "-c", cfg, "--index-only", corpus_dir], check=True,
                            stdout=subprocess.DEVNULL)
-            start([ferry, "qrscp", "-c", cfg, "--move-associations", str(a.move_associations)], port)
+            extra = ["--move-associations", str(a.move_associations)] if a.move_associations else []
+            start([ferry, "qrscp", "-c", cfg] + extra, port)
         else:
             start(["/usr/bin/dcmqrscp", "-c", cfg, str(port)], port)
             subprocess.run(["/usr/bin/dcmsend", "-aec", "QR", "+sd", "+r", "127.0.0.1", str(port), corpus_dir],
@@ -111,7 +112,7 @@ try:
 
     link = f"through a {2 * a.delay_ms} ms RTT proxy" if a.proxy else "on loopback"
     print(f"ct-series: {len(files)} files, {mb:.0f} MB; C-MOVE sub-associations and C-GET associations {link}; "
-          f"ferry --move-associations {a.move_associations}; median of {a.runs}")
+          f"ferry --move-associations {a.move_associations or 'default (4)'}; median of {a.runs}")
     print(f"{'operation':28} {'ferry s':>8} {'dcmqrscp s':>11} {'ratio':>6}")
     for label, op in [
         ("C-MOVE to storescp --ignore", move_from),

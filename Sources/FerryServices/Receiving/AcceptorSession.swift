@@ -492,19 +492,29 @@ final class AcceptorSession {
             store.moveOriginator = (callingAE, id)
             store.stop = stop
             store.onOutcome = { continuation.yield($0) }
-            // Sub-operations over `moveAssociations` associations at once (1, DCMTK's way, by
-            // default): contiguous shares of the files, each on a storage association of its own.
+            // Sub-operations over up to `moveAssociations` associations at once, sharing the
+            // files a few at a time. The extra ones are optional: a destination that refuses
+            // them, or leaves them waiting (a single-process storescp serves one association
+            // at a time), does not take them within a few seconds, and the first one sends all.
             let parallel = max(1, min(settings.moveAssociations, files.count))
-            let share = (files.count + parallel - 1) / parallel
-            let shares = stride(from: 0, to: files.count, by: share).map {
-                Array(files[$0..<min($0 + share, files.count)])
-            }
             let logger = self.logger
+            store.share = SharedWork()
             run = Task { [store] in
                 await withTaskGroup(of: Void.self) { group in
-                    for part in shares {
-                        group.addTask { await StoreSCU(settings: store, logger: logger).run(part) }
+                    for i in 0..<parallel {
+                        var settings = store
+                        if i > 0 {
+                            settings.optionalAssociation = true
+                            settings.timeouts.acse = .seconds(3)
+                        }
+                        group.addTask { await StoreSCU(settings: settings, logger: logger).run(files) }
                     }
+                }
+                // Files an extra association gave back after the others had finished.
+                var rounds = 0
+                while let share = store.share, !share.isEmpty, rounds < 3, !stop.isSet {
+                    rounds += 1
+                    await StoreSCU(settings: store, logger: logger).run(files)
                 }
                 continuation.finish()
             }

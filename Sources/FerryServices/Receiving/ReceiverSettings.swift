@@ -18,8 +18,9 @@ public struct ReceiverSettings: Sendable {
     public var queryRetrieve: (any QueryRetrieveProvider)?
     /// Serve C-GET (dcmqrscp's --disable-get turns it off).
     public var queryRetrieveGet = true
-    /// C-MOVE sub-operations run over this many associations at once (`--move-associations`).
-    public var moveAssociations = 1
+    /// C-MOVE sub-operations run over up to this many associations at once
+    /// (`--move-associations`); the extra ones only where the destination takes them.
+    public var moveAssociations = 4
     /// TLS for the C-MOVE sub-associations (ferry qrscp's +tls: its key and certificate,
     /// and the peers it trusts, as for incoming associations).
     public var moveTLS: TLSClient?

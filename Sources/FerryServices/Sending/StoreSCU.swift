@@ -31,6 +31,11 @@ public struct StoreSettings: Sendable {
     public var stop: StopFlag?
     /// Called with each file's outcome as it is known (a C-MOVE's pending responses).
     public var onOutcome: (@Sendable (StoreOutcome) -> Void)?
+    /// Files shared with other StoreSCUs (a C-MOVE's several sub-associations).
+    public var share: SharedWork?
+    /// An extra association the destination may refuse or leave waiting: if it cannot be
+    /// opened within the ACSE timeout, its files go back to `share` for the others.
+    public var optionalAssociation = false
 
     public init(host: String, port: Int) {
         self.host = host
@@ -84,6 +89,9 @@ public final class StoreSCU: SendLoopDelegate {
     private var files: [OutgoingFile] = []
     private var plans: [AssociationPlan] = []
     private var work: [(plan: Int, files: [Int])] = []
+    private var opened = false
+    private var retired = false
+    private var takenPlan: Int?
     public let journal = MemoryJournal()
 
     public init(settings: StoreSettings, logger: Logger) {
@@ -104,6 +112,7 @@ public final class StoreSCU: SendLoopDelegate {
         work = plans.indices.reversed().map { p in
             (p, plans[p].files.flatMap { Array(repeating: $0, count: repeats) })
         }
+        settings.share?.setUp { work }
         let configuration = SendStateMachine.Configuration(
             policy: settings.retryPolicy, close: settings.abortInsteadOfRelease ? .abort : .release)
         _ = await SendLoop.run(self, configuration: configuration)
@@ -116,9 +125,15 @@ public final class StoreSCU: SendLoopDelegate {
 
     public var stopRequested: Bool { settings.stop?.isSet ?? false }
 
-    public func takeWork(preferring plan: Int?) async -> (plan: Int, files: [Int])? { work.popLast() }
+    public func takeWork(preferring plan: Int?) async -> (plan: Int, files: [Int])? {
+        if retired { return nil }
+        guard let share = settings.share else { return work.popLast() }
+        let taken = share.take(preferring: plan)
+        takenPlan = taken?.plan
+        return taken
+    }
 
-    public func putBack(plan: Int, files: [Int]) async {}
+    public func putBack(plan: Int, files: [Int]) async { settings.share?.putBack(plan: plan, files: files) }
 
     public func open(plan: Int) async throws -> (association: Association, id: Int) {
         var parameters = settings.association
@@ -129,6 +144,7 @@ public final class StoreSCU: SendLoopDelegate {
             host: settings.host, port: settings.port, parameters: parameters,
             timeouts: settings.timeouts, tls: settings.tls, logger: logger)
         logger.info("Association Accepted (Max Send PDV: \(a.sendPDULength - 6))")
+        opened = true
         if a.acceptedContexts.isEmpty {
             await a.abort()
             throw AssociationError.noAcceptedContext
@@ -150,6 +166,13 @@ public final class StoreSCU: SendLoopDelegate {
     }
 
     public func failUnsent(_ unsent: [Int], _ error: ServiceError) {
+        if settings.optionalAssociation, !opened, let share = settings.share, let plan = takenPlan {
+            // The destination did not take one more association: the others send these.
+            logger.info("An extra association was not accepted (\(error)); its files go to the others")
+            share.putBack(plan: plan, files: unsent)
+            retired = true
+            return
+        }
         logger.error("Association Request Failed: \(error)")
         exitCode = 1
         for i in unsent {
