@@ -22,34 +22,12 @@ extension SpecificCharacterSet {
         let cd = iconv_open(target + (unrepresentable == .transliterate ? "//TRANSLIT" : ""), "UTF-8")
         guard cd != iconv_t(bitPattern: -1) else { return nil }
         defer { iconv_close(cd) }
-        var input = utf8.map { CChar(bitPattern: $0) }
         // A character becomes at most 4 bytes in any single set (GB18030), plus a transliteration.
-        var output = [CChar](repeating: 0, count: utf8.count * 4 + 16)
-        var failed = false
-        var written = 0
-        input.withUnsafeMutableBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                guard let inBase = inBuf.baseAddress, let outBase = outBuf.baseAddress else { return }
-                var inPtr: UnsafeMutablePointer<CChar>? = inBase
-                var inLeft = inBuf.count
-                var outPtr: UnsafeMutablePointer<CChar>? = outBase
-                var outLeft = outBuf.count
-                while inLeft > 0 {
-                    guard iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) == -1 else { break }
-                    guard errno == EILSEQ, unrepresentable != .fail, inLeft > 0 else {
-                        failed = true
-                        return
-                    }
-                    // Drop the character iconv could not take: its lead byte and continuations.
-                    repeat {
-                        inPtr = inPtr.map { $0 + 1 }
-                        inLeft -= 1
-                    } while inLeft > 0 && (UInt8(bitPattern: inPtr?.pointee ?? 0) & 0xC0) == 0x80
-                }
-                written = outBuf.count - outLeft
-            }
+        return Self.iconvRun(cd, utf8, capacity: utf8.count * 4 + 16) { rest in
+            guard unrepresentable != .fail, let lead = rest.first else { return nil }
+            // Drop the character iconv could not take: its lead byte and continuations.
+            let length = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+            return (min(length, rest.count), [])
         }
-        if failed { return nil }
-        return output.prefix(written).map { UInt8(bitPattern: $0) }
     }
 }

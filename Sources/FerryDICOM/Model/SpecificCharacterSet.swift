@@ -151,10 +151,20 @@ public struct SpecificCharacterSet: Sendable, Equatable, CustomStringConvertible
         let cd = iconv_open("UTF-8", charset)
         guard cd != iconv_t(bitPattern: -1) else { return String(decoding: bytes, as: UTF8.self) }
         defer { iconv_close(cd) }
-        var input = bytes.map { CChar(bitPattern: $0) }
         // At most 4 UTF-8 bytes per input byte, plus U+FFFD (3 bytes) per skipped byte.
-        var output = [CChar](repeating: 0, count: bytes.count * 4 + 16)
-        var result: [UInt8] = []
+        let out = iconvRun(cd, bytes, capacity: bytes.count * 4 + 16) { _ in (1, [0xEF, 0xBF, 0xBD]) }
+        return String(decoding: out ?? [], as: UTF8.self)
+    }
+
+    /// Runs `cd` over `bytes` into at most `capacity` bytes. At a sequence it cannot convert,
+    /// `skip` (given the rest of the input) says how many bytes to drop and what to write in
+    /// their place; nil from it, or a failure of another kind, gives nil.
+    static func iconvRun(
+        _ cd: iconv_t?, _ bytes: [UInt8], capacity: Int, skip: (ArraySlice<UInt8>) -> (drop: Int, write: [UInt8])?
+    ) -> [UInt8]? {
+        var input = bytes.map { CChar(bitPattern: $0) }
+        var output = [CChar](repeating: 0, count: capacity)
+        var written: Int?
         input.withUnsafeMutableBufferPointer { inBuf in
             output.withUnsafeMutableBufferPointer { outBuf in
                 guard let inBase = inBuf.baseAddress, let outBase = outBuf.baseAddress else { return }
@@ -163,23 +173,23 @@ public struct SpecificCharacterSet: Sendable, Equatable, CustomStringConvertible
                 var outPtr: UnsafeMutablePointer<CChar>? = outBase
                 var outLeft = outBuf.count
                 while inLeft > 0 {
-                    if iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) == -1 {
-                        guard errno == EILSEQ || errno == EINVAL, inLeft > 0, outLeft >= 3 else { break }
-                        // Skip the byte iconv cannot take and mark it.
-                        inPtr = inPtr.map { $0 + 1 }
-                        inLeft -= 1
-                        for b: UInt8 in [0xEF, 0xBF, 0xBD] {
-                            outPtr?.pointee = CChar(bitPattern: b)
-                            outPtr = outPtr.map { $0 + 1 }
-                        }
-                        outLeft -= 3
+                    guard iconv(cd, &inPtr, &inLeft, &outPtr, &outLeft) == -1 else { break }
+                    guard errno == EILSEQ || errno == EINVAL, inLeft > 0,
+                        let (drop, replacement) = skip(bytes[(bytes.count - inLeft)...]),
+                        drop > 0, drop <= inLeft, replacement.count <= outLeft
+                    else { return }
+                    inPtr = inPtr.map { $0 + drop }
+                    inLeft -= drop
+                    for b in replacement {
+                        outPtr?.pointee = CChar(bitPattern: b)
+                        outPtr = outPtr.map { $0 + 1 }
                     }
+                    outLeft -= replacement.count
                 }
-                let written = outBuf.count - outLeft
-                result = UnsafeRawBufferPointer(start: outBase, count: written).map { $0 }
+                written = outBuf.count - outLeft
             }
         }
-        return String(decoding: result, as: UTF8.self)
+        return written.map { n in output.prefix(n).map { UInt8(bitPattern: $0) } }
     }
 }
 
