@@ -59,20 +59,10 @@ public enum DecodeWorker {
     /// one would keep the connection open after Ferry closed it, and a peer waiting for that
     /// close (DCMTK's single-process storescp) would stall every association behind it.
     static func closeInheritedDescriptors() {
-        guard let dir = opendir("/proc/self/fd") else { return }
-        let own = dirfd(dir)
-        var open: [Int32] = []
-        while let entry = readdir(dir) {
-            let name = String(
-                cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
-            if let fd = Int32(name), fd > 2, fd != own { open.append(fd) }
-        }
-        closedir(dir)
+        // The listing's own descriptor is closed by then; closing its number again is harmless.
+        let open = (DirectoryEntries.names("/proc/self/fd") ?? []).compactMap { Int32($0) }.filter { $0 > 2 }
         for fd in open { close(fd) }
     }
-
-    /// Where `d_name` starts in a `dirent` (read in place: records are shorter than the struct).
-    private static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
 
     static func readExactly(_ fd: Int32, _ n: Int) throws(CodecError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: n)

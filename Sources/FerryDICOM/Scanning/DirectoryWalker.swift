@@ -21,9 +21,6 @@ public struct DirectoryWalker: Sendable {
     }
 
     private static let maxDepth = 64
-    /// Where `d_name` starts in a `dirent` (a stored field, so never nil; 19 is glibc's offset).
-    private static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
-
     private func walk(
         _ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (DICOMError) -> Void
     ) {
@@ -41,20 +38,10 @@ public struct DirectoryWalker: Sendable {
             out.append(path)
         case S_IFDIR:
             guard isRoot || (recursive && depth < Self.maxDepth) else { return }
-            guard let dir = opendir(path) else {
+            guard let names = DirectoryEntries.names(path) else {
                 onError(DICOMError(.io, "cannot read the directory", path: path, errno: errno))
                 return
             }
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                // The name is read in place, up to its NUL: glibc's records are d_reclen bytes
-                // long, often shorter than `dirent`, so copying `d_name` reads past the record
-                // (AddressSanitizer found it at the end of readdir's buffer).
-                let name = String(
-                    cString: UnsafeRawPointer(entry).advanced(by: Self.nameOffset).assumingMemoryBound(to: CChar.self))
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
             let prefix = path.hasSuffix("/") ? path : path + "/"
             for name in names.sorted() {
                 walk(prefix + name, depth: depth + 1, isRoot: false, into: &out, onError: onError)
