@@ -60,26 +60,11 @@ public final class ArchiveIndex: Sendable {
     /// the old one once this returns).
     @discardableResult
     public func add(_ i: IndexedInstance, replace: Bool = false) throws -> Addition {
-        let patientBlob = try i.encoded(.patient), studyBlob = try i.encoded(.study)
-        let seriesBlob = try i.encoded(.series), imageBlob = try i.encoded(.image)
-        return try db.write { db -> Addition in
-            if let existing = try Row.fetchOne(
-                db, sql: "SELECT id, path FROM instance WHERE uid = ?", arguments: [i.sopInstanceUID])
-            {
-                let oldPath: String = existing["path"]
-                guard replace else { return .duplicate(existingPath: oldPath) }
-                try db.execute(sql: "DELETE FROM instance WHERE id = ?", arguments: [existing["id"] as Int64])
-                try Self.insert(db, i, patientBlob, studyBlob, seriesBlob, imageBlob)
-                return .replaced(oldPath: oldPath)
-            }
-            try Self.insert(db, i, patientBlob, studyBlob, seriesBlob, imageBlob)
-            return .added
-        }
+        try add(batch: [i], replace: replace)[0]  // one instance in, one addition out
     }
 
-    /// Indexes many instances in one transaction (files indexed in place); a duplicate keeps
-    /// the first file.
-    public func add(batch: [IndexedInstance]) throws -> [Addition] {
+    /// Indexes many instances in one transaction (files indexed in place), each as `add` does.
+    public func add(batch: [IndexedInstance], replace: Bool = false) throws -> [Addition] {
         var blobs: [([UInt8], [UInt8], [UInt8], [UInt8])] = []
         for i in batch {
             blobs.append(
@@ -88,14 +73,20 @@ public final class ArchiveIndex: Sendable {
         return try db.write { db -> [Addition] in
             var out: [Addition] = []
             for (i, b) in zip(batch, blobs) {
-                if let existing = try String.fetchOne(
-                    db, sql: "SELECT path FROM instance WHERE uid = ?", arguments: [i.sopInstanceUID])
+                var addition = Addition.added
+                if let existing = try Row.fetchOne(
+                    db, sql: "SELECT id, path FROM instance WHERE uid = ?", arguments: [i.sopInstanceUID])
                 {
-                    out.append(.duplicate(existingPath: existing))
-                    continue
+                    let oldPath: String = existing["path"]
+                    guard replace else {
+                        out.append(.duplicate(existingPath: oldPath))
+                        continue
+                    }
+                    try db.execute(sql: "DELETE FROM instance WHERE id = ?", arguments: [existing["id"] as Int64])
+                    addition = .replaced(oldPath: oldPath)
                 }
                 try Self.insert(db, i, b.0, b.1, b.2, b.3)
-                out.append(.added)
+                out.append(addition)
             }
             return out
         }
