@@ -75,3 +75,51 @@ struct StorageAreaTests {
         #expect(found.count == 1)
     }
 }
+
+/// dcmqrscp's association options on `ferry qrscp` (issue 15): --no-parallel-store refuses
+/// the storage contexts of a second association storing into the same AE title while one
+/// holds it; --require-find refuses a MOVE context proposed without its model's FIND.
+@Suite(.scratch)
+struct QRSCPAssociationOptionTests {
+    @Test func noParallelStoreRefusesASecondStoringAssociation() throws {
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let qr = try QRSCPProcess(files: [], extra: ["--no-parallel-store"])
+        defer { qr.peer.stop() }
+        // pynetdicom holds one storage association open while it asks for a second, then
+        // asks again after releasing the first (-1: no context accepted, no association).
+        let script = """
+            import sys
+            from pynetdicom import AE
+            from pydicom import dcmread
+            port = int(sys.argv[1]); ds = dcmread(sys.argv[2])
+            ae = AE(ae_title="HOLDER")
+            ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+            def contexts(a):
+                n = len(a.accepted_contexts) if a.is_established else -1
+                if a.is_established: a.release()
+                return n
+            held = ae.associate("127.0.0.1", port, ae_title="QRSCP")
+            print("held", len(held.accepted_contexts) if held.is_established else -1)
+            print("second", contexts(ae.associate("127.0.0.1", port, ae_title="QRSCP")))
+            held.release()
+            print("after", contexts(ae.associate("127.0.0.1", port, ae_title="QRSCP")))
+            """
+        let r = try Tools.run(PeerProcess.python3, ["-c", script, String(qr.peer.port), file])
+        #expect(r.stdout.contains("held 1\nsecond -1\nafter 1\n"), "\(r.stdout)\(r.stderr)")
+        #expect(qr.peer.log().contains("storage refused (--no-parallel-store)"), "\(qr.peer.log())")
+    }
+
+    @Test func requireFindRefusesAMoveContextWithoutFind() throws {
+        let qr = try QRSCPProcess(files: [], extra: ["--require-find"], destinations: [("DEST", freePort())])
+        defer { qr.peer.stop() }
+        let keys = [
+            "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3", "127.0.0.1", String(qr.peer.port),
+        ]
+        // ferry movescu proposes MOVE alone: refused. DCMTK movescu proposes FIND with it: served.
+        let alone = try FerryCLI.run(["movescu", "-S", "-aec", "QRSCP", "-aem", "DEST"] + keys)
+        #expect(alone.status != 0 && alone.stderr.contains("accepted none"), "\(alone.stderr)")
+        let withFind = try Tools.run(
+            "/usr/bin/movescu", ["-S", "-v", "-aec", "QRSCP", "-aem", "DEST"] + keys, environment: ["TCP_NODELAY": "1"])
+        #expect(withFind.status == 0, "\(withFind.stdout)\(withFind.stderr)")
+    }
+}

@@ -20,6 +20,8 @@ final class AcceptorSession {
     let overLimit: String?
     private var callingAE = ""
     private var calledAE = ""
+    /// This association holds its area's storage (--no-parallel-store) until it ends.
+    private var claimedStorage: String?
 
     init(
         channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, logger: Logger, peerHost: String,
@@ -35,6 +37,7 @@ final class AcceptorSession {
     }
 
     func run() async {
+        defer { if let ae = claimedStorage { settings.storageClaims?.release(ae) } }
         let association: Association
         do {
             guard let accepted = try await negotiate() else { return }
@@ -82,7 +85,8 @@ final class AcceptorSession {
             case .reject(let rj, let why):
                 logger.info("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(why)")
                 return .reject(rj)
-            case .accept(let results):
+            case .accept(var results):
+                results = self.restricted(results, of: rq)
                 var info = UserInformation(
                     maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
                     implementationVersionName: UIDGenerator.implementationVersionName)
@@ -119,6 +123,40 @@ final class AcceptorSession {
             "Association Received from \(peer): \(callingAE.escapedForLog()) -> \(calledAE.escapedForLog()), \(association.acceptedContexts.count) of \(association.acceptance.presentationContexts.count) contexts accepted"
         )
         return association
+    }
+
+    /// dcmqrscp's --require-find and --no-parallel-store applied to the accepted contexts:
+    /// refused (user rejection) as dcmqrscp refuses them.
+    private func restricted(_ results: [PresentationContextResult], of rq: AssociateRQ) -> [PresentationContextResult] {
+        let syntaxes = Dictionary(rq.presentationContexts.map { ($0.id, $0.abstractSyntax) }) { a, _ in a }
+        let accepted = Set(results.filter { $0.result == .acceptance }.compactMap { syntaxes[$0.id] })
+        var storing = false
+        var out = results.map { r -> PresentationContextResult in
+            guard r.result == .acceptance, let syntax = syntaxes[r.id] else { return r }
+            if settings.requireFind, let (model, op) = InformationModel.lookup(syntax), op != .find,
+                !accepted.contains(model.sopClass(.find))
+            {
+                return PresentationContextResult(id: r.id, result: .userRejection, transferSyntax: "")
+            }
+            if AcceptancePolicy.storageClasses.contains(syntax) { storing = true }
+            return r
+        }
+        if storing, let claims = settings.storageClaims {
+            if claims.claim(rq.calledAE) {
+                claimedStorage = rq.calledAE
+            } else {
+                logger.info(
+                    "\(rq.calledAE.escapedForLog()) is storing on another association: storage refused (--no-parallel-store)"
+                )
+                out = out.map { r in
+                    guard r.result == .acceptance, let syntax = syntaxes[r.id],
+                        AcceptancePolicy.storageClasses.contains(syntax)
+                    else { return r }
+                    return PresentationContextResult(id: r.id, result: .userRejection, transferSyntax: "")
+                }
+            }
+        }
+        return out
     }
 
     // MARK: DIMSE
@@ -486,6 +524,7 @@ final class AcceptorSession {
             store.association.calledAE = destinationAE
             store.association.maxReceivePDU = settings.maxReceivePDU
             store.timeouts = settings.timeouts
+            store.timeouts.connect = settings.moveConnectTimeout ?? store.timeouts.connect
             store.tls = settings.moveTLS
             store.proposal = settings.moveProposal
             store.retryPolicy = .dcmtk(halt: false)

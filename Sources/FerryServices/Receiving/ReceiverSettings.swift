@@ -30,6 +30,13 @@ public struct ReceiverSettings: Sendable {
     /// The most operations granted each way when a requestor proposes an Asynchronous
     /// Operations Window (a C-GET's sub-operations are sent up to it before their responses).
     public var asyncWindowGrant: UInt16 = 16
+    /// dcmqrscp's --require-find: a MOVE or GET context is refused unless the same model's
+    /// FIND context is accepted on the association.
+    public var requireFind = false
+    /// dcmqrscp's --no-parallel-store (nil: stores from any number of associations at once).
+    public var storageClaims: StorageClaims?
+    /// dcmqrscp's -to: how long a C-MOVE sub-association may take to connect.
+    public var moveConnectTimeout: TimeAmount?
 
     public init(port: Int) { self.port = port }
 }

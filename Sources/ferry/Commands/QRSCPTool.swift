@@ -97,6 +97,19 @@ enum QRSCPTool {
                 "send C-MOVE sub-operations over n associations at once\n(default: 1, as dcmqrscp; more where the destination takes them)",
                 group: q
             ) { s, o in s.store.receiver.moveAssociations = try o.int(in: 1...32) },
+            DCMTKOption(
+                nil, "--require-find", [],
+                "reject all MOVE/GET presentation contexts for which no\ncorresponding FIND context is proposed",
+                group: q
+            ) { s, _ in s.store.receiver.requireFind = true },
+            DCMTKOption(
+                nil, "--no-parallel-store", [],
+                "reject multiple simultaneous STORE presentation\ncontexts for one application entity title", group: q
+            ) { s, _ in s.store.receiver.storageClaims = StorageClaims() },
+            DCMTKOption(
+                "-to", "--timeout", ["[s]econds"], "timeout for connection requests (C-MOVE sub-associations)",
+                group: "network options"
+            ) { s, o in s.store.receiver.moveConnectTimeout = try o.seconds(in: 0.001...Timeouts.longest) },
             DCMTKOption(nil, "--disable-get", [], "disable C-GET support", group: q) { s, _ in
                 s.store.receiver.queryRetrieveGet = false
             },
