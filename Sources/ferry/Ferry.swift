@@ -56,6 +56,9 @@ struct Ferry: AsyncParsableCommand {
               ferry getscu [options] peer port [dcmfile-in...]   C-GET SCU (DCMTK getscu)
             """,
         version: FerryVersion.string,
-        subcommands: [Plan.self, Run.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self, Sample.self]
+        subcommands: [
+            Plan.self, Run.self, Verify.self, Status.self, Report.self, Transcode.self, Dump.self, Scan.self,
+            Sample.self,
+        ]
     )
 }

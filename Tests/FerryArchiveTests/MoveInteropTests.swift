@@ -178,17 +178,18 @@ struct ParallelMoveTests {
     }
 
     /// The default's extra sub-associations are optional: a single-process DCMTK storescp
-    /// (slowed to 1 s a store, so the first association outlasts the extras' 3 s wait) leaves
-    /// them waiting; they give their files back, and every instance arrives once over the
-    /// first, with the move a success.
+    /// (slowed to 1 s a store) serves one association at a time and leaves the others
+    /// waiting; an extra one that waits past 3 s gives its files back, and every instance
+    /// arrives once, with the move a success.
     @Test func extraAssociationsADestinationLeavesWaitingGiveTheirFilesBack() throws {
-        // Six files (DCMTK 3.6.7 takes none in HTJ2K): the first association takes four, an
-        // extra one two, which it gives back.
+        // Twelve files (DCMTK 3.6.7 takes none in HTJ2K): three associations take four each,
+        // so whichever storescp serves first, the second in line waits 4 s, and of the second
+        // and the third (which waits 8 s) one is an extra that gives up.
         let sources = Dictionary(
             uniqueKeysWithValues: try Interop.sources("tiny").sorted { $0.key < $1.key }.filter {
                 try !HeaderScan.summary(path: $0.value).transferSyntaxUID.hasPrefix("1.2.840.10008.1.2.4.20")
-            }.prefix(6).map { ($0.key, $0.value) })
-        try #require(sources.count == 6)
+            }.prefix(12).map { ($0.key, $0.value) })
+        try #require(sources.count == 12)
         var studies = Set<String>()
         for p in sources.values { if let s = try HeaderScan.summary(path: p).studyInstanceUID { studies.insert(s) } }
         let out = try Corpus.temporaryDirectory("single-process-move")

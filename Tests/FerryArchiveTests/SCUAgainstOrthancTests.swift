@@ -18,15 +18,19 @@ struct SCUAgainstOrthancTests {
 
         /// A REST resource, decoded from JSON (python's urllib: no HTTP client in the tests).
         func get(_ resource: String) throws -> Any {
+            try JSONSerialization.jsonObject(with: Data(try request("GET", resource).utf8))
+        }
+
+        func request(_ method: String, _ resource: String) throws -> String {
             let r = try Tools.run(
                 PeerProcess.python3,
                 [
                     "-c",
-                    "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                    "http://127.0.0.1:\(http)\(resource)",
+                    "import sys,urllib.request as u;sys.stdout.write(u.urlopen(u.Request(sys.argv[2],method=sys.argv[1])).read().decode())",
+                    method, "http://127.0.0.1:\(http)\(resource)",
                 ])
-            guard r.status == 0 else { throw PeerError(message: "GET \(resource): \(r.stderr)") }
-            return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+            guard r.status == 0 else { throw PeerError(message: "\(method) \(resource): \(r.stderr)") }
+            return r.stdout
         }
 
         /// A main DICOM tag of each resource of a REST listing (`/studies?expand`...).
@@ -36,8 +40,9 @@ struct SCUAgainstOrthancTests {
         }
     }
 
-    /// Orthanc on free ports with `destinations` as DICOM modalities, holding the tiny corpus.
-    static func orthanc(destinations: [(String, Int)] = []) throws -> Orthanc {
+    /// Orthanc on free ports with `destinations` as DICOM modalities, holding the tiny corpus
+    /// (or nothing, with `load: false`).
+    static func orthanc(destinations: [(String, Int)] = [], load: Bool = true) throws -> Orthanc {
         let dir = try Corpus.temporaryDirectory("orthanc")
         let dicom = freePort(), http = freePort()
         let modalities = destinations.map { "\"\($0.0.lowercased())\": [\"\($0.0)\", \"127.0.0.1\", \($0.1)]" }
@@ -52,6 +57,7 @@ struct SCUAgainstOrthancTests {
             """
         try configuration.write(toFile: dir + "/orthanc.json", atomically: true, encoding: .utf8)
         let peer = try PeerProcess("/usr/sbin/Orthanc", [dir + "/orthanc.json"], port: dicom)
+        guard load else { return Orthanc(peer: peer, http: http, sources: [:]) }
         let sources = try Interop.sources("tiny")
         try #require(!sources.isEmpty)
         let sent = try Tools.run(

@@ -150,7 +150,7 @@ struct HostilePeerTests {
     @Test func responseWithWrongMessageIDAborts() throws {
         let (out, peerSaw, _) = try run("wrong-message-id")
         #expect(out.status == 10, "\(out.stderr)")
-        #expect(out.stderr.contains("answers message id 999, expected 1"), "\(out.stderr)")
+        #expect(out.stderr.contains("answers message id 999, which is not outstanding"), "\(out.stderr)")
         #expect(peerSaw.hasPrefix("07"), "peer saw \(peerSaw)")
     }
 

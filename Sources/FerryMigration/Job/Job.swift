@@ -44,6 +44,21 @@ public struct Job: Codable, Sendable, Equatable {
         public var callingAE = "FERRY"
         public var tls: TLS?
         public var user: UserIdentitySetting?
+        /// Where `ferry verify` queries, when the destination's Q/R SCP is not its storage SCP
+        /// (each field defaults to the storage one's).
+        public var query: QueryAE?
+
+        public struct QueryAE: Codable, Sendable, Equatable {
+            public var host: String?
+            public var port: Int?
+            public var calledAE: String?
+            enum CodingKeys: String, CodingKey { case host, port, calledAE = "called_ae" }
+            public init(host: String? = nil, port: Int? = nil, calledAE: String? = nil) {
+                self.host = host
+                self.port = port
+                self.calledAE = calledAE
+            }
+        }
 
         public struct TLS: Codable, Sendable, Equatable {
             public var certificate: String?
@@ -86,7 +101,7 @@ public struct Job: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case host, port, calledAE = "called_ae", callingAE = "calling_ae", tls, user
+            case host, port, calledAE = "called_ae", callingAE = "calling_ae", tls, user, query
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -97,6 +112,7 @@ public struct Job: Codable, Sendable, Equatable {
             callingAE = try c.decodeIfPresent(String.self, forKey: .callingAE) ?? "FERRY"
             tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
             user = try c.decodeIfPresent(UserIdentitySetting.self, forKey: .user)
+            query = try c.decodeIfPresent(QueryAE.self, forKey: .query)
         }
     }
 

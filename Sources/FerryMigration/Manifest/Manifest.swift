@@ -11,6 +11,11 @@ public enum InstanceState: String, Codable, Sendable, CaseIterable, DatabaseValu
     }
 }
 
+/// What `ferry verify` found of a sent instance at the destination.
+public enum Verification: String, Codable, Sendable, DatabaseValueConvertible {
+    case verified, missing
+}
+
 /// One file of the job, as the manifest records it.
 public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord, Equatable {
     public static let databaseTableName = "instance"
@@ -45,6 +50,9 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     public var decodeAttempts = 0
     /// The data set's encoding has a quirk the reader tolerates: it is sent re-encoded.
     public var mustRewrite = false
+    /// What the last `ferry verify` found at the destination: verified or missing (nil: not checked).
+    public var verification: Verification?
+    public var verifiedAt: Double?
     public var plannedAt: Double
     public var updatedAt: Double
 
@@ -61,6 +69,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
         case sentSOPInstanceUID = "sent_sop_instance_uid"
         case decoding, decodeAttempts = "decode_attempts"
         case mustRewrite = "must_rewrite"
+        case verification, verifiedAt = "verified_at"
         case plannedAt = "planned_at", updatedAt = "updated_at"
     }
 
@@ -258,6 +267,32 @@ public final class Manifest: Sendable {
         m.registerMigration("v5: data sets sent re-encoded") { db in
             try db.alter(table: "instance") { t in
                 t.add(column: "must_rewrite", .boolean).notNull().defaults(to: false)
+            }
+        }
+        m.registerMigration("v6: verification against the destination") { db in
+            try db.alter(table: "instance") { t in
+                t.add(column: "verification", .text)
+                t.add(column: "verified_at", .double)
+            }
+            try db.create(table: "verify_run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("started_at", .double).notNull()
+                t.column("ended_at", .double)
+                t.column("destination", .text).notNull()
+                t.column("sent", .integer).notNull().defaults(to: 0)
+                t.column("verified", .integer).notNull().defaults(to: 0)
+                t.column("missing", .integer).notNull().defaults(to: 0)
+                t.column("queries", .integer).notNull().defaults(to: 0)
+                t.column("outcome", .text)
+            }
+            try db.create(table: "verify_finding") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("run", .integer).notNull().references("verify_run")
+                t.column("kind", .text).notNull()
+                t.column("study_instance_uid", .text)
+                t.column("series_instance_uid", .text)
+                t.column("sop_instance_uid", .text)
+                t.column("detail", .text).notNull()
             }
         }
         return m

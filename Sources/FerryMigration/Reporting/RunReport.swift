@@ -14,6 +14,8 @@ public struct RunReport: Codable, Sendable {
         public var status: String?
         public var reason: String?
         public var bytes: Int
+        /// What the last `ferry verify` found at the destination: verified or missing.
+        public var verification: String?
     }
     public struct Group: Codable, Sendable {
         public var sopClass: String
@@ -43,7 +45,7 @@ public struct RunReport: Codable, Sendable {
                     path: r.path, state: r.state.rawValue, sopClass: r.sopClassUID, sopInstanceUID: r.sopInstanceUID,
                     transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
                     status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
-                    reason: r.error, bytes: r.size))
+                    reason: r.error, bytes: r.size, verification: r.verification?.rawValue))
         }
         return RunReport(
             states: states,
@@ -87,13 +89,15 @@ public enum ReportRenderer {
         switch format {
         case .json: return try json(report)
         case .csv:
-            var lines = ["path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes"]
+            var lines = [
+                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification"
+            ]
             for i in report.instances {
                 lines.append(
                     csvRow([
                         i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "",
                         i.sentAs ?? "",
-                        String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes),
+                        String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes), i.verification ?? "",
                     ]))
             }
             return lines.joined(separator: "\n")
@@ -102,9 +106,10 @@ public enum ReportRenderer {
             for g in report.groups {
                 lines.append("| \(g.sopClass) | \(g.transferSyntax) | \(states(g.states)) | \(g.bytes) |")
             }
-            lines += ["", "| file | state | status | reason |", "|---|---|---|---|"]
+            lines += ["", "| file | state | status | reason | verification |", "|---|---|---|---|---|"]
             for i in report.instances {
-                lines.append("| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") |")
+                lines.append(
+                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") | \(i.verification ?? "") |")
             }
             return lines.joined(separator: "\n")
         case .table:
@@ -113,9 +118,10 @@ public enum ReportRenderer {
                 lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes")
             }
             lines.append("")
-            for i in report.instances where i.state != "done" {
+            for i in report.instances where i.state != "done" || i.verification == "missing" {
                 lines.append(
-                    "  \(i.state): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0)" } ?? "")")
+                    "  \(i.state)\(i.verification == "missing" ? " (missing at the destination)" : ""): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0)" } ?? "")"
+                )
             }
             return lines.joined(separator: "\n")
         }

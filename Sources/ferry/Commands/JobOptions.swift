@@ -76,6 +76,26 @@ struct JobOptions: ParsableArguments {
     var passwordFile: String?
 
     /// The job: the YAML file's settings, then the flags on top.
+    /// The job, with `ferry verify`'s --query-dest as its destination.query.
+    func resolve(queryDestination: String?) throws -> Job {
+        var job = try resolve()
+        if let q = queryDestination {
+            let (ae, host, port) = try Self.address(q, option: "--query-dest")
+            job.destination.query = Job.Destination.QueryAE(host: host, port: port, calledAE: ae)
+        }
+        return job
+    }
+
+    /// CALLED_AE@HOST:PORT.
+    static func address(_ text: String, option: String) throws -> (String, String, Int) {
+        guard let at = text.lastIndex(of: "@"), let colon = text.lastIndex(of: ":"), at < colon,
+            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
+        else {
+            throw ValidationError("\(option) must be CALLED_AE@HOST:PORT")
+        }
+        return (String(text[..<at]), String(text[text.index(after: at)..<colon]), port)
+    }
+
     func resolve() throws -> Job {
         var job: Job
         if let path = self.job, !path.hasSuffix(".sqlite") {
@@ -91,14 +111,8 @@ struct JobOptions: ParsableArguments {
         if noRecurse { job.source.recursive = false }
         if followSymlinks { job.source.followSymlinks = true }
         if let dest {
-            guard let at = dest.lastIndex(of: "@"), let colon = dest.lastIndex(of: ":"), at < colon,
-                let port = Int(dest[dest.index(after: colon)...])
-            else {
-                throw ValidationError("--dest must be CALLED_AE@HOST:PORT")
-            }
-            job.destination.calledAE = String(dest[..<at])
-            job.destination.host = String(dest[dest.index(after: at)..<colon])
-            job.destination.port = port
+            (job.destination.calledAE, job.destination.host, job.destination.port) = try Self.address(
+                dest, option: "--dest")
         }
         if let callingAE { job.destination.callingAE = callingAE }
         if let associations { job.transfer.associations = associations }

@@ -136,6 +136,11 @@ struct Status: ParsableCommand {
                 "run \(r.id ?? 0): \(r.outcome ?? "did not finish (killed?)"), \(r.done) done, \(r.failed) failed, \(String(format: "%.1f", seconds)) s"
             )
         }
+        if let (v, findings) = try manifest.lastVerification() {
+            print(
+                "verify \(v.id ?? 0) against \(v.destination): \(v.outcome ?? "did not finish"), \(v.verified) of \(v.sent) sent verified, \(v.missing) missing, \(findings.filter { $0.kind == "unexpected" }.count) unexpected, \(findings.filter { $0.kind == "count" }.count) count differences"
+            )
+        }
         let failed = try manifest.instances(in: [.failed, .conflict])
         if !failed.isEmpty {
             print("failed or in conflict (\(failed.count)):")

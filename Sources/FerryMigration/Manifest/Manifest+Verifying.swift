@@ -1,0 +1,129 @@
+import GRDB
+
+/// One `ferry verify` against the destination.
+public struct VerifyRunRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "verify_run"
+    public var id: Int64?
+    public var startedAt: Double
+    public var endedAt: Double?
+    public var destination: String
+    public var sent = 0
+    public var verified = 0
+    public var missing = 0
+    public var queries = 0
+    public var outcome: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, startedAt = "started_at", endedAt = "ended_at", destination, sent, verified, missing, queries, outcome
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// What a verification found beyond per-instance results: an instance the destination holds
+/// that this job did not send (`unexpected`), or a study or series whose count differs
+/// (`count`), or a series whose list the destination capped (`capped`).
+public struct VerifyFinding: Codable, Sendable, FetchableRecord, MutablePersistableRecord, Equatable {
+    public static let databaseTableName = "verify_finding"
+    public var id: Int64?
+    public var run: Int64
+    public var kind: String
+    public var studyInstanceUID: String?
+    public var seriesInstanceUID: String?
+    public var sopInstanceUID: String?
+    public var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, run, kind, studyInstanceUID = "study_instance_uid", seriesInstanceUID = "series_instance_uid"
+        case sopInstanceUID = "sop_instance_uid", detail
+    }
+
+    public init(
+        kind: String, study: String?, series: String? = nil, instance: String? = nil, detail: String
+    ) {
+        self.run = 0
+        self.kind = kind
+        self.studyInstanceUID = study
+        self.seriesInstanceUID = series
+        self.sopInstanceUID = instance
+        self.detail = detail
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A sent instance as verification looks for it: under the UID the destination received.
+public struct SentInstance: Sendable {
+    public var id: Int64
+    public var path: String
+    public var study: String
+    public var series: String
+    public var uid: String
+}
+
+extension Manifest {
+    /// The instances the destination answered for (stored, with or without a warning).
+    public func sentInstances() throws -> [SentInstance] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, path, study_instance_uid, series_instance_uid,
+                        COALESCE(sent_sop_instance_uid, sop_instance_uid) AS uid
+                    FROM instance WHERE state IN (?, ?) AND study_instance_uid IS NOT NULL
+                        AND series_instance_uid IS NOT NULL AND sop_instance_uid IS NOT NULL
+                    ORDER BY study_instance_uid, series_instance_uid, id
+                    """, arguments: [InstanceState.done, InstanceState.doneWarning]
+            ).map {
+                SentInstance(
+                    id: $0["id"], path: $0["path"], study: $0["study_instance_uid"], series: $0["series_instance_uid"],
+                    uid: $0["uid"])
+            }
+        }
+    }
+
+    /// Records a verification in one transaction: the run, each instance's result, the findings.
+    public func recordVerification(
+        _ run: VerifyRunRecord, results: [Int64: Verification], findings: [VerifyFinding]
+    ) async throws -> VerifyRunRecord {
+        try await db.write { db in
+            var run = run
+            try run.insert(db)
+            let stamp = now()
+            for (id, result) in results {
+                try db.execute(
+                    sql: "UPDATE instance SET verification = ?, verified_at = ? WHERE id = ?",
+                    arguments: [result, stamp, id])
+            }
+            for var f in findings {
+                f.run = run.id ?? 0
+                try f.insert(db)
+            }
+            return run
+        }
+    }
+
+    /// `ferry verify --resend`: the missing instances planned again for the next `ferry run`.
+    public func replanMissing() async throws -> Int {
+        try await db.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE instance SET state = ?, verification = NULL, error = 'resent: missing at the destination (ferry verify)', updated_at = ?
+                    WHERE verification = ? AND state IN (?, ?)
+                    """,
+                arguments: [
+                    InstanceState.planned, now(), Verification.missing, InstanceState.done, InstanceState.doneWarning,
+                ])
+            return db.changesCount
+        }
+    }
+
+    /// The last verification, with its findings.
+    public func lastVerification() throws -> (VerifyRunRecord, [VerifyFinding])? {
+        try db.read { db in
+            guard let run = try VerifyRunRecord.order(Column("id").desc).fetchOne(db) else { return nil }
+            let findings = try VerifyFinding.filter(Column("run") == run.id).order(Column("id")).fetchAll(db)
+            return (run, findings)
+        }
+    }
+}
