@@ -12,6 +12,7 @@ public struct Job: Codable, Sendable, Equatable {
     public var source = Source()
     public var destination = Destination()
     public var transfer = Transfer()
+    public var verify = Verify()
     /// Default: manifests/<name>.sqlite
     public var manifest: String?
 
@@ -156,6 +157,18 @@ public struct Job: Codable, Sendable, Equatable {
         }
     }
 
+    /// `ferry verify`'s settings.
+    public struct Verify: Codable, Sendable, Equatable {
+        /// Associations querying at once, each one study at a time (1...16).
+        public var associations = 2
+        enum CodingKeys: String, CodingKey { case associations }
+        public init() {}
+        public init(from d: Decoder) throws {
+            let c = try d.container(keyedBy: CodingKeys.self)
+            associations = try c.decodeIfPresent(Int.self, forKey: .associations) ?? 2
+        }
+    }
+
     /// The transcoding policy as written in a job: syntaxes by short name ("jpeg-ls-lossless"),
     /// DCMTK name ("JPEGLSLossless") or UID.
     public struct Transcoding: Codable, Sendable, Equatable {
@@ -269,6 +282,9 @@ public struct Job: Codable, Sendable, Equatable {
         do { _ = try transfer.transcoding.policy() } catch let e as MigrationError {
             throw MigrationError.invalidJob("job \(name): \(e.message)")
         }
+        guard (1...16).contains(verify.associations) else {
+            throw MigrationError.invalidJob("job \(name): verify.associations must be 1...16")
+        }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
             throw MigrationError.invalidJob("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
         }
@@ -278,13 +294,14 @@ public struct Job: Codable, Sendable, Equatable {
 /// The YAML layout: the job's settings at the top level, `name` optional.
 struct JobFile: Decodable {
     var job: Job
-    enum CodingKeys: String, CodingKey { case name, source, destination, transfer, manifest }
+    enum CodingKeys: String, CodingKey { case name, source, destination, transfer, verify, manifest }
     init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         job = Job(name: try c.decodeIfPresent(String.self, forKey: .name) ?? "")
         job.source = try c.decodeIfPresent(Job.Source.self, forKey: .source) ?? Job.Source()
         job.destination = try c.decodeIfPresent(Job.Destination.self, forKey: .destination) ?? Job.Destination()
         job.transfer = try c.decodeIfPresent(Job.Transfer.self, forKey: .transfer) ?? Job.Transfer()
+        job.verify = try c.decodeIfPresent(Job.Verify.self, forKey: .verify) ?? Job.Verify()
         job.manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
     }
 

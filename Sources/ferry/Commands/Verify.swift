@@ -35,6 +35,7 @@ struct Verify: AsyncParsableCommand {
         let verifier = Verifier(job: job, manifest: manifest, logger: logger)
         let summary: Verifier.Summary
         do {
+            let quiet = self.quiet
             summary = try await verifier.run { done, total in
                 if !quiet { FileHandleWriter.stderr("\rverify: \(done)/\(total) studies") }
             }
