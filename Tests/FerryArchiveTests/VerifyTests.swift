@@ -81,7 +81,14 @@ struct VerifyTests {
         let status = try FerryCLI.run(["status", manifest])
         #expect(status.stdout.contains("3 missing"), "\(status.stdout)")
 
-        _ = try Self.ferry("run", manifest: manifest, dest: dest, source: source, ["--quiet"])
+        // ferry run --verify: the resent three, then the summary with the destination's answer.
+        let rerun = try Self.ferry("run", manifest: manifest, dest: dest, source: source, ["--quiet", "--verify"])
+        let sent = try #require(
+            try FerryCLI.run(["status", manifest]).stdout.split(separator: "\n").first {
+                $0.contains("done ")
+            })
+        #expect(rerun.stdout.contains(" verified, 0 missing ("), "\(rerun.stdout)\(rerun.stderr)")
+        #expect(rerun.stdout.contains("run: \(sent.split(separator: " ").last ?? "") sent"), "\(rerun.stdout) \(sent)")
         let third = try Self.ferry("verify", manifest: manifest, dest: dest, source: source, ["--quiet"])
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(third.stdout.contains(" 0 missing, 0 unexpected, 0 count differences"), "\(third.stdout)")

@@ -62,6 +62,8 @@ struct Run: AsyncParsableCommand {
     var noScan = false
     @Flag(name: .shortAndLong, help: "Log every file.")
     var verbose = false
+    @Flag(help: "After sending, verify against the destination (as ferry verify) and summarise both.")
+    var verify = false
 
     func run() async throws {
         let logger = ConsoleLogHandler.logger("ferry.run", level: verbose ? .info : .error)
@@ -103,7 +105,22 @@ struct Run: AsyncParsableCommand {
                     + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
                     .joined(separator: ", ") + "\n")
         }
-        throw ExitCode(outcome.exitCode)
+        guard verify, outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitCode) }
+        // The run's summary with the destination's answer: sent, verified, missing.
+        do {
+            let summary = try await Verifier(job: job, manifest: manifest, logger: logger).run()
+            let r = summary.run
+            print(
+                "run: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing (\(r.destination), \(r.queries) queries)"
+            )
+            for path in summary.missing.prefix(50) { print("  missing: \(path)") }
+            throw ExitCode(summary.complete ? outcome.exitCode : 1)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            FileHandleWriter.stderr("run: verification: \(error)\n")
+            throw ExitCode(3)
+        }
     }
 }
 
