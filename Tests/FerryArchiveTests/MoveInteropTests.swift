@@ -203,4 +203,28 @@ struct ParallelMoveTests {
         #expect(DirectoryWalker().files(under: [out]).count == sources.count)
         #expect(qr.peer.log().contains("An extra association was not accepted"), "\(qr.peer.log())")
     }
+
+    /// A destination that accepts connections and never answers: the move fails (A702, every
+    /// instance listed) after one wait for the first association and one for the files the
+    /// extra ones gave back, not one wait per batch of files.
+    @Test func aSilentDestinationFailsTheMoveWithoutWaitingPerBatch() throws {
+        let sources = try Interop.sources("tiny")
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID })
+        let silent = try PeerProcess.script(
+            """
+            import socket, sys
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+            held = []
+            while True: held.append(s.accept()[0])
+            """, name: "silent")
+        defer { silent.stop() }
+        let qr = try QRSCPProcess(
+            files: sources.values.sorted(), extra: ["-ta", "1"], destinations: [("SILENT", silent.port)])
+        defer { qr.peer.stop() }
+        let log = try qr.move(studies: studies.sorted(), to: "SILENT")
+        #expect(log.contains("Received Final Move Response (Refused: OutOfResourcesSubOperations)"), "\(log)")
+        #expect(qr.peer.log().contains("completed 0, failed \(sources.count), warning 0"), "\(qr.peer.log())")
+        #expect(qr.peer.logCount("Association Request Failed") == 2, "\(qr.peer.log())")
+    }
 }

@@ -38,5 +38,14 @@ public final class SharedWork: Sendable {
         queues.withLock { q in q?[plan, default: []].insert(contentsOf: files, at: 0) }
     }
 
+    /// Every file not taken yet, taken at once.
+    func drain() -> [Int] {
+        queues.withLock { q in
+            let all = (q ?? [:]).keys.sorted().flatMap { q?[$0] ?? [] }
+            if q != nil { q = q?.mapValues { _ in [] } }
+            return all
+        }
+    }
+
     public var isEmpty: Bool { queues.withLock { q in q?.values.allSatisfy(\.isEmpty) ?? true } }
 }

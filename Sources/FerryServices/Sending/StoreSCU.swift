@@ -175,7 +175,10 @@ public final class StoreSCU: SendLoopDelegate {
         }
         logger.error("Association Request Failed: \(error)")
         exitCode = 1
-        for i in unsent {
+        // The destination is unreachable for this run: what the shared queue still holds fails
+        // with these now, not batch by batch after one more connect timeout each.
+        let rest = settings.optionalAssociation ? [] : settings.share?.drain() ?? []
+        for i in unsent + rest {
             record(StoreOutcome(path: files[i].path, sopInstanceUID: files[i].sopInstanceUID, error: error))
         }
     }
