@@ -82,7 +82,8 @@ extension Verifier {
             for a in answers {
                 guard let uid = a.string(QueryKeys.seriesInstanceUID), !uid.isEmpty else { continue }
                 let count = a.string(QueryKeys.numberOfSeriesRelatedInstances).flatMap { Int($0) }
-                out[uid] = count ?? out[uid] ?? nil
+                // Listed (with no count yet) unless an answer gave one.
+                if let count { out[uid] = count } else if out[uid] == nil { out[uid] = .some(nil) }
             }
             return out
         }
