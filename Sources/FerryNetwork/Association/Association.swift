@@ -206,37 +206,16 @@ public final class Association {
     /// (PS3.7 D.3.3.3). One to a message ID not outstanding is a protocol error; a C-CANCEL-RQ
     /// meanwhile is kept for `takeCancel`.
     public func receiveStoreResponse() async throws -> (messageID: UInt16, response: CommandSet) {
-        try checkUsable()
         guard !outstandingStores.isEmpty else { throw AssociationError.protocolError("no C-STORE outstanding") }
-        while true {
-            switch try await receiveOne(timeout: timeouts.dimseWait, what: "waiting for C-STORE-RSP (DIMSE timeout)") {
-            case .command(let command, _) where command.field == .cCancelRQ:
-                cancels.insert(command.messageIDBeingRespondedTo ?? 0)
-            case .command(let command, _) where command.field == .cStoreRSP && !command.hasDataSet:
-                let id = command.messageIDBeingRespondedTo ?? 0
-                guard let instance = outstandingStores.removeValue(forKey: id) else {
-                    throw await fail(
-                        AssociationError.protocolError(
-                            "C-STORE-RSP answers message id \(id), which is not outstanding"),
-                        during: "")
-                }
-                try await checkNamesInstance(command, instance)
-                return (id, command)
-            case .command(let command, _):
-                throw await fail(
-                    AssociationError.protocolError(
-                        "expected C-STORE-RSP, got command field 0x\(String(command.rawField ?? 0, radix: 16))"),
-                    during: "")
-            case .data:
-                throw await fail(
-                    AssociationError.protocolError("unexpected data set fragment while waiting for C-STORE-RSP"),
-                    during: "")
-            case .released:
-                throw AssociationError.releasedByPeer
-            case .aborted(let a):
-                throw AssociationError.abortedByPeer(a)
-            }
+        let command = try await nextResponse(.cStoreRSP)
+        let id = command.messageIDBeingRespondedTo ?? 0
+        guard let instance = outstandingStores.removeValue(forKey: id) else {
+            throw await fail(
+                AssociationError.protocolError("C-STORE-RSP answers message id \(id), which is not outstanding"),
+                during: "")
         }
+        try await checkNamesInstance(command, instance)
+        return (id, command)
     }
 
     /// PS3.7 9.3.1.2: a C-STORE-RSP names the instance of its request. One naming another
@@ -348,31 +327,35 @@ public final class Association {
 
     /// Reads until the response to `id` arrives (a command set without a data set).
     func receiveResponse(to id: UInt16, expecting field: CommandField) async throws -> CommandSet {
+        let command = try await nextResponse(field)
+        guard command.messageIDBeingRespondedTo == id else {
+            throw await fail(
+                AssociationError.protocolError(
+                    "\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"
+                ), during: "")
+        }
+        return command
+    }
+
+    /// The next response, which must be a `field` without a data set. A C-CANCEL-RQ that comes
+    /// meanwhile is kept for `takeCancel` (PS3.7 9.3.2.3: a cancel may come at any time; its
+    /// operation's owner takes it); a data set fragment, a release or an abort ends the wait.
+    private func nextResponse(_ field: CommandField) async throws -> CommandSet {
         try checkUsable()
         while true {
             switch try await receiveOne(timeout: timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
             {
+            case .command(let command, _) where command.field == .cCancelRQ && field != .cCancelRQ:
+                cancels.insert(command.messageIDBeingRespondedTo ?? 0)
             case .command(let command, _):
-                if command.field == .cCancelRQ, field != .cCancelRQ {
-                    // A cancel may come at any time (PS3.7 9.3.2.3); its operation's owner takes it.
-                    cancels.insert(command.messageIDBeingRespondedTo ?? 0)
-                    continue
-                }
                 guard command.rawField == Int(field.rawValue) else {
                     throw await fail(
                         AssociationError.protocolError(
                             "expected \(field.name), got command field 0x\(String(command.rawField ?? 0, radix: 16))"),
                         during: "")
                 }
-                guard command.messageIDBeingRespondedTo == id else {
-                    throw await fail(
-                        AssociationError.protocolError(
-                            "\(field.name) answers message id \(command.messageIDBeingRespondedTo.map(String.init) ?? "none"), expected \(id)"
-                        ), during: "")
-                }
                 guard !command.hasDataSet else {
-                    throw await fail(
-                        AssociationError.protocolError("\(field.name) with a data set"), during: "")
+                    throw await fail(AssociationError.protocolError("\(field.name) with a data set"), during: "")
                 }
                 return command
             case .data:

@@ -94,7 +94,7 @@ enum QRSCPTool {
             },
             DCMTKOption(
                 nil, "--move-associations", ["[n]umber"],
-                "send C-MOVE sub-operations over n associations at once\n(default: 1, as dcmqrscp; more where the destination takes them)",
+                "send C-MOVE sub-operations over n associations at once\n(default: 4; the extra ones only where the destination\ntakes them within 3 s, else their files go to the others)",
                 group: q
             ) { s, o in s.store.receiver.moveAssociations = try o.int(in: 1...32) },
             DCMTKOption(
