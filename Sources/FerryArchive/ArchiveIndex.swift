@@ -145,6 +145,14 @@ public final class ArchiveIndex: Sendable {
     }
 
     /// Counts, for status lines and tests.
+    /// The SOP class and file of an indexed instance.
+    public func file(of sopInstanceUID: String) throws -> (sopClass: String, path: String)? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT sop_class, path FROM instance WHERE uid = ?", arguments: [sopInstanceUID])
+                .map { ($0["sop_class"], $0["path"]) }
+        }
+    }
+
     public func counts() throws -> (patients: Int, studies: Int, series: Int, instances: Int) {
         try db.read { db in
             (

@@ -17,6 +17,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let manifestMissing = Code(rawValue: "manifest-missing")
         /// status or report found a manifest of an older schema (they never migrate one).
         public static let manifestOutdated = Code(rawValue: "manifest-outdated")
+        /// The destination cannot be reached, or refuses a service a step needs (exit 3).
+        public static let destinationUnreachable = Code(rawValue: "destination-unreachable")
     }
 
     public var code: Code

@@ -13,6 +13,8 @@ public struct Job: Codable, Sendable, Equatable {
     public var destination = Destination()
     public var transfer = Transfer()
     public var verify = Verify()
+    /// Storage commitment after the sends; nil: none.
+    public var commitment: Commitment?
     /// Default: manifests/<name>.sqlite
     public var manifest: String?
 
@@ -135,10 +137,14 @@ public struct Job: Codable, Sendable, Equatable {
         public var conflicts = ConflictRule.first
         /// What may be done to files whose own syntax the destination does not accept.
         public var transcoding = Transcoding()
+        /// Before sending again a file whose last store had no answer (timeout, abort, reset),
+        /// ask the destination by C-FIND (IMAGE level) whether it holds the instance already.
+        public var checkBeforeResend = false
 
         enum CodingKeys: String, CodingKey {
             case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
             case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
+            case checkBeforeResend = "check_before_resend"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -154,6 +160,7 @@ public struct Job: Codable, Sendable, Equatable {
             proposal = try c.decodeIfPresent(ProposalOptions.Preference.self, forKey: .proposal) ?? defaults.proposal
             conflicts = try c.decodeIfPresent(ConflictRule.self, forKey: .conflicts) ?? defaults.conflicts
             transcoding = try c.decodeIfPresent(Transcoding.self, forKey: .transcoding) ?? defaults.transcoding
+            checkBeforeResend = try c.decodeIfPresent(Bool.self, forKey: .checkBeforeResend) ?? false
         }
     }
 
@@ -285,6 +292,7 @@ public struct Job: Codable, Sendable, Equatable {
         guard (1...16).contains(verify.associations) else {
             throw MigrationError.invalidJob("job \(name): verify.associations must be 1...16")
         }
+        try commitment?.validate(job: name)
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
             throw MigrationError.invalidJob("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
         }
@@ -294,7 +302,7 @@ public struct Job: Codable, Sendable, Equatable {
 /// The YAML layout: the job's settings at the top level, `name` optional.
 struct JobFile: Decodable {
     var job: Job
-    enum CodingKeys: String, CodingKey { case name, source, destination, transfer, verify, manifest }
+    enum CodingKeys: String, CodingKey { case name, source, destination, transfer, verify, commitment, manifest }
     init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         job = Job(name: try c.decodeIfPresent(String.self, forKey: .name) ?? "")
@@ -302,6 +310,7 @@ struct JobFile: Decodable {
         job.destination = try c.decodeIfPresent(Job.Destination.self, forKey: .destination) ?? Job.Destination()
         job.transfer = try c.decodeIfPresent(Job.Transfer.self, forKey: .transfer) ?? Job.Transfer()
         job.verify = try c.decodeIfPresent(Job.Verify.self, forKey: .verify) ?? Job.Verify()
+        job.commitment = try c.decodeIfPresent(Job.Commitment.self, forKey: .commitment)
         job.manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
     }
 

@@ -16,6 +16,11 @@ public enum Verification: String, Codable, Sendable, DatabaseValueConvertible {
     case verified, missing
 }
 
+/// Where storage commitment stands for a sent instance.
+public enum CommitmentState: String, Codable, Sendable, DatabaseValueConvertible {
+    case requested, committed, failed
+}
+
 /// One file of the job, as the manifest records it.
 public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord, Equatable {
     public static let databaseTableName = "instance"
@@ -53,6 +58,12 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     /// What the last `ferry verify` found at the destination: verified or missing (nil: not checked).
     public var verification: Verification?
     public var verifiedAt: Double?
+    /// Storage commitment: requested (a transaction outstanding), committed or failed.
+    public var commitment: CommitmentState?
+    /// Why the destination did not commit it (its Failure Reason), or why the request failed.
+    public var commitmentReason: String?
+    /// What the C-FIND before a resend found (`transfer.check_before_resend`): found or absent.
+    public var resendCheck: String?
     public var plannedAt: Double
     public var updatedAt: Double
 
@@ -70,6 +81,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
         case decoding, decodeAttempts = "decode_attempts"
         case mustRewrite = "must_rewrite"
         case verification, verifiedAt = "verified_at"
+        case commitment, commitmentReason = "commitment_reason", resendCheck = "resend_check"
         case plannedAt = "planned_at", updatedAt = "updated_at"
     }
 
@@ -293,6 +305,26 @@ public final class Manifest: Sendable {
                 t.column("series_instance_uid", .text)
                 t.column("sop_instance_uid", .text)
                 t.column("detail", .text).notNull()
+            }
+        }
+        m.registerMigration("v7: storage commitment, checks before a resend") { db in
+            try db.alter(table: "instance") { t in
+                t.add(column: "commitment", .text)
+                t.add(column: "commitment_uid", .text)
+                t.add(column: "commitment_reason", .text)
+                t.add(column: "committed_at", .double)
+                t.add(column: "resend_check", .text)
+            }
+            try db.create(index: "instance_commitment", on: "instance", columns: ["commitment"])
+            try db.create(table: "commitment_transaction") { t in
+                t.primaryKey("uid", .text)
+                t.column("requested_at", .double).notNull()
+                t.column("instances", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("answered_at", .double)
+                t.column("committed", .integer).notNull().defaults(to: 0)
+                t.column("failed", .integer).notNull().defaults(to: 0)
+                t.column("detail", .text)
             }
         }
         return m

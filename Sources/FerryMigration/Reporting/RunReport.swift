@@ -16,6 +16,9 @@ public struct RunReport: Codable, Sendable {
         public var bytes: Int
         /// What the last `ferry verify` found at the destination: verified or missing.
         public var verification: String?
+        /// Storage commitment: requested, committed, or failed with the destination's reason.
+        public var commitment: String?
+        public var commitmentReason: String?
     }
     public struct Group: Codable, Sendable {
         public var sopClass: String
@@ -45,7 +48,8 @@ public struct RunReport: Codable, Sendable {
                     path: r.path, state: r.state.rawValue, sopClass: r.sopClassUID, sopInstanceUID: r.sopInstanceUID,
                     transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
                     status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
-                    reason: r.error, bytes: r.size, verification: r.verification?.rawValue))
+                    reason: r.error, bytes: r.size, verification: r.verification?.rawValue,
+                    commitment: r.commitment?.rawValue, commitmentReason: r.commitmentReason))
         }
         return RunReport(
             states: states,
@@ -90,7 +94,7 @@ public enum ReportRenderer {
         case .json: return try json(report)
         case .csv:
             var lines = [
-                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification"
+                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification,commitment,commitment_reason"
             ]
             for i in report.instances {
                 lines.append(
@@ -98,6 +102,7 @@ public enum ReportRenderer {
                         i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "",
                         i.sentAs ?? "",
                         String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes), i.verification ?? "",
+                        i.commitment ?? "", i.commitmentReason ?? "",
                     ]))
             }
             return lines.joined(separator: "\n")
@@ -106,10 +111,14 @@ public enum ReportRenderer {
             for g in report.groups {
                 lines.append("| \(g.sopClass) | \(g.transferSyntax) | \(states(g.states)) | \(g.bytes) |")
             }
-            lines += ["", "| file | state | status | reason | verification |", "|---|---|---|---|---|"]
+            lines += [
+                "", "| file | state | status | reason | verification | commitment |", "|---|---|---|---|---|---|",
+            ]
             for i in report.instances {
+                let commitment = [i.commitment, i.commitmentReason].compactMap { $0 }.joined(separator: ": ")
                 lines.append(
-                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") | \(i.verification ?? "") |")
+                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") | \(i.verification ?? "") | \(commitment) |"
+                )
             }
             return lines.joined(separator: "\n")
         case .table:
@@ -118,7 +127,12 @@ public enum ReportRenderer {
                 lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes")
             }
             lines.append("")
-            for i in report.instances where i.state != "done" || i.verification == "missing" {
+            for i in report.instances where i.state != "done" || i.verification == "missing" || i.commitment == "failed"
+            {
+                if i.commitment == "failed" {
+                    lines.append("  not committed: \(i.path): \(i.commitmentReason ?? "")")
+                    continue
+                }
                 lines.append(
                     "  \(i.state)\(i.verification == "missing" ? " (missing at the destination)" : ""): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0)" } ?? "")"
                 )

@@ -373,6 +373,42 @@ public final class Association {
     /// Whether a C-CANCEL-RQ for message `id` arrived while a response was awaited (taken once).
     public func takeCancel(respondingTo id: UInt16) -> Bool { cancels.remove(id) != nil }
 
+    /// The next whole DIMSE message: a command set and the bytes of the data set that follows
+    /// it, if any (at most `maxDataSet`: a longer one is a protocol error). A release or an
+    /// abort by the peer is thrown.
+    public func receiveMessage(
+        timeout: TimeAmount?, what: String, maxDataSet: Int = 16 << 20
+    ) async throws
+        -> DIMSEMessage
+    {
+        var header: (CommandSet, UInt8)?
+        var bytes: [UInt8] = []
+        while true {
+            switch try await receiveOne(timeout: timeout, what: what) {
+            case .command(let command, let contextID):
+                guard header == nil else {
+                    throw await fail(AssociationError.protocolError("a command set inside a message"), during: what)
+                }
+                if !command.hasDataSet { return DIMSEMessage(command: command, contextID: contextID, dataSet: nil) }
+                header = (command, contextID)
+            case .data(let fragment, _, let isLast):
+                guard let (command, contextID) = header else {
+                    throw await fail(AssociationError.protocolError("a data set without its command"), during: what)
+                }
+                guard bytes.count + fragment.readableBytes <= maxDataSet else {
+                    throw await fail(
+                        AssociationError.protocolError("a data set longer than \(maxDataSet) bytes"), during: what)
+                }
+                bytes += fragment.readableBytesView
+                if isLast { return DIMSEMessage(command: command, contextID: contextID, dataSet: bytes) }
+            case .released:
+                throw AssociationError.releasedByPeer
+            case .aborted(let a):
+                throw AssociationError.abortedByPeer(a)
+            }
+        }
+    }
+
     /// The next part of a DIMSE message (one at a time, where `receive` gives a batch).
     public func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {
         if unread.isEmpty { unread = try await receive(timeout: timeout, what: what) }
@@ -412,6 +448,12 @@ public final class Association {
         let batch: [PDU]
         do { batch = try await channel.receiveQueued() } catch { throw await fail(error, during: "reading") }
         return try await process(batch, what: "reading")
+    }
+
+    /// Whether a message part has arrived, without waiting; what arrived stays to be read.
+    public func hasArrived() async throws -> Bool {
+        if unread.isEmpty { unread = try await poll() }
+        return !unread.isEmpty
     }
 
     private func process(_ batch: [PDU], what: String) async throws -> [InboundMessage] {
@@ -588,6 +630,18 @@ public final class Association {
 
 func isIPAddress(_ host: String) -> Bool {
     host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":")
+}
+
+/// A whole DIMSE message: its command and the data set's bytes when one follows.
+public struct DIMSEMessage: Sendable {
+    public var command: CommandSet
+    public var contextID: UInt8
+    public var dataSet: [UInt8]?
+    public init(command: CommandSet, contextID: UInt8, dataSet: [UInt8]?) {
+        self.command = command
+        self.contextID = contextID
+        self.dataSet = dataSet
+    }
 }
 
 /// A part of a DIMSE message as the association reader delivers it.

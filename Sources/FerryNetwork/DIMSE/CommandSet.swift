@@ -8,6 +8,8 @@ public enum CommandField: UInt16, Sendable {
     case cGetRQ = 0x0010, cGetRSP = 0x8010
     case cMoveRQ = 0x0021, cMoveRSP = 0x8021
     case cCancelRQ = 0x0FFF
+    case nEventReportRQ = 0x0100, nEventReportRSP = 0x8100
+    case nActionRQ = 0x0130, nActionRSP = 0x8130
 
     public var name: String {
         switch self {
@@ -22,6 +24,10 @@ public enum CommandField: UInt16, Sendable {
         case .cMoveRQ: "C-MOVE-RQ"
         case .cMoveRSP: "C-MOVE-RSP"
         case .cCancelRQ: "C-CANCEL-RQ"
+        case .nEventReportRQ: "N-EVENT-REPORT-RQ"
+        case .nEventReportRSP: "N-EVENT-REPORT-RSP"
+        case .nActionRQ: "N-ACTION-RQ"
+        case .nActionRSP: "N-ACTION-RSP"
         }
     }
 }

@@ -77,8 +77,25 @@ public struct AcceptancePolicy: Sendable {
     public var rejectWithoutImplementationUID = false
     /// Query/Retrieve SOP classes served (ferry qrscp), accepted in the uncompressed syntaxes.
     public var queryRetrieveSOPClasses: Set<String> = []
+    /// Storage Commitment Push Model accepted (as SCP or, on a listener, for its reports).
+    public var storageCommitment = false
 
     public init() {}
+
+    /// A storage commitment requestor's listener: Verification and the reports of the Push
+    /// Model, nothing stored.
+    public static func commitmentListener(aeTitle: String) -> AcceptancePolicy {
+        var p = AcceptancePolicy()
+        p.aeTitle = aeTitle
+        p.storageCommitment = true
+        let uncompressed = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
+        p.profile = AssociationConfigFile.Profile(
+            name: "commitment-listener",
+            contexts: [
+                (UIDRegistry.verificationSOPClass, uncompressed), (StorageCommitment.sopClass, uncompressed),
+            ], roles: [])
+        return p
+    }
 
     /// The answer to a request from `host`: an acceptance with a result per context, or a
     /// rejection and why (for the log).
@@ -132,6 +149,7 @@ public struct AcceptancePolicy: Sendable {
             acceptable =
                 pc.abstractSyntax == UIDRegistry.verificationSOPClass
                     || queryRetrieveSOPClasses.contains(pc.abstractSyntax)
+                    || pc.abstractSyntax == StorageCommitment.sopClass
                 ? [
                     TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRLittleEndian.uid,
                     TransferSyntax.explicitVRBigEndian.uid,
@@ -150,6 +168,7 @@ public struct AcceptancePolicy: Sendable {
     public func supports(_ sopClass: String) -> Bool {
         if sopClass == UIDRegistry.verificationSOPClass { return true }
         if queryRetrieveSOPClasses.contains(sopClass) { return true }
+        if storageCommitment && sopClass == StorageCommitment.sopClass { return true }
         if Self.storageClasses.contains(sopClass) { return true }
         return promiscuous && UIDGrammar.isValid(sopClass)
     }

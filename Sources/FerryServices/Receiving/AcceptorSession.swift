@@ -18,10 +18,13 @@ final class AcceptorSession {
     let peerHost: String
     /// Which association limit this one passes, if any: its request is rejected (transient).
     let overLimit: String?
-    private var callingAE = ""
-    private var calledAE = ""
+    private(set) var callingAE = ""
+    private(set) var calledAE = ""
     /// This association holds its area's storage (--no-parallel-store) until it ends.
     private var claimedStorage: String?
+    /// Storage commitment reports sent on this association and not answered: their
+    /// transactions by message ID.
+    var reportsSent: [UInt16: String] = [:]
 
     init(
         channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, logger: Logger, peerHost: String,
@@ -106,6 +109,13 @@ final class AcceptorSession {
                         $0.scp && settings.policy.supports($0.sopClass)
                     }.map { RoleSelection(sopClass: $0.sopClass, scu: $0.scu, scp: true) }
                 }
+                // Storage commitment: the roles proposed are granted (the SCP that reports on
+                // a new association asks for the SCP role, PS3.4 J.3.3).
+                if settings.policy.storageCommitment {
+                    info.roleSelections += rq.userInformation.roleSelections.filter {
+                        $0.sopClass == StorageCommitment.sopClass
+                    }
+                }
                 // An Asynchronous Operations Window, granted up to our limit. Requests are still
                 // served in order; a C-GET's sub-operations use the window the requestor performs.
                 if let proposed = rq.userInformation.asyncOperationsWindow {
@@ -165,8 +175,9 @@ final class AcceptorSession {
         case idle
         case storeData(StoreInProgress)
         case discardData
-        /// A C-FIND/C-MOVE/C-GET identifier arriving: the command, its context, the bytes so far.
-        case identifier(CommandSet, UInt8, [UInt8])
+        /// A request's data set arriving (a C-FIND/C-MOVE/C-GET identifier, an N-ACTION's or
+        /// N-EVENT-REPORT's information): the command, its context, the bytes so far.
+        case requestData(CommandSet, UInt8, [UInt8])
     }
 
     /// Identifiers are small; a longer one is refused (as command sets are).
@@ -235,15 +246,22 @@ final class AcceptorSession {
                         }
                     case .discardData:
                         if isLast { phase = .idle }
-                    case .identifier(let command, let contextID, var bytes):
+                    case .requestData(let command, let contextID, var bytes):
                         guard bytes.count + fragment.readableBytes <= Self.maxIdentifierLength else {
                             throw AssociationError.protocolError("an identifier longer than 1 MiB")
                         }
                         bytes += fragment.readableBytesView
-                        phase = .identifier(command, contextID, bytes)
+                        phase = .requestData(command, contextID, bytes)
                         if isLast {
                             phase = .idle
-                            try await serveQuery(command, contextID: contextID, identifier: bytes, on: association)
+                            switch command.field {
+                            case .nActionRQ?:
+                                try await serveCommitment(command, contextID: contextID, data: bytes, on: association)
+                            case .nEventReportRQ?:
+                                try await receiveReport(command, contextID: contextID, data: bytes, on: association)
+                            default:
+                                try await serveQuery(command, contextID: contextID, identifier: bytes, on: association)
+                            }
                         }
                     case .idle:
                         // The reader lets through only data sets announced by a command.
@@ -305,7 +323,15 @@ final class AcceptorSession {
         case .cFindRQ? where settings.queryRetrieve != nil, .cMoveRQ? where settings.queryRetrieve != nil,
             .cGetRQ? where settings.queryRetrieve != nil && settings.queryRetrieveGet:
             guard command.hasDataSet else { throw AssociationError.protocolError("a request without an identifier") }
-            return .identifier(command, contextID, [])
+            return .requestData(command, contextID, [])
+        case .nActionRQ? where settings.commitment != nil, .nEventReportRQ? where settings.commitmentInbox != nil:
+            guard command.hasDataSet else {
+                throw AssociationError.protocolError("a DIMSE-N request without its data set")
+            }
+            return .requestData(command, contextID, [])
+        case .nEventReportRSP? where !command.hasDataSet:
+            try reportAnswered(command)
+            return .idle
         case .cCancelRQ?:
             // A cancel after its operation ended (the responses crossed): nothing to do.
             return .idle
@@ -719,7 +745,20 @@ final class AcceptorSession {
                             "Store refused (\((command.affectedSOPInstanceUID ?? "?").escapedForLog())): \(error)")
                     }
                 }
-                if let stored, status.isSuccessOrWarning { afterStore(stored.path, completed: stored.completed) }
+                if let stored, status.isSuccessOrWarning {
+                    settings.commitment?.holdings.recordStored(
+                        SOPReference(
+                            sopClass: command.affectedSOPClassUID ?? "",
+                            sopInstance: command.affectedSOPInstanceUID ?? ""),
+                        path: stored.path)
+                    afterStore(stored.path, completed: stored.completed)
+                }
+                if let n = settings.switches.abortAfterStoring, stored != nil,
+                    settings.switches.storesReceived.next() == n
+                {
+                    logger.info("stored, aborting before the C-STORE-RSP (--abort-after-storing \(n))")
+                    throw AssociationError.protocolError("--abort-after-storing")
+                }
             case .failure(let refusal):
                 status = refusal.status ?? DIMSEStatus(0xA700)
                 comment = refusal.message

@@ -1,6 +1,7 @@
 import FerryNetwork
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// Everything `ferry storescp` is configured with.
 public struct ReceiverSettings: Sendable {
@@ -38,6 +39,11 @@ public struct ReceiverSettings: Sendable {
     /// dcmqrscp's -to: how long a C-MOVE sub-association may take to connect.
     public var moveConnectTimeout: TimeAmount?
 
+    /// Storage commitment served as SCP (ferry storescp --storage-commitment, ferry qrscp).
+    public var commitment: CommitmentService?
+    /// Storage commitment reports taken as SCU: Ferry's own listener during a run.
+    public var commitmentInbox: CommitmentInbox?
+
     public init(port: Int) { self.port = port }
 }
 
@@ -68,6 +74,11 @@ public struct TestSwitches: Sendable {
     /// Q/R: abort the association after this many pending responses (a peer that dies
     /// mid-operation).
     public var abortAfterResponses: Int?
+    /// Store the n-th instance received, then abort before its response (once): a store whose
+    /// outcome the sender cannot know, though the instance is held.
+    public var abortAfterStoring: Int?
+    /// Stores received so far (for `abortAfterStoring`).
+    let storesReceived = StoreCounter()
     public init() {}
 }
 
@@ -83,4 +94,15 @@ public struct ExecHooks: Sendable {
     public init() {}
 
     var needsStudyTracking: Bool { onEndOfStudy != nil || renameOnEndOfStudy || endOfStudyTimeout != nil }
+}
+
+/// Counts the stores a receiver has taken, across its associations.
+final class StoreCounter: Sendable {
+    private let count = Mutex(0)
+    func next() -> Int {
+        count.withLock { n in
+            n += 1
+            return n
+        }
+    }
 }

@@ -105,16 +105,37 @@ struct Run: AsyncParsableCommand {
                     + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
                     .joined(separator: ", ") + "\n")
         }
-        guard verify, outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitCode) }
-        // The run's summary with the destination's answer: sent, verified, missing.
+        guard outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitCode) }
+        var exit = outcome.exitCode
+        // Storage commitment of what was sent (job: commitment), then verification (--verify).
+        var committed: String?
+        if job.commitment != nil {
+            do {
+                let c = try await Committer(job: job, manifest: manifest, logger: logger).run()
+                committed = "\(c.counts.committed) committed"
+                print(
+                    "run: commitment: \(c.requests) requests, \(c.counts.committed) committed, \(c.counts.failed) failed, \(c.counts.outstanding) awaiting a report"
+                )
+                for f in try manifest.commitmentFailures().prefix(50) {
+                    print("  not committed: \(f.path): \(f.commitmentReason ?? "")")
+                }
+                for r in c.refusals { print("  request refused: \(r)") }
+                if !c.complete { exit = 1 }
+            } catch {
+                FileHandleWriter.stderr("run: storage commitment: \(error)\n")
+                throw ExitCode(3)
+            }
+        }
+        guard verify else { throw ExitCode(exit) }
+        // The run's summary with the destination's answer: sent, verified, missing, committed.
         do {
             let summary = try await Verifier(job: job, manifest: manifest, logger: logger).run()
             let r = summary.run
             print(
-                "run: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing (\(r.destination), \(r.queries) queries)"
+                "run: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing\(committed.map { ", \($0)" } ?? "") (\(r.destination), \(r.queries) queries)"
             )
             for path in summary.missing.prefix(50) { print("  missing: \(path)") }
-            throw ExitCode(summary.complete ? outcome.exitCode : 1)
+            throw ExitCode(summary.complete ? exit : 1)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -157,6 +178,18 @@ struct Status: ParsableCommand {
             print(
                 "verify \(v.id ?? 0) against \(v.destination): \(v.outcome ?? "did not finish"), \(v.verified) of \(v.sent) sent verified, \(v.missing) missing, \(findings.filter { $0.kind == "unexpected" }.count) unexpected, \(findings.filter { $0.kind == "count" }.count) count differences"
             )
+        }
+        let transactions = try manifest.commitmentTransactions()
+        if !transactions.isEmpty {
+            let c = try manifest.commitmentCounts()
+            let answered = transactions.filter { $0.state == "answered" }.count
+            print(
+                "commitment: \(c.committed) committed, \(c.failed) failed, \(c.outstanding) awaiting a report (\(transactions.count) requests, \(answered) answered)"
+            )
+            for f in try manifest.commitmentFailures().prefix(50) {
+                print("  not committed: \(f.path): \(f.commitmentReason ?? "")")
+            }
+            for t in transactions where t.state == "refused" { print("  request \(t.uid) \(t.detail ?? "refused")") }
         }
         let failed = try manifest.instances(in: [.failed, .conflict])
         if !failed.isEmpty {

@@ -38,6 +38,7 @@ enum QRSCPTool {
         "--max-store-time", "--bind", "--normal", "--bit-preserving", "--write-file", "--write-dataset",
         "--write-xfer-same", "--write-xfer-little", "--write-xfer-big", "--write-xfer-implicit",
         "--write-xfer-deflated", "--enable-new-vr", "--disable-new-vr", "--compression-level", "--fsync",
+        "--abort-after-storing", "--storage-commitment", "--commitment-report-to", "--commitment-delay",
     ]).union(CommonOptions.tls.map(\.spec.long))
 
     static let q = "Query/Retrieve"
@@ -273,6 +274,10 @@ enum QRSCPTool {
         } catch {
             logger.critical("\(error)")
             return 1
+        }
+        if let archive = receiver.queryRetrieve as? Archive, let service = parsed.store.commitmentService(archive) {
+            receiver.commitment = service
+            receiver.policy.storageCommitment = true
         }
         receiver.moveProposal = parsed.outgoing.proposal
         if let p = parsed.profiles {

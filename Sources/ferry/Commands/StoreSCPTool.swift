@@ -12,6 +12,18 @@ enum StoreSCPTool {
         var common = CommonOptions.Values()
         var receiver = ReceiverSettings(port: 0)
         var configFile: (path: String, profile: String)?
+        var commitment = false
+        var commitmentReportTo: (host: String, port: Int)?
+        var commitmentDelay: TimeAmount = .zero
+
+        /// The storage commitment SCP these options ask for, over `holdings`; nil when none.
+        func commitmentService(_ holdings: any CommitmentHoldings) -> CommitmentService? {
+            guard commitment else { return nil }
+            var service = CommitmentService(holdings: holdings)
+            service.delay = commitmentDelay
+            if let to = commitmentReportTo { service.reportAddress = { _ in to } }
+            return service
+        }
     }
 
     static let options: [DCMTKOption<Settings>] =
@@ -132,6 +144,34 @@ enum StoreSCPTool {
                 }
                 s.receiver.switches.status = DIMSEStatus(code)
             },
+            DCMTKOption(
+                nil, "--abort-after-storing", ["[n]umber"],
+                "test: store the n-th instance received, then abort\nbefore its response (once)",
+                group: "other network options"
+            ) { s, o in s.receiver.switches.abortAfterStoring = try o.int(in: 1...Int(Int32.max)) },
+            DCMTKOption(
+                nil, "--storage-commitment", [],
+                "serve Storage Commitment Push Model as SCP for the instances\nheld; reports on the requesting association",
+                group: "storage commitment"
+            ) { s, _ in s.commitment = true },
+            DCMTKOption(
+                nil, "--commitment-report-to", ["[h]ost:[p]ort"],
+                "send reports on a new association to host:port, called as the\nrequestor's calling AE (implies --storage-commitment)",
+                group: "storage commitment"
+            ) { s, o in
+                let v = o.values[0]
+                guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]),
+                    (1...65535).contains(port), colon > v.startIndex
+                else { throw CommandLineError(message: "--commitment-report-to: \(v) is not host:port") }
+                s.commitment = true
+                var host = Substring(v[..<colon])
+                if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+                s.commitmentReportTo = (String(host), port)
+            },
+            DCMTKOption(
+                nil, "--commitment-delay", ["[s]econds"], "test: send each report s seconds after its request",
+                group: "storage commitment"
+            ) { s, o in s.commitmentDelay = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 "-pm", "--promiscuous", [], "promiscuous mode, accept unknown SOP classes",
                 group: "other network options"
@@ -326,6 +366,10 @@ enum StoreSCPTool {
                 logger.critical("\(error)")
                 return 1
             }
+        }
+        if let service = parsed.commitmentService(ReceivedInstances()) {
+            parsed.receiver.commitment = service
+            parsed.receiver.policy.storageCommitment = true
         }
         let scp = StorageSCP(settings: parsed.receiver, logger: logger)
         let server = Task { try await scp.run() }
