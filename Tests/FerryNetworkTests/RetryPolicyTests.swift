@@ -59,6 +59,23 @@ struct RetryPolicyTests {
         #expect(RetryPolicy.pipeline(maxAttempts: 1).verdict(for: unanswered(.association), attempts: 1) == .failed)
     }
 
+    /// check_before_resend: an unknown outcome sets the file aside for the check, within the
+    /// attempts; a known failure is judged as without it.
+    @Test func unknownOutcomeIsSetAsideForTheCheckBeforeResend() {
+        let checking = RetryPolicy.pipeline(maxAttempts: 3, checkBeforeResend: true)
+        #expect(checking.verdict(for: unanswered(.association), attempts: 1) == .setAside)
+        #expect(checking.verdict(for: unanswered(.association), attempts: 3) == .failed)
+        #expect(checking.verdict(for: answered(0xC000), attempts: 1) == .retryOnNewAssociation)
+        var machine = SendStateMachine(.init(policy: checking))
+        _ = machine.handle(.start)
+        _ = machine.handle(.work(plan: 0, files: [7, 8]))
+        _ = machine.handle(.opened)
+        _ = machine.handle(.marked(7, attempts: 1))
+        let actions = machine.handle(.completed(7, unanswered(.association), associationUsable: false))
+        #expect(actions.contains(.record(7, .setAside)))
+        #expect(!machine.upcoming(5).contains(7), "a file set aside is not sent again by the machine")
+    }
+
     /// No context can carry the file, or the file cannot be read: failed at once, never retried.
     @Test(arguments: [ServiceError.Code.noContext, .unreadableFile, .preparation])
     func unsendableFilesFailAtOnce(failure: ServiceError.Code) {

@@ -109,7 +109,7 @@ struct SendStateMachineTests {
                                     switch d {
                                     case .stored(let w): w ? "done_warning" : "done"
                                     case .failed: "failed"
-                                    case .retry: "planned"
+                                    case .retry, .setAside: "planned"
                                     }
                                 journal[f] = (state, journal[f]?.attempts ?? 0)
                             default: break

@@ -7,7 +7,8 @@ extension Manifest {
     /// Starts a run: a file a dead run was decoding counts one decode attempt against it and
     /// fails once `maxAttempts` runs died on it; files left `sending` are planned again
     /// (their outcome is unknown); failures from an earlier probe are judged again.
-    public func beginRun(maxAttempts: Int, settings: String) async throws -> RunRecord {
+    public func beginRun(maxAttempts: Int, settings: String, checkBeforeResend: Bool = false) async throws -> RunRecord
+    {
         try await db.write { db in
             var run = RunRecord(startedAt: now(), settings: settings)
             try run.insert(db)
@@ -21,7 +22,8 @@ extension Manifest {
             try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.sending)
                 .updateAll(
                     db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
-                    InstanceRecord.CodingKeys.error.set(to: "resent: the previous run ended during its store"))
+                    InstanceRecord.CodingKeys.error.set(to: "resent: the previous run ended during its store"),
+                    InstanceRecord.CodingKeys.resendCheck.set(to: checkBeforeResend ? ResendCheck.pending : nil))
             try Self.replan(db, from: .failed, reasonPrefix: Self.probeFailurePrefix)
             return run
         }
@@ -54,10 +56,15 @@ extension Manifest {
         }
     }
 
-    /// The planned files in sending order: by study, series, instance number, path.
+    /// The planned files in sending order: by study, series, instance number, path. Files
+    /// waiting for the check before a resend are not among them.
     public func plannedInSendingOrder() async throws -> [InstanceRecord] {
         try await db.read { db in
             try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
+                .filter(
+                    InstanceRecord.CodingKeys.resendCheck == nil
+                        || InstanceRecord.CodingKeys.resendCheck != ResendCheck.pending
+                )
                 .order(
                     InstanceRecord.CodingKeys.studyInstanceUID, InstanceRecord.CodingKeys.seriesInstanceUID,
                     InstanceRecord.CodingKeys.instanceNumber, InstanceRecord.CodingKeys.path
@@ -91,8 +98,9 @@ extension Manifest {
         case sending(Int64)
         /// Marked `sending` but not sent: planned again, the attempt uncounted.
         case unmark(Int64)
-        /// The outcome of its store, in state `state`.
-        case outcome(Int64, StoreOutcome, InstanceState)
+        /// The outcome of its store, in state `state`; `checkFirst`: the outcome is unknown and
+        /// the destination is asked before the file is sent again.
+        case outcome(Int64, StoreOutcome, InstanceState, checkFirst: Bool)
     }
 
     /// One transaction of checkpoints; returns the attempts of every instance marked `sending`.
@@ -101,17 +109,17 @@ extension Manifest {
             var attempts: [Int64: Int] = [:]
             for change in changes {
                 switch change {
-                case .outcome(let id, let outcome, let state):
+                case .outcome(let id, let outcome, let state, let checkFirst):
                     try db.cachedStatement(
                         sql: """
                             UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
                             bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ?,
-                            decoding = 0, decode_attempts = 0 WHERE id = ?
+                            decoding = 0, decode_attempts = 0, resend_check = CASE WHEN ? THEN ? ELSE resend_check END WHERE id = ?
                             """
                     ).execute(arguments: [
                         state, outcome.status.map { Int($0.code) }, outcome.status?.name,
                         outcome.errorComment ?? outcome.error?.description, outcome.sentAs?.uid, outcome.bytes,
-                        outcome.sopInstanceUID, outcome.sopInstanceUID, now(), id,
+                        outcome.sopInstanceUID, outcome.sopInstanceUID, now(), checkFirst, ResendCheck.pending, id,
                     ])
                 case .unmark(let id):
                     try db.cachedStatement(
@@ -128,6 +136,54 @@ extension Manifest {
                 }
             }
             return attempts
+        }
+    }
+}
+
+/// What the C-FIND before a resend (`transfer.check_before_resend`) is at for a file.
+public enum ResendCheck {
+    /// Its last store had an unknown outcome: the destination is asked before it is sent again.
+    public static let pending = "pending"
+    /// The destination holds the instance: recorded as stored, not sent again.
+    public static let found = "found"
+    /// The destination does not hold it: sent again.
+    public static let absent = "absent"
+}
+
+extension Manifest {
+    /// The files waiting for the check before their resend: id, UIDs as the destination
+    /// received them.
+    public func awaitingResendCheck() throws -> [(id: Int64, study: String, series: String, uid: String)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, study_instance_uid, series_instance_uid, COALESCE(sent_sop_instance_uid, sop_instance_uid) AS uid
+                    FROM instance WHERE state = ? AND resend_check = ?
+                    """, arguments: [InstanceState.planned, ResendCheck.pending]
+            ).map { ($0["id"], $0["study_instance_uid"] ?? "", $0["series_instance_uid"] ?? "", $0["uid"] ?? "") }
+        }
+    }
+
+    /// What the check found: held (the file is done, its store's outcome now known), or not
+    /// (the file is sent again).
+    public func recordResendCheck(_ results: [(id: Int64, found: Bool)]) async throws {
+        try await db.write { db in
+            let stamp = now()
+            for r in results {
+                if r.found {
+                    try db.execute(
+                        sql: """
+                            UPDATE instance SET state = ?, resend_check = ?, status_code = NULL,
+                                status_name = 'found at the destination by C-FIND before a resend', error = NULL, updated_at = ?
+                            WHERE id = ?
+                            """, arguments: [InstanceState.done, ResendCheck.found, stamp, r.id])
+                } else {
+                    try db.execute(
+                        sql: "UPDATE instance SET resend_check = ?, updated_at = ? WHERE id = ?",
+                        arguments: [ResendCheck.absent, stamp, r.id])
+                }
+            }
         }
     }
 }

@@ -19,6 +19,8 @@ public struct RunReport: Codable, Sendable {
         /// Storage commitment: requested, committed, or failed with the destination's reason.
         public var commitment: String?
         public var commitmentReason: String?
+        /// What the C-FIND before a resend found (check_before_resend): found or absent.
+        public var resendCheck: String?
     }
     public struct Group: Codable, Sendable {
         public var sopClass: String
@@ -49,7 +51,8 @@ public struct RunReport: Codable, Sendable {
                     transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
                     status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
                     reason: r.error, bytes: r.size, verification: r.verification?.rawValue,
-                    commitment: r.commitment?.rawValue, commitmentReason: r.commitmentReason))
+                    commitment: r.commitment?.rawValue, commitmentReason: r.commitmentReason,
+                    resendCheck: r.resendCheck))
         }
         return RunReport(
             states: states,
@@ -94,7 +97,7 @@ public enum ReportRenderer {
         case .json: return try json(report)
         case .csv:
             var lines = [
-                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification,commitment,commitment_reason"
+                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification,commitment,commitment_reason,resend_check"
             ]
             for i in report.instances {
                 lines.append(
@@ -102,7 +105,7 @@ public enum ReportRenderer {
                         i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "",
                         i.sentAs ?? "",
                         String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes), i.verification ?? "",
-                        i.commitment ?? "", i.commitmentReason ?? "",
+                        i.commitment ?? "", i.commitmentReason ?? "", i.resendCheck ?? "",
                     ]))
             }
             return lines.joined(separator: "\n")

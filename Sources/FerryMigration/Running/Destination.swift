@@ -53,6 +53,32 @@ extension Job {
     }
 }
 
+extension Job {
+    /// Where C-FINDs go (ferry verify, the check before a resend): the destination's Q/R SCP.
+    public var queryAddress: (host: String, port: Int, calledAE: String) {
+        let q = destination.query
+        return (q?.host ?? destination.host, q?.port ?? destination.port, q?.calledAE ?? destination.calledAE)
+    }
+
+    /// An association to the query address proposing Study Root C-FIND.
+    func openQueryAssociation(logger: Logger) async throws -> Association {
+        let address = queryAddress
+        let connection = try connection()
+        var parameters = connection.parameters
+        parameters.calledAE = address.calledAE
+        parameters.presentationContexts = [
+            PresentationContextProposal(
+                id: 1, abstractSyntax: InformationModel.studyRoot.sopClass(.find),
+                transferSyntaxes: [
+                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
+                ])
+        ]
+        return try await Association.open(
+            host: address.host, port: address.port, parameters: parameters, timeouts: connection.timeouts,
+            tls: try connection.tls.map { try $0.client() }, logger: logger)
+    }
+}
+
 extension Secret {
     /// A secret the job names by environment variable or file; nil when it names none.
     static func read(env: String?, file: String?, what: String) throws -> String? {

@@ -48,11 +48,12 @@ public final class MigrationRunner: Sendable {
     }
 
     public func run() async throws -> RunOutcome {
+        let checking = job.transfer.checkBeforeResend
         var runRecord = try await manifest.beginRun(
             maxAttempts: job.transfer.maxAttempts,
             settings:
-                "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)"
-        )
+                "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)",
+            checkBeforeResend: checking)
         // A stored probe of this destination: files it showed cannot be sent fail now, with
         // the probe's reason, instead of costing associations.
         let probe = try Prober.stored(manifest, for: job)
@@ -65,6 +66,42 @@ public final class MigrationRunner: Sendable {
                 return reason
             }
         }
+        // Send; with check_before_resend, the files whose store had an unknown outcome are
+        // looked for at the destination before each pass, and the pass sends only those it
+        // lacks (each pass spends attempts, so this ends).
+        while true {
+            if checking, try await !checkBeforeResend() { break }
+            try await sendPass()
+            let unresolved = checking ? try manifest.awaitingResendCheck().count : 0
+            if unresolved == 0 || stop.isSet || gate.withLock({ $0.paused }) != nil { break }
+        }
+
+        let counts = try manifest.counts()
+
+        runRecord.endedAt = now()
+        runRecord.done = (counts[.done] ?? 0) + (counts[.doneWarning] ?? 0)
+        runRecord.failed = counts[.failed] ?? 0
+        let pausedReason = gate.withLock { $0.paused }
+        let outcome: RunOutcome
+        if stop.isSet {
+            outcome = .interrupted
+        } else if pausedReason != nil || (counts[.planned] ?? 0) > 0 {
+            outcome = .paused
+        } else if (counts[.failed] ?? 0) + (counts[.conflict] ?? 0) > 0 {
+            outcome = .someFailed
+        } else {
+            outcome = .complete
+        }
+        if let reason = pausedReason {
+            logger.error("destination paused: \(reason); \(counts[.planned] ?? 0) files stay planned for the next run")
+        }
+        runRecord.outcome = outcome.rawValue
+        try await manifest.endRun(runRecord)
+        return outcome
+    }
+
+    /// One pass over the planned files through the pool of associations.
+    private func sendPass() async throws {
         let rows = try await manifest.plannedInSendingOrder()
         let sendable = rows.compactMap { r in
             r.outgoing.map { (id: r.id ?? 0, file: $0, study: r.studyInstanceUID, suspect: r.decodeAttempts > 0) }
@@ -93,34 +130,13 @@ public final class MigrationRunner: Sendable {
             }
         }
         progress.finish()
-
-        let counts = try manifest.counts()
-        runRecord.endedAt = now()
-        runRecord.done = (counts[.done] ?? 0) + (counts[.doneWarning] ?? 0)
-        runRecord.failed = counts[.failed] ?? 0
-        let pausedReason = gate.withLock { $0.paused }
-        let outcome: RunOutcome
-        if stop.isSet {
-            outcome = .interrupted
-        } else if pausedReason != nil || (counts[.planned] ?? 0) > 0 {
-            outcome = .paused
-        } else if (counts[.failed] ?? 0) + (counts[.conflict] ?? 0) > 0 {
-            outcome = .someFailed
-        } else {
-            outcome = .complete
-        }
-        if let reason = pausedReason {
-            logger.error("destination paused: \(reason); \(counts[.planned] ?? 0) files stay planned for the next run")
-        }
-        runRecord.outcome = outcome.rawValue
-        try await manifest.endRun(runRecord)
-        return outcome
     }
 
     /// The configuration every association's send state machine gets.
     var sendConfiguration: SendStateMachine.Configuration {
         SendStateMachine.Configuration(
-            policy: .pipeline(maxAttempts: job.transfer.maxAttempts), backoff: job.transfer.backoff)
+            policy: .pipeline(maxAttempts: job.transfer.maxAttempts, checkBeforeResend: job.transfer.checkBeforeResend),
+            backoff: job.transfer.backoff)
     }
 
     func nextAssociationID() -> Int {
@@ -149,7 +165,7 @@ public final class MigrationRunner: Sendable {
         switch disposition {
         case .stored(let warning): warning ? .doneWarning : .done
         case .failed: .failed
-        case .retry: .planned
+        case .retry, .setAside: .planned
         }
     }
 }
@@ -165,7 +181,8 @@ struct ManifestJournal: SendJournal {
             case .mark(let file): .sending(rows[file])
             case .unmark(let file): .unmark(rows[file])
             case .record(let file, let outcome, let disposition):
-                .outcome(rows[file], outcome, MigrationRunner.state(of: disposition))
+                .outcome(
+                    rows[file], outcome, MigrationRunner.state(of: disposition), checkFirst: disposition == .setAside)
             }
         }
         let attempts = try await manifest.checkpoint(changes, association: association)

@@ -33,19 +33,10 @@ public struct Verifier: Sendable {
         public var complete: Bool { run.missing == 0 && !findings.contains { $0.kind != "capped" } }
     }
 
-    /// Where the queries go: the destination's Q/R SCP.
-    public var queryAddress: (host: String, port: Int, calledAE: String) {
-        let q = job.destination.query
-        return (
-            q?.host ?? job.destination.host, q?.port ?? job.destination.port,
-            q?.calledAE ?? job.destination.calledAE
-        )
-    }
-
     /// `progress` gets the studies done and the studies to do, from any session's task.
     public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> Summary {
         let sent = try manifest.sentInstances()
-        let address = queryAddress
+        let address = job.queryAddress
         var record = VerifyRunRecord(
             startedAt: Self.clock(), destination: "\(address.calledAE)@\(address.host):\(address.port)")
         record.sent = sent.count
@@ -60,7 +51,7 @@ public struct Verifier: Sendable {
             for lane in 0..<lanes {
                 let mine = stride(from: lane, to: order.count, by: lanes).map { order[$0] }
                 group.addTask {
-                    let association = try await open(address)
+                    let association = try await job.openQueryAssociation(logger: logger)
                     var session = Session(association: association)
                     var out: [String: Holdings] = [:]
                     do {
@@ -91,22 +82,6 @@ public struct Verifier: Sendable {
         record.outcome = summary.complete ? "verified" : "differences"
         record = try await manifest.recordVerification(record, results: tally.results, findings: tally.findings)
         return Summary(run: record, findings: tally.findings, missing: tally.missing)
-    }
-
-    private func open(_ address: (host: String, port: Int, calledAE: String)) async throws -> Association {
-        let connection = try job.connection()
-        var parameters = connection.parameters
-        parameters.calledAE = address.calledAE
-        parameters.presentationContexts = [
-            PresentationContextProposal(
-                id: 1, abstractSyntax: InformationModel.studyRoot.sopClass(.find),
-                transferSyntaxes: [
-                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
-                ])
-        ]
-        return try await Association.open(
-            host: address.host, port: address.port, parameters: parameters, timeouts: connection.timeouts,
-            tls: try connection.tls.map { try $0.client() }, logger: logger)
     }
 
     static func clock() -> Double { now() }

@@ -20,6 +20,9 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Attempts to open an association before the destination counts as unreachable.
     public var openAttempts: Int
     public var whenUnreachable: Unreachable
+    /// A file whose store had an unknown outcome is set aside, not sent again at once: the
+    /// driver asks the destination whether it holds the instance first (check_before_resend).
+    public var checkBeforeResend = false
 
     public enum Unreachable: Sendable, Equatable {
         /// The run pauses and every file stays planned for the next run (the pipeline).
@@ -41,10 +44,12 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// The migration pipeline's rules (README, "Retry policy of ferry run").
-    public static func pipeline(maxAttempts: Int) -> RetryPolicy {
-        RetryPolicy(
+    public static func pipeline(maxAttempts: Int, checkBeforeResend: Bool = false) -> RetryPolicy {
+        var p = RetryPolicy(
             maxAttempts: maxAttempts, cannotUnderstandAttempts: 2, backOffOnOutOfResources: true,
             haltWithoutStatus: false, openAttempts: maxAttempts, whenUnreachable: .pause)
+        p.checkBeforeResend = checkBeforeResend
+        return p
     }
 
     /// DCMTK storescu's: every file once; `halt` (no --no-halt) stops at a store without a status.
@@ -65,6 +70,8 @@ public struct RetryPolicy: Sendable, Equatable {
         case backOff
         /// The file is failed and the run ends.
         case halt
+        /// The outcome is unknown: ask the destination before sending it again.
+        case setAside
     }
 
     /// The verdict on `outcome`, the file's `attempts`-th (counting this one).
@@ -85,7 +92,9 @@ public struct RetryPolicy: Sendable, Equatable {
             }
         }
         if haltWithoutStatus { return .halt }
-        if outcome.error?.code == .association && attempts < maxAttempts { return .retryOnNewAssociation }
+        if outcome.error?.code == .association && attempts < maxAttempts {
+            return checkBeforeResend ? .setAside : .retryOnNewAssociation
+        }
         return .failed
     }
 }

@@ -43,6 +43,8 @@ public struct SendStateMachine: Sendable {
         case failed
         /// Not stored yet: the file is sent again (after a back-off or on a new association).
         case retry
+        /// The outcome is unknown: the file waits for the driver's check at the destination.
+        case setAside
     }
 
     /// The pool's answer when a destination is out of resources (see `DestinationGate`).
@@ -243,6 +245,9 @@ public struct SendStateMachine: Sendable {
             pending.insert(file, at: 0)
             replaceAssociation = true
             return [.record(file, .retry)]
+        case .setAside:
+            replaceAssociation = true
+            return [.record(file, .setAside)]
         case .backOff:
             pending.insert(file, at: 0)
             if ending == nil { phase = .waiting(.destination) }

@@ -44,7 +44,7 @@ struct Verify: AsyncParsableCommand {
             FileHandleWriter.stderr("verify: \(e)\n")
             throw ExitCode(PipelineExit.usage)
         } catch {
-            let q = verifier.queryAddress
+            let q = verifier.job.queryAddress
             FileHandleWriter.stderr("verify: \(q.calledAE)@\(q.host):\(q.port): \(error)\n")
             throw ExitCode(3)
         }
