@@ -50,4 +50,48 @@ struct ResendCheckTests {
         #expect(archive.peer.logCount("duplicate SOP Instance UID") == 1)
         #expect(report.allSatisfy { $0["state"] == "done" && $0["resend_check"] == "" }, "\(report)")
     }
+
+    /// A run killed during a store leaves its file `sending`: the next run asks the destination's
+    /// Q/R SCP before sending it again (here it is absent, so it is sent, and the report says so).
+    @Test func aFileInFlightWhenTheRunWasKilledIsCheckedFirst() throws {
+        let (source, files) = try VerifyTests.plainSource()
+        let archive = try QRSCPProcess(files: [])
+        defer { archive.peer.stop() }
+        let manifest = try Corpus.temporaryDirectory("resend") + "/r.sqlite"
+        let job = try Corpus.temporaryDirectory("resend-job") + "/r.yaml"
+        try """
+        transfer:
+          check_before_resend: true
+        destination:
+          query: {called_ae: QRSCP, port: \(archive.peer.port)}
+        """.write(toFile: job, atomically: true, encoding: .utf8)
+        // A receiver that never answers: the first store hangs until the run is killed.
+        let port = freePort()
+        let receiver = try PeerProcess(
+            FerryCLI.path,
+            ["storescp", "-v", "--sleep-during", "600", "-od", try Corpus.temporaryDirectory("hung"), String(port)],
+            port: port)
+        defer { receiver.stop() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: FerryCLI.path)
+        p.arguments = [
+            "run", job, "--manifest", manifest, "--dest", "QRSCP@127.0.0.1:\(port)", "--source", source, "--quiet",
+            "--associations", "1",
+        ]
+        try p.run()
+        #expect(receiver.waitForLog("Received Store Request", timeout: 60))
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // The next run sends to the archive itself: the file in flight is asked about first.
+        let r = try FerryCLI.run([
+            "run", job, "--manifest", manifest, "--dest", "QRSCP@127.0.0.1:\(archive.peer.port)", "--source", source,
+            "--quiet", "--associations", "1",
+        ])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let csv = try FerryCLI.run(["report", manifest, "--format", "csv"]).stdout
+        // The file in flight, and the one marked ahead of it if the kill came after its mark.
+        let absent = csv.split(separator: "\n").filter { $0.hasSuffix(",absent") }.count
+        #expect((1...2).contains(absent), "\(csv)")
+        #expect(archive.peer.logCount("Received Store Request") == files.count)
+    }
 }

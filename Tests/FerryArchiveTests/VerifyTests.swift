@@ -108,6 +108,22 @@ struct VerifyTests {
         #expect(out.stdout.contains(" 0 missing,") && out.stdout.contains("capped:"), "\(out.stdout)")
     }
 
+    /// The archive aborts its first association mid-answer: the study is asked again on a new
+    /// association (the sender's max_attempts), and the verification completes.
+    @Test func anAbortMidAnswerIsAskedAgainOnANewAssociation() throws {
+        let source = try Corpus.directory("small")
+        let archive = try QRSCPProcess(files: [], extra: ["--abort-after-responses", "2"])
+        defer { archive.peer.stop() }
+        let dest = "QRSCP@127.0.0.1:\(archive.peer.port)"
+        let manifest = try Corpus.temporaryDirectory("verify-abort") + "/v.sqlite"
+        _ = try Self.ferry("run", manifest: manifest, dest: dest, source: source, ["--quiet"])
+        let out = try Self.ferry(
+            "verify", manifest: manifest, dest: dest, source: source, ["--quiet", "--backoff", "0.1"])
+        #expect(archive.peer.logCount("Aborting after 2 pending responses") == 1)
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(out.stdout.contains(" 0 missing, 0 unexpected, 0 count differences"), "\(out.stdout)")
+    }
+
     @Test func orthancInstancesDeletedOverRESTAreFoundMissingAndResent() throws {
         let orthanc = try SCUAgainstOrthancTests.orthanc(load: false)
         defer { orthanc.peer.stop() }

@@ -51,19 +51,33 @@ public struct Verifier: Sendable {
             for lane in 0..<lanes {
                 let mine = stride(from: lane, to: order.count, by: lanes).map { order[$0] }
                 group.addTask {
-                    let association = try await job.openQueryAssociation(logger: logger)
-                    var session = Session(association: association)
+                    var session = Session(association: try await job.openQueryAssociation(logger: logger))
                     var out: [String: Holdings] = [:]
-                    do {
-                        for study in mine {
-                            out[study] = try await session.holdings(of: study, sent: studies[study] ?? [])
-                            progress?(done.next(), order.count)
+                    for study in mine {
+                        // A study whose association failed (timeout, abort, reset) is asked again
+                        // on a new one, up to the sender's max_attempts, after its back-off.
+                        var attempt = 1
+                        while true {
+                            do {
+                                out[study] = try await session.holdings(of: study, sent: studies[study] ?? [])
+                                break
+                            } catch let error as AssociationError where attempt < job.transfer.maxAttempts {
+                                await session.association.abort()
+                                logger.warning("verify: study \(study): \(error); asking again on a new association")
+                                try await Task.sleep(
+                                    for: .milliseconds(Int64(job.transfer.backoff * 1000 * Double(attempt))))
+                                attempt += 1
+                                let queries = session.queries
+                                session = Session(association: try await job.openQueryAssociation(logger: logger))
+                                session.queries = queries
+                            } catch {
+                                await session.association.abort()
+                                throw error
+                            }
                         }
-                    } catch {
-                        await association.abort()
-                        throw error
+                        progress?(done.next(), order.count)
                     }
-                    try? await association.release()
+                    try? await session.association.release()
                     return (out, session.queries)
                 }
             }

@@ -664,7 +664,7 @@ final class AcceptorSession {
     /// Test switches before a pending response: `sent` have gone already.
     private func beforePending(sent: Int, on association: Association) async throws {
         let switches = settings.switches
-        if let n = switches.abortAfterResponses, sent >= n {
+        if let n = switches.abortAfterResponses, sent >= n, switches.abortsDone.next() == 1 {
             logger.info("Aborting after \(n) pending responses (--abort-after-responses)")
             await association.abort()
             throw AssociationError.unusable

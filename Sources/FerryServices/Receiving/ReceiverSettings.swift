@@ -71,9 +71,10 @@ public struct TestSwitches: Sendable {
     /// Q/R: sleep this long before the final response (a long stall is a peer that never
     /// ends the operation: the client's DIMSE timeout must end it).
     public var stallBeforeFinal: TimeAmount = .zero
-    /// Q/R: abort the association after this many pending responses (a peer that dies
-    /// mid-operation).
+    /// Q/R: abort the association after this many pending responses, once (a peer that dies
+    /// mid-operation, then serves again).
     public var abortAfterResponses: Int?
+    let abortsDone = StoreCounter()
     /// Store the n-th instance received, then abort before its response (once): a store whose
     /// outcome the sender cannot know, though the instance is held.
     public var abortAfterStoring: Int?
@@ -96,7 +97,7 @@ public struct ExecHooks: Sendable {
     var needsStudyTracking: Bool { onEndOfStudy != nil || renameOnEndOfStudy || endOfStudyTimeout != nil }
 }
 
-/// Counts the stores a receiver has taken, across its associations.
+/// Counts events across a receiver's associations (stores taken, aborts done).
 final class StoreCounter: Sendable {
     private let count = Mutex(0)
     func next() -> Int {

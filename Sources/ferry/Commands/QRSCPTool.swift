@@ -181,7 +181,7 @@ enum QRSCPTool {
             ) { s, o in s.store.receiver.switches.stallBeforeFinal = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 nil, "--abort-after-responses", ["[n]umber"],
-                "test: abort the association after n pending responses", group: "test switches"
+                "test: abort the association after n pending responses (once)", group: "test switches"
             ) { s, o in s.store.receiver.switches.abortAfterResponses = try o.int(in: 0...Int(Int32.max)) },
             DCMTKOption(
                 nil, "--cap-results", ["[n]umber"], "test: answer at most n matches, then end with --cap-status",
