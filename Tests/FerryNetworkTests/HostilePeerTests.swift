@@ -41,7 +41,8 @@ struct HostilePeerTests {
             for i, (pid, ts) in enumerate(pcs):
                 body += item(0x21, bytes([pid, 0, 0 if i == 0 else 3, 0]) + item(0x40, ts))
             maxlen = {"unlimited": 0, "max-length-4g": 0xFFFFFFFF}.get(mode, 16384)
-            body += item(0x50, item(0x51, struct.pack(">I", maxlen)) + item(0x52, b"1.2.3.4"))
+            window = item(0x53, struct.pack(">HH", 2, 2)) if mode.startswith("async") else b""
+            body += item(0x50, item(0x51, struct.pack(">I", maxlen)) + item(0x52, b"1.2.3.4") + window)
             conn.sendall(bytes([2, 0]) + struct.pack(">I", len(body)) + body)
             return pcs[0][0]
         def command_rsp(pid, msgid, instance=None):
@@ -79,6 +80,21 @@ struct HostilePeerTests {
                     for _ in range(64): conn.sendall(bytes([4, 0]) + struct.pack(">I", len(frag)) + frag)
                 except OSError:
                     pass  # Ferry gave up and closed
+            elif mode.startswith("async"):
+                # A window of 2: both requests read before any response; answered in reverse
+                # order, or with a message ID never sent.
+                pid = accept(rq)
+                def read_request():
+                    while True:
+                        t, body = read_pdu()
+                        if t != 4: raise EOFError
+                        if body[5] & 2 and not body[5] & 1: return
+                read_request(); read_request(); seen.append("2-in-flight")
+                if mode == "async-reversed":
+                    command_rsp(pid, 2); command_rsp(pid, 1)
+                    read_request(); command_rsp(pid, 3)
+                else:
+                    command_rsp(pid, 99)
             elif mode in ("wrong-message-id", "huge-data", "unlimited", "max-length-4g", "wrong-instance"):
                 pid = accept(rq)
                 longest = 0
@@ -100,8 +116,12 @@ struct HostilePeerTests {
         open(logpath, "w").write(" ".join(seen))
         """#
 
-    func run(_ mode: String, extra: [String] = []) throws -> (out: Tools.Output, peerSaw: String, seconds: TimeInterval)
-    {
+    /// `copies`: the file is given that many times (one store each).
+    func run(
+        _ mode: String, extra: [String] = [], copies: Int = 1
+    ) throws -> (
+        out: Tools.Output, peerSaw: String, seconds: TimeInterval
+    ) {
         let dir = try Corpus.temporaryDirectory("hostile")
         let scriptPath = dir + "/peer.py", logPath = dir + "/peer.log"
         try Self.script.write(toFile: scriptPath, atomically: false, encoding: .utf8)
@@ -111,7 +131,8 @@ struct HostilePeerTests {
         let file = try #require(try Interop.uncompressedFiles("tiny").first)
         let start = Date()
         let out = try FerryCLI.run(
-            ["storescu", "-ta", "30", "-td", "30", "-xi", "-R"] + extra + ["127.0.0.1", String(port), file])
+            ["storescu", "-ta", "30", "-td", "30", "-xi", "-R"] + extra + ["127.0.0.1", String(port)]
+                + Array(repeating: file, count: copies))
         let seconds = Date().timeIntervalSince(start)
         // The peer writes its log when Ferry has closed the connection, then exits.
         _ = waitUntil(timeout: 60) { !peer.isRunning }
@@ -156,6 +177,24 @@ struct HostilePeerTests {
 
     /// A peer announcing maximum length 0 (unlimited) still gets P-DATA no longer than our
     /// own maximum receive length (16384).
+    /// A peer granting a window of 2 reads two stores before answering, and answers them in
+    /// reverse order: each response completes its own store (PS3.7 D.3.3.3), all three stored.
+    @Test func windowedResponsesInReverseOrderCompleteTheirOwnStores() throws {
+        let r = try run("async-reversed", extra: ["--async-window", "2"], copies: 3)
+        #expect(r.out.status == 0, "\(r.out.stderr)")
+        #expect(r.peerSaw.hasPrefix("2-in-flight"), "\(r.peerSaw)")
+        #expect(r.peerSaw.contains("05"), "released: \(r.peerSaw)")
+    }
+
+    /// A response to a message ID that is not outstanding is a protocol error: aborted, and
+    /// the stores in flight have no outcome (failed without a status).
+    @Test func aWindowedResponseToAnUnknownMessageIDAborts() throws {
+        let r = try run("async-unknown-id", extra: ["--async-window", "2"], copies: 3)
+        #expect(r.out.status == 10, "\(r.out.stderr)")
+        #expect(r.peerSaw.contains("07"), "aborted: \(r.peerSaw)")
+        #expect(r.out.stderr.contains("not outstanding"), "\(r.out.stderr)")
+    }
+
     @Test func unlimitedPeerMaximumIsBoundedByOurs() throws {
         let (out, peerSaw, _) = try run("unlimited")
         #expect(out.status == 0, "\(out.stderr)")

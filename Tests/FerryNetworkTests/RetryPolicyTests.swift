@@ -69,7 +69,7 @@ struct RetryPolicyTests {
         var machine = SendStateMachine(.init(policy: checking))
         _ = machine.handle(.start)
         _ = machine.handle(.work(plan: 0, files: [7, 8]))
-        _ = machine.handle(.opened)
+        _ = machine.handle(.opened(window: 1))
         _ = machine.handle(.marked(7, attempts: 1))
         let actions = machine.handle(.completed(7, unanswered(.association), associationUsable: false))
         #expect(actions.contains(.record(7, .setAside)))

@@ -148,7 +148,8 @@ struct SendStateMachineTests {
                         let ok = opens.indices.contains(opensDone) ? opens[opensDone] : true
                         opensDone += 1
                         if ok { associationUsable = true }
-                        events.append(ok ? .opened : .openFailed(ServiceError(.unreachable, "connection refused")))
+                        events.append(
+                            ok ? .opened(window: .max) : .openFailed(ServiceError(.unreachable, "connection refused")))
                     case .backOff:
                         events.append(.backOffElapsed)
                     case .consultDestination:
@@ -185,7 +186,7 @@ struct SendStateMachineTests {
         var machine = Machine(pipeline)
         #expect(machine.handle(.start) == [.takeWork(preferring: nil)])
         #expect(machine.handle(.work(plan: 0, files: [10, 11, 12])) == [.open(plan: 0)])
-        #expect(machine.handle(.opened) == [.mark(10), .mark(11)])
+        #expect(machine.handle(.opened(window: 1)) == [.mark(10), .mark(11)])
         #expect(machine.handle(.marked(10, attempts: 1)) == [.send(10)])
         #expect(machine.handle(.marked(11, attempts: 1)) == [])
         let ok = StoreOutcome(path: "a", sopInstanceUID: "1", status: DIMSEStatus(0x0000))
@@ -392,7 +393,7 @@ struct SendStateMachineTests {
         var machine = Machine(Machine.Configuration(policy: .pipeline(maxAttempts: 3), window: 2))
         _ = machine.handle(.start)
         _ = machine.handle(.work(plan: 0, files: [0, 1, 2, 3]))
-        #expect(machine.handle(.opened) == [.mark(0), .mark(1), .mark(2)])
+        #expect(machine.handle(.opened(window: 16)) == [.mark(0), .mark(1), .mark(2)])
         #expect(machine.handle(.marked(0, attempts: 1)) == [.send(0)])
         #expect(machine.handle(.marked(1, attempts: 1)) == [.send(1)])
         #expect(machine.handle(.marked(2, attempts: 1)) == [])
@@ -403,6 +404,17 @@ struct SendStateMachineTests {
                 .record(1, .stored(warning: false)), .send(2), .mark(3),
             ])
         #expect(machine.handle(.completed(0, ok, associationUsable: true)) == [.record(0, .stored(warning: false))])
+    }
+
+    /// A peer that does not negotiate the window gets one store at a time, whatever the
+    /// configured window.
+    @Test func aPeerWithoutAWindowGetsOneStoreAtATime() {
+        var machine = Machine(Machine.Configuration(policy: .pipeline(maxAttempts: 3), window: 16))
+        _ = machine.handle(.start)
+        _ = machine.handle(.work(plan: 0, files: [0, 1, 2]))
+        #expect(machine.handle(.opened(window: 1)) == [.mark(0), .mark(1)])
+        #expect(machine.handle(.marked(0, attempts: 1)) == [.send(0)])
+        #expect(machine.handle(.marked(1, attempts: 1)) == [])
     }
 
     @Test func aLostAssociationWithAWindowReplacesItOnceItsStoresHaveEnded() {

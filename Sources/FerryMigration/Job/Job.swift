@@ -15,6 +15,8 @@ public struct Job: Codable, Sendable, Equatable {
     public var verify = Verify()
     /// Storage commitment after the sends; nil: none.
     public var commitment: Commitment?
+    /// When the job may send; nil: any time.
+    public var schedule: ScheduleSetting?
     /// Default: manifests/<name>.sqlite
     public var manifest: String?
 
@@ -140,11 +142,20 @@ public struct Job: Codable, Sendable, Equatable {
         /// Before sending again a file whose last store had no answer (timeout, abort, reset),
         /// ask the destination by C-FIND (IMAGE level) whether it holds the instance already.
         public var checkBeforeResend = false
+        /// Stores in flight on one association before their responses (the Asynchronous
+        /// Operations Window proposed; 1: none proposed, one at a time).
+        public var asyncWindow = 16
+        /// Whether a study's files stay on one association (some PACS need it) or are spread
+        /// over the pool's associations (a large study then gets the pool's parallelism).
+        public var studyAffinity = StudyAffinity.oneAssociation
+        /// The most MB/s (10^6 bytes) the job's associations send together, paced; nil: no cap.
+        public var maxRate: Double?
 
         enum CodingKeys: String, CodingKey {
             case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
             case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
-            case checkBeforeResend = "check_before_resend"
+            case checkBeforeResend = "check_before_resend", asyncWindow = "async_window"
+            case studyAffinity = "study_affinity", maxRate = "max_rate"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -161,6 +172,9 @@ public struct Job: Codable, Sendable, Equatable {
             conflicts = try c.decodeIfPresent(ConflictRule.self, forKey: .conflicts) ?? defaults.conflicts
             transcoding = try c.decodeIfPresent(Transcoding.self, forKey: .transcoding) ?? defaults.transcoding
             checkBeforeResend = try c.decodeIfPresent(Bool.self, forKey: .checkBeforeResend) ?? false
+            asyncWindow = try c.decodeIfPresent(Int.self, forKey: .asyncWindow) ?? defaults.asyncWindow
+            studyAffinity = try c.decodeIfPresent(StudyAffinity.self, forKey: .studyAffinity) ?? defaults.studyAffinity
+            maxRate = try c.decodeIfPresent(Double.self, forKey: .maxRate)
         }
     }
 
@@ -275,6 +289,12 @@ public struct Job: Codable, Sendable, Equatable {
             throw MigrationError.invalidJob("job \(name): max_pdu must be 0 or 4096...131072")
         }
         // Bounded so that no count or wait derived from them can overflow.
+        if let rate = transfer.maxRate, !(rate > 0 && rate <= 100_000) {
+            throw MigrationError.invalidJob("job \(name): max_rate must be above 0 and at most 100000 MB/s")
+        }
+        guard (1...256).contains(transfer.asyncWindow) else {
+            throw MigrationError.invalidJob("job \(name): async_window must be 1...256")
+        }
         guard (1...1000).contains(transfer.maxAttempts) else {
             throw MigrationError.invalidJob("job \(name): max_attempts must be 1...1000")
         }
@@ -293,6 +313,7 @@ public struct Job: Codable, Sendable, Equatable {
             throw MigrationError.invalidJob("job \(name): verify.associations must be 1...16")
         }
         try commitment?.validate(job: name)
+        if let schedule { _ = try Schedule(schedule.windows) }
         for ae in [destination.calledAE, destination.callingAE] where ae.isEmpty || ae.count > 16 {
             throw MigrationError.invalidJob("job \(name): AE title \"\(ae)\" must be 1 to 16 characters")
         }
@@ -302,7 +323,9 @@ public struct Job: Codable, Sendable, Equatable {
 /// The YAML layout: the job's settings at the top level, `name` optional.
 struct JobFile: Decodable {
     var job: Job
-    enum CodingKeys: String, CodingKey { case name, source, destination, transfer, verify, commitment, manifest }
+    enum CodingKeys: String, CodingKey {
+        case name, source, destination, transfer, verify, commitment, schedule, manifest
+    }
     init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
         job = Job(name: try c.decodeIfPresent(String.self, forKey: .name) ?? "")
@@ -311,6 +334,7 @@ struct JobFile: Decodable {
         job.transfer = try c.decodeIfPresent(Job.Transfer.self, forKey: .transfer) ?? Job.Transfer()
         job.verify = try c.decodeIfPresent(Job.Verify.self, forKey: .verify) ?? Job.Verify()
         job.commitment = try c.decodeIfPresent(Job.Commitment.self, forKey: .commitment)
+        job.schedule = try c.decodeIfPresent(Job.ScheduleSetting.self, forKey: .schedule)
         job.manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
     }
 

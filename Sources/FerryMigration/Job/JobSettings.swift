@@ -47,3 +47,10 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 }
 
 extension ProposalOptions.Preference: JobWord {}
+
+/// Whether a study's files stay together on one association.
+public enum StudyAffinity: String, JobWord {
+    case oneAssociation = "one-association"
+    /// Pieces of a study go to whichever association is free.
+    case spread
+}

@@ -1,6 +1,7 @@
 import FerryDICOM
 import FerryNetwork
 import FerryServices
+import Foundation
 import Logging
 import NIOSSL
 import Synchronization
@@ -11,6 +12,7 @@ public enum RunOutcome: String, Sendable {
     case someFailed  // 1
     case paused  // 3: destination unreachable or out of resources; the rest stays planned
     case interrupted  // 130
+    case windowClosed  // 4: its time window closed (or --until came); the rest stays planned
 
     public var exitCode: Int32 {
         switch self {
@@ -18,6 +20,7 @@ public enum RunOutcome: String, Sendable {
         case .someFailed: 1
         case .paused: 3
         case .interrupted: 130
+        case .windowClosed: 4
         }
     }
 }
@@ -36,8 +39,17 @@ public final class MigrationRunner: Sendable {
     /// Decodes side by side, a suspect's alone.
     let decodeGate = DecodeGate()
     private let associationIDs = Mutex(1)
+    /// `transfer.max_rate`, shared by the pool's associations.
+    let pacer: Pacer?
 
-    public init(job: Job, manifest: Manifest, logger: Logger, stop: StopFlag, progress: Progress) {
+    /// When the run must stop taking files (the end of its window, or --until).
+    let stopAt: Date?
+    private let windowClosed = StopFlag()
+
+    public init(
+        job: Job, manifest: Manifest, logger: Logger, stop: StopFlag, progress: Progress, stopAt: Date? = nil
+    ) {
+        self.stopAt = stopAt
         self.job = job
         self.manifest = manifest
         self.logger = logger
@@ -45,6 +57,7 @@ public final class MigrationRunner: Sendable {
         self.progress = progress
         self.gate = Mutex(
             DestinationGate(maxAttempts: job.transfer.maxAttempts, associations: job.transfer.associations))
+        self.pacer = job.transfer.maxRate.map { Pacer(bytesPerSecond: $0 * 1_000_000) }
     }
 
     public func run() async throws -> RunOutcome {
@@ -66,6 +79,17 @@ public final class MigrationRunner: Sendable {
                 return reason
             }
         }
+        // At the end of its window the run stops as on SIGINT: the stores in flight finish,
+        // the rest stays planned.
+        let closing = stopAt.map { end in
+            Task { [stop, windowClosed] in
+                let seconds = end.timeIntervalSinceNow
+                if seconds > 0 { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+                windowClosed.stop()
+                stop.stop()
+            }
+        }
+        defer { closing?.cancel() }
         // Send; with check_before_resend, the files whose store had an unknown outcome are
         // looked for at the destination before each pass, and the pass sends only those it
         // lacks (each pass spends attempts, so this ends).
@@ -83,7 +107,9 @@ public final class MigrationRunner: Sendable {
         runRecord.failed = counts[.failed] ?? 0
         let pausedReason = gate.withLock { $0.paused }
         let outcome: RunOutcome
-        if stop.isSet {
+        if windowClosed.isSet {
+            outcome = .windowClosed
+        } else if stop.isSet {
             outcome = .interrupted
         } else if pausedReason != nil || (counts[.planned] ?? 0) > 0 {
             outcome = .paused
@@ -109,8 +135,14 @@ public final class MigrationRunner: Sendable {
         let suspects = Set(sendable.indices.filter { sendable[$0].suspect })
         let files = sendable.map { ($0.id, $0.file) }
         let plans = ContextPlanner.plan(files.map(\.1), options: job.proposalOptions)
-        // Queue studies per plan, in order: a study's files stay together on one association.
-        let studyQueues = plans.map { plan in Self.consecutiveRuns(plan.files) { sendable[$0].study } }
+        // Queue studies per plan, in order: a study's files stay together on one association,
+        // or with `spread` go in pieces to whichever association is free.
+        let spread = job.transfer.studyAffinity == .spread
+        let studyQueues = plans.map { plan in
+            Self.consecutiveRuns(plan.files) { sendable[$0].study }.flatMap { study in
+                spread ? Self.pieces(study, associations: job.transfer.associations) : [study]
+            }
+        }
         let queue = WorkQueue(studyQueues)
         let connection = try job.connection()
         let tls = try connection.tls.map { try $0.client() }
@@ -136,7 +168,7 @@ public final class MigrationRunner: Sendable {
     var sendConfiguration: SendStateMachine.Configuration {
         SendStateMachine.Configuration(
             policy: .pipeline(maxAttempts: job.transfer.maxAttempts, checkBeforeResend: job.transfer.checkBeforeResend),
-            backoff: job.transfer.backoff)
+            window: job.transfer.asyncWindow, backoff: job.transfer.backoff)
     }
 
     func nextAssociationID() -> Int {
@@ -144,6 +176,13 @@ public final class MigrationRunner: Sendable {
             defer { n += 1 }
             return n
         }
+    }
+
+    /// A study cut for `spread`: pieces small enough that every association gets some (four
+    /// per association), large enough to keep a window full (at least 32 files).
+    static func pieces(_ study: [Int], associations: Int) -> [[Int]] {
+        let size = max(32, (study.count + associations * 4 - 1) / max(1, associations * 4))
+        return stride(from: 0, to: study.count, by: size).map { Array(study[$0..<min($0 + size, study.count)]) }
     }
 
     /// `indices` cut where `key` changes: the files of one study, in order.

@@ -71,10 +71,15 @@ final class PipelineWorker: SendLoopDelegate {
     func open(plan: Int) async throws -> (association: Association, id: Int) {
         var p = parameters
         p.presentationContexts = plans[plan].contexts
+        // An Asynchronous Operations Window: this many stores before their responses, where
+        // the destination grants it (one at a time where it does not).
+        let window = runner.job.transfer.asyncWindow
+        if window > 1 { p.asyncOperationsWindow = AsyncOperationsWindow(maxInvoked: UInt16(window), maxPerformed: 1) }
         do {
             let association = try await Association.open(
                 host: runner.job.destination.host, port: runner.job.destination.port, parameters: p,
                 timeouts: timeouts, tls: tls, logger: logger)
+            association.pacer = runner.pacer
             return (association, runner.nextAssociationID())
         } catch {
             logger.warning("association \(index): cannot open: \(error)")
@@ -82,7 +87,11 @@ final class PipelineWorker: SendLoopDelegate {
         }
     }
 
-    func send(_ file: Int, upcoming: ArraySlice<Int>, on association: Association) async -> StoreOutcome {
+    func begin(
+        _ file: Int, upcoming: ArraySlice<Int>, on association: Association
+    ) async -> (
+        outcome: StoreOutcome, messageID: UInt16?
+    ) {
         let accepted = association.acceptedContexts
         func route(_ f: Int) -> Route {
             if let known = routes[f] { return known }
@@ -103,8 +112,14 @@ final class PipelineWorker: SendLoopDelegate {
             prepared = await pool.prepare(files[file], route: route(file), with: sender)
         }
         routes[file] = nil
-        return await sender.send(prepared, on: association)
+        return await sender.begin(prepared, on: association)
     }
+
+    func complete(_ outcome: StoreOutcome, response: CommandSet) -> StoreOutcome {
+        sender.complete(outcome, response: response)
+    }
+
+    func failed(_ outcome: StoreOutcome, _ error: Error) -> StoreOutcome { sender.failed(outcome, error) }
 
     /// The preparation of a file to re-encode. The manifest knows first that a decoder is at
     /// work on it (until its outcome is recorded): if a decoder kills the process, the next run

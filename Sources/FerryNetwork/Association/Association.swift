@@ -36,6 +36,9 @@ public final class Association {
     /// C-STORE-RQs sent and not yet answered, by message ID: the instance each names.
     private var outstandingStores: [UInt16: String] = [:]
 
+    /// A rate cap this association's data sets share with others (nil: none).
+    public var pacer: Pacer?
+
     public var isUsable: Bool { machine.state == .sta6 }
 
     /// How many operations this side may invoke before their responses: the negotiated
@@ -287,6 +290,7 @@ public final class Association {
                         maxFragment: maxFragment, perBuffer: perBuffer, allocator: allocator)
                 }
                 guard let ready = buffer else { throw AssociationError.protocolError("no data set buffer") }
+                if let pacer, !isCommand { try await pacer.admit(ready.readableBytes) }
                 if let f = inFlight { try await f.get() }
                 inFlight = channel.write(ready, timeout: timeouts.socket, what: "sending P-DATA (peer not reading)")
             }

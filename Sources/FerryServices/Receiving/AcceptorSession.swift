@@ -129,8 +129,11 @@ final class AcceptorSession {
         for e in association.acceptance.userInformation.extendedNegotiations { negotiatedOptions[e.sopClass] = e.info }
         callingAE = association.callingAE
         calledAE = association.calledAE
+        let window = association.acceptance.userInformation.asyncOperationsWindow.map {
+            ", asynchronous operations window \($0.maxInvoked) invoked/\($0.maxPerformed) performed"
+        }
         logger.info(
-            "Association Received from \(peer): \(callingAE.escapedForLog()) -> \(calledAE.escapedForLog()), \(association.acceptedContexts.count) of \(association.acceptance.presentationContexts.count) contexts accepted"
+            "Association Received from \(peer): \(callingAE.escapedForLog()) -> \(calledAE.escapedForLog()), \(association.acceptedContexts.count) of \(association.acceptance.presentationContexts.count) contexts accepted\(window ?? "")"
         )
         return association
     }
@@ -554,6 +557,9 @@ final class AcceptorSession {
             store.tls = settings.moveTLS
             store.proposal = settings.moveProposal
             store.retryPolicy = .dcmtk(halt: false)
+            // Up to 16 sub-operations before their responses, where the destination grants it.
+            store.asyncWindow = 16
+            store.association.asyncOperationsWindow = AsyncOperationsWindow(maxInvoked: 16, maxPerformed: 1)
             store.moveOriginator = (callingAE, id)
             store.stop = stop
             store.onOutcome = { continuation.yield($0) }

@@ -35,11 +35,12 @@ public struct FileSender: Sendable {
         self.logger = logger
     }
 
-    public func send(
+    /// `begin` for a file prepared here and now (storescu: no preparation ahead).
+    public func begin(
         _ file: OutgoingFile, on association: Association, invention: inout UIDInvention?
-    ) async -> StoreOutcome {
+    ) async -> (outcome: StoreOutcome, messageID: UInt16?) {
         let route = route(for: file, accepted: association.acceptedContexts, inventing: invention != nil)
-        return await send(prepare(file, route: route, invention: &invention), on: association)
+        return await begin(prepare(file, route: route, invention: &invention), on: association)
     }
 
     /// How `file` travels on these accepted contexts. Decided once per file and association
@@ -75,17 +76,6 @@ public struct FileSender: Sendable {
         } catch {
             return PreparedFile(
                 file: file, route: route, encoded: .failure(ServiceError(.preparation, wrapping: error)))
-        }
-    }
-
-    public func send(_ prepared: PreparedFile, on association: Association) async -> StoreOutcome {
-        let (outcome, messageID) = await begin(prepared, on: association)
-        guard messageID != nil else { return outcome }
-        do {
-            let (_, response) = try await association.receiveStoreResponse()
-            return complete(outcome, response: response)
-        } catch {
-            return failed(outcome, error)
         }
     }
 

@@ -25,10 +25,16 @@ public protocol SendLoopDelegate {
     func putBack(plan: Int, files: [SendStateMachine.File]) async
     /// A new association for `plan`, with the number the journal records for it.
     func open(plan: Int) async throws -> (association: Association, id: Int)
+    /// Starts `file`'s store: its request and data set written (the message ID its response
+    /// will name), or its outcome already final (nil: not sent, or the association failed).
     /// `upcoming` are the files that follow, for preparing them ahead.
-    func send(
+    func begin(
         _ file: SendStateMachine.File, upcoming: ArraySlice<SendStateMachine.File>, on association: Association
-    ) async -> StoreOutcome
+    ) async -> (outcome: StoreOutcome, messageID: UInt16?)
+    /// A begun store with its response.
+    func complete(_ outcome: StoreOutcome, response: CommandSet) -> StoreOutcome
+    /// A begun store whose association failed before its response: the outcome is unknown.
+    func failed(_ outcome: StoreOutcome, _ error: Error) -> StoreOutcome
     /// After the journal holds them.
     func recorded(_ file: SendStateMachine.File, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition)
     func failUnsent(_ files: [SendStateMachine.File], _ error: ServiceError)
@@ -39,7 +45,10 @@ public protocol SendLoopDelegate {
 
 /// Drives a `SendStateMachine` with a delegate: performs its actions and feeds back what
 /// happened. A journal commit runs concurrently with the store it does not concern (marking
-/// the next file, recording the previous one), so the checkpoint costs no wall time.
+/// the next file, recording the previous one), so the checkpoint costs no wall time. With an
+/// Asynchronous Operations Window, stores are begun up to the window and their responses
+/// matched by message ID in whatever order they come; the loop waits for one only when the
+/// window is full or nothing else can be done.
 public enum SendLoop {
     /// How many files are prepared ahead (the delegate's `send` receives them as `upcoming`).
     public static let lookahead = 4
@@ -56,6 +65,42 @@ public enum SendLoop {
         var stopFed = false
 
         var lastOutcome: StoreOutcome?
+        /// Stores begun on the current association and not answered, by message ID.
+        var inFlight: [UInt16: (file: SendStateMachine.File, outcome: StoreOutcome)] = [:]
+
+        func finish(
+            _ file: SendStateMachine.File, _ outcome: StoreOutcome, into events: inout [SendStateMachine.Event],
+            usable: Bool
+        ) {
+            outcomes[file] = outcome
+            lastOutcome = outcome
+            events.append(.completed(file, outcome, associationUsable: usable))
+        }
+
+        /// The responses that have arrived (and, with `wait`, at least one): each completes its
+        /// store. A failed association ends every store in flight, its outcome unknown.
+        func responses(on association: Association, wait: Bool, into events: inout [SendStateMachine.Event]) async {
+            var mustWait = wait
+            while !inFlight.isEmpty {
+                if !mustWait {
+                    // An error here is read (and reported) by receiveStoreResponse.
+                    guard (try? await association.hasArrived()) ?? true else { return }
+                }
+                do {
+                    let (messageID, response) = try await association.receiveStoreResponse()
+                    guard let begun = inFlight.removeValue(forKey: messageID) else { continue }
+                    finish(
+                        begun.file, delegate.complete(begun.outcome, response: response), into: &events,
+                        usable: association.isUsable)
+                    mustWait = false
+                } catch {
+                    for begun in inFlight.values.sorted(by: { $0.file < $1.file }) {
+                        finish(begun.file, delegate.failed(begun.outcome, error), into: &events, usable: false)
+                    }
+                    inFlight = [:]
+                }
+            }
+        }
 
         /// The events of a finished commit, once its records reached the delegate.
         func absorb(
@@ -91,6 +136,11 @@ public enum SendLoop {
             }
             for event in events { actions += machine.handle(event) }
             events = []
+            if actions.isEmpty, let open = current, !inFlight.isEmpty {
+                // Nothing to do but wait for a store in flight.
+                await responses(on: open.association, wait: true, into: &events)
+                continue
+            }
             if actions.isEmpty {
                 // Every state waits for an action's result; none pending means a defect.
                 assertionFailure("send state machine stalled")
@@ -117,12 +167,15 @@ public enum SendLoop {
                 async let committed = commit(batch, to: journal, association: id)
                 var completions: [SendStateMachine.Event] = []
                 for file in sends {
-                    let outcome = await delegate.send(
+                    let (outcome, messageID) = await delegate.begin(
                         file, upcoming: machine.upcoming(lookahead), on: open.association)
-                    outcomes[file] = outcome
-                    lastOutcome = outcome
-                    completions.append(.completed(file, outcome, associationUsable: open.association.isUsable))
+                    if let messageID {
+                        inFlight[messageID] = (file, outcome)
+                    } else {
+                        finish(file, outcome, into: &completions, usable: open.association.isUsable)
+                    }
                 }
+                await responses(on: open.association, wait: inFlight.count >= machine.storesAtOnce, into: &completions)
                 events += absorb(entries, await committed)
                 events += completions
             } else {
@@ -138,8 +191,9 @@ public enum SendLoop {
                     }
                 case .open(let plan):
                     do {
-                        current = try await delegate.open(plan: plan)
-                        events.append(.opened)
+                        let opened = try await delegate.open(plan: plan)
+                        current = opened
+                        events.append(.opened(window: opened.association.invokeWindow))
                     } catch {
                         events.append(.openFailed(ServiceError(.unreachable, wrapping: error)))
                     }

@@ -72,7 +72,9 @@ public struct SendStateMachine: Sendable {
         case start
         case work(plan: Int, files: [File])
         case noWork
-        case opened
+        /// The association is open; it may carry `window` stores at once (its negotiated
+        /// Asynchronous Operations Window, 1 without one; the configured window is the most).
+        case opened(window: Int)
         case openFailed(ServiceError)
         /// The journal committed the file as `sending`; `attempts` counts this one.
         case marked(File, attempts: Int)
@@ -128,13 +130,18 @@ public struct SendStateMachine: Sendable {
     private var ending: Ending?
     private var openFailures = 0
     private var backoff: Double
+    /// Stores in flight on the open association (its negotiated window).
+    private var window: Int
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
         self.backoff = configuration.backoff
+        self.window = configuration.window
     }
 
     public var isFinished: Bool { phase == .finished }
+    /// Stores that may be in flight on the open association.
+    public var storesAtOnce: Int { window }
     /// The files that follow the ones in flight, for preparing them ahead.
     public func upcoming(_ count: Int) -> ArraySlice<File> { pending.prefix(count) }
 
@@ -159,8 +166,9 @@ public struct SendStateMachine: Sendable {
             guard phase == .awaitingWork else { return [] }
             ending = ending ?? .done
             phase = .active
-        case .opened:
+        case .opened(let negotiated):
             guard phase == .opening else { return [] }
+            window = max(1, min(configuration.window, negotiated))
             associationOpen = true
             openFailures = 0
             phase = .active
@@ -295,14 +303,14 @@ public struct SendStateMachine: Sendable {
             return actions
         }
         // Send in order, only files the journal has confirmed.
-        while inFlight.count < configuration.window, let next = pending.first, let attempts = marked[next] {
+        while inFlight.count < window, let next = pending.first, let attempts = marked[next] {
             pending.removeFirst()
             marked[next] = nil
             inFlight[next] = attempts
             actions.append(.send(next))
         }
         // Keep one file marked beyond the window, so its commit overlaps the stores in flight.
-        var budget = configuration.window + 1 - inFlight.count - marked.count - marking.count
+        var budget = window + 1 - inFlight.count - marked.count - marking.count
         for file in pending where budget > 0 && marked[file] == nil && !marking.contains(file) {
             marking.insert(file)
             actions.append(.mark(file))

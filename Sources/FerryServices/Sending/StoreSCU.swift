@@ -19,6 +19,8 @@ public struct StoreSettings: Sendable {
     public var retryPolicy = RetryPolicy.dcmtk(halt: true)
     /// Send each file this many times (DCMTK --repeat).
     public var repeatCount = 1
+    /// Stores in flight before their responses (where the association's window allows).
+    public var asyncWindow = 1
     /// End associations with A-ABORT instead of A-RELEASE (DCMTK --abort).
     public var abortInsteadOfRelease = false
     public var conversion = DataSetConversion()
@@ -114,7 +116,8 @@ public final class StoreSCU: SendLoopDelegate {
         }
         settings.share?.setUp { work }
         let configuration = SendStateMachine.Configuration(
-            policy: settings.retryPolicy, close: settings.abortInsteadOfRelease ? .abort : .release)
+            policy: settings.retryPolicy, window: settings.asyncWindow,
+            close: settings.abortInsteadOfRelease ? .abort : .release)
         _ = await SendLoop.run(self, configuration: configuration)
         if exitCode == 0 && unsuccessful && settings.retryPolicy.haltWithoutStatus {
             exitCode = lastFailureStatus.map { Int32($0.code >> 8) } ?? 10
@@ -152,13 +155,29 @@ public final class StoreSCU: SendLoopDelegate {
         return (a, plan + 1)
     }
 
-    public func send(_ file: Int, upcoming: ArraySlice<Int>, on association: Association) async -> StoreOutcome {
+    public func begin(
+        _ file: Int, upcoming: ArraySlice<Int>, on association: Association
+    ) async -> (
+        outcome: StoreOutcome, messageID: UInt16?
+    ) {
+        await sender.begin(files[file], on: association, invention: &invention)
+    }
+
+    public func complete(_ outcome: StoreOutcome, response: CommandSet) -> StoreOutcome {
+        sender.complete(outcome, response: response)
+    }
+
+    public func failed(_ outcome: StoreOutcome, _ error: Error) -> StoreOutcome { sender.failed(outcome, error) }
+
+    /// storescu's sender: DCMTK's transcoding order (uncompressed first where the file's own
+    /// syntax was refused), its priority and move originator.
+    private var sender: FileSender {
         let preferred = settings.proposal.profile == nil ? settings.proposal.preference.preferred : nil
         var sender = FileSender(
             conversion: settings.conversion, priority: settings.priority, policy: .dcmtk(preferred: preferred),
             logger: logger)
         sender.moveOriginator = settings.moveOriginator
-        return await sender.send(files[file], on: association, invention: &invention)
+        return sender
     }
 
     public func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) {

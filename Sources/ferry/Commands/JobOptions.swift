@@ -30,6 +30,16 @@ struct JobOptions: ParsableArguments {
     @Option(name: .customLong("max-attempts"), help: "Attempts per file before it fails (default 3).")
     var maxAttempts: Int?
     @Option(
+        name: .customLong("async-window"),
+        help: "Stores in flight on one association where the destination grants it (default 16; 1: one at a time).")
+    var asyncWindow: Int?
+    @Option(
+        name: .customLong("study-affinity"),
+        help: "one-association (a study's files on one association, default) or spread (over the pool).")
+    var studyAffinity: StudyAffinity?
+    @Option(name: .customLong("max-rate"), help: "The most MB/s the job sends, all associations together (paced).")
+    var maxRate: Double?
+    @Option(
         name: .customLong("dimse-timeout"),
         help: "Seconds to wait for a C-STORE response (default 120; fractions allowed).")
     var dimseTimeout: Double?
@@ -118,6 +128,9 @@ struct JobOptions: ParsableArguments {
         if let associations { job.transfer.associations = associations }
         if let maxPDU { job.transfer.maxPDU = maxPDU }
         if let maxAttempts { job.transfer.maxAttempts = maxAttempts }
+        if let asyncWindow { job.transfer.asyncWindow = asyncWindow }
+        if let studyAffinity { job.transfer.studyAffinity = studyAffinity }
+        if let maxRate { job.transfer.maxRate = maxRate }
         if let proposal { job.transfer.proposal = proposal }
         if let dimseTimeout { job.transfer.dimseTimeout = dimseTimeout }
         if let backoff { job.transfer.backoff = backoff }

@@ -46,7 +46,7 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Plan if needed, then send; running it again resumes.",
         discussion:
-            "Exit codes: 0 all done, 1 some failed, 2 usage or job error, 3 destination unreachable or paused, 130 interrupted."
+            "Exit codes: 0 all done, 1 some failed, 2 usage or job error, 3 destination unreachable or paused, 4 its time window closed (schedule.windows or --until; the rest stays planned), 130 interrupted."
     )
 
     @OptionGroup var options: JobOptions
@@ -64,6 +64,8 @@ struct Run: AsyncParsableCommand {
     var verbose = false
     @Flag(help: "After sending, verify against the destination (as ferry verify) and summarise both.")
     var verify = false
+    @Option(help: "Stop taking files at this local time (HH:MM or HH:MM:SS; the next day if already past); exit 4.")
+    var until: String?
 
     func run() async throws {
         let logger = ConsoleLogHandler.logger("ferry.run", level: verbose ? .info : .error)
@@ -90,14 +92,41 @@ struct Run: AsyncParsableCommand {
         let stop = StopFlag()
         let signals = SignalStop(stop)
         defer { signals.cancel() }
-        let runner = MigrationRunner(
-            job: job, manifest: manifest, logger: logger, stop: stop,
-            progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto))
-        let outcome: RunOutcome
-        do { outcome = try await runner.run() } catch {
+        let untilDate: Date?
+        let schedule: Schedule?
+        do {
+            untilDate = try until.map(Self.nextTime)
+            schedule = try job.schedule.map { try Schedule($0.windows) }
+        } catch {
             FileHandleWriter.stderr("run: \(error)\n")
             throw ExitCode(PipelineExit.usage)
         }
+        var outcome: RunOutcome
+        repeat {
+            // Outside its windows a run exits (4) or waits for the next one.
+            var stopAt = untilDate
+            if let schedule {
+                if schedule.end(ofWindowOpenAt: Date()) == nil {
+                    let next = schedule.nextOpening(after: Date())
+                    let when = next.map { "\($0)" } ?? "never"
+                    guard job.schedule?.outside == .wait, let next, untilDate.map({ next < $0 }) ?? true else {
+                        FileHandleWriter.stderr("run: outside the job's windows; the next opens at \(when)\n")
+                        throw ExitCode(RunOutcome.windowClosed.exitCode)
+                    }
+                    FileHandleWriter.stderr("run: outside the job's windows; waiting until \(when)\n")
+                    while Date() < next && !stop.isSet { try? await Task.sleep(for: .milliseconds(500)) }
+                    if stop.isSet { throw ExitCode(RunOutcome.interrupted.exitCode) }
+                }
+                if let end = schedule.end(ofWindowOpenAt: Date()) { stopAt = min(stopAt ?? end, end) }
+            }
+            let runner = MigrationRunner(
+                job: job, manifest: manifest, logger: logger, stop: stop,
+                progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto), stopAt: stopAt)
+            do { outcome = try await runner.run() } catch {
+                FileHandleWriter.stderr("run: \(error)\n")
+                throw ExitCode(PipelineExit.usage)
+            }
+        } while outcome == .windowClosed && untilDate == nil && job.schedule?.outside == .wait
         let counts = try manifest.counts()
         if !quiet {
             FileHandleWriter.stderr(
@@ -145,6 +174,21 @@ struct Run: AsyncParsableCommand {
     }
 }
 
+extension Run {
+    /// The next local time HH:MM[:SS] (today, or tomorrow when already past).
+    static func nextTime(_ text: String) throws -> Date {
+        let parts = text.split(separator: ":").map { Int($0) }
+        guard (2...3).contains(parts.count), let h = parts[0], let m = parts[1], (0...23).contains(h),
+            (0...59).contains(m), parts.count == 2 || (parts[2].map { (0...59).contains($0) } ?? false)
+        else { throw ValidationError("--until must be HH:MM or HH:MM:SS") }
+        let calendar = Calendar.current
+        var when = calendar.startOfDay(for: Date()).addingTimeInterval(
+            Double(h * 3600 + m * 60 + (parts.count == 3 ? parts[2] ?? 0 : 0)))
+        if when <= Date() { when = calendar.date(byAdding: .day, value: 1, to: when) ?? when }
+        return when
+    }
+}
+
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Counts by state, throughput of the runs, what failed and why.")
@@ -179,6 +223,14 @@ struct Status: ParsableCommand {
                 "verify \(v.id ?? 0) against \(v.destination): \(v.outcome ?? "did not finish"), \(v.verified) of \(v.sent) sent verified, \(v.missing) missing, \(findings.filter { $0.kind == "unexpected" }.count) unexpected, \(findings.filter { $0.kind == "count" }.count) count differences"
             )
         }
+        if let setting = job.schedule, let schedule = try? Schedule(setting.windows) {
+            let now = Date()
+            let state =
+                schedule.end(ofWindowOpenAt: now).map { "open now, until \($0)" }
+                ?? "closed; the next window opens at \(schedule.nextOpening(after: now).map { "\($0)" } ?? "never")"
+            print("schedule: \(setting.windows.joined(separator: ", ")) (local time): \(state)")
+        }
+        if let rate = job.transfer.maxRate { print("max rate: \(rate) MB/s across the job's associations") }
         let transactions = try manifest.commitmentTransactions()
         if !transactions.isEmpty {
             let c = try manifest.commitmentCounts()
@@ -229,6 +281,7 @@ struct Report: ParsableCommand {
 extension ReportFormat: ExpressibleByArgument {}
 extension ConflictRule: ExpressibleByArgument {}
 extension ProposalOptions.Preference: ExpressibleByArgument {}
+extension StudyAffinity: ExpressibleByArgument {}
 
 /// `--since`: seconds since 1970, or relative (-12h, -2d).
 enum Since {

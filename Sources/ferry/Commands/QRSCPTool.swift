@@ -38,7 +38,8 @@ enum QRSCPTool {
         "--max-store-time", "--bind", "--normal", "--bit-preserving", "--write-file", "--write-dataset",
         "--write-xfer-same", "--write-xfer-little", "--write-xfer-big", "--write-xfer-implicit",
         "--write-xfer-deflated", "--enable-new-vr", "--disable-new-vr", "--compression-level", "--fsync",
-        "--abort-after-storing", "--storage-commitment", "--commitment-report-to", "--commitment-delay",
+        "--abort-after-storing", "--async-window", "--storage-commitment", "--commitment-report-to",
+        "--commitment-delay",
     ]).union(CommonOptions.tls.map(\.spec.long))
 
     static let q = "Query/Retrieve"

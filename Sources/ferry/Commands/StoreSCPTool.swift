@@ -145,6 +145,11 @@ enum StoreSCPTool {
                 s.receiver.switches.status = DIMSEStatus(code)
             },
             DCMTKOption(
+                nil, "--async-window", ["[n]umber"],
+                "grant a requestor's Asynchronous Operations Window up to n\noperations each way (default: 16; stores are served in order)",
+                group: "other network options"
+            ) { s, o in s.receiver.asyncWindowGrant = UInt16(try o.int(in: 1...Int(UInt16.max))) },
+            DCMTKOption(
                 nil, "--abort-after-storing", ["[n]umber"],
                 "test: store the n-th instance received, then abort\nbefore its response (once)",
                 group: "other network options"

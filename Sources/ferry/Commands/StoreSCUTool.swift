@@ -12,7 +12,7 @@ enum StoreSCUTool {
         var configFile: (path: String, profile: String)?
         var scanDirectories = false, recurse = false
         var pattern: String?
-        var haltOnFailure = true, repeatCount = 1, abortAtEnd = false
+        var haltOnFailure = true, repeatCount = 1, abortAtEnd = false, asyncWindow = 1
         var conversion = DataSetConversion()
         var invention: UIDInvention?
     }
@@ -131,6 +131,11 @@ enum StoreSCUTool {
             DCMTKOption(nil, "--repeat", ["[n]umber"], "repeat n times", group: "other network options") { s, o in
                 s.repeatCount = try o.int(in: 1...Int(Int32.max))
             },
+            DCMTKOption(
+                nil, "--async-window", ["[n]umber"],
+                "send up to n C-STOREs before their responses where the peer\ngrants it (Asynchronous Operations Window; default: 1, none)",
+                group: "other network options"
+            ) { s, o in s.asyncWindow = try o.int(in: 1...256) },
             DCMTKOption(nil, "--abort", [], "abort association instead of releasing it", group: "other network options")
             { s, _ in s.abortAtEnd = true },
             DCMTKOption(
@@ -249,6 +254,11 @@ enum StoreSCUTool {
         settings.retryPolicy = .dcmtk(halt: parsed.haltOnFailure)
         settings.repeatCount = parsed.repeatCount
         settings.abortInsteadOfRelease = parsed.abortAtEnd
+        settings.asyncWindow = parsed.asyncWindow
+        if parsed.asyncWindow > 1 {
+            settings.association.asyncOperationsWindow = AsyncOperationsWindow(
+                maxInvoked: UInt16(parsed.asyncWindow), maxPerformed: 1)
+        }
         settings.conversion = parsed.conversion
         settings.invention = parsed.invention
         if parsed.common.tlsEnabled {
