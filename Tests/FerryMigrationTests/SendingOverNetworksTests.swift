@@ -178,3 +178,40 @@ struct ScheduleTests {
         #expect(Interop.received(out).count == Pipeline.instances(roots).count)
     }
 }
+
+/// `transfer.order` and `first_patients` (issue 17): which study goes first.
+@Suite(.scratch)
+struct SendOrderTests {
+    /// The Study Date and Patient ID of the first instance the receiver stored.
+    static func firstStored(_ extra: [String]) throws -> (date: String?, patient: String?, dates: [String]) {
+        let roots = try Interop.corpusRoots("small")
+        let sources = Pipeline.instances(roots)
+        let out = try Corpus.temporaryDirectory("rx")
+        let receiver = try Pipeline.ferryReceiver(out)
+        defer { receiver.stop() }
+        let manifest = try Corpus.temporaryDirectory("m") + "/o.sqlite"
+        _ = try Pipeline.run(
+            "run", manifest: manifest, port: receiver.port, sources: roots, ["--quiet", "--associations", "1"] + extra)
+        let line = try #require(receiver.log().split(separator: "\n").first { $0.contains("I: Stored ") })
+        let uid = String(line.split(separator: "/").last?.split(separator: ".", maxSplits: 1).last ?? "")
+        let first = try HeaderScan.summary(path: try #require(sources[uid], "\(line)"))
+        let dates = sources.values.compactMap { try? HeaderScan.summary(path: $0).studyDate }
+        return (first.studyDate, first.patientID, dates)
+    }
+
+    @Test func newestFirstSendsTheMostRecentStudyFirst() throws {
+        let r = try Self.firstStored(["--order", "newest-first"])
+        #expect(Set(r.dates).count > 1, "the corpus has several study dates")
+        #expect(r.date == r.dates.max())
+    }
+
+    @Test func oldestFirstSendsTheEarliestStudyFirst() throws {
+        let r = try Self.firstStored(["--order", "oldest-first"])
+        #expect(r.date == r.dates.min())
+    }
+
+    @Test func aPriorityPatientGoesFirst() throws {
+        let r = try Self.firstStored(["--order", "newest-first", "--first-patient", "PID000004"])
+        #expect(r.patient == "PID000004")
+    }
+}

@@ -66,7 +66,13 @@ struct ReceiverInteropTests {
         default:
             result = try Tools.run(
                 PeerProcess.python3,
-                ["-m", "pynetdicom", "storescu", "-r", "-cx", "127.0.0.1", String(peer.port)] + roots)
+                // DIMSE/network timeouts of 120 s instead of pynetdicom's 30: on a loaded 2-core
+                // machine it aborted a few times in the full suite after 15-72 stores (see README).
+                [
+                    "-m", "pynetdicom", "storescu", "-r", "-cx", "-td", "120", "-tn", "120", "127.0.0.1",
+                    String(peer.port),
+                ]
+                    + roots)
         }
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let received = Interop.received(out)

@@ -150,12 +150,15 @@ public struct Job: Codable, Sendable, Equatable {
         public var studyAffinity = StudyAffinity.oneAssociation
         /// The most MB/s (10^6 bytes) the job's associations send together, paced; nil: no cap.
         public var maxRate: Double?
+        /// The order studies go in; `firstPatients`' studies before all others.
+        public var order = SendOrder.plan
+        public var firstPatients: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
             case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
             case checkBeforeResend = "check_before_resend", asyncWindow = "async_window"
-            case studyAffinity = "study_affinity", maxRate = "max_rate"
+            case studyAffinity = "study_affinity", maxRate = "max_rate", order, firstPatients = "first_patients"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -175,6 +178,8 @@ public struct Job: Codable, Sendable, Equatable {
             asyncWindow = try c.decodeIfPresent(Int.self, forKey: .asyncWindow) ?? defaults.asyncWindow
             studyAffinity = try c.decodeIfPresent(StudyAffinity.self, forKey: .studyAffinity) ?? defaults.studyAffinity
             maxRate = try c.decodeIfPresent(Double.self, forKey: .maxRate)
+            order = try c.decodeIfPresent(SendOrder.self, forKey: .order) ?? defaults.order
+            firstPatients = try c.decodeIfPresent([String].self, forKey: .firstPatients) ?? []
         }
     }
 

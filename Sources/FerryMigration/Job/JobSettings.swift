@@ -54,3 +54,12 @@ public enum StudyAffinity: String, JobWord {
     /// Pieces of a study go to whichever association is free.
     case spread
 }
+
+/// The order studies are sent in (`transfer.order`).
+public enum SendOrder: String, JobWord {
+    /// By Study Instance UID (the plan's order).
+    case plan
+    /// Most recent Study Date first (migrations usually want recent studies first).
+    case newestFirst = "newest-first"
+    case oldestFirst = "oldest-first"
+}

@@ -56,19 +56,27 @@ extension Manifest {
         }
     }
 
-    /// The planned files in sending order: by study, series, instance number, path. Files
-    /// waiting for the check before a resend are not among them.
-    public func plannedInSendingOrder() async throws -> [InstanceRecord] {
+    /// The planned files in sending order: the priority patients' first, then studies as
+    /// `order` says (by Study Date, undated ones last; or by Study Instance UID), then series,
+    /// instance number, path. Files waiting for the check before a resend are not among them.
+    public func plannedInSendingOrder(
+        order: SendOrder = .plan, firstPatients: [String] = []
+    ) async throws
+        -> [InstanceRecord]
+    {
         try await db.read { db in
-            try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
-                .filter(
-                    InstanceRecord.CodingKeys.resendCheck == nil
-                        || InstanceRecord.CodingKeys.resendCheck != ResendCheck.pending
-                )
-                .order(
-                    InstanceRecord.CodingKeys.studyInstanceUID, InstanceRecord.CodingKeys.seriesInstanceUID,
-                    InstanceRecord.CodingKeys.instanceNumber, InstanceRecord.CodingKeys.path
-                )
+            let k = InstanceRecord.CodingKeys.self
+            var ordering: [any SQLOrderingTerm] = []
+            if !firstPatients.isEmpty { ordering.append(firstPatients.contains(k.patientID).desc) }
+            switch order {
+            case .plan: break
+            case .newestFirst: ordering += [(k.studyDate == nil).asc, k.studyDate.desc]
+            case .oldestFirst: ordering += [(k.studyDate == nil).asc, k.studyDate.asc]
+            }
+            ordering += [k.studyInstanceUID, k.seriesInstanceUID, k.instanceNumber, k.path]
+            return try InstanceRecord.filter(k.state == InstanceState.planned)
+                .filter(k.resendCheck == nil || k.resendCheck != ResendCheck.pending)
+                .order(ordering)
                 .fetchAll(db)
         }
     }

@@ -34,6 +34,8 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     public var patientID: String?
     public var studyInstanceUID: String?
     public var seriesInstanceUID: String?
+    /// Study Date (YYYYMMDD), for `transfer.order`.
+    public var studyDate: String?
     public var instanceNumber: Int?
     public var dataSetOffset: Int
     public var pixelDataOffset: Int?
@@ -71,6 +73,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
         case id, path, size, mtime, sopClassUID = "sop_class_uid", sopInstanceUID = "sop_instance_uid"
         case transferSyntaxUID = "transfer_syntax_uid", patientID = "patient_id", studyInstanceUID =
             "study_instance_uid"
+        case studyDate = "study_date"
         case seriesInstanceUID = "series_instance_uid", instanceNumber = "instance_number", dataSetOffset =
             "data_set_offset"
         case pixelDataOffset = "pixel_data_offset"
@@ -207,7 +210,22 @@ public final class Manifest: Sendable {
                 )
             }
         } else {
-            try Self.migrator.migrate(db)
+            try Self.migrate(queue, path: path)
+        }
+    }
+
+    /// Brings the schema up to date. Two processes opening an older manifest at once (a run
+    /// and `ferry verify`, or a test's reader) may both start the same migration: the second
+    /// then fails on what the first added, and reads the schema again once the first is done.
+    static func migrate(_ queue: DatabaseQueue, path: String) throws {
+        for attempt in 1...50 {
+            do {
+                try migrator.migrate(queue)
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR && attempt < 50 {
+                if try queue.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                usleep(100_000)
+            }
         }
     }
 
@@ -326,6 +344,9 @@ public final class Manifest: Sendable {
                 t.column("failed", .integer).notNull().defaults(to: 0)
                 t.column("detail", .text)
             }
+        }
+        m.registerMigration("v8: study dates for the send order") { db in
+            try db.alter(table: "instance") { t in t.add(column: "study_date", .text) }
         }
         return m
     }

@@ -75,6 +75,7 @@ public struct Planner: Sendable {
                 record.patientID = s.patientID
                 record.studyInstanceUID = s.studyInstanceUID
                 record.seriesInstanceUID = s.seriesInstanceUID
+                record.studyDate = s.studyDate
                 record.instanceNumber = s.instanceNumber
                 record.dataSetOffset = s.dataSetOffset
                 record.pixelDataOffset = s.pixelData?.valueOffset

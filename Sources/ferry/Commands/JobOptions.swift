@@ -39,6 +39,10 @@ struct JobOptions: ParsableArguments {
     var studyAffinity: StudyAffinity?
     @Option(name: .customLong("max-rate"), help: "The most MB/s the job sends, all associations together (paced).")
     var maxRate: Double?
+    @Option(help: "Study order: plan (by UID, default), newest-first or oldest-first (by Study Date).")
+    var order: SendOrder?
+    @Option(name: .customLong("first-patient"), help: "A Patient ID whose studies go before all others (repeatable).")
+    var firstPatient: [String] = []
     @Option(
         name: .customLong("dimse-timeout"),
         help: "Seconds to wait for a C-STORE response (default 120; fractions allowed).")
@@ -131,6 +135,8 @@ struct JobOptions: ParsableArguments {
         if let asyncWindow { job.transfer.asyncWindow = asyncWindow }
         if let studyAffinity { job.transfer.studyAffinity = studyAffinity }
         if let maxRate { job.transfer.maxRate = maxRate }
+        if let order { job.transfer.order = order }
+        if !firstPatient.isEmpty { job.transfer.firstPatients = firstPatient }
         if let proposal { job.transfer.proposal = proposal }
         if let dimseTimeout { job.transfer.dimseTimeout = dimseTimeout }
         if let backoff { job.transfer.backoff = backoff }

@@ -282,6 +282,7 @@ extension ReportFormat: ExpressibleByArgument {}
 extension ConflictRule: ExpressibleByArgument {}
 extension ProposalOptions.Preference: ExpressibleByArgument {}
 extension StudyAffinity: ExpressibleByArgument {}
+extension SendOrder: ExpressibleByArgument {}
 
 /// `--since`: seconds since 1970, or relative (-12h, -2d).
 enum Since {
