@@ -16,9 +16,10 @@ import measure
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
 a = ap.parse_args()
 
-ferry = measure.build_release()
+ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
 env = measure.network_env()
 directory, files, megabytes = measure.ready_corpus("ct-series")
 
