@@ -183,7 +183,11 @@ struct ScheduleTests {
 @Suite(.scratch)
 struct SendOrderTests {
     /// The Study Date and Patient ID of the first instance the receiver stored.
-    static func firstStored(_ extra: [String]) throws -> (date: String?, patient: String?, dates: [String]) {
+    static func firstStored(
+        _ extra: [String]
+    ) throws -> (
+        date: String?, patient: String?, accession: String?, dates: [String]
+    ) {
         let roots = try Interop.corpusRoots("small")
         let sources = Pipeline.instances(roots)
         let out = try Corpus.temporaryDirectory("rx")
@@ -196,7 +200,7 @@ struct SendOrderTests {
         let uid = String(line.split(separator: "/").last?.split(separator: ".", maxSplits: 1).last ?? "")
         let first = try HeaderScan.summary(path: try #require(sources[uid], "\(line)"))
         let dates = sources.values.compactMap { try? HeaderScan.summary(path: $0).studyDate }
-        return (first.studyDate, first.patientID, dates)
+        return (first.studyDate, first.patientID, first.accessionNumber, dates)
     }
 
     @Test func newestFirstSendsTheMostRecentStudyFirst() throws {
@@ -208,6 +212,11 @@ struct SendOrderTests {
     @Test func oldestFirstSendsTheEarliestStudyFirst() throws {
         let r = try Self.firstStored(["--order", "oldest-first"])
         #expect(r.date == r.dates.min())
+    }
+
+    @Test func aPriorityAccessionNumberGoesFirst() throws {
+        let r = try Self.firstStored(["--order", "newest-first", "--first-accession", "ACC0000009"])
+        #expect(r.accession == "ACC0000009")
     }
 
     @Test func aPriorityPatientGoesFirst() throws {

@@ -11,6 +11,7 @@ public struct HeaderSummary: Sendable, Codable, Equatable {
     public var seriesInstanceUID: String?
     public var modality: String?
     public var studyDate: String?
+    public var accessionNumber: String? = nil
     public var instanceNumber: Int?
     public var pixel: PixelAttributes?
     /// Where Pixel Data starts; nil when the object has none.
@@ -56,7 +57,7 @@ public enum HeaderScan {
             patientID: ds.string(.patientID), patientName: ds.string(.patientName),
             studyInstanceUID: ds.string(.studyInstanceUID), seriesInstanceUID: ds.string(.seriesInstanceUID),
             modality: ds.string(.modality), studyDate: ds.string(.studyDate),
-            instanceNumber: ds.integer(.instanceNumber),
+            accessionNumber: ds.string(.accessionNumber), instanceNumber: ds.integer(.instanceNumber),
             pixel: try PixelAttributes(ds), pixelData: pixelData, hasFileMeta: layout.hasFileMeta,
             dataSetOffset: layout.dataSetOffset, quirks: layout.quirks + encodingQuirks,
             mustRewrite: !encodingQuirks.isEmpty)

@@ -150,15 +150,18 @@ public struct Job: Codable, Sendable, Equatable {
         public var studyAffinity = StudyAffinity.oneAssociation
         /// The most MB/s (10^6 bytes) the job's associations send together, paced; nil: no cap.
         public var maxRate: Double?
-        /// The order studies go in; `firstPatients`' studies before all others.
+        /// The order studies go in; the studies of `firstAccessions`, then of `firstPatients`,
+        /// before all others.
         public var order = SendOrder.plan
         public var firstPatients: [String] = []
+        public var firstAccessions: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
             case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
             case checkBeforeResend = "check_before_resend", asyncWindow = "async_window"
             case studyAffinity = "study_affinity", maxRate = "max_rate", order, firstPatients = "first_patients"
+            case firstAccessions = "first_accessions"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -180,6 +183,7 @@ public struct Job: Codable, Sendable, Equatable {
             maxRate = try c.decodeIfPresent(Double.self, forKey: .maxRate)
             order = try c.decodeIfPresent(SendOrder.self, forKey: .order) ?? defaults.order
             firstPatients = try c.decodeIfPresent([String].self, forKey: .firstPatients) ?? []
+            firstAccessions = try c.decodeIfPresent([String].self, forKey: .firstAccessions) ?? []
         }
     }
 

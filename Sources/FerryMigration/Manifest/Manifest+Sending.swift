@@ -56,17 +56,17 @@ extension Manifest {
         }
     }
 
-    /// The planned files in sending order: the priority patients' first, then studies as
+    /// The planned files in sending order: the priority accession numbers' and patients'
+    /// first, then studies as
     /// `order` says (by Study Date, undated ones last; or by Study Instance UID), then series,
     /// instance number, path. Files waiting for the check before a resend are not among them.
     public func plannedInSendingOrder(
-        order: SendOrder = .plan, firstPatients: [String] = []
-    ) async throws
-        -> [InstanceRecord]
-    {
+        order: SendOrder = .plan, firstPatients: [String] = [], firstAccessions: [String] = []
+    ) async throws -> [InstanceRecord] {
         try await db.read { db in
             let k = InstanceRecord.CodingKeys.self
             var ordering: [any SQLOrderingTerm] = []
+            if !firstAccessions.isEmpty { ordering.append(firstAccessions.contains(k.accessionNumber).desc) }
             if !firstPatients.isEmpty { ordering.append(firstPatients.contains(k.patientID).desc) }
             switch order {
             case .plan: break

@@ -34,8 +34,9 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     public var patientID: String?
     public var studyInstanceUID: String?
     public var seriesInstanceUID: String?
-    /// Study Date (YYYYMMDD), for `transfer.order`.
+    /// Study Date (YYYYMMDD) and Accession Number, for `transfer.order` and `first_accessions`.
     public var studyDate: String?
+    public var accessionNumber: String?
     public var instanceNumber: Int?
     public var dataSetOffset: Int
     public var pixelDataOffset: Int?
@@ -73,7 +74,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
         case id, path, size, mtime, sopClassUID = "sop_class_uid", sopInstanceUID = "sop_instance_uid"
         case transferSyntaxUID = "transfer_syntax_uid", patientID = "patient_id", studyInstanceUID =
             "study_instance_uid"
-        case studyDate = "study_date"
+        case studyDate = "study_date", accessionNumber = "accession_number"
         case seriesInstanceUID = "series_instance_uid", instanceNumber = "instance_number", dataSetOffset =
             "data_set_offset"
         case pixelDataOffset = "pixel_data_offset"
@@ -347,6 +348,9 @@ public final class Manifest: Sendable {
         }
         m.registerMigration("v8: study dates for the send order") { db in
             try db.alter(table: "instance") { t in t.add(column: "study_date", .text) }
+        }
+        m.registerMigration("v9: accession numbers for the send order") { db in
+            try db.alter(table: "instance") { t in t.add(column: "accession_number", .text) }
         }
         return m
     }

@@ -76,6 +76,7 @@ public struct Planner: Sendable {
                 record.studyInstanceUID = s.studyInstanceUID
                 record.seriesInstanceUID = s.seriesInstanceUID
                 record.studyDate = s.studyDate
+                record.accessionNumber = s.accessionNumber
                 record.instanceNumber = s.instanceNumber
                 record.dataSetOffset = s.dataSetOffset
                 record.pixelDataOffset = s.pixelData?.valueOffset

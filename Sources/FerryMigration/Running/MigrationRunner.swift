@@ -129,7 +129,8 @@ public final class MigrationRunner: Sendable {
     /// One pass over the planned files through the pool of associations.
     private func sendPass() async throws {
         let rows = try await manifest.plannedInSendingOrder(
-            order: job.transfer.order, firstPatients: job.transfer.firstPatients)
+            order: job.transfer.order, firstPatients: job.transfer.firstPatients,
+            firstAccessions: job.transfer.firstAccessions)
         let sendable = rows.compactMap { r in
             r.outgoing.map { (id: r.id ?? 0, file: $0, study: r.studyInstanceUID, suspect: r.decodeAttempts > 0) }
         }

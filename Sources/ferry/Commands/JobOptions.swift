@@ -44,6 +44,10 @@ struct JobOptions: ParsableArguments {
     @Option(name: .customLong("first-patient"), help: "A Patient ID whose studies go before all others (repeatable).")
     var firstPatient: [String] = []
     @Option(
+        name: .customLong("first-accession"),
+        help: "An Accession Number whose study goes before all others (repeatable).")
+    var firstAccession: [String] = []
+    @Option(
         name: .customLong("dimse-timeout"),
         help: "Seconds to wait for a C-STORE response (default 120; fractions allowed).")
     var dimseTimeout: Double?
@@ -137,6 +141,7 @@ struct JobOptions: ParsableArguments {
         if let maxRate { job.transfer.maxRate = maxRate }
         if let order { job.transfer.order = order }
         if !firstPatient.isEmpty { job.transfer.firstPatients = firstPatient }
+        if !firstAccession.isEmpty { job.transfer.firstAccessions = firstAccession }
         if let proposal { job.transfer.proposal = proposal }
         if let dimseTimeout { job.transfer.dimseTimeout = dimseTimeout }
         if let backoff { job.transfer.backoff = backoff }
