@@ -89,9 +89,12 @@ struct MoveInteropTests {
         let (files, _, studies) = try Self.corpus()
         let out = try Corpus.temporaryDirectory("move-cancel")
         let port = freePort()
-        // A slow receiver (0.3 s after each store), so the cancel arrives mid-move.
+        // A slow receiver (0.3 s after each store), so the cancel arrives mid-move. It grants no
+        // Asynchronous Operations Window: with one, the sub-operations already sent (up to 16)
+        // are past recall, and the 14 files would all be under way before the cancel.
         let slow = try PeerProcess(
-            FerryCLI.path, ["storescp", "+xa", "--sleep-after", "0.3", "-od", out, String(port)], port: port)
+            FerryCLI.path,
+            ["storescp", "+xa", "--sleep-after", "0.3", "--async-window", "1", "-od", out, String(port)], port: port)
         defer { slow.stop() }
         let qr = try QRSCPProcess(files: files, destinations: [("SLOW", port)])
         defer { qr.peer.stop() }
