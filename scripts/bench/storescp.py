@@ -5,7 +5,7 @@ loopback, TCP_NODELAY=1 for DCMTK. Wall time is the sender's; peak memory is the
 (VmHWM read from /proc before it is stopped). A second pair of rows repeats it with
 `ferry storescp --fsync` (every file durable before its response; DCMTK has no such option).
 
-Usage: scripts/bench/storescp.py [--runs R]
+Usage: scripts/bench/storescp.py [--runs R] [--ferry PATH] [--existing]
 """
 import argparse
 import os
@@ -18,6 +18,7 @@ import measure
 ap = argparse.ArgumentParser()
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
+ap.add_argument("--existing", action="store_true", help="store over the files of an earlier run (each receiver first fills its folder, untimed)")
 a = ap.parse_args()
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
@@ -40,7 +41,11 @@ def one_run(receiver_cmd):
     rx = subprocess.Popen(receiver_cmd(out, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         measure.wait_port(port)
-        wall, _, rc = measure.run(["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory], env)
+        send = ["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory]
+        if a.existing:
+            measure.run(send, env)  # the files the timed run stores over
+            subprocess.run(["sync"])
+        wall, _, rc = measure.run(send, env)
         rss = peak_rss_mib(rx.pid)
         stored = sum(len(fs) for _, _, fs in os.walk(out))
         assert rc == 0 and stored == len(files), (rc, stored)
@@ -61,7 +66,8 @@ for _ in range(a.runs):
     for name, cmd in receivers.items():
         results[name].append(one_run(cmd))
 
-print(f"receiving {len(files)} files ({megabytes:,.0f} MB, ct-series) sent by DCMTK storescu +sd +r, median of {a.runs} runs")
+where = "over the files of an earlier run" if a.existing else "into a fresh folder"
+print(f"receiving {len(files)} files ({megabytes:,.0f} MB, ct-series) sent by DCMTK storescu +sd +r, {where}, median of {a.runs} runs")
 print("| receiver | wall s | MB/s | receiver peak RSS MiB |")
 print("|---|---|---|---|")
 summary = {}
