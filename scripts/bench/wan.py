@@ -6,7 +6,7 @@ and 10 ms one-way (0, 10 and 20 ms round trip); same run, medians of --runs. Cor
 1,000-image CT study (ct-series) and the mixed corpus (many studies and modalities).
 
 The proxy is scripts/bench/delay_proxy.py unless --proxy names another taking the same options
-(--listen, --to, --delay-ms), such as ../shared/tools/latency-proxy.
+(--listen, --to, --delay-ms).
 
 Usage: scripts/bench/wan.py [--runs 3] [--ferry PATH] [--proxy PATH] [--delays 0,5,10] [--profiles ct-series,mixed]
 """

@@ -126,20 +126,11 @@ public struct Committer: Sendable {
     }
 
     private func open() async throws -> Association {
-        let connection = try job.connection()
-        var parameters = connection.parameters
-        parameters.presentationContexts = [
-            PresentationContextProposal(
-                id: 1, abstractSyntax: StorageCommitment.sopClass,
-                transferSyntaxes: [
-                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
-                ])
-        ]
         let association: Association
         do {
-            association = try await Association.open(
-                host: job.destination.host, port: job.destination.port, parameters: parameters,
-                timeouts: connection.timeouts, tls: try connection.tls.map { try $0.client() }, logger: logger)
+            association = try await job.openAssociation(
+                host: job.destination.host, port: job.destination.port, calledAE: job.destination.calledAE,
+                abstractSyntax: StorageCommitment.sopClass, logger: logger)
         } catch {
             throw MigrationError(
                 .destinationUnreachable, "storage commitment: \(job.destinationDescription): \(error)",

@@ -62,19 +62,32 @@ extension Job {
 
     /// An association to the query address proposing Study Root C-FIND.
     func openQueryAssociation(logger: Logger) async throws -> Association {
-        let address = queryAddress
+        let q = queryAddress
+        return try await openAssociation(
+            host: q.host, port: q.port, calledAE: q.calledAE,
+            abstractSyntax: InformationModel.studyRoot.sopClass(.find),
+            logger: logger)
+    }
+
+    /// An association with the job's calling AE, user identity, timeouts and TLS, proposing one
+    /// SOP class in explicit and implicit VR little endian (a query, a storage commitment).
+    func openAssociation(
+        host: String, port: Int, calledAE: String, abstractSyntax: String, logger: Logger
+    )
+        async throws -> Association
+    {
         let connection = try connection()
         var parameters = connection.parameters
-        parameters.calledAE = address.calledAE
+        parameters.calledAE = calledAE
         parameters.presentationContexts = [
             PresentationContextProposal(
-                id: 1, abstractSyntax: InformationModel.studyRoot.sopClass(.find),
+                id: 1, abstractSyntax: abstractSyntax,
                 transferSyntaxes: [
                     TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
                 ])
         ]
         return try await Association.open(
-            host: address.host, port: address.port, parameters: parameters, timeouts: connection.timeouts,
+            host: host, port: port, parameters: parameters, timeouts: connection.timeouts,
             tls: try connection.tls.map { try $0.client() }, logger: logger)
     }
 }

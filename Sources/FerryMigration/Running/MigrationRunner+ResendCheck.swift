@@ -17,23 +17,14 @@ extension MigrationRunner {
         var complete = true
         do {
             let association = try await job.openQueryAssociation(logger: logger)
+            var session = Verifier.Session(association: association)
             do {
                 for file in waiting where !stop.isSet {
-                    var identifier = DataSet()
-                    identifier.set(QueryKeys.queryRetrieveLevel, .CS, "IMAGE")
-                    identifier.set(QueryKeys.studyInstanceUID, .UI, file.study)
-                    identifier.set(QueryKeys.seriesInstanceUID, .UI, file.series)
-                    identifier.set(QueryKeys.sopInstanceUID, .UI, file.uid)
-                    var found = false
-                    let final = try await FindSCU.find(
-                        on: association, sopClass: InformationModel.studyRoot.sopClass(.find), identifier: identifier
-                    ) { _, answer in
-                        if answer.string(QueryKeys.sopInstanceUID) == file.uid { found = true }
-                    }
-                    guard final.status == .success || found else {
-                        throw ServiceError(
-                            .refused, "the C-FIND for \(file.uid) was answered \(final.status)", status: final.status)
-                    }
+                    let (answers, _) = try await session.find([
+                        (QueryKeys.queryRetrieveLevel, .CS, "IMAGE"), (QueryKeys.studyInstanceUID, .UI, file.study),
+                        (QueryKeys.seriesInstanceUID, .UI, file.series), (QueryKeys.sopInstanceUID, .UI, file.uid),
+                    ])
+                    let found = answers.contains { $0.string(QueryKeys.sopInstanceUID) == file.uid }
                     results.append((file.id, found))
                     logger.info("check before resend: \(file.uid) \(found ? "found" : "absent") at \(peer)")
                 }
