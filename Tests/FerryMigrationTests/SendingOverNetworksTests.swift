@@ -86,6 +86,31 @@ struct StudyAffinityTests {
         #expect(r.associations == 4, "\(r.associations) associations")
         #expect(r.stored == r.sent)
     }
+
+    /// A destination that takes two associations at once rejects a pool of four; under
+    /// `--max-associations 2` the same job never opens a third.
+    @Test func maxAssociationsKeepsThePoolUnderTheDestinationsLimit() throws {
+        let roots = try Interop.corpusRoots("ct-series", count: 300)
+        func run(_ extra: [String]) throws -> (rejected: Int, accepted: Int, stored: Int) {
+            let out = try Corpus.temporaryDirectory("rx")
+            let receiver = try Pipeline.ferryReceiver(out, ["--max-associations", "2"])
+            defer { receiver.stop() }
+            let manifest = try Corpus.temporaryDirectory("m") + "/cap.sqlite"
+            _ = try Pipeline.run(
+                "run", manifest: manifest, port: receiver.port, sources: roots,
+                ["--quiet", "--associations", "4", "--study-affinity", "spread"] + extra)
+            return (
+                receiver.logCount("Association Rejected"), receiver.logCount("Association Received"),
+                Interop.received(out).count
+            )
+        }
+        let uncapped = try run([])
+        #expect(uncapped.rejected > 0, "the destination's limit is what this test relies on")
+        let capped = try run(["--max-associations", "2"])
+        #expect(capped.rejected == 0)
+        #expect(capped.accepted == 2)
+        #expect(capped.stored == Pipeline.instances(roots).count)
+    }
 }
 
 /// `transfer.max_rate` (issue 17): the job's associations together send at most that rate,

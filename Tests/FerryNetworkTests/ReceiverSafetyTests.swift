@@ -294,6 +294,49 @@ struct ReceiverOutputTests {
         #expect(Interop.received(byName).count == 2)
     }
 
+    /// Storing over existing files writes each new file into the inode of one replaced before
+    /// it (kept under a hidden name), never into one that has another name, and leaves no
+    /// hidden file after a clean stop. The test holds every replaced inode open, so without
+    /// the reuse no new file could share an inode number with one of them.
+    @Test func storingOverExistingFilesReusesTheReplacedInodes() throws {
+        let dir = try Corpus.temporaryDirectory("rx-over")
+        let peer = try PeerProcess.ferryStorescp(outputDirectory: dir, [])
+        defer { peer.stop() }
+        let files = Array(try Interop.uncompressedFiles("small").prefix(10))
+        #expect(files.count == 10)
+        let send = { try FerryCLI.run(["storescu", "127.0.0.1", String(peer.port)] + files) }
+        #expect(try send().status == 0)
+        let first = Interop.received(dir)
+        let held = first.values.map { open($0, O_RDONLY) }
+        defer { for fd in held { close(fd) } }
+        let heldInodes = Set(
+            held.map { fd -> UInt in
+                var info = stat()
+                return fstat(fd, &info) == 0 ? UInt(info.st_ino) : 0
+            })
+        // A stored file with a second name elsewhere: its data must survive being replaced.
+        let linked = try #require(first.values.sorted().dropFirst(3).first)
+        let outside = try Corpus.temporaryDirectory("rx-over-link") + "/kept.dcm"
+        #expect(link(linked, outside) == 0)
+        let linkedBytes = try Data(contentsOf: URL(fileURLWithPath: linked))
+
+        #expect(try send().status == 0)
+        let second = Interop.received(dir)
+        let sent = Dictionary(
+            uniqueKeysWithValues: try files.map { (try HeaderScan.summary(path: $0).sopInstanceUID ?? "", $0) })
+        #expect(Interop.compare(sent: sent, received: second).isEmpty)
+        let reused = second.values.filter { path in
+            var info = stat()
+            return stat(path, &info) == 0 && heldInodes.contains(UInt(info.st_ino))
+        }
+        #expect(reused.count >= files.count - 2, "\(reused.count) of \(files.count) written into replaced inodes")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: outside)) == linkedBytes)
+
+        peer.stop()
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".ferry") }
+        #expect(hidden.isEmpty, "\(hidden)")
+    }
+
     @Test func fsyncStillStores() throws {
         let (dir, peer) = try sendTwo(["--fsync"])
         defer { peer.stop() }

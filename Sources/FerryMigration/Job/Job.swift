@@ -150,6 +150,12 @@ public struct Job: Codable, Sendable, Equatable {
         public var studyAffinity = StudyAffinity.oneAssociation
         /// The most MB/s (10^6 bytes) the job's associations send together, paced; nil: no cap.
         public var maxRate: Double?
+        /// The most associations the job has open to the destination at once, whatever it
+        /// does (sending, verifying): the ceiling a PACS team gives; nil: none beyond
+        /// `associations` and `verify.associations`.
+        public var maxAssociations: Int?
+        /// The send pool's size: `associations`, under `max_associations`.
+        public var poolSize: Int { min(associations, maxAssociations ?? associations) }
         /// The order studies go in; the studies of `firstAccessions`, then of `firstPatients`,
         /// before all others.
         public var order = SendOrder.plan
@@ -161,7 +167,7 @@ public struct Job: Codable, Sendable, Equatable {
             case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
             case checkBeforeResend = "check_before_resend", asyncWindow = "async_window"
             case studyAffinity = "study_affinity", maxRate = "max_rate", order, firstPatients = "first_patients"
-            case firstAccessions = "first_accessions"
+            case firstAccessions = "first_accessions", maxAssociations = "max_associations"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -181,6 +187,7 @@ public struct Job: Codable, Sendable, Equatable {
             asyncWindow = try c.decodeIfPresent(Int.self, forKey: .asyncWindow) ?? defaults.asyncWindow
             studyAffinity = try c.decodeIfPresent(StudyAffinity.self, forKey: .studyAffinity) ?? defaults.studyAffinity
             maxRate = try c.decodeIfPresent(Double.self, forKey: .maxRate)
+            maxAssociations = try c.decodeIfPresent(Int.self, forKey: .maxAssociations)
             order = try c.decodeIfPresent(SendOrder.self, forKey: .order) ?? defaults.order
             firstPatients = try c.decodeIfPresent([String].self, forKey: .firstPatients) ?? []
             firstAccessions = try c.decodeIfPresent([String].self, forKey: .firstAccessions) ?? []
@@ -293,6 +300,9 @@ public struct Job: Codable, Sendable, Equatable {
         }
         guard (1...64).contains(transfer.associations) else {
             throw MigrationError.invalidJob("job \(name): associations must be 1...64")
+        }
+        if let cap = transfer.maxAssociations, !(1...64).contains(cap) {
+            throw MigrationError.invalidJob("job \(name): max_associations must be 1...64")
         }
         guard transfer.maxPDU == 0 || (4096...131072).contains(transfer.maxPDU) else {
             throw MigrationError.invalidJob("job \(name): max_pdu must be 0 or 4096...131072")

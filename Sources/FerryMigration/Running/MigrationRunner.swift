@@ -56,7 +56,7 @@ public final class MigrationRunner: Sendable {
         self.stop = stop
         self.progress = progress
         self.gate = Mutex(
-            DestinationGate(maxAttempts: job.transfer.maxAttempts, associations: job.transfer.associations))
+            DestinationGate(maxAttempts: job.transfer.maxAttempts, associations: job.transfer.poolSize))
         self.pacer = job.transfer.maxRate.map { Pacer(bytesPerSecond: $0 * 1_000_000) }
     }
 
@@ -65,7 +65,7 @@ public final class MigrationRunner: Sendable {
         var runRecord = try await manifest.beginRun(
             maxAttempts: job.transfer.maxAttempts,
             settings:
-                "associations=\(job.transfer.associations) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)",
+                "associations=\(job.transfer.poolSize) max_pdu=\(job.transfer.maxPDU) proposal=\(job.transfer.proposal)",
             checkBeforeResend: checking)
         // A stored probe of this destination: files it showed cannot be sent fail now, with
         // the probe's reason, instead of costing associations.
@@ -142,7 +142,7 @@ public final class MigrationRunner: Sendable {
         let spread = job.transfer.studyAffinity == .spread
         let studyQueues = plans.map { plan in
             Self.consecutiveRuns(plan.files) { sendable[$0].study }.flatMap { study in
-                spread ? Self.pieces(study, associations: job.transfer.associations) : [study]
+                spread ? Self.pieces(study, associations: job.transfer.poolSize) : [study]
             }
         }
         let queue = WorkQueue(studyQueues)
@@ -150,7 +150,7 @@ public final class MigrationRunner: Sendable {
         let tls = try connection.tls.map { try $0.client() }
         progress.begin(files: files.count, bytes: files.reduce(0) { $0 + $1.1.fileSize })
 
-        let workers = min(job.transfer.associations, max(1, files.count))
+        let workers = min(job.transfer.poolSize, max(1, files.count))
         let journal = ManifestJournal(manifest: manifest, rows: files.map(\.0))
         await withTaskGroup(of: Void.self) { group in
             for w in 0..<workers {

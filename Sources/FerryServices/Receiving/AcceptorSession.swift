@@ -11,6 +11,7 @@ final class AcceptorSession {
     let channel: PDUChannel
     let settings: ReceiverSettings
     let sorting: StudySorting
+    let spares: SpareFiles?
     let logger: Logger
     /// host:port ([host]:port for IPv6), for the logs and hooks.
     let peer: String
@@ -27,9 +28,11 @@ final class AcceptorSession {
     var reportsSent: [UInt16: String] = [:]
 
     init(
-        channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, logger: Logger, peerHost: String,
-        peerPort: Int, overLimit: String? = nil
+        channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, spares: SpareFiles? = nil,
+        logger: Logger,
+        peerHost: String, peerPort: Int, overLimit: String? = nil
     ) {
+        self.spares = spares
         self.overLimit = overLimit
         self.channel = channel
         self.settings = settings
@@ -318,7 +321,8 @@ final class AcceptorSession {
                 }
             }
             let file = ReceivedFile(
-                options: output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, callingAE: callingAE)
+                options: output, sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, callingAE: callingAE,
+                spares: spares)
             return .storeData(
                 StoreInProgress(
                     command: command, contextID: contextID, file: file,

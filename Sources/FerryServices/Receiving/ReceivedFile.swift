@@ -13,6 +13,8 @@ final class ReceivedFile {
     let sopInstance: String
     let transferSyntax: TransferSyntax
     let callingAE: String
+    /// Where a file replaced by this one is kept for reuse, and this one's file comes from.
+    private let spares: SpareFiles?
     private(set) var tempPath: String?
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
@@ -29,9 +31,10 @@ final class ReceivedFile {
     /// from the command: nothing is created then).
     init(
         options: StoreOutputOptions, sopClass: String, sopInstance: String, transferSyntax: TransferSyntax,
-        callingAE: String
+        callingAE: String, spares: SpareFiles? = nil
     ) {
         self.options = options
+        self.spares = spares
         self.sopClass = sopClass
         self.sopInstance = sopInstance
         self.transferSyntax = transferSyntax
@@ -45,16 +48,20 @@ final class ReceivedFile {
             failure = .cannotUnderstand("invalid Affected SOP Class UID")
             return
         }
-        var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard created >= 0 else {
-            failure = .outOfResources(
-                "cannot create a file in the output directory: " + String(cString: strerror(errno)))
-            return
+        if let spare = spares?.take(in: options.directory) {
+            (fd, tempPath) = spare
+        } else {
+            var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
+            let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
+            guard created >= 0 else {
+                failure = .outOfResources(
+                    "cannot create a file in the output directory: " + String(cString: strerror(errno)))
+                return
+            }
+            fd = created
+            fchmod(fd, 0o644)  // mkstemp makes 0600; stored instances are readable like DCMTK's
+            tempPath = String(cString: template)
         }
-        fd = created
-        fchmod(fd, 0o644)  // mkstemp makes 0600; stored instances are readable like DCMTK's
-        tempPath = String(cString: template)
         let meta = Part10Writer.fileMeta(
             sopClass: sopClass, sopInstance: sopInstance, transferSyntax: transferSyntax, sourceAE: callingAE)
         do {
@@ -148,8 +155,12 @@ final class ReceivedFile {
         var finalPath = directory + "/" + fileName()
         if options.keepExisting {
             finalPath = try placeKeepingExisting(source, at: finalPath, directory: directory)
-        } else if rename(source, finalPath) != 0 {
-            throw ServiceError.outOfResources("cannot move the file into place: " + String(cString: strerror(errno)))
+        } else {
+            spares?.keep(replacing: finalPath, in: options.directory)
+            if rename(source, finalPath) != 0 {
+                throw ServiceError.outOfResources(
+                    "cannot move the file into place: " + String(cString: strerror(errno)))
+            }
         }
         if source == temp { tempPath = nil }
         if options.fsync { syncDirectory(directory) }

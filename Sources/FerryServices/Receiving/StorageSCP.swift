@@ -10,6 +10,7 @@ public final class StorageSCP: Sendable {
     public let settings: ReceiverSettings
     let logger: Logger
     let sorting = StudySorting()
+    let spares = SpareFiles()
 
     public init(settings: ReceiverSettings, logger: Logger) {
         self.settings = settings
@@ -18,6 +19,7 @@ public final class StorageSCP: Sendable {
 
     /// Binds and serves until the task is cancelled; returns after closing the listener.
     public func run(onListening: @Sendable (Int) -> Void = { _ in }) async throws {
+        defer { spares.removeAll() }
         let maxPDU = settings.maxReceivePDU
         let tls = settings.tls
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -62,7 +64,7 @@ public final class StorageSCP: Sendable {
                     let overLimit = count.enter(host)
                     group.addTask { [self] in
                         await AcceptorSession(
-                            channel: connection, settings: settings, sorting: sorting, logger: logger,
+                            channel: connection, settings: settings, sorting: sorting, spares: spares, logger: logger,
                             peerHost: host, peerPort: remote?.port ?? 0, overLimit: overLimit
                         ).run()
                         if overLimit == nil { count.leave(host) }

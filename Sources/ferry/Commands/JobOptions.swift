@@ -39,6 +39,10 @@ struct JobOptions: ParsableArguments {
     var studyAffinity: StudyAffinity?
     @Option(name: .customLong("max-rate"), help: "The most MB/s the job sends, all associations together (paced).")
     var maxRate: Double?
+    @Option(
+        name: .customLong("max-associations"),
+        help: "The most associations open to the destination at once, sending or verifying.")
+    var maxAssociations: Int?
     @Option(help: "Study order: plan (by UID, default), newest-first or oldest-first (by Study Date).")
     var order: SendOrder?
     @Option(name: .customLong("first-patient"), help: "A Patient ID whose studies go before all others (repeatable).")
@@ -139,6 +143,7 @@ struct JobOptions: ParsableArguments {
         if let asyncWindow { job.transfer.asyncWindow = asyncWindow }
         if let studyAffinity { job.transfer.studyAffinity = studyAffinity }
         if let maxRate { job.transfer.maxRate = maxRate }
+        if let maxAssociations { job.transfer.maxAssociations = maxAssociations }
         if let order { job.transfer.order = order }
         if !firstPatient.isEmpty { job.transfer.firstPatients = firstPatient }
         if !firstAccession.isEmpty { job.transfer.firstAccessions = firstAccession }

@@ -231,6 +231,7 @@ struct Status: ParsableCommand {
             print("schedule: \(setting.windows.joined(separator: ", ")) (local time): \(state)")
         }
         if let rate = job.transfer.maxRate { print("max rate: \(rate) MB/s across the job's associations") }
+        if let cap = job.transfer.maxAssociations { print("max associations: \(cap) open to the destination at once") }
         let transactions = try manifest.commitmentTransactions()
         if !transactions.isEmpty {
             let c = try manifest.commitmentCounts()
