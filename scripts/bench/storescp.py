@@ -1,11 +1,22 @@
 #!/usr/bin/env python3
-"""Receiver benchmark: the same DCMTK `storescu +sd +r` run (ct-series, 1000 CT files, 0.5 GB)
-into `/usr/bin/storescp -od DIR` and into `ferry storescp -od DIR`, alternating, same run,
-loopback, TCP_NODELAY=1 for DCMTK. Wall time is the sender's; peak memory is the receiver's
-(VmHWM read from /proc before it is stopped). A second pair of rows repeats it with
-`ferry storescp --fsync` (every file durable before its response; DCMTK has no such option).
+"""Receiver benchmark: the same sender stores ct-series (1000 CT files, 0.5 GB) into
+`/usr/bin/storescp -od DIR` and into `ferry storescp -od DIR`, alternating, same run,
+loopback, TCP_NODELAY=1 for DCMTK. Wall time is the sender's; the receiver's CPU time and
+peak memory are read from /proc before it is stopped. A third row repeats ferry with
+`--fsync` (every file durable before its response; DCMTK has no such option).
 
-Usage: scripts/bench/storescp.py [--runs R] [--ferry PATH] [--existing]
+Senders (--sender): `dcmtk` is DCMTK `storescu +sd +r` (one store at a time; its own CPU,
+about 0.8 s for this corpus here, bounds every receiver); `ferry` is
+`ferry storescu --async-window 16 +sd +r`, which proposes an Asynchronous Operations Window:
+ferry storescp grants it, DCMTK storescp grants none and gets one store at a time.
+
+Where the files go (--dir, default .build on the disk): on this machine's ext4, which has
+no journal, an inode freed in the last one to five minutes is skipped one by one when new
+ones are allocated (recently_deleted()), and page cache growing into untouched memory is
+slow under the hypervisor; both make disk figures noisy. `--dir /dev/shm` (tmpfs) leaves
+the receivers' own work. Each run's files are removed before the next one.
+
+Usage: scripts/bench/storescp.py [--runs R] [--ferry PATH] [--existing] [--sender dcmtk|ferry] [--dir DIR]
 """
 import argparse
 import os
@@ -19,6 +30,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
 ap.add_argument("--existing", action="store_true", help="store over the files of an earlier run (each receiver first fills its folder, untimed)")
+ap.add_argument("--sender", choices=["dcmtk", "ferry"], default="dcmtk")
+ap.add_argument("--dir", default=os.path.join(measure.ROOT, ".build"), help="where the output folders are made")
 a = ap.parse_args()
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
@@ -26,32 +39,42 @@ env = measure.network_env()
 directory, files, megabytes = measure.ready_corpus("ct-series")
 
 
-def peak_rss_mib(pid):
+def receiver_usage(pid):
+    """(CPU seconds, peak RSS MiB) of a running process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = float("nan")
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
+                rss = int(line.split()[1]) / 1024.0
+    return cpu, rss
+
+
+def sender(port):
+    if a.sender == "ferry":
+        return [ferry, "storescu", "--async-window", "16", "+sd", "+r", "127.0.0.1", str(port), directory]
+    return ["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory]
 
 
 def one_run(receiver_cmd):
-    subprocess.run(["sync"])  # start each run with no dirty pages from the last one
-    out = tempfile.mkdtemp(prefix="ferry-bench-rx-", dir=os.path.join(measure.ROOT, ".build"))
+    out = tempfile.mkdtemp(prefix="ferry-bench-rx-", dir=a.dir)
     port = measure.free_port()
     rx = subprocess.Popen(receiver_cmd(out, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         measure.wait_port(port)
-        send = ["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory]
         if a.existing:
-            measure.run(send, env)  # the files the timed run stores over
-            subprocess.run(["sync"])
-        wall, _, rc = measure.run(send, env)
-        rss = peak_rss_mib(rx.pid)
-        stored = sum(len(fs) for _, _, fs in os.walk(out))
+            measure.run(sender(port), env)  # the files the timed run stores over
+        subprocess.run(["sync"])  # no dirty pages from earlier work
+        cpu_before, _ = receiver_usage(rx.pid)
+        wall, _, rc = measure.run(sender(port), env)
+        cpu, rss = receiver_usage(rx.pid)
+        stored = sum(1 for _, _, fs in os.walk(out) for name in fs if not name.startswith("."))
         assert rc == 0 and stored == len(files), (rc, stored)
-        return wall, rss
+        return wall, cpu - cpu_before, rss
     finally:
-        rx.kill()
+        rx.terminate()
         rx.wait()
         shutil.rmtree(out, ignore_errors=True)
 
@@ -67,15 +90,17 @@ for _ in range(a.runs):
         results[name].append(one_run(cmd))
 
 where = "over the files of an earlier run" if a.existing else "into a fresh folder"
-print(f"receiving {len(files)} files ({megabytes:,.0f} MB, ct-series) sent by DCMTK storescu +sd +r, {where}, median of {a.runs} runs")
-print("| receiver | wall s | MB/s | receiver peak RSS MiB |")
-print("|---|---|---|---|")
+sent_by = "ferry storescu --async-window 16 +sd +r" if a.sender == "ferry" else "DCMTK storescu +sd +r"
+print(f"receiving {len(files)} files ({megabytes:,.0f} MB, ct-series) sent by {sent_by}, {where} under {a.dir}, median of {a.runs} runs")
+print("| receiver | wall s | MB/s | receiver CPU s | receiver peak RSS MiB |")
+print("|---|---|---|---|---|")
 summary = {}
 for name, rs in results.items():
     wall = statistics.median(r[0] for r in rs)
-    rss = max(r[1] for r in rs)
+    cpu = statistics.median(r[1] for r in rs)
+    rss = max(r[2] for r in rs)
     summary[name] = wall
-    print(f"| {name} | {wall:.2f} | {megabytes / wall:,.0f} | {rss:.1f} |")
+    print(f"| {name} | {wall:.2f} | {megabytes / wall:,.0f} | {cpu:.2f} | {rss:.1f} |")
 base = summary["DCMTK storescp -od DIR"]
 print(f"ratio ferry/DCMTK wall time: {summary['ferry storescp -od DIR'] / base:.2f} (target <= 0.7); "
       f"with --fsync: {summary['ferry storescp --fsync -od DIR'] / base:.2f}")

@@ -42,6 +42,15 @@ public struct StoreOutputOptions: Sendable {
 /// DCMTK's two-letter-or-more modality prefix of stored file names, from the SOP class.
 enum ModalityPrefix {
     static func of(_ sopClass: String) -> String {
+        // Longest matching prefix on component boundaries.
+        for (prefix, code) in table where sopClass == prefix || sopClass.hasPrefix(prefix + ".") {
+            return code
+        }
+        return "UNKNOWN"
+    }
+
+    /// SOP class prefixes and their codes, longest first.
+    private static let table: [(String, String)] = {
         let table: [(String, String)] = [
             ("1.2.840.10008.5.1.4.1.1.1.1", "DX"), ("1.2.840.10008.5.1.4.1.1.1.2", "MG"),
             ("1.2.840.10008.5.1.4.1.1.1.3", "IO"),
@@ -59,11 +68,6 @@ enum ModalityPrefix {
             ("1.2.840.10008.5.1.4.1.1.130", "PT"),
             ("1.2.840.10008.5.1.4.1.1.481", "RT"),
         ]
-        // Longest matching prefix on component boundaries.
-        for (prefix, code) in table.sorted(by: { $0.0.count > $1.0.count })
-        where sopClass == prefix || sopClass.hasPrefix(prefix + ".") {
-            return code
-        }
-        return "UNKNOWN"
-    }
+        return table.sorted { $0.0.count > $1.0.count }
+    }()
 }
