@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Sending over a simulated WAN: `ferry run` (defaults: 4 associations, an Asynchronous
-Operations Window of 16; and with --async-window 1, one store at a time as before) against
+Operations Window of 16; with --study-affinity spread, a study's files over the pool; and with
+--async-window 1, one store at a time as before) against
 DCMTK storescu and dcmsend, into `ferry storescp +xa --ignore` behind a delay proxy, at 0, 5
 and 10 ms one-way (0, 10 and 20 ms round trip); same run, medians of --runs. Corpora: one
 1,000-image CT study (ct-series) and the mixed corpus (many studies and modalities).
@@ -71,6 +72,7 @@ try:
 
             tools = {
                 "ferry run (defaults: window 16)": lambda: ferry_run([]),
+                "ferry run --study-affinity spread": lambda: ferry_run(["--study-affinity", "spread"]),
                 "ferry run --async-window 1": lambda: ferry_run(["--async-window", "1"]),
                 "DCMTK storescu +sd +r": lambda: measure.run(
                     ["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory], env),
