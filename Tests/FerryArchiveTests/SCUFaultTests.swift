@@ -52,9 +52,12 @@ struct SCUFaultTests {
             files: files, extra: ["--abort-after-responses", "3"], destinations: [("FERRYMV", listen)])
         defer { archive.peer.stop() }
         let out = try Corpus.temporaryDirectory("aborted-move")
+        // The storage SCP grants no window: sub-operations go one at a time, so the abort
+        // after 3 responses comes before the last of them (under a window all can be sent).
         let move = try FerryCLI.run(
             [
                 "movescu", "-S", "-aec", "QRSCP", "-aet", "FERRYMV", "+P", String(listen), "-od", out,
+                "--async-window", "1",
                 "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(try Self.studies(files))",
                 "127.0.0.1", String(archive.peer.port),
             ])

@@ -319,12 +319,18 @@ struct ReceiverOutputTests {
         let outside = try Corpus.temporaryDirectory("rx-over-link") + "/kept.dcm"
         #expect(link(linked, outside) == 0)
         let linkedBytes = try Data(contentsOf: URL(fileURLWithPath: linked))
+        let firstBytes = try first.mapValues { try Data(contentsOf: URL(fileURLWithPath: $0)) }
 
         #expect(try send().status == 0)
         let second = Interop.received(dir)
         let sent = Dictionary(
             uniqueKeysWithValues: try files.map { (try HeaderScan.summary(path: $0).sopInstanceUID ?? "", $0) })
         #expect(Interop.compare(sent: sent, received: second).isEmpty)
+        // Written over other instances' old data: byte for byte the first pass's files, no
+        // old byte left past the end.
+        for (uid, path) in second {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == firstBytes[uid], "\(uid)")
+        }
         let reused = second.values.filter { path in
             var info = stat()
             return stat(path, &info) == 0 && heldInodes.contains(UInt(info.st_ino))

@@ -17,7 +17,6 @@ final class ReceivedFile {
     private let spares: SpareFiles?
     private(set) var tempPath: String?
     private var fd: Int32 = -1
-    private var buffer: [UInt8] = []
     private var failure: ServiceError?
     private(set) var bytesReceived = 0
     /// The file's first bytes (meta and the start of the data set), kept so the header can
@@ -25,11 +24,14 @@ final class ReceivedFile {
     private var head: [UInt8] = []
     static let headLimit = 64 * 1024
 
-    static let flushThreshold = 512 * 1024
-    /// Received fragments not yet written (see append(_: ByteBuffer)).
+    /// Received bytes not yet written (see append(_: ByteBuffer)), and bytes written.
     private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
+    private var written = 0
     static let writeBatch = 64 * 1024
+    static let page = 4096
+    /// Whether the file is a replaced one being written over (see SpareFiles).
+    private var reused = false
     /// Far below IOV_MAX (1024), for peers that send tiny fragments.
     static let maxPendingFragments = 64
 
@@ -56,6 +58,7 @@ final class ReceivedFile {
         }
         if let spare = spares?.take(in: options.directory) {
             (fd, tempPath) = spare
+            reused = true
         } else {
             var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
             let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
@@ -83,7 +86,6 @@ final class ReceivedFile {
     func append(_ bytes: ByteBuffer) {
         bytesReceived += bytes.readableBytes
         guard fd >= 0, failure == nil else { return }
-        flush()
         if head.count < Self.headLimit {
             bytes.withUnsafeReadableBytes { raw in
                 head.append(contentsOf: raw.bindMemory(to: UInt8.self).prefix(Self.headLimit - head.count))
@@ -91,29 +93,35 @@ final class ReceivedFile {
         }
         pending.append(bytes)
         pendingBytes += bytes.readableBytes
-        if pendingBytes >= Self.writeBatch || pending.count >= Self.maxPendingFragments { writePending() }
+        if pendingBytes >= Self.writeBatch || pending.count >= Self.maxPendingFragments { writePending(all: false) }
     }
 
     func append(_ bytes: [UInt8]) {
-        bytesReceived += bytes.count
-        guard fd >= 0, failure == nil else { return }
-        writePending()
-        head.append(contentsOf: bytes.prefix(Self.headLimit))
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= Self.flushThreshold { flush() }
+        append(ByteBuffer(bytes: bytes))
     }
 
-    /// Writes the held fragments, in order, with as few writev calls as the kernel allows.
-    private func writePending() {
-        defer {
-            pending.removeAll(keepingCapacity: true)
+    /// Writes the held fragments in order, with as few writev calls as the kernel allows.
+    /// Unless `all`, only up to the last page boundary: every write then starts on a page, so
+    /// writing over a reused file's blocks never has to read a page first to merge it.
+    private func writePending(all: Bool) {
+        guard fd >= 0, failure == nil else {
+            pending.removeAll()
             pendingBytes = 0
+            return
         }
-        guard fd >= 0, failure == nil, !pending.isEmpty else { return }
+        var count = pendingBytes
+        if !all {
+            count = (written + pendingBytes) / Self.page * Self.page - written
+            guard count > 0 else { return }
+        }
         // The pointers stay valid while `pending` holds the buffers (nothing mutates them).
-        var vectors = pending.map { fragment in
+        var vectors: [iovec] = []
+        var left = count
+        for fragment in pending where left > 0 {
             fragment.withUnsafeReadableBytes { raw in
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count)
+                let take = min(raw.count, left)
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: take))
+                left -= take
             }
         }
         var first = 0
@@ -127,35 +135,30 @@ final class ReceivedFile {
                 return
             }
             // Skips what was written: whole vectors, then part of the next.
-            var written = n
-            while first < vectors.count, written >= vectors[first].iov_len {
-                written -= vectors[first].iov_len
+            var done = n
+            while first < vectors.count, done >= vectors[first].iov_len {
+                done -= vectors[first].iov_len
                 first += 1
             }
-            if first < vectors.count, written > 0, let base = vectors[first].iov_base {
-                vectors[first] = iovec(iov_base: base + written, iov_len: vectors[first].iov_len - written)
+            if first < vectors.count, done > 0, let base = vectors[first].iov_base {
+                vectors[first] = iovec(iov_base: base + done, iov_len: vectors[first].iov_len - done)
             }
         }
-    }
-
-    private func flush() {
-        guard fd >= 0, failure == nil, !buffer.isEmpty else { return }
-        buffer.withUnsafeBytes { writeAll($0) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, failure == nil else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, base + done, bytes.count - done)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                failure = .outOfResources("writing the received data failed: " + String(cString: strerror(errno)))
-                return
+        written += count
+        pendingBytes -= count
+        // Keeps what is past the boundary: the fragments not reached, the rest of a cut one.
+        var drop = count
+        var rest: [ByteBuffer] = []
+        for var fragment in pending {
+            if drop >= fragment.readableBytes {
+                drop -= fragment.readableBytes
+                continue
             }
-            done += n
+            fragment.moveReaderIndex(forwardBy: drop)
+            drop = 0
+            rest.append(fragment)
         }
+        pending = rest
     }
 
     /// Finishes the instance: writes it into place and returns its path, or throws the
@@ -164,8 +167,11 @@ final class ReceivedFile {
     {
         defer { discard() }
         if options.ignore { return nil }
-        flush()
-        writePending()
+        if reused, ftruncate(fd, off_t(written)) != 0 {
+            // The old data past what is written goes (the tail then merges with no old page).
+            throw ServiceError.outOfResources("cannot cut the file: " + String(cString: strerror(errno)))
+        }
+        writePending(all: true)
         if let failure { throw failure }
         guard let temp = tempPath else { throw ServiceError.outOfResources("no temporary file") }
         if options.fsync, Glibc.fsync(fd) != 0 {
@@ -295,6 +301,7 @@ final class ReceivedFile {
     /// Removes whatever temporary file is left and closes the descriptor.
     func discard() {
         pending.removeAll()
+        pendingBytes = 0
         if fd >= 0 { close(fd); fd = -1 }
         if let t = tempPath { unlink(t); unlink(t + ".out"); tempPath = nil }
     }

@@ -2,11 +2,13 @@ import Glibc
 import Synchronization
 
 /// Files displaced when a store replaces an instance already on disk, kept under a hidden
-/// temporary name and written again as a later instance's temporary file. Storing over
-/// existing files then frees no inode and allocates none, as DCMTK's in-place overwrite
-/// does, while each file still appears whole by rename. Why it matters: ext4 without a
-/// journal makes every new inode skip, one by one, each inode freed in the last 30 seconds
-/// (recently_deleted()), so freeing one per store made storing over a folder quadratic.
+/// temporary name and written over as a later instance's temporary file. Storing over
+/// existing files then frees and allocates no inode and (mostly) no block, as DCMTK's
+/// in-place overwrite does, while each file still appears whole by rename. Why it matters:
+/// ext4 without a journal makes every new inode skip, one by one, each inode freed in the
+/// last one to five minutes (recently_deleted()), so freeing one per store made storing over
+/// a folder quadratic; and a rename over a file whose blocks are not yet allocated makes
+/// ext4 allocate them and start their writeback inside the rename (auto_da_alloc).
 public final class SpareFiles: Sendable {
     /// Enough for the stores of a few associations at once; more displaced files are freed.
     static let limit = 8
@@ -14,7 +16,9 @@ public final class SpareFiles: Sendable {
 
     public init() {}
 
-    /// A spare in `directory`, opened for writing and emptied, or nil when there is none.
+    /// A spare in `directory`, opened for writing over its old data (the writer cuts it to
+    /// its new length: blocks are overwritten in place, not freed and allocated again), or
+    /// nil when there is none.
     /// A spare that gained another name meanwhile (nlink > 1) is not written: its data is
     /// someone's file.
     func take(in directory: String) -> (fd: Int32, path: String)? {
@@ -24,7 +28,7 @@ public final class SpareFiles: Sendable {
             let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
             guard fd >= 0 else { continue }
             var info = stat()
-            if fstat(fd, &info) == 0, info.st_nlink == 1, (info.st_mode & S_IFMT) == S_IFREG, ftruncate(fd, 0) == 0 {
+            if fstat(fd, &info) == 0, info.st_nlink == 1, (info.st_mode & S_IFMT) == S_IFREG {
                 fchmod(fd, 0o644)  // as a new file's (the replaced one's mode may have been changed)
                 return (fd, path)
             }

@@ -15,8 +15,9 @@ enum RetrieveTool {
         var output = StoreOutputOptions()
         var moveDestination: String?
         var listenPort: Int?
-        /// getscu: how many C-STOREs the archive may send before their responses (an
-        /// Asynchronous Operations Window; 1 proposes none, as DCMTK's getscu).
+        /// How many C-STOREs the archive may send before their responses (an Asynchronous
+        /// Operations Window): proposed by getscu (1 proposes none, as DCMTK's getscu), granted
+        /// by movescu's storage SCP (1 grants none).
         var asyncWindow = 16
     }
 
@@ -30,14 +31,14 @@ enum RetrieveTool {
                     group: "output"
                 ) { s, o in s.output.directory = o.values[0] }
             ]
-        if mode == .get {
-            options.append(
-                DCMTKOption(
-                    nil, "--async-window", ["[n]umber"],
-                    "let the peer send n C-STOREs before their responses\n(Asynchronous Operations Window; default: 16, 1: none)",
-                    group: "network options"
-                ) { s, o in s.asyncWindow = try o.int(in: 1...Int(UInt16.max)) })
-        }
+        // getscu proposes the window on its association; movescu's storage SCP (+P) grants it to
+        // the archive's sub-associations.
+        options.append(
+            DCMTKOption(
+                nil, "--async-window", ["[n]umber"],
+                "let the peer send n C-STOREs before their responses\n(Asynchronous Operations Window; default: 16, 1: none)",
+                group: "network options"
+            ) { s, o in s.asyncWindow = try o.int(in: 1...Int(UInt16.max)) })
         if mode == .move {
             options += [
                 DCMTKOption(
@@ -136,6 +137,7 @@ enum RetrieveTool {
             settings.policy.preference = .all
             settings.output = parsed.output
             settings.timeouts = parsed.common.timeouts
+            settings.asyncWindowGrant = UInt16(clamping: parsed.asyncWindow)
             let scp = StorageSCP(settings: settings, logger: logger)
             receiver = Task { try await scp.run() }
         }
