@@ -155,7 +155,9 @@ public struct Job: Codable, Sendable, Equatable {
         /// `associations` and `verify.associations`.
         public var maxAssociations: Int?
         /// The send pool's size: `associations`, under `max_associations`.
-        public var poolSize: Int { min(associations, maxAssociations ?? associations) }
+        public var poolSize: Int { capped(associations) }
+        /// `wanted` associations at once, under `max_associations` (the pool, verify's lanes).
+        public func capped(_ wanted: Int) -> Int { min(wanted, maxAssociations ?? wanted) }
         /// The order studies go in; the studies of `firstAccessions`, then of `firstPatients`,
         /// before all others.
         public var order = SendOrder.plan

@@ -44,7 +44,7 @@ public struct Verifier: Sendable {
         let studies = Dictionary(grouping: sent, by: \.study)
         let order = studies.keys.sorted()
         // Studies dealt round-robin to `verify.associations` sessions querying at once.
-        let lanes = max(1, min(job.verify.associations, job.transfer.maxAssociations ?? .max, order.count))
+        let lanes = max(1, min(job.transfer.capped(job.verify.associations), order.count))
         var held: [String: Holdings] = [:]
         let done = Counter()
         try await withThrowingTaskGroup(of: ([String: Holdings], Int).self) { group in
