@@ -64,15 +64,22 @@ struct ReceiverInteropTests {
             result = try Tools.run(
                 "/usr/bin/dcmsend", ["+sd", "+r", "127.0.0.1", String(peer.port)] + roots, environment: env)
         default:
-            result = try Tools.run(
-                PeerProcess.python3,
-                // DIMSE/network timeouts of 120 s instead of pynetdicom's 30: on a loaded 2-core
-                // machine it aborted a few times in the full suite after 15-72 stores (see README).
-                [
-                    "-m", "pynetdicom", "storescu", "-r", "-cx", "-td", "120", "-tn", "120", "127.0.0.1",
-                    String(peer.port),
-                ]
-                    + roots)
+            var first = try Self.pynetdicomStorescu(roots, port: peer.port)
+            // pynetdicom's storescu has gone silent mid-association in about one full run in
+            // ten on a loaded 2-core machine, with its request unsent or our response unread
+            // (see the README's status table). When our receiver timed out idle, every request
+            // it got answered, the files that did not arrive go once more on a new association.
+            // A receiver that stalls inside a store, or a second silence, still fails the test.
+            let missing = sent.filter { Interop.received(out)[$0.key] == nil }.map(\.value).sorted()
+            if !missing.isEmpty, peer.logCount("Received Store Request") == peer.logCount("I: Stored "),
+                peer.log().contains("timeout: waiting for a DIMSE message")
+            {
+                print(
+                    "pynetdicom went silent after \(sent.count - missing.count) stores; \(missing.count) files sent again. Its log: \(first.stderr.suffix(3000))"
+                )
+                first = try Self.pynetdicomStorescu(missing, port: peer.port)
+            }
+            result = first
         }
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let received = Interop.received(out)
@@ -84,6 +91,15 @@ struct ReceiverInteropTests {
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".ferry") }
         #expect(leftovers.isEmpty, "no temporary files left: \(leftovers)")
+    }
+
+    /// pynetdicom's storescu with `-cx` (contexts for the files' own syntaxes) and DIMSE and
+    /// network timeouts of 120 s instead of its 30.
+    static func pynetdicomStorescu(_ paths: [String], port: Int) throws -> Tools.Output {
+        try Tools.run(
+            PeerProcess.python3,
+            ["-m", "pynetdicom", "storescu", "-v", "-r", "-cx", "-td", "120", "-tn", "120", "127.0.0.1", String(port)]
+                + paths)
     }
 
     /// With +B the stored data set is the sender's byte for byte. The senders propose each
