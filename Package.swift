@@ -171,7 +171,8 @@ let package = Package(
         .testTarget(
             name: "FerryNetworkTests",
             dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryFuzzing", "TestSupport",
-                           .product(name: "NIOCore", package: "swift-nio")]
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

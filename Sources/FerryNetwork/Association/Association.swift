@@ -76,7 +76,7 @@ public final class Association {
         // The peer's maximum (0: none, then ours), never above the ceiling of what we would
         // buffer ourselves: a peer announcing 4 GiB does not make us allocate 4 GiB buffers.
         let peerMax = role == .requestor ? acceptance.userInformation.maxLength : request.userInformation.maxLength
-        let ceiling = UInt32(PDUFrameDecoder.unlimitedDataCeiling)
+        let ceiling = UInt32(PDUFramer.unlimitedDataCeiling)
         var limit = peerMax == 0 ? (ourMaxPDU == 0 ? ceiling : ourMaxPDU) : min(peerMax, ceiling)
         if let sendCap { limit = min(limit, sendCap) }
         sendPDULength = max(Int(limit), 64)

@@ -119,8 +119,7 @@ public final class PDUChannel: Sendable {
     /// Installs the PDU framing and the inbox on a fresh channel (after TLS, if any).
     public static func configure(_ channel: Channel, maxReceivePDU: UInt32) throws -> PDUChannel {
         let inbox = PDUInbox()
-        try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(PDUFrameDecoder(maxPDULength: maxReceivePDU)))
+        try channel.pipeline.syncOperations.addHandler(PDUFramer(maxPDULength: maxReceivePDU))
         try channel.pipeline.syncOperations.addHandler(inbox)
         return PDUChannel(channel: channel, inbox: inbox)
     }

@@ -69,7 +69,7 @@ final class ReceivedFile {
             }
             fd = created
             fchmod(fd, 0o644)  // mkstemp makes 0600; stored instances are readable like DCMTK's
-            tempPath = String(cString: template)
+            tempPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         let meta = Part10Writer.fileMeta(
             sopClass: sopClass, sopInstance: sopInstance, transferSyntax: transferSyntax, sourceAE: callingAE)
