@@ -46,7 +46,7 @@ struct SCUFaultTests {
     }
 
     @Test func anAbortMidMoveIsReportedAndWhatArrivedIsKept() throws {
-        // The uncompressed files of the small corpus (about a hundred): the archive's pending
+        // The 52 uncompressed files of the small corpus: the archive's pending
         // responses trail its sub-operations, and under the full suite's load the 14 files of
         // the tiny corpus could all arrive before the third response.
         let files = try Interop.uncompressedFiles("small")

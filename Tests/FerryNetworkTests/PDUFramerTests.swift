@@ -3,8 +3,8 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-/// The framer hands on exactly the PDUs of the stream however TCP cuts it, copies nothing it
-/// need not, and refuses a bad header before reading what follows it.
+/// The framer hands on exactly the PDUs of the stream however TCP cuts it, and refuses a bad
+/// header before reading what follows it.
 @Suite struct PDUFramerTests {
     /// P-DATA-TF PDUs of several sizes (one straddles any 16 KiB read), a release and an abort.
     static let stream: [PDU] = {
@@ -31,8 +31,8 @@ import Testing
 
     /// Feeds `bytes` in pieces of the given sizes (the last piece takes the rest) and returns
     /// the PDUs that came out, each encoded again.
-    func frame(_ bytes: ByteBuffer, cuts: [Int], maxPDULength: UInt32 = 65536) throws -> [[UInt8]] {
-        let channel = EmbeddedChannel(handler: PDUFramer(maxPDULength: maxPDULength))
+    func frame(_ bytes: ByteBuffer, cuts: [Int]) throws -> [[UInt8]] {
+        let channel = EmbeddedChannel(handler: PDUFramer(maxPDULength: 65536))
         var rest = bytes
         for n in cuts where rest.readableBytes > 0 {
             if let piece = rest.readSlice(length: min(n, rest.readableBytes)) { try channel.writeInbound(piece) }

@@ -64,22 +64,23 @@ struct ReceiverInteropTests {
             result = try Tools.run(
                 "/usr/bin/dcmsend", ["+sd", "+r", "127.0.0.1", String(peer.port)] + roots, environment: env)
         default:
-            var first = try Self.pynetdicomStorescu(roots, port: peer.port)
+            var sending = try Self.pynetdicomStorescu(roots, port: peer.port)
             // pynetdicom's storescu has gone silent mid-association in about one full run in
             // ten on a loaded 2-core machine, with its request unsent or our response unread
             // (see the README's status table). When our receiver timed out idle, every request
             // it got answered, the files that did not arrive go once more on a new association.
             // A receiver that stalls inside a store, or a second silence, still fails the test.
-            let missing = sent.filter { Interop.received(out)[$0.key] == nil }.map(\.value).sorted()
+            let arrived = Interop.received(out)
+            let missing = sent.filter { arrived[$0.key] == nil }.map(\.value).sorted()
             if !missing.isEmpty, peer.logCount("Received Store Request") == peer.logCount("I: Stored "),
                 peer.log().contains("timeout: waiting for a DIMSE message")
             {
                 print(
-                    "pynetdicom went silent after \(sent.count - missing.count) stores; \(missing.count) files sent again. Its log: \(first.stderr.suffix(3000))"
+                    "pynetdicom went silent after \(sent.count - missing.count) stores; \(missing.count) files sent again. Its log: \(sending.stderr.suffix(3000))"
                 )
-                first = try Self.pynetdicomStorescu(missing, port: peer.port)
+                sending = try Self.pynetdicomStorescu(missing, port: peer.port)
             }
-            result = first
+            result = sending
         }
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let received = Interop.received(out)

@@ -37,11 +37,17 @@ def warm(paths):
 
 def run(cmd, env=None, stdout=subprocess.DEVNULL):
     """Runs cmd; returns (wall seconds, peak RSS in MiB, exit status)."""
+    wall, rss, status, _ = run_with_cpu(cmd, env, stdout)
+    return wall, rss, status
+
+
+def run_with_cpu(cmd, env=None, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (wall seconds, peak RSS in MiB, exit status, CPU seconds, user + system)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
 
 
 def best_of(n, cmd, env=None):

@@ -29,7 +29,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 import measure
 
 ap = argparse.ArgumentParser()
@@ -74,15 +73,11 @@ def one_run(receiver_cmd):
             measure.run(sender(port), env)  # the files the timed run stores over
         subprocess.run(["sync"])  # no dirty pages from earlier work
         cpu_before, _ = receiver_usage(rx.pid)
-        start = time.perf_counter()
-        tx = subprocess.Popen(sender(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(tx.pid, 0)
-        wall = time.perf_counter() - start
-        rc = os.waitstatus_to_exitcode(status)
+        wall, _, rc, sender_cpu = measure.run_with_cpu(sender(port), env)
         cpu, rss = receiver_usage(rx.pid)
         stored = sum(1 for _, _, fs in os.walk(out) for name in fs if not name.startswith("."))
         assert rc == 0 and stored == len(files), (rc, stored)
-        return wall, cpu - cpu_before, rss, usage.ru_utime + usage.ru_stime
+        return wall, cpu - cpu_before, rss, sender_cpu
     finally:
         rx.terminate()
         rx.wait()

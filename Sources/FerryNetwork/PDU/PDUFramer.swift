@@ -38,16 +38,20 @@ public final class PDUFramer: ChannelInboundHandler {
                 try complete(from: &input, context: context)
                 if partial != nil { return }  // this read went into it, all of it
             }
-            while let (type, length) = try header(of: input), input.readableBytes >= 6 + length {
+            var nextSize = 6  // of the PDU that begins in this read and ends in a later one
+            while let (type, length) = try header(of: input) {
+                guard input.readableBytes >= 6 + length else {
+                    nextSize = 6 + length
+                    break
+                }
                 input.moveReaderIndex(forwardBy: 6)
                 guard let body = input.readSlice(length: length) else { break }
                 context.fireChannelRead(wrapInboundOut(try PDUDecoder.decode(type: type, body: body)))
             }
             if input.readableBytes > 0 {
-                // The start of the next PDU: kept in a buffer of the PDU's size (its header was
-                // checked above when whole), so the reads that complete it are copied only once.
-                let size = try header(of: input).map { 6 + $0.length } ?? 6
-                var kept = context.channel.allocator.buffer(capacity: size)
+                // The start of the next PDU, kept in a buffer of its size (its header, when
+                // whole, was checked above), so the reads that complete it are copied once.
+                var kept = context.channel.allocator.buffer(capacity: nextSize)
                 kept.writeBuffer(&input)
                 partial = kept
             }
