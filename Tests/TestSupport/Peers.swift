@@ -1,12 +1,14 @@
 import Foundation
 import Glibc
 
-/// A free TCP port on loopback (bound and released; the OS does not hand it out again at once),
-/// never the same twice in one test process, since suites run in parallel.
+/// A free TCP port on loopback, never the same twice in one test process (suites run in
+/// parallel). Chosen below the kernel's ephemeral range (32768-60999 by default), so no
+/// outgoing connection takes it between this check and the peer's bind; checked free by
+/// binding it.
 public func freePort() -> Int {
     while true {
-        let port = unusedPort()
-        if HandedOutPorts.claim(port) { return port }
+        let port = HandedOutPorts.candidate()
+        if portCanBeBound(port), HandedOutPorts.claim(port) { return port }
     }
 }
 
@@ -14,21 +16,33 @@ private enum HandedOutPorts {
     nonisolated(unsafe) static var ports: Set<Int> = []
     static let lock = NSLock()
     static func claim(_ port: Int) -> Bool { lock.withLock { ports.insert(port).inserted } }
+    /// scripts/test runs the suite as several processes at once (FERRY_TEST_SHARD="i/n"): each
+    /// takes only ports p with p % n == i, so two processes never pick the same port.
+    static let (shard, shards): (Int, Int) = {
+        let parts = (ProcessInfo.processInfo.environment["FERRY_TEST_SHARD"] ?? "").split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n > 0, (0..<n).contains(i) else {
+            return (0, 1)
+        }
+        return (i, n)
+    }()
+    static func candidate() -> Int {
+        let port = Int.random(in: 10_000..<32_000)
+        return port - port % shards + shard
+    }
 }
 
-private func unusedPort() -> Int {
+private func portCanBeBound(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    addr.sin_port = UInt16(port).bigEndian
+    let len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    } == 0
 }
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
