@@ -121,4 +121,28 @@ struct ReceiverLimitTests {
         #expect(scp.log().contains("--max-store-time"), "\(scp.log())")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "the partial file is removed")
     }
+
+    /// kill -9 in the middle of a store: the instance being received is an unnamed file
+    /// (O_TMPFILE) until it is whole, so the output directory holds nothing afterwards, not
+    /// even a temporary file.
+    @Test func aReceiverKilledMidStoreLeavesNothingBehind() throws {
+        let dir = try Corpus.temporaryDirectory()
+        let scp = try PeerProcess.ferryStorescp(outputDirectory: dir)
+        defer { scp.stop() }
+        let (trickler, _) = try Self.peer("127.0.0.1", scp.port, "trickle")
+        defer { kill(trickler.processIdentifier, SIGKILL) }
+        #expect(scp.waitForLog("Received Store Request"))
+        // The store's file is open in the output directory (named or not) before the kill.
+        let open = waitUntil(timeout: 30) {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(scp.pid)/fd")) ?? []
+            return fds.contains {
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(scp.pid)/fd/\($0)"))
+                return target?.hasPrefix(dir + "/") ?? false
+            }
+        }
+        #expect(open, "the receiver has the instance's file open")
+        kill(scp.pid, SIGKILL)
+        #expect(waitUntil(timeout: 10) { !scp.isRunning })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "nothing left behind")
+    }
 }

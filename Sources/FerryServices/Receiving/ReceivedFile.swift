@@ -3,9 +3,12 @@ import FerryNetwork
 import Glibc
 import NIOCore
 
-/// One instance being received: its data set bytes go to a temporary file in the output
-/// directory as they arrive (bounded memory), after a file meta header; when the last
-/// fragment is in, the instance is checked and renamed into place atomically, or deleted.
+/// One instance being received: its data set bytes go to a file in the output directory as
+/// they arrive (bounded memory), after a file meta header; when the last fragment is in, the
+/// instance is checked and given its name atomically, or dropped. The file is unnamed until
+/// then (O_TMPFILE): a receiver killed mid-store leaves nothing behind, and a new name costs
+/// one link instead of a temporary name created, renamed and checked for a replaced file.
+/// Where O_TMPFILE is unsupported, a hidden temporary name (`.ferry-receiving-*`) is used.
 /// Blocking file I/O: callers run it on a thread pool, not on an event loop.
 final class ReceivedFile {
     let options: StoreOutputOptions
@@ -15,6 +18,7 @@ final class ReceivedFile {
     let callingAE: String
     /// Where a file replaced by this one is kept for reuse, and this one's file comes from.
     private let spares: SpareFiles?
+    /// The file's name while it is received: nil for an unnamed (O_TMPFILE) file.
     private(set) var tempPath: String?
     private var fd: Int32 = -1
     private var failure: ServiceError?
@@ -34,6 +38,27 @@ final class ReceivedFile {
     private var reused = false
     /// Far below IOV_MAX (1024), for peers that send tiny fragments.
     static let maxPendingFragments = 64
+
+    /// O_TMPFILE (Linux 3.11; ext4, XFS, Btrfs, tmpfs), which the Glibc module does not export.
+    static let tmpfile: Int32 = 0o20_200_000
+    /// An unnamed file is named by linking its /proc/self/fd entry (AT_EMPTY_PATH would need
+    /// CAP_DAC_READ_SEARCH): without /proc, files are named from the start.
+    static let linksUnnamedFiles = access("/proc/self/fd", F_OK) == 0
+
+    /// An unnamed file in `directory`, or nil where that is unsupported.
+    private static func openUnnamed(in directory: String) -> Int32? {
+        guard linksUnnamedFiles else { return nil }
+        let fd = open(directory, tmpfile | O_WRONLY | O_CLOEXEC, 0o644)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// A hidden name in `directory` for a file not yet in place (a temporary or spare file).
+    static func scratchName(in directory: String) -> String {
+        directory + "/.ferry-receiving-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+
+    /// A path that opens this file, named or not.
+    private var readablePath: String? { tempPath ?? (fd >= 0 ? "/proc/self/fd/\(fd)" : nil) }
 
     /// Opens the temporary file, or records why this instance will be refused (a bad UID
     /// from the command: nothing is created then).
@@ -59,6 +84,8 @@ final class ReceivedFile {
         if let spare = spares?.take(in: options.directory) {
             (fd, tempPath) = spare
             reused = true
+        } else if let unnamed = Self.openUnnamed(in: options.directory) {
+            fd = unnamed
         } else {
             var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
             let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
@@ -173,7 +200,7 @@ final class ReceivedFile {
         }
         writePending(all: true)
         if let failure { throw failure }
-        guard let temp = tempPath else { throw ServiceError.outOfResources("no temporary file") }
+        guard let temp = readablePath else { throw ServiceError.outOfResources("no temporary file") }
         if options.fsync, Glibc.fsync(fd) != 0 {
             throw ServiceError.outOfResources("fsync failed: " + String(cString: strerror(errno)))
         }
@@ -200,24 +227,51 @@ final class ReceivedFile {
             throw ServiceError.cannotUnderstand("invalid or missing Study Instance UID in the data set")
         }
 
-        var source = temp
         if !options.streamsAsReceived || !options.writeFileFormat {
-            source = try converted(temp)
+            let out = try converted(temp)
+            discard()  // the received file; the converted one takes its place
+            tempPath = out
         }
         let (directory, completed) = try sorting.directory(for: summary, options: options)
         var finalPath = directory + "/" + fileName()
         if options.keepExisting {
-            finalPath = try placeKeepingExisting(source, at: finalPath, directory: directory)
+            finalPath = try placeKeepingExisting(at: finalPath, directory: directory)
         } else {
-            spares?.keep(replacing: finalPath, in: options.directory)
-            if rename(source, finalPath) != 0 {
-                throw ServiceError.outOfResources(
-                    "cannot move the file into place: " + String(cString: strerror(errno)))
-            }
+            try place(at: finalPath)
         }
-        if source == temp { tempPath = nil }
+        tempPath = nil
         if options.fsync { syncDirectory(directory) }
         return (finalPath, completed)
+    }
+
+    /// Links this file at `path`: true, or false when a file is there already (EEXIST).
+    /// An unnamed file is linked through /proc, a named one (a spare) unlinked afterwards.
+    private func link(at path: String) throws(ServiceError) -> Bool {
+        guard let source = readablePath else { throw ServiceError.outOfResources("no temporary file") }
+        if linkat(AT_FDCWD, source, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 {
+            if let named = tempPath { unlink(named) }
+            tempPath = nil
+            return true
+        }
+        if errno == EEXIST { return false }
+        throw ServiceError.outOfResources("cannot put the file in place: " + String(cString: strerror(errno)))
+    }
+
+    /// Puts this file at `path`, replacing a file there atomically: a new name is one link;
+    /// over an existing file the file gets a hidden name, the replaced one is kept as a spare
+    /// (see SpareFiles), and a rename swaps them.
+    private func place(at path: String) throws(ServiceError) {
+        if tempPath == nil {
+            if try link(at: path) { return }
+            let name = Self.scratchName(in: options.directory)
+            guard try link(at: name) else { throw ServiceError.outOfResources("a scratch name was taken") }
+            tempPath = name
+        }
+        guard let source = tempPath else { return }
+        spares?.keep(replacing: path, in: options.directory)
+        if rename(source, path) != 0 {
+            throw ServiceError.outOfResources("cannot move the file into place: " + String(cString: strerror(errno)))
+        }
     }
 
     /// Re-encodes the received instance (+te/+tb/+ti/+td, -u, -F) into a second temporary file.
@@ -243,38 +297,36 @@ final class ReceivedFile {
                     sopClass: sopClass, sopInstance: sopInstance, transferSyntax: ts, sourceAE: callingAE)
                 bytes = try Part10Writer.encodeMetaWithPreamble(meta) + bytes
             }
-            let out = temp + ".out"
-            try FileBytes.write(bytes, to: out, sync: options.fsync)
+            let out = Self.scratchName(in: options.directory)
+            do { try FileBytes.write(bytes, to: out, sync: options.fsync) } catch {
+                unlink(out)
+                throw error
+            }
             return out
         } catch {
             throw ServiceError.outOfResources("converting the received data set failed: \(error)")
         }
     }
 
-    /// Puts `source` at `path`, or under a unique name beside it when a file is there:
-    /// link() refuses to replace, atomically. Where the file system has no hard links, a
-    /// checked rename (racy only against a second writer of the same instance).
-    private func placeKeepingExisting(
-        _ source: String, at path: String, directory: String
-    ) throws(ServiceError)
-        -> String
-    {
-        var target = path
-        if link(source, target) == 0 {
-            unlink(source)
+    /// Puts this file at `path`, or under a unique name beside it when a file is there: a link
+    /// refuses to replace, atomically. Where the file system has no hard links (then files
+    /// are named from the start), a checked rename (racy only against a second writer of the
+    /// same instance).
+    private func placeKeepingExisting(at path: String, directory: String) throws(ServiceError) -> String {
+        do throws(ServiceError) {
+            if try link(at: path) { return path }
+            let unique = directory + "/" + fileName(naming: .unique)
+            if try link(at: unique) { return unique }
+            throw ServiceError.outOfResources("the unique name \(unique) exists")
+        } catch {
+            guard let source = tempPath else { throw error }  // an unnamed file: only a link names it
+            let target = access(path, F_OK) == 0 ? directory + "/" + fileName(naming: .unique) : path
+            if rename(source, target) != 0 {
+                throw ServiceError.outOfResources(
+                    "cannot move the file into place: " + String(cString: strerror(errno)))
+            }
             return target
         }
-        if errno == EEXIST || access(target, F_OK) == 0 {
-            target = directory + "/" + fileName(naming: .unique)
-            if link(source, target) == 0 {
-                unlink(source)
-                return target
-            }
-        }
-        if rename(source, target) != 0 {
-            throw ServiceError.outOfResources("cannot move the file into place: " + String(cString: strerror(errno)))
-        }
-        return target
     }
 
     private func fileName(naming: StoreOutputOptions.Naming? = nil) -> String {
@@ -303,7 +355,7 @@ final class ReceivedFile {
         pending.removeAll()
         pendingBytes = 0
         if fd >= 0 { close(fd); fd = -1 }
-        if let t = tempPath { unlink(t); unlink(t + ".out"); tempPath = nil }
+        if let t = tempPath { unlink(t); tempPath = nil }
     }
 
     deinit { discard() }

@@ -42,7 +42,7 @@ public final class SpareFiles: Sendable {
     /// in `directory` keeps its inode alive. Nothing happens when no file is there.
     func keep(replacing path: String, in directory: String) {
         guard paths.withLock({ $0.count }) < Self.limit else { return }
-        let spare = directory + "/.ferry-receiving-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let spare = ReceivedFile.scratchName(in: directory)
         guard link(path, spare) == 0 else { return }
         paths.withLock { $0.append(spare) }
     }
