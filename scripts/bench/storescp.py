@@ -7,7 +7,7 @@ peak memory are read from /proc before it is stopped. A third row repeats ferry 
 
 Senders (--sender): `dcmtk` is DCMTK `storescu +sd +r` (one store at a time; its own CPU,
 about 0.8 s for this corpus here, bounds every receiver); `ferry` is
-`ferry storescu --async-window 16 +sd +r`, which proposes an Asynchronous Operations Window:
+`ferry storescu --async-window N +sd +r` (--window, default 16), which proposes an Asynchronous Operations Window:
 ferry storescp grants it, DCMTK storescp grants none and gets one store at a time.
 
 Where the files go (--dir, default .build on the disk): on this machine's ext4, which has
@@ -21,7 +21,7 @@ Each run's files are removed before the next one.
 Sender and receiver share the machine's cores, so the wall time cannot drop below their
 CPU time together divided by the cores: the table prints that floor beside each row.
 
-Usage: scripts/bench/storescp.py [--runs R] [--ferry PATH] [--existing] [--sender dcmtk|ferry] [--dir DIR]
+Usage: scripts/bench/storescp.py [--runs R] [--ferry PATH] [--existing] [--sender dcmtk|ferry] [--window N] [--dir DIR]
 """
 import argparse
 import os
@@ -36,6 +36,7 @@ ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
 ap.add_argument("--existing", action="store_true", help="store over the files of an earlier run (each receiver first fills its folder, untimed)")
 ap.add_argument("--sender", choices=["dcmtk", "ferry"], default="dcmtk")
+ap.add_argument("--window", type=int, default=16, help="the ferry sender's --async-window")
 ap.add_argument("--dir", default=os.path.join(measure.ROOT, ".build"), help="where the output folders are made")
 a = ap.parse_args()
 
@@ -59,7 +60,7 @@ def receiver_usage(pid):
 
 def sender(port):
     if a.sender == "ferry":
-        return [ferry, "storescu", "--async-window", "16", "+sd", "+r", "127.0.0.1", str(port), directory]
+        return [ferry, "storescu", "--async-window", str(a.window), "+sd", "+r", "127.0.0.1", str(port), directory]
     return ["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(port), directory]
 
 
@@ -95,7 +96,7 @@ for _ in range(a.runs):
         results[name].append(one_run(cmd))
 
 where = "over the files of an earlier run" if a.existing else "into a fresh folder"
-sent_by = "ferry storescu --async-window 16 +sd +r" if a.sender == "ferry" else "DCMTK storescu +sd +r"
+sent_by = f"ferry storescu --async-window {a.window} +sd +r" if a.sender == "ferry" else "DCMTK storescu +sd +r"
 print(f"receiving {len(files)} files ({megabytes:,.0f} MB, ct-series) sent by {sent_by}, {where} under {a.dir}, median of {a.runs} runs")
 print("| receiver | wall s | MB/s | receiver CPU s | sender CPU s | (receiver + sender CPU) / cores | receiver peak RSS MiB |")
 print("|---|---|---|---|---|---|---|")
