@@ -6,10 +6,11 @@ import Glibc
 /// outgoing connection takes it between this check and the peer's bind; checked free by
 /// binding it.
 public func freePort() -> Int {
-    while true {
+    for _ in 0..<100_000 {
         let port = HandedOutPorts.candidate()
         if portCanBeBound(port), HandedOutPorts.claim(port) { return port }
     }
+    fatalError("no free loopback port in 10000-31999 for worker \(HandedOutPorts.shard) of \(HandedOutPorts.shards)")
 }
 
 private enum HandedOutPorts {
@@ -20,7 +21,8 @@ private enum HandedOutPorts {
     /// takes only ports p with p % n == i, so two processes never pick the same port.
     static let (shard, shards): (Int, Int) = {
         let parts = (ProcessInfo.processInfo.environment["FERRY_TEST_SHARD"] ?? "").split(separator: "/")
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n > 0, (0..<n).contains(i) else {
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), (1...64).contains(n), (0..<n).contains(i)
+        else {
             return (0, 1)
         }
         return (i, n)

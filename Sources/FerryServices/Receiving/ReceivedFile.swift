@@ -5,10 +5,11 @@ import NIOCore
 
 /// One instance being received: its data set bytes go to a file in the output directory as
 /// they arrive (bounded memory), after a file meta header; when the last fragment is in, the
-/// instance is checked and given its name atomically, or dropped. The file is unnamed until
-/// then (O_TMPFILE): a receiver killed mid-store leaves nothing behind, and a new name costs
-/// one link instead of a temporary name created, renamed and checked for a replaced file.
-/// Where O_TMPFILE is unsupported, a hidden temporary name (`.ferry-receiving-*`) is used.
+/// instance is checked and given its name atomically, or dropped. A new file is unnamed until
+/// then (O_TMPFILE): a receiver killed mid-store leaves nothing of it behind, and a new name
+/// costs one link instead of a temporary name created, renamed and checked for a replaced
+/// file. A spare (see SpareFiles: storing over existing files) has a hidden name, and so has
+/// every file where O_TMPFILE is unsupported (`.ferry-receiving-*`); a kill leaves those.
 /// Blocking file I/O: callers run it on a thread pool, not on an event loop.
 final class ReceivedFile {
     let options: StoreOutputOptions
@@ -39,8 +40,9 @@ final class ReceivedFile {
     /// Far below IOV_MAX (1024), for peers that send tiny fragments.
     static let maxPendingFragments = 64
 
-    /// O_TMPFILE (Linux 3.11; ext4, XFS, Btrfs, tmpfs), which the Glibc module does not export.
-    static let tmpfile: Int32 = 0o20_200_000
+    /// O_TMPFILE (Linux 3.11; ext4, XFS, Btrfs, tmpfs), which the Glibc module does not export:
+    /// __O_TMPFILE (the same on x86_64 and arm64) with the architecture's O_DIRECTORY.
+    static let tmpfile: Int32 = 0o20_000_000 | O_DIRECTORY
     /// An unnamed file is named by linking its /proc/self/fd entry (AT_EMPTY_PATH would need
     /// CAP_DAC_READ_SEARCH): without /proc, files are named from the start.
     static let linksUnnamedFiles = access("/proc/self/fd", F_OK) == 0
@@ -49,7 +51,9 @@ final class ReceivedFile {
     private static func openUnnamed(in directory: String) -> Int32? {
         guard linksUnnamedFiles else { return nil }
         let fd = open(directory, tmpfile | O_WRONLY | O_CLOEXEC, 0o644)
-        return fd >= 0 ? fd : nil
+        guard fd >= 0 else { return nil }
+        fchmod(fd, 0o644)  // whatever the umask, as the other paths: readable like DCMTK's files
+        return fd
     }
 
     /// A hidden name in `directory` for a file not yet in place (a temporary or spare file).
@@ -194,6 +198,7 @@ final class ReceivedFile {
     {
         defer { discard() }
         if options.ignore { return nil }
+        if let failure { throw failure }  // a refusal (the file is already dropped)
         if reused, ftruncate(fd, off_t(written)) != 0 {
             // The old data past what is written goes (the tail then merges with no old page).
             throw ServiceError.outOfResources("cannot cut the file: " + String(cString: strerror(errno)))
@@ -309,24 +314,25 @@ final class ReceivedFile {
     }
 
     /// Puts this file at `path`, or under a unique name beside it when a file is there: a link
-    /// refuses to replace, atomically. Where the file system has no hard links (then files
-    /// are named from the start), a checked rename (racy only against a second writer of the
-    /// same instance).
+    /// refuses to replace, atomically. A named file on a file system without hard links (the
+    /// link fails otherwise) is renamed instead, after a check (racy only against a second
+    /// writer of the same instance).
     private func placeKeepingExisting(at path: String, directory: String) throws(ServiceError) -> String {
+        let unique = directory + "/" + fileName(naming: .unique)
         do throws(ServiceError) {
             if try link(at: path) { return path }
-            let unique = directory + "/" + fileName(naming: .unique)
             if try link(at: unique) { return unique }
-            throw ServiceError.outOfResources("the unique name \(unique) exists")
-        } catch {
-            guard let source = tempPath else { throw error }  // an unnamed file: only a link names it
-            let target = access(path, F_OK) == 0 ? directory + "/" + fileName(naming: .unique) : path
-            if rename(source, target) != 0 {
+        } catch  where tempPath != nil {
+            // No hard links here: a rename, which would replace, to a name that is free.
+            let target = access(path, F_OK) == 0 ? unique : path
+            guard let source = tempPath, rename(source, target) == 0 else {
                 throw ServiceError.outOfResources(
                     "cannot move the file into place: " + String(cString: strerror(errno)))
             }
+            tempPath = nil
             return target
         }
+        throw ServiceError.outOfResources("both \(path) and the unique name \(unique) exist")
     }
 
     private func fileName(naming: StoreOutputOptions.Naming? = nil) -> String {
