@@ -29,6 +29,9 @@ public final class StorageSCP: Sendable {
             .childChannelOption(.autoRead, value: false)
             .bind(host: settings.host, port: settings.port) { child in
                 child.eventLoop.makeCompletedFuture {
+                    if let size = ReceiveBuffer.size {
+                        try child.syncOptions?.setOption(.socketOption(.so_rcvbuf), value: size)
+                    }
                     if let tls {
                         try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                         try child.pipeline.syncOperations.addHandler(TLSHandshakeReader())
