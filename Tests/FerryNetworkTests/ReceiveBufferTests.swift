@@ -15,19 +15,8 @@ struct ReceiveBufferTests {
         let scp = try PeerProcess.ferryStorescp(outputDirectory: dir)
         defer { scp.stop() }
         // A client connection held open while the receiver's side of it is looked at.
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(client >= 0)
+        let client = try #require(connectToLoopback(scp.port))
         defer { close(client) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(scp.port).bigEndian
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(connected == 0)
         var listing = ""
         let seen = waitUntil(timeout: 30) {
             listing =

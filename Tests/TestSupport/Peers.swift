@@ -37,29 +37,35 @@ private func portCanBeBound(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = UInt16(port).bigEndian
-    let len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-    } == 0
+    return withLoopbackAddress(port) { bind(fd, $0, $1) } == 0
+}
+
+/// A socket connected to 127.0.0.1:port (the caller closes it), or nil when nothing accepts.
+public func connectToLoopback(_ port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    guard withLoopbackAddress(port, { connect(fd, $0, $1) }) == 0 else {
+        close(fd)
+        return nil
+    }
+    return fd
 }
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
 public func portIsOpen(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
+    guard let fd = connectToLoopback(port) else { return false }
+    close(fd)
+    return true
+}
+
+private func withLoopbackAddress(_ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = UInt16(port).bigEndian
     return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    } == 0
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
 }
 
 /// A peer process started by a test: DCMTK storescp, pynetdicom's storescp, a scripted

@@ -1,6 +1,6 @@
 import Glibc
 
-/// The socket receive buffer of an association that stores. Linux sizes it by the bytes read
+/// The socket receive buffer of every association a StorageSCP accepts (what stores). Linux sizes it by the bytes read
 /// per round trip, so on loopback, where a round trip is microseconds, it stays small: a sender
 /// with a window of stores in flight is then always ahead of it, and every read the receiver
 /// makes sends the sender's next segments on the receiver's CPU (loopback TCP transmits in the

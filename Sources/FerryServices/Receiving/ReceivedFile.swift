@@ -56,9 +56,12 @@ final class ReceivedFile {
         return fd
     }
 
+    /// How the names of files not yet in place begin (temporary and spare files): hidden.
+    static let scratchPrefix = ".ferry-receiving-"
+
     /// A hidden name in `directory` for a file not yet in place (a temporary or spare file).
     static func scratchName(in directory: String) -> String {
-        directory + "/.ferry-receiving-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        directory + "/" + scratchPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 36)
     }
 
     /// A path that opens this file, named or not.
@@ -91,7 +94,7 @@ final class ReceivedFile {
         } else if let unnamed = Self.openUnnamed(in: options.directory) {
             fd = unnamed
         } else {
-            var template = Array("\(options.directory)/.ferry-receiving-XXXXXX".utf8CString)
+            var template = Array("\(options.directory)/\(Self.scratchPrefix)XXXXXX".utf8CString)
             let created = template.withUnsafeMutableBufferPointer { buf in buf.baseAddress.map { mkstemp($0) } ?? -1 }
             guard created >= 0 else {
                 failure = .outOfResources(
@@ -318,10 +321,12 @@ final class ReceivedFile {
     /// link fails otherwise) is renamed instead, after a check (racy only against a second
     /// writer of the same instance).
     private func placeKeepingExisting(at path: String, directory: String) throws(ServiceError) -> String {
-        let unique = directory + "/" + fileName(naming: .unique)
+        var unique: String { directory + "/" + fileName(naming: .unique) }  // made only on a collision
+        var other = ""
         do throws(ServiceError) {
             if try link(at: path) { return path }
-            if try link(at: unique) { return unique }
+            other = unique
+            if try link(at: other) { return other }
         } catch  where tempPath != nil {
             // No hard links here: a rename, which would replace, to a name that is free.
             let target = access(path, F_OK) == 0 ? unique : path
@@ -332,7 +337,7 @@ final class ReceivedFile {
             tempPath = nil
             return target
         }
-        throw ServiceError.outOfResources("both \(path) and the unique name \(unique) exist")
+        throw ServiceError.outOfResources("both \(path) and the unique name \(other) exist")
     }
 
     private func fileName(naming: StoreOutputOptions.Naming? = nil) -> String {
