@@ -232,14 +232,43 @@ public final class Association {
     }
 
     public func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {
+        var source = try encoded(command, contextID: contextID)
+        try await sendPDVs(contextID: contextID, isCommand: true, source: &source)
+    }
+
+    private func encoded(_ command: CommandSet, contextID: UInt8) throws -> BytesSource {
         try checkUsable()
-        let bytes: [UInt8]
-        do { bytes = try command.encode() } catch {
+        logger.trace("sending \(command.field?.name ?? "command") on context \(contextID)")
+        do { return BytesSource(try command.encode()) } catch {
             throw AssociationError.protocolError("cannot encode the command set: \(error)", underlying: error)
         }
-        logger.trace("sending \(command.field?.name ?? "command") on context \(contextID)")
-        var source = BytesSource(bytes)
-        try await sendPDVs(contextID: contextID, isCommand: true, source: &source)
+    }
+
+    /// Sends a response (a command set alone) that may wait to share a socket write with the
+    /// next ones while more requests are being read (`PDUChannel.writeHeld`): at most half the
+    /// requestor's Asynchronous Operations Window are held, so it always has requests left to
+    /// send. Without a window of at least 4 it is sent at once, as `sendCommand` does.
+    public func sendResponse(_ command: CommandSet, contextID: UInt8) async throws {
+        let limit = role == .acceptor ? peerInvokeWindow / 2 : 0
+        guard limit >= 2 else { return try await sendCommand(command, contextID: contextID) }
+        var source = try encoded(command, contextID: contextID)
+        guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
+        var remaining = source.length
+        repeat {
+            let buffer = try Self.fill(
+                &source, remaining: &remaining, contextID: contextID, isCommand: true, maxFragment: maxFragment,
+                perBuffer: perBuffer, allocator: channel.allocator)
+            channel.writeHeld(buffer, limit: limit)
+        } while remaining > 0
+    }
+
+    /// How many operations the requestor may invoke before their responses (the acceptor's
+    /// view of the window it granted; unlimited taken as 64), else 1.
+    private var peerInvokeWindow: Int {
+        guard request.userInformation.asyncOperationsWindow != nil,
+            let w = acceptance.userInformation.asyncOperationsWindow
+        else { return 1 }
+        return w.maxInvoked == 0 ? 64 : Int(w.maxInvoked)
     }
 
     public func sendDataSet<Source: DataSetSource>(contextID: UInt8, source: inout Source) async throws {
@@ -252,8 +281,7 @@ public final class Association {
     /// from disk fills its buffers on the `BlockingPool`, never on the event loop.
     private func sendPDVs<Source: DataSetSource>(contextID: UInt8, isCommand: Bool, source: inout Source) async throws {
         guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
-        let maxFragment = (sendPDULength - 6) & ~1  // even fragments: some peers refuse odd ones
-        let perBuffer = max(1, (256 * 1024) / maxFragment)
+        let (maxFragment, perBuffer) = (self.maxFragment, self.perBuffer)
         let allocator = channel.allocator
         var remaining = source.length
         var inFlight: EventLoopFuture<Void>?
@@ -300,6 +328,11 @@ public final class Association {
             throw await fail(error, during: isCommand ? "sending a command" : "sending a data set")
         }
     }
+
+    /// The longest P-DATA fragment: even, as some peers refuse odd ones.
+    private var maxFragment: Int { (sendPDULength - 6) & ~1 }
+    /// Fragments per socket buffer (about 256 KiB).
+    private var perBuffer: Int { max(1, (256 * 1024) / maxFragment) }
 
     /// One socket buffer of P-DATA-TF PDUs (one PDV each) holding the next bytes of `source`.
     private static func fill<Source: DataSetSource>(

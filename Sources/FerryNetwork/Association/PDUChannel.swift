@@ -13,6 +13,8 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
     private var failure: Error?
     private var waiter: (promise: EventLoopPromise<[PDU]>, batch: Bool, timer: Scheduled<Void>?)?
     private var context: ChannelHandlerContext?
+    /// Responses written but not yet flushed (`hold`).
+    private var held = 0
     /// Reading ahead stops once this many bytes of PDUs wait to be taken: a receiver gets
     /// its data in batches (fewer thread hops) while memory per association stays bounded.
     static let readAheadLimit = 1 << 20
@@ -66,8 +68,39 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
         waiter = (promise, batch, timer)
         let wasFull = queuedBytes >= Self.readAheadLimit
         deliver()
+        // The reader waits: held responses go now, unless the socket has bytes to read (the
+        // peer is sending, not waiting for them).
+        if waiter != nil, held > 0, !socketHasUnreadBytes { flushHeld() }
         if waiter != nil || (wasFull && queuedBytes < Self.readAheadLimit) { context?.read() }
         return promise.futureResult
+    }
+
+    /// Writes `buffer` without flushing it while the reader has input to go on with: it goes
+    /// out with the next ones when the reader waits for input or `limit` are held. On the
+    /// event loop.
+    func hold(_ buffer: ByteBuffer, limit: Int) {
+        guard let context else { return }  // removed: the channel is closed
+        context.write(NIOAny(buffer), promise: nil)  // a failed write closes the channel
+        held += 1
+        if held >= limit || waiter != nil { flushHeld() }
+    }
+
+    /// SO_MEMINFO (Linux 4.6): an array of UInt32, the first the memory of the socket's
+    /// receive queue. NIO reads an option into an Int, so it gets the first two.
+    private static let socketMemory = ChannelOptions.Types.SocketOption(
+        level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: 55))
+
+    private var socketHasUnreadBytes: Bool {
+        guard let options = context?.channel.syncOptions,
+            let fields = try? options.getOption(Self.socketMemory)
+        else { return false }
+        return withUnsafeBytes(of: fields) { $0.load(as: UInt32.self) } > 0
+    }
+
+    private func flushHeld() {
+        guard held > 0 else { return }
+        held = 0
+        context?.flush()
     }
 
     /// The PDUs queued now (none: an empty array), or the recorded failure when nothing is
@@ -150,6 +183,20 @@ public final class PDUChannel: Sendable {
         var buffer = channel.allocator.buffer(capacity: 512)
         PDUEncoder.encode(pdu, into: &buffer)
         try await write(buffer, timeout: timeout, what: what).get()
+    }
+
+    /// Writes a response the peer can wait for a little (`PDUInbox.hold`): a receiver kept
+    /// busy by a windowed sender answers with one socket write per several responses instead
+    /// of one each, while a sender that waits for each response gets it as soon as the
+    /// receiver waits for input. Not awaitable: nothing would flush it before the reader
+    /// waits. A failed write closes the channel, which the next receive reports.
+    public func writeHeld(_ buffer: ByteBuffer, limit: Int) {
+        let loop = channel.eventLoop
+        if loop.inEventLoop {
+            inbox.hold(buffer, limit: limit)
+        } else {
+            loop.execute { [inbox] in inbox.hold(buffer, limit: limit) }
+        }
     }
 
     /// Writes and flushes; the future fails with a timeout (and the channel is closed) if the

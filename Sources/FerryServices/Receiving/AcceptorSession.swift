@@ -775,12 +775,13 @@ final class AcceptorSession {
                 logger.error("Store refused (\((command.affectedSOPInstanceUID ?? "?").escapedForLog())): \(refusal)")
             }
         }
-        try await association.sendCommand(
-            .storeRSP(
-                respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
-                sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment),
-            contextID: store.contextID)
-        if settings.switches.sleepAfter > .zero {
+        let response = CommandSet.storeRSP(
+            respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
+            sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment)
+        if settings.switches.sleepAfter == .zero {
+            try await association.sendResponse(response, contextID: store.contextID)
+        } else {
+            try await association.sendCommand(response, contextID: store.contextID)  // sent before the sleep
             logger.info(
                 "sleeping \(Double(settings.switches.sleepAfter.nanoseconds) / 1e9) s after the store (--sleep-after)")
             try await Task.sleep(for: .nanoseconds(settings.switches.sleepAfter.nanoseconds))

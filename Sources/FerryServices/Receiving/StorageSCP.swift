@@ -27,6 +27,7 @@ public final class StorageSCP: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.recvAllocator, value: ReceiveBuffer.reads)
             .bind(host: settings.host, port: settings.port) { child in
                 child.eventLoop.makeCompletedFuture {
                     if let size = ReceiveBuffer.size {
