@@ -30,6 +30,7 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         deliver()
+        flushHeldIfIdle()  // a read that completed no PDU: the reader still waits
         // Read on while someone waits (a partial PDU) or while the read-ahead has room.
         if failure == nil, waiter != nil || queuedBytes < Self.readAheadLimit { context.read() }
     }
@@ -68,9 +69,7 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
         waiter = (promise, batch, timer)
         let wasFull = queuedBytes >= Self.readAheadLimit
         deliver()
-        // The reader waits: held responses go now, unless the socket has bytes to read (the
-        // peer is sending, not waiting for them).
-        if waiter != nil, held > 0, !socketHasUnreadBytes { flushHeld() }
+        flushHeldIfIdle()
         if waiter != nil || (wasFull && queuedBytes < Self.readAheadLimit) { context?.read() }
         return promise.futureResult
     }
@@ -95,6 +94,12 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
             let fields = try? options.getOption(Self.socketMemory)
         else { return false }
         return withUnsafeBytes(of: fields) { $0.load(as: UInt32.self) } > 0
+    }
+
+    /// Held responses go once the reader waits and the socket has no bytes to read: the peer
+    /// is not sending, and may be waiting for them.
+    private func flushHeldIfIdle() {
+        if waiter != nil, held > 0, !socketHasUnreadBytes { flushHeld() }
     }
 
     private func flushHeld() {
