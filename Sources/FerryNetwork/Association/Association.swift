@@ -44,11 +44,13 @@ public final class Association {
     /// How many operations this side may invoke before their responses: the negotiated
     /// Asynchronous Operations Window (the requestor invokes up to its max-invoked, the
     /// acceptor up to the requestor's max-performed; unlimited taken as 64), else 1.
-    public var invokeWindow: Int {
+    public var invokeWindow: Int { operationsWindow(invokedBy: role) }
+
+    private func operationsWindow(invokedBy side: Role) -> Int {
         guard request.userInformation.asyncOperationsWindow != nil,
             let w = acceptance.userInformation.asyncOperationsWindow
         else { return 1 }
-        let n = Int(role == .requestor ? w.maxInvoked : w.maxPerformed)
+        let n = Int(side == .requestor ? w.maxInvoked : w.maxPerformed)
         return n == 0 ? 64 : n
     }
     public var callingAE: String { request.callingAE }
@@ -246,10 +248,10 @@ public final class Association {
 
     /// Sends a response (a command set alone) that may wait to share a socket write with the
     /// next ones while more requests are being read (`PDUChannel.writeHeld`): at most half the
-    /// requestor's Asynchronous Operations Window are held, so it always has requests left to
-    /// send. Without a window of at least 4 it is sent at once, as `sendCommand` does.
+    /// peer's Asynchronous Operations Window are held, so it always has requests left to send.
+    /// Without a window of at least 4 it is sent at once, as `sendCommand` does.
     public func sendResponse(_ command: CommandSet, contextID: UInt8) async throws {
-        let limit = role == .acceptor ? peerInvokeWindow / 2 : 0
+        let limit = operationsWindow(invokedBy: role == .acceptor ? .requestor : .acceptor) / 2
         guard limit >= 2 else { return try await sendCommand(command, contextID: contextID) }
         var source = try encoded(command, contextID: contextID)
         guard machine.handle(.dataRequest) == .dt1 else { throw AssociationError.unusable }
@@ -260,15 +262,6 @@ public final class Association {
                 perBuffer: perBuffer, allocator: channel.allocator)
             channel.writeHeld(buffer, limit: limit)
         } while remaining > 0
-    }
-
-    /// How many operations the requestor may invoke before their responses (the acceptor's
-    /// view of the window it granted; unlimited taken as 64), else 1.
-    private var peerInvokeWindow: Int {
-        guard request.userInformation.asyncOperationsWindow != nil,
-            let w = acceptance.userInformation.asyncOperationsWindow
-        else { return 1 }
-        return w.maxInvoked == 0 ? 64 : Int(w.maxInvoked)
     }
 
     public func sendDataSet<Source: DataSetSource>(contextID: UInt8, source: inout Source) async throws {

@@ -75,8 +75,8 @@ final class PDUInbox: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Writes `buffer` without flushing it while the reader has input to go on with: it goes
-    /// out with the next ones when the reader waits for input or `limit` are held. On the
-    /// event loop.
+    /// out with the next ones when the reader waits and the socket is empty, or when `limit`
+    /// are held. On the event loop.
     func hold(_ buffer: ByteBuffer, limit: Int) {
         guard let context else { return }  // removed: the channel is closed
         context.write(NIOAny(buffer), promise: nil)  // a failed write closes the channel

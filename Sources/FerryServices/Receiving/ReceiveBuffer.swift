@@ -3,13 +3,13 @@ import NIOCore
 
 /// The socket receive buffer and reads of every association a StorageSCP accepts (what
 /// stores). Linux sizes the buffer by the bytes read per round trip, so on loopback, where a
-/// round trip is microseconds, it stays small: a sender
-/// with a window of stores in flight is then always ahead of it, and every read the receiver
-/// makes sends the sender's next segments on the receiver's CPU (loopback TCP transmits in the
-/// context of whoever processes the ACK that opens the window; 30% of the receiver's samples with
-/// a window of 16 CT images). A buffer that holds several stores lets the sender transmit in its
-/// own context. Set only where the system allows the whole size (net.core.rmem_max): a smaller,
-/// fixed buffer would end the kernel's autotuning below what a long link needs.
+/// round trip is microseconds, it stays small: a sender with a window of stores in flight is
+/// then always ahead of it, and every read the receiver makes sends the sender's next segments
+/// on the receiver's CPU (loopback TCP transmits in the context of whoever processes the ACK
+/// that opens the window; 30% of the receiver's samples with a window of 16 CT images). A
+/// buffer that holds several stores lets the sender transmit in its own context. Set only where
+/// the system allows the whole size (net.core.rmem_max): a smaller, fixed buffer would end the
+/// kernel's autotuning below what a long link needs.
 enum ReceiveBuffer {
     /// Reads of up to 256 KiB where NIO stops at 64 KiB: a quarter as many reads (and window
     /// updates sent to the peer), and a 16 KiB PDU cut by the end of a read, which is copied
