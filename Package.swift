@@ -169,6 +169,13 @@ let package = Package(
             dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "FerryCodecs", "TestSupport"]
         ),
         .testTarget(
+            name: "FerryServicesTests",
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryCodecs", "TestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "FerryNetworkTests",
             dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryFuzzing", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),

@@ -153,7 +153,7 @@ final class PipelineWorker: SendLoopDelegate {
     /// codec that traps would (the test of crash isolation; never set in production).
     static let crashTest: String? = ProcessInfo.processInfo.environment["FERRY_TEST_ABORT_DECODING"]
 
-    func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) {
+    func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) async {
         runner.progress.fileFinished(bytes: files[file].fileSize, failed: disposition == .failed)
         if case .stored = disposition { runner.gate.withLock { $0.stored() } }
     }

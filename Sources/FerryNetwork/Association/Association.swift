@@ -33,9 +33,6 @@ public final class Association {
     /// waits for C-STORE-RSPs while its requestor may cancel): message IDs they name.
     private var cancels: Set<UInt16> = []
 
-    /// C-STORE-RQs sent and not yet answered, by message ID: the instance each names.
-    private var outstandingStores: [UInt16: String] = [:]
-
     /// A rate cap this association's data sets share with others (nil: none).
     public var pacer: Pacer?
 
@@ -184,14 +181,17 @@ public final class Association {
         let id = try await startStore(
             sopClass: sopClass, sopInstance: sopInstance, contextID: contextID, data: &data, priority: priority,
             moveOriginator: moveOriginator)
-        outstandingStores[id] = nil
         let response = try await receiveResponse(to: id, expecting: .cStoreRSP)
-        try await checkNamesInstance(response, sopInstance)
+        if let named = response.affectedSOPInstanceUID, named != sopInstance {
+            throw await fail(
+                AssociationError.protocolError(
+                    "C-STORE-RSP names SOP Instance UID \(named.prefix(64)), the request \(sopInstance)"), during: "")
+        }
         return response
     }
 
     /// The first half of a C-STORE within an Asynchronous Operations Window: the request and
-    /// its data set sent; its response is read later by `receiveStoreResponse`. The message ID.
+    /// its data set sent; its response is read later by `nextStoreResponse`. The message ID.
     public func startStore<Source: DataSetSource>(
         sopClass: String, sopInstance: String, contextID: UInt8, data: inout Source,
         priority: Priority = .medium,
@@ -203,34 +203,14 @@ public final class Association {
                 messageID: id, sopClass: sopClass, sopInstance: sopInstance, priority: priority,
                 moveOriginator: moveOriginator), contextID: contextID)
         try await sendDataSet(contextID: contextID, source: &data)
-        outstandingStores[id] = sopInstance
         return id
     }
 
-    /// The next C-STORE-RSP to any outstanding request, in whatever order the peer answers
-    /// (PS3.7 D.3.3.3). One to a message ID not outstanding is a protocol error; a C-CANCEL-RQ
-    /// meanwhile is kept for `takeCancel`.
-    public func receiveStoreResponse() async throws -> (messageID: UInt16, response: CommandSet) {
-        guard !outstandingStores.isEmpty else { throw AssociationError.protocolError("no C-STORE outstanding") }
-        let command = try await nextResponse(.cStoreRSP)
-        let id = command.messageIDBeingRespondedTo ?? 0
-        guard let instance = outstandingStores.removeValue(forKey: id) else {
-            throw await fail(
-                AssociationError.protocolError("C-STORE-RSP answers message id \(id), which is not outstanding"),
-                during: "")
-        }
-        try await checkNamesInstance(command, instance)
-        return (id, command)
-    }
-
-    /// PS3.7 9.3.1.2: a C-STORE-RSP names the instance of its request. One naming another
-    /// says nothing about ours: the outcome is unknown.
-    private func checkNamesInstance(_ response: CommandSet, _ sopInstance: String) async throws {
-        if let named = response.affectedSOPInstanceUID, named != sopInstance {
-            throw await fail(
-                AssociationError.protocolError(
-                    "C-STORE-RSP names SOP Instance UID \(named.prefix(64)), the request \(sopInstance)"), during: "")
-        }
+    /// The next C-STORE-RSP, in whatever order the peer answers (PS3.7 D.3.3.3); which store
+    /// it answers is the send loop's to match (`SendStateMachine`). A C-CANCEL-RQ meanwhile is
+    /// kept for `takeCancel`.
+    public func nextStoreResponse() async throws -> CommandSet {
+        try await nextResponse(.cStoreRSP)
     }
 
     public func sendCommand(_ command: CommandSet, contextID: UInt8) async throws {

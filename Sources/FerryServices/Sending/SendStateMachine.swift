@@ -9,7 +9,9 @@
 /// `sending` (with its attempt counted), and its outcome is recorded only after its response
 /// (or failure). While one file travels, the next is marked, so a journal commit costs no wall
 /// time; a file marked but not sent when the association closes is unmarked. Files are named
-/// by the driver's indices; up to `window` stores are in flight on one association.
+/// by the driver's indices; up to `window` stores are in flight on one association. The stores
+/// in flight are kept here and nowhere else: their attempts, and once begun the message ID
+/// their response will answer (`takeStore(answering:)`).
 public struct SendStateMachine: Sendable {
     public typealias File = Int
 
@@ -78,6 +80,9 @@ public struct SendStateMachine: Sendable {
         case openFailed(ServiceError)
         /// The journal committed the file as `sending`; `attempts` counts this one.
         case marked(File, attempts: Int)
+        /// The file's request is written: its response will answer `messageID`. `begun` is
+        /// its outcome so far (what was sent), which the response completes.
+        case begun(File, messageID: UInt16, StoreOutcome)
         /// The file's store ended: a response, or a failure without one.
         case completed(File, StoreOutcome, associationUsable: Bool)
         /// The journal could not be written: nothing more may be sent.
@@ -124,7 +129,14 @@ public struct SendStateMachine: Sendable {
     private var pending: [File] = []
     private var marking: Set<File> = []
     private var marked: [File: Int] = [:]
-    private var inFlight: [File: Int] = [:]
+    private var inFlight: [File: InFlight] = [:]
+
+    /// A store in flight: its attempt, and once its request is written, the message ID its
+    /// response must answer with what was sent.
+    private struct InFlight {
+        var attempts: Int
+        var awaiting: (messageID: UInt16, begun: StoreOutcome)?
+    }
     /// The association must be replaced once its stores in flight have ended.
     private var replaceAssociation = false
     private var ending: Ending?
@@ -144,6 +156,28 @@ public struct SendStateMachine: Sendable {
     public var storesAtOnce: Int { window }
     /// The files that follow the ones in flight, for preparing them ahead.
     public func upcoming(_ count: Int) -> ArraySlice<File> { pending.prefix(count) }
+    /// Stores whose request is written and whose response has not been read.
+    public var awaitingResponses: Int { inFlight.values.count { $0.awaiting != nil } }
+
+    /// The store a response to `messageID` answers, no longer awaiting one (its `.completed`
+    /// follows); nil when no store in flight has that message ID: a peer's protocol error.
+    public mutating func takeStore(answering messageID: UInt16) -> (file: File, begun: StoreOutcome)? {
+        guard let (file, store) = inFlight.first(where: { $0.value.awaiting?.messageID == messageID }),
+            let awaiting = store.awaiting
+        else { return nil }
+        inFlight[file]?.awaiting = nil
+        return (file, awaiting.begun)
+    }
+
+    /// Every store awaiting its response, in file order, no longer awaiting (the association
+    /// failed: their outcome is unknown).
+    public mutating func takeStoresAwaitingResponses() -> [(file: File, begun: StoreOutcome)] {
+        let awaiting = inFlight.compactMap { file, store in store.awaiting.map { (file, $0.begun) } }.sorted {
+            $0.0 < $1.0
+        }
+        for (file, _) in awaiting { inFlight[file]?.awaiting = nil }
+        return awaiting
+    }
 
     public mutating func handle(_ event: Event) -> [Action] {
         guard phase != .finished else { return [] }
@@ -192,9 +226,12 @@ public struct SendStateMachine: Sendable {
         case .marked(let file, let attempts):
             guard marking.remove(file) != nil else { return [] }
             marked[file] = attempts
+        case .begun(let file, let messageID, let begun):
+            inFlight[file]?.awaiting = (messageID, begun)
+            return []
         case .completed(let file, let outcome, let usable):
-            guard let attempts = inFlight.removeValue(forKey: file) else { return [] }
-            actions += complete(file, outcome, attempts: attempts)
+            guard let store = inFlight.removeValue(forKey: file) else { return [] }
+            actions += complete(file, outcome, attempts: store.attempts)
             // A dead association is closed (aborted) once its other stores have ended.
             if !usable { replaceAssociation = true }
         case .journalFailed(let error):
@@ -306,7 +343,7 @@ public struct SendStateMachine: Sendable {
         while inFlight.count < window, let next = pending.first, let attempts = marked[next] {
             pending.removeFirst()
             marked[next] = nil
-            inFlight[next] = attempts
+            inFlight[next] = InFlight(attempts: attempts)
             actions.append(.send(next))
         }
         // Keep one file marked beyond the window, so its commit overlaps the stores in flight.

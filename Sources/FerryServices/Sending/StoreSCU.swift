@@ -180,7 +180,7 @@ public final class StoreSCU: SendLoopDelegate {
         return sender
     }
 
-    public func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) {
+    public func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) async {
         record(outcome)
     }
 

@@ -38,7 +38,7 @@ enum QRSCPTool {
         "--max-store-time", "--bind", "--normal", "--bit-preserving", "--write-file", "--write-dataset",
         "--write-xfer-same", "--write-xfer-little", "--write-xfer-big", "--write-xfer-implicit",
         "--write-xfer-deflated", "--enable-new-vr", "--disable-new-vr", "--compression-level", "--fsync",
-        "--abort-after-storing", "--async-window", "--storage-commitment", "--commitment-report-to",
+        "--abort-after-storing", "--block-storage", "--async-window", "--storage-commitment", "--commitment-report-to",
         "--commitment-delay",
     ]).union(CommonOptions.tls.map(\.spec.long))
 
@@ -174,20 +174,20 @@ enum QRSCPTool {
             DCMTKOption(
                 nil, "--sleep-between-responses", ["[s]econds"],
                 "test: sleep s seconds before each pending response", group: "test switches"
-            ) { s, o in s.store.receiver.switches.sleepBetweenResponses = try o.seconds(in: 0...86400) },
+            ) { s, o in s.store.receiver.faults.sleepBetweenResponses = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 nil, "--stall-before-final", ["[s]econds"],
                 "test: sleep s seconds before each final response\n(a peer that never ends the operation)",
                 group: "test switches"
-            ) { s, o in s.store.receiver.switches.stallBeforeFinal = try o.seconds(in: 0...86400) },
+            ) { s, o in s.store.receiver.faults.stallBeforeFinal = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 nil, "--abort-after-responses", ["[n]umber"],
                 "test: abort the association after n pending responses (once)", group: "test switches"
-            ) { s, o in s.store.receiver.switches.abortAfterResponses = try o.int(in: 0...Int(Int32.max)) },
+            ) { s, o in s.store.receiver.faults.abortAfterResponses = try o.int(in: 0...Int(Int32.max)) },
             DCMTKOption(
                 nil, "--cap-results", ["[n]umber"], "test: answer at most n matches, then end with --cap-status",
                 group: "test switches"
-            ) { s, o in s.store.receiver.switches.capResults = try o.int(in: 0...Int(Int32.max)) },
+            ) { s, o in s.store.receiver.faults.capResults = try o.int(in: 0...Int(Int32.max)) },
             DCMTKOption(
                 nil, "--cap-status", ["[h]ex"], "test: the status that ends capped results (default: FE00)",
                 group: "test switches"
@@ -195,7 +195,7 @@ enum QRSCPTool {
                 guard let code = UInt16(o.values[0], radix: 16) else {
                     throw CommandLineError(message: "--cap-status: \(o.values[0]) is not a hex status")
                 }
-                s.store.receiver.switches.capStatus = DIMSEStatus(code)
+                s.store.receiver.faults.capStatus = DIMSEStatus(code)
             },
             DCMTKOption(
                 nil, "--index-only", ["[p]ath"],

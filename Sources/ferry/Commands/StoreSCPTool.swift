@@ -120,20 +120,20 @@ enum StoreSCPTool {
             DCMTKOption(
                 nil, "--sleep-after", ["[s]econds"], "sleep s seconds after store (default: 0)",
                 group: "other network options"
-            ) { s, o in s.receiver.switches.sleepAfter = try o.seconds(in: 0...86400) },
+            ) { s, o in s.receiver.faults.sleepAfter = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 nil, "--sleep-during", ["[s]econds"], "sleep s seconds during store (default: 0)",
                 group: "other network options"
-            ) { s, o in s.receiver.switches.sleepDuring = try o.seconds(in: 0...86400) },
+            ) { s, o in s.receiver.faults.sleepDuring = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 nil, "--abort-after", [],
                 "abort association after receipt of C-STORE-RQ\n(but before sending response)",
                 group: "other network options"
-            ) { s, _ in s.receiver.switches.abortAfter = true },
+            ) { s, _ in s.receiver.faults.abortAfter = true },
             DCMTKOption(
                 nil, "--abort-during", [], "abort association during receipt of C-STORE-RQ",
                 group: "other network options"
-            ) { s, _ in s.receiver.switches.abortDuring = true },
+            ) { s, _ in s.receiver.faults.abortDuring = true },
             DCMTKOption(
                 nil, "--status", ["[h]ex"],
                 "answer every C-STORE-RQ with status h (e.g. A700); stores only on success/warning",
@@ -142,7 +142,7 @@ enum StoreSCPTool {
                 guard let code = UInt16(o.values[0].replacingOccurrences0x(), radix: 16) else {
                     throw CommandLineError(message: "--status: \(o.values[0]) is not a hex status")
                 }
-                s.receiver.switches.status = DIMSEStatus(code)
+                s.receiver.faults.status = DIMSEStatus(code)
             },
             DCMTKOption(
                 nil, "--async-window", ["[n]umber"],
@@ -153,7 +153,12 @@ enum StoreSCPTool {
                 nil, "--abort-after-storing", ["[n]umber"],
                 "test: store the n-th instance received, then abort\nbefore its response (once)",
                 group: "other network options"
-            ) { s, o in s.receiver.switches.abortAfterStoring = try o.int(in: 1...Int(Int32.max)) },
+            ) { s, o in s.receiver.faults.abortAfterStoring = try o.int(in: 1...Int(Int32.max)) },
+            DCMTKOption(
+                nil, "--block-storage", ["[s]econds"],
+                "test: the first store's write (file and index) blocks its\nthread s seconds, as a stalled disk would",
+                group: "other network options"
+            ) { s, o in s.receiver.faults.blockStorage = try o.seconds(in: 0...86400) },
             DCMTKOption(
                 nil, "--storage-commitment", [],
                 "serve Storage Commitment Push Model as SCP for the instances\nheld; reports on the requesting association",

@@ -1,16 +1,25 @@
 import FerryDICOM
 import FerryNetwork
+import Logging
 
 /// Storage commitment on an accepted association: as SCP (N-ACTION) and, on Ferry's own
 /// listener, as the requestor that takes reports (N-EVENT-REPORT).
-extension AcceptorSession {
+final class CommitmentHandler {
+    let context: SessionContext
+    /// Reports sent on this association and not answered: their transactions by message ID.
+    private var reportsSent: [UInt16: String] = [:]
+
+    init(_ context: SessionContext) { self.context = context }
+
+    private var association: Association { context.association }
+    private var settings: ReceiverSettings { context.settings }
+    private var logger: Logger { context.logger }
+    private var callingAE: String { context.callingAE }
+    private var calledAE: String { context.calledAE }
+
     /// N-ACTION-RQ (PS3.4 J.3.2): answered at once; the report follows after the service's
     /// delay, on this association or on a new one to the requestor.
-    func serveCommitment(
-        _ command: CommandSet, contextID: UInt8, data: [UInt8], on association: Association
-    )
-        async throws
-    {
+    func serveRequest(_ command: CommandSet, contextID: UInt8, data: [UInt8]) async throws {
         guard let service = settings.commitment, let pc = association.context(contextID) else { return }
         func respond(_ status: DIMSEStatus) async throws {
             try await association.sendCommand(
@@ -74,11 +83,7 @@ extension AcceptorSession {
     }
 
     /// N-EVENT-REPORT-RQ on Ferry's listener: the report goes to the run that waits for it.
-    func receiveReport(
-        _ command: CommandSet, contextID: UInt8, data: [UInt8], on association: Association
-    )
-        async throws
-    {
+    func receiveReport(_ command: CommandSet, contextID: UInt8, data: [UInt8]) async throws {
         let message = DIMSEMessage(command: command, contextID: contextID, dataSet: data)
         if let report = try await CommitmentExchange.receiveReport(message, on: association, logger: logger) {
             logger.info(

@@ -1,0 +1,186 @@
+import FerryDICOM
+import FerryNetwork
+import Logging
+import NIOCore
+
+/// Storage SCP (PS3.4 B, PS3.7 9.1.1): each C-STORE's data set goes to its file as its
+/// fragments arrive (`ReceivedFile`); when whole, the file is put in place and indexed on the
+/// blocking pool (never on the event loop: a slow disk or index stalls only this store), then
+/// answered.
+struct StorageHandler {
+    let context: SessionContext
+    let sorting: StudySorting
+    let spares: SpareFiles?
+
+    init(_ context: SessionContext, sorting: StudySorting, spares: SpareFiles?) {
+        self.context = context
+        self.sorting = sorting
+        self.spares = spares
+    }
+
+    /// One store whose data set is arriving.
+    final class Store: @unchecked Sendable {  // touched by one task at a time: the session's, then one pool thread
+        let command: CommandSet
+        let contextID: UInt8
+        let file: ReceivedFile
+        /// When the whole store must be in (ReceiverLimits.storeTime after its command).
+        let deadline: NIODeadline
+        /// Why the instance is received but not stored (a read-only storage area).
+        let refusal: String?
+        init(command: CommandSet, contextID: UInt8, file: ReceivedFile, deadline: NIODeadline, refusal: String?) {
+            self.command = command
+            self.contextID = contextID
+            self.file = file
+            self.deadline = deadline
+            self.refusal = refusal
+        }
+        var instance: String { (command.affectedSOPInstanceUID ?? "?").escapedForLog() }
+    }
+
+    /// A C-STORE-RQ's command: the file its data set goes to.
+    func begin(_ command: CommandSet, contextID: UInt8) async throws -> Store {
+        guard command.hasDataSet else { throw AssociationError.protocolError("C-STORE-RQ without a data set") }
+        let settings = context.settings
+        let ts = TransferSyntax.lookup(context.association.context(contextID)?.transferSyntax ?? "")
+        let sopInstance = command.affectedSOPInstanceUID ?? ""
+        // As DCMTK storescp -v: the request's arrival, before its data set (a stall shows on
+        // which side it is).
+        context.logger.info("Received Store Request: MsgID \(command.messageID ?? 0), \(sopInstance.escapedForLog())")
+        try await context.faults.apply(.storeCommand, logger: context.logger)
+        var output = settings.output
+        var refusal: String?
+        if let provider = settings.queryRetrieve {
+            // Each AE title of an archive has its own storage area; a read-only one takes none.
+            if let directory = provider.storageDirectory(calledAE: context.calledAE) {
+                output.directory = directory
+                output.keepExisting = true  // a duplicate must not replace the indexed file
+            } else {
+                output.ignore = true
+                refusal = "\(context.calledAE) has no write access"
+            }
+        }
+        let file = ReceivedFile(
+            options: output, sopClass: command.affectedSOPClassUID ?? "", sopInstance: sopInstance,
+            transferSyntax: ts ?? .implicitVRLittleEndian, callingAE: context.callingAE, spares: spares)
+        return Store(
+            command: command, contextID: contextID, file: file, deadline: .now() + settings.limits.storeTime,
+            refusal: refusal)
+    }
+
+    /// How long the store may still take; past its deadline the store is dropped.
+    func timeLeft(_ store: Store) throws -> TimeAmount {
+        let left = store.deadline - .now()
+        guard left > .zero else {
+            store.file.discard()
+            let limit = context.settings.limits.storeTime.nanoseconds / 1_000_000_000
+            throw AssociationError.timeout("the store took longer than \(limit) s (--max-store-time)")
+        }
+        return left
+    }
+
+    /// A fragment of the data set. Written where it is received (page-cache writes, see
+    /// docs/design.md); an instance over the size limit is refused, what follows is dropped.
+    func receive(_ fragment: ByteBuffer, into store: Store) async throws {
+        try await context.faults.apply(.storeFragment, logger: context.logger)
+        store.file.append(fragment)
+        let limit = context.settings.limits.maxInstanceBytes
+        if store.file.bytesReceived > limit {
+            store.file.refuse(.outOfResources("the instance is larger than \(limit) bytes (--max-instance-size)"))
+        }
+    }
+
+    /// The whole data set is in: kept (or refused) and answered.
+    func finish(_ store: Store) async throws {
+        let faults = context.faults
+        try await faults.apply(.storeReceived, logger: context.logger)
+        var status = DIMSEStatus.success
+        var comment: String?
+        if let forced = faults.status, faults.refusesStores {
+            store.file.discard()
+            (status, comment) = (forced, "status forced by --status")
+        } else if let refusal = store.refusal {
+            store.file.discard()
+            (status, comment) = (DIMSEStatus(0xA700), refusal)
+            context.logger.error("Store refused (\(store.instance)): \(refusal)")
+        } else {
+            switch try await keep(store) {
+            case .success(let kept):
+                status = faults.status ?? .success
+                if kept { try await faults.apply(.storeKept, logger: context.logger) }
+            case .failure(let refusal):
+                (status, comment) = (refusal.status ?? DIMSEStatus(0xA700), refusal.message)
+                context.logger.error("Store refused (\(store.instance)): \(refusal)")
+            }
+        }
+        let command = store.command
+        let response = CommandSet.storeRSP(
+            respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
+            sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment)
+        if faults.sleepAfter > .zero {
+            // Sent before the sleep, not held with the next responses.
+            try await context.association.sendCommand(response, contextID: store.contextID)
+        } else {
+            try await context.association.sendResponse(response, contextID: store.contextID)
+        }
+        try await faults.apply(.storeAnswered, logger: context.logger)
+    }
+
+    /// The file put in place, indexed in an archive, and announced (commitment holdings, exec
+    /// hooks): on the blocking pool. false: nothing kept (--ignore); a failure is the refusal to
+    /// answer with (the file is removed).
+    private func keep(_ store: Store) async throws -> Result<Bool, ServiceError> {
+        let (sorting, faults, logger) = (self.sorting, context.faults, context.logger)
+        let (provider, calledAE) = (context.settings.queryRetrieve, context.calledAE)
+        let announce = Announcement(context)
+        return try await BlockingPool.shared.run {
+            faults.applyToStorageWrite(logger: logger)
+            do throws(ServiceError) {
+                guard let kept = try store.file.commit(sorting: sorting) else { return .success(false) }
+                // The archive indexes the file; a refusal removes it and is answered.
+                try provider?.stored(path: kept.path, calledAE: calledAE)
+                announce.stored(store, kept)
+                return .success(true)
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+}
+
+/// What is told of a kept instance: the commitment holdings, the log, the exec hooks.
+private struct Announcement: Sendable {
+    let settings: ReceiverSettings
+    let logger: Logger
+    let callingAE: String
+    let calledAE: String
+    let peer: String
+
+    init(_ context: SessionContext) {
+        (settings, logger, callingAE, calledAE, peer) = (
+            context.settings, context.logger, context.callingAE, context.calledAE, context.peer
+        )
+    }
+
+    func stored(_ store: StorageHandler.Store, _ kept: (path: String, completed: StudySorting.CompletedStudy?)) {
+        settings.commitment?.holdings.recordStored(
+            SOPReference(
+                sopClass: store.command.affectedSOPClassUID ?? "",
+                sopInstance: store.command.affectedSOPInstanceUID ?? ""),
+            path: kept.path)
+        let path = kept.path
+        let slash = path.lastIndex(of: "/")
+        let directory = String(path[..<(slash ?? path.endIndex)])
+        let name = String(path[(slash.map { path.index(after: $0) } ?? path.startIndex)...])
+        logger.info("Stored \(path)")
+        let hooks = settings.hooks
+        if let completed = kept.completed {
+            hooks.studyCompleted(completed, callingAE: callingAE, calledAE: calledAE, peer: peer, logger: logger)
+        }
+        if let command = hooks.onReception {
+            hooks.execute(
+                ExecHooks.expand(
+                    command, directory: directory, file: name, callingAE: callingAE, calledAE: calledAE, peer: peer),
+                logger: logger)
+        }
+    }
+}
