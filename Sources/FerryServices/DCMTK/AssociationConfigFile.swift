@@ -28,9 +28,23 @@ public struct AssociationConfigFile: Sendable {
     }
 
     public init(text: String, file: String = "<config>") throws {
-        // section (level 1) -> subsection (level 2) -> ordered key/value pairs with line numbers
-        var sections: [String: [String: [(key: String, value: String, line: Int)]]] = [:]
-        var subsectionOrder: [String: [String]] = [:]
+        let sections = try Self.sections(of: text, file: file)
+        let syntaxLists = try Self.transferSyntaxLists(sections["TRANSFERSYNTAXES"] ?? [:], file: file)
+        let contextLists = try Self.contextLists(
+            sections["PRESENTATIONCONTEXTS"] ?? [:], syntaxLists: syntaxLists, file: file)
+        let roleLists = try Self.roleLists(sections["SCPSCUROLESELECTION"] ?? [:], file: file)
+        for (name, entries) in sections["PROFILES"] ?? [:] {
+            profiles[name] = try Self.resolveProfile(
+                name, entries, contextLists: contextLists, roleLists: roleLists, file: file)
+        }
+    }
+
+    /// The key/value pairs of one subsection, in file order, with their line numbers.
+    private typealias Entries = [(key: String, value: String, line: Int)]
+
+    /// The file's sections (level 1) -> subsections (level 2) -> entries, names upper-cased.
+    private static func sections(of text: String, file: String) throws -> [String: [String: Entries]] {
+        var sections: [String: [String: Entries]] = [:]
         var section: String?
         var subsection: String?
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -44,13 +58,11 @@ public struct AssociationConfigFile: Sendable {
                 section = String(line.dropFirst(2).dropLast(2)).trimmingCharacters(in: " ").uppercased()
                 subsection = nil
             } else if line.hasPrefix("[") {
-                guard line.hasSuffix("]"), let s = section else {
+                guard line.hasSuffix("]"), section != nil else {
                     throw ServiceError.configuration(
                         path: file, line: lineNumber, "subsection \(line) outside a [[section]]")
                 }
-                let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: " ").uppercased()
-                subsection = name
-                subsectionOrder[s, default: []].append(name)
+                subsection = String(line.dropFirst().dropLast()).trimmingCharacters(in: " ").uppercased()
             } else if let eq = line.firstIndex(of: "=") {
                 guard let s = section, let sub = subsection else {
                     throw ServiceError.configuration(path: file, line: lineNumber, "entry outside a [subsection]")
@@ -62,22 +74,33 @@ public struct AssociationConfigFile: Sendable {
                 throw ServiceError.configuration(path: file, line: lineNumber, "cannot parse \"\(line)\"")
             }
         }
+        return sections
+    }
 
-        func uid(_ name: String, line: Int) throws -> String {
-            guard let u = DCMTKNames.uid(for: name) else {
-                throw ServiceError.configuration(path: file, line: line, "unknown UID name \"\(name)\"")
-            }
-            return u
+    private static func uid(_ name: String, line: Int, file: String) throws -> String {
+        guard let u = DCMTKNames.uid(for: name) else {
+            throw ServiceError.configuration(path: file, line: line, "unknown UID name \"\(name)\"")
         }
+        return u
+    }
 
+    /// [[TransferSyntaxes]]: each list's UIDs, in the order of the keys' numbers.
+    private static func transferSyntaxLists(_ lists: [String: Entries], file: String) throws -> [String: [String]] {
         var syntaxLists: [String: [String]] = [:]
-        for (name, entries) in sections["TRANSFERSYNTAXES"] ?? [:] {
+        for (name, entries) in lists {
             syntaxLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map {
-                try uid($0.value, line: $0.line)
+                try uid($0.value, line: $0.line, file: file)
             }
         }
+        return syntaxLists
+    }
+
+    /// [[PresentationContexts]]: each list's abstract syntaxes with the transfer syntax list they name.
+    private static func contextLists(
+        _ lists: [String: Entries], syntaxLists: [String: [String]], file: String
+    ) throws -> [String: [(String, [String])]] {
         var contextLists: [String: [(String, [String])]] = [:]
-        for (name, entries) in sections["PRESENTATIONCONTEXTS"] ?? [:] {
+        for (name, entries) in lists {
             contextLists[name] = try entries.sorted { Self.index($0.key) < Self.index($1.key) }.map { e in
                 let parts = e.value.split(separator: "\\", maxSplits: 1).map { String($0).trimmingCharacters(in: " ") }
                 guard parts.count == 2 else {
@@ -89,46 +112,58 @@ public struct AssociationConfigFile: Sendable {
                         path: file, line: e.line,
                         "transfer syntax list \"\(parts[1])\" is not defined in [[TransferSyntaxes]]")
                 }
-                return (try uid(parts[0], line: e.line), list)
+                return (try uid(parts[0], line: e.line, file: file), list)
             }
         }
+        return contextLists
+    }
+
+    /// [[SCPSCURoleSelection]]: each list's roles, in file order.
+    private static func roleLists(_ lists: [String: Entries], file: String) throws -> [String: [RoleSelection]] {
         var roleLists: [String: [RoleSelection]] = [:]
-        for (name, entries) in sections["SCPSCUROLESELECTION"] ?? [:] {
+        for (name, entries) in lists {
             roleLists[name] = try entries.map { e in
                 let parts = e.value.split(separator: "\\").map { String($0).trimmingCharacters(in: " ").uppercased() }
                 guard parts.count == 2, ["SCU", "SCP", "BOTH"].contains(parts[1]) else {
                     throw ServiceError.configuration(
                         path: file, line: e.line, "expected SOPClass\\SCU|SCP|BOTH, got \"\(e.value)\"")
                 }
-                let sop = try uid(e.value.split(separator: "\\")[0].trimmingCharacters(in: " "), line: e.line)
+                let sop = try uid(
+                    e.value.split(separator: "\\")[0].trimmingCharacters(in: " "), line: e.line, file: file)
                 return RoleSelection(sopClass: sop, scu: parts[1] != "SCP", scp: parts[1] != "SCU")
             }
         }
-        for (name, entries) in sections["PROFILES"] ?? [:] {
-            var profile = Profile(name: name, contexts: [], roles: [])
-            for e in entries {
-                switch e.key {
-                case "PRESENTATIONCONTEXTS":
-                    guard let list = contextLists[e.value.uppercased()] else {
-                        throw ServiceError.configuration(
-                            path: file, line: e.line, "presentation context list \"\(e.value)\" is not defined"
-                        )
-                    }
-                    profile.contexts = list.map { (abstractSyntax: $0.0, transferSyntaxes: $0.1) }
-                case "SCPSCUROLESELECTION":
-                    guard let list = roleLists[e.value.uppercased()] else {
-                        throw ServiceError.configuration(
-                            path: file, line: e.line, "role selection list \"\(e.value)\" is not defined")
-                    }
-                    profile.roles = list
-                case "SOPCLASSEXTENDEDNEGOTIATION":
-                    continue  // storage needs none; accepted and ignored, as DCMTK storescu does
-                default:
-                    throw ServiceError.configuration(path: file, line: e.line, "unknown profile entry \(e.key)")
+        return roleLists
+    }
+
+    /// One [[Profiles]] subsection, its lists resolved by name.
+    private static func resolveProfile(
+        _ name: String, _ entries: Entries, contextLists: [String: [(String, [String])]],
+        roleLists: [String: [RoleSelection]], file: String
+    ) throws -> Profile {
+        var profile = Profile(name: name, contexts: [], roles: [])
+        for e in entries {
+            switch e.key {
+            case "PRESENTATIONCONTEXTS":
+                guard let list = contextLists[e.value.uppercased()] else {
+                    throw ServiceError.configuration(
+                        path: file, line: e.line, "presentation context list \"\(e.value)\" is not defined"
+                    )
                 }
+                profile.contexts = list.map { (abstractSyntax: $0.0, transferSyntaxes: $0.1) }
+            case "SCPSCUROLESELECTION":
+                guard let list = roleLists[e.value.uppercased()] else {
+                    throw ServiceError.configuration(
+                        path: file, line: e.line, "role selection list \"\(e.value)\" is not defined")
+                }
+                profile.roles = list
+            case "SOPCLASSEXTENDEDNEGOTIATION":
+                continue  // storage needs none; accepted and ignored, as DCMTK storescu does
+            default:
+                throw ServiceError.configuration(path: file, line: e.line, "unknown profile entry \(e.key)")
             }
-            profiles[name] = profile
         }
+        return profile
     }
 
     public func profile(_ name: String) -> Profile? { profiles[name.uppercased()] }
