@@ -53,14 +53,37 @@ extension ArchiveIndex {
         var computed: [Tag: DataElement] = [:]
     }
 
-    private static let tables: [(QueryLevel, alias: String, table: String, parent: String?)] = [
+    /// A level's table, its alias in the query, and the table of the level above it.
+    private typealias LevelTable = (QueryLevel, alias: String, table: String, parent: String?)
+
+    private static let tables: [LevelTable] = [
         (.patient, "p", "patient", nil), (.study, "s", "study", "patient"), (.series, "r", "series", "study"),
         (.image, "i", "instance", "series"),
     ]
 
+    /// The records of the query level that match every key, in index order: SQL narrows the
+    /// rows, the Swift matcher decides.
     static func matches(_ db: Database, _ query: Query, _ matcher: AttributeMatcher) throws -> [Record] {
-        // FROM the query level's table, joined to each level above.
         let chain = tables.filter { $0.0 <= query.level }
+        let (select, from) = selectAndJoins(chain)
+        let (conditions, arguments) = narrowing(query)
+        let order = chain.map { "\($0.alias).id" }.joined(separator: ", ")
+        let sql =
+            "SELECT \(select.joined(separator: ", ")) FROM \(from)"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY \(order)"
+        var out: [Record] = []
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+        while let row = try cursor.next() {
+            var record = Self.record(row, chain)
+            try compute(db, query, &record)
+            if Self.matches(record, query, matcher) { out.append(record) }
+        }
+        return out
+    }
+
+    /// The columns of each level in `chain`, and FROM the query level's table, joined to each
+    /// level above.
+    private static func selectAndJoins(_ chain: [LevelTable]) -> (select: [String], from: String) {
         var select: [String] = []
         var from = ""
         for (i, t) in chain.reversed().enumerated() {
@@ -74,6 +97,13 @@ extension ArchiveIndex {
                 from += " JOIN \(t.table) \(t.alias) ON \(below.alias).\(t.table) = \(t.alias).id"
             }
         }
+        return (select, from)
+    }
+
+    /// The WHERE conditions on the indexed columns, with their arguments: they only narrow the
+    /// rows (single values without wildcards, UID lists, Study Date and its ranges); every key
+    /// is then matched in Swift.
+    private static func narrowing(_ query: Query) -> (conditions: [String], arguments: [DatabaseValueConvertible?]) {
         var conditions: [String] = []
         var arguments: [DatabaseValueConvertible?] = []
         func narrow(_ column: String, to values: [String]?) {
@@ -114,30 +144,26 @@ extension ArchiveIndex {
             narrow("r.modality", to: single(QueryKeys.modality).map { [$0] })
         }
         if query.level >= .image { narrow("i.uid", to: query.uids(QueryKeys.sopInstanceUID)) }
-        let order = chain.map { "\($0.alias).id" }.joined(separator: ", ")
-        let sql =
-            "SELECT \(select.joined(separator: ", ")) FROM \(from)"
-            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY \(order)"
-        var out: [Record] = []
-        let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
-        while let row = try cursor.next() {
-            var record = Record()
-            for t in chain {
-                let id: Int64 = row["\(t.alias)_id"]
-                switch t.0 {
-                case .patient: record.patientID = id
-                case .study: record.studyID = id
-                case .series: record.seriesID = id
-                case .image: record.instanceID = id
-                }
-                let blob: Data = row["\(t.alias)_at"]
-                record.parts[t.0] = (try? DataSetDecoder.decode([UInt8](blob), encoding: .explicitLittle)) ?? DataSet()
-                record.charsets[t.0] = SpecificCharacterSet(row["\(t.alias)_cs"] as String)
+        return (conditions, arguments)
+    }
+
+    /// The candidate of one result row: the id, attributes and character set of each level in
+    /// `chain` (attributes that do not decode count as empty).
+    private static func record(_ row: Row, _ chain: [LevelTable]) -> Record {
+        var record = Record()
+        for t in chain {
+            let id: Int64 = row["\(t.alias)_id"]
+            switch t.0 {
+            case .patient: record.patientID = id
+            case .study: record.studyID = id
+            case .series: record.seriesID = id
+            case .image: record.instanceID = id
             }
-            try compute(db, query, &record)
-            if Self.matches(record, query, matcher) { out.append(record) }
+            let blob: Data = row["\(t.alias)_at"]
+            record.parts[t.0] = (try? DataSetDecoder.decode([UInt8](blob), encoding: .explicitLittle)) ?? DataSet()
+            record.charsets[t.0] = SpecificCharacterSet(row["\(t.alias)_cs"] as String)
         }
-        return out
+        return record
     }
 
     /// Every key matches the record (C.2.2.2); keys of levels below the query's are not
