@@ -37,6 +37,39 @@ public struct JPEG2000Codec: PixelCodec {
     }
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        try checkEncodable(frame, image: image)
+        let img = try Self.createImage(image)
+        defer { opj_image_destroy(img) }
+        try Self.copySamples(frame, into: img, image: image)
+        var parameters = opj_cparameters_t()
+        setEncoderParameters(&parameters, image: image)
+        guard let codec = opj_create_compress(OPJ_CODEC_J2K) else {
+            throw CodecError("JPEG 2000: cannot create an encoder", code: .library)
+        }
+        defer { opj_destroy_codec(codec) }
+        Self.silence(codec)
+        guard opj_setup_encoder(codec, &parameters, img) != 0 else {
+            throw CodecError("JPEG 2000: cannot set up the encoder", code: .library)
+        }
+        let sink = Sink()
+        guard let stream = opj_stream_create(1 << 16, 0) else {
+            throw CodecError("JPEG 2000: cannot create a stream", code: .library)
+        }
+        defer { opj_stream_destroy(stream) }
+        Self.setWriteCallbacks(of: stream, into: sink)
+        guard opj_start_compress(codec, img, stream) != 0, opj_encode(codec, stream) != 0,
+            opj_end_compress(codec, stream) != 0
+        else {
+            throw CodecError("JPEG 2000: encoding failed", code: .library)
+        }
+        var out = sink.bytes
+        if out.count % 2 == 1 { out.append(0) }  // fragments are even (PS3.5 A.4)
+        return out
+    }
+
+    /// What OpenJPEG can write: not HTJ2K; a whole frame of 8- or 16-bit samples, 1 or 3 per
+    /// pixel, in a colour model JPEG 2000 keeps as it is (or turns into YBR_RCT/YBR_ICT).
+    private func checkEncodable(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) {
         guard canEncode else {
             throw CodecError("JPEG 2000: OpenJPEG cannot write \(transferSyntax.name)", code: .unsupported)
         }
@@ -55,7 +88,12 @@ public struct JPEG2000Codec: PixelCodec {
             throw CodecError(
                 "JPEG 2000: cannot encode Photometric Interpretation \(image.photometric)", code: .unsupported)
         }
-        let count = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
+    }
+
+    /// An OpenJPEG image of the data set's size and sample format, its samples not yet set.
+    /// The caller owns it (opj_image_destroy).
+    private static func createImage(_ image: ImageDescription) throws(CodecError) -> UnsafeMutablePointer<opj_image_t> {
+        let count = image.samplesPerPixel, width = image.columns, height = image.rows
         var params = [opj_image_cmptparm_t](repeating: opj_image_cmptparm_t(), count: count)
         for c in 0..<count {
             params[c].dx = 1; params[c].dy = 1
@@ -67,10 +105,18 @@ public struct JPEG2000Codec: PixelCodec {
         else {
             throw CodecError("JPEG 2000: cannot create an image", code: .library)
         }
-        defer { opj_image_destroy(img) }
         img.pointee.x0 = 0; img.pointee.y0 = 0
         img.pointee.x1 = OPJ_UINT32(width); img.pointee.y1 = OPJ_UINT32(height)
+        return img
+    }
+
+    /// The frame's samples into the image's components, one plane each.
+    private static func copySamples(
+        _ frame: ArraySlice<UInt8>, into img: UnsafeMutablePointer<opj_image_t>, image: ImageDescription
+    ) throws(CodecError) {
         guard let comps = img.pointee.comps else { throw CodecError("JPEG 2000: no components") }
+        let count = image.samplesPerPixel, pixels = image.columns * image.rows
+        let bytes = image.bitsAllocated / 8
         let shift = 32 - image.bitsStored
         frame.withUnsafeBufferPointer { src in
             for c in 0..<count {
@@ -86,32 +132,32 @@ public struct JPEG2000Codec: PixelCodec {
                 }
             }
         }
-        var parameters = opj_cparameters_t()
+    }
+
+    /// One quality layer: lossless (reversible 5/3) for 4.90, irreversible 9/7 at `lossyRatio`
+    /// for 4.91; the component transform for RGB. In place: the parameters are a large C struct.
+    private func setEncoderParameters(_ parameters: inout opj_cparameters_t, image: ImageDescription) {
         opj_set_default_encoder_parameters(&parameters)
         parameters.tcp_numlayers = 1
         parameters.cp_disto_alloc = 1
         parameters.tcp_rates.0 = transferSyntax.isLossless ? 0 : lossyRatio
         parameters.irreversible = transferSyntax.isLossless ? 0 : 1
-        parameters.tcp_mct = count == 3 && image.photometric == "RGB" ? 1 : 0
+        parameters.tcp_mct = image.samplesPerPixel == 3 && image.photometric == "RGB" ? 1 : 0
         // Resolutions: at most 6, and the smallest level must keep at least one sample.
         var levels = 6
-        while levels > 1 && min(width, height) >> (levels - 1) < 1 { levels -= 1 }
+        while levels > 1 && min(image.columns, image.rows) >> (levels - 1) < 1 { levels -= 1 }
         parameters.numresolution = Int32(levels)
-        guard let codec = opj_create_compress(OPJ_CODEC_J2K) else {
-            throw CodecError("JPEG 2000: cannot create an encoder", code: .library)
-        }
-        defer { opj_destroy_codec(codec) }
+    }
+
+    /// Quiet: errors come back as a failed call.
+    private static func silence(_ codec: UnsafeMutablePointer<opj_codec_t?>) {
         opj_set_error_handler(codec, { _, _ in }, nil)
         opj_set_warning_handler(codec, { _, _ in }, nil)
         opj_set_info_handler(codec, { _, _ in }, nil)
-        guard opj_setup_encoder(codec, &parameters, img) != 0 else {
-            throw CodecError("JPEG 2000: cannot set up the encoder", code: .library)
-        }
-        let sink = Sink()
-        guard let stream = opj_stream_create(1 << 16, 0) else {
-            throw CodecError("JPEG 2000: cannot create a stream", code: .library)
-        }
-        defer { opj_stream_destroy(stream) }
+    }
+
+    /// Makes `stream` write into `sink`, which it keeps (retained) until it is destroyed.
+    private static func setWriteCallbacks(of stream: UnsafeMutablePointer<opj_stream_t?>, into sink: Sink) {
         opj_stream_set_user_data(stream, Unmanaged.passRetained(sink).toOpaque()) { p in
             if let p { Unmanaged<Sink>.fromOpaque(p).release() }
         }
@@ -144,14 +190,6 @@ public struct JPEG2000Codec: PixelCodec {
             s.position = Int(offset)
             return 1
         }
-        guard opj_start_compress(codec, img, stream) != 0, opj_encode(codec, stream) != 0,
-            opj_end_compress(codec, stream) != 0
-        else {
-            throw CodecError("JPEG 2000: encoding failed", code: .library)
-        }
-        var out = sink.bytes
-        if out.count % 2 == 1 { out.append(0) }  // fragments are even (PS3.5 A.4)
-        return out
     }
 
     /// The bytes OpenJPEG reads, and how far it has read (the stream's user data).
@@ -175,10 +213,7 @@ public struct JPEG2000Codec: PixelCodec {
             throw CodecError("JPEG 2000: cannot create a decoder", code: .library)
         }
         defer { opj_destroy_codec(codec) }
-        // Quiet: errors come back as a failed call.
-        opj_set_error_handler(codec, { _, _ in }, nil)
-        opj_set_warning_handler(codec, { _, _ in }, nil)
-        opj_set_info_handler(codec, { _, _ in }, nil)
+        Self.silence(codec)
         var parameters = opj_dparameters_t()
         opj_set_default_decoder_parameters(&parameters)
         guard opj_setup_decoder(codec, &parameters) != 0 else {
@@ -190,11 +225,28 @@ public struct JPEG2000Codec: PixelCodec {
             throw CodecError("JPEG 2000: cannot create a stream", code: .library)
         }
         defer { opj_stream_destroy(stream) }
+        Self.setReadCallbacks(of: stream, from: source)
+
+        var decoded: UnsafeMutablePointer<opj_image_t>?
+        guard opj_read_header(stream, codec, &decoded) != 0, let header = decoded else {
+            throw CodecError("JPEG 2000: malformed codestream header")
+        }
+        defer { opj_image_destroy(header) }
+        let (count, width, height) = try Self.checkHeader(header, image: image)
+        guard opj_decode(codec, stream, header) != 0, opj_end_decompress(codec, stream) != 0 else {
+            throw CodecError("JPEG 2000: decoding failed (corrupt codestream?)")
+        }
+        return try Self.frameBytes(
+            of: header, count: count, width: width, height: height, image: image, frameLength: frameLength)
+    }
+
+    /// Makes `stream` read `source`, which it keeps (retained) until it is destroyed.
+    private static func setReadCallbacks(of stream: UnsafeMutablePointer<opj_stream_t?>, from source: Source) {
         let context = Unmanaged.passRetained(source).toOpaque()
         opj_stream_set_user_data(stream, context) { p in
             if let p { Unmanaged<Source>.fromOpaque(p).release() }
         }
-        opj_stream_set_user_data_length(stream, UInt64(data.count))
+        opj_stream_set_user_data_length(stream, UInt64(source.bytes.count))
         opj_stream_set_read_function(stream) { buffer, count, user in
             // (OPJ_SIZE_T)-1 is the end of the stream: OpenJPEG takes any other value as bytes read.
             guard let buffer, let user else { return -1 }
@@ -223,12 +275,13 @@ public struct JPEG2000Codec: PixelCodec {
             s.position = Int(offset)
             return 1
         }
+    }
 
-        var decoded: UnsafeMutablePointer<opj_image_t>?
-        guard opj_read_header(stream, codec, &decoded) != 0, let header = decoded else {
-            throw CodecError("JPEG 2000: malformed codestream header")
-        }
-        defer { opj_image_destroy(header) }
+    /// The header against the data set before any decoding (size, component count, no
+    /// subsampling, precision within Bits Allocated); returns its component count and size.
+    private static func checkHeader(
+        _ header: UnsafeMutablePointer<opj_image_t>, image: ImageDescription
+    ) throws(CodecError) -> (count: Int, width: Int, height: Int) {
         let count = Int(header.pointee.numcomps)
         // In Int: the library's corners are not trusted to be ordered.
         let width = Int(header.pointee.x1) - Int(header.pointee.x0)
@@ -250,9 +303,14 @@ public struct JPEG2000Codec: PixelCodec {
                     code: .mismatch)
             }
         }
-        guard opj_decode(codec, stream, header) != 0, opj_end_decompress(codec, stream) != 0 else {
-            throw CodecError("JPEG 2000: decoding failed (corrupt codestream?)")
-        }
+        return (count, width, height)
+    }
+
+    /// The decoded image as the data set's frame (Bits Allocated, Planar Configuration).
+    private static func frameBytes(
+        of header: UnsafeMutablePointer<opj_image_t>, count: Int, width: Int, height: Int, image: ImageDescription,
+        frameLength: Int
+    ) throws(CodecError) -> [UInt8] {
         // Decoding may replace the component array: read it again, and its sizes with it.
         guard Int(header.pointee.numcomps) == count, let decodedComps = header.pointee.comps else {
             throw CodecError("JPEG 2000: the decoded image has \(header.pointee.numcomps) components", code: .mismatch)
