@@ -90,88 +90,41 @@ public struct JPEGLosslessCodec: PixelCodec {
 
     static func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
 
+    /// The frame header's precision, size and components (identifier, Huffman table).
+    private typealias Frame = (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)])
+
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
         var r = Reader(data: data)
         guard r.u8() == 0xFF, r.u8() == 0xD8 else { throw CodecError("JPEG lossless: no SOI marker") }
         var tables: [Int: Huffman] = [:]
         var restartInterval = 0
-        var frame: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)])?
+        var frame: Frame?
         while true {
             let marker = try r.marker()
             switch marker {
             case 0xC3:
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                let precision = try r.byte(), height = try r.u16(), width = try r.u16(), count = try r.byte()
-                var components: [(Int, Int)] = []
-                for _ in 0..<count {
-                    let id = try r.byte(), sampling = try r.byte()
-                    _ = try r.byte()
-                    guard sampling == 0x11 else {
-                        throw CodecError("JPEG lossless: subsampled components are not supported", code: .unsupported)
-                    }
-                    components.append((id, 0))
-                }
-                r.pos = end
-                frame = (precision, height, width, components)
+                frame = try readFrameHeader(&r)
             case 0xC0, 0xC1, 0xC2, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
                 throw CodecError(
                     "JPEG lossless: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not lossless process 14"
                 )
             case 0xC4:
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                while r.pos < end {
-                    let tc = try r.byte()
-                    var counts: [Int] = []
-                    for _ in 0..<16 { counts.append(try r.byte()) }
-                    let total = counts.reduce(0, +)
-                    guard total <= 256, r.pos + total <= data.count else {
-                        throw CodecError("JPEG lossless: bad Huffman table")
-                    }
-                    let values = Array(data[r.pos..<r.pos + total])
-                    r.pos += total
-                    tables[tc & 0x0F] = try Huffman(counts: counts, values: values)
-                }
+                try readHuffmanTables(&r, into: &tables)
             case 0xDD:
                 _ = try r.u16()
                 restartInterval = try r.u16()
             case 0xDA:
                 guard let f = frame else { throw CodecError("JPEG lossless: SOS before SOF") }
                 try check(f, image)
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                let ns = try r.byte()
-                guard ns == f.components.count else {
-                    throw CodecError(
-                        "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)",
-                        code: .unsupported)
-                }
-                var huff: [Huffman] = []
-                for _ in 0..<ns {
-                    _ = try r.byte()
-                    let t = (try r.byte()) >> 4
-                    guard let h = tables[t] else { throw CodecError("JPEG lossless: missing Huffman table \(t)") }
-                    huff.append(h)
-                }
-                let predictor = try r.byte()
-                _ = try r.byte()  // Se
-                let pt = (try r.byte()) & 0x0F
-                r.pos = end
-                guard (1...7).contains(predictor) else {
-                    throw CodecError("JPEG lossless: predictor \(predictor) (selection value must be 1 to 7)")
-                }
-                guard pt < f.precision else {
-                    throw CodecError("JPEG lossless: point transform \(pt) for precision \(f.precision)")
-                }
-                if f.components.count == 1, image.bitsAllocated == 16, pt == 0, restartInterval == 0 {
+                let scan = try readScanHeader(&r, frame: f, tables: tables)
+                if f.components.count == 1, image.bitsAllocated == 16, scan.pt == 0, restartInterval == 0 {
                     return try decodeGrey16(
                         data: data, start: r.pos, width: f.width, height: f.height, precision: f.precision,
-                        huffman: huff[0], predictor: predictor, image: image)
+                        huffman: scan.huffman[0], predictor: scan.predictor, image: image)
                 }
                 return try decodeScan(
-                    data: data, start: r.pos, frame: f, huffman: huff, predictor: predictor, pt: pt,
+                    data: data, start: r.pos, frame: f, huffman: scan.huffman, predictor: scan.predictor, pt: scan.pt,
                     restartInterval: restartInterval, image: image)
             case 0xD9:
                 throw CodecError("JPEG lossless: end of image before any scan")
@@ -186,9 +139,76 @@ public struct JPEGLosslessCodec: PixelCodec {
         }
     }
 
-    private func check(
-        _ f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]), _ image: ImageDescription
-    ) throws(CodecError) {
+    /// SOF3: every component must be full size (1x1 sampling).
+    private func readFrameHeader(_ r: inout Reader) throws(CodecError) -> Frame {
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        let precision = try r.byte(), height = try r.u16(), width = try r.u16(), count = try r.byte()
+        var components: [(Int, Int)] = []
+        for _ in 0..<count {
+            let id = try r.byte(), sampling = try r.byte()
+            _ = try r.byte()
+            guard sampling == 0x11 else {
+                throw CodecError("JPEG lossless: subsampled components are not supported", code: .unsupported)
+            }
+            components.append((id, 0))
+        }
+        r.pos = end
+        return (precision, height, width, components)
+    }
+
+    /// DHT: one or more tables, by their identifier (the class is not looked at).
+    private func readHuffmanTables(_ r: inout Reader, into tables: inout [Int: Huffman]) throws(CodecError) {
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        while r.pos < end {
+            let tc = try r.byte()
+            var counts: [Int] = []
+            for _ in 0..<16 { counts.append(try r.byte()) }
+            let total = counts.reduce(0, +)
+            guard total <= 256, r.pos + total <= r.data.count else {
+                throw CodecError("JPEG lossless: bad Huffman table")
+            }
+            let values = Array(r.data[r.pos..<r.pos + total])
+            r.pos += total
+            tables[tc & 0x0F] = try Huffman(counts: counts, values: values)
+        }
+    }
+
+    /// SOS: one interleaved scan of every component, with its tables, predictor (selection
+    /// value) and point transform.
+    private func readScanHeader(
+        _ r: inout Reader, frame f: Frame, tables: [Int: Huffman]
+    ) throws(CodecError) -> (huffman: [Huffman], predictor: Int, pt: Int) {
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        let ns = try r.byte()
+        guard ns == f.components.count else {
+            throw CodecError(
+                "JPEG lossless: scan has \(ns) of \(f.components.count) components (non-interleaved scans are not supported)",
+                code: .unsupported)
+        }
+        var huff: [Huffman] = []
+        for _ in 0..<ns {
+            _ = try r.byte()
+            let t = (try r.byte()) >> 4
+            guard let h = tables[t] else { throw CodecError("JPEG lossless: missing Huffman table \(t)") }
+            huff.append(h)
+        }
+        let predictor = try r.byte()
+        _ = try r.byte()  // Se
+        let pt = (try r.byte()) & 0x0F
+        r.pos = end
+        guard (1...7).contains(predictor) else {
+            throw CodecError("JPEG lossless: predictor \(predictor) (selection value must be 1 to 7)")
+        }
+        guard pt < f.precision else {
+            throw CodecError("JPEG lossless: point transform \(pt) for precision \(f.precision)")
+        }
+        return (huff, predictor, pt)
+    }
+
+    private func check(_ f: Frame, _ image: ImageDescription) throws(CodecError) {
         guard f.width == image.columns, f.height == image.rows, f.components.count == image.samplesPerPixel else {
             throw CodecError(
                 "JPEG lossless: the stream is \(f.width)x\(f.height)x\(f.components.count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
@@ -268,10 +288,11 @@ public struct JPEGLosslessCodec: PixelCodec {
         return out
     }
 
+    /// The general case (any component count, point transform and restart interval): the scan
+    /// is decoded into one Int per sample, then laid out as the frame.
     private func decodeScan(
-        data: [UInt8], start: Int,
-        frame f: (precision: Int, height: Int, width: Int, components: [(id: Int, table: Int)]),
-        huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int, image: ImageDescription
+        data: [UInt8], start: Int, frame f: Frame, huffman: [Huffman], predictor: Int, pt: Int, restartInterval: Int,
+        image: ImageDescription
     ) throws(CodecError) -> [UInt8] {
         let width = f.width, height = f.height, nc = f.components.count
         guard let frameLength = image.frameLength else {
@@ -326,10 +347,17 @@ public struct JPEGLosslessCodec: PixelCodec {
                 }
             }
         }
-        // Native little endian, with the point transform undone.
+        return try frameBytes(
+            samples, components: nc, pixels: width * height, pt: pt, frameLength: frameLength, image: image)
+    }
+
+    /// The decoded samples as the data set's frame: native little endian, with the point
+    /// transform undone.
+    private func frameBytes(
+        _ samples: [Int], components nc: Int, pixels: Int, pt: Int, frameLength: Int, image: ImageDescription
+    ) throws(CodecError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: frameLength)
         let bytes = image.bitsAllocated / 8
-        let pixels = width * height
         let planes = image.planarConfiguration == 1 && nc > 1
         // frameLength >= samples x bytes: the stream's size was checked against the data set.
         guard frameLength >= samples.count * bytes else {
