@@ -47,142 +47,55 @@ public struct JPEGDCTCodec: PixelCodec {
 
     // MARK: Decoding
 
+    /// The frame header (SOF0/SOF1) and the coefficient planes its scans fill.
+    private struct Frame {
+        var components: [Component] = []
+        var precision = 0, width = 0, height = 0, hmax = 1, vmax = 1, mcusX = 0, mcusY = 0
+    }
+
+    /// The tables in force: DQT, DHT and DRI segments may come before any scan or between scans.
+    private struct Tables {
+        var quant = [[Int32]](repeating: [], count: 4)
+        var dc: [Int: Huffman] = [:], ac: [Int: Huffman] = [:]
+        var restartInterval = 0
+    }
+
     public func decode(_ fragments: [ArraySlice<UInt8>], image: ImageDescription) throws(CodecError) -> [UInt8] {
-        let label = "JPEG"
         let data: [UInt8] = fragments.count == 1 ? Array(fragments[0]) : fragments.flatMap { $0 }
         guard let frameLength = image.frameLength else {
             throw CodecError("JPEG: image size overflows", code: .mismatch)
         }
-        var r = Reader(data: data, label: label)
+        var r = Reader(data: data, label: "JPEG")
         guard r.u8() == 0xFF, r.u8() == 0xD8 else { throw CodecError("JPEG: no SOI marker") }
-        var quant = [[Int32]](repeating: [], count: 4)
-        var dc: [Int: Huffman] = [:], ac: [Int: Huffman] = [:]
-        var restartInterval = 0
-        var components: [Component] = []
-        var precision = 0, width = 0, height = 0, hmax = 1, vmax = 1, mcusX = 0, mcusY = 0
+        var frame = Frame()
+        var tables = Tables()
         var scans = 0
         while true {
             let marker = try r.marker()
             switch marker {
             case 0xC0, 0xC1:
-                guard components.isEmpty else { throw CodecError("JPEG: more than one frame header") }
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                precision = try r.byte(); height = try r.u16(); width = try r.u16()
-                let count = try r.byte()
-                guard precision == 8 || precision == 12 else {
-                    throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)", code: .unsupported)
-                }
-                guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
-                    throw CodecError(
-                        "JPEG: the stream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
-                    )
-                }
-                guard precision <= image.bitsAllocated else {
-                    throw CodecError(
-                        "JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)",
-                        code: .mismatch)
-                }
-                for _ in 0..<count {
-                    let id = try r.byte(), sampling = try r.byte(), tq = try r.byte()
-                    let h = sampling >> 4, v = sampling & 15
-                    guard (1...4).contains(h), (1...4).contains(v), tq < 4 else {
-                        throw CodecError("JPEG: component \(id): sampling \(h)x\(v), table \(tq)")
-                    }
-                    components.append(Component(id: id, h: h, v: v, tq: tq))
-                }
-                r.pos = end
-                hmax = components.map(\.h).max() ?? 1
-                vmax = components.map(\.v).max() ?? 1
-                mcusX = (width + 8 * hmax - 1) / (8 * hmax)
-                mcusY = (height + 8 * vmax - 1) / (8 * vmax)
-                for i in components.indices {
-                    components[i].blocksPerLine = mcusX * components[i].h
-                    components[i].blocksPerColumn = mcusY * components[i].v
-                    components[i].plane = [Int32](
-                        repeating: 0, count: components[i].blocksPerLine * components[i].blocksPerColumn * 64)
-                }
+                guard frame.components.isEmpty else { throw CodecError("JPEG: more than one frame header") }
+                frame = try readFrameHeader(&r, image: image)
             case 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF:
                 throw CodecError(
                     "JPEG: SOF marker 0xFF\(String(marker, radix: 16, uppercase: true)) is not a sequential Huffman DCT process (baseline or extended)"
                 )
             case 0xDB:
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                while r.pos < end {
-                    let pq = try r.byte()
-                    guard pq & 15 < 4 else { throw CodecError("JPEG: quantization table id \(pq & 15)") }
-                    var table = [Int32](repeating: 0, count: 64)
-                    for k in 0..<64 { table[k] = Int32(pq >> 4 == 0 ? try r.byte() : try r.u16()) }
-                    quant[pq & 15] = table
-                }
-                r.pos = end
+                try readQuantizationTables(&r, into: &tables.quant)
             case 0xC4:
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                while r.pos < end {
-                    let tc = try r.byte()
-                    var counts: [Int] = []
-                    for _ in 0..<16 { counts.append(try r.byte()) }
-                    let total = counts.reduce(0, +)
-                    guard total <= 256, r.pos + total <= data.count else { throw CodecError("JPEG: bad Huffman table") }
-                    let table = try Huffman(counts: counts, values: Array(data[r.pos..<r.pos + total]), label: label)
-                    r.pos += total
-                    if tc >> 4 == 0 { dc[tc & 15] = table } else { ac[tc & 15] = table }
-                }
+                try readHuffmanTables(&r, into: &tables)
             case 0xDD:
                 _ = try r.u16()
-                restartInterval = try r.u16()
+                tables.restartInterval = try r.u16()
             case 0xDA:
-                guard !components.isEmpty else { throw CodecError("JPEG: SOS before SOF") }
-                let length = try r.u16() - 2
-                let end = r.pos + length
-                let ns = try r.byte()
-                guard (1...4).contains(ns), ns <= components.count else {
-                    throw CodecError("JPEG: scan header at \(r.pos - 5) has \(ns) components")
-                }
-                var scan: [Int] = []
-                for _ in 0..<ns {
-                    let id = try r.byte(), tables = try r.byte()
-                    guard let c = components.firstIndex(where: { $0.id == id }), !scan.contains(c) else {
-                        throw CodecError("JPEG: scan names unknown or repeated component \(id)")
-                    }
-                    components[c].dcTable = tables >> 4
-                    components[c].acTable = tables & 15
-                    scan.append(c)
-                }
-                let ss = try r.byte(), se = try r.byte(), _ = try r.byte()
-                guard ss == 0, se == 63 else {
-                    throw CodecError("JPEG: spectral selection \(ss)-\(se) (not sequential)")
-                }
-                r.pos = end
-                for c in scan {
-                    guard quant[components[c].tq].count == 64 else {
-                        throw CodecError("JPEG: missing quantization table \(components[c].tq)")
-                    }
-                    guard dc[components[c].dcTable] != nil, ac[components[c].acTable] != nil else {
-                        throw CodecError("JPEG: missing Huffman table for component \(components[c].id)")
-                    }
-                }
-                let start = r.pos
-                var p = try data.withUnsafeBufferPointer { (buffer) throws(CodecError) -> Int in
-                    var bits = BitReader(data: buffer, pos: start, label: label)
-                    try decodeScan(
-                        &bits, scan: scan, components: &components, quant: quant, dc: dc, ac: ac,
-                        restartInterval: restartInterval,
-                        mcusX: mcusX, mcusY: mcusY, width: width, height: height, hmax: hmax, vmax: vmax)
-                    return bits.pos
-                }
+                let scan = try readScanHeader(&r, components: &frame.components, tables: tables)
+                try readScanData(scan, &r, frame: &frame, tables: tables)
                 scans += 1
-                // Continue after the entropy-coded data: the next marker that is not RSTn.
-                while p + 1 < data.count, !(data[p] == 0xFF && data[p + 1] != 0 && !(0xD0...0xD7).contains(data[p + 1]))
-                { p += 1 }
-                r.pos = p + 1 < data.count ? p : data.count
             case 0xD9:
                 guard scans > 0 else { throw CodecError("JPEG: end of image before any scan") }
                 return output(
-                    components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax,
-                    image: image, frameLength: frameLength)
+                    frame.components, precision: frame.precision, width: frame.width, height: frame.height,
+                    hmax: frame.hmax, vmax: frame.vmax, image: image, frameLength: frameLength)
             default:
                 let length = try r.u16()
                 guard length >= 2, r.pos + length - 2 <= data.count else {
@@ -194,10 +107,142 @@ public struct JPEGDCTCodec: PixelCodec {
                 guard scans > 0 else { throw CodecError("JPEG: stream ends before any scan") }
                 // A missing EOI after complete scans is tolerated, as libjpeg does (with a warning).
                 return output(
-                    components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax,
-                    image: image, frameLength: frameLength)
+                    frame.components, precision: frame.precision, width: frame.width, height: frame.height,
+                    hmax: frame.hmax, vmax: frame.vmax, image: image, frameLength: frameLength)
             }
         }
+    }
+
+    /// SOF0/SOF1: precision, size and components, checked against the data set, and the
+    /// coefficient planes, allocated in whole MCUs.
+    private func readFrameHeader(_ r: inout Reader, image: ImageDescription) throws(CodecError) -> Frame {
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        let precision = try r.byte(), height = try r.u16(), width = try r.u16()
+        let count = try r.byte()
+        guard precision == 8 || precision == 12 else {
+            throw CodecError("JPEG: precision \(precision) (8 or 12 for the DCT processes)", code: .unsupported)
+        }
+        guard width == image.columns, height == image.rows, count == image.samplesPerPixel else {
+            throw CodecError(
+                "JPEG: the stream is \(width)x\(height)x\(count), the data set says \(image.columns)x\(image.rows)x\(image.samplesPerPixel)"
+            )
+        }
+        guard precision <= image.bitsAllocated else {
+            throw CodecError(
+                "JPEG: precision \(precision) does not fit Bits Allocated \(image.bitsAllocated)",
+                code: .mismatch)
+        }
+        var components: [Component] = []
+        for _ in 0..<count {
+            let id = try r.byte(), sampling = try r.byte(), tq = try r.byte()
+            let h = sampling >> 4, v = sampling & 15
+            guard (1...4).contains(h), (1...4).contains(v), tq < 4 else {
+                throw CodecError("JPEG: component \(id): sampling \(h)x\(v), table \(tq)")
+            }
+            components.append(Component(id: id, h: h, v: v, tq: tq))
+        }
+        r.pos = end
+        let hmax = components.map(\.h).max() ?? 1
+        let vmax = components.map(\.v).max() ?? 1
+        let mcusX = (width + 8 * hmax - 1) / (8 * hmax)
+        let mcusY = (height + 8 * vmax - 1) / (8 * vmax)
+        for i in components.indices {
+            components[i].blocksPerLine = mcusX * components[i].h
+            components[i].blocksPerColumn = mcusY * components[i].v
+            components[i].plane = [Int32](
+                repeating: 0, count: components[i].blocksPerLine * components[i].blocksPerColumn * 64)
+        }
+        return Frame(
+            components: components, precision: precision, width: width, height: height, hmax: hmax, vmax: vmax,
+            mcusX: mcusX, mcusY: mcusY)
+    }
+
+    /// DQT: 8- or 16-bit tables, in zigzag order.
+    private func readQuantizationTables(_ r: inout Reader, into quant: inout [[Int32]]) throws(CodecError) {
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        while r.pos < end {
+            let pq = try r.byte()
+            guard pq & 15 < 4 else { throw CodecError("JPEG: quantization table id \(pq & 15)") }
+            var table = [Int32](repeating: 0, count: 64)
+            for k in 0..<64 { table[k] = Int32(pq >> 4 == 0 ? try r.byte() : try r.u16()) }
+            quant[pq & 15] = table
+        }
+        r.pos = end
+    }
+
+    /// DHT: DC (class 0) and AC (class 1) tables.
+    private func readHuffmanTables(_ r: inout Reader, into tables: inout Tables) throws(CodecError) {
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        while r.pos < end {
+            let tc = try r.byte()
+            var counts: [Int] = []
+            for _ in 0..<16 { counts.append(try r.byte()) }
+            let total = counts.reduce(0, +)
+            guard total <= 256, r.pos + total <= r.data.count else { throw CodecError("JPEG: bad Huffman table") }
+            let table = try Huffman(counts: counts, values: Array(r.data[r.pos..<r.pos + total]), label: r.label)
+            r.pos += total
+            if tc >> 4 == 0 { tables.dc[tc & 15] = table } else { tables.ac[tc & 15] = table }
+        }
+    }
+
+    /// SOS: the scan's components (indices into `components`, whose DC and AC table choices it
+    /// sets). Sequential scans only; every table the scan uses must be defined by now.
+    private func readScanHeader(
+        _ r: inout Reader, components: inout [Component], tables: Tables
+    ) throws(CodecError) -> [Int] {
+        guard !components.isEmpty else { throw CodecError("JPEG: SOS before SOF") }
+        let length = try r.u16() - 2
+        let end = r.pos + length
+        let ns = try r.byte()
+        guard (1...4).contains(ns), ns <= components.count else {
+            throw CodecError("JPEG: scan header at \(r.pos - 5) has \(ns) components")
+        }
+        var scan: [Int] = []
+        for _ in 0..<ns {
+            let id = try r.byte(), selectors = try r.byte()  // Td, Ta
+            guard let c = components.firstIndex(where: { $0.id == id }), !scan.contains(c) else {
+                throw CodecError("JPEG: scan names unknown or repeated component \(id)")
+            }
+            components[c].dcTable = selectors >> 4
+            components[c].acTable = selectors & 15
+            scan.append(c)
+        }
+        let ss = try r.byte(), se = try r.byte(), _ = try r.byte()
+        guard ss == 0, se == 63 else {
+            throw CodecError("JPEG: spectral selection \(ss)-\(se) (not sequential)")
+        }
+        r.pos = end
+        for c in scan {
+            guard tables.quant[components[c].tq].count == 64 else {
+                throw CodecError("JPEG: missing quantization table \(components[c].tq)")
+            }
+            guard tables.dc[components[c].dcTable] != nil, tables.ac[components[c].acTable] != nil else {
+                throw CodecError("JPEG: missing Huffman table for component \(components[c].id)")
+            }
+        }
+        return scan
+    }
+
+    /// The scan's entropy-coded data, into the frame's planes.
+    private func readScanData(_ scan: [Int], _ r: inout Reader, frame: inout Frame, tables: Tables) throws(CodecError) {
+        let data = r.data, start = r.pos, label = r.label
+        var p = try data.withUnsafeBufferPointer { (buffer) throws(CodecError) -> Int in
+            var bits = BitReader(data: buffer, pos: start, label: label)
+            try decodeScan(
+                &bits, scan: scan, components: &frame.components, quant: tables.quant, dc: tables.dc, ac: tables.ac,
+                restartInterval: tables.restartInterval,
+                mcusX: frame.mcusX, mcusY: frame.mcusY, width: frame.width, height: frame.height, hmax: frame.hmax,
+                vmax: frame.vmax)
+            return bits.pos
+        }
+        // Continue after the entropy-coded data: the next marker that is not RSTn.
+        while p + 1 < data.count, !(data[p] == 0xFF && data[p + 1] != 0 && !(0xD0...0xD7).contains(data[p + 1])) {
+            p += 1
+        }
+        r.pos = p + 1 < data.count ? p : data.count
     }
 
     private func decodeScan(
@@ -371,6 +416,36 @@ public struct JPEGDCTCodec: PixelCodec {
     ]
 
     public func encode(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) -> [UInt8] {
+        try checkEncodable(frame, image: image)
+        let nc = image.samplesPerPixel
+        let q = max(1, min(100, quality))
+        let scale = q < 50 ? 5000 / q : 200 - 2 * q
+        let tables = [Self.luminance, Self.chrominance].map { $0.map { max(1, min(255, ($0 * scale + 50) / 100)) } }
+        let planes = Self.levelShiftedPlanes(frame, image: image)
+        let blocks = Self.quantizedBlocks(planes, width: image.columns, height: image.rows, tables: tables)
+        // Symbols, to build optimal tables (class 0/1, table 0 for luminance, 1 for chrominance).
+        var dcFreq = [[Int]](repeating: [Int](repeating: 0, count: 17), count: 2)
+        var acFreq = [[Int]](repeating: [Int](repeating: 0, count: 256), count: 2)
+        Self.walk(blocks) { t, isDC, symbol, _, _ in
+            if isDC { dcFreq[t][symbol] += 1 } else { acFreq[t][symbol] += 1 }
+        }
+        let dcTables = (0..<min(nc, 2)).map { HuffmanBuilder.optimal(dcFreq[$0]) }
+        let acTables = (0..<min(nc, 2)).map { HuffmanBuilder.optimal(acFreq[$0]) }
+        var out = headers(image, quantization: tables, dc: dcTables, ac: acTables)
+        var writer = BitWriter()
+        Self.walk(blocks) { t, isDC, symbol, extra, size in
+            let table = isDC ? dcTables[t] : acTables[t]
+            writer.write(table.codes[symbol], length: table.lengths[symbol])
+            if size > 0 { writer.write((extra > 0 ? extra : extra - 1) & ((1 << size) - 1), length: size) }
+        }
+        out += writer.finish()
+        out += [0xFF, 0xD9]
+        return out
+    }
+
+    /// What this encoder writes: baseline or extended, 8-bit unsigned, 1 or 3 samples per pixel,
+    /// at most 65535 a side (the frame header's fields), a whole frame.
+    private func checkEncodable(_ frame: ArraySlice<UInt8>, image: ImageDescription) throws(CodecError) {
         guard canEncode else {
             throw CodecError(
                 "JPEG: encoding \(transferSyntax.name) is not supported (8-bit baseline and extended only)",
@@ -388,11 +463,11 @@ public struct JPEGDCTCodec: PixelCodec {
         guard let frameLength = image.frameLength, frame.count >= frameLength else {
             throw CodecError("JPEG: frame shorter than the image", code: .mismatch)
         }
-        let nc = image.samplesPerPixel, width = image.columns, height = image.rows, pixels = width * height
-        let q = max(1, min(100, quality))
-        let scale = q < 50 ? 5000 / q : 200 - 2 * q
-        let tables = [Self.luminance, Self.chrominance].map { $0.map { max(1, min(255, ($0 * scale + 50) / 100)) } }
-        // Component samples, level-shifted; colour goes to YCbCr (JFIF).
+    }
+
+    /// Component samples, level-shifted; colour goes to YCbCr (JFIF).
+    private static func levelShiftedPlanes(_ frame: ArraySlice<UInt8>, image: ImageDescription) -> [[Double]] {
+        let nc = image.samplesPerPixel, pixels = image.columns * image.rows
         var planes = [[Double]](repeating: [Double](repeating: 0, count: pixels), count: nc)
         let base = frame.startIndex
         for p in 0..<pixels {
@@ -408,7 +483,13 @@ public struct JPEGDCTCodec: PixelCodec {
                 for c in 0..<nc { planes[c][p] = s(c) - 128 }
             }
         }
-        // Quantized blocks (zigzag order), every component 1x1 sampled.
+        return planes
+    }
+
+    /// Each component's quantized blocks in raster order, their coefficients in zigzag order;
+    /// every component 1x1 sampled, with the luminance table for the first, chrominance for the others.
+    private static func quantizedBlocks(_ planes: [[Double]], width: Int, height: Int, tables: [[Int]]) -> [[[Int]]] {
+        let nc = planes.count
         let bx = (width + 7) / 8, by = (height + 7) / 8
         var blocks = [[[Int]]](repeating: [], count: nc)
         for c in 0..<nc {
@@ -428,33 +509,45 @@ public struct JPEGDCTCodec: PixelCodec {
                 }
             }
         }
-        // Symbols, to build optimal tables (class 0/1, table 0 for luminance, 1 for chrominance).
-        var dcFreq = [[Int]](repeating: [Int](repeating: 0, count: 17), count: 2)
-        var acFreq = [[Int]](repeating: [Int](repeating: 0, count: 256), count: 2)
-        func walk(_ emit: (_ t: Int, _ isDC: Bool, _ symbol: Int, _ extra: Int, _ size: Int) -> Void) {
-            var predictors = [Int](repeating: 0, count: nc)
-            for b in 0..<(bx * by) {
-                for c in 0..<nc {
-                    let t = min(c, 1), z = blocks[c][b]
-                    let diff = z[0] - predictors[c]
-                    predictors[c] = z[0]
-                    let s = JPEGLosslessCodec.category(diff)
-                    emit(t, true, s, diff, s)
-                    var run = 0
-                    for k in 1..<64 {
-                        if z[k] == 0 { run += 1; continue }
-                        while run > 15 { emit(t, false, 0xF0, 0, 0); run -= 16 }
-                        let size = JPEGLosslessCodec.category(z[k])
-                        emit(t, false, run << 4 | size, z[k], size)
-                        run = 0
-                    }
-                    if run > 0 { emit(t, false, 0x00, 0, 0) }
+        return blocks
+    }
+
+    /// Each Huffman symbol of the scan, in stream order (one block of each component per MCU):
+    /// `emit` gets its table (0 luminance, 1 chrominance), class, symbol, and the extra bits'
+    /// value and count.
+    private static func walk(
+        _ blocks: [[[Int]]], _ emit: (_ t: Int, _ isDC: Bool, _ symbol: Int, _ extra: Int, _ size: Int) -> Void
+    ) {
+        let nc = blocks.count
+        var predictors = [Int](repeating: 0, count: nc)
+        for b in 0..<blocks[0].count {  // every component has the same blocks (1x1 sampling)
+            for c in 0..<nc {
+                let t = min(c, 1), z = blocks[c][b]
+                let diff = z[0] - predictors[c]
+                predictors[c] = z[0]
+                let s = JPEGLosslessCodec.category(diff)
+                emit(t, true, s, diff, s)
+                var run = 0
+                for k in 1..<64 {
+                    if z[k] == 0 { run += 1; continue }
+                    while run > 15 { emit(t, false, 0xF0, 0, 0); run -= 16 }
+                    let size = JPEGLosslessCodec.category(z[k])
+                    emit(t, false, run << 4 | size, z[k], size)
+                    run = 0
                 }
+                if run > 0 { emit(t, false, 0x00, 0, 0) }
             }
         }
-        walk { t, isDC, symbol, _, _ in if isDC { dcFreq[t][symbol] += 1 } else { acFreq[t][symbol] += 1 } }
-        let dcTables = (0..<min(nc, 2)).map { HuffmanBuilder.optimal(dcFreq[$0]) }
-        let acTables = (0..<min(nc, 2)).map { HuffmanBuilder.optimal(acFreq[$0]) }
+    }
+
+    /// A Huffman table as HuffmanBuilder makes it.
+    private typealias HuffmanCode = (counts: [Int], values: [Int], codes: [Int], lengths: [Int])
+
+    /// SOI, DQT, SOF0 (4.50) or SOF1 (4.51), DHT and SOS: the stream up to its entropy-coded data.
+    private func headers(
+        _ image: ImageDescription, quantization tables: [[Int]], dc dcTables: [HuffmanCode], ac acTables: [HuffmanCode]
+    ) -> [UInt8] {
+        let nc = image.samplesPerPixel, width = image.columns, height = image.rows
         var out: [UInt8] = [0xFF, 0xD8]
         for t in 0..<min(nc, 2) {
             out += [0xFF, 0xDB] + JPEGLosslessCodec.u16(67) + [UInt8(t)] + tables[t].map(UInt8.init)
@@ -473,14 +566,6 @@ public struct JPEGDCTCodec: PixelCodec {
         out += [0xFF, 0xDA] + JPEGLosslessCodec.u16(6 + 2 * nc) + [UInt8(nc)]
         for c in 0..<nc { out += [UInt8(c + 1), UInt8(min(c, 1) << 4 | min(c, 1))] }
         out += [0x00, 0x3F, 0x00]
-        var writer = BitWriter()
-        walk { t, isDC, symbol, extra, size in
-            let table = isDC ? dcTables[t] : acTables[t]
-            writer.write(table.codes[symbol], length: table.lengths[symbol])
-            if size > 0 { writer.write((extra > 0 ? extra : extra - 1) & ((1 << size) - 1), length: size) }
-        }
-        out += writer.finish()
-        out += [0xFF, 0xD9]
         return out
     }
 
