@@ -161,7 +161,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryMigrationTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryMigration", "FerryCodecs", "TestSupport"],
+            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryMigration", "FerryCodecs", "TestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Snapshots"]
         ),
         .testTarget(

@@ -35,7 +35,9 @@ import Testing
         #expect(setAside.map(\.file).sorted() == [0, 1, 2, 3, 4], "the five in flight, each set aside")
         #expect(setAside.allSatisfy { $0.outcome.error?.code == .association && $0.outcome.status == nil })
         #expect(
-            sender.recorded.filter { $0.disposition == .stored(warning: false) }.map(\.file).sorted() == [5, 6, 7, 8, 9],
+            sender.recorded.filter { $0.disposition == .stored(warning: false) }.map(\.file).sorted() == [
+                5, 6, 7, 8, 9,
+            ],
             "the rest stored on a new association")
         // Every file marked `sending` before its request; the one marked ahead when the
         // association died was unmarked, then marked again on the next.

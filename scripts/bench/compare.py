@@ -5,7 +5,7 @@ with this checkout's release build and with `--baseline PATH` (a `ferry` binary 
 another commit, e.g. in a `git worktree`). Prints the median wall times and the ratio
 new/baseline per benchmark (an architecture change must stay within 1.05).
 
-Usage: scripts/bench/compare.py --baseline /path/to/old/.build/release/ferry [--runs 5] [--only WORD,...]
+Usage: scripts/bench/compare.py --baseline /path/to/old/.build/release/ferry [--new PATH] [--runs 5] [--only WORD,...]
 """
 import argparse
 import os
@@ -17,11 +17,12 @@ import measure
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--baseline", required=True, help="ferry binary of the commit to compare with")
+ap.add_argument("--new", help="ferry binary of this checkout (default: build it with swift build -c release)")
 ap.add_argument("--runs", type=int, default=5)
 ap.add_argument("--only", help="comma-separated words; run the benchmarks whose name contains one")
 a = ap.parse_args()
 
-binaries = {"new": measure.build_release(), "baseline": os.path.abspath(a.baseline)}
+binaries = {"new": os.path.abspath(a.new) if a.new else measure.build_release(), "baseline": os.path.abspath(a.baseline)}
 env = measure.network_env()
 work = tempfile.mkdtemp(prefix="ferry-bench-compare-", dir=os.path.join(measure.ROOT, ".build"))
 ct_dir, ct_files, ct_mb = measure.ready_corpus("ct-series")

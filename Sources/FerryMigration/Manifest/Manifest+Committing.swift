@@ -11,14 +11,20 @@ public struct CommitmentCandidate: Sendable {
     public var earlierTransaction: String?
 }
 
+/// Where a storage commitment request stands.
+public enum TransactionState: String, Codable, Sendable, DatabaseValueConvertible {
+    case requested, answered, refused, unanswered
+    /// Never answered, and asked again in a new transaction.
+    case superseded
+}
+
 /// One storage commitment request of a run, and what came of it.
 public struct CommitmentTransaction: Codable, Sendable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "commitment_transaction"
     public var uid: String
     public var requestedAt: Double
     public var instances: Int
-    /// requested, answered, refused, unanswered, superseded (asked again in a new one).
-    public var state: String
+    public var state: TransactionState
     public var answeredAt: Double?
     public var committed = 0
     public var failed = 0
@@ -71,13 +77,15 @@ extension Manifest {
             for tx in earlier {
                 try db.execute(
                     sql:
-                        "UPDATE commitment_transaction SET state = 'superseded' WHERE uid = ? AND state IN ('requested', 'unanswered')",
-                    arguments: [tx])
+                        "UPDATE commitment_transaction SET state = ? WHERE uid = ? AND state IN (?, ?)",
+                    arguments: [
+                        TransactionState.superseded, tx, TransactionState.requested, TransactionState.unanswered,
+                    ])
             }
             let stamp = now()
             for r in requests {
                 try CommitmentTransaction(
-                    uid: r.uid, requestedAt: stamp, instances: r.ids.count, state: "requested"
+                    uid: r.uid, requestedAt: stamp, instances: r.ids.count, state: .requested
                 ).insert(db)
                 for id in r.ids {
                     try db.execute(
@@ -122,11 +130,11 @@ extension Manifest {
                 let unnamed = ids.count - committed - failed
                 try db.execute(
                     sql: """
-                        UPDATE commitment_transaction SET state = 'answered', answered_at = ?, committed = ?, failed = ?, detail = ?
+                        UPDATE commitment_transaction SET state = ?, answered_at = ?, committed = ?, failed = ?, detail = ?
                         WHERE uid = ?
                         """,
                     arguments: [
-                        stamp, committed, failed,
+                        TransactionState.answered, stamp, committed, failed,
                         unnamed > 0 ? "\(unnamed) instances not in the report (asked again next run)" : nil, tx,
                     ])
             case .refused(let status, let comment):
@@ -136,11 +144,15 @@ extension Manifest {
                     arguments: [tx, CommitmentState.requested])
                 try db.execute(
                     sql:
-                        "UPDATE commitment_transaction SET state = 'refused', answered_at = ?, detail = ? WHERE uid = ?",
-                    arguments: [stamp, "N-ACTION refused: \(status)\(comment.map { " (\($0))" } ?? "")", tx])
+                        "UPDATE commitment_transaction SET state = ?, answered_at = ?, detail = ? WHERE uid = ?",
+                    arguments: [
+                        TransactionState.refused, stamp,
+                        "N-ACTION refused: \(status)\(comment.map { " (\($0))" } ?? "")", tx,
+                    ])
             case .noReport:
                 try db.execute(
-                    sql: "UPDATE commitment_transaction SET state = 'unanswered' WHERE uid = ?", arguments: [tx])
+                    sql: "UPDATE commitment_transaction SET state = ? WHERE uid = ?",
+                    arguments: [TransactionState.unanswered, tx])
             }
         }
     }

@@ -55,54 +55,47 @@ extension Manifest {
                     case .first: return rows.min { $0.path < $1.path }
                     }
                 }()
+            // Under `none` every copy not sent is a conflict, each counted once.
             for var r in rows where r.id != keep?.id && r.state != .conflict {
                 r.state = .conflict
                 r.error =
                     keep.map { "same SOP Instance UID as \($0.path) (conflicts: \(rule.rawValue))" }
                     ?? "SOP Instance UID held by \(rows.count) files (conflicts: none)"
+                r.reasonKind = .conflict
                 r.updatedAt = now()
                 try r.update(db)
-                marked += 1
-            }
-            if rule == .none,
-                var k = rows.first(where: { $0.state != .conflict && $0.state != .done && $0.state != .doneWarning })
-            {
-                k.state = .conflict
-                k.error = "SOP Instance UID held by \(rows.count) files (conflicts: none)"
-                try k.update(db)
                 marked += 1
             }
         }
         return marked
     }
 
-    /// Marks `skipped`, with `reason`, the planned files whose study `keep` refuses.
-    public func skipPlanned(reason: String, keep: (String?) -> Bool) throws {
+    /// Marks `skipped`, with `reason` of `kind`, the planned files whose study `keep` refuses.
+    public func skipPlanned(reason: String, kind: ReasonKind, keep: (String?) -> Bool) throws {
         try db.write { db in
             let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
                 .fetchAll(db)
             for var r in planned where !keep(r.studyInstanceUID) {
                 r.state = .skipped
                 r.error = reason
+                r.reasonKind = kind
                 try r.update(db)
             }
         }
     }
 
-    /// Plans again the files skipped for a reason beginning with `reasonPrefix`.
-    public func unskip(reasonPrefix: String) throws {
-        try db.write { db in try Self.replan(db, from: .skipped, reasonPrefix: reasonPrefix) }
+    /// Plans again the files skipped for a reason of `kind`.
+    public func unskip(kind: ReasonKind) throws {
+        try db.write { db in try Self.replan(db, from: .skipped, kind: kind) }
     }
 
-    /// Files in `state` for a reason beginning with `reasonPrefix` are planned again, reason
-    /// cleared (a shard's skips, a stored probe's failures).
-    static func replan(_ db: Database, from state: InstanceState, reasonPrefix: String) throws {
-        try InstanceRecord.filter(
-            InstanceRecord.CodingKeys.state == state && InstanceRecord.CodingKeys.error.like("\(reasonPrefix)%")
-        )
-        .updateAll(
-            db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
-            InstanceRecord.CodingKeys.error.set(to: nil))
+    /// Files in `state` for a reason of `kind` are planned again, reason cleared (a shard's
+    /// skips, a stored probe's failures).
+    static func replan(_ db: Database, from state: InstanceState, kind: ReasonKind) throws {
+        let k = InstanceRecord.CodingKeys.self
+        try InstanceRecord.filter(k.state == state && k.reasonKind == kind)
+            .updateAll(
+                db, k.state.set(to: InstanceState.planned), k.error.set(to: nil), k.reasonKind.set(to: nil))
     }
 
     /// The answers of a new probe replace the stored ones.

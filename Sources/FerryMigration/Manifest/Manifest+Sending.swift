@@ -16,15 +16,18 @@ extension Manifest {
                 sql: """
                     UPDATE instance SET decoding = 0,
                         state = CASE WHEN decode_attempts >= ? THEN ? ELSE state END,
-                        error = CASE WHEN decode_attempts >= ? THEN 'the process ended while decoding this file (' || decode_attempts || ' runs)' ELSE error END
+                        error = CASE WHEN decode_attempts >= ? THEN 'the process ended while decoding this file (' || decode_attempts || ' runs)' ELSE error END,
+                        reason_kind = CASE WHEN decode_attempts >= ? THEN ? ELSE reason_kind END
                     WHERE decoding
-                    """, arguments: [maxAttempts, InstanceState.failed, maxAttempts])
+                    """,
+                arguments: [maxAttempts, InstanceState.failed, maxAttempts, maxAttempts, ReasonKind.decoderCrash])
             try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.sending)
                 .updateAll(
                     db, InstanceRecord.CodingKeys.state.set(to: InstanceState.planned),
                     InstanceRecord.CodingKeys.error.set(to: "resent: the previous run ended during its store"),
+                    InstanceRecord.CodingKeys.reasonKind.set(to: ReasonKind.interrupted),
                     InstanceRecord.CodingKeys.resendCheck.set(to: checkBeforeResend ? ResendCheck.pending : nil))
-            try Self.replan(db, from: .failed, reasonPrefix: Self.probeFailurePrefix)
+            try Self.replan(db, from: .failed, kind: .probe)
             return run
         }
     }
@@ -38,9 +41,6 @@ extension Manifest {
         }
     }
 
-    /// How the reason of a file failed by a stored probe begins.
-    static let probeFailurePrefix = "probe of "
-
     /// Fails the planned files for which `reason` gives a reason, before any association.
     public func failPlanned(destination: String, reason: @Sendable (InstanceRecord) -> String?) async throws {
         try await db.write { db in
@@ -49,7 +49,8 @@ extension Manifest {
             for var r in planned {
                 guard let why = reason(r) else { continue }
                 r.state = .failed
-                r.error = "\(Self.probeFailurePrefix)\(destination): cannot be sent: \(why)"
+                r.error = "probe of \(destination): cannot be sent: \(why)"
+                r.reasonKind = .probe
                 r.updatedAt = now()
                 try r.update(db)
             }
@@ -120,13 +121,14 @@ extension Manifest {
                 case .outcome(let id, let outcome, let state, let checkFirst):
                     try db.cachedStatement(
                         sql: """
-                            UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, sent_transfer_syntax_uid = ?,
+                            UPDATE instance SET state = ?, status_code = ?, status_name = ?, error = ?, reason_kind = ?, sent_transfer_syntax_uid = ?,
                             bytes_sent = ?, sent_sop_instance_uid = CASE WHEN sop_instance_uid = ? THEN NULL ELSE ? END, updated_at = ?,
                             decoding = 0, decode_attempts = 0, resend_check = CASE WHEN ? THEN ? ELSE resend_check END WHERE id = ?
                             """
                     ).execute(arguments: [
                         state, outcome.status.map { Int($0.code) }, outcome.status?.name,
-                        outcome.errorComment ?? outcome.error?.description, outcome.sentAs?.uid, outcome.bytes,
+                        outcome.errorComment ?? outcome.error?.description, ReasonKind(outcome), outcome.sentAs?.uid,
+                        outcome.bytes,
                         outcome.sopInstanceUID, outcome.sopInstanceUID, now(), checkFirst, ResendCheck.pending, id,
                     ])
                 case .unmark(let id):
@@ -146,16 +148,6 @@ extension Manifest {
             return attempts
         }
     }
-}
-
-/// What the C-FIND before a resend (`transfer.check_before_resend`) is at for a file.
-public enum ResendCheck {
-    /// Its last store had an unknown outcome: the destination is asked before it is sent again.
-    public static let pending = "pending"
-    /// The destination holds the instance: recorded as stored, not sent again.
-    public static let found = "found"
-    /// The destination does not hold it: sent again.
-    public static let absent = "absent"
 }
 
 extension Manifest {
@@ -183,7 +175,8 @@ extension Manifest {
                     try db.execute(
                         sql: """
                             UPDATE instance SET state = ?, resend_check = ?, status_code = NULL,
-                                status_name = 'found at the destination by C-FIND before a resend', error = NULL, updated_at = ?
+                                status_name = 'found at the destination by C-FIND before a resend', error = NULL, reason_kind = NULL,
+                                updated_at = ?
                             WHERE id = ?
                             """, arguments: [InstanceState.done, ResendCheck.found, stamp, r.id])
                 } else {

@@ -1,5 +1,22 @@
 import GRDB
 
+/// How a `ferry verify` ended.
+public enum VerifyOutcome: String, Codable, Sendable, DatabaseValueConvertible {
+    /// Every instance sent was found, and nothing else differs.
+    case verified
+    case differences
+}
+
+/// What a verification found beyond per-instance results.
+public enum FindingKind: String, Codable, Sendable, DatabaseValueConvertible {
+    /// An instance the destination holds that this job did not send.
+    case unexpected
+    /// A study or series whose count of instances differs.
+    case count
+    /// A series whose list the destination capped.
+    case capped
+}
+
 /// One `ferry verify` against the destination.
 public struct VerifyRunRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "verify_run"
@@ -11,7 +28,7 @@ public struct VerifyRunRecord: Codable, Sendable, FetchableRecord, MutablePersis
     public var verified = 0
     public var missing = 0
     public var queries = 0
-    public var outcome: String?
+    public var outcome: VerifyOutcome?
 
     enum CodingKeys: String, CodingKey {
         case id, startedAt = "started_at", endedAt = "ended_at", destination, sent, verified, missing, queries, outcome
@@ -27,7 +44,7 @@ public struct VerifyFinding: Codable, Sendable, FetchableRecord, MutablePersista
     public static let databaseTableName = "verify_finding"
     public var id: Int64?
     public var run: Int64
-    public var kind: String
+    public var kind: FindingKind
     public var studyInstanceUID: String?
     public var seriesInstanceUID: String?
     public var sopInstanceUID: String?
@@ -39,7 +56,7 @@ public struct VerifyFinding: Codable, Sendable, FetchableRecord, MutablePersista
     }
 
     public init(
-        kind: String, study: String?, series: String? = nil, instance: String? = nil, detail: String
+        kind: FindingKind, study: String?, series: String? = nil, instance: String? = nil, detail: String
     ) {
         self.run = 0
         self.kind = kind

@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryServices
 import GRDB
 import Glibc
 
@@ -14,6 +15,64 @@ public enum InstanceState: String, Codable, Sendable, CaseIterable, DatabaseValu
 /// What `ferry verify` found of a sent instance at the destination.
 public enum Verification: String, Codable, Sendable, DatabaseValueConvertible {
     case verified, missing
+}
+
+/// Why a file is failed, skipped, in conflict or planned again: a closed set stored as such
+/// (column `reason_kind`), beside the message for people (column `error`). Whatever Ferry
+/// decides from a reason it decides from this, never from the message.
+public enum ReasonKind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    /// The destination answered a failure status.
+    case refused
+    /// The association failed before the response: the outcome is unknown.
+    case association
+    /// No presentation context the destination accepted can carry the file.
+    case noContext = "no_context"
+    /// The file could not be read.
+    case unreadable
+    /// Re-encoding it for the destination failed.
+    case preparation
+    /// Runs ended (the process died) while decoding it.
+    case decoderCrash = "decoder_crash"
+    /// A stored probe of the destination shows it cannot be sent.
+    case probe
+    /// Its study belongs to another shard.
+    case shard
+    /// Its SOP Instance UID is held by other files.
+    case conflict
+    /// No association to the destination could be opened.
+    case unreachable
+    /// A run ended during its store: planned again.
+    case interrupted
+    /// Anything else (the message says what).
+    case other
+
+    /// The kind of a store's failure, from its status or its error's code.
+    init?(_ outcome: StoreOutcome) {
+        if let status = outcome.status {
+            guard !status.isSuccessOrWarning else { return nil }
+            self = .refused
+            return
+        }
+        switch outcome.error?.code {
+        case nil: return nil
+        case .association?: self = .association
+        case .noContext?: self = .noContext
+        case .unreadableFile?: self = .unreadable
+        case .preparation?: self = .preparation
+        case .unreachable?: self = .unreachable
+        default: self = .other
+        }
+    }
+}
+
+/// What the C-FIND before a resend found (`transfer.check_before_resend`).
+public enum ResendCheck: String, Codable, Sendable, DatabaseValueConvertible {
+    /// Its last store had an unknown outcome: the destination is asked before it is sent again.
+    case pending
+    /// The destination holds the instance: recorded as stored, not sent again.
+    case found
+    /// The destination does not hold it: sent again.
+    case absent
 }
 
 /// Where storage commitment stands for a sent instance.
@@ -45,6 +104,8 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     public var statusCode: Int?
     public var statusName: String?
     public var error: String?
+    /// Why, as a closed set (for failed, skipped, conflict, and planned again after a failure).
+    public var reasonKind: ReasonKind?
     public var sentTransferSyntaxUID: String?
     public var associationID: Int?
     public var bytesSent: Int?
@@ -66,7 +127,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
     /// Why the destination did not commit it (its Failure Reason), or why the request failed.
     public var commitmentReason: String?
     /// What the C-FIND before a resend found (`transfer.check_before_resend`): found or absent.
-    public var resendCheck: String?
+    public var resendCheck: ResendCheck?
     public var plannedAt: Double
     public var updatedAt: Double
 
@@ -79,6 +140,7 @@ public struct InstanceRecord: Codable, Sendable, FetchableRecord, MutablePersist
             "data_set_offset"
         case pixelDataOffset = "pixel_data_offset"
         case state, attempts, statusCode = "status_code", statusName = "status_name", error
+        case reasonKind = "reason_kind"
         case sentTransferSyntaxUID = "sent_transfer_syntax_uid", associationID = "association_id", bytesSent =
             "bytes_sent"
         case sentSOPInstanceUID = "sent_sop_instance_uid"
@@ -102,7 +164,7 @@ public struct RunRecord: Codable, Sendable, FetchableRecord, MutablePersistableR
     public var done: Int = 0
     public var failed: Int = 0
     public var bytes: Int = 0
-    public var outcome: String?
+    public var outcome: RunOutcome?
 
     enum CodingKeys: String, CodingKey {
         case id, startedAt = "started_at", endedAt = "ended_at", settings, done, failed, bytes, outcome
@@ -352,7 +414,30 @@ public final class Manifest: Sendable {
         m.registerMigration("v9: accession numbers for the send order") { db in
             try db.alter(table: "instance") { t in t.add(column: "accession_number", .text) }
         }
+        m.registerMigration("v10: reasons as a closed set") { db in
+            try db.alter(table: "instance") { t in t.add(column: "reason_kind", .text) }
+            try classifyEarlierReasons(db)
+        }
         return m
+    }
+
+    /// Manifests of schema v9 and before kept reasons as text only: each is classified once
+    /// here, from the texts those versions wrote (the only place a message is read back).
+    static func classifyEarlierReasons(_ db: Database) throws {
+        let rules: [(ReasonKind, String)] = [
+            (.shard, "state = 'skipped' AND error LIKE 'study belongs to another shard than %'"),
+            (.probe, "state = 'failed' AND error LIKE 'probe of %'"),
+            (.decoderCrash, "state = 'failed' AND error LIKE 'the process ended while decoding this file%'"),
+            (.interrupted, "state = 'planned' AND error LIKE 'resent: the previous run ended%'"),
+            (.conflict, "state = 'conflict'"),
+            (.refused, "state IN ('failed', 'planned') AND status_code IS NOT NULL AND error IS NOT NULL"),
+            (.other, "state IN ('failed', 'skipped', 'planned') AND error IS NOT NULL"),
+        ]
+        for (kind, condition) in rules {
+            try db.execute(
+                sql: "UPDATE instance SET reason_kind = ? WHERE reason_kind IS NULL AND \(condition)", arguments: [kind]
+            )
+        }
     }
 
     // MARK: Queries

@@ -84,11 +84,13 @@ public struct Planner: Sendable {
                 do throws(ServiceError) { _ = try OutgoingFile(s) } catch {
                     record.state = .failed
                     record.error = error.message
+                    record.reasonKind = .unreadable
                     result.unreadable += 1
                 }
             case .failure(let e):
                 record.state = .failed
                 record.error = e.detail
+                record.reasonKind = .unreadable
                 result.unreadable += 1
             }
             if known[c.path] != nil { result.changed += 1 } else { result.added += 1 }

@@ -19,14 +19,14 @@ public struct Shard: Sendable, Equatable {
         return Int(h % UInt64(count)) == index - 1
     }
 
-    static let reasonPrefix = "study belongs to another shard than "
-
     /// Restricts the manifest's planned files to `shard`'s studies. Files an earlier run's
     /// shard skipped are planned again first, so a run with another shard, or with none,
     /// takes what belongs to it.
     public static func restrict(_ manifest: Manifest, to shard: Shard?) throws {
-        try manifest.unskip(reasonPrefix: reasonPrefix)
+        try manifest.unskip(kind: .shard)
         guard let shard else { return }
-        try manifest.skipPlanned(reason: "\(reasonPrefix)\(shard.index)/\(shard.count)") { shard.contains(study: $0) }
+        try manifest.skipPlanned(
+            reason: "study belongs to another shard than \(shard.index)/\(shard.count)", kind: .shard
+        ) { shard.contains(study: $0) }
     }
 }

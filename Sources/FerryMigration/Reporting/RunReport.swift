@@ -20,7 +20,7 @@ public struct RunReport: Codable, Sendable {
         public var commitment: String?
         public var commitmentReason: String?
         /// What the C-FIND before a resend found (check_before_resend): found or absent.
-        public var resendCheck: String?
+        public var resendCheck: ResendCheck?
     }
     public struct Group: Codable, Sendable {
         public var sopClass: String
@@ -105,7 +105,7 @@ public enum ReportRenderer {
                         i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "",
                         i.sentAs ?? "",
                         String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes), i.verification ?? "",
-                        i.commitment ?? "", i.commitmentReason ?? "", i.resendCheck ?? "",
+                        i.commitment ?? "", i.commitmentReason ?? "", i.resendCheck?.rawValue ?? "",
                     ]))
             }
             return lines.joined(separator: "\n")

@@ -2,25 +2,29 @@ import FerryDICOM
 import FerryNetwork
 import FerryServices
 import Foundation
+import GRDB
 import Logging
 import NIOSSL
 import Synchronization
 
-/// How a run ended (and the process's exit code).
-public enum RunOutcome: String, Sendable {
-    case complete  // 0: everything sendable was sent
-    case someFailed  // 1
-    case paused  // 3: destination unreachable or out of resources; the rest stays planned
-    case interrupted  // 130
-    case windowClosed  // 4: its time window closed (or --until came); the rest stays planned
+/// How a run ended, stored in the run's record.
+public enum RunOutcome: String, Codable, Sendable, DatabaseValueConvertible {
+    /// Everything sendable was sent.
+    case complete
+    case someFailed
+    /// The destination is unreachable or out of resources; the rest stays planned.
+    case paused
+    case interrupted
+    /// Its time window closed (or --until came); the rest stays planned.
+    case windowClosed
 
-    public var exitCode: Int32 {
+    public var exitStatus: ExitStatus {
         switch self {
-        case .complete: 0
-        case .someFailed: 1
-        case .paused: 3
-        case .interrupted: 130
-        case .windowClosed: 4
+        case .complete: .success
+        case .someFailed: .someFailed
+        case .paused: .destinationUnavailable
+        case .interrupted: .interrupted
+        case .windowClosed: .windowClosed
         }
     }
 }
@@ -121,7 +125,7 @@ public final class MigrationRunner: Sendable {
         if let reason = pausedReason {
             logger.error("destination paused: \(reason); \(counts[.planned] ?? 0) files stay planned for the next run")
         }
-        runRecord.outcome = outcome.rawValue
+        runRecord.outcome = outcome
         try await manifest.endRun(runRecord)
         return outcome
     }

@@ -30,7 +30,7 @@ public struct Verifier: Sendable {
         /// The paths of the missing instances' files.
         public var missing: [String]
         /// Every sent instance verified, and no study or series count differs.
-        public var complete: Bool { run.missing == 0 && !findings.contains { $0.kind != "capped" } }
+        public var complete: Bool { run.missing == 0 && !findings.contains { $0.kind != .capped } }
     }
 
     /// `progress` gets the studies done and the studies to do, from any session's task.
@@ -93,7 +93,7 @@ public struct Verifier: Sendable {
         record.missing = tally.results.values.filter { $0 == .missing }.count
         record.endedAt = Self.clock()
         let summary = Summary(run: record, findings: tally.findings, missing: tally.missing)
-        record.outcome = summary.complete ? "verified" : "differences"
+        record.outcome = summary.complete ? .verified : .differences
         record = try await manifest.recordVerification(record, results: tally.results, findings: tally.findings)
         return Summary(run: record, findings: tally.findings, missing: tally.missing)
     }

@@ -10,7 +10,7 @@ extension Verifier {
             for series in held.capped {
                 findings.append(
                     VerifyFinding(
-                        kind: "capped", study: study, series: series,
+                        kind: .capped, study: study, series: series,
                         detail:
                             "the destination capped the series' instance list; its sent instances were asked for by UID"
                     ))
@@ -26,7 +26,7 @@ extension Verifier {
                 for instance in listed.uids.sorted() where !jobUIDs.contains(instance) {
                     findings.append(
                         VerifyFinding(
-                            kind: "unexpected", study: study, series: uid, instance: instance,
+                            kind: .unexpected, study: study, series: uid, instance: instance,
                             detail: "held by the destination, not sent by this job"))
                 }
             }
@@ -36,7 +36,7 @@ extension Verifier {
             if heldCount != sent.count {
                 findings.append(
                     VerifyFinding(
-                        kind: "count", study: study,
+                        kind: .count, study: study,
                         detail: "the destination holds \(heldCount) instances of the study, this job sent \(sent.count)"
                     ))
             }
@@ -46,7 +46,7 @@ extension Verifier {
                 if heldInSeries != sentInSeries {
                     findings.append(
                         VerifyFinding(
-                            kind: "count", study: study, series: uid,
+                            kind: .count, study: study, series: uid,
                             detail:
                                 "the destination holds \(heldInSeries) instances of the series, this job sent \(sentInSeries)"
                         ))

@@ -24,7 +24,7 @@ struct Dump: ParsableCommand {
                 printError("E: \(error)")
             }
         }
-        if failed > 0 { throw ExitCode(1) }
+        if failed > 0 { throw ExitCode(.someFailed) }
     }
 }
 

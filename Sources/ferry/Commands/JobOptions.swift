@@ -171,6 +171,7 @@ struct JobOptions: ParsableArguments {
 }
 
 /// Exit codes of the pipeline commands.
-enum PipelineExit {
-    static let usage: Int32 = 2
+extension ExitCode {
+    /// The exit code of one of Ferry's statuses.
+    init(_ status: ExitStatus) { self.init(status.rawValue) }
 }

@@ -37,7 +37,7 @@ struct Plan: AsyncParsableCommand {
             print(try ReportRenderer.render(report, format: format))
         } catch let e as MigrationError {
             FileHandleWriter.stderr("plan: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
     }
 }
@@ -87,7 +87,7 @@ struct Run: AsyncParsableCommand {
             try Shard.restrict(manifest, to: try shard.map(Shard.parse))
         } catch {
             FileHandleWriter.stderr("run: \(error)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         let stop = StopFlag()
         let signals = SignalStop(stop)
@@ -99,7 +99,7 @@ struct Run: AsyncParsableCommand {
             schedule = try job.schedule.map { try Schedule($0.windows) }
         } catch {
             FileHandleWriter.stderr("run: \(error)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         var outcome: RunOutcome
         repeat {
@@ -111,11 +111,11 @@ struct Run: AsyncParsableCommand {
                     let when = next.map { "\($0)" } ?? "never"
                     guard job.schedule?.outside == .wait, let next, untilDate.map({ next < $0 }) ?? true else {
                         FileHandleWriter.stderr("run: outside the job's windows; the next opens at \(when)\n")
-                        throw ExitCode(RunOutcome.windowClosed.exitCode)
+                        throw ExitCode(.windowClosed)
                     }
                     FileHandleWriter.stderr("run: outside the job's windows; waiting until \(when)\n")
                     while Date() < next && !stop.isSet { try? await Task.sleep(for: .milliseconds(500)) }
-                    if stop.isSet { throw ExitCode(RunOutcome.interrupted.exitCode) }
+                    if stop.isSet { throw ExitCode(.interrupted) }
                 }
                 if let end = schedule.end(ofWindowOpenAt: Date()) { stopAt = min(stopAt ?? end, end) }
             }
@@ -124,7 +124,7 @@ struct Run: AsyncParsableCommand {
                 progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto), stopAt: stopAt)
             do { outcome = try await runner.run() } catch {
                 FileHandleWriter.stderr("run: \(error)\n")
-                throw ExitCode(PipelineExit.usage)
+                throw ExitCode(.usage)
             }
         } while outcome == .windowClosed && untilDate == nil && job.schedule?.outside == .wait
         let counts = try manifest.counts()
@@ -134,8 +134,8 @@ struct Run: AsyncParsableCommand {
                     + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
                     .joined(separator: ", ") + "\n")
         }
-        guard outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitCode) }
-        var exit = outcome.exitCode
+        guard outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitStatus) }
+        var exit = outcome.exitStatus
         // Storage commitment of what was sent (job: commitment), then verification (--verify).
         var committed: String?
         if job.commitment != nil {
@@ -149,10 +149,10 @@ struct Run: AsyncParsableCommand {
                     print("  not committed: \(f.path): \(f.commitmentReason ?? "")")
                 }
                 for r in c.refusals { print("  request refused: \(r)") }
-                if !c.complete { exit = 1 }
+                if !c.complete { exit = .someFailed }
             } catch {
                 FileHandleWriter.stderr("run: storage commitment: \(error)\n")
-                throw ExitCode(3)
+                throw ExitCode(.destinationUnavailable)
             }
         }
         guard verify else { throw ExitCode(exit) }
@@ -164,12 +164,12 @@ struct Run: AsyncParsableCommand {
                 "run: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing\(committed.map { ", \($0)" } ?? "") (\(r.destination), \(r.queries) queries)"
             )
             for path in summary.missing.prefix(50) { print("  missing: \(path)") }
-            throw ExitCode(summary.complete ? exit : 1)
+            throw ExitCode(summary.complete ? exit : .someFailed)
         } catch let exit as ExitCode {
             throw exit
         } catch {
             FileHandleWriter.stderr("run: verification: \(error)\n")
-            throw ExitCode(3)
+            throw ExitCode(.destinationUnavailable)
         }
     }
 }
@@ -198,14 +198,14 @@ struct Status: ParsableCommand {
         let job = try options.resolve()
         guard FileManager.default.fileExists(atPath: job.manifestPath) else {
             FileHandleWriter.stderr("status: no manifest at \(job.manifestPath)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         let manifest: Manifest
         do { manifest = try Manifest(path: job.manifestPath, exclusive: false, readOnly: true) } catch let e
             as MigrationError
         {
             FileHandleWriter.stderr("status: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         let counts = try manifest.counts()
         print("manifest \(job.manifestPath)")
@@ -215,12 +215,12 @@ struct Status: ParsableCommand {
         for r in try manifest.runs() {
             let seconds = (r.endedAt ?? r.startedAt) - r.startedAt
             print(
-                "run \(r.id ?? 0): \(r.outcome ?? "did not finish (killed?)"), \(r.done) done, \(r.failed) failed, \(String(format: "%.1f", seconds)) s"
+                "run \(r.id ?? 0): \(r.outcome?.rawValue ?? "did not finish (killed?)"), \(r.done) done, \(r.failed) failed, \(String(format: "%.1f", seconds)) s"
             )
         }
         if let (v, findings) = try manifest.lastVerification() {
             print(
-                "verify \(v.id ?? 0) against \(v.destination): \(v.outcome ?? "did not finish"), \(v.verified) of \(v.sent) sent verified, \(v.missing) missing, \(findings.filter { $0.kind == "unexpected" }.count) unexpected, \(findings.filter { $0.kind == "count" }.count) count differences"
+                "verify \(v.id ?? 0) against \(v.destination): \(v.outcome?.rawValue ?? "did not finish"), \(v.verified) of \(v.sent) sent verified, \(v.missing) missing, \(findings.filter { $0.kind == .unexpected }.count) unexpected, \(findings.filter { $0.kind == .count }.count) count differences"
             )
         }
         if let setting = job.schedule, let schedule = try? Schedule(setting.windows) {
@@ -235,14 +235,14 @@ struct Status: ParsableCommand {
         let transactions = try manifest.commitmentTransactions()
         if !transactions.isEmpty {
             let c = try manifest.commitmentCounts()
-            let answered = transactions.filter { $0.state == "answered" }.count
+            let answered = transactions.filter { $0.state == .answered }.count
             print(
                 "commitment: \(c.committed) committed, \(c.failed) failed, \(c.outstanding) awaiting a report (\(transactions.count) requests, \(answered) answered)"
             )
             for f in try manifest.commitmentFailures().prefix(50) {
                 print("  not committed: \(f.path): \(f.commitmentReason ?? "")")
             }
-            for t in transactions where t.state == "refused" { print("  request \(t.uid) \(t.detail ?? "refused")") }
+            for t in transactions where t.state == .refused { print("  request \(t.uid) \(t.detail ?? "refused")") }
         }
         let failed = try manifest.instances(in: [.failed, .conflict])
         if !failed.isEmpty {
@@ -266,14 +266,14 @@ struct Report: ParsableCommand {
         let job = try options.resolve()
         guard FileManager.default.fileExists(atPath: job.manifestPath) else {
             FileHandleWriter.stderr("report: no manifest at \(job.manifestPath)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         let manifest: Manifest
         do { manifest = try Manifest(path: job.manifestPath, exclusive: false, readOnly: true) } catch let e
             as MigrationError
         {
             FileHandleWriter.stderr("report: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         print(try ReportRenderer.render(try RunReport.make(manifest: manifest), format: format))
     }

@@ -49,6 +49,6 @@ struct Scan: ParsableCommand {
             }
         }
         printError("scan: \(files.count) files, \(files.count - failed) readable, \(failed) with errors")
-        if failed > 0 { throw ExitCode(1) }
+        if failed > 0 { throw ExitCode(.someFailed) }
     }
 }

@@ -65,7 +65,7 @@ struct Transcode: ParsableCommand {
         }
         if failed > 0 {
             printError("transcode: \(failed) of \(pairs.count) files failed")
-            throw ExitCode(1)
+            throw ExitCode(.someFailed)
         }
     }
 

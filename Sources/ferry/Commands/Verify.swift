@@ -30,7 +30,7 @@ struct Verify: AsyncParsableCommand {
             manifest = try Manifest(path: job.manifestPath, exclusive: true)
         } catch {
             FileHandleWriter.stderr("verify: \(error)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         }
         let verifier = Verifier(job: job, manifest: manifest, logger: logger)
         let summary: Verifier.Summary
@@ -42,15 +42,15 @@ struct Verify: AsyncParsableCommand {
             if !quiet { FileHandleWriter.stderr("\n") }
         } catch let e as MigrationError {
             FileHandleWriter.stderr("verify: \(e)\n")
-            throw ExitCode(PipelineExit.usage)
+            throw ExitCode(.usage)
         } catch {
             let q = verifier.job.queryAddress
             FileHandleWriter.stderr("verify: \(q.calledAE)@\(q.host):\(q.port): \(error)\n")
-            throw ExitCode(3)
+            throw ExitCode(.destinationUnavailable)
         }
         let r = summary.run
-        let counts = summary.findings.filter { $0.kind == "count" }.count
-        let unexpected = summary.findings.filter { $0.kind == "unexpected" }.count
+        let counts = summary.findings.filter { $0.kind == .count }.count
+        let unexpected = summary.findings.filter { $0.kind == .unexpected }.count
         print(
             "verify: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing, \(unexpected) unexpected, \(counts) count differences (\(r.queries) queries to \(r.destination))"
         )
@@ -65,6 +65,6 @@ struct Verify: AsyncParsableCommand {
             let n = try await manifest.replanMissing()
             print("verify: \(n) missing instances planned again; `ferry run` sends them")
         }
-        throw ExitCode(summary.complete ? 0 : 1)
+        throw ExitCode(summary.complete ? .success : .someFailed)
     }
 }
