@@ -25,12 +25,17 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The job file or manifest concerned.
     public var path: String?
+    /// The line of the job file at fault, where one is.
+    public var line: Int?
     public var underlying: (any Error)?
 
-    public init(_ code: Code, _ message: String, path: String? = nil, underlying: (any Error)? = nil) {
+    public init(
+        _ code: Code, _ message: String, path: String? = nil, line: Int? = nil, underlying: (any Error)? = nil
+    ) {
         self.code = code
         self.message = message
         self.path = path
+        self.line = line
         self.underlying = underlying
     }
 

@@ -22,12 +22,12 @@ extension Job {
         /// The most instances one request names (its data set stays a few MiB).
         public static let maxPerRequest = 10_000
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case batch, listenPort = "listen_port", listenHost = "listen_host", wait
         }
         public init() {}
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             if let n = try? c.decodeIfPresent(Int.self, forKey: .batch) {
                 batch = .instances(n)
             } else if let word = try c.decodeIfPresent(String.self, forKey: .batch) {
@@ -36,7 +36,8 @@ extension Job {
                 case "end": batch = .end
                 default:
                     throw DecodingError.dataCorruptedError(
-                        forKey: .batch, in: c, debugDescription: "\(word) is not study, end or a number of instances")
+                        forKey: .batch, in: c,
+                        debugDescription: "expected study, end or a number of instances, found \"\(word)\"")
                 }
             }
             listenPort = try c.decodeIfPresent(Int.self, forKey: .listenPort)

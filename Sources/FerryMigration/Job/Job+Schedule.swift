@@ -5,13 +5,13 @@ extension Job {
         public var windows: [String] = []
         public var outside = OutsideWindow.exit
 
-        enum CodingKeys: String, CodingKey { case windows, outside }
+        enum CodingKeys: String, CodingKey, CaseIterable { case windows, outside }
         public init(windows: [String], outside: OutsideWindow = .exit) {
             self.windows = windows
             self.outside = outside
         }
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             windows = try c.decode([String].self, forKey: .windows)
             outside = try c.decodeIfPresent(OutsideWindow.self, forKey: .outside) ?? .exit
         }

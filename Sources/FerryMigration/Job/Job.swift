@@ -28,12 +28,12 @@ public struct Job: Codable, Sendable, Equatable {
         public var recursive = true
         public var followSymlinks = false
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case paths, include, exclude, recursive, followSymlinks = "follow_symlinks"
         }
         public init() {}
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             paths = try c.decodeIfPresent([String].self, forKey: .paths) ?? []
             include = try c.decodeIfPresent([String].self, forKey: .include) ?? []
             exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? []
@@ -57,7 +57,7 @@ public struct Job: Codable, Sendable, Equatable {
             public var host: String?
             public var port: Int?
             public var calledAE: String?
-            enum CodingKeys: String, CodingKey { case host, port, calledAE = "called_ae" }
+            enum CodingKeys: String, CodingKey, CaseIterable { case host, port, calledAE = "called_ae" }
             public init(host: String? = nil, port: Int? = nil, calledAE: String? = nil) {
                 self.host = host
                 self.port = port
@@ -78,7 +78,7 @@ public struct Job: Codable, Sendable, Equatable {
             /// Check that the certificate names the destination (default true).
             public var checkHost: Bool?
             public var pinnedCertificates: [String]?
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case certificate, key, verify
                 case keyPasswordEnv = "key_password_env", keyPasswordFile = "key_password_file"
                 case caFiles = "ca_files", caDirectories = "ca_directories"
@@ -91,7 +91,7 @@ public struct Job: Codable, Sendable, Equatable {
             public var passwordEnv: String?
             public var passwordFile: String?
             public var positiveResponse: Bool?
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case username, passwordEnv = "password_env", passwordFile = "password_file", positiveResponse =
                     "positive_response"
             }
@@ -105,12 +105,12 @@ public struct Job: Codable, Sendable, Equatable {
             }
         }
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case host, port, calledAE = "called_ae", callingAE = "calling_ae", tls, user, query
         }
         public init() {}
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
             port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 104
             calledAE = try c.decodeIfPresent(String.self, forKey: .calledAE) ?? "ANY-SCP"
@@ -164,7 +164,7 @@ public struct Job: Codable, Sendable, Equatable {
         public var firstPatients: [String] = []
         public var firstAccessions: [String] = []
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case associations, maxPDU = "max_pdu", connectTimeout = "connect_timeout", acseTimeout = "acse_timeout"
             case dimseTimeout = "dimse_timeout", maxAttempts = "max_attempts", backoff, proposal, conflicts, transcoding
             case checkBeforeResend = "check_before_resend", asyncWindow = "async_window"
@@ -173,7 +173,7 @@ public struct Job: Codable, Sendable, Equatable {
         }
         public init() {}
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             let defaults = Transfer()
             associations = try c.decodeIfPresent(Int.self, forKey: .associations) ?? defaults.associations
             maxPDU = try c.decodeIfPresent(Int.self, forKey: .maxPDU) ?? defaults.maxPDU
@@ -200,10 +200,10 @@ public struct Job: Codable, Sendable, Equatable {
     public struct Verify: Codable, Sendable, Equatable {
         /// Associations querying at once, each one study at a time (1...16).
         public var associations = 2
-        enum CodingKeys: String, CodingKey { case associations }
+        enum CodingKeys: String, CodingKey, CaseIterable { case associations }
         public init() {}
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             associations = try c.decodeIfPresent(Int.self, forKey: .associations) ?? 2
         }
     }
@@ -226,13 +226,13 @@ public struct Job: Codable, Sendable, Equatable {
         /// a file over it fails with the sizes instead of being decoded.
         public var pixelBudget: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case order, allowLossy = "allow_lossy", target, verify, deflateLevel = "deflate_level"
             case pixelBudget = "pixel_budget"
         }
         public init() {}
         public init(from d: Decoder) throws {
-            let c = try d.container(keyedBy: CodingKeys.self)
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
             let defaults = Transcoding()
             order = try c.decodeIfPresent([String].self, forKey: .order) ?? defaults.order
             allowLossy = try c.decodeIfPresent(Bool.self, forKey: .allowLossy) ?? defaults.allowLossy
@@ -280,23 +280,32 @@ public struct Job: Codable, Sendable, Equatable {
         do { text = String(decoding: try FileBytes.readAll(path), as: UTF8.self) } catch {
             throw MigrationError(.invalidJob, "cannot read job file \(path): \(error)", path: path, underlying: error)
         }
+        return try parse(yaml: text, file: path)
+    }
+
+    /// A job file's text; `file` names it in messages ("jobs/x.yaml, line 12: ...") and gives
+    /// the job's name when the text has none.
+    public static func parse(yaml text: String, file: String) throws -> Job {
+        let root: Node
+        do { root = try JobFile.compose(text) } catch { throw JobFile.error(error, file: file, root: Node("")) }
         do {
-            try JobFile.rejectSecrets(in: try Yams.compose(yaml: text))
-            var job = try YAMLDecoder().decode(JobFile.self, from: text).job
+            try JobFile.rejectSecrets(in: root, file: file)
+            var job = try YAMLDecoder().decode(JobFile.self, from: root).job
             if job.name.isEmpty {
-                job.name = String(path.split(separator: "/").last?.split(separator: ".").first ?? "job")
+                job.name = String(file.split(separator: "/").last?.split(separator: ".").first ?? "job")
             }
             return job
-        } catch let e as MigrationError {
-            throw e
         } catch {
-            throw MigrationError(.invalidJob, "\(path): \(error)", path: path, underlying: error)
+            throw JobFile.error(error, file: file, root: root)
         }
     }
 
     /// Checks what a run needs; names the first problem.
     public func validate() throws {
-        if source.paths.isEmpty { throw MigrationError.invalidJob("job \(name): no source paths") }
+        if source.paths.isEmpty {
+            throw MigrationError.invalidJob(
+                "job \(name): no source paths (source: paths: [...] in the job file, or --source)")
+        }
         guard (1...65535).contains(destination.port) else {
             throw MigrationError.invalidJob("job \(name): destination port \(destination.port)")
         }
@@ -341,14 +350,53 @@ public struct Job: Codable, Sendable, Equatable {
     }
 }
 
+// Decoded by hand, like the other sections, so that they too refuse keys they do not know;
+// in extensions, which keep their memberwise initializers.
+extension Job.Destination.QueryAE {
+    public init(from d: Decoder) throws {
+        let c = try d.container(onlyKeyedBy: CodingKeys.self)
+        self.init(
+            host: try c.decodeIfPresent(String.self, forKey: .host),
+            port: try c.decodeIfPresent(Int.self, forKey: .port),
+            calledAE: try c.decodeIfPresent(String.self, forKey: .calledAE))
+    }
+}
+
+extension Job.Destination.TLS {
+    public init(from d: Decoder) throws {
+        let c = try d.container(onlyKeyedBy: CodingKeys.self)
+        certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
+        key = try c.decodeIfPresent(String.self, forKey: .key)
+        keyPasswordEnv = try c.decodeIfPresent(String.self, forKey: .keyPasswordEnv)
+        keyPasswordFile = try c.decodeIfPresent(String.self, forKey: .keyPasswordFile)
+        caFiles = try c.decodeIfPresent([String].self, forKey: .caFiles)
+        caDirectories = try c.decodeIfPresent([String].self, forKey: .caDirectories)
+        verify = try c.decodeIfPresent(TLSVerification.self, forKey: .verify)
+        systemCA = try c.decodeIfPresent(Bool.self, forKey: .systemCA)
+        checkHost = try c.decodeIfPresent(Bool.self, forKey: .checkHost)
+        pinnedCertificates = try c.decodeIfPresent([String].self, forKey: .pinnedCertificates)
+    }
+}
+
+extension Job.Destination.UserIdentitySetting {
+    public init(from d: Decoder) throws {
+        let c = try d.container(onlyKeyedBy: CodingKeys.self)
+        self.init(
+            username: try c.decode(String.self, forKey: .username),
+            passwordEnv: try c.decodeIfPresent(String.self, forKey: .passwordEnv),
+            passwordFile: try c.decodeIfPresent(String.self, forKey: .passwordFile),
+            positiveResponse: try c.decodeIfPresent(Bool.self, forKey: .positiveResponse))
+    }
+}
+
 /// The YAML layout: the job's settings at the top level, `name` optional.
 struct JobFile: Decodable {
     var job: Job
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case name, source, destination, transfer, verify, commitment, schedule, manifest
     }
     init(from d: Decoder) throws {
-        let c = try d.container(keyedBy: CodingKeys.self)
+        let c = try d.container(onlyKeyedBy: CodingKeys.self)
         job = Job(name: try c.decodeIfPresent(String.self, forKey: .name) ?? "")
         job.source = try c.decodeIfPresent(Job.Source.self, forKey: .source) ?? Job.Source()
         job.destination = try c.decodeIfPresent(Job.Destination.self, forKey: .destination) ?? Job.Destination()
@@ -359,21 +407,28 @@ struct JobFile: Decodable {
         job.manifest = try c.decodeIfPresent(String.self, forKey: .manifest)
     }
 
+    /// The text's YAML nodes, composed as YAMLDecoder would (merge keys resolved, scalars left
+    /// to the decoder): decoded from, and followed to the line of a decoding error's path.
+    static func compose(_ text: String) throws -> Node {
+        try Yams.compose(yaml: text, Resolver.basic.appending(.merge)) ?? Node("")
+    }
+
     /// Secrets never belong in a job file: a key that would hold one is an error.
-    static func rejectSecrets(in node: Node?, path: String = "") throws {
-        guard let node else { return }
+    static func rejectSecrets(in node: Node, file: String, path: String = "") throws {
         if let mapping = node.mapping {
             for (key, value) in mapping {
                 let name = key.string ?? ""
                 if ["password", "passcode", "passwd", "key_password", "token"].contains(name) {
-                    throw MigrationError.invalidJob(
-                        "\(path)\(name): secrets do not belong in job files; use \(name)_env (an environment variable) or \(name)_file"
-                    )
+                    let at = key.mark.map { "\(file), line \($0.line)" } ?? file
+                    throw MigrationError(
+                        .invalidJob,
+                        "\(at): \(path)\(name): secrets do not belong in job files; use \(name)_env (an environment variable) or \(name)_file",
+                        path: file, line: key.mark?.line)
                 }
-                try rejectSecrets(in: value, path: path + name + ".")
+                try rejectSecrets(in: value, file: file, path: path + name + ".")
             }
         } else if let sequence = node.sequence {
-            for item in sequence { try rejectSecrets(in: item, path: path) }
+            for item in sequence { try rejectSecrets(in: item, file: file, path: path) }
         }
     }
 }

@@ -1,16 +1,17 @@
 import FerryServices
 
 /// A closed set of words a job file may use for one setting: decoded from its raw value, with
-/// an error that lists the words.
+/// an error that lists the words (said as it is read: "expected one of first, newest, none,
+/// found "latest"").
 public protocol JobWord: RawRepresentable<String>, CaseIterable, Codable, Sendable {}
 
 extension JobWord {
     public init(from decoder: Decoder) throws {
         let word = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(rawValue: word) else {
+            let problem = "expected one of \(Self.words), found \"\(word)\""
             throw DecodingError.dataCorrupted(
-                DecodingError.Context(
-                    codingPath: decoder.codingPath, debugDescription: "\(word) is not one of \(Self.words)"))
+                DecodingError.Context(codingPath: decoder.codingPath, debugDescription: problem))
         }
         self = value
     }
