@@ -30,9 +30,10 @@ struct FaultTests {
     }
 
     @Test func nothingListening() throws {
-        let (out, _) = try storescu([], port: freePort(), files: try threeFiles())
+        let port = freePort()
+        let (out, _) = try storescu([], port: port, files: try threeFiles())
         #expect(out.status == 1)
-        #expect(out.stderr.contains("cannot connect to 127.0.0.1"), "\(out.stderr)")
+        #expect(out.stderr.contains("cannot connect to 127.0.0.1:\(port): connection refused"), "\(out.stderr)")
     }
 
     @Test func abortAfterHaltsWithExitCode10() throws {

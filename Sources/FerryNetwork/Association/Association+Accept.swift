@@ -49,7 +49,7 @@ extension Association {
             throw error
         } catch {
             let cause = await channel.recordedFailure() ?? error
-            let mapped = map(cause, during: "association negotiation")
+            let mapped = AssociationError.plain(cause, peer: peer, .during("association negotiation"))
             await closeAfterError(channel, mapped)
             throw mapped
         }

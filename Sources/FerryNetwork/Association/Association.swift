@@ -114,7 +114,7 @@ public final class Association {
                 }
             }
         } catch {
-            throw AssociationError.connectFailed(host: host, port: port, underlying: error)
+            throw AssociationError.plain(error, peer: "\(host):\(port)", .connecting)
         }
         _ = machine.handle(.transportConfirm)  // AE-2: send A-ASSOCIATE-RQ
         let rq = parameters.request
@@ -148,7 +148,7 @@ public final class Association {
             throw error
         } catch {
             let cause = await channel.recordedFailure() ?? error
-            let mapped = Self.map(cause, during: "association negotiation")
+            let mapped = AssociationError.plain(cause, peer: "\(host):\(port)", .during("association negotiation"))
             await closeAfterError(channel, mapped)
             throw mapped
         }
@@ -591,7 +591,7 @@ public final class Association {
     /// returns the error to throw.
     func fail(_ error: Error, during: String) async -> AssociationError {
         let cause = error is AssociationError ? error : (await channel.recordedFailure() ?? error)
-        let mapped = Self.map(cause, during: during)
+        let mapped = AssociationError.plain(cause, peer: peerDescription, .during(during))
         switch mapped.code {
         case .timeout, .protocolError:
             _ = machine.handle(.abortRequest)
@@ -601,23 +601,6 @@ public final class Association {
             await channel.close()
         }
         return mapped
-    }
-
-    static func map(_ error: Error, during: String) -> AssociationError {
-        switch error {
-        case let e as AssociationError: return e
-        case let e as PDUError: return .protocolError(e.message, underlying: e)
-        case let e as DICOMError: return .protocolError("reading the data set failed: \(e)", underlying: e)
-        case let e as NIOSSLError: return .tls("\(e)", underlying: e)
-        case let e as BoringSSLError: return .tls("\(e)", underlying: e)
-        case let e as NIOSSLExtraError: return .tls("\(e)", underlying: e)
-        case let e as NIOTLSUnwrappingError: return .tls("\(e)", underlying: e)
-        case let e as NIOSSLCloseTimedOutError: return .tls("\(e)", underlying: e)
-        case let e as ChannelError where e == .eof || e == .ioOnClosedChannel || e == .alreadyClosed:
-            return .closedByPeer(during: during, underlying: e)
-        case let e as IOError: return .closedByPeer(during: "\(during) (\(e))", underlying: e)
-        default: return .protocolError("\(error)", underlying: error)
-        }
     }
 
     static func closeAfterError(

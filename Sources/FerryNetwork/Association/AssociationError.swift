@@ -1,9 +1,10 @@
 import FerryDICOM
 
 /// FerryNetwork's one error: why an association could not be opened, or ended before its work
-/// was done. The code says what kind of failure it is, the message what happened, `peer` with
-/// whom, and `underlying` keeps the error that caused it (a malformed PDU's `PDUError`, NIO's
-/// or NIOSSL's own error, a data set source's read failure) with its type.
+/// was done. The code says what kind of failure it is, the message what happened in plain words
+/// (`plain(_:peer:_:)` says NIO's, NIOSSL's and the system's), `peer` with whom, and
+/// `underlying` keeps the error that caused it (a malformed PDU's `PDUError`, NIO's or NIOSSL's
+/// own error, a data set source's read failure) with its type, for debugging.
 public struct AssociationError: Error, Sendable, CustomStringConvertible {
     public struct Code: ErrorCode {
         public var rawValue: String
@@ -48,11 +49,6 @@ public struct AssociationError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    public static func connectFailed(host: String, port: Int, underlying: any Error) -> Self {
-        Self(
-            .connectFailed, "cannot connect to \(host):\(port): \(underlying)", peer: "\(host):\(port)",
-            underlying: underlying)
-    }
     public static func tls(_ message: String, underlying: (any Error)? = nil) -> Self {
         Self(.tls, "TLS: \(message)", underlying: underlying)
     }
@@ -62,8 +58,10 @@ public struct AssociationError: Error, Sendable, CustomStringConvertible {
     public static func abortedByPeer(_ a: AbortPDU) -> Self {
         Self(.abortedByPeer, "peer aborted the association (\(a))", abort: a)
     }
-    public static func closedByPeer(during: String, underlying: (any Error)? = nil) -> Self {
-        Self(.closedByPeer, "peer closed the connection during \(during)", underlying: underlying)
+    public static func closedByPeer(during: String, peer: String? = nil, underlying: (any Error)? = nil) -> Self {
+        Self(
+            .closedByPeer, "peer \(peer.map { "\($0) " } ?? "")closed the connection during \(during)", peer: peer,
+            underlying: underlying)
     }
     public static func timeout(_ what: String) -> Self { Self(.timeout, "timeout: \(what)") }
     public static func protocolError(_ message: String, underlying: (any Error)? = nil) -> Self {
