@@ -164,13 +164,25 @@ struct JobMessageTests {
         }
     }
 
-    /// The README's job file uses only keys the sections know.
-    @Test func theReadmeExampleLoads() throws {
-        let readme = try String(contentsOfFile: Corpus.packageRoot.path + "/README.md", encoding: .utf8)
-        let start = try #require(readme.range(of: "```yaml\nname: impax-migration"))
-        let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
-        let yaml = String(readme[readme.index(start.lowerBound, offsetBy: 8)..<end.lowerBound])
-        let job = try Job.parse(yaml: yaml, file: "README.md")
-        #expect(job.commitment?.listenPort == 11115 && job.schedule?.outside == .exit)
+    /// The job files the docs show (README.md, docs/job-file.md's full example) and those in
+    /// jobs/ use only keys the sections know.
+    @Test(arguments: ["README.md", "docs/job-file.md"])
+    func theDocumentedExamplesLoad(doc: String) throws {
+        let text = try String(contentsOfFile: Corpus.packageRoot.path + "/" + doc, encoding: .utf8)
+        let start = try #require(text.range(of: "```yaml\nname: impax-migration"))
+        let end = try #require(text.range(of: "\n```", range: start.upperBound..<text.endIndex))
+        let yaml = String(text[text.index(start.lowerBound, offsetBy: 8)..<end.lowerBound])
+        let job = try Job.parse(yaml: yaml, file: doc)
+        #expect(job.name == "impax-migration" && !job.source.paths.isEmpty)
+    }
+
+    @Test func theJobsFolderLoads() throws {
+        let folder = Corpus.packageRoot.path + "/jobs"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 2)
+        for f in files {
+            let yaml = try String(contentsOfFile: folder + "/" + f, encoding: .utf8)
+            #expect(throws: Never.self, "\(f)") { try Job.parse(yaml: yaml, file: f) }
+        }
     }
 }

@@ -68,54 +68,25 @@ enum FindSCUTool {
             ] + CommonOptions.tls.lifted(\.common))
 
     static func run(_ arguments: [String]) async -> Int32 {
-        var parsed = Settings()
-        parsed.common.association.callingAE = "FINDSCU"
-        var params: [String] = []
+        let parsed: Settings
+        let params: [String]
         let port: Int
-        var queries: [DataSet] = []
-        do {
-            params = try commandLine.parse(arguments, into: &parsed)
-            if try commandLine.answeredGeneralOptions(
-                help: parsed.common.showHelp, version: parsed.common.showVersion,
-                printArguments: parsed.common.printArguments, arguments: arguments,
-                exitCodes:
-                    "exit codes: 0 the queries ran (whatever their final status), 1 command line or query file error, 2 no association",
-                versionLine: "ferry findscu \(FerryVersion.string) (DCMTK findscu 3.6.9 options)")
-            {
-                return 0
-            }
-            try CommonOptions.finish(&parsed.common)
-            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
-            port = try dcmtkPort(params[1])
-            queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
-        } catch {
-            return commandLine.usageError(error)
+        let queries: [DataSet]
+        switch parse(arguments) {
+        case .exit(let code): return code
+        case .parsed(let p): (parsed, params, port, queries) = p
         }
         let logger = ConsoleLogHandler.logger("ferry.findscu", level: parsed.common.logLevel)
         let sopClass = parsed.query.model.sopClass(.find)
-        var parameters = parsed.common.association
-        parameters.presentationContexts = [
-            PresentationContextProposal(
-                id: 1, abstractSyntax: sopClass,
-                transferSyntaxes: QueryOptions.uncompressed)
-        ]
-        if parsed.relational || parsed.combinedDateTime {
-            parameters.extendedNegotiations = [
-                ExtendedNegotiation(
-                    sopClass: sopClass, info: [parsed.relational ? 1 : 0, parsed.combinedDateTime ? 1 : 0])
-            ]
-        }
-        let show = parsed.showResponses ?? (parsed.common.logLevel <= .info)
-        var json: [String] = []
-        var responseNumber = 0
+        let responses = Responses(parsed, sopClass: sopClass, logger: logger)
         do {
             let tls = parsed.common.tlsEnabled ? try parsed.common.tls.client() : nil
             logger.info("Requesting Association")
             let association: Association
             do {
                 association = try await Association.open(
-                    host: params[0], port: port, parameters: parameters, timeouts: parsed.common.timeouts, tls: tls,
-                    logger: logger)
+                    host: params[0], port: port, parameters: proposal(parsed, sopClass: sopClass),
+                    timeouts: parsed.common.timeouts, tls: tls, logger: logger)
             } catch {
                 logger.critical("Association Request Failed: \(error)")
                 return 2
@@ -124,40 +95,7 @@ enum FindSCUTool {
             do {
                 for _ in 0..<parsed.repeatCount {
                     for query in queries {
-                        logger.info("Sending Find Request")
-                        if parsed.common.logLevel <= .info {
-                            var lines: [String] = []
-                            DataSetDump().lines(query, depth: 0, into: &lines)
-                            logger.info("Request Identifiers:\n\(lines.joined(separator: "\n"))")
-                        }
-                        let final = try await FindSCU.find(
-                            on: association, sopClass: sopClass, identifier: query,
-                            cancelAfter: parsed.query.cancelAfter
-                        ) { n, identifier in
-                            responseNumber += 1
-                            if show {
-                                var lines: [String] = []
-                                DataSetDump().lines(identifier, depth: 0, into: &lines)
-                                logger.warning(
-                                    "---------------------------\nFind Response: \(n) (Pending)\n\(lines.joined(separator: "\n"))"
-                                )
-                            }
-                            if parsed.json { json.append(DICOMJSON.encode(identifier)) }
-                            if parsed.extract {
-                                let name = fourDigits(responseNumber)
-                                let path = parsed.outputDirectory + "/rsp\(name).dcm"
-                                try FileBytes.write(
-                                    try Part10Writer.encode(
-                                        identifier, transferSyntax: .explicitVRLittleEndian,
-                                        meta: Part10Writer.fileMeta(
-                                            sopClass: sopClass, sopInstance: UIDGenerator.make(),
-                                            transferSyntax: .explicitVRLittleEndian, sourceAE: nil)),
-                                    to: path)
-                            }
-                        }
-                        logger.info(
-                            "Received Final Find Response (\(final.status.name))\(final.errorComment.map { ": \($0)" } ?? "")"
-                        )
+                        try await find(query, on: association, sopClass: sopClass, parsed, responses, logger: logger)
                     }
                 }
                 if parsed.abortAtEnd {
@@ -169,15 +107,121 @@ enum FindSCUTool {
             } catch {
                 logger.critical("Find SCU Failed: \(error)")
                 await association.abort()
-                if parsed.json { print("[" + json.joined(separator: ",\n") + "]") }
+                responses.printJSON()
                 return 1
             }
         } catch {
             logger.critical("\(error)")
             return 1
         }
-        if parsed.json { print("[" + json.joined(separator: ",\n") + "]") }
+        responses.printJSON()
         return 0
+    }
+
+    private enum Parsed {
+        case exit(Int32)
+        case parsed((Settings, [String], Int, [DataSet]))
+    }
+
+    /// The command line read: the settings, peer and port, the query identifiers; or the exit
+    /// code when it was answered (help, version) or wrong.
+    private static func parse(_ arguments: [String]) -> Parsed {
+        var parsed = Settings()
+        parsed.common.association.callingAE = "FINDSCU"
+        do {
+            let params = try commandLine.parse(arguments, into: &parsed)
+            if try commandLine.answeredGeneralOptions(
+                help: parsed.common.showHelp, version: parsed.common.showVersion,
+                printArguments: parsed.common.printArguments, arguments: arguments,
+                exitCodes:
+                    "exit codes: 0 the queries ran (whatever their final status), 1 command line or query file error, 2 no association",
+                versionLine: "ferry findscu \(FerryVersion.string) (DCMTK findscu 3.6.9 options)")
+            {
+                return .exit(0)
+            }
+            try CommonOptions.finish(&parsed.common)
+            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
+            let port = try dcmtkPort(params[1])
+            let queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
+            return .parsed((parsed, params, port, queries))
+        } catch {
+            return .exit(commandLine.usageError(error))
+        }
+    }
+
+    /// The FIND context, with relational queries and combined date-time matching when asked.
+    private static func proposal(_ parsed: Settings, sopClass: String) -> AssociationParameters {
+        var parameters = parsed.common.association
+        parameters.presentationContexts = [
+            PresentationContextProposal(id: 1, abstractSyntax: sopClass, transferSyntaxes: QueryOptions.uncompressed)
+        ]
+        if parsed.relational || parsed.combinedDateTime {
+            parameters.extendedNegotiations = [
+                ExtendedNegotiation(
+                    sopClass: sopClass, info: [parsed.relational ? 1 : 0, parsed.combinedDateTime ? 1 : 0])
+            ]
+        }
+        return parameters
+    }
+
+    private static func find(
+        _ query: DataSet, on association: Association, sopClass: String, _ parsed: Settings, _ responses: Responses,
+        logger: Logger
+    ) async throws {
+        logger.info("Sending Find Request")
+        if parsed.common.logLevel <= .info {
+            var lines: [String] = []
+            DataSetDump().lines(query, depth: 0, into: &lines)
+            logger.info("Request Identifiers:\n\(lines.joined(separator: "\n"))")
+        }
+        let final = try await FindSCU.find(
+            on: association, sopClass: sopClass, identifier: query, cancelAfter: parsed.query.cancelAfter
+        ) { n, identifier in try responses.received(n, identifier) }
+        logger.info(
+            "Received Final Find Response (\(final.status.name))\(final.errorComment.map { ": \($0)" } ?? "")")
+    }
+
+    /// What is done with each answer: shown, kept for --json, written for -X.
+    private final class Responses {
+        let parsed: Settings
+        let sopClass: String
+        let logger: Logger
+        let show: Bool
+        var json: [String] = []
+        var count = 0
+
+        init(_ parsed: Settings, sopClass: String, logger: Logger) {
+            self.parsed = parsed
+            self.sopClass = sopClass
+            self.logger = logger
+            show = parsed.showResponses ?? (parsed.common.logLevel <= .info)
+        }
+
+        /// --json: the answers received, as one array on stdout.
+        func printJSON() {
+            if parsed.json { print("[" + json.joined(separator: ",\n") + "]") }
+        }
+
+        func received(_ n: Int, _ identifier: DataSet) throws {
+            count += 1
+            if show {
+                var lines: [String] = []
+                DataSetDump().lines(identifier, depth: 0, into: &lines)
+                logger.warning(
+                    "---------------------------\nFind Response: \(n) (Pending)\n\(lines.joined(separator: "\n"))")
+            }
+            if parsed.json { json.append(DICOMJSON.encode(identifier)) }
+            if parsed.extract {
+                let path = parsed.outputDirectory + "/rsp\(fourDigits(count)).dcm"
+                try FileBytes.write(
+                    try Part10Writer.encode(
+                        identifier, transferSyntax: .explicitVRLittleEndian,
+                        meta: Part10Writer.fileMeta(
+                            sopClass: sopClass, sopInstance: UIDGenerator.make(),
+                            transferSyntax: .explicitVRLittleEndian, sourceAE: nil)),
+                    to: path)
+            }
+        }
     }
 }
 

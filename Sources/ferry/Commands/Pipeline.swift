@@ -69,12 +69,46 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = ConsoleLogHandler.logger("ferry.run", level: verbose ? .info : .error)
-        let job: Job
-        let manifest: Manifest
+        let (job, manifest) = try await prepare()
+        let stop = StopFlag()
+        let signals = SignalStop(stop)
+        defer { signals.cancel() }
+        let outcome = try await send(job, manifest, stop: stop, logger: logger)
+        let counts = try manifest.counts()
+        if !quiet {
+            FileHandleWriter.stderr(
+                "run: \(outcome.rawValue): "
+                    + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+                    .joined(separator: ", ") + "\n")
+        }
+        guard outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitStatus) }
+        var exit = outcome.exitStatus
+        // Storage commitment of what was sent (job: commitment), then verification (--verify).
+        let committed = try await commit(job, manifest, logger: logger, exit: &exit)
+        guard verify else { throw ExitCode(exit) }
+        // The run's summary with the destination's answer: sent, verified, missing, committed.
         do {
-            job = try options.resolve()
+            let summary = try await Verifier(job: job, manifest: manifest, logger: logger).run()
+            let r = summary.run
+            print(
+                "run: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing\(committed.map { ", \($0)" } ?? "") (\(r.destination), \(r.queries) queries)"
+            )
+            for path in summary.missing.prefix(50) { print("  missing: \(path)") }
+            throw ExitCode(summary.complete ? exit : .someFailed)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            FileHandleWriter.stderr("run: verification: \(error)\n")
+            throw ExitCode(.destinationUnavailable)
+        }
+    }
+
+    /// The job, its manifest (locked), planned again unless --no-scan, restricted to the shard.
+    private func prepare() async throws -> (Job, Manifest) {
+        do {
+            let job = try options.resolve()
             try job.validate()
-            manifest = try Manifest(path: job.manifestPath, exclusive: true)
+            let manifest = try Manifest(path: job.manifestPath, exclusive: true)
             if !noScan {
                 let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
                 for e in scan.unlisted { FileHandleWriter.stderr("plan: E: \(e)\n") }
@@ -85,13 +119,15 @@ struct Run: AsyncParsableCommand {
                 }
             }
             try Shard.restrict(manifest, to: try shard.map(Shard.parse))
+            return (job, manifest)
         } catch {
             FileHandleWriter.stderr("run: \(error)\n")
             throw ExitCode(.usage)
         }
-        let stop = StopFlag()
-        let signals = SignalStop(stop)
-        defer { signals.cancel() }
+    }
+
+    /// The sending, window by window: outside its windows a run exits (4) or waits for the next.
+    private func send(_ job: Job, _ manifest: Manifest, stop: StopFlag, logger: Logger) async throws -> RunOutcome {
         let untilDate: Date?
         let schedule: Schedule?
         do {
@@ -103,7 +139,6 @@ struct Run: AsyncParsableCommand {
         }
         var outcome: RunOutcome
         repeat {
-            // Outside its windows a run exits (4) or waits for the next one.
             var stopAt = untilDate
             if let schedule {
                 if schedule.end(ofWindowOpenAt: Date()) == nil {
@@ -127,48 +162,29 @@ struct Run: AsyncParsableCommand {
                 throw ExitCode(.usage)
             }
         } while outcome == .windowClosed && untilDate == nil && job.schedule?.outside == .wait
-        let counts = try manifest.counts()
-        if !quiet {
-            FileHandleWriter.stderr(
-                "run: \(outcome.rawValue): "
-                    + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
-                    .joined(separator: ", ") + "\n")
-        }
-        guard outcome == .complete || outcome == .someFailed else { throw ExitCode(outcome.exitStatus) }
-        var exit = outcome.exitStatus
-        // Storage commitment of what was sent (job: commitment), then verification (--verify).
-        var committed: String?
-        if job.commitment != nil {
-            do {
-                let c = try await Committer(job: job, manifest: manifest, logger: logger).run()
-                committed = "\(c.counts.committed) committed"
-                print(
-                    "run: commitment: \(c.requests) requests, \(c.counts.committed) committed, \(c.counts.failed) failed, \(c.counts.outstanding) awaiting a report"
-                )
-                for f in try manifest.commitmentFailures().prefix(50) {
-                    print("  not committed: \(f.path): \(f.commitmentReason ?? "")")
-                }
-                for r in c.refusals { print("  request refused: \(r)") }
-                if !c.complete { exit = .someFailed }
-            } catch {
-                FileHandleWriter.stderr("run: storage commitment: \(error)\n")
-                throw ExitCode(.destinationUnavailable)
-            }
-        }
-        guard verify else { throw ExitCode(exit) }
-        // The run's summary with the destination's answer: sent, verified, missing, committed.
+        return outcome
+    }
+
+    /// Storage commitment of what was sent (job: commitment): "N committed", or nil without it.
+    private func commit(
+        _ job: Job, _ manifest: Manifest, logger: Logger, exit: inout ExitStatus
+    ) async throws
+        -> String?
+    {
+        guard job.commitment != nil else { return nil }
         do {
-            let summary = try await Verifier(job: job, manifest: manifest, logger: logger).run()
-            let r = summary.run
+            let c = try await Committer(job: job, manifest: manifest, logger: logger).run()
             print(
-                "run: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing\(committed.map { ", \($0)" } ?? "") (\(r.destination), \(r.queries) queries)"
+                "run: commitment: \(c.requests) requests, \(c.counts.committed) committed, \(c.counts.failed) failed, \(c.counts.outstanding) awaiting a report"
             )
-            for path in summary.missing.prefix(50) { print("  missing: \(path)") }
-            throw ExitCode(summary.complete ? exit : .someFailed)
-        } catch let exit as ExitCode {
-            throw exit
+            for f in try manifest.commitmentFailures().prefix(50) {
+                print("  not committed: \(f.path): \(f.commitmentReason ?? "")")
+            }
+            for r in c.refusals { print("  request refused: \(r)") }
+            if !c.complete { exit = .someFailed }
+            return "\(c.counts.committed) committed"
         } catch {
-            FileHandleWriter.stderr("run: verification: \(error)\n")
+            FileHandleWriter.stderr("run: storage commitment: \(error)\n")
             throw ExitCode(.destinationUnavailable)
         }
     }

@@ -219,92 +219,18 @@ enum QRSCPTool {
         parameters: [("[port]", "tcp/ip port number to listen on (default: in config file)")], options: options)
 
     static func run(_ arguments: [String]) async -> Int32 {
-        var parsed = Settings()
-        var params: [String] = []
+        let parsed: Settings
         let configuration: QRSCPConfiguration
-        do {
-            params = try commandLine.parse(arguments, into: &parsed)
-            var common = parsed.store.common
-            if try commandLine.answeredGeneralOptions(
-                help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
-                arguments: arguments,
-                exitCodes:
-                    "exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 on a command line or configuration error, 2 if the port cannot be bound",
-                versionLine: "ferry qrscp \(FerryVersion.string) (DCMTK dcmqrscp 3.6.9 options)")
-            {
-                return 0
-            }
-            try CommonOptions.finish(&common)
-            parsed.store.common = common
-            parsed.store.receiver.timeouts = common.timeouts
-            guard params.count <= 1 else { throw CommandLineError(message: "expected at most one parameter: port") }
-            configuration = try QRSCPConfiguration(contentsOf: parsed.configPath)
-            if !parsed.indexOnly.isEmpty {
-                // Indexing needs no port.
-            } else if let p = params.first {
-                guard let port = Int(p), (0...65535).contains(port) else {
-                    throw CommandLineError(message: "port \(p) is not a TCP port")
-                }
-                parsed.store.receiver.port = port
-            } else if let port = configuration.port {
-                parsed.store.receiver.port = port
-            } else {
-                throw CommandLineError(message: "no port: give one or set NetworkTCPPort in \(parsed.configPath)")
-            }
-        } catch {
-            return commandLine.usageError(error)
+        switch parse(arguments) {
+        case .exit(let code): return code
+        case .parsed(let p): (parsed, configuration) = p
         }
         let logger = ConsoleLogHandler.logger("ferry.qrscp", level: parsed.store.common.logLevel)
         if !parsed.indexOnly.isEmpty {
             return indexOnly(parsed, configuration, logger: logger)
         }
-        var receiver = parsed.store.receiver
-        if !arguments.contains(where: { $0 == "-pdu" || $0 == "--max-pdu" }), let pdu = configuration.maxPDUSize {
-            receiver.maxReceivePDU = pdu
-        }
-        if let max = configuration.maxAssociations, !arguments.contains("--max-associations") {
-            receiver.limits.maxAssociations = max
-        }
-        receiver.policy.aeTitle = configuration.areas.first?.aeTitle ?? "QRSCP"
-        receiver.policy.queryRetrieveSOPClasses = Set(
-            parsed.archive.models.flatMap {
-                [$0.sopClass(.find), $0.sopClass(.move)] + (receiver.queryRetrieveGet ? [$0.sopClass(.get)] : [])
-            })
-        do {
-            receiver.queryRetrieve = try Archive(configuration: configuration, options: parsed.archive, logger: logger)
-        } catch {
-            logger.critical("\(error)")
+        guard let receiver = receiverSettings(parsed, configuration, arguments: arguments, logger: logger) else {
             return 1
-        }
-        if let archive = receiver.queryRetrieve as? Archive, let service = parsed.store.commitmentService(archive) {
-            receiver.commitment = service
-            receiver.policy.storageCommitment = true
-        }
-        receiver.moveProposal = parsed.outgoing.proposal
-        if let p = parsed.profiles {
-            do {
-                let file = try AssociationConfigFile(contentsOf: p.path)
-                for name in [p.incoming, p.outgoing] where file.profile(name) == nil {
-                    logger.critical("profile \(name) not found in \(p.path)")
-                    return 1
-                }
-                receiver.policy.profile = file.profile(p.incoming)
-                receiver.moveProposal.profile = file.profile(p.outgoing)
-            } catch {
-                logger.critical("cannot read association configuration: \(error)")
-                return 1
-            }
-        }
-        if parsed.store.common.tlsEnabled {
-            // One key, certificate and trust for both directions: incoming associations and
-            // the C-MOVE sub-associations (dcmqrscp has no TLS; Ferry's follows storescp's options).
-            do {
-                receiver.tls = try parsed.store.common.tls.serverContext()
-                receiver.moveTLS = try parsed.store.common.tls.client()
-            } catch {
-                logger.critical("\(error)")
-                return 1
-            }
         }
         let scp = StorageSCP(settings: receiver, logger: logger)
         let server = Task { try await scp.run() }
@@ -317,6 +243,100 @@ enum QRSCPTool {
         default:
             return 0
         }
+    }
+
+    private enum Parsed {
+        case exit(Int32)
+        case parsed((Settings, QRSCPConfiguration))
+    }
+
+    /// The command line and the configuration file read, the port decided; or the exit code.
+    private static func parse(_ arguments: [String]) -> Parsed {
+        var parsed = Settings()
+        do {
+            let params = try commandLine.parse(arguments, into: &parsed)
+            var common = parsed.store.common
+            if try commandLine.answeredGeneralOptions(
+                help: common.showHelp, version: common.showVersion, printArguments: common.printArguments,
+                arguments: arguments,
+                exitCodes:
+                    "exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 on a command line or configuration error, 2 if the port cannot be bound",
+                versionLine: "ferry qrscp \(FerryVersion.string) (DCMTK dcmqrscp 3.6.9 options)")
+            {
+                return .exit(0)
+            }
+            try CommonOptions.finish(&common)
+            parsed.store.common = common
+            parsed.store.receiver.timeouts = common.timeouts
+            guard params.count <= 1 else { throw CommandLineError(message: "expected at most one parameter: port") }
+            let configuration = try QRSCPConfiguration(contentsOf: parsed.configPath)
+            if !parsed.indexOnly.isEmpty {
+                // Indexing needs no port.
+            } else if let p = params.first {
+                guard let port = Int(p), (0...65535).contains(port) else {
+                    throw CommandLineError(message: "port \(p) is not a TCP port")
+                }
+                parsed.store.receiver.port = port
+            } else if let port = configuration.port {
+                parsed.store.receiver.port = port
+            } else {
+                throw CommandLineError(message: "no port: give one or set NetworkTCPPort in \(parsed.configPath)")
+            }
+            return .parsed((parsed, configuration))
+        } catch {
+            return .exit(commandLine.usageError(error))
+        }
+    }
+
+    /// The receiver as an archive: the configuration file's limits where no option overrides
+    /// them, the Q/R classes, storage commitment, -xf profiles, TLS. nil after logging why not.
+    private static func receiverSettings(
+        _ parsed: Settings, _ configuration: QRSCPConfiguration, arguments: [String], logger: Logger
+    ) -> ReceiverSettings? {
+        var receiver = parsed.store.receiver
+        if !arguments.contains(where: { $0 == "-pdu" || $0 == "--max-pdu" }), let pdu = configuration.maxPDUSize {
+            receiver.maxReceivePDU = pdu
+        }
+        if let max = configuration.maxAssociations, !arguments.contains("--max-associations") {
+            receiver.limits.maxAssociations = max
+        }
+        receiver.policy.aeTitle = configuration.areas.first?.aeTitle ?? "QRSCP"
+        receiver.policy.queryRetrieveSOPClasses = Set(
+            parsed.archive.models.flatMap {
+                [$0.sopClass(.find), $0.sopClass(.move)] + (receiver.queryRetrieveGet ? [$0.sopClass(.get)] : [])
+            })
+        receiver.moveProposal = parsed.outgoing.proposal
+        do {
+            let archive = try Archive(configuration: configuration, options: parsed.archive, logger: logger)
+            receiver.queryRetrieve = archive
+            if let service = parsed.store.commitmentService(archive) {
+                receiver.commitment = service
+                receiver.policy.storageCommitment = true
+            }
+            if let p = parsed.profiles {
+                let file: AssociationConfigFile
+                do { file = try AssociationConfigFile(contentsOf: p.path) } catch {
+                    logger.critical("cannot read association configuration: \(error)")
+                    return nil
+                }
+                for name in [p.incoming, p.outgoing] where file.profile(name) == nil {
+                    logger.critical("profile \(name) not found in \(p.path)")
+                    return nil
+                }
+                receiver.policy.profile = file.profile(p.incoming)
+                receiver.moveProposal.profile = file.profile(p.outgoing)
+            }
+            if parsed.store.common.tlsEnabled {
+                // One key, certificate and trust for both directions: incoming associations and
+                // the C-MOVE sub-associations (dcmqrscp has no TLS; Ferry's follows storescp's).
+                receiver.tls = try parsed.store.common.tls.serverContext()
+                receiver.moveTLS = try parsed.store.common.tls.client()
+            }
+        } catch {
+            logger.critical("\(error)")
+            return nil
+        }
+        return receiver
     }
 
     /// `--index-only`: the files indexed in place, a line per file that could not be, exit 1 if any.

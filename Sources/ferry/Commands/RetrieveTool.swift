@@ -75,32 +75,14 @@ enum RetrieveTool {
     static func get(_ arguments: [String]) async -> Int32 { await run(arguments, .get) }
 
     static func run(_ arguments: [String], _ mode: Mode) async -> Int32 {
-        let commandLine = mode == .move ? moveCommandLine : getCommandLine
         let tool = mode == .move ? "movescu" : "getscu"
-        var parsed = Settings()
-        parsed.common.association.callingAE = mode == .move ? "MOVESCU" : "GETSCU"
-        parsed.output.directory = "."
-        var params: [String] = []
+        let parsed: Settings
+        let params: [String]
         let port: Int
-        var queries: [DataSet] = []
-        do {
-            params = try commandLine.parse(arguments, into: &parsed)
-            if try commandLine.answeredGeneralOptions(
-                help: parsed.common.showHelp, version: parsed.common.showVersion,
-                printArguments: parsed.common.printArguments, arguments: arguments,
-                exitCodes: mode == .move
-                    ? "exit codes: 0 success, 1 command line error, 61 no association, 68 a final warning (B000), 69 a final failure or cancel"
-                    : "exit codes: 0 success, 1 otherwise",
-                versionLine: "ferry \(tool) \(FerryVersion.string) (DCMTK \(tool) 3.6.9 options)")
-            {
-                return 0
-            }
-            try CommonOptions.finish(&parsed.common)
-            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
-            port = try dcmtkPort(params[1])
-            queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
-        } catch {
-            return commandLine.usageError(error)
+        let queries: [DataSet]
+        switch parse(arguments, mode) {
+        case .exit(let code): return code
+        case .parsed(let p): (parsed, params, port, queries) = p
         }
         let logger = ConsoleLogHandler.logger("ferry.\(tool)", level: parsed.common.logLevel)
         // Checked before any association, as DCMTK does, not as a refusal of every store.
@@ -109,86 +91,27 @@ enum RetrieveTool {
             return 1
         }
         let sopClass = parsed.query.model.sopClass(mode == .move ? .move : .get)
-        let uncompressed = QueryOptions.uncompressed
-        var parameters = parsed.common.association
-        parameters.presentationContexts = [
-            PresentationContextProposal(id: 1, abstractSyntax: sopClass, transferSyntaxes: uncompressed)
-        ]
-        if mode == .get {
-            // The storage classes the archive may send, each offered with the SCP role
-            // (PS3.4 C.5.3): at most 127 besides the GET context.
-            let classes = UIDRegistry.storageSOPClasses.filter { !$0.isRetired }.map(\.uid).prefix(127)
-            for (i, c) in classes.enumerated() {
-                parameters.presentationContexts.append(
-                    PresentationContextProposal(id: UInt8(3 + 2 * i), abstractSyntax: c, transferSyntaxes: uncompressed)
-                )
-                parameters.roleSelections.append(RoleSelection(sopClass: c, scu: false, scp: true))
-            }
-            if parsed.asyncWindow > 1 {
-                parameters.asyncOperationsWindow = AsyncOperationsWindow(
-                    maxInvoked: 1, maxPerformed: UInt16(clamping: parsed.asyncWindow))
-            }
-        }
-        // movescu's own storage SCP (+P): accepts every syntax, stores like ferry storescp.
-        var receiver: Task<Void, Error>?
-        if mode == .move, let listen = parsed.listenPort {
-            var settings = ReceiverSettings(port: listen)
-            settings.policy.aeTitle = parsed.common.association.callingAE
-            settings.policy.preference = .all
-            settings.output = parsed.output
-            settings.timeouts = parsed.common.timeouts
-            settings.asyncWindowGrant = UInt16(clamping: parsed.asyncWindow)
-            let scp = StorageSCP(settings: settings, logger: logger)
-            receiver = Task { try await scp.run() }
-        }
+        let receiver = mode == .move ? startReceiver(parsed, logger: logger) : nil
         defer { receiver?.cancel() }
-        var exit: Int32 = 0
         do {
             let tls = parsed.common.tlsEnabled ? try parsed.common.tls.client() : nil
             logger.info("Requesting Association")
             let association: Association
             do {
                 association = try await Association.open(
-                    host: params[0], port: port, parameters: parameters, timeouts: parsed.common.timeouts, tls: tls,
-                    logger: logger)
+                    host: params[0], port: port, parameters: proposal(parsed, mode, sopClass: sopClass),
+                    timeouts: parsed.common.timeouts, tls: tls, logger: logger)
             } catch {
                 logger.critical("Association Request Failed: \(error)")
                 return mode == .move ? 61 : 1
             }
             logger.info("Association Accepted (Max Send PDV: \(association.sendPDULength - 6))")
             do {
-                for query in queries {
-                    let final: RetrieveSCU.Final
-                    if mode == .move {
-                        let destination = parsed.moveDestination ?? parsed.common.association.callingAE
-                        logger.info("Sending Move Request to \(destination)")
-                        final = try await RetrieveSCU.move(
-                            on: association, sopClass: sopClass, destination: destination, identifier: query,
-                            cancelAfter: parsed.query.cancelAfter
-                        ) { n, counts in logger.info("Received Move Response \(n) (Pending): \(counts)") }
-                    } else {
-                        logger.info("Sending Get Request")
-                        final = try await RetrieveSCU.get(
-                            on: association, sopClass: sopClass, identifier: query, output: parsed.output,
-                            cancelAfter: parsed.query.cancelAfter, logger: logger
-                        ) { n, counts in logger.info("Received Get Response \(n) (Pending): \(counts)") }
-                    }
-                    let word = mode == .move ? "Move" : "Get"
-                    logger.info(
-                        "Received Final \(word) Response (\(final.status.hex)): \(final.counts)\(final.failedInstances.isEmpty ? "" : ", failed: \(final.failedInstances.joined(separator: " "))")"
-                    )
-                    switch final.status.code {
-                    case 0x0000: break
-                    case 0xB000:
-                        logger.warning("\(word) response with warning status: \(final.counts)")
-                        if exit == 0 { exit = mode == .move ? 68 : 1 }
-                    default:
-                        logger.error("\(word) failed: \(final.status)\(final.errorComment.map { ": \($0)" } ?? "")")
-                        exit = mode == .move ? 69 : 1
-                    }
-                }
+                let exit = try await retrieve(
+                    queries, on: association, sopClass: sopClass, parsed, mode, logger: logger)
                 logger.info("Releasing Association")
                 try await association.release()
+                return exit
             } catch {
                 logger.critical("\(tool) failed: \(error)")
                 await association.abort()
@@ -197,6 +120,114 @@ enum RetrieveTool {
         } catch {
             logger.critical("\(error)")
             return 1
+        }
+    }
+
+    private enum Parsed {
+        case exit(Int32)
+        case parsed((Settings, [String], Int, [DataSet]))
+    }
+
+    /// The command line read: the settings, peer and port, the query identifiers; or the exit
+    /// code when it was answered (help, version) or wrong.
+    private static func parse(_ arguments: [String], _ mode: Mode) -> Parsed {
+        let commandLine = mode == .move ? moveCommandLine : getCommandLine
+        let tool = mode == .move ? "movescu" : "getscu"
+        var parsed = Settings()
+        parsed.common.association.callingAE = mode == .move ? "MOVESCU" : "GETSCU"
+        parsed.output.directory = "."
+        do {
+            let params = try commandLine.parse(arguments, into: &parsed)
+            if try commandLine.answeredGeneralOptions(
+                help: parsed.common.showHelp, version: parsed.common.showVersion,
+                printArguments: parsed.common.printArguments, arguments: arguments,
+                exitCodes: mode == .move
+                    ? "exit codes: 0 success, 1 command line error, 61 no association, 68 a final warning (B000), 69 a final failure or cancel"
+                    : "exit codes: 0 success, 1 otherwise",
+                versionLine: "ferry \(tool) \(FerryVersion.string) (DCMTK \(tool) 3.6.9 options)")
+            {
+                return .exit(0)
+            }
+            try CommonOptions.finish(&parsed.common)
+            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
+            let port = try dcmtkPort(params[1])
+            let queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
+            return .parsed((parsed, params, port, queries))
+        } catch {
+            return .exit(commandLine.usageError(error))
+        }
+    }
+
+    /// The retrieve context; for C-GET also the storage classes the archive may send, each
+    /// offered with the SCP role (PS3.4 C.5.3): at most 127 besides the GET context.
+    private static func proposal(_ parsed: Settings, _ mode: Mode, sopClass: String) -> AssociationParameters {
+        let uncompressed = QueryOptions.uncompressed
+        var parameters = parsed.common.association
+        parameters.presentationContexts = [
+            PresentationContextProposal(id: 1, abstractSyntax: sopClass, transferSyntaxes: uncompressed)
+        ]
+        guard mode == .get else { return parameters }
+        let classes = UIDRegistry.storageSOPClasses.filter { !$0.isRetired }.map(\.uid).prefix(127)
+        for (i, c) in classes.enumerated() {
+            parameters.presentationContexts.append(
+                PresentationContextProposal(id: UInt8(3 + 2 * i), abstractSyntax: c, transferSyntaxes: uncompressed))
+            parameters.roleSelections.append(RoleSelection(sopClass: c, scu: false, scp: true))
+        }
+        if parsed.asyncWindow > 1 {
+            parameters.asyncOperationsWindow = AsyncOperationsWindow(
+                maxInvoked: 1, maxPerformed: UInt16(clamping: parsed.asyncWindow))
+        }
+        return parameters
+    }
+
+    /// movescu's own storage SCP (+P): accepts every syntax, stores like ferry storescp.
+    private static func startReceiver(_ parsed: Settings, logger: Logger) -> Task<Void, Error>? {
+        guard let listen = parsed.listenPort else { return nil }
+        var settings = ReceiverSettings(port: listen)
+        settings.policy.aeTitle = parsed.common.association.callingAE
+        settings.policy.preference = .all
+        settings.output = parsed.output
+        settings.timeouts = parsed.common.timeouts
+        settings.asyncWindowGrant = UInt16(clamping: parsed.asyncWindow)
+        let scp = StorageSCP(settings: settings, logger: logger)
+        return Task { try await scp.run() }
+    }
+
+    /// Each query's C-MOVE or C-GET, in turn; the exit code of their final statuses.
+    private static func retrieve(
+        _ queries: [DataSet], on association: Association, sopClass: String, _ parsed: Settings, _ mode: Mode,
+        logger: Logger
+    ) async throws -> Int32 {
+        var exit: Int32 = 0
+        let word = mode == .move ? "Move" : "Get"
+        for query in queries {
+            let final: RetrieveSCU.Final
+            if mode == .move {
+                let destination = parsed.moveDestination ?? parsed.common.association.callingAE
+                logger.info("Sending Move Request to \(destination)")
+                final = try await RetrieveSCU.move(
+                    on: association, sopClass: sopClass, destination: destination, identifier: query,
+                    cancelAfter: parsed.query.cancelAfter
+                ) { n, counts in logger.info("Received Move Response \(n) (Pending): \(counts)") }
+            } else {
+                logger.info("Sending Get Request")
+                final = try await RetrieveSCU.get(
+                    on: association, sopClass: sopClass, identifier: query, output: parsed.output,
+                    cancelAfter: parsed.query.cancelAfter, logger: logger
+                ) { n, counts in logger.info("Received Get Response \(n) (Pending): \(counts)") }
+            }
+            logger.info(
+                "Received Final \(word) Response (\(final.status.hex)): \(final.counts)\(final.failedInstances.isEmpty ? "" : ", failed: \(final.failedInstances.joined(separator: " "))")"
+            )
+            switch final.status.code {
+            case 0x0000: break
+            case 0xB000:
+                logger.warning("\(word) response with warning status: \(final.counts)")
+                if exit == 0 { exit = mode == .move ? 68 : 1 }
+            default:
+                logger.error("\(word) failed: \(final.status)\(final.errorComment.map { ": \($0)" } ?? "")")
+                exit = mode == .move ? 69 : 1
+            }
         }
         return exit
     }
