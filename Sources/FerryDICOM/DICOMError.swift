@@ -30,7 +30,6 @@ public struct DICOMError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let badDelimiter = Code(rawValue: "bad-delimiter")
         public static let invalidFileMeta = Code(rawValue: "invalid-file-meta")
         public static let unsupportedTransferSyntax = Code(rawValue: "unsupported-transfer-syntax")
-        public static let invalidUID = Code(rawValue: "invalid-uid")
         public static let missingAttribute = Code(rawValue: "missing-attribute")
         public static let invalidPixelAttributes = Code(rawValue: "invalid-pixel-attributes")
         public static let encapsulation = Code(rawValue: "encapsulation")

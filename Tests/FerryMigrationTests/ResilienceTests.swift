@@ -135,7 +135,7 @@ struct ResilienceTests {
     }
 
     /// A file whose decoding kills the process (a codec that traps; here the test switch
-    /// FERRY_TEST_ABORT_DECODING makes the process abort when it re-encodes f1.dcm) costs one
+    /// --fault-abort-decoding makes the process abort when it re-encodes f1.dcm) costs one
     /// attempt per run that dies on it: after max_attempts such runs it is failed with the
     /// reason, and the run finishes the rest instead of dying on it forever.
     @Test func aFileThatKillsTheDecoderIsFailedAfterItsAttempts() throws {
@@ -152,11 +152,10 @@ struct ResilienceTests {
             try FileManager.default.copyItem(atPath: f, toPath: src + "/f\(i).dcm")
         }
         let manifest = try Corpus.temporaryDirectory("manifest") + "/t.sqlite"
-        let env = ProcessInfo.processInfo.environment.merging(["FERRY_TEST_ABORT_DECODING": "f1.dcm"]) { $1 }
         func run() throws -> Tools.Output {
             try Pipeline.run(
                 "run", manifest: manifest, port: port, sources: [src],
-                ["--quiet", "--associations", "1", "--max-attempts", "2"], environment: env)
+                ["--quiet", "--associations", "1", "--max-attempts", "2", "--fault-abort-decoding", "f1.dcm"])
         }
         for attempt in 1...2 {
             let out = try run()

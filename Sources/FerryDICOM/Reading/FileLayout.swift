@@ -9,8 +9,6 @@ public struct FileLayout: Sendable {
     /// Tolerated deviations from PS3.10, for reports (e.g. "no preamble", "meta group length wrong").
     public var quirks: [String]
 
-    static let preambleLength = 128
-
     /// Detects the layout from the first bytes of a file. `complete` tells whether
     /// `prefix` is the whole file; if not and more is needed, throws `.needMoreData`.
     static func detect(_ prefix: [UInt8], complete: Bool) throws(DICOMError) -> FileLayout {

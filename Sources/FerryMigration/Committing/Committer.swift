@@ -33,10 +33,10 @@ public struct Committer: Sendable {
 
     public func run() async throws -> Summary {
         guard let settings = job.commitment else { return Summary() }
-        let candidates = try manifest.commitmentCandidates()
+        let candidates = try await BlockingPool.shared.run { [manifest] in try manifest.commitmentCandidates() }
         var summary = Summary()
         if candidates.isEmpty {
-            summary.counts = try manifest.commitmentCounts()
+            summary.counts = try await BlockingPool.shared.run { [manifest] in try manifest.commitmentCounts() }
             return summary
         }
         let batches = Self.batches(candidates, settings.batch)
@@ -96,7 +96,7 @@ public struct Committer: Sendable {
             }
         }
         summary.requests = requests.count
-        summary.counts = try manifest.commitmentCounts()
+        summary.counts = try await BlockingPool.shared.run { [manifest] in try manifest.commitmentCounts() }
         return summary
     }
 

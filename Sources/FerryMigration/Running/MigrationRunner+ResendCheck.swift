@@ -9,7 +9,7 @@ extension MigrationRunner {
     /// it is sent again. Found: recorded done, never sent twice. Absent: sent by the next pass.
     /// False when the destination could not be asked: the files wait for the next run.
     func checkBeforeResend() async throws -> Bool {
-        let waiting = try manifest.awaitingResendCheck()
+        let waiting = try await BlockingPool.shared.run { [manifest] in try manifest.awaitingResendCheck() }
         guard !waiting.isEmpty else { return true }
         let address = job.queryAddress
         let peer = "\(address.calledAE)@\(address.host):\(address.port)"

@@ -49,11 +49,15 @@ public final class MigrationRunner: Sendable {
     /// When the run must stop taking files (the end of its window, or --until).
     let stopAt: Date?
     private let windowClosed = StopFlag()
+    /// Test faults (`ferry run --fault-abort-decoding`).
+    let faults: FaultInjection
 
     public init(
-        job: Job, manifest: Manifest, logger: Logger, stop: StopFlag, progress: Progress, stopAt: Date? = nil
+        job: Job, manifest: Manifest, logger: Logger, stop: StopFlag, progress: Progress, stopAt: Date? = nil,
+        faults: FaultInjection = FaultInjection()
     ) {
         self.stopAt = stopAt
+        self.faults = faults
         self.job = job
         self.manifest = manifest
         self.logger = logger
@@ -100,11 +104,12 @@ public final class MigrationRunner: Sendable {
         while true {
             if checking, try await !checkBeforeResend() { break }
             try await sendPass()
-            let unresolved = checking ? try manifest.awaitingResendCheck().count : 0
+            let unresolved =
+                checking ? try await BlockingPool.shared.run { [manifest] in try manifest.awaitingResendCheck().count } : 0
             if unresolved == 0 || stop.isSet || gate.withLock({ $0.paused }) != nil { break }
         }
 
-        let counts = try manifest.counts()
+        let counts = try await BlockingPool.shared.run { [manifest] in try manifest.counts() }
 
         runRecord.endedAt = now()
         runRecord.done = (counts[.done] ?? 0) + (counts[.doneWarning] ?? 0)

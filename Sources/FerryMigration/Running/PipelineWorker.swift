@@ -93,12 +93,11 @@ final class PipelineWorker: SendLoopDelegate {
         outcome: StoreOutcome, messageID: UInt16?
     ) {
         let accepted = association.acceptedContexts
-        func route(_ f: Int) -> Route {
-            if let known = routes[f] { return known }
-            let decided = sender.route(for: files[f], accepted: accepted)
-            routes[f] = decided
-            return decided
+        // Each file's route, decided once for this association.
+        for f in [file] + upcoming.prefix(pool.depth + 1) where routes[f] == nil {
+            routes[f] = await sender.routeOffTheLoop(for: files[f], accepted: accepted)
         }
+        func route(_ f: Int) -> Route { routes[f] ?? .impossible("no route") }
         // The files to re-encode ahead (and this one, if not prepared yet), each marked
         // `decoding` by its own task before its decoder starts; one file more than the pool's
         // depth, so the mark's write is hidden (the SV1 benchmark: 1.08 -> 0.97 of the baseline).
@@ -126,8 +125,8 @@ final class PipelineWorker: SendLoopDelegate {
     /// counts it against that file, and fails the file once `max_attempts` runs died on it,
     /// instead of dying again forever.
     private func tracked(_ file: Int, _ route: Route) -> @Sendable () async -> PreparedFile {
-        let (f, row, manifest, pool, sender, logger) = (
-            files[file], journal.rows[file], journal.manifest, pool, sender, logger
+        let (f, row, manifest, pool, sender, logger, faults) = (
+            files[file], journal.rows[file], journal.manifest, pool, sender, logger, runner.faults
         )
         // Without suspects in the run, decodes need no gate.
         let (gate, suspect) = (suspects.isEmpty ? nil : runner.decodeGate, suspects.contains(file))
@@ -136,7 +135,7 @@ final class PipelineWorker: SendLoopDelegate {
             do { try await manifest.decoding([row]) } catch {
                 logger.error("the manifest cannot be written before decoding \(f.path): \(error)")
             }
-            let prepared = await pool.prepare(f, route: route, with: sender, crashTest: Self.crashTest)
+            let prepared = await pool.prepare(f, route: route, with: sender, faults: faults)
             if suspect {
                 // Decoded alone without harm: cleared at once, so a crash of the next suspect
                 // is not counted against this one.
@@ -148,10 +147,6 @@ final class PipelineWorker: SendLoopDelegate {
             return prepared
         }
     }
-
-    /// FERRY_TEST_ABORT_DECODING=NAME: the process aborts when it decodes a file so named, as a
-    /// codec that traps would (the test of crash isolation; never set in production).
-    static let crashTest: String? = ProcessInfo.processInfo.environment["FERRY_TEST_ABORT_DECODING"]
 
     func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) async {
         runner.progress.fileFinished(bytes: files[file].fileSize, failed: disposition == .failed)

@@ -35,7 +35,7 @@ public struct Verifier: Sendable {
 
     /// `progress` gets the studies done and the studies to do, from any session's task.
     public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> Summary {
-        let sent = try manifest.sentInstances()
+        let sent = try await BlockingPool.shared.run { [manifest] in try manifest.sentInstances() }
         let address = job.queryAddress
         var record = VerifyRunRecord(
             startedAt: Self.clock(), destination: "\(address.calledAE)@\(address.host):\(address.port)")

@@ -37,6 +37,8 @@ public final class Association {
     public var pacer: Pacer?
 
     public var isUsable: Bool { machine.state == .sta6 }
+    /// The event loop of the association's connection.
+    public var eventLoop: any EventLoop { channel.channel.eventLoop }
 
     /// How many operations this side may invoke before their responses: the negotiated
     /// Asynchronous Operations Window (the requestor invokes up to its max-invoked, the

@@ -19,6 +19,16 @@ public enum Route: Sendable, Equatable {
         return false
     }
 
+    /// Whether choosing `file`'s route may read its first frame's header (`JPEGProbe`): its own
+    /// syntax was not accepted for its class, a companion syntax was. Blocking file I/O: a
+    /// route that needs it is chosen off the event loops (`FileSender.route`).
+    static func needsProbe(_ file: OutgoingFile, accepted: [AcceptedContext]) -> Bool {
+        guard let companion = ProposalOptions.companion(of: file.transferSyntax) else { return false }
+        let candidates = accepted.filter { $0.abstractSyntax == file.sopClassUID }
+        return !candidates.contains { $0.transferSyntax == file.transferSyntax.uid }
+            && candidates.contains { $0.transferSyntax == companion.uid }
+    }
+
     /// Chooses a route among the accepted contexts: the policy's target where it applies; else
     /// the file's own syntax (or the PS3.5 10.2 companion its stream is valid for); else the
     /// first syntax of the policy's order that was accepted and that Ferry can produce from

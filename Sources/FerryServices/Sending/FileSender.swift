@@ -39,8 +39,24 @@ public struct FileSender: Sendable {
     public func begin(
         _ file: OutgoingFile, on association: Association, invention: inout UIDInvention?
     ) async -> (outcome: StoreOutcome, messageID: UInt16?) {
-        let route = route(for: file, accepted: association.acceptedContexts, inventing: invention != nil)
+        let route = await routeOffTheLoop(
+            for: file, accepted: association.acceptedContexts, inventing: invention != nil)
         return await begin(prepare(file, route: route, invention: &invention), on: association)
+    }
+
+    /// `route(for:accepted:inventing:)` from a task that may run on an event loop: a route
+    /// that reads the file (the companion syntax's JPEG probe) is chosen on the blocking pool.
+    public func routeOffTheLoop(
+        for file: OutgoingFile, accepted: [AcceptedContext], inventing: Bool = false
+    ) async -> Route {
+        guard Route.needsProbe(file, accepted: accepted) else {
+            return route(for: file, accepted: accepted, inventing: inventing)
+        }
+        do {
+            return try await BlockingPool.shared.run { route(for: file, accepted: accepted, inventing: inventing) }
+        } catch {
+            return .impossible("the blocking pool is closed")
+        }
     }
 
     /// How `file` travels on these accepted contexts. Decided once per file and association

@@ -20,23 +20,21 @@ public final class PreparationPool: Sendable {
 
     /// The file prepared for its route: on the pool when it must be re-encoded, inline when it
     /// travels as it is (nothing to do).
-    /// `crashTest`: abort the process when the file's name is this (tests of crash isolation).
     public func prepare(
-        _ file: OutgoingFile, route: Route, with sender: FileSender, crashTest: String? = nil
+        _ file: OutgoingFile, route: Route, with sender: FileSender, faults: FaultInjection = FaultInjection()
     ) async -> PreparedFile {
         guard route.isConversion else { return sender.prepare(file, route: route) }
         let work: @Sendable () -> PreparedFile = {
-            if let name = crashTest, file.path.hasSuffix("/" + name) {
-                var none = rlimit(rlim_cur: 0, rlim_max: 0)
-                setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)  // no core file left by the test
-                abort()
-            }
+            faults.applyBeforeDecoding(file.path)
             return sender.prepare(file, route: route)
         }
         do {
             return try await pool.run(work)
         } catch {
-            return work()
+            // The pool is shut down (the process is ending): never decode on the caller's thread.
+            return PreparedFile(
+                file: file, route: route,
+                encoded: .failure(ServiceError(.preparation, "the preparation pool is closed")))
         }
     }
 }

@@ -66,6 +66,8 @@ struct Run: AsyncParsableCommand {
     var verify = false
     @Option(help: "Stop taking files at this local time (HH:MM or HH:MM:SS; the next day if already past); exit 4.")
     var until: String?
+    @Option(help: .hidden)  // test: abort the process when it re-encodes a file of this name
+    var faultAbortDecoding: String?
 
     func run() async throws {
         let logger = ConsoleLogHandler.logger("ferry.run", level: verbose ? .info : .error)
@@ -154,9 +156,12 @@ struct Run: AsyncParsableCommand {
                 }
                 if let end = schedule.end(ofWindowOpenAt: Date()) { stopAt = min(stopAt ?? end, end) }
             }
+            var faults = FaultInjection()
+            faults.abortDecoding = faultAbortDecoding
             let runner = MigrationRunner(
                 job: job, manifest: manifest, logger: logger, stop: stop,
-                progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto), stopAt: stopAt)
+                progress: Progress(mode: quiet ? .quiet : jsonProgress ? .json : .auto), stopAt: stopAt,
+                faults: faults)
             do { outcome = try await runner.run() } catch {
                 FileHandleWriter.stderr("run: \(error)\n")
                 throw ExitCode(.usage)

@@ -11,11 +11,16 @@ struct StorageHandler {
     let context: SessionContext
     let sorting: StudySorting
     let spares: SpareFiles?
+    /// Read per fragment: kept here once rather than looked up through the settings each time.
+    private let faults: FaultInjection
+    private let maxInstanceBytes: Int
 
     init(_ context: SessionContext, sorting: StudySorting, spares: SpareFiles?) {
         self.context = context
         self.sorting = sorting
         self.spares = spares
+        faults = context.settings.faults
+        maxInstanceBytes = context.settings.limits.maxInstanceBytes
     }
 
     /// One store whose data set is arriving.
@@ -46,7 +51,7 @@ struct StorageHandler {
         // As DCMTK storescp -v: the request's arrival, before its data set (a stall shows on
         // which side it is).
         context.logger.info("Received Store Request: MsgID \(command.messageID ?? 0), \(sopInstance.escapedForLog())")
-        try await context.faults.apply(.storeCommand, logger: context.logger)
+        try await faults.apply(.storeCommand, logger: context.logger)
         var output = settings.output
         var refusal: String?
         if let provider = settings.queryRetrieve {
@@ -81,17 +86,16 @@ struct StorageHandler {
     /// A fragment of the data set. Written where it is received (page-cache writes, see
     /// docs/design.md); an instance over the size limit is refused, what follows is dropped.
     func receive(_ fragment: ByteBuffer, into store: Store) async throws {
-        try await context.faults.apply(.storeFragment, logger: context.logger)
+        try await faults.apply(.storeFragment, logger: context.logger)
         store.file.append(fragment)
-        let limit = context.settings.limits.maxInstanceBytes
-        if store.file.bytesReceived > limit {
-            store.file.refuse(.outOfResources("the instance is larger than \(limit) bytes (--max-instance-size)"))
+        if store.file.bytesReceived > maxInstanceBytes {
+            store.file.refuse(
+                .outOfResources("the instance is larger than \(maxInstanceBytes) bytes (--max-instance-size)"))
         }
     }
 
     /// The whole data set is in: kept (or refused) and answered.
     func finish(_ store: Store) async throws {
-        let faults = context.faults
         try await faults.apply(.storeReceived, logger: context.logger)
         var status = DIMSEStatus.success
         var comment: String?
@@ -129,10 +133,10 @@ struct StorageHandler {
     /// hooks): on the blocking pool. false: nothing kept (--ignore); a failure is the refusal to
     /// answer with (the file is removed).
     private func keep(_ store: Store) async throws -> Result<Bool, ServiceError> {
-        let (sorting, faults, logger) = (self.sorting, context.faults, context.logger)
+        let (sorting, faults, logger) = (self.sorting, self.faults, context.logger)
         let (provider, calledAE) = (context.settings.queryRetrieve, context.calledAE)
         let announce = Announcement(context)
-        return try await BlockingPool.shared.run {
+        return try await BlockingPool.shared.run(resumingOn: context.association.eventLoop) {
             faults.applyToStorageWrite(logger: logger)
             do throws(ServiceError) {
                 guard let kept = try store.file.commit(sorting: sorting) else { return .success(false) }

@@ -4,10 +4,11 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// The faults a test asks a receiver for: DCMTK storescp's test switches (--sleep-after,
-/// --abort-during, ...), dcm4che's `--status`, and Ferry's own for Q/R and storage. One value,
-/// consulted by the services at named points (`apply(_:)`), so that no handler branches on a
-/// switch of its own.
+/// The faults a test asks for: the receiver's (DCMTK storescp's test switches --sleep-after,
+/// --abort-during, ..., dcm4che's `--status`, Ferry's own for Q/R and storage) and the sender's
+/// (a decoder that kills the process). One value, consulted at named points (`apply(_:)`,
+/// `applyToStorageWrite`, `applyBeforeDecoding`), so that no code path branches on a switch of
+/// its own.
 public struct FaultInjection: Sendable {
     /// --sleep-after: how long to sleep after each store's response.
     public var sleepAfter: TimeAmount = .zero
@@ -39,6 +40,10 @@ public struct FaultInjection: Sendable {
     /// Q/R: abort the association after this many pending responses, once (a peer that dies
     /// mid-operation, then serves again).
     public var abortAfterResponses: Int?
+
+    /// Sender: the process aborts when it re-encodes a file of this name, as a codec that traps
+    /// would (`ferry run --fault-abort-decoding NAME`, for the test of crash isolation).
+    public var abortDecoding: String?
 
     /// Events counted across the receiver's associations, for the faults that happen once.
     private let counters = Counters()
@@ -96,6 +101,14 @@ public struct FaultInjection: Sendable {
         var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 { request = remaining }
+    }
+
+    /// On the thread about to decode `path` for re-encoding: --fault-abort-decoding's crash.
+    func applyBeforeDecoding(_ path: String) {
+        guard let name = abortDecoding, path.hasSuffix("/" + name) else { return }
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)  // no core file left by the test
+        Glibc.abort()
     }
 
     /// Whether the store of an instance is answered with a forced status instead of storing it.
