@@ -105,7 +105,8 @@ public final class MigrationRunner: Sendable {
             if checking, try await !checkBeforeResend() { break }
             try await sendPass()
             let unresolved =
-                checking ? try await BlockingPool.shared.run { [manifest] in try manifest.awaitingResendCheck().count } : 0
+                checking
+                ? try await BlockingPool.shared.run { [manifest] in try manifest.awaitingResendCheck().count } : 0
             if unresolved == 0 || stop.isSet || gate.withLock({ $0.paused }) != nil { break }
         }
 
