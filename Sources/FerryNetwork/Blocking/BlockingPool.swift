@@ -22,12 +22,13 @@ public final class BlockingPool: Sendable {
         try await pool.runIfActive(work)
     }
 
-    /// Runs `work` on a pool thread; the calling task resumes on `eventLoop` (its channel's),
-    /// so its next read or write starts there instead of on whichever loop comes next: one
-    /// thread wake-up fewer per call, which a receiver pays once per stored instance.
-    public func run<T: Sendable>(
-        resumingOn eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> T
-    ) async throws -> T {
-        try await pool.runIfActive(eventLoop: eventLoop, work).get()
+    /// Starts `work` on a pool thread; its future completes on `eventLoop` (the channel's of
+    /// the task that waits for it), so that task resumes there instead of on whichever loop
+    /// comes next: one thread wake-up fewer. The caller may go on (read the next request)
+    /// before it waits.
+    public func start<T: Sendable>(
+        completingOn eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> T
+    ) -> EventLoopFuture<T> {
+        pool.runIfActive(eventLoop: eventLoop, work)
     }
 }

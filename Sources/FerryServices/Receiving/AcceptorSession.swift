@@ -107,10 +107,15 @@ final class AcceptorSession {
 
     /// Identifiers are small; a longer one is refused (as command sets are).
     static let maxIdentifierLength = 1 << 20
+    /// Stores whose files are being kept on the pool while the next ones are read, at most.
+    static let maxKeeping = 16
 
     private func serve(_ handlers: Handlers, _ phase: inout Phase) async throws {
         let association = handlers.context.association
+        // Finished stores waiting for their answers, in the order of their requests.
+        var keeping: [StorageHandler.Pending] = []
         while true {
+            try await answer(&keeping, handlers.storage, all: false)
             var timeout = settings.timeouts.dimseWait
             var what = "waiting for a DIMSE message (DIMSE/socket timeout)"
             if case .storeData(let store) = phase {
@@ -125,12 +130,13 @@ final class AcceptorSession {
             for part in try await association.receive(timeout: timeout, what: what) {
                 switch (part, phase) {
                 case (.command(let command, let contextID), _):
+                    if command.field != .cStoreRQ { try await answer(&keeping, handlers.storage, all: true) }
                     phase = try await dispatch(command, contextID: contextID, to: handlers)
                 case (.data(let fragment, _, let isLast), .storeData(let store)):
                     try await handlers.storage.receive(fragment, into: store)
                     if isLast {
                         phase = .idle
-                        try await handlers.storage.finish(store)
+                        keeping.append(try await handlers.storage.finish(store))
                     }
                 case (.data(_, _, let isLast), .discardData):
                     if isLast { phase = .idle }
@@ -146,6 +152,7 @@ final class AcceptorSession {
                     throw AssociationError.protocolError("data set fragment without a command")
                 case (.released, _):
                     if case .storeData(let store) = phase { store.file.discard() }
+                    try? await answer(&keeping, handlers.storage, all: true)
                     logger.info("Association Release from \(peer)")
                     return
                 case (.aborted(let a), _):
@@ -155,6 +162,17 @@ final class AcceptorSession {
                 }
             }
         }
+    }
+
+    /// Answers the finished stores: all of them when `all` (another request comes), when nothing
+    /// more has arrived to read (the peer waits for them) or when `maxKeeping` wait; otherwise
+    /// their files go on being kept on the pool while the next store is read.
+    private func answer(_ keeping: inout [StorageHandler.Pending], _ storage: StorageHandler, all: Bool) async throws {
+        guard !keeping.isEmpty else { return }
+        if !all, keeping.count < Self.maxKeeping, try await storage.context.association.hasArrived() { return }
+        let answering = keeping
+        keeping = []
+        for pending in answering { try await storage.answer(pending) }
     }
 
     /// A request's command: served at once, or the phase that reads its data set.

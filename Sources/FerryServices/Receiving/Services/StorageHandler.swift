@@ -94,49 +94,70 @@ struct StorageHandler {
         }
     }
 
-    /// The whole data set is in: kept (or refused) and answered.
-    func finish(_ store: Store) async throws {
+    /// A store whose data set is in, waiting for its answer: known now (a refusal), or once its
+    /// file is kept on the blocking pool.
+    struct Pending {
+        let store: Store
+        let outcome: Outcome
+        enum Outcome {
+            case now(DIMSEStatus, comment: String?)
+            case keeping(EventLoopFuture<Result<Bool, ServiceError>>)
+        }
+    }
+
+    /// The whole data set is in: refused, or its file kept on the blocking pool while the
+    /// session reads on (`answer` sends the response).
+    func finish(_ store: Store) async throws -> Pending {
         try await faults.apply(.storeReceived, logger: context.logger)
-        var status = DIMSEStatus.success
-        var comment: String?
         if let forced = faults.status, faults.refusesStores {
             store.file.discard()
-            (status, comment) = (forced, "status forced by --status")
-        } else if let refusal = store.refusal {
+            return Pending(store: store, outcome: .now(forced, comment: "status forced by --status"))
+        }
+        if let refusal = store.refusal {
             store.file.discard()
-            (status, comment) = (DIMSEStatus(0xA700), refusal)
             context.logger.error("Store refused (\(store.instance)): \(refusal)")
-        } else {
-            switch try await keep(store) {
+            return Pending(store: store, outcome: .now(DIMSEStatus(0xA700), comment: refusal))
+        }
+        return Pending(store: store, outcome: .keeping(keep(store)))
+    }
+
+    /// A finished store's response, once its file is kept (or refused).
+    func answer(_ pending: Pending) async throws {
+        var status = DIMSEStatus.success
+        var comment: String?
+        switch pending.outcome {
+        case .now(let s, let c): (status, comment) = (s, c)
+        case .keeping(let keeping):
+            switch try await keeping.get() {
             case .success(let kept):
                 status = faults.status ?? .success
                 if kept { try await faults.apply(.storeKept, logger: context.logger) }
             case .failure(let refusal):
                 (status, comment) = (refusal.status ?? DIMSEStatus(0xA700), refusal.message)
-                context.logger.error("Store refused (\(store.instance)): \(refusal)")
+                context.logger.error("Store refused (\(pending.store.instance)): \(refusal)")
             }
         }
-        let command = store.command
+        let command = pending.store.command
         let response = CommandSet.storeRSP(
             respondingTo: command.messageID ?? 0, sopClass: command.affectedSOPClassUID ?? "",
             sopInstance: command.affectedSOPInstanceUID ?? "", status: status, errorComment: comment)
         if faults.sleepAfter > .zero {
             // Sent before the sleep, not held with the next responses.
-            try await context.association.sendCommand(response, contextID: store.contextID)
+            try await context.association.sendCommand(response, contextID: pending.store.contextID)
         } else {
-            try await context.association.sendResponse(response, contextID: store.contextID)
+            try await context.association.sendResponse(response, contextID: pending.store.contextID)
         }
         try await faults.apply(.storeAnswered, logger: context.logger)
     }
 
     /// The file put in place, indexed in an archive, and announced (commitment holdings, exec
-    /// hooks): on the blocking pool. false: nothing kept (--ignore); a failure is the refusal to
-    /// answer with (the file is removed).
-    private func keep(_ store: Store) async throws -> Result<Bool, ServiceError> {
+    /// hooks): on the blocking pool, completing on the association's event loop. false: nothing
+    /// kept (--ignore); a failure is the refusal to answer with (the file is removed).
+    private func keep(_ store: Store) -> EventLoopFuture<Result<Bool, ServiceError>> {
         let (sorting, faults, logger) = (self.sorting, self.faults, context.logger)
         let (provider, calledAE) = (context.settings.queryRetrieve, context.calledAE)
         let announce = Announcement(context)
-        return try await BlockingPool.shared.run(resumingOn: context.association.eventLoop) {
+        return BlockingPool.shared.start(completingOn: context.association.eventLoop) {
             faults.applyToStorageWrite(logger: logger)
             do throws(ServiceError) {
                 guard let kept = try store.file.commit(sorting: sorting) else { return .success(false) }
