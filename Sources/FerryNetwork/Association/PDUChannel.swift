@@ -175,13 +175,16 @@ public final class PDUChannel: Sendable {
     /// large data sets takes them in batches.
     public func receiveBatch(timeout: TimeAmount?, what: String) async throws -> [PDU] {
         let loop = channel.eventLoop
+        // On the channel's own loop (where a receiver's task resumes) the inbox is asked directly.
+        if loop.inEventLoop { return try await inbox.next(timeout: timeout, what: what, on: loop, batch: true).get() }
         return try await loop.flatSubmit { [inbox] in inbox.next(timeout: timeout, what: what, on: loop, batch: true) }
             .get()
     }
 
     /// The PDUs read already, without waiting (see `PDUInbox.takeQueued`).
     public func receiveQueued() async throws -> [PDU] {
-        try await channel.eventLoop.submit { [inbox] in try inbox.takeQueued() }.get()
+        if channel.eventLoop.inEventLoop { return try inbox.takeQueued() }
+        return try await channel.eventLoop.submit { [inbox] in try inbox.takeQueued() }.get()
     }
 
     public func send(_ pdu: PDU, timeout: TimeAmount?, what: String) async throws {
