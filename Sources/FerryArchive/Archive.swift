@@ -181,9 +181,28 @@ public final class Archive: QueryRetrieveProvider {
             if existing != path { unlink(path) }
             logger.info("duplicate SOP Instance UID \(instance.sopInstanceUID): keeping \(existing)")
         case .replaced(let old):
-            if old != path { unlink(old) }
-            logger.info("duplicate SOP Instance UID \(instance.sopInstanceUID): replaced \(old)")
+            // Only a file of the area itself goes: one indexed in place (--index-only) is the
+            // legacy archive's, read-only to Ferry; the index now points to the new copy.
+            if old != path, Self.isInside(old, directory: area.entry.directory) {
+                unlink(old)
+                logger.info("duplicate SOP Instance UID \(instance.sopInstanceUID): replaced \(old)")
+            } else {
+                logger.info(
+                    "duplicate SOP Instance UID \(instance.sopInstanceUID): indexed \(path) instead of \(old), which is left as it is"
+                )
+            }
         }
+    }
+
+    /// Whether `path` lies inside `directory` (both resolved: no `..` or link leads out).
+    static func isInside(_ path: String, directory: String) -> Bool {
+        guard let file = realpath(path, nil), let dir = realpath(directory, nil) else { return false }
+        defer {
+            free(file)
+            free(dir)
+        }
+        let (f, d) = (String(cString: file), String(cString: dir))
+        return f.hasPrefix(d.hasSuffix("/") ? d : d + "/")
     }
 
     /// The AETable's quota, refused instead of enforced by deletion.

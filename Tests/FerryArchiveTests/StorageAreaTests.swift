@@ -74,6 +74,39 @@ struct StorageAreaTests {
         let (found, _) = try qr.find("-S", ["QueryRetrieveLevel=IMAGE", "SOPInstanceUID"])
         #expect(found.count == 1)
     }
+
+    /// With --index-only and --replace-duplicates, a duplicate of an instance indexed in place
+    /// is stored inside the area and indexed there; the legacy file is left byte for byte.
+    @Test func aReplacedDuplicateNeverTouchesALegacyFile() throws {
+        let legacy = try Corpus.temporaryDirectory("legacy")
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let legacyFile = legacy + "/old.dcm"
+        try FileManager.default.copyItem(atPath: file, toPath: legacyFile)
+        let legacyBytes = try FileBytes.readAll(legacyFile)
+        let qr = try QRSCPProcess(files: [], extra: ["--replace-duplicates"], indexInPlace: [legacy])
+        defer { qr.peer.stop() }
+        let original = try Part10Reader.read(path: file)
+        var ds = original.dataSet
+        ds.set(.instanceNumber, .IS, "999")
+        let edited = try Corpus.temporaryDirectory("duplicate") + "/edited.dcm"
+        try FileBytes.write(try Part10Writer.encode(ds, transferSyntax: original.transferSyntax), to: edited)
+        #expect(try Self.send([edited], to: qr.peer.port).status == 0)
+        #expect(FileManager.default.fileExists(atPath: legacyFile), "\(qr.peer.log())")
+        #expect(try FileBytes.readAll(legacyFile) == legacyBytes, "the legacy file is byte-identical")
+        #expect(try Self.stored(qr).count == 1, "the new copy is inside the area")
+        // The index points to the new copy: its Instance Number answers.
+        let uid = try #require(ds.string(.sopInstanceUID))
+        let (found, _) = try qr.find(
+            "-S", ["QueryRetrieveLevel=IMAGE", "SOPInstanceUID=\(uid)", "InstanceNumber"] + studyAndSeries(ds))
+        #expect(found.first?.string(.instanceNumber) == "999", "\(found)")
+    }
+
+    private func studyAndSeries(_ ds: DataSet) -> [String] {
+        [
+            "StudyInstanceUID=\(ds.string(.studyInstanceUID) ?? "")",
+            "SeriesInstanceUID=\(ds.string(.seriesInstanceUID) ?? "")",
+        ]
+    }
 }
 
 /// dcmqrscp's association options on `ferry qrscp` (issue 15): --no-parallel-store refuses
