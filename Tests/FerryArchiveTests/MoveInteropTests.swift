@@ -157,6 +157,34 @@ struct MoveRestrictionTests {
         #expect(own.contains("Received Final Move Response (Success)"), "\(own)")
         #expect(Interop.received(out).count == sources.count)
     }
+
+    /// -XM: a move whose query level's unique key is empty or universal (PATIENT with
+    /// PatientID=* or empty, STUDY with an empty Study Instance UID) would move the whole area:
+    /// refused (A900), nothing sent.
+    @Test(arguments: [
+        ["QueryRetrieveLevel=PATIENT", "PatientID=*"], ["QueryRetrieveLevel=PATIENT", "PatientID="],
+        ["QueryRetrieveLevel=STUDY", "PatientID=PID1", "StudyInstanceUID="],
+    ])
+    func aUniversalMoveIsRefusedUnderCheckMove(keys: [String]) throws {
+        let out = try Corpus.temporaryDirectory("xm")
+        let port = freePort()
+        let rx = try PeerProcess(FerryCLI.path, ["storescp", "+xa", "-od", out, String(port)], port: port)
+        defer { rx.stop() }
+        let qr = try QRSCPProcess(
+            files: try Interop.uncompressedFiles("tiny"), extra: ["-XM"], destinations: [("RX", port)])
+        defer { qr.peer.stop() }
+        let r = try Tools.run(
+            "/usr/bin/movescu",
+            ["-P", "-v", "-aec", "QRSCP", "-aem", "RX"] + keys.flatMap { ["-k", $0] } + [
+                "127.0.0.1", String(qr.peer.port),
+            ],
+            environment: ["TCP_NODELAY": "1"])
+        #expect(
+            (r.stdout + r.stderr).contains("Final Move Response (Error: DataSetDoesNotMatchSOPClass)"),
+            "A900: \(r.stdout) \(r.stderr)")
+        #expect(qr.peer.log().contains("needs its unique key"), "\(qr.peer.log())")
+        #expect(Interop.received(out).isEmpty, "nothing was moved")
+    }
 }
 
 /// `--move-associations N`: the sub-operations of one C-MOVE over N associations at once.

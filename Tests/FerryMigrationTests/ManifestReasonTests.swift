@@ -108,3 +108,13 @@ struct ManifestReasonTests {
                 == .noContext)
     }
 }
+
+/// The addresses Ferry's commitment listener takes reports from: the destination host's.
+@Suite struct CommitmentListenerHostTests {
+    @Test func theDestinationsAddressesAreResolved() {
+        #expect(Committer.addresses(of: "127.0.0.1") == ["127.0.0.1"])
+        let local = Committer.addresses(of: "localhost")
+        #expect(local.contains("127.0.0.1") || local.contains("::1"), "\(local)")
+        #expect(Committer.addresses(of: "no-such-host.invalid") == ["no-such-host.invalid"])
+    }
+}

@@ -78,6 +78,27 @@ struct ReceiverHandlerTests {
         #expect(status == .success)
     }
 
+    /// No user list is configured: a requested positive response is not given (as DCMTK's SCPs
+    /// answer), however long the user name; the association is accepted all the same.
+    @Test func userIdentityIsNotClaimedChecked() async throws {
+        let out = try Corpus.temporaryDirectory("rx-identity")
+        let response = try await Self.withReceiver(directory: out) { port in
+            var parameters = AssociationParameters()
+            parameters.presentationContexts = [
+                PresentationContextProposal(
+                    id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
+                    transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
+            ]
+            parameters.userIdentity = .username(
+                String(repeating: "u", count: 32_000), passcode: nil, positiveResponse: true)
+            let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
+            let response = association.acceptance.userInformation.userIdentityResponse
+            try await association.release()
+            return response
+        }
+        #expect(response == nil)
+    }
+
     @Test(arguments: [1, 16])
     func storageKeepsEveryInstanceUnderItsUID(window: Int) async throws {
         let files = try Interop.uncompressedFiles("tiny")

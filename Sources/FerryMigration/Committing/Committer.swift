@@ -1,6 +1,7 @@
 import FerryDICOM
 import FerryNetwork
 import FerryServices
+import Glibc
 import Logging
 import NIOCore
 
@@ -115,11 +116,13 @@ public struct Committer: Sendable {
     }
 
     /// Ferry's listener for reports on new associations: Verification and storage commitment
-    /// only, as the AE the destination knows Ferry by (its calling AE).
+    /// only, as the AE the destination knows Ferry by (its calling AE), from the destination's
+    /// host only (its addresses, resolved when the listener starts).
     private func listenerSettings(port: Int, host: String, _ inbox: CommitmentInbox) -> ReceiverSettings {
         var r = ReceiverSettings(port: port)
         r.host = host
         r.policy = .commitmentListener(aeTitle: job.destination.callingAE)
+        r.policy.allowedHosts = Self.addresses(of: job.destination.host)
         r.commitmentInbox = inbox
         r.output.ignore = true
         return r
@@ -144,5 +147,27 @@ public struct Committer: Sendable {
             )
         }
         return association
+    }
+
+    /// The addresses `host` resolves to (itself when it is one, or when it does not resolve).
+    static func addresses(of host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return [host] }
+        defer { freeaddrinfo(first) }
+        var out: [String] = []
+        var next: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = next {
+            var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(
+                entry.pointee.ai_addr, entry.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST)
+                == 0
+            {
+                out.append(String(cString: text))
+            }
+            next = entry.pointee.ai_next
+        }
+        return out.isEmpty ? [host] : out
     }
 }

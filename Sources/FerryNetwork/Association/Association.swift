@@ -421,6 +421,12 @@ public final class Association {
         }
     }
 
+    /// Parts a caller took with `receive` and has not handled yet: read again before anything
+    /// else (a service serving a request sees what came after it, its cancel among them).
+    public func putBack(_ parts: ArraySlice<InboundMessage>) {
+        unread.insert(contentsOf: parts, at: 0)
+    }
+
     /// The next part of a DIMSE message (one at a time, where `receive` gives a batch).
     public func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {
         if unread.isEmpty { unread = try await receive(timeout: timeout, what: what) }

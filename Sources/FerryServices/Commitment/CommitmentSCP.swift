@@ -85,7 +85,7 @@ public struct CommitmentService: Sendable {
             do {
                 let status = try await CommitmentExchange.deliver(report, on: association)
                 logger.info(
-                    "Storage Commitment report \(report.transactionUID) (\(report.committed.count) committed, \(report.failed.count) failed) sent to \(theirAE.escapedForLog())@\(address.host):\(address.port): \(status)"
+                    "Storage Commitment report \(report.transactionUID.escapedForLog()) (\(report.committed.count) committed, \(report.failed.count) failed) sent to \(theirAE.escapedForLog())@\(address.host):\(address.port): \(status)"
                 )
                 try await association.release()
             } catch {
@@ -94,7 +94,7 @@ public struct CommitmentService: Sendable {
             }
         } catch {
             logger.error(
-                "Storage Commitment report \(report.transactionUID) to \(address.host):\(address.port) failed: \(error)"
+                "Storage Commitment report \(report.transactionUID.escapedForLog()) to \(address.host):\(address.port) failed: \(error)"
             )
         }
     }

@@ -67,6 +67,18 @@ public struct Query: Sendable {
     /// keys of the levels below, only unique keys above. A900 when broken.
     public func checkHierarchical(forRetrieve: Bool = false) throws(ServiceError) {
         if relational && !forRetrieve { return }
+        if forRetrieve {
+            // A retrieve names what it moves by the query level's unique key (a list of values
+            // at most, C.4.2.2.1): an empty or universal one would move the whole area.
+            let unique = level.uniqueKey
+            let value = (key(unique)?.string ?? "").trimmingCharacters(in: " \0")
+            if value.isEmpty || value.contains("*") || value.contains("?") {
+                throw ServiceError(
+                    .refused,
+                    "a retrieve at the \(level.rawValue) level needs its unique key \(unique) (not empty, no wild card)",
+                    status: .identifierDoesNotMatch)
+            }
+        }
         for above in model.levels where above < level {
             let unique = above.uniqueKey
             guard let value = key(unique)?.string, !value.isEmpty else {

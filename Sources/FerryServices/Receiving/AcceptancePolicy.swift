@@ -71,6 +71,9 @@ public struct AcceptancePolicy: Sendable {
     public var promiscuous = false
     /// Calling AE titles allowed (nil: anyone). When set, the called AE must be ours too.
     public var allowedPeers: [Peer]?
+    /// Addresses associations are taken from (nil: any): Ferry's commitment listener takes
+    /// reports only from the destination's host.
+    public var allowedHosts: [String]?
     /// --refuse: reject every association.
     public var refuseAll = false
     /// --reject: reject associations without an implementation class UID.
@@ -115,6 +118,9 @@ public struct AcceptancePolicy: Sendable {
         }
         if rejectWithoutImplementationUID && rq.userInformation.implementationClassUID.isEmpty {
             return .reject(.noReason, why: "no implementation class UID (--reject)")
+        }
+        if let hosts = allowedHosts, !hosts.contains(where: { Self.sameAddress($0, host ?? "") }) {
+            return .reject(.noReason, why: "\((host ?? "?").escapedForLog()) is not an allowed host")
         }
         if let allowed = allowedPeers {
             let known = allowed.contains {

@@ -28,9 +28,8 @@ extension AcceptorSession {
         var info = UserInformation(
             maxLength: settings.maxReceivePDU, implementationClassUID: UIDGenerator.implementationClassUID,
             implementationVersionName: UIDGenerator.implementationVersionName)
-        if let id = rq.userInformation.userIdentity, id.positiveResponseRequested {
-            info.userIdentityResponse = []
-        }
+        // User identity is not checked (no user list is configured): no positive response is
+        // given, as DCMTK's SCPs answer, rather than one that would claim a check.
         // Relational queries and combined date-time matching for the Q/R classes served.
         if settings.queryRetrieve != nil {
             info.extendedNegotiations = rq.userInformation.extendedNegotiations.filter {

@@ -127,7 +127,8 @@ final class AcceptorSession {
                     what = "the store's data set (--max-store-time)"
                 }
             }
-            for part in try await association.receive(timeout: timeout, what: what) {
+            let parts = try await association.receive(timeout: timeout, what: what)
+            batch: for (i, part) in parts.enumerated() {
                 switch (part, phase) {
                 case (.command(let command, let contextID), _):
                     if command.field != .cStoreRQ { try await answer(&keeping, handlers.storage, all: true) }
@@ -146,7 +147,13 @@ final class AcceptorSession {
                     }
                     bytes += fragment.readableBytesView
                     phase = isLast ? .idle : .requestData(command, contextID, bytes)
-                    if isLast { try await serve(command, contextID: contextID, data: bytes, with: handlers) }
+                    guard isLast else { break }
+                    // What followed in the same read goes back to the reader first: a C-CANCEL-RQ
+                    // (or a request that must not be queued) that came with the request is seen
+                    // while it is served.
+                    association.putBack(parts[(i + 1)...])
+                    try await serve(command, contextID: contextID, data: bytes, with: handlers)
+                    break batch
                 case (.data, .idle):
                     // The reader lets through only data sets announced by a command.
                     throw AssociationError.protocolError("data set fragment without a command")

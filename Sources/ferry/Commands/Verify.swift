@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryDICOM
 import FerryMigration
 import FerryServices
 import Foundation
@@ -58,7 +59,7 @@ struct Verify: AsyncParsableCommand {
         if summary.missing.count > 50 { print("  ... \(summary.missing.count - 50) more (ferry report)") }
         for f in summary.findings.prefix(50) {
             print(
-                "  \(f.kind): \([f.studyInstanceUID, f.seriesInstanceUID, f.sopInstanceUID].compactMap { $0 }.joined(separator: " / ")): \(f.detail)"
+                "  \(f.kind): \([f.studyInstanceUID, f.seriesInstanceUID, f.sopInstanceUID].compactMap { $0 }.joined(separator: " / ").escapedForLog()): \(f.detail.escapedForLog())"
             )
         }
         if resend, r.missing > 0 {
