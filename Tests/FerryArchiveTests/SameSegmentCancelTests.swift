@@ -10,56 +10,43 @@ import Testing
 struct SameSegmentCancelTests {
     /// Associates (Study Root FIND), writes C-FIND-RQ + identifier + C-CANCEL-RQ in one write,
     /// reads the responses up to the final one, prints "pending N final 0xXXXX".
-    static let client = #"""
-        import socket, struct, sys
-        port = int(sys.argv[1])
-        FIND = b"1.2.840.10008.5.1.4.1.2.2.1"; IVRLE = b"1.2.840.10008.1.2"
-        def uid(b): return b + b"\0" if len(b) % 2 else b
-        def item(t, body): return bytes([t, 0]) + struct.pack(">H", len(body)) + body
-        def el(g, e, v): return struct.pack("<HHI", g, e, len(v)) + v
-        def command(fields): body = b"".join(fields); return el(0, 0, struct.pack("<I", len(body))) + body
-        def pdv(flags, body): return bytes([4, 0]) + struct.pack(">II", len(body) + 6, len(body) + 2) + bytes([1, flags]) + body
-        s = socket.create_connection(("127.0.0.1", port)); s.settimeout(60)
-        def recv_exact(n):
-            b = b""
-            while len(b) < n:
-                c = s.recv(n - len(b))
-                if not c: raise EOFError("closed")
-                b += c
-            return b
-        def read_pdu():
-            h = recv_exact(6); return h[0], recv_exact(struct.unpack(">I", h[2:6])[0])
-        rq = struct.pack(">HH", 1, 0) + b"QRSCP".ljust(16) + b"CANCEL-TEST".ljust(16) + bytes(32)
-        rq += item(0x10, b"1.2.840.10008.3.1.1.1")
-        rq += item(0x20, bytes([1, 0, 0, 0]) + item(0x30, FIND) + item(0x40, IVRLE))
-        rq += item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
-        s.sendall(bytes([1, 0]) + struct.pack(">I", len(rq)) + rq)
-        t, ac = read_pdu()
-        assert t == 2, "association not accepted: PDU type %d" % t
-        find = command([el(0, 0x2, uid(FIND)), el(0, 0x100, struct.pack("<H", 0x20)), el(0, 0x110, struct.pack("<H", 7)),
-                        el(0, 0x700, struct.pack("<H", 0)), el(0, 0x800, struct.pack("<H", 0))])
-        identifier = el(8, 0x52, b"IMAGE ") + el(0x20, 0xD, b"") + el(0x20, 0xE, b"") + el(8, 0x18, b"")
-        cancel = command([el(0, 0x100, struct.pack("<H", 0xFFF)), el(0, 0x120, struct.pack("<H", 7)),
-                          el(0, 0x800, struct.pack("<H", 0x101))])
-        s.sendall(pdv(3, find) + pdv(2, identifier) + pdv(3, cancel))
-        pending = 0
-        while True:
-            t, body = read_pdu()
-            assert t == 4, "PDU type %d instead of P-DATA" % t
-            p = 0; final = None
-            while p < len(body):
-                n = struct.unpack(">I", body[p:p+4])[0]; flags = body[p+5]; data = body[p+6:p+4+n]; p += 4 + n
-                if not flags & 1: continue
-                q = 0; f = {}
-                while q < len(data):
-                    g, e, l = struct.unpack_from("<HHI", data, q); f[(g, e)] = data[q+8:q+8+l]; q += 8 + l
-                status = struct.unpack("<H", f[(0, 0x900)])[0]
-                if status in (0xFF00, 0xFF01): pending += 1
-                else: final = status
-            if final is not None: break
-        s.sendall(bytes([5, 0]) + struct.pack(">I", 4) + bytes(4))
-        print("pending %d final 0x%04X" % (pending, final))
-        """#
+    static let client =
+        RawDICOMClient.helpers + #"""
+            port = int(sys.argv[1])
+            FIND = b"1.2.840.10008.5.1.4.1.2.2.1"; IVRLE = b"1.2.840.10008.1.2"
+            def command(fields): body = b"".join(fields); return el(0, 0, struct.pack("<I", len(body))) + body
+            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(60)
+            rq = struct.pack(">HH", 1, 0) + b"QRSCP".ljust(16) + b"CANCEL-TEST".ljust(16) + bytes(32)
+            rq += item(0x10, b"1.2.840.10008.3.1.1.1")
+            rq += item(0x20, bytes([1, 0, 0, 0]) + item(0x30, FIND) + item(0x40, IVRLE))
+            rq += item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
+            s.sendall(bytes([1, 0]) + struct.pack(">I", len(rq)) + rq)
+            t, ac = read_pdu()
+            assert t == 2, "association not accepted: PDU type %d" % t
+            find = command([el(0, 0x2, uid(FIND)), el(0, 0x100, struct.pack("<H", 0x20)), el(0, 0x110, struct.pack("<H", 7)),
+                            el(0, 0x700, struct.pack("<H", 0)), el(0, 0x800, struct.pack("<H", 0))])
+            identifier = el(8, 0x52, b"IMAGE ") + el(0x20, 0xD, b"") + el(0x20, 0xE, b"") + el(8, 0x18, b"")
+            cancel = command([el(0, 0x100, struct.pack("<H", 0xFFF)), el(0, 0x120, struct.pack("<H", 7)),
+                              el(0, 0x800, struct.pack("<H", 0x101))])
+            s.sendall(pdv(3, find) + pdv(2, identifier) + pdv(3, cancel))
+            pending = 0
+            while True:
+                t, body = read_pdu()
+                assert t == 4, "PDU type %d instead of P-DATA" % t
+                p = 0; final = None
+                while p < len(body):
+                    n = struct.unpack(">I", body[p:p+4])[0]; flags = body[p+5]; data = body[p+6:p+4+n]; p += 4 + n
+                    if not flags & 1: continue
+                    q = 0; f = {}
+                    while q < len(data):
+                        g, e, l = struct.unpack_from("<HHI", data, q); f[(g, e)] = data[q+8:q+8+l]; q += 8 + l
+                    status = struct.unpack("<H", f[(0, 0x900)])[0]
+                    if status in (0xFF00, 0xFF01): pending += 1
+                    else: final = status
+                if final is not None: break
+            s.sendall(bytes([5, 0]) + struct.pack(">I", 4) + bytes(4))
+            print("pending %d final 0x%04X" % (pending, final))
+            """#
 
     @Test func aCancelInTheSameSegmentStopsTheFind() throws {
         let files = try Interop.uncompressedFiles("tiny")

@@ -68,13 +68,18 @@ enum FindSCUTool {
             ] + CommonOptions.tls.lifted(\.common))
 
     static func run(_ arguments: [String]) async -> Int32 {
+        var defaults = Settings()
+        defaults.common.association.callingAE = "FINDSCU"
         let parsed: Settings
-        let params: [String]
-        let port: Int
-        let queries: [DataSet]
-        switch parse(arguments) {
+        let (peer, port, queries): (String, Int, [DataSet])
+        switch QueryOptions.parse(
+            arguments, with: commandLine, into: defaults, common: \.common, query: \.query,
+            exitCodes:
+                "exit codes: 0 the queries ran (whatever their final status), 1 command line or query file error, 2 no association",
+            versionLine: "ferry findscu \(FerryVersion.string) (DCMTK findscu 3.6.9 options)")
+        {
         case .exit(let code): return code
-        case .parsed(let p): (parsed, params, port, queries) = p
+        case .parsed(let s, let p, let n, let q): (parsed, peer, port, queries) = (s, p, n, q)
         }
         let logger = ConsoleLogHandler.logger("ferry.findscu", level: parsed.common.logLevel)
         let sopClass = parsed.query.model.sopClass(.find)
@@ -85,7 +90,7 @@ enum FindSCUTool {
             let association: Association
             do {
                 association = try await Association.open(
-                    host: params[0], port: port, parameters: proposal(parsed, sopClass: sopClass),
+                    host: peer, port: port, parameters: proposal(parsed, sopClass: sopClass),
                     timeouts: parsed.common.timeouts, tls: tls, logger: logger)
             } catch {
                 logger.critical("Association Request Failed: \(error)")
@@ -116,37 +121,6 @@ enum FindSCUTool {
         }
         responses.printJSON()
         return 0
-    }
-
-    private enum Parsed {
-        case exit(Int32)
-        case parsed((Settings, [String], Int, [DataSet]))
-    }
-
-    /// The command line read: the settings, peer and port, the query identifiers; or the exit
-    /// code when it was answered (help, version) or wrong.
-    private static func parse(_ arguments: [String]) -> Parsed {
-        var parsed = Settings()
-        parsed.common.association.callingAE = "FINDSCU"
-        do {
-            let params = try commandLine.parse(arguments, into: &parsed)
-            if try commandLine.answeredGeneralOptions(
-                help: parsed.common.showHelp, version: parsed.common.showVersion,
-                printArguments: parsed.common.printArguments, arguments: arguments,
-                exitCodes:
-                    "exit codes: 0 the queries ran (whatever their final status), 1 command line or query file error, 2 no association",
-                versionLine: "ferry findscu \(FerryVersion.string) (DCMTK findscu 3.6.9 options)")
-            {
-                return .exit(0)
-            }
-            try CommonOptions.finish(&parsed.common)
-            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
-            let port = try dcmtkPort(params[1])
-            let queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
-            return .parsed((parsed, params, port, queries))
-        } catch {
-            return .exit(commandLine.usageError(error))
-        }
     }
 
     /// The FIND context, with relational queries and combined date-time matching when asked.

@@ -76,13 +76,21 @@ enum RetrieveTool {
 
     static func run(_ arguments: [String], _ mode: Mode) async -> Int32 {
         let tool = mode == .move ? "movescu" : "getscu"
+        var defaults = Settings()
+        defaults.common.association.callingAE = mode == .move ? "MOVESCU" : "GETSCU"
+        defaults.output.directory = "."
         let parsed: Settings
-        let params: [String]
-        let port: Int
-        let queries: [DataSet]
-        switch parse(arguments, mode) {
+        let (peer, port, queries): (String, Int, [DataSet])
+        switch QueryOptions.parse(
+            arguments, with: mode == .move ? moveCommandLine : getCommandLine, into: defaults, common: \.common,
+            query: \.query,
+            exitCodes: mode == .move
+                ? "exit codes: 0 success, 1 command line error, 61 no association, 68 a final warning (B000), 69 a final failure or cancel"
+                : "exit codes: 0 success, 1 otherwise",
+            versionLine: "ferry \(tool) \(FerryVersion.string) (DCMTK \(tool) 3.6.9 options)")
+        {
         case .exit(let code): return code
-        case .parsed(let p): (parsed, params, port, queries) = p
+        case .parsed(let s, let p, let n, let q): (parsed, peer, port, queries) = (s, p, n, q)
         }
         let logger = ConsoleLogHandler.logger("ferry.\(tool)", level: parsed.common.logLevel)
         // Checked before any association, as DCMTK does, not as a refusal of every store.
@@ -99,7 +107,7 @@ enum RetrieveTool {
             let association: Association
             do {
                 association = try await Association.open(
-                    host: params[0], port: port, parameters: proposal(parsed, mode, sopClass: sopClass),
+                    host: peer, port: port, parameters: proposal(parsed, mode, sopClass: sopClass),
                     timeouts: parsed.common.timeouts, tls: tls, logger: logger)
             } catch {
                 logger.critical("Association Request Failed: \(error)")
@@ -120,41 +128,6 @@ enum RetrieveTool {
         } catch {
             logger.critical("\(error)")
             return 1
-        }
-    }
-
-    private enum Parsed {
-        case exit(Int32)
-        case parsed((Settings, [String], Int, [DataSet]))
-    }
-
-    /// The command line read: the settings, peer and port, the query identifiers; or the exit
-    /// code when it was answered (help, version) or wrong.
-    private static func parse(_ arguments: [String], _ mode: Mode) -> Parsed {
-        let commandLine = mode == .move ? moveCommandLine : getCommandLine
-        let tool = mode == .move ? "movescu" : "getscu"
-        var parsed = Settings()
-        parsed.common.association.callingAE = mode == .move ? "MOVESCU" : "GETSCU"
-        parsed.output.directory = "."
-        do {
-            let params = try commandLine.parse(arguments, into: &parsed)
-            if try commandLine.answeredGeneralOptions(
-                help: parsed.common.showHelp, version: parsed.common.showVersion,
-                printArguments: parsed.common.printArguments, arguments: arguments,
-                exitCodes: mode == .move
-                    ? "exit codes: 0 success, 1 command line error, 61 no association, 68 a final warning (B000), 69 a final failure or cancel"
-                    : "exit codes: 0 success, 1 otherwise",
-                versionLine: "ferry \(tool) \(FerryVersion.string) (DCMTK \(tool) 3.6.9 options)")
-            {
-                return .exit(0)
-            }
-            try CommonOptions.finish(&parsed.common)
-            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
-            let port = try dcmtkPort(params[1])
-            let queries = try QueryOptions.identifiers(files: params.dropFirst(2), keys: parsed.query.keys)
-            return .parsed((parsed, params, port, queries))
-        } catch {
-            return .exit(commandLine.usageError(error))
         }
     }
 

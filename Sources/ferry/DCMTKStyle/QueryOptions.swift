@@ -32,6 +32,39 @@ enum QueryOptions {
         ) { s, o in s.cancelAfter = try o.int(in: 0...Int(Int32.max)) },
     ]
 
+    /// A query tool's command line read (findscu, movescu, getscu): its settings, the peer, the
+    /// port and the query identifiers; or the exit code when it was answered (help, version)
+    /// or wrong.
+    enum Parsed<Settings> {
+        case exit(Int32)
+        case parsed(settings: Settings, peer: String, port: Int, queries: [DataSet])
+    }
+
+    static func parse<Settings>(
+        _ arguments: [String], with commandLine: DCMTKCommandLine<Settings>, into defaults: Settings,
+        common: WritableKeyPath<Settings, CommonOptions.Values>, query: KeyPath<Settings, Values>,
+        exitCodes: String, versionLine: String
+    ) -> Parsed<Settings> {
+        var parsed = defaults
+        do {
+            let params = try commandLine.parse(arguments, into: &parsed)
+            let general = parsed[keyPath: common]
+            if try commandLine.answeredGeneralOptions(
+                help: general.showHelp, version: general.showVersion, printArguments: general.printArguments,
+                arguments: arguments, exitCodes: exitCodes, versionLine: versionLine)
+            {
+                return .exit(0)
+            }
+            try CommonOptions.finish(&parsed[keyPath: common])
+            guard params.count >= 2 else { throw CommandLineError(message: "expected peer and port") }
+            let port = try dcmtkPort(params[1])
+            let queries = try identifiers(files: params.dropFirst(2), keys: parsed[keyPath: query].keys)
+            return .parsed(settings: parsed, peer: params[0], port: port, queries: queries)
+        } catch {
+            return .exit(commandLine.usageError(error))
+        }
+    }
+
     /// One identifier per query file, the keys overriding its attributes; with no file, one
     /// identifier of the keys alone.
     static func identifiers(files: ArraySlice<String>, keys: [String]) throws(CommandLineError) -> [DataSet] {
