@@ -48,8 +48,12 @@ extension Archive {
                 case nil: report.failures.append((chunk[i], "not read"))
                 }
             }
-            for addition in try area.index.add(batch: batch) {
-                if addition == .added { report.added += 1 } else { report.duplicates += 1 }
+            for (instance, addition) in zip(batch, try area.index.add(batch: batch)) {
+                switch addition {
+                case .added: report.added += 1
+                case .contradicts(let reason): report.failures.append((instance.path, reason))
+                case .duplicate, .replaced: report.duplicates += 1
+                }
             }
         }
         return report

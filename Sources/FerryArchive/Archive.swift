@@ -175,6 +175,10 @@ public final class Archive: QueryRetrieveProvider {
         }
         switch addition {
         case .added: break
+        case .contradicts(let reason):
+            unlink(path)
+            logger.error("instance \(instance.sopInstanceUID) refused: \(reason.escapedForLog())")
+            throw ServiceError(.refused, reason, status: .identifierDoesNotMatchStorage)
         case .duplicate(let existing):
             // The first file stays; the new copy is not kept (answered as a success: the
             // archive holds the instance).

@@ -17,6 +17,9 @@ public final class ArchiveIndex: Sendable {
         /// The SOP Instance UID was indexed already: the first file stays (unless replacing).
         case duplicate(existingPath: String)
         case replaced(oldPath: String)
+        /// Not indexed: the instance contradicts what the index holds for its study or series
+        /// (another patient's study, another study's series); the reason names both values.
+        case contradicts(String)
     }
 
     public init(path: String) throws {
@@ -73,6 +76,10 @@ public final class ArchiveIndex: Sendable {
         return try db.write { db -> [Addition] in
             var out: [Addition] = []
             for (i, b) in zip(batch, blobs) {
+                if let contradiction = try Self.contradiction(db, i) {
+                    out.append(.contradicts(contradiction))
+                    continue
+                }
                 var addition = Addition.added
                 if let existing = try Row.fetchOne(
                     db, sql: "SELECT id, path FROM instance WHERE uid = ?", arguments: [i.sopInstanceUID])
@@ -90,6 +97,35 @@ public final class ArchiveIndex: Sendable {
             }
             return out
         }
+    }
+
+    /// How `i` contradicts the index: its study held under another patient (Patient ID and
+    /// issuer), or its series under another study (as dcm4chee-arc refuses a patient mismatch).
+    /// nil when it fits.
+    private static func contradiction(_ db: Database, _ i: IndexedInstance) throws -> String? {
+        if let held = try Row.fetchOne(
+            db,
+            sql: "SELECT p.patient_id, p.issuer FROM study s JOIN patient p ON s.patient = p.id WHERE s.uid = ?",
+            arguments: [i.studyInstanceUID])
+        {
+            let (patient, issuer): (String, String) = (held["patient_id"], held["issuer"])
+            if patient != i.patientID || issuer != i.issuerOfPatientID {
+                return "study \(i.studyInstanceUID) belongs to patient \(Self.named(patient, issuer)) in the index, "
+                    + "the instance names patient \(Self.named(i.patientID, i.issuerOfPatientID))"
+            }
+        }
+        if let study = try String.fetchOne(
+            db, sql: "SELECT s.uid FROM series r JOIN study s ON r.study = s.id WHERE r.uid = ?",
+            arguments: [i.seriesInstanceUID]), study != i.studyInstanceUID
+        {
+            return
+                "series \(i.seriesInstanceUID) belongs to study \(study) in the index, the instance names study \(i.studyInstanceUID)"
+        }
+        return nil
+    }
+
+    private static func named(_ patient: String, _ issuer: String) -> String {
+        "\"\(patient)\"" + (issuer.isEmpty ? "" : " (issuer \"\(issuer)\")")
     }
 
     private static func insert(

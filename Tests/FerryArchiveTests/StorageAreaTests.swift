@@ -75,6 +75,36 @@ struct StorageAreaTests {
         #expect(found.count == 1)
     }
 
+    /// An instance that reuses a stored study's Study Instance UID under another Patient ID is
+    /// refused (A900, both patients named in the log), so it never shows up in, or moves with,
+    /// the other patient's study; likewise a series reused under another study.
+    @Test func anInstanceContradictingItsStudysPatientIsRefused() throws {
+        let file = try #require(try Interop.uncompressedFiles("tiny").first)
+        let qr = try QRSCPProcess(files: [file])
+        defer { qr.peer.stop() }
+        let original = try Part10Reader.read(path: file)
+        let victim = try #require(original.dataSet.string(.patientID))
+        let dir = try Corpus.temporaryDirectory("intruder")
+        var intruder = original.dataSet
+        intruder.set(.sopInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.29.1")
+        intruder.set(.patientID, .LO, "INTRUDER")
+        try FileBytes.write(
+            try Part10Writer.encode(intruder, transferSyntax: original.transferSyntax), to: dir + "/intruder.dcm")
+        var series = original.dataSet
+        series.set(.sopInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.29.2")
+        series.set(.studyInstanceUID, .UI, "1.2.826.0.1.3680043.10.1515.29.3")
+        try FileBytes.write(
+            try Part10Writer.encode(series, transferSyntax: original.transferSyntax), to: dir + "/series.dcm")
+        let sent = try Self.send([dir + "/intruder.dcm", dir + "/series.dcm"], to: qr.peer.port)
+        #expect(!sent.stderr.contains("with status SUCCESS  :"), "neither was stored: \(sent.stderr)")
+        let log = qr.peer.log()
+        #expect(log.contains("belongs to patient \"\(victim)\"") && log.contains("\"INTRUDER\""), "\(log)")
+        #expect(log.contains("belongs to study"), "\(log)")
+        #expect(try Self.stored(qr).count == 1, "only the first instance is kept")
+        let (found, _) = try qr.find("-P", ["QueryRetrieveLevel=PATIENT", "PatientID"])
+        #expect(found.compactMap { $0.string(.patientID) } == [victim], "no second patient: \(found)")
+    }
+
     /// With --index-only and --replace-duplicates, a duplicate of an instance indexed in place
     /// is stored inside the area and indexed there; the legacy file is left byte for byte.
     @Test func aReplacedDuplicateNeverTouchesALegacyFile() throws {

@@ -259,7 +259,7 @@ public final class Association {
         let (maxFragment, perBuffer) = (self.maxFragment, self.perBuffer)
         let allocator = channel.allocator
         var remaining = source.length
-        var inFlight: EventLoopFuture<Void>?
+        var pendingWrite: EventLoopFuture<Void>?
         var first = true
         do {
             while remaining > 0 || first {
@@ -294,12 +294,12 @@ public final class Association {
                 }
                 guard let ready = buffer else { throw AssociationError.protocolError("no data set buffer") }
                 if let pacer, !isCommand { try await pacer.admit(ready.readableBytes) }
-                if let f = inFlight { try await f.get() }
-                inFlight = channel.write(ready, timeout: timeouts.socket, what: "sending P-DATA (peer not reading)")
+                if let f = pendingWrite { try await f.get() }
+                pendingWrite = channel.write(ready, timeout: timeouts.socket, what: "sending P-DATA (peer not reading)")
             }
-            if let f = inFlight { try await f.get() }
+            if let f = pendingWrite { try await f.get() }
         } catch {
-            if let f = inFlight { _ = try? await f.get() }
+            if let f = pendingWrite { _ = try? await f.get() }
             throw await fail(error, during: isCommand ? "sending a command" : "sending a data set")
         }
     }
