@@ -22,6 +22,23 @@ struct Reader {
         while m == 0xFF { m = try byte() }
         return m
     }
+
+    /// A DHT segment's tables (T.81 B.2.4.2), each with its class and identifier byte (Tc Th).
+    mutating func huffmanTables() throws(CodecError) -> [(classAndID: Int, table: Huffman)] {
+        let length = try u16() - 2
+        let end = pos + length
+        var tables: [(classAndID: Int, table: Huffman)] = []
+        while pos < end {
+            let tc = try byte()
+            var counts: [Int] = []
+            for _ in 0..<16 { counts.append(try byte()) }
+            let total = counts.reduce(0, +)
+            guard total <= 256, pos + total <= data.count else { throw CodecError("\(label): bad Huffman table") }
+            tables.append((tc, try Huffman(counts: counts, values: Array(data[pos..<pos + total]), label: label)))
+            pos += total
+        }
+        return tables
+    }
 }
 
 /// A Huffman table as canonical codes (T.81 C and F.2.2.3), with a 9-bit lookup for the

@@ -174,16 +174,7 @@ public struct JPEGDCTCodec: PixelCodec {
 
     /// DHT: DC (class 0) and AC (class 1) tables.
     private func readHuffmanTables(_ r: inout Reader, into tables: inout Tables) throws(CodecError) {
-        let length = try r.u16() - 2
-        let end = r.pos + length
-        while r.pos < end {
-            let tc = try r.byte()
-            var counts: [Int] = []
-            for _ in 0..<16 { counts.append(try r.byte()) }
-            let total = counts.reduce(0, +)
-            guard total <= 256, r.pos + total <= r.data.count else { throw CodecError("JPEG: bad Huffman table") }
-            let table = try Huffman(counts: counts, values: Array(r.data[r.pos..<r.pos + total]), label: r.label)
-            r.pos += total
+        for (tc, table) in try r.huffmanTables() {
             if tc >> 4 == 0 { tables.dc[tc & 15] = table } else { tables.ac[tc & 15] = table }
         }
     }

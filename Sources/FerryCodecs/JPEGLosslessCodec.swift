@@ -159,20 +159,7 @@ public struct JPEGLosslessCodec: PixelCodec {
 
     /// DHT: one or more tables, by their identifier (the class is not looked at).
     private func readHuffmanTables(_ r: inout Reader, into tables: inout [Int: Huffman]) throws(CodecError) {
-        let length = try r.u16() - 2
-        let end = r.pos + length
-        while r.pos < end {
-            let tc = try r.byte()
-            var counts: [Int] = []
-            for _ in 0..<16 { counts.append(try r.byte()) }
-            let total = counts.reduce(0, +)
-            guard total <= 256, r.pos + total <= r.data.count else {
-                throw CodecError("JPEG lossless: bad Huffman table")
-            }
-            let values = Array(r.data[r.pos..<r.pos + total])
-            r.pos += total
-            tables[tc & 0x0F] = try Huffman(counts: counts, values: values)
-        }
+        for (tc, table) in try r.huffmanTables() { tables[tc & 0x0F] = table }
     }
 
     /// SOS: one interleaved scan of every component, with its tables, predictor (selection

@@ -170,7 +170,7 @@ final class SilentListener {
     init() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         sockets.append(listener)
-        guard listener >= 0, Self.withAddress(port, { bind(listener, $0, $1) }) == 0, listen(listener, 1) == 0 else {
+        guard listener >= 0, withLoopbackAddress(port, { bind(listener, $0, $1) }) == 0, listen(listener, 1) == 0 else {
             close()
             throw PeerError(message: "cannot listen on 127.0.0.1:\(port)")
         }
@@ -180,7 +180,7 @@ final class SilentListener {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             sockets.append(fd)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = Self.withAddress(port) { connect(fd, $0, $1) }
+            _ = withLoopbackAddress(port) { connect(fd, $0, $1) }
         }
         usleep(100_000)
     }
@@ -188,15 +188,5 @@ final class SilentListener {
     func close() {
         for fd in sockets where fd >= 0 { _ = Glibc.close(fd) }
         sockets = []
-    }
-
-    static func withAddress(_ port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
     }
 }

@@ -56,6 +56,18 @@ struct ReceiverHandlerTests {
         return scu.outcomes
     }
 
+    /// An association proposing Verification, with `identity` if given.
+    static func openVerification(port: Int, identity: UserIdentity? = nil) async throws -> Association {
+        var parameters = AssociationParameters()
+        parameters.presentationContexts = [
+            PresentationContextProposal(
+                id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
+                transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
+        ]
+        parameters.userIdentity = identity
+        return try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
+    }
+
     /// Files in `directory` (recursively), hidden ones included.
     static func stored(_ directory: String) -> [String] {
         DirectoryWalker(recursive: true, symlinks: .skip).files(under: [directory])
@@ -64,13 +76,7 @@ struct ReceiverHandlerTests {
     @Test func verificationAnswersEcho() async throws {
         let out = try Corpus.temporaryDirectory("rx-echo")
         let status = try await Self.withReceiver(directory: out) { port in
-            var parameters = AssociationParameters()
-            parameters.presentationContexts = [
-                PresentationContextProposal(
-                    id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
-                    transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
-            ]
-            let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
+            let association = try await Self.openVerification(port: port)
             let status = try await association.echo()
             try await association.release()
             return status
@@ -83,15 +89,9 @@ struct ReceiverHandlerTests {
     @Test func userIdentityIsNotClaimedChecked() async throws {
         let out = try Corpus.temporaryDirectory("rx-identity")
         let response = try await Self.withReceiver(directory: out) { port in
-            var parameters = AssociationParameters()
-            parameters.presentationContexts = [
-                PresentationContextProposal(
-                    id: 1, abstractSyntax: UIDRegistry.verificationSOPClass,
-                    transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
-            ]
-            parameters.userIdentity = .username(
-                String(repeating: "u", count: 32_000), passcode: nil, positiveResponse: true)
-            let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
+            let association = try await Self.openVerification(
+                port: port,
+                identity: .username(String(repeating: "u", count: 32_000), passcode: nil, positiveResponse: true))
             let response = association.acceptance.userInformation.userIdentityResponse
             try await association.release()
             return response
