@@ -26,6 +26,9 @@ public final class Archive: QueryRetrieveProvider {
         public var replaceDuplicates = false
         /// dcmqrscp's +Cr/-Cr/+A7/+U8/+L1/+C/-Ct/-Cd; nil: answers in their records' own sets.
         public var answerCharset: AnswerCharset?
+        /// --max-query-time: the time a C-FIND may spend reading the index (not waiting for
+        /// its peer) before it ends with A700.
+        public var maxQueryTime: Duration = .seconds(120)
         public init() {}
     }
 
@@ -84,7 +87,7 @@ public final class Archive: QueryRetrieveProvider {
         return area.entry.directory
     }
 
-    public func find(_ query: Query, calledAE: String) throws(ServiceError) -> [DataSet] {
+    public func find(_ query: Query, calledAE: String) throws(ServiceError) -> any FindAnswers {
         guard let area = areas[calledAE], area.entry.canRead else {
             throw ServiceError(.refused, "\(calledAE) has no read access", status: .outOfResources)
         }
@@ -92,21 +95,9 @@ public final class Archive: QueryRetrieveProvider {
             throw ServiceError(.refused, "\(query.model.rawValue) is not served", status: .sopClassNotSupported)
         }
         if options.checkFind { try query.checkHierarchical() }
-        let answers: [DataSet]
-        do {
-            answers = try area.index.find(query, matcher: options.matcher, retrieveAETitle: calledAE)
-        } catch {
-            throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
-        }
-        guard let conversion = options.answerCharset else { return answers }
-        let destination = conversion.destination(for: query)
-        return answers.map { answer in
-            if let converted = conversion.convert(answer, to: destination) { return converted }
-            logger.warning(
-                "cannot convert an answer from \(answer.string(QueryKeys.specificCharacterSet) ?? "ASCII") to \(destination.terms.isEmpty ? "ASCII" : destination.description): sent unconverted"
-            )
-            return answer
-        }
+        return FindCursor(
+            PreparedQuery(query, matcher: options.matcher), index: area.index, retrieveAETitle: calledAE,
+            answerCharset: options.answerCharset, budget: options.maxQueryTime, logger: logger)
     }
 
     public func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance] {
@@ -117,7 +108,7 @@ public final class Archive: QueryRetrieveProvider {
             throw ServiceError(.refused, "\(query.model.rawValue) is not served", status: .sopClassNotSupported)
         }
         if options.checkMove { try query.checkHierarchical(forRetrieve: true) }
-        do { return try area.index.instances(query, matcher: options.matcher) } catch {
+        do { return try area.index.instances(PreparedQuery(query, matcher: options.matcher)) } catch {
             throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
         }
     }

@@ -4,26 +4,45 @@ import Foundation
 import GRDB
 
 extension ArchiveIndex {
-    /// The C-FIND answers to `query`, one identifier per matching entity of its level (never
-    /// one per instance), in index order. Keys are matched in Swift after SQL has narrowed
-    /// the rows on the indexed columns (UIDs, Patient ID, Study Date, Accession Number, Modality).
-    public func find(_ query: Query, matcher: AttributeMatcher, retrieveAETitle: String?) throws -> [DataSet] {
+    /// A page of C-FIND answers: at most `limit` answers from at most `scanLimit` candidate
+    /// rows after `after` (an id of the query level's table, 0 to start), in index order;
+    /// `next` is where the following page starts, nil when no rows are left. Each page is one
+    /// short read, so a query over the whole index holds one page in memory and leaves the
+    /// blocking pool to other work between its pages.
+    public func findPage(
+        _ query: PreparedQuery, after: Int64, limit: Int, scanLimit: Int, retrieveAETitle: String?
+    ) throws -> (answers: [DataSet], next: Int64?) {
         try db.read { db in
-            try Self.matches(db, query, matcher).map { try Self.response($0, query, db, retrieveAETitle) }
+            var answers: [DataSet] = []
+            let next = try Self.scan(db, query, after: after, scanLimit: scanLimit) { record in
+                answers.append(try Self.response(record, query.query, db, retrieveAETitle))
+                return answers.count < limit
+            }
+            return (answers, next)
         }
     }
 
     /// The instances a C-MOVE or C-GET of `query` sends: every instance under each match.
-    public func instances(_ query: Query, matcher: AttributeMatcher) throws -> [StoredInstance] {
-        try db.read { db in
-            let matched = try Self.matches(db, query, matcher)
-            let (column, ids): (String, [Int64]) =
-                switch query.level {
-                case .patient: ("s.patient", matched.compactMap(\.patientID))
-                case .study: ("r.study", matched.compactMap(\.studyID))
-                case .series: ("i.series", matched.compactMap(\.seriesID))
-                case .image: ("i.id", matched.compactMap(\.instanceID))
+    /// The matches are found a page at a time and only their ids kept.
+    public func instances(_ query: PreparedQuery) throws -> [StoredInstance] {
+        var ids: [Int64] = []
+        var after: Int64? = 0
+        while let start = after {
+            after = try db.read { db in
+                try Self.scan(db, query, after: start, scanLimit: 2000) { record in
+                    if let id = record.id(at: query.query.level) { ids.append(id) }
+                    return true
                 }
+            }
+        }
+        let column =
+            switch query.query.level {
+            case .patient: "s.patient"
+            case .study: "r.study"
+            case .series: "i.series"
+            case .image: "i.id"
+            }
+        return try db.read { db in
             var out: [StoredInstance] = []
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
@@ -51,6 +70,15 @@ extension ArchiveIndex {
         var charsets: [QueryLevel: SpecificCharacterSet] = [:]
         /// The index's own values (counts, modalities in study), computed when asked for.
         var computed: [Tag: DataElement] = [:]
+
+        func id(at level: QueryLevel) -> Int64? {
+            switch level {
+            case .patient: patientID
+            case .study: studyID
+            case .series: seriesID
+            case .image: instanceID
+            }
+        }
     }
 
     /// A level's table, its alias in the query, and the table of the level above it.
@@ -61,24 +89,31 @@ extension ArchiveIndex {
         (.image, "i", "instance", "series"),
     ]
 
-    /// The records of the query level that match every key, in index order: SQL narrows the
-    /// rows, the Swift matcher decides.
-    static func matches(_ db: Database, _ query: Query, _ matcher: AttributeMatcher) throws -> [Record] {
-        let chain = tables.filter { $0.0 <= query.level }
+    /// Reads up to `scanLimit` candidate rows of the query level after the id `after`, in id
+    /// order (SQL narrows the rows, the Swift matcher decides), and hands each match to `take`
+    /// until it returns false. Returns the id to resume after, nil when no rows are left.
+    static func scan(
+        _ db: Database, _ query: PreparedQuery, after: Int64, scanLimit: Int, _ take: (Record) throws -> Bool
+    ) throws -> Int64? {
+        let chain = tables.filter { $0.0 <= query.query.level }
         let (select, from) = selectAndJoins(chain)
-        let (conditions, arguments) = narrowing(query)
-        let order = chain.map { "\($0.alias).id" }.joined(separator: ", ")
+        var (conditions, arguments) = narrowing(query.query)
+        let id = "\(chain[chain.count - 1].alias).id"
+        conditions.append("\(id) > ?")
+        arguments.append(after)
         let sql =
-            "SELECT \(select.joined(separator: ", ")) FROM \(from)"
-            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY \(order)"
-        var out: [Record] = []
+            "SELECT \(select.joined(separator: ", ")) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
+            + " ORDER BY \(id) LIMIT \(max(1, scanLimit))"
         let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+        var (last, read): (Int64, Int) = (after, 0)
         while let row = try cursor.next() {
+            read += 1
             var record = Self.record(row, chain)
-            try compute(db, query, &record)
-            if Self.matches(record, query, matcher) { out.append(record) }
+            last = record.id(at: query.query.level) ?? last
+            try compute(db, query.query, &record)
+            if query.matches(record), try !take(record) { return last }
         }
-        return out
+        return read < scanLimit ? nil : last
     }
 
     /// The columns of each level in `chain`, and FROM the query level's table, joined to each
@@ -164,37 +199,6 @@ extension ArchiveIndex {
             record.charsets[t.0] = SpecificCharacterSet(row["\(t.alias)_cs"] as String)
         }
         return record
-    }
-
-    /// Every key matches the record (C.2.2.2); keys of levels below the query's are not
-    /// matched (they cannot be answered), and Specific Character Set is never matched.
-    static func matches(_ record: Record, _ query: Query, _ matcher: AttributeMatcher) -> Bool {
-        var combined: Set<Tag> = []
-        if query.combinedDateTime {
-            for pair in Query.dateTimePairs {
-                guard let d = query.key(pair.date), let t = query.key(pair.time),
-                    query.level(of: pair.date) <= query.level,
-                    let dateText = d.string, let timeText = t.string, !dateText.isEmpty, !timeText.isEmpty
-                else { continue }
-                combined.formUnion([pair.date, pair.time])
-                let (date, _) = value(pair.date, in: record, query: query)
-                let (time, _) = value(pair.time, in: record, query: query)
-                guard let day = date?.string, !day.isEmpty else { return false }
-                let moment = day + (time?.string ?? "")
-                if !AttributeMatcher.matchesCombined(date: dateText, time: timeText, value: moment) { return false }
-            }
-        }
-        for key in query.keys where !combined.contains(key.tag) {
-            let level = query.level(of: key.tag)
-            guard level <= query.level else { continue }
-            let (candidate, charset) = value(key.tag, in: record, query: query)
-            if !matcher.matches(
-                key, queryCharset: query.charset, candidate: candidate, candidateCharset: charset)
-            {
-                return false
-            }
-        }
-        return true
     }
 
     static func value(_ tag: Tag, in record: Record, query: Query) -> (DataElement?, SpecificCharacterSet) {

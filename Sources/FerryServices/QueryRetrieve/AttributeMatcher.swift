@@ -10,53 +10,88 @@ public struct AttributeMatcher: Sendable {
 
     public init(caseInsensitiveNames: Bool = true) { self.caseInsensitiveNames = caseInsensitiveNames }
 
+    /// A key read once for a whole request: its text decoded and split, a UID list as a set,
+    /// so that matching a candidate costs what the candidate's value does, whatever the key's
+    /// size (a list of 30,000 UIDs is not decoded again for every row).
+    public struct PreparedKey: Sendable {
+        public let tag: Tag
+        let test: Test
+
+        enum Test: Sendable {
+            case universal
+            /// Sequence matching (C.2.2.2.6): one of the candidate's items matches every key.
+            case sequence([PreparedKey])
+            case uids(Set<String>)
+            case temporal([String], VR)
+            case text([String], foldCase: Bool)
+            case numbers([Double])
+            case exact(String)
+        }
+    }
+
+    /// `key` read in `charset`, ready to match candidates.
+    public func prepare(_ key: DataElement, charset: SpecificCharacterSet) -> PreparedKey {
+        if case .sequence(let items) = key.value {
+            // An empty item is universal.
+            guard let keys = items.first, !keys.isEmpty else { return PreparedKey(tag: key.tag, test: .universal) }
+            return PreparedKey(tag: key.tag, test: .sequence(keys.elements.map { prepare($0, charset: charset) }))
+        }
+        let text = value(key, charset: charset)
+        if text.isEmpty { return PreparedKey(tag: key.tag, test: .universal) }  // universal matching (C.2.2.2.3)
+        let test: PreparedKey.Test
+        switch key.vr {
+        case .UI:
+            // List of UID matching (C.2.2.2.2).
+            test = .uids(Set(text.split(separator: "\\").map { String($0).trimmed }))
+        case .DA, .TM, .DT:
+            test = .temporal(text.split(separator: "\\").map(String.init), key.vr)
+        case .PN, .AE, .CS, .LO, .LT, .SH, .ST, .UC, .UR, .UT:
+            let alternatives = key.vr.isMultiValuedText ? text.split(separator: "\\").map(String.init) : [text]
+            let fold = key.vr == .PN && caseInsensitiveNames
+            test = .text(alternatives.map { fold ? $0.trimmed.lowercased() : $0.trimmed }, foldCase: fold)
+        case .IS, .DS, .US, .SS, .UL, .SL, .FL, .FD:
+            test = .numbers(text.split(separator: "\\").compactMap { Double(String($0).trimmed) })
+        default:
+            test = .exact(text.trimmed)
+        }
+        return PreparedKey(tag: key.tag, test: test)
+    }
+
+    /// Whether `candidate` (nil: the attribute is absent) matches the prepared key.
+    public func matches(_ key: PreparedKey, candidate: DataElement?, candidateCharset: SpecificCharacterSet) -> Bool {
+        let values: [String]
+        switch key.test {
+        case .universal: return true
+        case .sequence(let keys):
+            guard let items = candidate?.items else { return false }
+            return items.contains { item in
+                keys.allSatisfy { matches($0, candidate: item[$0.tag], candidateCharset: candidateCharset) }
+            }
+        default:
+            guard let candidate else { return false }
+            values = self.values(candidate, charset: candidateCharset)
+        }
+        switch key.test {
+        case .uids(let wanted): return values.contains { wanted.contains($0) }
+        case .temporal(let alternatives, let vr):
+            return values.contains { v in alternatives.contains { Self.matchesTemporal($0, v, vr: vr) } }
+        case .text(let patterns, let fold):
+            return values.contains { v in
+                let subject = fold ? v.lowercased() : v
+                return patterns.contains { Self.wildcard($0, subject) }
+            }
+        case .numbers(let wanted): return values.contains { v in Double(v).map { wanted.contains($0) } ?? false }
+        case .exact(let text): return values.contains { $0 == text }
+        case .universal, .sequence: return true  // answered above
+        }
+    }
+
     /// Whether `candidate` (nil: the attribute is absent) matches the key `query`.
     public func matches(
         _ query: DataElement, queryCharset: SpecificCharacterSet, candidate: DataElement?,
         candidateCharset: SpecificCharacterSet
     ) -> Bool {
-        if case .sequence(let items) = query.value {
-            // Sequence matching (C.2.2.2.6): an empty item is universal; otherwise one of
-            // the candidate's items must match every key of the query's item.
-            guard let keys = items.first, !keys.isEmpty else { return true }
-            guard let candidateItems = candidate?.items else { return false }
-            return candidateItems.contains { item in
-                keys.elements.allSatisfy { key in
-                    matches(
-                        key, queryCharset: queryCharset, candidate: item[key.tag], candidateCharset: candidateCharset)
-                }
-            }
-        }
-        let text = value(query, charset: queryCharset)
-        if text.isEmpty { return true }  // universal matching (C.2.2.2.3)
-        guard let candidate else { return false }
-        let values = self.values(candidate, charset: candidateCharset)
-        switch query.vr {
-        case .UI:
-            // List of UID matching (C.2.2.2.2).
-            let wanted = Set(text.split(separator: "\\").map { String($0).trimmed })
-            return values.contains { wanted.contains($0) }
-        case .DA, .TM, .DT:
-            let alternatives = text.split(separator: "\\").map(String.init)
-            return values.contains { v in alternatives.contains { Self.matchesTemporal($0, v, vr: query.vr) } }
-        case .PN, .AE, .CS, .LO, .LT, .SH, .ST, .UC, .UR, .UT:
-            let alternatives = query.vr.isMultiValuedText ? text.split(separator: "\\").map(String.init) : [text]
-            let fold = query.vr == .PN && caseInsensitiveNames
-            return values.contains { v in
-                alternatives.contains { q in
-                    let pattern = q.trimmed
-                    let subject = v
-                    return fold
-                        ? Self.wildcard(pattern.lowercased(), subject.lowercased())
-                        : Self.wildcard(pattern, subject)
-                }
-            }
-        case .IS, .DS, .US, .SS, .UL, .SL, .FL, .FD:
-            let wanted = text.split(separator: "\\").compactMap { Double(String($0).trimmed) }
-            return values.contains { v in Double(v).map { wanted.contains($0) } ?? false }
-        default:
-            return values.contains { $0 == text.trimmed }
-        }
+        matches(prepare(query, charset: queryCharset), candidate: candidate, candidateCharset: candidateCharset)
     }
 
     /// The element's text (numbers in decimal), decoded in `charset`.

@@ -6,8 +6,12 @@ import FerryNetwork
 public struct Query: Sendable {
     public var model: InformationModel
     public var level: QueryLevel
-    /// The identifier's keys, without its envelope (level, character set, retrieve AE title).
+    /// The identifier's keys, without its envelope (level, character set, retrieve AE title)
+    /// and without the keys no model defines.
     public var keys: [DataElement]
+    /// Keys no model defines (private tags, tags the data dictionary does not know): neither
+    /// matched nor returned, as an SCP may do with optional keys it does not support (FF01).
+    public var undefinedKeys: [Tag] = []
     public var charset: SpecificCharacterSet
     /// Negotiated by SOP class extended negotiation (PS3.4 C.5.1.1.1): relational queries
     /// (keys above the level need no unique keys), and DA/TM pairs matched as one date-time.
@@ -36,14 +40,27 @@ public struct Query: Sendable {
         }
         self.model = model
         self.level = level
-        keys = identifier.elements.filter { !QueryKeys.envelope.contains($0.tag) && !$0.tag.isGroupLength }
+        keys = []
+        for element in identifier.elements where !QueryKeys.envelope.contains(element.tag) {
+            guard !element.tag.isGroupLength else { continue }
+            if QueryKeys.isDefined(element.tag) { keys.append(element) } else { undefinedKeys.append(element.tag) }
+        }
+        guard keys.count <= Self.maxKeys else {
+            throw ServiceError(
+                .refused, "the identifier holds \(keys.count) keys, more than the \(Self.maxKeys) answered",
+                status: .outOfResources)
+        }
         charset = SpecificCharacterSet(identifier.string(QueryKeys.specificCharacterSet))
     }
 
-    /// Keys of a level below the query's: neither matched nor returned. Answers then carry
-    /// the pending status FF01 ("one or more Optional Keys were not supported", PS3.4
-    /// C.4.1.1.4), as dcmqrscp answers keys it does not support.
-    public var unsupportedKeys: [Tag] { keys.map(\.tag).filter { level(of: $0) > level } }
+    /// The most keys an identifier may hold: each is answered in every response, so their
+    /// number bounds a response's size (the dictionary has about 5,000 tags).
+    public static let maxKeys = 1024
+
+    /// Keys of a level below the query's and keys no model defines: neither matched nor
+    /// returned. Answers then carry the pending status FF01 ("one or more Optional Keys were
+    /// not supported", PS3.4 C.4.1.1.4), as dcmqrscp answers keys it does not support.
+    public var unsupportedKeys: [Tag] { undefinedKeys + keys.map(\.tag).filter { level(of: $0) > level } }
 
     /// The key for `tag`, if the identifier has one.
     public func key(_ tag: Tag) -> DataElement? { keys.first { $0.tag == tag } }

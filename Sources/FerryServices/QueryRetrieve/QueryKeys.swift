@@ -70,6 +70,12 @@ public enum QueryKeys {
         return .image
     }
 
+    /// Whether a key is one an information model can answer: a public data element the
+    /// dictionary knows (private tags and unknown ones never reach the index's answers).
+    static func isDefined(_ tag: Tag) -> Bool {
+        !tag.isPrivate && tag.group > 0x0002 && (computed[tag] != nil || DataDictionary.entry(for: tag) != nil)
+    }
+
     /// Elements that are part of the request's envelope, not keys to match.
     static let envelope: Set<Tag> = [specificCharacterSet, queryRetrieveLevel, retrieveAETitle]
 }

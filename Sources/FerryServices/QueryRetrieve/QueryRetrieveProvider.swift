@@ -12,9 +12,9 @@ public protocol QueryRetrieveProvider: Sendable {
     /// Where instances stored for `calledAE` go; nil when it takes none (read-only).
     func storageDirectory(calledAE: String) -> String?
 
-    /// The identifiers answering a C-FIND on the association `calledAE` serves; a refusal is
-    /// a `ServiceError` with the status to answer (A900, C000, A700...).
-    func find(_ query: Query, calledAE: String) throws(ServiceError) -> [DataSet]
+    /// The identifiers answering a C-FIND on the association `calledAE` serves, read a page
+    /// at a time; a refusal is a `ServiceError` with the status to answer (A900, C000, A700...).
+    func find(_ query: Query, calledAE: String) throws(ServiceError) -> any FindAnswers
 
     /// The instances a C-MOVE or C-GET of `query` sends, every one under each match.
     func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance]
@@ -29,6 +29,17 @@ public protocol QueryRetrieveProvider: Sendable {
     /// or an instance that cannot be indexed is a `ServiceError` with the status to answer
     /// (the provider removes the new file then).
     func stored(path: String, calledAE: String) throws(ServiceError)
+}
+
+/// The answers of one C-FIND as they are read from an index: a request's memory stays one
+/// page whatever the archive's size, and a long query leaves the blocking pool to others
+/// between pages.
+public protocol FindAnswers: Sendable {
+    /// The next page of answers (empty when the page's rows held no match), or nil when
+    /// there are no more. Called on the
+    /// blocking pool, one call at a time; a refusal (the request's time budget spent, the
+    /// index unreadable) is a `ServiceError` with the status to answer.
+    func next() throws(ServiceError) -> [DataSet]?
 }
 
 /// A stored instance a retrieve sends.

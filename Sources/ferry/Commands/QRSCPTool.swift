@@ -112,6 +112,10 @@ enum QRSCPTool {
                 "-to", "--timeout", ["[s]econds"], "timeout for connection requests (C-MOVE sub-associations)",
                 group: "network options"
             ) { s, o in s.store.receiver.moveConnectTimeout = try o.seconds(in: 0.001...Timeouts.longest) },
+            DCMTKOption(
+                nil, "--max-query-time", ["[s]econds"],
+                "end a C-FIND with A700 once it has spent s seconds\nreading the index (default: 120)", group: q
+            ) { s, o in s.archive.maxQueryTime = .nanoseconds(try o.seconds(in: 0.000001...86400).nanoseconds) },
             DCMTKOption(nil, "--disable-get", [], "disable C-GET support", group: q) { s, _ in
                 s.store.receiver.queryRetrieveGet = false
             },

@@ -3,7 +3,8 @@ import FerryNetwork
 
 /// Query SCP, C-FIND (PS3.4 C.4.1): a pending response per match, each with its identifier,
 /// then the final status. A C-CANCEL-RQ arriving meanwhile ends it with FE00 (PS3.7 9.3.2.3).
-/// Matching runs on the blocking pool.
+/// Answers are read from the provider a page at a time on the blocking pool and sent as
+/// they come; a refusal midway (the request's time budget spent) ends it with its status.
 struct FindHandler {
     let context: SessionContext
     init(_ context: SessionContext) { self.context = context }
@@ -25,46 +26,59 @@ struct FindHandler {
         logger.info(
             "Received Find Request: MsgID \(request.messageID), \(query.model.rawValue) \(query.level.rawValue), \(query.keys.count) keys, from \(context.callingAE.escapedForLog())"
         )
-        let called = context.calledAE
-        let result = try await BlockingPool.shared.run { () -> Result<[DataSet], ServiceError> in
-            do throws(ServiceError) { return .success(try provider.find(query, calledAE: called)) } catch {
-                return .failure(error)
-            }
-        }
-        let matches: [DataSet]
-        switch result {
-        case .success(let m): matches = m
-        case .failure(let error):
+        let answers: any FindAnswers
+        do throws(ServiceError) { answers = try provider.find(query, calledAE: context.calledAE) } catch {
             logger.warning("Find refused: \(error)")
             return try await final(error.status ?? .unableToProcess, error.message)
         }
         let writer = DataSetWriter(encoding: context.encoding(contextID))
         let unsupported = query.unsupportedKeys
         if !unsupported.isEmpty {
+            let named = unsupported.prefix(8).map(\.description).joined(separator: " ")
             logger.info(
-                "Keys below the \(query.level.rawValue) level are not supported: \(unsupported.map(\.description).joined(separator: " ")); answering FF01"
+                "Keys not supported (below the \(query.level.rawValue) level or in no model): \(named)\(unsupported.count > 8 ? " and \(unsupported.count - 8) more" : ""); answering FF01"
             )
         }
         let pending: DIMSEStatus = unsupported.isEmpty ? .pending : .pendingWarning
-        for (i, match) in matches.enumerated() {
-            if let cap = faults.capResults, i >= cap {
-                logger.info("Find capped after \(cap) of \(matches.count) matches (--cap-results)")
-                return try await final(faults.capStatus, "results capped at \(cap)")
+        var sent = 0
+        while let page = try await Self.nextPage(answers) {
+            let matches: [DataSet]
+            switch page {
+            case .success(let m): matches = m
+            case .failure(let error):
+                logger.warning("Find stopped after \(sent) matches: \(error)")
+                return try await final(error.status ?? .unableToProcess, error.message)
             }
-            try await faults.apply(.pendingResponse(sent: i), logger: logger)
-            if try await request.cancelRequested(on: association) {
-                logger.info("Find cancelled after \(i) of \(matches.count) matches")
-                return try await final(.cancel)
+            for match in matches {
+                if let cap = faults.capResults, sent >= cap {
+                    logger.info("Find capped after \(cap) matches (--cap-results)")
+                    return try await final(faults.capStatus, "results capped at \(cap)")
+                }
+                try await faults.apply(.pendingResponse(sent: sent), logger: logger)
+                if try await request.cancelRequested(on: association) {
+                    logger.info("Find cancelled after \(sent) matches")
+                    return try await final(.cancel)
+                }
+                try await association.sendCommand(
+                    .queryRSP(
+                        .cFindRSP, respondingTo: request.messageID, sopClass: request.sopClass, status: pending,
+                        hasDataSet: true),
+                    contextID: contextID)
+                var source = BytesSource(try writer.encode(match))
+                try await association.sendDataSet(contextID: contextID, source: &source)
+                sent += 1
             }
-            try await association.sendCommand(
-                .queryRSP(
-                    .cFindRSP, respondingTo: request.messageID, sopClass: request.sopClass, status: pending,
-                    hasDataSet: true),
-                contextID: contextID)
-            var source = BytesSource(try writer.encode(match))
-            try await association.sendDataSet(contextID: contextID, source: &source)
         }
-        logger.info("Find answered: \(matches.count) matches")
+        logger.info("Find answered: \(sent) matches")
         try await final(.success)
+    }
+
+    /// The next page of answers, read on the blocking pool: nil when there are none left.
+    private static func nextPage(_ answers: any FindAnswers) async throws -> Result<[DataSet], ServiceError>? {
+        try await BlockingPool.shared.run { () -> Result<[DataSet], ServiceError>? in
+            do throws(ServiceError) { return try answers.next().map { .success($0) } } catch {
+                return .failure(error)
+            }
+        }
     }
 }
