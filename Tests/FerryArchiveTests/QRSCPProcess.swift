@@ -11,9 +11,11 @@ struct QRSCPProcess {
 
     /// `destinations`: move destinations of the HostTable (AE title, port on loopback).
     /// `indexInPlace`: folders indexed with `--index-only` before the archive starts.
+    /// `synthetic`: that many instances written into the index by
+    /// `scripts/bench/synthetic_index.py` (rows only, for queries: their files do not exist).
     init(
         files: [String], extra: [String] = [], destinations: [(String, Int)] = [], indexInPlace: [String] = [],
-        access: String = "RW", quota: String = "(1000, 1024mb)"
+        synthetic: Int = 0, access: String = "RW", quota: String = "(1000, 1024mb)"
     ) throws {
         directory = try Corpus.temporaryDirectory("qrscp")
         let area = directory + "/QRSCP"
@@ -25,6 +27,14 @@ struct QRSCPProcess {
         if !indexInPlace.isEmpty {
             indexing = try FerryCLI.run(
                 ["qrscp", "-c", directory + "/qr.cfg"] + indexInPlace.flatMap { ["--index-only", $0] })
+        }
+        if synthetic > 0 {
+            let empty = directory + "/empty"
+            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+            _ = try FerryCLI.run(["qrscp", "-c", directory + "/qr.cfg", "--index-only", empty])
+            let filled = try Tools.run(
+                PeerProcess.python3, [Self.syntheticIndex, area + "/ferry-index.sqlite", String(synthetic)])
+            guard filled.status == 0 else { throw PeerError(message: "synthetic_index.py: \(filled.stderr)") }
         }
         peer = try PeerProcess(
             FerryCLI.path, ["qrscp", "-v", "-c", directory + "/qr.cfg", "+xa"] + extra, port: port)
@@ -52,6 +62,8 @@ struct QRSCPProcess {
 }
 
 extension QRSCPProcess {
+    static let syntheticIndex = Corpus.packageRoot.appendingPathComponent("scripts/bench/synthetic_index.py").path
+
     /// A dcmqrscp.cfg (read by both `ferry qrscp` and DCMTK dcmqrscp) with one storage area and
     /// the move destinations in its HostTable.
     static func configuration(

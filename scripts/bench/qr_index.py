@@ -13,18 +13,20 @@ Usage: scripts/bench/qr_index.py [--instances N] [--runs 5] [--ferry PATH]
 import argparse
 import os
 import shutil
-import sqlite3
 import statistics
-import struct
 import subprocess
 import tempfile
 import time
 import measure
+import synthetic_index
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--instances", type=int, default=1_000_000)
 ap.add_argument("--runs", type=int, default=5)
 ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
+ap.add_argument("--image-query", action="store_true",
+                help="also a universal IMAGE-level query (every instance): time to its first answer, "
+                     "its whole time and the server's peak RSS (pynetdicom as the client)")
 a = ap.parse_args()
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
@@ -41,58 +43,41 @@ with open(config, "w") as f:
 subprocess.run([ferry, "qrscp", "-c", config, "--index-only", empty], check=True, stdout=subprocess.DEVNULL)
 
 
-def element(group, elem, vr, value):
-    raw = value.encode()
-    if len(raw) % 2:
-        raw += b"\0" if vr == "UI" else b" "
-    return struct.pack("<HH2sH", group, elem, vr.encode(), len(raw)) + raw
-
-
-def blob(*elements):
-    return b"".join(sorted(elements))
-
-
-series_per_study, per_series = 2, 50
-studies = max(1, a.instances // (series_per_study * per_series))
-patients = max(1, studies // 5)
 start = time.time()
-db = sqlite3.connect(os.path.join(area, "ferry-index.sqlite"))
-db.execute("PRAGMA synchronous = OFF")
-cur = db.cursor()
-root = "1.2.826.0.1.3680043.10.1515.77"
-for p in range(patients):
-    cur.execute("INSERT INTO patient (id, patient_id, issuer, charset, attributes) VALUES (?, ?, '', '', ?)",
-                (p + 1, f"PID{p:07d}", blob(element(0x10, 0x10, "PN", f"DOE^PATIENT{p:07d}"),
-                                           element(0x10, 0x20, "LO", f"PID{p:07d}"))))
-instance_id = 0
-for s in range(studies):
-    day = time.gmtime(1262304000 + (s * 3650 // studies) * 86400)  # ten years from 2010-01-01
-    date = time.strftime("%Y%m%d", day)
-    suid = f"{root}.1.{s}"
-    cur.execute("INSERT INTO study (id, patient, uid, date, time, accession, charset, attributes) "
-                "VALUES (?, ?, ?, ?, '120000', ?, '', ?)",
-                (s + 1, s % patients + 1, suid, date, f"ACC{s:08d}",
-                 blob(element(0x08, 0x20, "DA", date), element(0x08, 0x30, "TM", "120000"),
-                      element(0x08, 0x50, "SH", f"ACC{s:08d}"), element(0x20, 0x0D, "UI", suid))))
-    for r in range(series_per_study):
-        series_id = s * series_per_study + r + 1
-        ruid = f"{root}.2.{s}.{r}"
-        cur.execute("INSERT INTO series (id, study, uid, modality, charset, attributes) VALUES (?, ?, ?, 'CT', '', ?)",
-                    (series_id, s + 1, ruid, blob(element(0x08, 0x60, "CS", "CT"), element(0x20, 0x0E, "UI", ruid))))
-        rows = []
-        for i in range(per_series):
-            instance_id += 1
-            iuid = f"{root}.3.{s}.{r}.{i}"
-            rows.append((instance_id, series_id, iuid, f"/nonexistent/{iuid}", i + 1,
-                         blob(element(0x08, 0x16, "UI", "1.2.840.10008.5.1.4.1.1.2"), element(0x08, 0x18, "UI", iuid),
-                              element(0x20, 0x13, "IS", str(i + 1)))))
-        cur.executemany("INSERT INTO instance (id, series, uid, sop_class, transfer_syntax, path, size, number, charset, "
-                        "attributes) VALUES (?, ?, ?, '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.1.2.1', ?, 1000, ?, '', ?)",
-                        rows)
-db.commit()
-db.execute("ANALYZE")
-db.close()
+instance_id, studies, patients = synthetic_index.fill(os.path.join(area, "ferry-index.sqlite"), a.instances)
 print(f"index: {instance_id:,} instances, {studies:,} studies, {patients:,} patients, made in {time.time() - start:.0f} s")
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
+def universal_image_query(port, pid):
+    """Study Root, IMAGE level, every key universal: each instance is one answer."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+    before = peak_rss_mb(pid)
+    ae = AE(ae_title="BENCH")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    ae.dimse_timeout = ae.network_timeout = 600
+    assoc = ae.associate("127.0.0.1", port, ae_title="QRSCP")
+    assert assoc.is_established, "association refused"
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "IMAGE"
+    ds.StudyInstanceUID = ds.SeriesInstanceUID = ds.SOPInstanceUID = ""
+    start = time.time()
+    first, answers = None, 0
+    for status, identifier in assoc.send_c_find(ds, StudyRootQueryRetrieveInformationModelFind):
+        if status and status.Status in (0xFF00, 0xFF01):
+            answers += 1
+            if first is None:
+                first = time.time() - start
+    total = time.time() - start
+    assoc.release()
+    print(f"universal IMAGE query (pynetdicom): {answers:,} answers, first after {first:.3f} s, "
+          f"all after {total:.1f} s; ferry qrscp peak RSS {before:.0f} MB before, {peak_rss_mb(pid):.0f} MB after")
+
 
 server = subprocess.Popen([ferry, "qrscp", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
@@ -115,6 +100,8 @@ try:
             times.append(time.time() - t)
             answers = out.stderr.count("Find Response:")
         print(f"{name:62} {answers:>8} {statistics.median(times):>9.3f}")
+    if a.image_query:
+        universal_image_query(port, server.pid)
 finally:
     server.terminate()
     server.wait()
