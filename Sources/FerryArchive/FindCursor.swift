@@ -53,7 +53,8 @@ final class FindCursor: FindAnswers {
         let answers: [DataSet]
         do {
             (answers, state.after) = try index.findPage(
-                query, after: after, limit: Self.pageAnswers, scanLimit: Self.pageRows, retrieveAETitle: retrieveAETitle)
+                query, after: after, limit: Self.pageAnswers, scanLimit: Self.pageRows, retrieveAETitle: retrieveAETitle
+            )
         } catch {
             throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
         }

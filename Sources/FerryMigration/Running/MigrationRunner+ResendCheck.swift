@@ -20,11 +20,11 @@ extension MigrationRunner {
             var session = Verifier.Session(association: association)
             do {
                 for file in waiting where !stop.isSet {
-                    let (answers, _) = try await session.find([
+                    var found = false
+                    try await session.find([
                         (QueryKeys.queryRetrieveLevel, .CS, "IMAGE"), (QueryKeys.studyInstanceUID, .UI, file.study),
                         (QueryKeys.seriesInstanceUID, .UI, file.series), (QueryKeys.sopInstanceUID, .UI, file.uid),
-                    ])
-                    let found = answers.contains { $0.string(QueryKeys.sopInstanceUID) == file.uid }
+                    ]) { answer in found = found || answer.string(QueryKeys.sopInstanceUID) == file.uid }
                     results.append((file.id, found))
                     logger.info("check before resend: \(file.uid) \(found ? "found" : "absent") at \(peer)")
                 }

@@ -22,23 +22,25 @@ extension Verifier {
 
         init(association: Association) { self.association = association }
 
-        /// The answers' identifiers and whether the peer capped them (a final FE00 or A700
-        /// to a query we never cancelled). Other failures end the verification.
-        mutating func find(_ keys: [(Tag, VR, String)]) async throws -> (answers: [DataSet], capped: Bool) {
+        /// Asks `keys` and hands each answer's identifier to `each` as it arrives (none is kept:
+        /// a peer's answers, however many and however large, are never held together). True
+        /// when the peer capped them (a final FE00 or A700 to a query we never cancelled);
+        /// other failures end the verification.
+        @discardableResult
+        mutating func find(_ keys: [(Tag, VR, String)], each: (DataSet) -> Void) async throws -> Bool {
             var identifier = DataSet()
             for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
-            var answers: [DataSet] = []
             queries += 1
             let final = try await FindSCU.find(on: association, sopClass: sopClass, identifier: identifier) {
-                _, answer in answers.append(answer)
+                _, answer in each(answer)
             }
             switch final.status.code {
-            case 0x0000: return (answers, false)
-            case 0xFE00, 0xA700: return (answers, true)
+            case 0x0000: return false
+            case 0xFE00, 0xA700: return true
             default:
                 throw ServiceError(
                     .refused,
-                    "the destination answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0)" } ?? "")",
+                    "the destination answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")",
                     status: final.status)
             }
         }
@@ -63,27 +65,34 @@ extension Verifier {
 
         /// Whether the study is there, and how many instances the peer says it holds.
         mutating func study(_ uid: String) async throws -> (exists: Bool, count: Int?) {
-            let (answers, _) = try await find([
+            var (exists, counts) = (false, Set<Int>())
+            try await find([
                 (QueryKeys.queryRetrieveLevel, .CS, "STUDY"), (QueryKeys.studyInstanceUID, .UI, uid),
                 (QueryKeys.numberOfStudyRelatedInstances, .IS, ""),
-            ])
-            let mine = answers.filter { $0.string(QueryKeys.studyInstanceUID) == uid }
-            let counts = Set(mine.compactMap { $0.string(QueryKeys.numberOfStudyRelatedInstances).flatMap { Int($0) } })
-            return (!mine.isEmpty, counts.count == 1 ? counts.first : nil)
+            ]) { answer in
+                guard answer.string(QueryKeys.studyInstanceUID) == uid else { return }
+                exists = true
+                if counts.count < 2, let n = Self.count(answer, QueryKeys.numberOfStudyRelatedInstances) {
+                    counts.insert(n)
+                }
+            }
+            return (exists, counts.count == 1 ? counts.first : nil)
         }
 
         /// The study's series, each with the peer's count when it gives one.
         mutating func series(of study: String) async throws -> [String: Int?] {
-            let (answers, _) = try await find([
+            var out: [String: Int?] = [:]
+            try await find([
                 (QueryKeys.queryRetrieveLevel, .CS, "SERIES"), (QueryKeys.studyInstanceUID, .UI, study),
                 (QueryKeys.seriesInstanceUID, .UI, ""), (QueryKeys.numberOfSeriesRelatedInstances, .IS, ""),
-            ])
-            var out: [String: Int?] = [:]
-            for a in answers {
-                guard let uid = a.string(QueryKeys.seriesInstanceUID), !uid.isEmpty else { continue }
-                let count = a.string(QueryKeys.numberOfSeriesRelatedInstances).flatMap { Int($0) }
+            ]) { a in
+                guard let uid = Self.uid(a, QueryKeys.seriesInstanceUID) else { return }
                 // Listed (with no count yet) unless an answer gave one.
-                if let count { out[uid] = count } else if out[uid] == nil { out[uid] = .some(nil) }
+                if let count = Self.count(a, QueryKeys.numberOfSeriesRelatedInstances) {
+                    out[uid] = count
+                } else if out[uid] == nil {
+                    out[uid] = .some(nil)
+                }
             }
             return out
         }
@@ -97,24 +106,41 @@ extension Verifier {
                 (QueryKeys.queryRetrieveLevel, .CS, "IMAGE"), (QueryKeys.studyInstanceUID, .UI, study),
                 (QueryKeys.seriesInstanceUID, .UI, series),
             ]
-            let (answers, capped) = try await find(base + [(QueryKeys.sopInstanceUID, .UI, "")])
-            var uids = Set(answers.compactMap { $0.string(QueryKeys.sopInstanceUID) }.filter { !$0.isEmpty })
+            var uids = Set<String>()
+            let capped = try await find(base + [(QueryKeys.sopInstanceUID, .UI, "")]) { answer in
+                if let uid = Self.uid(answer, QueryKeys.sopInstanceUID) { uids.insert(uid) }
+            }
             guard capped else { return (uids, false) }
             // Lists of the UIDs sent; a list the peer caps again is halved until it is not.
             var lists = stride(from: 0, to: expected.count, by: Verifier.listChunk).map {
                 expected[$0..<min($0 + Verifier.listChunk, expected.count)]
             }
             while let list = lists.popLast() {
-                let (listed, cappedAgain) = try await find(
-                    base + [(QueryKeys.sopInstanceUID, .UI, list.joined(separator: "\\"))])
+                var listed = Set<String>()
+                let cappedAgain = try await find(
+                    base + [(QueryKeys.sopInstanceUID, .UI, list.joined(separator: "\\"))]
+                ) { answer in
+                    if let uid = Self.uid(answer, QueryKeys.sopInstanceUID) { listed.insert(uid) }
+                }
                 if cappedAgain, list.count > 1 {
                     let half = list.startIndex + list.count / 2
                     lists += [list[list.startIndex..<half], list[half...]]
                 } else {
-                    uids.formUnion(listed.compactMap { $0.string(QueryKeys.sopInstanceUID) })
+                    uids.formUnion(listed)
                 }
             }
             return (uids, true)
+        }
+
+        /// A UID an answer gives: only a valid one (at most 64 characters, PS3.5 9.1) is kept.
+        static func uid(_ answer: DataSet, _ tag: Tag) -> String? {
+            guard let v = answer.string(tag), !v.isEmpty, v.utf8.count <= 64 else { return nil }
+            return v
+        }
+
+        static func count(_ answer: DataSet, _ tag: Tag) -> Int? {
+            guard let v = answer.string(tag), v.utf8.count <= 12 else { return nil }
+            return Int(v)
         }
     }
 }

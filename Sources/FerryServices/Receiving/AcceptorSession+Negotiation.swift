@@ -5,9 +5,13 @@ import FerryNetwork
 /// acceptance policy, then what user information is granted.
 extension AcceptorSession {
     func decide(_ rq: AssociateRQ) -> Association.AcceptDecision {
-        if let overLimit {
-            logger.warning("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(overLimit)")
-            return .reject(.localLimitExceeded)
+        if let gate {
+            gate.waiting.leave(gate.ticket)
+            if let overLimit = gate.associations.enter(peerHost) {
+                logger.warning("Association Rejected from \(peer) (\(rq.callingAE.escapedForLog())): \(overLimit)")
+                return .reject(.localLimitExceeded)
+            }
+            counted = true
         }
         if let provider = settings.queryRetrieve,
             let (rj, why) = provider.admits(calledAE: rq.calledAE, callingAE: rq.callingAE, host: peerHost)

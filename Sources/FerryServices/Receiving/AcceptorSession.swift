@@ -18,17 +18,20 @@ final class AcceptorSession {
     let peer: String
     /// The peer's address alone, for the allow-list.
     let peerHost: String
-    /// Which association limit this one passes, if any: its request is rejected (transient).
-    let overLimit: String?
+    /// The receiver's limits this connection is counted in: among the waiting connections
+    /// until its request arrives, then among the associations if it is accepted.
+    let gate: Gate?
+    /// Counted among the associations (to be given back when the session ends).
+    var counted = false
     /// This association holds its area's storage (--no-parallel-store) until it ends.
     var claimedStorage: String?
 
     init(
         channel: PDUChannel, settings: ReceiverSettings, sorting: StudySorting, spares: SpareFiles? = nil,
-        logger: Logger, peerHost: String, peerPort: Int, overLimit: String? = nil
+        logger: Logger, peerHost: String, peerPort: Int, gate: Gate? = nil
     ) {
         self.spares = spares
-        self.overLimit = overLimit
+        self.gate = gate
         self.channel = channel
         self.settings = settings
         self.sorting = sorting
@@ -37,8 +40,19 @@ final class AcceptorSession {
         self.peer = peerHost.contains(":") ? "[\(peerHost)]:\(peerPort)" : "\(peerHost):\(peerPort)"
     }
 
+    /// The counts a receiver keeps of its connections, and this connection's ticket.
+    struct Gate {
+        let associations: AssociationCount
+        let waiting: WaitingConnections
+        let ticket: Int
+    }
+
     func run() async {
-        defer { if let ae = claimedStorage { settings.storageClaims?.release(ae) } }
+        defer {
+            if let ae = claimedStorage { settings.storageClaims?.release(ae) }
+            gate?.waiting.leave(gate?.ticket ?? 0)
+            if counted { gate?.associations.leave(peerHost) }
+        }
         let association: Association
         do {
             guard
@@ -48,6 +62,8 @@ final class AcceptorSession {
             else { return }
             association = accepted
         } catch {
+            // A connection closed to make room for others is counted, not logged one by one.
+            if let gate, gate.waiting.leave(gate.ticket) { return }
             log(error)
             return
         }
@@ -101,8 +117,9 @@ final class AcceptorSession {
         case storeData(StorageHandler.Store)
         case discardData
         /// A request's data set arriving (a C-FIND/C-MOVE/C-GET identifier, an N-ACTION's or
-        /// N-EVENT-REPORT's information): the command, its context, the bytes so far.
-        case requestData(CommandSet, UInt8, [UInt8])
+        /// N-EVENT-REPORT's information): the command, its context, the bytes so far, and when
+        /// the whole data set must have arrived (the socket timeout from its command).
+        case requestData(CommandSet, UInt8, [UInt8], deadline: NIODeadline?)
     }
 
     /// Identifiers are small; a longer one is refused (as command sets are).
@@ -127,6 +144,18 @@ final class AcceptorSession {
                     what = "the store's data set (--max-store-time)"
                 }
             }
+            if case .requestData(_, _, _, let deadline?) = phase {
+                // A request's data set is small: a peer trickling it is cut off at the socket
+                // timeout, however many PDUs it spreads it over.
+                let left = deadline - .now()
+                guard left > .zero else {
+                    throw AssociationError.timeout("a request's data set took longer than the socket timeout (-ts)")
+                }
+                if timeout.map({ left < $0 }) ?? true {
+                    timeout = left
+                    what = "a request's data set (whole within the socket timeout)"
+                }
+            }
             let parts = try await association.receive(timeout: timeout, what: what)
             batch: for (i, part) in parts.enumerated() {
                 switch (part, phase) {
@@ -141,12 +170,15 @@ final class AcceptorSession {
                     }
                 case (.data(_, _, let isLast), .discardData):
                     if isLast { phase = .idle }
-                case (.data(let fragment, _, let isLast), .requestData(let command, let contextID, var bytes)):
+                case (
+                    .data(let fragment, _, let isLast),
+                    .requestData(let command, let contextID, var bytes, let deadline)
+                ):
                     guard bytes.count + fragment.readableBytes <= Self.maxIdentifierLength else {
                         throw AssociationError.protocolError("an identifier longer than 1 MiB")
                     }
                     bytes += fragment.readableBytesView
-                    phase = isLast ? .idle : .requestData(command, contextID, bytes)
+                    phase = isLast ? .idle : .requestData(command, contextID, bytes, deadline: deadline)
                     guard isLast else { break }
                     // What followed in the same read goes back to the reader first: a C-CANCEL-RQ
                     // (or a request that must not be queued) that came with the request is seen
@@ -199,7 +231,7 @@ final class AcceptorSession {
             guard command.hasDataSet else {
                 throw AssociationError.protocolError("a \(command.field?.name ?? "request") without its data set")
             }
-            return .requestData(command, contextID, [])
+            return .requestData(command, contextID, [], deadline: settings.timeouts.socket.map { .now() + $0 })
         case .nEventReportRSP? where !command.hasDataSet:
             try handlers.commitment.reportAnswered(command)
             return .idle

@@ -23,7 +23,7 @@ public final class StorageSCP: Sendable {
         let maxPDU = settings.maxReceivePDU
         let tls = settings.tls
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.autoRead, value: false)
@@ -59,19 +59,24 @@ public final class StorageSCP: Sendable {
                     }
                 }
             }
-            let count = AssociationCount(settings.limits)
+            let (limits, lowered) = DescriptorBudget.fit(settings.limits)
+            if let lowered { logger.warning("\(lowered)") }
+            let associations = AssociationCount(limits)
+            let waiting = WaitingConnections(
+                limit: limits.maxWaitingConnections, grace: limits.waitingGrace, logger: logger)
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     let remote = connection.channel.remoteAddress
                     let host = remote?.ipAddress ?? "?"
-                    // Over a limit, the session answers the request with a transient rejection.
-                    let overLimit = count.enter(host)
+                    // Waits while the waiting connections are at their limit: accepting pauses
+                    // and the listen backlog holds the next ones.
+                    let ticket = await waiting.admit(connection.channel)
+                    let gate = AcceptorSession.Gate(associations: associations, waiting: waiting, ticket: ticket)
                     group.addTask { [self] in
                         await AcceptorSession(
                             channel: connection, settings: settings, sorting: sorting, spares: spares, logger: logger,
-                            peerHost: host, peerPort: remote?.port ?? 0, overLimit: overLimit
+                            peerHost: host, peerPort: remote?.port ?? 0, gate: gate
                         ).run()
-                        if overLimit == nil { count.leave(host) }
                     }
                 }
             }
