@@ -85,7 +85,7 @@ public enum ReportRenderer {
             }
             if !report.unsendable.isEmpty {
                 lines += ["", "| file | state | reason |", "|---|---|---|"]
-                for u in report.unsendable { lines.append("| \(u.path) | \(u.state) | \(u.reason) |") }
+                for u in report.unsendable { lines.append("| \(u.path) | \(u.state) | \(u.reason.escapedForLog()) |") }
             }
             return lines.joined(separator: "\n")
         case .table: return report.table()
@@ -120,7 +120,7 @@ public enum ReportRenderer {
             for i in report.instances {
                 let commitment = [i.commitment, i.commitmentReason].compactMap { $0 }.joined(separator: ": ")
                 lines.append(
-                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \(i.reason ?? "") | \(i.verification ?? "") | \(commitment) |"
+                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \((i.reason ?? "").escapedForLog()) | \(i.verification ?? "") | \(commitment.escapedForLog()) |"
                 )
             }
             return lines.joined(separator: "\n")
@@ -133,11 +133,11 @@ public enum ReportRenderer {
             for i in report.instances where i.state != "done" || i.verification == "missing" || i.commitment == "failed"
             {
                 if i.commitment == "failed" {
-                    lines.append("  not committed: \(i.path): \(i.commitmentReason ?? "")")
+                    lines.append("  not committed: \(i.path): \((i.commitmentReason ?? "").escapedForLog())")
                     continue
                 }
                 lines.append(
-                    "  \(i.state)\(i.verification == "missing" ? " (missing at the destination)" : ""): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0)" } ?? "")"
+                    "  \(i.state)\(i.verification == "missing" ? " (missing at the destination)" : ""): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0.escapedForLog())" } ?? "")"
                 )
             }
             return lines.joined(separator: "\n")

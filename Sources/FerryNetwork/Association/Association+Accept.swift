@@ -24,7 +24,7 @@ extension Association {
                 await sendAbortAndClose(channel, .unexpectedPDU)
                 return nil
             }
-            logger.debug("A-ASSOCIATE-RQ from \(peer):\n\(PDUDump.associateRQ(rq))")
+            logger.lines(.debug, "A-ASSOCIATE-RQ from \(peer):", PDUDump.associateRQ(rq).split(separator: "\n"))
             switch decide(rq) {
             case .reject(let rj):
                 _ = machine.handle(.associateRQReceived, acceptable: false)  // AE-6 -> AE-8

@@ -120,7 +120,7 @@ public final class Association {
         }
         _ = machine.handle(.transportConfirm)  // AE-2: send A-ASSOCIATE-RQ
         let rq = parameters.request
-        logger.debug("A-ASSOCIATE-RQ:\n\(PDUDump.associateRQ(rq))")
+        logger.lines(.debug, "A-ASSOCIATE-RQ:", PDUDump.associateRQ(rq).split(separator: "\n"))
         do {
             try await channel.send(.associateRQ(rq), timeout: timeouts.socket, what: "sending A-ASSOCIATE-RQ")
             let pdu = try await channel.receive(
@@ -128,7 +128,9 @@ public final class Association {
             switch machine.handle(UpperLayerStateMachine.Event(received: pdu)) {
             case .ae3:
                 guard case .associateAC(let ac) = pdu else { break }
-                logger.debug("A-ASSOCIATE-AC:\n\(PDUDump.associateAC(ac, proposed: rq.presentationContexts))")
+                logger.lines(
+                    .debug, "A-ASSOCIATE-AC:",
+                    PDUDump.associateAC(ac, proposed: rq.presentationContexts).split(separator: "\n"))
                 return Association(
                     role: .requestor, request: rq, acceptance: ac, ourMaxPDU: parameters.maxReceivePDU,
                     sendCap: parameters.maxSendPDU, timeouts: timeouts, channel: channel, machine: machine,

@@ -146,13 +146,14 @@ enum FindSCUTool {
         if parsed.common.logLevel <= .info {
             var lines: [String] = []
             DataSetDump().lines(query, depth: 0, into: &lines)
-            logger.info("Request Identifiers:\n\(lines.joined(separator: "\n"))")
+            logger.lines(.info, "Request Identifiers:", lines)
         }
         let final = try await FindSCU.find(
             on: association, sopClass: sopClass, identifier: query, cancelAfter: parsed.query.cancelAfter
         ) { n, identifier in try responses.received(n, identifier) }
         logger.info(
-            "Received Final Find Response (\(final.status.name))\(final.errorComment.map { ": \($0)" } ?? "")")
+            "Received Final Find Response (\(final.status.name))\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")"
+        )
     }
 
     /// What is done with each answer: shown, kept for --json, written for -X.
@@ -181,8 +182,7 @@ enum FindSCUTool {
             if show {
                 var lines: [String] = []
                 DataSetDump().lines(identifier, depth: 0, into: &lines)
-                logger.warning(
-                    "---------------------------\nFind Response: \(n) (Pending)\n\(lines.joined(separator: "\n"))")
+                logger.lines(.warning, "---------------------------", ["Find Response: \(n) (Pending)"] + lines)
             }
             if parsed.json { json.append(DICOMJSON.encode(identifier)) }
             if parsed.extract {

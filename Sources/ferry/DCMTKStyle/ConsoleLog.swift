@@ -21,12 +21,10 @@ struct ConsoleLogHandler: LogHandler {
             case .debug: "D"
             case .trace: "T"
             }
-        // Line breaks stay (multi-line dumps get a prefix per line); other control characters
-        // are escaped, whatever value brought them in.
-        let text = "\(event.message)".escapedForLog(keeping: ["\n", "\t"])
-        var out = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) { out += "\(prefix): \(line)\n" }
-        FileHandleWriter.stderr(out)
+        // One line per message: every control character is escaped (a line break too),
+        // whatever value brought it in, so no peer's text forges a line or reaches the
+        // terminal as an escape sequence. Dumps are logged a line at a time (`Logger.lines`).
+        FileHandleWriter.stderr("\(prefix): \("\(event.message)".escapedForLog(keeping: ["\t"]))\n")
     }
 
     static func logger(_ label: String, level: Logger.Level) -> Logger {
