@@ -4,6 +4,11 @@ import Glibc
 /// Storage commitment over the archive: an instance is held when the called AE's area
 /// indexes it and its file is there.
 extension Archive: CommitmentHoldings {
+    public func refusal(calledAE: String) -> String? {
+        guard let area = areas[calledAE], !area.entry.canRead else { return nil }
+        return "\(calledAE) has no read access"
+    }
+
     public func failureReason(for reference: SOPReference, calledAE: String) -> UInt16? {
         guard let index = index(for: calledAE) else { return 0x0110 }
         let file: (sopClass: String, path: String)?

@@ -190,3 +190,22 @@ struct CommitmentTests {
         #expect(receiver.logCount("Storage Commitment Request") == 2)
     }
 }
+
+/// Storage commitment on an area that cannot be read (access W) is refused (0124, not
+/// authorized), as its C-FIND is: the answer would tell whether an instance is held.
+@Suite(.scratch)
+struct WriteOnlyCommitmentTests {
+    @Test func aWriteOnlyAreaRefusesCommitment() throws {
+        let (source, _) = try VerifyTests.plainSource()
+        let archive = try QRSCPProcess(files: [], extra: ["--storage-commitment"], access: "W")
+        defer { archive.peer.stop() }
+        let manifest = try Corpus.temporaryDirectory("commit-wo") + "/c.sqlite"
+        let r = try CommitmentTests.run(
+            manifest: manifest, dest: "QRSCP@127.0.0.1:\(archive.peer.port)", source: source,
+            commitment: "  batch: study")
+        #expect(r.stdout.contains(" 0 committed,"), "\(r.stdout)\(r.stderr)")
+        #expect(archive.peer.log().contains("refused: QRSCP has no read access"), "\(archive.peer.log())")
+        let results = try CommitmentTests.commitments(manifest)
+        #expect(!results.isEmpty && results.values.allSatisfy { $0.0 != "committed" }, "\(results)")
+    }
+}

@@ -76,5 +76,7 @@ extension DIMSEStatus {
     public static let processingFailure = DIMSEStatus(0x0110)
     public static let noSuchSOPInstance = DIMSEStatus(0x0112)
     public static let noSuchActionType = DIMSEStatus(0x0123)
+    /// Refused: not authorized (PS3.7 C.5.24).
+    public static let notAuthorized = DIMSEStatus(0x0124)
     public static let invalidArgumentValue = DIMSEStatus(0x0115)
 }

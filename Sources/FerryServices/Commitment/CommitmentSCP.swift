@@ -9,12 +9,16 @@ import Synchronization
 /// is there), else the Failure Reason (PS3.4 J.3.3.1.1).
 public protocol CommitmentHoldings: Sendable {
     func failureReason(for reference: SOPReference, calledAE: String) -> UInt16?
+    /// Why requests to `calledAE` are refused (0124, not authorized), or nil: an area that
+    /// cannot be read answers no question about what it holds, as C-FIND does not.
+    func refusal(calledAE: String) -> String?
     /// A file the receiver has just stored (holdings that keep their own index ignore it).
     func recordStored(_ reference: SOPReference, path: String)
 }
 
 extension CommitmentHoldings {
     public func recordStored(_ reference: SOPReference, path: String) {}
+    public func refusal(calledAE: String) -> String? { nil }
 }
 
 /// `ferry storescp`'s holdings: the instances this process stored, while their files exist.

@@ -40,6 +40,10 @@ final class CommitmentHandler {
         guard command.actionTypeID == StorageCommitment.requestAction else {
             return try await respond(.noSuchActionType)
         }
+        if let why = service.holdings.refusal(calledAE: calledAE) {
+            logger.warning("Storage Commitment request from \(callingAE.escapedForLog()) refused: \(why)")
+            return try await respond(.notAuthorized)
+        }
         let request: CommitmentRequest
         do {
             let ds = try DataSetDecoder.decode(data, encoding: CommitmentExchange.encoding(pc))
