@@ -17,7 +17,9 @@ struct HostileQueryTests {
     ///   28,500 others, about 1.3 MB);
     /// - `one-study`: STUDY level, one Study Instance UID;
     /// - `known-keys`: IMAGE level with 1,100 keys the dictionary defines;
-    /// - `universal`: IMAGE level, every instance.
+    /// - `universal`: IMAGE level, every instance;
+    /// - `trickle`: a one-study identifier sent in 2-byte fragments, one every 0.5 s (final
+    ///   -1 when the archive dropped the association first).
     /// Prints one JSON line: pending answers, final status, the largest answer's bytes,
     /// seconds to the final response.
     static let client =
@@ -58,11 +60,25 @@ struct HostileQueryTests {
             data = identifier()
             start = time.time()
             s.sendall(pdv(3, find))
+            if mode == "trickle":
+                data = el(8, 0x52, b"STUDY ") + el(0x20, 0xD, uid(synthetic_index.study_uid(7).encode()))
+                try:
+                    for at in range(0, len(data), 2):
+                        s.sendall(pdv(2 if at + 2 >= len(data) else 0, data[at:at + 2]))
+                        time.sleep(0.5)
+                except OSError:
+                    pass
+                data = b""
             for at in range(0, len(data), 16000):
                 s.sendall(pdv(2 if at + 16000 >= len(data) else 0, data[at:at + 16000]))
             pending, final, largest, answer, comment = 0, None, 0, 0, ""
             while final is None:
-                t, body = read_pdu()
+                try:
+                    t, body = read_pdu()
+                except (OSError, EOFError):
+                    t = 7
+                if t == 7:  # aborted, or closed
+                    final = -1; break
                 assert t == 4, "PDU type %d instead of P-DATA" % t
                 p = 0
                 while p < len(body):
@@ -78,7 +94,7 @@ struct HostileQueryTests {
                     if status in (0xFF00, 0xFF01): pending += 1
                     else: final = status; comment = f.get((0, 0x902), b"").decode(errors="replace").strip()
             seconds = time.time() - start
-            s.sendall(bytes([5, 0]) + struct.pack(">I", 4) + bytes(4))
+            if final != -1: s.sendall(bytes([5, 0]) + struct.pack(">I", 4) + bytes(4))
             print(json.dumps({"pending": pending, "final": final, "largest": largest, "seconds": seconds, "comment": comment}))
             """#
 
@@ -153,6 +169,18 @@ struct HostileQueryTests {
             #expect(answered.pending == Self.instances, "every listed instance of the index answers")
             #expect(answered.seconds < 60, "\(answered.seconds) s")
         }
+    }
+
+    /// An identifier trickled in many small PDUs, each well within the socket timeout, is cut
+    /// off when the whole has taken the socket timeout (3 s here). Before, only each PDU had a
+    /// deadline: the identifier (about 70 bytes, 35 PDUs) took its 17 s and was answered.
+    @Test func aTrickledIdentifierIsCutOffAtTheSocketTimeout() throws {
+        let qr = try QRSCPProcess(files: [], extra: ["-ts", "3"], synthetic: 100)
+        defer { qr.peer.stop() }
+        let answered = try Self.find("trickle", port: qr.peer.port)
+        #expect(answered.final == -1, "the association was dropped: \(answered)")
+        #expect(answered.seconds < 10, "\(answered.seconds) s")
+        #expect(qr.peer.log().contains("a request's data set (whole within the socket timeout): dropping"), "\(qr.peer.log().suffix(1000))")
     }
 
     /// A find past --max-query-time ends with A700 and says why, after the answers it sent.
