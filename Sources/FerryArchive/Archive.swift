@@ -100,7 +100,7 @@ public final class Archive: QueryRetrieveProvider {
             answerCharset: options.answerCharset, budget: options.maxQueryTime, logger: logger)
     }
 
-    public func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance] {
+    public func retrieve(_ query: Query, calledAE: String) throws(ServiceError) -> any RetrieveInstances {
         guard let area = areas[calledAE], area.entry.canRead else {
             throw ServiceError(.refused, "\(calledAE) has no read access", status: .unableToPerformSubOperations)
         }
@@ -108,7 +108,15 @@ public final class Archive: QueryRetrieveProvider {
             throw ServiceError(.refused, "\(query.model.rawValue) is not served", status: .sopClassNotSupported)
         }
         if options.checkMove { try query.checkHierarchical(forRetrieve: true) }
-        do { return try area.index.instances(PreparedQuery(query, matcher: options.matcher)) } catch {
+        let deadline = ContinuousClock.now + options.maxQueryTime
+        do {
+            let ids = try area.index.instanceIDs(PreparedQuery(query, matcher: options.matcher), deadline: deadline)
+            return RetrieveCursor(ids: ids, index: area.index)
+        } catch is RetrieveBudgetSpent {
+            throw ServiceError(
+                .refused, "the matching passed its time budget of \(options.maxQueryTime) (--max-query-time)",
+                status: .unableToCalculateMatches)
+        } catch {
             throw ServiceError(.refused, "the index cannot answer: \(error)", status: .unableToCalculateMatches)
         }
     }

@@ -3,6 +3,9 @@ import FerryServices
 import Foundation
 import GRDB
 
+/// A retrieve's matching passed its time budget.
+struct RetrieveBudgetSpent: Error {}
+
 extension ArchiveIndex {
     /// A page of C-FIND answers: at most `limit` answers from at most `scanLimit` candidate
     /// rows after `after` (an id of the query level's table, 0 to start), in index order;
@@ -22,15 +25,17 @@ extension ArchiveIndex {
         }
     }
 
-    /// The instances a C-MOVE or C-GET of `query` sends: every instance under each match.
-    /// The matches are found a page at a time and only their ids kept.
-    public func instances(_ query: PreparedQuery) throws -> [StoredInstance] {
-        var ids: [Int64] = []
+    /// The row ids of the instances a C-MOVE or C-GET of `query` sends, every instance under
+    /// each match in study, series and instance number order: 8 bytes an instance. The matches
+    /// are found a page at a time and only their ids kept; `deadline` bounds the matching.
+    public func instanceIDs(_ query: PreparedQuery, deadline: ContinuousClock.Instant) throws -> [Int64] {
+        var matched: [Int64] = []
         var after: Int64? = 0
         while let start = after {
+            guard ContinuousClock.now < deadline else { throw RetrieveBudgetSpent() }
             after = try db.read { db in
                 try Self.scan(db, query, after: start, scanLimit: 2000) { record in
-                    if let id = record.id(at: query.query.level) { ids.append(id) }
+                    if let id = record.id(at: query.query.level) { matched.append(id) }
                     return true
                 }
             }
@@ -42,24 +47,42 @@ extension ArchiveIndex {
             case .series: "i.series"
             case .image: "i.id"
             }
-        return try db.read { db in
-            var out: [StoredInstance] = []
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let rows = try Row.fetchAll(
+        var ids: [Int64] = []
+        for start in stride(from: 0, to: matched.count, by: 500) {
+            let chunk = Array(matched[start..<min(start + 500, matched.count)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            ids += try db.read { db in
+                try Int64.fetchAll(
                     db,
                     sql: """
-                        SELECT i.path, i.sop_class, i.uid, i.transfer_syntax FROM instance i
-                        JOIN series r ON i.series = r.id JOIN study s ON r.study = s.id
+                        SELECT i.id FROM instance i JOIN series r ON i.series = r.id JOIN study s ON r.study = s.id
                         WHERE \(column) IN (\(marks)) ORDER BY s.id, r.id, i.number, i.id
                         """, arguments: StatementArguments(chunk))
-                out += rows.map {
-                    StoredInstance(
-                        path: $0["path"], sopClassUID: $0["sop_class"], sopInstanceUID: $0["uid"],
-                        transferSyntaxUID: $0["transfer_syntax"])
+            }
+        }
+        return ids
+    }
+
+    /// The instances of these row ids, in their order; a row gone since stands as an instance
+    /// with no file (its sub-operation fails, so the counts stay whole).
+    public func instances(ids: ArraySlice<Int64>) throws -> [StoredInstance] {
+        var byID: [Int64: StoredInstance] = [:]
+        for start in stride(from: ids.startIndex, to: ids.endIndex, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.endIndex)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            try db.read { db in
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT id, path, sop_class, uid, transfer_syntax FROM instance WHERE id IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                {
+                    byID[row["id"]] = StoredInstance(
+                        path: row["path"], sopClassUID: row["sop_class"], sopInstanceUID: row["uid"],
+                        transferSyntaxUID: row["transfer_syntax"])
                 }
             }
-            return out
+        }
+        return ids.map {
+            byID[$0] ?? StoredInstance(path: "", sopClassUID: "", sopInstanceUID: "", transferSyntaxUID: "")
         }
     }
 

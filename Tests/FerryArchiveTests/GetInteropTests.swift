@@ -62,3 +62,49 @@ struct GetInteropTests {
         }
     }
 }
+
+/// A retrieve's instances are read and sent a page at a time (`--retrieve-page`, 10,000 by
+/// default): with pages of 3, a C-MOVE (new sub-associations per page) and a C-GET (on the
+/// requestor's association) still deliver every instance once, with the counts of the whole.
+@Suite(.scratch)
+struct PagedRetrieveTests {
+    @Test func pagesOfThreeDeliverEveryInstanceOnce() throws {
+        let sources = try Interop.sources("tiny")
+        try #require(sources.count > 6)
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID })
+        let keys = [
+            "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(studies.sorted().joined(separator: "\\"))",
+        ]
+        let moved = try Corpus.temporaryDirectory("paged-move")
+        let port = freePort()
+        let receiver = try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", moved, String(port)], port: port)
+        defer { receiver.stop() }
+        let qr = try QRSCPProcess(
+            files: sources.values.sorted(), extra: ["--retrieve-page", "3"], destinations: [("FERRYRX", port)])
+        defer { qr.peer.stop() }
+
+        let move = try Tools.run(
+            "/usr/bin/movescu",
+            ["-S", "-v", "-aec", "QRSCP", "-aem", "FERRYRX"] + keys + ["127.0.0.1", String(qr.peer.port)],
+            environment: ["TCP_NODELAY": "1"])
+        #expect(move.status == 0 && (move.stdout + move.stderr).contains("Received Final Move Response (Success)"))
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(moved)) == [])
+        #expect(DirectoryWalker().files(under: [moved]).count == sources.count)
+        // Each page's sub-operations went over associations of their own.
+        let pages = (sources.count + 2) / 3
+        #expect(receiver.logCount("Association Received") >= pages, "\(receiver.log())")
+
+        let got = try Corpus.temporaryDirectory("paged-get")
+        let get = try Tools.run(
+            "/usr/bin/getscu", ["-S", "-v", "-aec", "QRSCP", "-od", got] + keys + ["127.0.0.1", String(qr.peer.port)],
+            environment: ["TCP_NODELAY": "1"])
+        let log = get.stdout + get.stderr
+        #expect(log.contains("Number of Completed Suboperations : \(sources.count)"), "\(log)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(got)) == [])
+        #expect(DirectoryWalker().files(under: [got]).count == sources.count)
+        let qrLog = qr.peer.log()
+        #expect(qrLog.contains("Move ended: 0x0000 (success), remaining -, completed \(sources.count), failed 0"))
+        #expect(qrLog.contains("Get ended: 0x0000 (success), remaining -, completed \(sources.count), failed 0"))
+    }
+}

@@ -16,8 +16,9 @@ public protocol QueryRetrieveProvider: Sendable {
     /// at a time; a refusal is a `ServiceError` with the status to answer (A900, C000, A700...).
     func find(_ query: Query, calledAE: String) throws(ServiceError) -> any FindAnswers
 
-    /// The instances a C-MOVE or C-GET of `query` sends, every one under each match.
-    func instances(_ query: Query, calledAE: String) throws(ServiceError) -> [StoredInstance]
+    /// The instances a C-MOVE or C-GET of `query` sends, every one under each match: counted
+    /// at once, read a page at a time.
+    func retrieve(_ query: Query, calledAE: String) throws(ServiceError) -> any RetrieveInstances
 
     /// Where the C-MOVE destination `aeTitle` listens, or nil (A801: unknown destination, or
     /// one the mover at `host` calling as `callingAE` may not send to).
@@ -40,6 +41,16 @@ public protocol FindAnswers: Sendable {
     /// blocking pool, one call at a time; a refusal (the request's time budget spent, the
     /// index unreadable) is a `ServiceError` with the status to answer.
     func next() throws(ServiceError) -> [DataSet]?
+}
+
+/// The instances of one C-MOVE or C-GET, known by number at once and read a page at a time:
+/// a retrieve of a whole archive holds one page of instances, not the archive.
+public protocol RetrieveInstances: Sendable {
+    /// How many instances the retrieve sends in all.
+    var count: Int { get }
+    /// The next instances (at most `limit`), or nil when there are no more. Called on the
+    /// blocking pool, one call at a time.
+    func next(limit: Int) throws(ServiceError) -> [StoredInstance]?
 }
 
 /// A stored instance a retrieve sends.

@@ -22,6 +22,9 @@ public struct ReceiverSettings: Sendable {
     /// C-MOVE sub-operations run over up to this many associations at once
     /// (`--move-associations`); the extra ones only where the destination takes them.
     public var moveAssociations = 4
+    /// A C-MOVE's or C-GET's instances read and sent at a time (their headers first): a
+    /// retrieve of a whole archive holds one page.
+    public var retrievePage = 10_000
     /// TLS for the C-MOVE sub-associations (ferry qrscp's +tls: its key and certificate,
     /// and the peers it trusts, as for incoming associations).
     public var moveTLS: TLSClient?

@@ -189,6 +189,11 @@ enum QRSCPTool {
                 "test: abort the association after n pending responses (once)", group: "test switches"
             ) { s, o in s.store.receiver.faults.abortAfterResponses = try o.int(in: 0...Int(Int32.max)) },
             DCMTKOption(
+                nil, "--retrieve-page", ["[n]umber"],
+                "test: read and send a C-MOVE's or C-GET's instances n at a time\n(default: 10000)",
+                group: "test switches"
+            ) { s, o in s.store.receiver.retrievePage = try o.int(in: 1...1_000_000) },
+            DCMTKOption(
                 nil, "--cap-results", ["[n]umber"], "test: answer at most n matches, then end with --cap-status",
                 group: "test switches"
             ) { s, o in s.store.receiver.faults.capResults = try o.int(in: 0...Int(Int32.max)) },

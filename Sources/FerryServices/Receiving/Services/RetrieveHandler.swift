@@ -33,16 +33,27 @@ struct RetrieveHandler {
             return try await progress.respond(
                 .moveDestinationUnknown, nil, comment: "move destination \(destinationAE) unknown")
         }
-        let files: [OutgoingFile]
-        switch try await Self.instances(query, calledAE: context.calledAE, provider: provider) {
-        case .success(let (found, unreadable)):
-            files = found
-            progress.start(count: found.count, unreadable: unreadable)
-        case .failure(let error):
+        let instances: any RetrieveInstances
+        do throws(ServiceError) { instances = try await Self.match(query, calledAE: context.calledAE, provider) } catch
+        {
             logger.warning("\(isGet ? "Get" : "Move") refused: \(error)")
             return try await progress.respond(error.status ?? .unableToProcess, nil, comment: error.message)
         }
-        if !files.isEmpty {
+        progress.start(count: instances.count)
+        // A page of instances at a time: their headers read, then their sub-operations.
+        while !progress.cancelled, progress.failure == nil,
+            let page = try await Self.nextPage(instances, size: context.settings.retrievePage)
+        {
+            let files: [OutgoingFile]
+            switch page {
+            case .success(let (readable, unreadable)):
+                for uid in unreadable { progress.countUnanswered(uid) }
+                files = readable
+            case .failure(let error):
+                logger.warning("\(isGet ? "Get" : "Move") stopped: \(error)")
+                return try await progress.respond(error.status ?? .unableToProcess, nil, comment: error.message)
+            }
+            guard !files.isEmpty else { continue }
             if let destination {
                 try await move(files, to: destination, ae: destinationAE, progress: progress)
             } else {
@@ -52,19 +63,35 @@ struct RetrieveHandler {
         try await progress.finish()
     }
 
-    /// The instances a retrieve sends, read on the blocking pool; a file that no longer reads
-    /// is a failed sub-operation, not a failed retrieve.
-    private static func instances(
-        _ query: Query, calledAE: String, provider: any QueryRetrieveProvider
-    ) async throws -> Result<([OutgoingFile], [String]), ServiceError> {
-        try await BlockingPool.shared.run { () -> Result<([OutgoingFile], [String]), ServiceError> in
-            let instances: [StoredInstance]
-            do throws(ServiceError) { instances = try provider.instances(query, calledAE: calledAE) } catch {
+    /// The retrieve's instances, matched on the blocking pool.
+    private static func match(
+        _ query: Query, calledAE: String, _ provider: any QueryRetrieveProvider
+    ) async throws(ServiceError) -> any RetrieveInstances {
+        let result = try? await BlockingPool.shared.run { () -> Result<any RetrieveInstances, ServiceError> in
+            do throws(ServiceError) { return .success(try provider.retrieve(query, calledAE: calledAE)) } catch {
+                return .failure(error)
+            }
+        }
+        guard let result else { throw ServiceError(.refused, "the blocking pool is stopped", status: .unableToProcess) }
+        return try result.get()
+    }
+
+    /// The next page's files, read on the blocking pool; a file that no longer reads is a
+    /// failed sub-operation (its UID), not a failed retrieve. Nil when there are no more.
+    private static func nextPage(
+        _ instances: any RetrieveInstances, size: Int
+    ) async throws -> Result<([OutgoingFile], [String]), ServiceError>? {
+        try await BlockingPool.shared.run { () -> Result<([OutgoingFile], [String]), ServiceError>? in
+            let page: [StoredInstance]
+            do throws(ServiceError) {
+                guard let next = try instances.next(limit: size) else { return nil }
+                page = next
+            } catch {
                 return .failure(error)
             }
             var files: [OutgoingFile] = []
             var unreadable: [String] = []
-            for i in instances {
+            for i in page {
                 do { files.append(try OutgoingFile(try HeaderScan.summary(path: i.path))) } catch {
                     unreadable.append(i.sopInstanceUID)
                 }

@@ -24,11 +24,8 @@ final class RetrieveProgress {
         isGet = request.command.field == .cGetRQ
     }
 
-    /// `count` sub-operations to do; `unreadable` instances failed already.
-    func start(count: Int, unreadable: [String]) {
-        counts = SubOperationCounts(remaining: count, failed: unreadable.count)
-        failedUIDs = unreadable
-    }
+    /// `count` sub-operations to do.
+    func start(count: Int) { counts = SubOperationCounts(remaining: count) }
 
     /// A sub-operation's outcome: counted, the cancel looked for (by polling the association
     /// only when `mayPoll`: nothing of ours awaits a response on it), a pending response sent.
@@ -48,12 +45,12 @@ final class RetrieveProgress {
         if !cancelled, (counts.remaining ?? 0) > 0 { try await respond(.pending, counts) }
     }
 
-    /// A sub-operation that could not be attempted (its association is gone): failed, with
-    /// no response of its own.
+    /// A sub-operation that could not be attempted (its file no longer reads, its association
+    /// is gone): failed, with no response of its own.
     func countUnanswered(_ sopInstanceUID: String) {
         counts.remaining = (counts.remaining ?? 1) - 1
         counts.failed += 1
-        failedUIDs.append(sopInstanceUID)
+        if !sopInstanceUID.isEmpty { failedUIDs.append(sopInstanceUID) }
     }
 
     /// The final response.
