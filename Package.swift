@@ -167,7 +167,10 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryArchiveTests",
-            dependencies: ["FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "FerryCodecs", "TestSupport"]
+            dependencies: [
+                "FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "FerryCodecs", "FerryMigration",
+                "TestSupport",
+            ]
         ),
         .testTarget(
             name: "FerryServicesTests",

@@ -12,10 +12,11 @@ struct QRSCPProcess {
     /// `destinations`: move destinations of the HostTable (AE title, port on loopback).
     /// `indexInPlace`: folders indexed with `--index-only` before the archive starts.
     /// `synthetic`: that many instances written into the index by
-    /// `scripts/bench/synthetic_index.py` (rows only, for queries: their files do not exist).
+    /// `scripts/bench/synthetic_index.py` (rows only, for queries: their files do not exist),
+    /// the first `sameDay` studies on one day.
     init(
         files: [String], extra: [String] = [], destinations: [(String, Int)] = [], indexInPlace: [String] = [],
-        synthetic: Int = 0, access: String = "RW", quota: String = "(1000, 1024mb)"
+        synthetic: Int = 0, sameDay: Int = 0, access: String = "RW", quota: String = "(1000, 1024mb)"
     ) throws {
         directory = try Corpus.temporaryDirectory("qrscp")
         let area = directory + "/QRSCP"
@@ -33,7 +34,8 @@ struct QRSCPProcess {
             try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
             _ = try FerryCLI.run(["qrscp", "-c", directory + "/qr.cfg", "--index-only", empty])
             let filled = try Tools.run(
-                PeerProcess.python3, [Self.syntheticIndex, area + "/ferry-index.sqlite", String(synthetic)])
+                PeerProcess.python3,
+                [Self.syntheticIndex, area + "/ferry-index.sqlite", String(synthetic), String(sameDay)])
             guard filled.status == 0 else { throw PeerError(message: "synthetic_index.py: \(filled.stderr)") }
         }
         peer = try PeerProcess(

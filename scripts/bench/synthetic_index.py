@@ -7,7 +7,7 @@ encodes them (explicit VR little endian). The files the rows name do not exist: 
 Used by scripts/bench/qr_index.py and by the tests of `ferry qrscp` under hostile queries.
 The index must exist (an empty area indexed with `ferry qrscp --index-only EMPTY` creates it).
 
-Usage: scripts/bench/synthetic_index.py INDEX.sqlite INSTANCES
+Usage: scripts/bench/synthetic_index.py INDEX.sqlite INSTANCES [SAME_DAY_STUDIES]
 """
 import sqlite3
 import struct
@@ -36,8 +36,9 @@ def instance_uid(s, r, i):
     return f"{ROOT}.3.{s}.{r}.{i}"
 
 
-def fill(path, instances, series_per_study=2, per_series=50):
-    """Returns (instances, studies, patients) written."""
+def fill(path, instances, series_per_study=2, per_series=50, same_day=0):
+    """Returns (instances, studies, patients) written. The first `same_day` studies are all
+    on 2015-06-15, at times spread over the day (for tests of sources that cap answers)."""
     per_series = max(1, min(per_series, instances // series_per_study))
     studies = max(1, instances // (series_per_study * per_series))
     patients = max(1, studies // 5)
@@ -51,12 +52,14 @@ def fill(path, instances, series_per_study=2, per_series=50):
     instance_id = 0
     for s in range(studies):
         day = time.gmtime(1262304000 + (s * 3650 // studies) * 86400)  # ten years from 2010-01-01
-        date = time.strftime("%Y%m%d", day)
+        date, clock = time.strftime("%Y%m%d", day), "120000"
+        if s < same_day:
+            date, clock = "20150615", time.strftime("%H%M%S", time.gmtime(s * 86399 // same_day))
         suid = study_uid(s)
         cur.execute("INSERT INTO study (id, patient, uid, date, time, accession, charset, attributes) "
-                    "VALUES (?, ?, ?, ?, '120000', ?, '', ?)",
-                    (s + 1, s % patients + 1, suid, date, f"ACC{s:08d}",
-                     blob(element(0x08, 0x20, "DA", date), element(0x08, 0x30, "TM", "120000"),
+                    "VALUES (?, ?, ?, ?, ?, ?, '', ?)",
+                    (s + 1, s % patients + 1, suid, date, clock, f"ACC{s:08d}",
+                     blob(element(0x08, 0x20, "DA", date), element(0x08, 0x30, "TM", clock),
                           element(0x08, 0x50, "SH", f"ACC{s:08d}"), element(0x20, 0x0D, "UI", suid))))
         for r in range(series_per_study):
             series_id = s * series_per_study + r + 1
@@ -81,5 +84,5 @@ def fill(path, instances, series_per_study=2, per_series=50):
 
 
 if __name__ == "__main__":
-    n, studies, patients = fill(sys.argv[1], int(sys.argv[2]))
+    n, studies, patients = fill(sys.argv[1], int(sys.argv[2]), same_day=int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     print(f"{n} instances, {studies} studies, {patients} patients")

@@ -1,0 +1,82 @@
+import FerryDICOM
+import FerryMigration
+import FerryNetwork
+import FerryServices
+import Foundation
+import TestSupport
+import Testing
+
+/// The inventory of a pull job (issue 30, first part) against `ferry qrscp` capping its
+/// answers: 40 studies, 12 of them on one day at times two hours apart; every study is listed
+/// once whatever the cap, by halving date ranges and then the day's time.
+@Suite(.scratch)
+struct StudyInventoryTests {
+    static let studies = 40
+
+    /// A Study Root C-FIND on a new association to `port`, as the inventory asks it.
+    static func finder(port: Int) -> StudyInventory.Find {
+        { keys, each in
+            try await withTaskExecutorPreference(EventLoopExecutor.shared) {
+                let sopClass = InformationModel.studyRoot.sopClass(.find)
+                var parameters = AssociationParameters()
+                parameters.calledAE = "QRSCP"
+                parameters.presentationContexts = [
+                    PresentationContextProposal(
+                        id: 1, abstractSyntax: sopClass, transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
+                ]
+                let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
+                var identifier = DataSet()
+                for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
+                let final = try await FindSCU.find(on: association, sopClass: sopClass, identifier: identifier) {
+                    _, answer in each(answer)
+                }
+                try? await association.release()
+                switch final.status.code {
+                case 0x0000: return false
+                case 0xFE00, 0xA700...0xA7FF: return true
+                default: throw PeerError(message: "C-FIND answered \(final.status)")
+                }
+            }
+        }
+    }
+
+    static func inventory(_ query: PullQuery, port: Int) async throws -> ([InventoriedStudy], StudyInventory.Outcome) {
+        var listed: [InventoriedStudy] = []
+        let outcome = try await StudyInventory(query, today: "20261207").run(find: finder(port: port)) {
+            listed.append($0)
+        }
+        return (listed, outcome)
+    }
+
+    @Test func aCappedSourceIsListedWhole() async throws {
+        let qr = try QRSCPProcess(
+            files: [], extra: ["--cap-results", "4"], synthetic: Self.studies * 100, sameDay: 12)
+        defer { qr.peer.stop() }
+        // No date range: the universal query is capped, the dates from 1900 are walked.
+        let (all, outcome) = try await Self.inventory(PullQuery(), port: qr.peer.port)
+        #expect(all.count == Self.studies, "\(outcome)")
+        #expect(Set(all.map(\.uid)).count == Self.studies, "each study once")
+        #expect(all.allSatisfy { $0.instances == 100 }, "the source's counts are kept")
+        #expect(outcome.gaps.count == 1 && outcome.gaps[0].contains("without a Study Date"), "\(outcome.gaps)")
+        // The day of twelve studies needed its time halved: four answers at most a query.
+        #expect(outcome.queries > Self.studies / 4)
+
+        // A range of one year in slices of a month, and a day: only their studies.
+        var query = PullQuery()
+        (query.from, query.to, query.sliceDays) = ("20150101", "20151231", 31)
+        let (year, yearOutcome) = try await Self.inventory(query, port: qr.peer.port)
+        #expect(year.allSatisfy { $0.date.hasPrefix("2015") } && year.count >= 12, "\(year.map(\.date))")
+        #expect(yearOutcome.gaps.isEmpty)
+        (query.from, query.to, query.sliceDays) = ("20150615", "20150615", nil)
+        let (day, _) = try await Self.inventory(query, port: qr.peer.port)
+        #expect(day.count == 12, "\(day.map(\.date))")
+    }
+
+    /// Without a cap, one universal query lists everything.
+    @Test func anUncappedSourceNeedsOneQuery() async throws {
+        let qr = try QRSCPProcess(files: [], synthetic: Self.studies * 100, sameDay: 12)
+        defer { qr.peer.stop() }
+        let (all, outcome) = try await Self.inventory(PullQuery(), port: qr.peer.port)
+        #expect(all.count == Self.studies && outcome.queries == 1 && outcome.gaps.isEmpty, "\(outcome)")
+    }
+}
