@@ -80,3 +80,45 @@ struct StudyInventoryTests {
         #expect(all.count == Self.studies && outcome.queries == 1 && outcome.gaps.isEmpty, "\(outcome)")
     }
 }
+
+/// `ferry plan` of a pull job (issue 30, first part): the job file's `source.pacs` and
+/// `source.query` read as written, the source's studies listed into the manifest, listed again
+/// without duplicates; `ferry run` refuses the job in words until retrieving is built.
+@Suite(.scratch)
+struct PullPlanTests {
+    @Test func planInventoriesTheSourceIntoTheManifest() throws {
+        let qr = try QRSCPProcess(files: [], extra: ["--cap-results", "5"], synthetic: 4000, sameDay: 12)
+        defer { qr.peer.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-plan")
+        let job = """
+            name: pull
+            source:
+              pacs: {host: 127.0.0.1, port: \(qr.peer.port), called_ae: QRSCP, calling_ae: FERRY}
+              query: {from: 2010-01-01, to: 2026-12-31, slice: 1y, max_answers: 1000}
+              retrieve: move
+              receiver: {ae: FERRY, port: 11113, staging: \(dir)/staging, max_staging: 20GB}
+              max_retrieves: 2
+            destination: {host: 127.0.0.1, port: 104, called_ae: NEWPACS}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let first = try FerryCLI.run(["plan", dir + "/pull.yaml"])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(
+            first.stdout.contains("inventory of QRSCP@127.0.0.1:\(qr.peer.port): 40 studies (40 new), 4000 instances"),
+            "\(first.stdout)")
+        let again = try FerryCLI.run(["plan", dir + "/pull.yaml"])
+        #expect(again.stdout.contains(": 40 studies (0 new), 4000 instances"), "\(again.stdout)")
+        // The same job by flags, one day: its twelve studies only are new in another manifest.
+        let day = try FerryCLI.run([
+            "plan", "--name", "day", "--manifest", dir + "/day.sqlite", "--source-pacs",
+            "QRSCP@127.0.0.1:\(qr.peer.port)", "--from", "2015-06-15", "--to", "2015-06-15",
+        ])
+        #expect(day.stdout.contains(": 12 studies (12 new), 1200 instances"), "\(day.stdout)\(day.stderr)")
+
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 2 && run.stderr.contains("not built yet"), "\(run.stderr)")
+        let bad = try FerryCLI.run(["plan", dir + "/pull.yaml", "--slice", "fortnight"])
+        #expect(bad.status == 2 && bad.stderr.contains("slice \"fortnight\" is not a duration"), "\(bad.stderr)")
+    }
+}

@@ -27,9 +27,17 @@ public struct Job: Codable, Sendable, Equatable {
         public var exclude: [String] = []
         public var recursive = true
         public var followSymlinks = false
+        /// A Q/R SCP to pull from instead of files (see Job+PullSource.swift).
+        public var pacs: PACS?
+        public var query: PullQuerySetting?
+        public var retrieve = Retrieve.move
+        public var receiver: Receiver?
+        /// Retrieves running against the source at once.
+        public var maxRetrieves = 2
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case paths, include, exclude, recursive, followSymlinks = "follow_symlinks"
+            case pacs, query, retrieve, receiver, maxRetrieves = "max_retrieves"
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -39,6 +47,11 @@ public struct Job: Codable, Sendable, Equatable {
             exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? []
             recursive = try c.decodeIfPresent(Bool.self, forKey: .recursive) ?? true
             followSymlinks = try c.decodeIfPresent(Bool.self, forKey: .followSymlinks) ?? false
+            pacs = try c.decodeIfPresent(PACS.self, forKey: .pacs)
+            query = try c.decodeIfPresent(PullQuerySetting.self, forKey: .query)
+            retrieve = try c.decodeIfPresent(Retrieve.self, forKey: .retrieve) ?? .move
+            receiver = try c.decodeIfPresent(Receiver.self, forKey: .receiver)
+            maxRetrieves = try c.decodeIfPresent(Int.self, forKey: .maxRetrieves) ?? 2
         }
     }
 
@@ -302,7 +315,8 @@ public struct Job: Codable, Sendable, Equatable {
 
     /// Checks what a run needs; names the first problem.
     public func validate() throws {
-        if source.paths.isEmpty {
+        try validatePull()
+        if source.paths.isEmpty, source.pacs == nil {
             throw MigrationError.invalidJob(
                 "job \(name): no source paths (source: paths: [...] in the job file, or --source)")
         }

@@ -418,6 +418,19 @@ public final class Manifest: Sendable {
             try db.alter(table: "instance") { t in t.add(column: "reason_kind", .text) }
             try classifyEarlierReasons(db)
         }
+        m.registerMigration("v11: the inventory of a PACS source") { db in
+            try db.create(table: "source_study") { t in
+                t.column("uid", .text).primaryKey()
+                t.column("patient_id", .text).notNull()
+                t.column("study_date", .text).notNull()
+                t.column("modalities", .text).notNull()
+                // NumberOfStudyRelatedInstances as the source gave it; null when it gave none.
+                t.column("source_instances", .integer)
+                t.column("state", .text).notNull()
+                t.column("inventoried_at", .double).notNull()
+            }
+            try db.create(index: "source_study_state", on: "source_study", columns: ["state"])
+        }
         return m
     }
 

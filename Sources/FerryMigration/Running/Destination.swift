@@ -15,11 +15,21 @@ extension Job {
     /// Association parameters, timeouts and TLS for the destination; secrets are read from
     /// the environment variable or file the job names.
     func connection() throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {
+        try connection(
+            callingAE: destination.callingAE, calledAE: destination.calledAE, user: destination.user,
+            tls: destination.tls)
+    }
+
+    /// Association parameters, timeouts and TLS for a peer of the job (the destination, a
+    /// PACS source), with the job's transfer settings.
+    func connection(
+        callingAE: String, calledAE: String, user: Destination.UserIdentitySetting?, tls tlsSetting: Destination.TLS?
+    ) throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {
         var p = AssociationParameters()
-        p.callingAE = destination.callingAE
-        p.calledAE = destination.calledAE
+        p.callingAE = callingAE
+        p.calledAE = calledAE
         p.maxReceivePDU = UInt32(clamping: transfer.maxPDU)
-        if let user = destination.user {
+        if let user {
             let password = try Secret.read(
                 env: user.passwordEnv, file: user.passwordFile, what: "user identity password")
             p.userIdentity = .username(
@@ -30,7 +40,7 @@ extension Job {
         t.acse = .milliseconds(Int64((transfer.acseTimeout * 1000).rounded()))
         t.dimse = .milliseconds(Int64((transfer.dimseTimeout * 1000).rounded()))
         var tls: TLSOptions?
-        if let cfg = destination.tls {
+        if let cfg = tlsSetting {
             var o = TLSOptions()
             o.certificateFile = cfg.certificate
             o.privateKeyFile = cfg.key

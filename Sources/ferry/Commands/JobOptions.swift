@@ -19,6 +19,27 @@ struct JobOptions: ParsableArguments {
     var noRecurse = false
     @Flag(name: .customLong("follow-symlinks"), help: "Follow symbolic links.")
     var followSymlinks = false
+    @Option(name: .customLong("source-pacs"), help: "Pull from this Q/R SCP, as CALLED_AE@HOST:PORT (source.pacs).")
+    var sourcePACS: String?
+    @Option(name: .customLong("source-calling-ae"), help: "Our AE title towards the PACS source (default FERRY).")
+    var sourceCallingAE: String?
+    @Option(name: .long, help: "Pull studies from this Study Date on (YYYY-MM-DD; source.query.from).")
+    var from: String?
+    @Option(name: .long, help: "Pull studies up to this Study Date (YYYY-MM-DD; source.query.to).")
+    var to: String?
+    @Option(name: .long, help: "First inventory slice: Nd, Nw, Nm or Ny (source.query.slice).")
+    var slice: String?
+    @Option(name: .long, help: "Pull studies of this modality (repeatable; source.query.modalities).")
+    var modality: [String] = []
+    @Option(
+        name: .customLong("patient-id"), help: "Pull this patient's studies (repeatable; source.query.patient_ids).")
+    var patientID: [String] = []
+    @Option(name: .customLong("max-answers"), help: "The source's cap on C-FIND answers (source.query.max_answers).")
+    var maxAnswers: Int?
+    @Option(help: "How instances come from the PACS source: move, get or move-direct (source.retrieve).")
+    var retrieve: Job.Source.Retrieve?
+    @Option(name: .customLong("max-retrieves"), help: "Retrieves against the PACS source at once (default 2).")
+    var maxRetrieves: Int?
     @Option(name: .long, help: "Destination as CALLED_AE@HOST:PORT.")
     var dest: String?
     @Option(name: .customLong("calling-ae"), help: "Our AE title (default FERRY).")
@@ -132,6 +153,7 @@ struct JobOptions: ParsableArguments {
         if !exclude.isEmpty { job.source.exclude = exclude }
         if noRecurse { job.source.recursive = false }
         if followSymlinks { job.source.followSymlinks = true }
+        try resolvePull(&job)
         if let dest {
             (job.destination.calledAE, job.destination.host, job.destination.port) = try Self.address(
                 dest, option: "--dest")
@@ -175,3 +197,30 @@ extension ExitCode {
     /// The exit code of one of Ferry's statuses.
     init(_ status: ExitStatus) { self.init(status.rawValue) }
 }
+
+extension JobOptions {
+    /// The pull source's flags on top of the job file's `source.pacs`, `source.query` and the rest.
+    func resolvePull(_ job: inout Job) throws {
+        if let sourcePACS {
+            var pacs = job.source.pacs ?? Job.Source.PACS()
+            (pacs.calledAE, pacs.host, pacs.port) = try Self.address(sourcePACS, option: "--source-pacs")
+            job.source.pacs = pacs
+        }
+        if let sourceCallingAE {
+            job.source.pacs = job.source.pacs ?? Job.Source.PACS()
+            job.source.pacs?.callingAE = sourceCallingAE
+        }
+        var query = job.source.query ?? Job.Source.PullQuerySetting()
+        if let from { query.from = from }
+        if let to { query.to = to }
+        if let slice { query.slice = slice }
+        if !modality.isEmpty { query.modalities = modality }
+        if !patientID.isEmpty { query.patientIDs = patientID }
+        if let maxAnswers { query.maxAnswers = maxAnswers }
+        if query != Job.Source.PullQuerySetting() { job.source.query = query }
+        if let retrieve { job.source.retrieve = retrieve }
+        if let maxRetrieves { job.source.maxRetrieves = maxRetrieves }
+    }
+}
+
+extension Job.Source.Retrieve: ExpressibleByArgument {}

@@ -26,6 +26,7 @@ struct Plan: AsyncParsableCommand {
             let job = try options.resolve()
             try job.validate()
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
+            if job.pulls { return try await inventory(job, manifest, logger: logger) }
             let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
             for e in scan.unlisted { FileHandleWriter.stderr("plan: E: \(e)\n") }
             FileHandleWriter.stderr(
@@ -39,6 +40,20 @@ struct Plan: AsyncParsableCommand {
             FileHandleWriter.stderr("plan: \(e)\n")
             throw ExitCode(.usage)
         }
+    }
+}
+
+extension Plan {
+    /// A pull job's plan: the source's studies listed and recorded (retrieving them is not
+    /// built yet: docs/status.md).
+    func inventory(_ job: Job, _ manifest: Manifest, logger: Logger) async throws {
+        let r = try await PullPlanner(job: job, manifest: manifest, logger: logger).inventory()
+        let counted = r.summary.uncounted == 0 ? "" : ", \(r.summary.uncounted) without a count"
+        print(
+            "inventory of \(r.source): \(r.summary.studies) studies (\(r.added) new), \(r.summary.instances) instances by the source's counts\(counted); \(r.outcome.queries) queries"
+        )
+        for gap in r.outcome.gaps { print("  gap: \(gap)") }
+        if !r.outcome.gaps.isEmpty { throw ExitCode(1) }
     }
 }
 
@@ -110,6 +125,12 @@ struct Run: AsyncParsableCommand {
         do {
             let job = try options.resolve()
             try job.validate()
+            if job.pulls {
+                throw MigrationError(
+                    .invalidJob,
+                    "job \(job.name): a PACS source is inventoried by ferry plan; retrieving and forwarding its studies is not built yet (docs/status.md)"
+                )
+            }
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
             if !noScan {
                 let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))

@@ -1,0 +1,99 @@
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Foundation
+import Logging
+
+/// `ferry plan` of a pull job: the source's studies listed by `StudyInventory` on one
+/// association (Study Root C-FIND, opened again after a failure of its own) and recorded in
+/// the manifest as they come, 500 to a transaction.
+public struct PullPlanner: Sendable {
+    public let job: Job
+    public let manifest: Manifest
+    public let logger: Logger
+
+    public init(job: Job, manifest: Manifest, logger: Logger) {
+        self.job = job
+        self.manifest = manifest
+        self.logger = logger
+    }
+
+    public struct Result: Sendable {
+        public var outcome: StudyInventory.Outcome
+        /// Studies the manifest did not hold before.
+        public var added: Int
+        public var summary: InventorySummary
+        /// AE@host:port of the source.
+        public var source: String
+    }
+
+    public func inventory() async throws -> Result {
+        guard let pacs = job.source.pacs else { throw MigrationError.invalidJob("job \(job.name): no source.pacs") }
+        let query = try (job.source.query ?? Job.Source.PullQuerySetting()).pullQuery()
+        let today = Day.text(Int(Date().timeIntervalSince1970 / 86400))
+        let sopClass = InformationModel.studyRoot.sopClass(.find)
+        var association: Association?
+        var batch: [InventoriedStudy] = []
+        var added = 0
+        let manifest = self.manifest
+        func flush() async throws {
+            let studies = batch
+            batch = []
+            added += try await BlockingPool.shared.run { try manifest.recordInventory(studies) }
+        }
+        let outcome: StudyInventory.Outcome
+        do {
+            outcome = try await StudyInventory(query, today: today).run(
+                find: { keys, each in
+                    if association == nil || association?.isUsable == false {
+                        association = try await job.openSourceAssociation(abstractSyntax: sopClass, logger: logger)
+                    }
+                    guard let open = association else { throw AssociationError.unusable }
+                    var identifier = DataSet()
+                    for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
+                    let final = try await FindSCU.find(on: open, sopClass: sopClass, identifier: identifier) {
+                        _, answer in each(answer)
+                    }
+                    switch final.status.code {
+                    case 0x0000: return false
+                    case 0xFE00, 0xA700...0xA7FF: return true
+                    default:
+                        throw MigrationError(
+                            .sourceUnreachable,
+                            "the source answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")"
+                        )
+                    }
+                },
+                each: { batch.append($0) })
+            try await flush()
+        } catch {
+            if let association { await association.abort() }
+            throw error
+        }
+        if let association { try? await association.release() }
+        let summary = try await BlockingPool.shared.run { try manifest.inventorySummary() }
+        return Result(
+            outcome: outcome, added: added, summary: summary, source: "\(pacs.calledAE)@\(pacs.host):\(pacs.port)")
+    }
+}
+
+extension Job {
+    /// An association to the PACS source proposing one SOP class, with the source's AE titles,
+    /// user identity and TLS and the job's transfer settings.
+    func openSourceAssociation(abstractSyntax: String, logger: Logger) async throws -> Association {
+        guard let pacs = source.pacs else { throw MigrationError.invalidJob("job \(name): no source.pacs") }
+        let connection = try connection(
+            callingAE: pacs.callingAE, calledAE: pacs.calledAE, user: pacs.user, tls: pacs.tls)
+        var parameters = connection.parameters
+        parameters.presentationContexts = [
+            PresentationContextProposal(
+                id: 1, abstractSyntax: abstractSyntax,
+                transferSyntaxes: [
+                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
+                ])
+        ]
+        return try await Association.open(
+            host: pacs.host, port: pacs.port, parameters: parameters, timeouts: connection.timeouts,
+            tls: try connection.tls.map { try $0.client() }, logger: logger)
+    }
+}
