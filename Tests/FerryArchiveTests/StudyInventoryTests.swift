@@ -82,8 +82,9 @@ struct StudyInventoryTests {
 }
 
 /// `ferry plan` of a pull job (issue 30, first part): the job file's `source.pacs` and
-/// `source.query` read as written, the source's studies listed into the manifest, listed again
-/// without duplicates; `ferry run` refuses the job in words until retrieving is built.
+/// `source.query` read as written, the source's studies, series and instances listed into the
+/// manifest, listed again without duplicates; `ferry run` refuses the job in words until
+/// retrieving is built.
 @Suite(.scratch)
 struct PullPlanTests {
     @Test func planInventoriesTheSourceIntoTheManifest() throws {
@@ -107,6 +108,11 @@ struct PullPlanTests {
         #expect(
             first.stdout.contains("inventory of QRSCP@127.0.0.1:\(qr.peer.port): 40 studies (40 new), 4000 instances"),
             "\(first.stdout)")
+        // Each study's two series of 50 are listed; the cap of 5 cuts every IMAGE answer, so
+        // each series is marked capped with the 5 instances it listed.
+        #expect(
+            first.stdout.contains("listed: 40 studies, 80 series, 400 instances (80 series capped by the source)"),
+            "\(first.stdout)")
         let again = try FerryCLI.run(["plan", dir + "/pull.yaml"])
         #expect(again.stdout.contains(": 40 studies (0 new), 4000 instances"), "\(again.stdout)")
         // The same job by flags, one day: its twelve studies only are new in another manifest.
@@ -115,10 +121,44 @@ struct PullPlanTests {
             "QRSCP@127.0.0.1:\(qr.peer.port)", "--from", "2015-06-15", "--to", "2015-06-15",
         ])
         #expect(day.stdout.contains(": 12 studies (12 new), 1200 instances"), "\(day.stdout)\(day.stderr)")
+        #expect(day.stdout.contains("listed: 12 studies, 24 series"), "\(day.stdout)")
 
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 2 && run.stderr.contains("not built yet"), "\(run.stderr)")
         let bad = try FerryCLI.run(["plan", dir + "/pull.yaml", "--slice", "fortnight"])
         #expect(bad.status == 2 && bad.stderr.contains("slice \"fortnight\" is not a duration"), "\(bad.stderr)")
+    }
+}
+
+/// The inventory against DCMTK dcmqrscp (fork mode), which answers an IMAGE query only with
+/// the study's and series' unique keys and returns no counts and no SOP Class UID: every
+/// instance it holds is listed.
+@Suite(.scratch)
+struct PullPlanAgainstDcmqrscpTests {
+    @Test func everyInstanceIsListed() throws {
+        let (peer, files) = try SCUAgainstDcmqrscpTests.dcmqrscp()
+        defer { peer.stop() }
+        var expected: [String: String] = [:]
+        for f in files {
+            let s = try HeaderScan.summary(path: f)
+            if let uid = s.sopInstanceUID { expected[uid] = s.sopClassUID ?? "" }
+        }
+        let dir = try Corpus.temporaryDirectory("pull-dcmqrscp")
+        let out = try FerryCLI.run([
+            "plan", "--name", "pull", "--manifest", dir + "/pull.sqlite", "--source-pacs",
+            "DCMQR@127.0.0.1:\(peer.port)",
+        ])
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(out.stdout.contains("\(expected.count) instances (0 series capped"), "\(out.stdout)")
+        let listed = try Tools.run(
+            "/usr/bin/sqlite3", [dir + "/pull.sqlite", "SELECT uid || ' ' || sop_class FROM source_instance"])
+        let rows = Dictionary(
+            uniqueKeysWithValues: listed.stdout.split(separator: "\n").map {
+                let f = $0.split(separator: " ")
+                return (String(f[0]), f.count > 1 ? String(f[1]) : "")
+            })
+        // dcmqrscp answers no SOP Class UID at IMAGE level (not in its key table): empty then.
+        #expect(Set(rows.keys) == Set(expected.keys))
+        #expect(rows.allSatisfy { $0.value.isEmpty || $0.value == expected[$0.key] }, "\(rows)")
     }
 }

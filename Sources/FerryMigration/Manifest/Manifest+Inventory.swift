@@ -3,8 +3,10 @@ import GRDB
 
 /// Where a study of a PACS source stands in a pull job.
 public enum SourceStudyState: String, Codable, Sendable, DatabaseValueConvertible {
-    /// Listed by the source; nothing retrieved yet.
+    /// Listed by the source at STUDY level.
     case inventoried
+    /// Its series and instances listed too (`source_series`, `source_instance`).
+    case listed
 }
 
 /// What a pull job's inventory holds.
@@ -14,6 +16,12 @@ public struct InventorySummary: Sendable, Equatable {
     public var instances = 0
     /// Studies whose source gave no count.
     public var uncounted = 0
+    /// Studies whose series and instances are listed, and what they hold.
+    public var listedStudies = 0
+    public var series = 0
+    public var listedInstances = 0
+    /// Series whose instance list the source capped.
+    public var cappedSeries = 0
 }
 
 extension Manifest {
@@ -51,10 +59,57 @@ extension Manifest {
                 db,
                 sql: """
                     SELECT COUNT(*) AS studies, COALESCE(SUM(source_instances), 0) AS instances,
-                        SUM(source_instances IS NULL) AS uncounted FROM source_study
+                        COALESCE(SUM(source_instances IS NULL), 0) AS uncounted,
+                        COALESCE(SUM(state = 'listed'), 0) AS listed,
+                        (SELECT COUNT(*) FROM source_series) AS series,
+                        (SELECT COUNT(*) FROM source_series WHERE capped) AS capped,
+                        (SELECT COUNT(*) FROM source_instance) AS listed_instances
+                    FROM source_study
                     """)
-            return InventorySummary(
-                studies: row?["studies"] ?? 0, instances: row?["instances"] ?? 0, uncounted: row?["uncounted"] ?? 0)
+            var s = InventorySummary()
+            (s.studies, s.instances, s.uncounted) = (
+                row?["studies"] ?? 0, row?["instances"] ?? 0, row?["uncounted"] ?? 0
+            )
+            (s.listedStudies, s.series) = (row?["listed"] ?? 0, row?["series"] ?? 0)
+            (s.cappedSeries, s.listedInstances) = (row?["capped"] ?? 0, row?["listed_instances"] ?? 0)
+            return s
+        }
+    }
+
+    /// Studies inventoried whose series and instances are not listed yet, up to `limit`.
+    public func studiesToList(limit: Int) throws -> [String] {
+        try db.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT uid FROM source_study WHERE state = ? ORDER BY uid LIMIT ?",
+                arguments: [SourceStudyState.inventoried, limit])
+        }
+    }
+
+    /// Records a study's listing and marks it listed, in one transaction (what an earlier,
+    /// interrupted listing of it recorded is replaced).
+    public func recordListing(_ listing: StudyListing) throws {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM source_series WHERE study_uid = ?", arguments: [listing.studyUID])
+            try db.execute(sql: "DELETE FROM source_instance WHERE study_uid = ?", arguments: [listing.studyUID])
+            for series in listing.series {
+                try db.execute(
+                    sql: """
+                        INSERT INTO source_series (uid, study_uid, modality, source_instances, capped)
+                        VALUES (?, ?, ?, ?, ?) ON CONFLICT(uid) DO NOTHING
+                        """,
+                    arguments: [series.uid, listing.studyUID, series.modality, series.sourceInstances, series.capped])
+                for i in series.instances {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO source_instance (uid, study_uid, series_uid, sop_class) VALUES (?, ?, ?, ?)
+                            ON CONFLICT(uid) DO NOTHING
+                            """,
+                        arguments: [i.uid, listing.studyUID, series.uid, i.sopClass])
+                }
+            }
+            try db.execute(
+                sql: "UPDATE source_study SET state = ? WHERE uid = ?",
+                arguments: [SourceStudyState.listed, listing.studyUID])
         }
     }
 }

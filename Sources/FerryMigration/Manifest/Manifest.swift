@@ -430,6 +430,22 @@ public final class Manifest: Sendable {
                 t.column("inventoried_at", .double).notNull()
             }
             try db.create(index: "source_study_state", on: "source_study", columns: ["state"])
+            try db.create(table: "source_series") { t in
+                t.column("uid", .text).primaryKey()
+                t.column("study_uid", .text).notNull()
+                t.column("modality", .text).notNull()
+                t.column("source_instances", .integer)
+                // The source capped its instance list: the retrieve learns the rest.
+                t.column("capped", .boolean).notNull()
+            }
+            try db.create(index: "source_series_study", on: "source_series", columns: ["study_uid"])
+            try db.create(table: "source_instance") { t in
+                t.column("uid", .text).primaryKey()
+                t.column("study_uid", .text).notNull()
+                t.column("series_uid", .text).notNull()
+                t.column("sop_class", .text).notNull()
+            }
+            try db.create(index: "source_instance_study", on: "source_instance", columns: ["study_uid"])
         }
         return m
     }

@@ -4,9 +4,10 @@ import FerryServices
 import Foundation
 import Logging
 
-/// `ferry plan` of a pull job: the source's studies listed by `StudyInventory` on one
-/// association (Study Root C-FIND, opened again after a failure of its own) and recorded in
-/// the manifest as they come, 500 to a transaction.
+/// `ferry plan` of a pull job: the source's studies listed by `StudyInventory` and recorded
+/// in the manifest as they come, 500 to a transaction; then each study not listed yet has its
+/// series and instances listed (`StudyListing`) and recorded, a study a transaction (an
+/// interrupted plan goes on where it stopped).
 public struct PullPlanner: Sendable {
     public let job: Job
     public let manifest: Manifest
@@ -31,8 +32,7 @@ public struct PullPlanner: Sendable {
         guard let pacs = job.source.pacs else { throw MigrationError.invalidJob("job \(job.name): no source.pacs") }
         let query = try (job.source.query ?? Job.Source.PullQuerySetting()).pullQuery()
         let today = Day.text(Int(Date().timeIntervalSince1970 / 86400))
-        let sopClass = InformationModel.studyRoot.sopClass(.find)
-        var association: Association?
+        let source = SourceQueries(job: job, logger: logger)
         var batch: [InventoriedStudy] = []
         var added = 0
         let manifest = self.manifest
@@ -44,36 +44,72 @@ public struct PullPlanner: Sendable {
         let outcome: StudyInventory.Outcome
         do {
             outcome = try await StudyInventory(query, today: today).run(
-                find: { keys, each in
-                    if association == nil || association?.isUsable == false {
-                        association = try await job.openSourceAssociation(abstractSyntax: sopClass, logger: logger)
-                    }
-                    guard let open = association else { throw AssociationError.unusable }
-                    var identifier = DataSet()
-                    for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
-                    let final = try await FindSCU.find(on: open, sopClass: sopClass, identifier: identifier) {
-                        _, answer in each(answer)
-                    }
-                    switch final.status.code {
-                    case 0x0000: return false
-                    case 0xFE00, 0xA700...0xA7FF: return true
-                    default:
-                        throw MigrationError(
-                            .sourceUnreachable,
-                            "the source answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")"
-                        )
-                    }
-                },
+                find: { try await source.find($0, each: $1) },
                 each: { batch.append($0) })
             try await flush()
+            // Then each study's series and instances, a hundred studies at a time.
+            while true {
+                let studies = try await BlockingPool.shared.run { try manifest.studiesToList(limit: 100) }
+                if studies.isEmpty { break }
+                for study in studies {
+                    let listing = try await StudyListing.list(study) { try await source.find($0, each: $1) }
+                    try await BlockingPool.shared.run { try manifest.recordListing(listing) }
+                }
+            }
         } catch {
-            if let association { await association.abort() }
+            await source.close(abort: true)
             throw error
         }
-        if let association { try? await association.release() }
+        await source.close(abort: false)
         let summary = try await BlockingPool.shared.run { try manifest.inventorySummary() }
+        var all = outcome
+        all.queries = source.queries
         return Result(
-            outcome: outcome, added: added, summary: summary, source: "\(pacs.calledAE)@\(pacs.host):\(pacs.port)")
+            outcome: all, added: added, summary: summary, source: "\(pacs.calledAE)@\(pacs.host):\(pacs.port)")
+    }
+}
+
+/// Study Root C-FINDs to the PACS source on one association, opened when first needed and
+/// again after it failed; a capped answer (FE00 or A7xx without a cancel of ours) is told,
+/// another failure ends the step.
+final class SourceQueries {
+    let job: Job
+    let logger: Logger
+    private var association: Association?
+    private(set) var queries = 0
+    let sopClass = InformationModel.studyRoot.sopClass(.find)
+
+    init(job: Job, logger: Logger) {
+        self.job = job
+        self.logger = logger
+    }
+
+    func find(_ keys: [(Tag, VR, String)], each: (DataSet) -> Void) async throws -> Bool {
+        if association?.isUsable != true {
+            association = try await job.openSourceAssociation(abstractSyntax: sopClass, logger: logger)
+        }
+        guard let open = association else { throw AssociationError.unusable }
+        var identifier = DataSet()
+        for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
+        queries += 1
+        let final = try await FindSCU.find(on: open, sopClass: sopClass, identifier: identifier) { _, answer in
+            each(answer)
+        }
+        switch final.status.code {
+        case 0x0000: return false
+        case 0xFE00, 0xA700...0xA7FF: return true
+        default:
+            throw MigrationError(
+                .sourceUnreachable,
+                "the source answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")"
+            )
+        }
+    }
+
+    func close(abort: Bool) async {
+        guard let association else { return }
+        if abort { await association.abort() } else { try? await association.release() }
+        self.association = nil
     }
 }
 

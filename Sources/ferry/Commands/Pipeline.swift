@@ -49,8 +49,12 @@ extension Plan {
     func inventory(_ job: Job, _ manifest: Manifest, logger: Logger) async throws {
         let r = try await PullPlanner(job: job, manifest: manifest, logger: logger).inventory()
         let counted = r.summary.uncounted == 0 ? "" : ", \(r.summary.uncounted) without a count"
+        let s = r.summary
         print(
-            "inventory of \(r.source): \(r.summary.studies) studies (\(r.added) new), \(r.summary.instances) instances by the source's counts\(counted); \(r.outcome.queries) queries"
+            "inventory of \(r.source): \(s.studies) studies (\(r.added) new), \(s.instances) instances by the source's counts\(counted); \(r.outcome.queries) queries"
+        )
+        print(
+            "listed: \(s.listedStudies) studies, \(s.series) series, \(s.listedInstances) instances (\(s.cappedSeries) series capped by the source)"
         )
         for gap in r.outcome.gaps { print("  gap: \(gap)") }
         if !r.outcome.gaps.isEmpty { throw ExitCode(1) }
