@@ -169,7 +169,7 @@ let package = Package(
             name: "FerryArchiveTests",
             dependencies: [
                 "FerryDICOM", "FerryNetwork", "FerryServices", "FerryArchive", "FerryCodecs", "FerryMigration",
-                "TestSupport",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

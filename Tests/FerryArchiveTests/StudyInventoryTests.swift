@@ -3,6 +3,7 @@ import FerryMigration
 import FerryNetwork
 import FerryServices
 import Foundation
+import Logging
 import TestSupport
 import Testing
 
@@ -160,5 +161,57 @@ struct PullPlanAgainstDcmqrscpTests {
         // dcmqrscp answers no SOP Class UID at IMAGE level (not in its key table): empty then.
         #expect(Set(rows.keys) == Set(expected.keys))
         #expect(rows.allSatisfy { $0.value.isEmpty || $0.value == expected[$0.key] }, "\(rows)")
+    }
+}
+
+/// A listed study retrieved by C-GET into its staging folder (issue 30, the retrieve's first
+/// part): from `ferry qrscp` holding the tiny corpus (compressed syntaxes among them), every
+/// listed instance arrives, identical, and nothing is missing or unlisted.
+@Suite(.scratch)
+struct StudyRetrieverTests {
+    /// Each listed study's UID, with its instances' UIDs and SOP classes, from the manifest.
+    static func listed(_ manifest: String) throws -> [String: [(uid: String, sopClass: String)]] {
+        let rows = try Tools.run(
+            "/usr/bin/sqlite3", [manifest, "SELECT study_uid, uid, sop_class FROM source_instance"])
+        var out: [String: [(String, String)]] = [:]
+        for line in rows.stdout.split(separator: "\n") {
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 3 else { continue }
+            out[f[0], default: []].append((f[1], f[2]))
+        }
+        return out
+    }
+
+    @Test func everyListedInstanceArrivesIdentical() async throws {
+        let sources = try Interop.sources("tiny")
+        let qr = try QRSCPProcess(files: sources.values.sorted())
+        defer { qr.peer.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-get")
+        let plan = try FerryCLI.run([
+            "plan", "--name", "pull", "--manifest", dir + "/pull.sqlite", "--source-pacs",
+            "QRSCP@127.0.0.1:\(qr.peer.port)",
+        ])
+        #expect(plan.status == 0, "\(plan.stdout)\(plan.stderr)")
+        let studies = try Self.listed(dir + "/pull.sqlite")
+        #expect(studies.values.map(\.count).reduce(0, +) == sources.count, "\(plan.stdout)")
+
+        var job = Job(name: "pull")
+        var pacs = Job.Source.PACS()
+        (pacs.calledAE, pacs.port) = ("QRSCP", qr.peer.port)
+        job.source.pacs = pacs
+        let retriever = StudyRetriever(job: job, logger: Logger(label: "test"))
+        var received: [String: String] = [:]
+        for (study, instances) in studies.sorted(by: { $0.key < $1.key }) {
+            let outcome = try await withTaskExecutorPreference(EventLoopExecutor.shared) {
+                try await retriever.get(
+                    study: study, listed: Set(instances.map(\.uid)), sopClasses: instances.map(\.sopClass),
+                    staging: dir + "/staging/" + study)
+            }
+            #expect(outcome.status.code == 0x0000, "\(study): \(outcome.status) \(outcome.counts)")
+            #expect(outcome.missing.isEmpty && outcome.unlisted.isEmpty, "\(study): \(outcome.missing)")
+            received.merge(outcome.received) { a, _ in a }
+        }
+        #expect(received.count == sources.count)
+        #expect(Retrieved.problems(sources: sources, received: received) == [])
     }
 }
