@@ -215,3 +215,38 @@ struct StudyRetrieverTests {
         #expect(Retrieved.problems(sources: sources, received: received) == [])
     }
 }
+
+/// `ferry run` of a pull job with `retrieve: get` (issue 30, a first end to end): from
+/// `ferry qrscp` holding the tiny corpus to DCMTK storescp taking uncompressed syntaxes only,
+/// so compressed instances are decoded on the way. Every instance arrives, identical or with
+/// the source's decoded pixels; the staging folder is empty afterwards; a second run retrieves
+/// and sends nothing.
+@Suite(.scratch)
+struct PullRunTests {
+    @Test func aPullByCGetReachesTheDestination() throws {
+        let sources = try Interop.sources("tiny")
+        let qr = try QRSCPProcess(files: sources.values.sorted())
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("pull-received")
+        let destination = try PeerProcess.dcmtkStorescp(outputDirectory: received)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-run")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              retrieve: get
+            destination: {port: \(destination.port), called_ae: STORESCP}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [], "\(run.stderr)")
+        #expect(DirectoryWalker().files(under: [dir + "/pull-staging"]).isEmpty, "staged files removed once sent")
+        let again = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(!again.stderr.contains("pull: "), "nothing retrieved again: \(again.stderr)")
+        #expect(DirectoryWalker().files(under: [received]).count == sources.count, "nothing sent twice")
+    }
+}

@@ -7,6 +7,11 @@ public enum SourceStudyState: String, Codable, Sendable, DatabaseValueConvertibl
     case inventoried
     /// Its series and instances listed too (`source_series`, `source_instance`).
     case listed
+    /// A retrieve under way (checkpointed before it starts: a run killed meanwhile retrieves
+    /// the study again, into an emptied staging folder).
+    case retrieving
+    /// Retrieved, with the sub-operation counts and what did not come.
+    case retrieved
 }
 
 /// What a pull job's inventory holds.
@@ -110,6 +115,77 @@ extension Manifest {
             try db.execute(
                 sql: "UPDATE source_study SET state = ? WHERE uid = ?",
                 arguments: [SourceStudyState.listed, listing.studyUID])
+        }
+    }
+
+    /// Studies to retrieve next (listed, or caught mid-retrieve by a kill), up to `limit`.
+    public func studiesToRetrieve(limit: Int) throws -> [String] {
+        try db.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT uid FROM source_study WHERE state IN (?, ?) ORDER BY study_date, uid LIMIT ?",
+                arguments: [SourceStudyState.retrieving, SourceStudyState.listed, limit])
+        }
+    }
+
+    /// A study's listed instances (UID and SOP class).
+    public func listedInstances(of study: String) throws -> [(uid: String, sopClass: String)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT uid, sop_class FROM source_instance WHERE study_uid = ?", arguments: [study]
+            ).map { ($0["uid"], $0["sop_class"]) }
+        }
+    }
+
+    /// Checkpoint before a study's retrieve.
+    public func markRetrieving(_ study: String) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "UPDATE source_study SET state = ?, attempts = attempts + 1 WHERE uid = ?",
+                arguments: [SourceStudyState.retrieving, study])
+        }
+    }
+
+    /// A study's retrieve ended with these counts and `missing` listed instances not received:
+    /// retrieved, or listed again (to be retried) when `again`. Returns the attempts so far.
+    @discardableResult
+    public func recordRetrieve(
+        _ study: String, completed: Int, failed: Int, warning: Int, missing: Int, again: Bool
+    ) throws -> Int {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE source_study SET state = ?, completed = ?, failed = ?, warning = ?, missing = ?
+                    WHERE uid = ?
+                    """,
+                arguments: [
+                    again ? SourceStudyState.listed : SourceStudyState.retrieved, completed, failed, warning, missing,
+                    study,
+                ])
+            return try Int.fetchOne(db, sql: "SELECT attempts FROM source_study WHERE uid = ?", arguments: [study])
+                ?? 0
+        }
+    }
+
+    /// Studies retrieved with listed instances missing, and how many.
+    public func retrievedIncomplete() throws -> [(study: String, missing: Int)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT uid, missing FROM source_study WHERE state = ? AND missing > 0 ORDER BY uid",
+                arguments: [SourceStudyState.retrieved]
+            ).map { ($0["uid"], $0["missing"]) }
+        }
+    }
+
+    /// Paths of instances sent (done) under `directory`: staged files that may go.
+    public func doneFiles(under directory: String) throws -> [String] {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return try db.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT path FROM instance WHERE state IN ('done', 'done_warning')
+                    AND substr(path, 1, length(?)) = ?
+                    """, arguments: [prefix, prefix])
         }
     }
 }

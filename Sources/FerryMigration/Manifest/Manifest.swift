@@ -428,6 +428,13 @@ public final class Manifest: Sendable {
                 t.column("source_instances", .integer)
                 t.column("state", .text).notNull()
                 t.column("inventoried_at", .double).notNull()
+                // Retrieves tried, and the last one's sub-operation counts and listed
+                // instances that did not come.
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("completed", .integer)
+                t.column("failed", .integer)
+                t.column("warning", .integer)
+                t.column("missing", .integer)
             }
             try db.create(index: "source_study_state", on: "source_study", columns: ["state"])
             try db.create(table: "source_series") { t in

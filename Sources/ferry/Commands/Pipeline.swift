@@ -90,11 +90,14 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = ConsoleLogHandler.logger("ferry.run", level: verbose ? .info : .error)
-        let (job, manifest) = try await prepare()
+        let (job, manifest) = try await prepare(logger: logger)
         let stop = StopFlag()
         let signals = SignalStop(stop)
         defer { signals.cancel() }
-        let outcome = try await send(job, manifest, stop: stop, logger: logger)
+        let outcome =
+            job.pulls
+            ? try await pull(job, manifest, stop: stop, logger: logger)
+            : try await send(job, manifest, stop: stop, logger: logger)
         let counts = try manifest.counts()
         if !quiet {
             FileHandleWriter.stderr(
@@ -124,18 +127,25 @@ struct Run: AsyncParsableCommand {
         }
     }
 
-    /// The job, its manifest (locked), planned again unless --no-scan, restricted to the shard.
-    private func prepare() async throws -> (Job, Manifest) {
+    /// The job, its manifest (locked), planned again unless --no-scan (a pull job's source
+    /// inventoried), restricted to the shard.
+    private func prepare(logger: Logger) async throws -> (Job, Manifest) {
         do {
             let job = try options.resolve()
             try job.validate()
-            if job.pulls {
-                throw MigrationError(
-                    .invalidJob,
-                    "job \(job.name): a PACS source is inventoried by ferry plan; retrieving and forwarding its studies is not built yet (docs/status.md)"
-                )
-            }
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
+            if job.pulls {
+                if !noScan {
+                    let r = try await PullPlanner(job: job, manifest: manifest, logger: logger).inventory()
+                    if !quiet {
+                        FileHandleWriter.stderr(
+                            "plan: \(r.summary.studies) studies at \(r.source) (\(r.added) new), \(r.summary.listedInstances) instances listed\n"
+                        )
+                    }
+                    for gap in r.outcome.gaps { FileHandleWriter.stderr("plan: gap: \(gap)\n") }
+                }
+                return (job, manifest)
+            }
             if !noScan {
                 let scan = try await Planner(job: job, manifest: manifest).scan(since: try Since.parse(since))
                 for e in scan.unlisted { FileHandleWriter.stderr("plan: E: \(e)\n") }
@@ -192,6 +202,48 @@ struct Run: AsyncParsableCommand {
                 throw ExitCode(.usage)
             }
         } while outcome == .windowClosed && untilDate == nil && job.schedule?.outside == .wait
+        return outcome
+    }
+
+    /// A pull job's run: the listed studies retrieved a batch at a time into staging, each batch
+    /// planned as files and sent, its staged files removed once sent.
+    private func pull(_ job: Job, _ manifest: Manifest, stop: StopFlag, logger: Logger) async throws -> RunOutcome {
+        let puller = PullRunner(job: job, manifest: manifest, logger: logger)
+        var files = job
+        files.source = Job.Source()
+        var outcome = RunOutcome.complete
+        var incomplete: [(study: String, missing: [String])] = []
+        do {
+            while !stop.isSet, let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4)) {
+                files.source.paths = batch.folders
+                let scan = try await Planner(job: files, manifest: manifest).scan()
+                if !quiet {
+                    FileHandleWriter.stderr(
+                        "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
+                    )
+                }
+                incomplete += batch.incomplete
+                let sent = try await send(files, manifest, stop: stop, logger: logger)
+                _ = try puller.cleanUp()
+                if sent != .complete { outcome = sent }
+                if sent != .complete && sent != .someFailed { break }
+            }
+        } catch let e as MigrationError {
+            FileHandleWriter.stderr("run: \(e)\n")
+            throw ExitCode(e.code == .invalidJob ? .usage : .destinationUnavailable)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            FileHandleWriter.stderr("run: the PACS source: \(error)\n")
+            throw ExitCode(.destinationUnavailable)
+        }
+        for (study, missing) in incomplete {
+            print(
+                "pull: study \(study): \(missing.count) listed instances never received, first \(missing.prefix(5).joined(separator: " "))"
+            )
+        }
+        if !incomplete.isEmpty, outcome == .complete { outcome = .someFailed }
+        if stop.isSet, outcome == .complete { outcome = .interrupted }
         return outcome
     }
 

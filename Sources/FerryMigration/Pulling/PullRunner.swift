@@ -1,0 +1,110 @@
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Foundation
+import Logging
+
+/// The retrieving half of `ferry run` for a pull job: the listed studies retrieved a batch at
+/// a time (`max_retrieves` at once, each into a staging folder of its own, checkpointed
+/// `retrieving` before and `retrieved` after with its counts), then handed to the file
+/// pipeline (planned from the staging folders and sent as any files are); staged files go once
+/// their instances are sent. A study from which listed instances did not come is retrieved
+/// again, up to the job's `max_attempts`, then reported with how many are missing.
+public struct PullRunner: Sendable {
+    public let job: Job
+    public let manifest: Manifest
+    public let logger: Logger
+
+    public init(job: Job, manifest: Manifest, logger: Logger) {
+        self.job = job
+        self.manifest = manifest
+        self.logger = logger
+    }
+
+    /// Where studies are staged: `source.receiver.staging`, else beside the manifest.
+    public var staging: String {
+        if let dir = job.source.receiver?.staging { return dir }
+        let path = job.manifestPath
+        return (path.hasSuffix(".sqlite") ? String(path.dropLast(".sqlite".count)) : path) + "-staging"
+    }
+
+    public struct Batch: Sendable {
+        /// The staging folders of the studies retrieved.
+        public var folders: [String] = []
+        public var instances = 0
+        /// Studies retrieved with listed instances missing after their last attempt.
+        public var incomplete: [(study: String, missing: [String])] = []
+    }
+
+    /// Retrieves the next studies, up to `max_retrieves` at once and `studies` in all; nil when
+    /// none is left to retrieve.
+    public func retrieveNext(studies limit: Int) async throws -> Batch? {
+        guard job.source.retrieve == .get else {
+            throw MigrationError.invalidJob(
+                "job \(job.name): retrieve: \(job.source.retrieve.rawValue) is not built yet; retrieve: get is")
+        }
+        let manifest = self.manifest
+        let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
+        if next.isEmpty { return nil }
+        var batch = Batch()
+        let lanes = max(1, min(job.source.maxRetrieves, next.count))
+        try await withThrowingTaskGroup(of: (String, StudyRetriever.Outcome, Int).self) { group in
+            var pending = next[...]
+            func start() {
+                guard let study = pending.popFirst() else { return }
+                group.addTask { try await self.retrieve(study) }
+            }
+            for _ in 0..<lanes { start() }
+            while let (study, outcome, attempts) = try await group.next() {
+                batch.folders.append(staging + "/" + study)
+                batch.instances += outcome.received.count
+                if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
+                    batch.incomplete.append((study, outcome.missing))
+                }
+                start()
+            }
+        }
+        return batch
+    }
+
+    /// One study: checkpointed, retrieved, recorded; listed again while instances are missing
+    /// and attempts remain.
+    private func retrieve(_ study: String) async throws -> (String, StudyRetriever.Outcome, Int) {
+        let manifest = self.manifest
+        let listed = try await BlockingPool.shared.run { () -> [(uid: String, sopClass: String)] in
+            try manifest.markRetrieving(study)
+            return try manifest.listedInstances(of: study)
+        }
+        let outcome = try await StudyRetriever(job: job, logger: logger).get(
+            study: study, listed: Set(listed.map(\.uid)), sopClasses: listed.map(\.sopClass),
+            staging: staging + "/" + study)
+        let (c, missing, maxAttempts) = (outcome.counts, outcome.missing.count, job.transfer.maxAttempts)
+        let attempts = try await BlockingPool.shared.run {
+            let tried = try manifest.recordRetrieve(
+                study, completed: c.completed, failed: c.failed, warning: c.warning, missing: missing, again: false)
+            if missing > 0, tried < maxAttempts {
+                try manifest.recordRetrieve(
+                    study, completed: c.completed, failed: c.failed, warning: c.warning, missing: missing, again: true)
+            }
+            return tried
+        }
+        if missing > 0 {
+            logger.warning(
+                "pull: study \(study): \(missing) listed instances not received (status \(outcome.status), attempt \(attempts))"
+            )
+        }
+        return (study, outcome, attempts)
+    }
+
+    /// Removes the staged files whose instances are sent, then the emptied study folders.
+    public func cleanUp() throws -> Int {
+        let sent = try manifest.doneFiles(under: staging)
+        for path in sent { unlink(path) }
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []
+        for folder in folders {
+            let dir = staging + "/" + folder
+            if (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true { rmdir(dir) }
+        }
+        return sent.count
+    }
+}
