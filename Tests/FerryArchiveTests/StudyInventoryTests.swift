@@ -250,3 +250,51 @@ struct PullRunTests {
         #expect(DirectoryWalker().files(under: [received]).count == sources.count, "nothing sent twice")
     }
 }
+
+/// A pull killed (kill -9) while it retrieves and while it sends, then run again: every
+/// instance reaches the destination, and the staging folder is empty at the end (what a killed
+/// run staged and did not send is sent by the next one; a study caught mid-retrieve is
+/// retrieved again into an emptied folder).
+@Suite(.scratch)
+struct PullResumeTests {
+    @Test func killedTwiceThenResumed() throws {
+        let sources = try Interop.sources("tiny")
+        // Slow on both sides: each C-GET pending response waits, each store is answered late.
+        let qr = try QRSCPProcess(files: sources.values.sorted(), extra: ["--sleep-between-responses", "0.2"])
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("resume-received")
+        let port = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "+xa", "--sleep-after", "0.2", "-od", received, String(port)], port: port)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-resume")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              retrieve: get
+              max_retrieves: 1
+            destination: {port: \(port), called_ae: STORESCP}
+            transfer: {associations: 1, async_window: 1}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let staging = dir + "/pull-staging"
+        let kills: [(String, () -> Bool)] = [
+            ("while retrieving", { !DirectoryWalker().files(under: [staging]).isEmpty }),
+            ("while sending", { !DirectoryWalker().files(under: [received]).isEmpty }),
+        ]
+        for (when, condition) in kills {
+            let run = try PeerProcess(
+                FerryCLI.path, ["run", dir + "/pull.yaml", "--quiet"], port: 0, waitForPort: false)
+            #expect(waitUntil(timeout: 120) { condition() || !run.isRunning }, "\(when)")
+            #expect(run.isRunning, "the run was still going \(when): \(run.log())")
+            kill(run.pid, SIGKILL)
+            run.stop()
+        }
+        let last = try FerryCLI.run(["run", dir + "/pull.yaml", "--quiet"])
+        #expect(last.status == 0, "\(last.stdout)\(last.stderr)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
+        #expect(DirectoryWalker().files(under: [staging]).isEmpty, "no orphan in staging")
+    }
+}

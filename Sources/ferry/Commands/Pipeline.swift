@@ -214,6 +214,16 @@ struct Run: AsyncParsableCommand {
         var outcome = RunOutcome.complete
         var incomplete: [(study: String, missing: [String])] = []
         do {
+            // What an earlier run staged and did not send (killed between a retrieve and its
+            // send) goes first; files already planned or sent are not planned again.
+            if FileManager.default.fileExists(atPath: puller.staging) {
+                files.source.paths = [puller.staging]
+                _ = try await Planner(job: files, manifest: manifest).scan()
+                let sent = try await send(files, manifest, stop: stop, logger: logger)
+                _ = try puller.cleanUp()
+                if sent != .complete { outcome = sent }
+                if sent != .complete && sent != .someFailed { return sent }
+            }
             while !stop.isSet, let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4)) {
                 files.source.paths = batch.folders
                 let scan = try await Planner(job: files, manifest: manifest).scan()
