@@ -151,13 +151,10 @@ struct PullPlanAgainstDcmqrscpTests {
         ])
         #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
         #expect(out.stdout.contains("\(expected.count) instances (0 series capped"), "\(out.stdout)")
-        let listed = try Tools.run(
-            "/usr/bin/sqlite3", [dir + "/pull.sqlite", "SELECT uid || ' ' || sop_class FROM source_instance"])
-        let rows = Dictionary(
-            uniqueKeysWithValues: listed.stdout.split(separator: "\n").map {
-                let f = $0.split(separator: " ")
-                return (String(f[0]), f.count > 1 ? String(f[1]) : "")
-            })
+        var rows: [String: String] = [:]
+        for (_, instances) in try StudyRetrieverTests.listed(dir + "/pull.sqlite") {
+            for i in instances { rows[i.uid] = i.sopClass }
+        }
         // dcmqrscp answers no SOP Class UID at IMAGE level (not in its key table): empty then.
         #expect(Set(rows.keys) == Set(expected.keys))
         #expect(rows.allSatisfy { $0.value.isEmpty || $0.value == expected[$0.key] }, "\(rows)")
@@ -171,14 +168,9 @@ struct PullPlanAgainstDcmqrscpTests {
 struct StudyRetrieverTests {
     /// Each listed study's UID, with its instances' UIDs and SOP classes, from the manifest.
     static func listed(_ manifest: String) throws -> [String: [(uid: String, sopClass: String)]] {
-        let rows = try Tools.run(
-            "/usr/bin/sqlite3", [manifest, "SELECT study_uid, uid, sop_class FROM source_instance"])
-        var out: [String: [(String, String)]] = [:]
-        for line in rows.stdout.split(separator: "\n") {
-            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 3 else { continue }
-            out[f[0], default: []].append((f[1], f[2]))
-        }
+        let m = try Manifest(path: manifest, exclusive: false)
+        var out: [String: [(uid: String, sopClass: String)]] = [:]
+        for study in try m.studiesToRetrieve(limit: 1000) { out[study] = try m.listedInstances(of: study) }
         return out
     }
 
