@@ -236,6 +236,12 @@ struct PullRunTests {
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [], "\(run.stderr)")
         #expect(DirectoryWalker().files(under: [dir + "/pull-staging"]).isEmpty, "staged files removed once sent")
+        // ferry status shows the source side too.
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID }).count
+        let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
+        #expect(
+            status.stdout.contains("source: \(studies) studies") && status.stdout.contains("retrieved \(studies)")
+                && status.stdout.contains("listed: \(sources.count) instances"), "\(status.stdout)")
         let again = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         #expect(!again.stderr.contains("pull: "), "nothing retrieved again: \(again.stderr)")

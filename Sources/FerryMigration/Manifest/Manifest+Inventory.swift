@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// Where a study of a PACS source stands in a pull job.
-public enum SourceStudyState: String, Codable, Sendable, DatabaseValueConvertible {
+public enum SourceStudyState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
     /// Listed by the source at STUDY level.
     case inventoried
     /// Its series and instances listed too (`source_series`, `source_instance`).
@@ -186,6 +186,17 @@ extension Manifest {
                     SELECT path FROM instance WHERE state IN ('done', 'done_warning')
                     AND substr(path, 1, length(?)) = ?
                     """, arguments: [prefix, prefix])
+        }
+    }
+
+    /// A pull job's studies by state (empty for a job that reads files).
+    public func sourceStudyStates() throws -> [SourceStudyState: Int] {
+        try db.read { db in
+            var out: [SourceStudyState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM source_study GROUP BY state") {
+                if let state = SourceStudyState(rawValue: row["state"]) { out[state] = row["n"] }
+            }
+            return out
         }
     }
 }

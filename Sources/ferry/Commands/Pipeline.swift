@@ -297,6 +297,25 @@ extension Run {
     }
 }
 
+extension Status {
+    /// A pull job's source side: its studies by state, what is listed, what never came.
+    func printPullStatus(_ manifest: Manifest) throws {
+        let states = try manifest.sourceStudyStates()
+        guard !states.isEmpty else { return }
+        let s = try manifest.inventorySummary()
+        print(
+            "source: \(s.studies) studies (\(s.instances) instances by the source's counts): "
+                + SourceStudyState.allCases.map { "\($0.rawValue) \(states[$0] ?? 0)" }.joined(separator: ", "))
+        print("  listed: \(s.listedInstances) instances in \(s.series) series (\(s.cappedSeries) capped by the source)")
+        let incomplete = try manifest.retrievedIncomplete()
+        if !incomplete.isEmpty {
+            print(
+                "  \(incomplete.count) studies retrieved with listed instances missing (\(incomplete.map(\.missing).reduce(0, +)) instances)"
+            )
+        }
+    }
+}
+
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Counts by state, throughput of the runs, what failed and why.")
@@ -320,6 +339,7 @@ struct Status: ParsableCommand {
         for s in InstanceState.allCases {
             print("  \(s.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(counts[s] ?? 0)")
         }
+        try printPullStatus(manifest)
         for r in try manifest.runs() {
             let seconds = (r.endedAt ?? r.startedAt) - r.startedAt
             print(
