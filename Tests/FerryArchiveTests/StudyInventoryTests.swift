@@ -247,6 +247,38 @@ struct PullRunTests {
         #expect(!again.stderr.contains("pull: "), "nothing retrieved again: \(again.stderr)")
         #expect(DirectoryWalker().files(under: [received]).count == sources.count, "nothing sent twice")
     }
+
+    /// With `max_staging` below one study's size (and one retrieve at a time), each batch
+    /// holds one study: retrieved, sent, removed, then the next.
+    @Test func maxStagingBoundsEachBatch() throws {
+        let sources = try Interop.sources("tiny")
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID })
+        try #require(studies.count > 1)
+        let qr = try QRSCPProcess(files: sources.values.sorted())
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("staging-received")
+        let port = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "+xa", "-od", received, String(port)], port: port)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-staging-limit")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              retrieve: get
+              max_retrieves: 1
+              receiver: {max_staging: 1K}
+            destination: {port: \(port), called_ae: STORESCP}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let batches = run.stderr.components(separatedBy: "pull: 1 studies retrieved").count - 1
+        #expect(batches == studies.count, "one study a batch: \(run.stderr)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
+    }
 }
 
 /// A pull killed (kill -9) while it retrieves and while it sends, then run again: every

@@ -55,12 +55,16 @@ public struct PullRunner: Sendable {
                 group.addTask { try await self.retrieve(study) }
             }
             for _ in 0..<lanes { start() }
+            var staged = 0
             while let (study, outcome, attempts) = try await group.next() {
                 batch.folders.append(staging + "/" + study)
                 batch.instances += outcome.received.count
                 if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
                     batch.incomplete.append((study, outcome.missing))
                 }
+                // Staging full: no further study starts; the batch is sent and its files go.
+                staged += Self.bytes(outcome.received.values)
+                if let limit = maxStaging, staged >= limit { pending = [] }
                 start()
             }
         }
@@ -94,6 +98,18 @@ public struct PullRunner: Sendable {
             )
         }
         return (study, outcome, attempts)
+    }
+
+    /// `source.receiver.max_staging` in bytes: a batch starts no further study once its staged
+    /// files reach it (studies are retrieved whole, so a batch may pass it by the studies under
+    /// way, `max_retrieves` at most).
+    var maxStaging: Int? { job.source.receiver?.maxStaging.flatMap(ByteCount.parse) }
+
+    static func bytes(_ paths: some Sequence<String>) -> Int {
+        paths.reduce(0) { total, path in
+            var st = stat()
+            return total + (stat(path, &st) == 0 ? Int(st.st_size) : 0)
+        }
     }
 
     /// Removes the staged files whose instances are sent, then the emptied study folders.
