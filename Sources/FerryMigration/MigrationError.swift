@@ -19,8 +19,6 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let manifestOutdated = Code(rawValue: "manifest-outdated")
         /// The destination cannot be reached, or refuses a service a step needs (exit 3).
         public static let destinationUnreachable = Code(rawValue: "destination-unreachable")
-        /// A PACS source cannot be reached, or refuses a query a pull needs.
-        public static let sourceUnreachable = Code(rawValue: "source-unreachable")
     }
 
     public var code: Code

@@ -132,8 +132,7 @@ public struct Committer: Sendable {
         let association: Association
         do {
             association = try await job.openAssociation(
-                host: job.destination.host, port: job.destination.port, calledAE: job.destination.calledAE,
-                abstractSyntax: StorageCommitment.sopClass, logger: logger)
+                to: job.destinationPeer, contexts: [Job.context(StorageCommitment.sopClass)], logger: logger)
         } catch {
             throw MigrationError(
                 .destinationUnreachable, "storage commitment: \(job.destinationDescription): \(error)",

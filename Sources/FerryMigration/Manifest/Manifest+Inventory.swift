@@ -136,21 +136,22 @@ extension Manifest {
         }
     }
 
-    /// Checkpoint before a study's retrieve.
-    public func markRetrieving(_ study: String) throws {
+    /// Checkpoint before a study's retrieve; returns its attempts, this one included.
+    public func markRetrieving(_ study: String) throws -> Int {
         try db.write { db in
             try db.execute(
                 sql: "UPDATE source_study SET state = ?, attempts = attempts + 1 WHERE uid = ?",
                 arguments: [SourceStudyState.retrieving, study])
+            return try Int.fetchOne(db, sql: "SELECT attempts FROM source_study WHERE uid = ?", arguments: [study])
+                ?? 0
         }
     }
 
     /// A study's retrieve ended with these counts and `missing` listed instances not received:
-    /// retrieved, or listed again (to be retried) when `again`. Returns the attempts so far.
-    @discardableResult
+    /// retrieved, or listed again (to be retried) when `again`.
     public func recordRetrieve(
         _ study: String, completed: Int, failed: Int, warning: Int, missing: Int, again: Bool
-    ) throws -> Int {
+    ) throws {
         try db.write { db in
             try db.execute(
                 sql: """
@@ -161,8 +162,6 @@ extension Manifest {
                     again ? SourceStudyState.listed : SourceStudyState.retrieved, completed, failed, warning, missing,
                     study,
                 ])
-            return try Int.fetchOne(db, sql: "SELECT attempts FROM source_study WHERE uid = ?", arguments: [study])
-                ?? 0
         }
     }
 

@@ -70,8 +70,8 @@ public struct PullPlanner: Sendable {
 }
 
 /// Study Root C-FINDs to the PACS source on one association, opened when first needed and
-/// again after it failed; a capped answer (FE00 or A7xx without a cancel of ours) is told,
-/// another failure ends the step.
+/// again after it failed (`FindSCU.findCapped`: a capped answer is told, another failure
+/// ends the step).
 final class SourceQueries {
     let job: Job
     let logger: Logger
@@ -86,24 +86,12 @@ final class SourceQueries {
 
     func find(_ keys: [(Tag, VR, String)], each: (DataSet) -> Void) async throws -> Bool {
         if association?.isUsable != true {
-            association = try await job.openSourceAssociation(abstractSyntax: sopClass, logger: logger)
+            association = try await job.openAssociation(
+                to: try job.sourcePeer(), contexts: [Job.context(sopClass)], logger: logger)
         }
         guard let open = association else { throw AssociationError.unusable }
-        var identifier = DataSet()
-        for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
         queries += 1
-        let final = try await FindSCU.find(on: open, sopClass: sopClass, identifier: identifier) { _, answer in
-            each(answer)
-        }
-        switch final.status.code {
-        case 0x0000: return false
-        case 0xFE00, 0xA700...0xA7FF: return true
-        default:
-            throw MigrationError(
-                .sourceUnreachable,
-                "the source answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")"
-            )
-        }
+        return try await FindSCU.findCapped(keys, on: open, sopClass: sopClass, peer: "the source", each: each)
     }
 
     func close(abort: Bool) async {
@@ -114,22 +102,11 @@ final class SourceQueries {
 }
 
 extension Job {
-    /// An association to the PACS source proposing one SOP class, with the source's AE titles,
-    /// user identity and TLS and the job's transfer settings.
-    func openSourceAssociation(abstractSyntax: String, logger: Logger) async throws -> Association {
+    /// The PACS source as a peer of the job.
+    func sourcePeer() throws -> Peer {
         guard let pacs = source.pacs else { throw MigrationError.invalidJob("job \(name): no source.pacs") }
-        let connection = try connection(
-            callingAE: pacs.callingAE, calledAE: pacs.calledAE, user: pacs.user, tls: pacs.tls)
-        var parameters = connection.parameters
-        parameters.presentationContexts = [
-            PresentationContextProposal(
-                id: 1, abstractSyntax: abstractSyntax,
-                transferSyntaxes: [
-                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
-                ])
-        ]
-        return try await Association.open(
-            host: pacs.host, port: pacs.port, parameters: parameters, timeouts: connection.timeouts,
-            tls: try connection.tls.map { try $0.client() }, logger: logger)
+        return Peer(
+            host: pacs.host, port: pacs.port, callingAE: pacs.callingAE, calledAE: pacs.calledAE, user: pacs.user,
+            tls: pacs.tls)
     }
 }

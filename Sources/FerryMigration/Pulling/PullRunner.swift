@@ -75,22 +75,17 @@ public struct PullRunner: Sendable {
     /// and attempts remain.
     private func retrieve(_ study: String) async throws -> (String, StudyRetriever.Outcome, Int) {
         let manifest = self.manifest
-        let listed = try await BlockingPool.shared.run { () -> [(uid: String, sopClass: String)] in
-            try manifest.markRetrieving(study)
-            return try manifest.listedInstances(of: study)
+        let (attempts, listed) = try await BlockingPool.shared.run {
+            (try manifest.markRetrieving(study), try manifest.listedInstances(of: study))
         }
         let outcome = try await StudyRetriever(job: job, logger: logger).get(
             study: study, listed: Set(listed.map(\.uid)), sopClasses: listed.map(\.sopClass),
             staging: staging + "/" + study)
-        let (c, missing, maxAttempts) = (outcome.counts, outcome.missing.count, job.transfer.maxAttempts)
-        let attempts = try await BlockingPool.shared.run {
-            let tried = try manifest.recordRetrieve(
-                study, completed: c.completed, failed: c.failed, warning: c.warning, missing: missing, again: false)
-            if missing > 0, tried < maxAttempts {
-                try manifest.recordRetrieve(
-                    study, completed: c.completed, failed: c.failed, warning: c.warning, missing: missing, again: true)
-            }
-            return tried
+        let (c, missing) = (outcome.counts, outcome.missing.count)
+        let again = missing > 0 && attempts < job.transfer.maxAttempts
+        try await BlockingPool.shared.run {
+            try manifest.recordRetrieve(
+                study, completed: c.completed, failed: c.failed, warning: c.warning, missing: missing, again: again)
         }
         if missing > 0 {
             logger.warning(
@@ -112,7 +107,9 @@ public struct PullRunner: Sendable {
         }
     }
 
-    /// Removes the staged files whose instances are sent, then the emptied study folders.
+    /// Removes the staged files whose instances are sent, then the emptied study folders;
+    /// returns how many files went.
+    @discardableResult
     public func cleanUp() throws -> Int {
         let sent = try manifest.doneFiles(under: staging)
         for path in sent { unlink(path) }

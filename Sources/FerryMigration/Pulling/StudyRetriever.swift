@@ -37,6 +37,17 @@ public struct StudyRetriever: Sendable {
         .explicitVRLittleEndian, .implicitVRLittleEndian,
     ].map(\.uid)
 
+    /// The storage contexts proposed for `sopClasses` (see `get`): SOP class and syntaxes.
+    static func storageContexts(for sopClasses: [String]) -> [(String, [String])] {
+        let known = Set(sopClasses.filter { !$0.isEmpty }).sorted()
+        let contexts = known.flatMap { c in offered.map { (c, [$0]) } }
+        guard known.isEmpty || sopClasses.contains("") || contexts.count > 127 else { return contexts }
+        let plain = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
+        var seen = Set<String>()
+        let all = known + UIDRegistry.storageSOPClasses.filter { !$0.isRetired }.map(\.uid)
+        return all.filter { seen.insert($0).inserted }.prefix(127).map { ($0, plain) }
+    }
+
     /// C-GET of `study` into `staging` (created, emptied first: a retrieve interrupted before
     /// leaves nothing behind), proposing for each of `sopClasses` (the listing's) a context per
     /// offered syntax, each class with the SCP role; when they would pass the 127 contexts an
@@ -48,57 +59,35 @@ public struct StudyRetriever: Sendable {
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         let sopClass = InformationModel.studyRoot.sopClass(.get)
-        guard let pacs = job.source.pacs else { throw MigrationError.invalidJob("job \(job.name): no source.pacs") }
-        let connection = try job.connection(
-            callingAE: pacs.callingAE, calledAE: pacs.calledAE, user: pacs.user, tls: pacs.tls)
-        var parameters = connection.parameters
-        parameters.presentationContexts = [
-            PresentationContextProposal(
-                id: 1, abstractSyntax: sopClass,
-                transferSyntaxes: [
-                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
-                ])
-        ]
-        let known = Set(sopClasses.filter { !$0.isEmpty }).sorted()
-        var contexts: [(String, [String])] = known.flatMap { c in Self.offered.map { (c, [$0]) } }
-        if known.isEmpty || sopClasses.contains("") || contexts.count > 127 {
-            let plain = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
-            let all = known + UIDRegistry.storageSOPClasses.filter { !$0.isRetired }.map(\.uid)
-            var seen = Set<String>()
-            contexts = all.filter { seen.insert($0).inserted }.prefix(127).map { ($0, plain) }
-        }
-        for (i, (c, syntaxes)) in contexts.enumerated() {
-            parameters.presentationContexts.append(
+        var contexts = [Job.context(sopClass)]
+        var roles: [RoleSelection] = []
+        for (i, (c, syntaxes)) in Self.storageContexts(for: sopClasses).enumerated() {
+            contexts.append(
                 PresentationContextProposal(id: UInt8(3 + 2 * i), abstractSyntax: c, transferSyntaxes: syntaxes))
+            if !roles.contains(where: { $0.sopClass == c }) {
+                roles.append(RoleSelection(sopClass: c, scu: false, scp: true))
+            }
         }
-        for c in Set(contexts.map(\.0)).sorted() {
-            parameters.roleSelections.append(RoleSelection(sopClass: c, scu: false, scp: true))
-        }
-        let association = try await Association.open(
-            host: pacs.host, port: pacs.port, parameters: parameters, timeouts: connection.timeouts,
-            tls: try connection.tls.map { try $0.client() }, logger: logger)
+        let association = try await job.openAssociation(
+            to: try job.sourcePeer(), contexts: contexts, roles: roles, logger: logger)
         var output = StoreOutputOptions()
         output.directory = staging
         output.keepExisting = true
         var identifier = DataSet()
         identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
         identifier.set(QueryKeys.studyInstanceUID, .UI, study)
-        var stored: [String] = []
+        var outcome = Outcome(status: .success, counts: SubOperationCounts())
         let final: RetrieveSCU.Final
         do {
             final = try await RetrieveSCU.get(
                 on: association, sopClass: sopClass, identifier: identifier, output: output, logger: logger,
-                onStored: { stored.append($0) })
+                onStored: { outcome.received[$0] = $1 })
             try? await association.release()
         } catch {
             await association.abort()
             throw error
         }
-        var outcome = Outcome(status: final.status, counts: final.counts)
-        for path in stored {
-            guard let uid = try? HeaderScan.summary(path: path).sopInstanceUID else { continue }
-            outcome.received[uid] = path
-        }
+        (outcome.status, outcome.counts) = (final.status, final.counts)
         outcome.missing = listed.subtracting(outcome.received.keys).sorted()
         outcome.unlisted = Set(outcome.received.keys).subtracting(listed).sorted()
         return outcome

@@ -15,21 +15,17 @@ extension Job {
     /// Association parameters, timeouts and TLS for the destination; secrets are read from
     /// the environment variable or file the job names.
     func connection() throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {
-        try connection(
-            callingAE: destination.callingAE, calledAE: destination.calledAE, user: destination.user,
-            tls: destination.tls)
+        try connection(to: destinationPeer)
     }
 
-    /// Association parameters, timeouts and TLS for a peer of the job (the destination, a
-    /// PACS source), with the job's transfer settings.
-    func connection(
-        callingAE: String, calledAE: String, user: Destination.UserIdentitySetting?, tls tlsSetting: Destination.TLS?
-    ) throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {
+    /// Association parameters, timeouts and TLS for one of the job's peers, with the job's
+    /// transfer settings.
+    func connection(to peer: Peer) throws -> (parameters: AssociationParameters, timeouts: Timeouts, tls: TLSOptions?) {
         var p = AssociationParameters()
-        p.callingAE = callingAE
-        p.calledAE = calledAE
+        p.callingAE = peer.callingAE
+        p.calledAE = peer.calledAE
         p.maxReceivePDU = UInt32(clamping: transfer.maxPDU)
-        if let user {
+        if let user = peer.user {
             let password = try Secret.read(
                 env: user.passwordEnv, file: user.passwordFile, what: "user identity password")
             p.userIdentity = .username(
@@ -40,7 +36,7 @@ extension Job {
         t.acse = .milliseconds(Int64((transfer.acseTimeout * 1000).rounded()))
         t.dimse = .milliseconds(Int64((transfer.dimseTimeout * 1000).rounded()))
         var tls: TLSOptions?
-        if let cfg = tlsSetting {
+        if let cfg = peer.tls {
             var o = TLSOptions()
             o.certificateFile = cfg.certificate
             o.privateKeyFile = cfg.key
@@ -63,8 +59,32 @@ extension Job {
     }
 }
 
+/// One of a job's peers: where to connect, and as whom (the destination, its Q/R SCP, a PACS
+/// source).
+struct Peer {
+    var host: String
+    var port: Int
+    var callingAE: String
+    var calledAE: String
+    var user: Job.Destination.UserIdentitySetting?
+    var tls: Job.Destination.TLS?
+}
+
 extension Job {
+    var destinationPeer: Peer {
+        Peer(
+            host: destination.host, port: destination.port, callingAE: destination.callingAE,
+            calledAE: destination.calledAE, user: destination.user, tls: destination.tls)
+    }
+
     /// Where C-FINDs go (ferry verify, the check before a resend): the destination's Q/R SCP.
+    var queryPeer: Peer {
+        var peer = destinationPeer
+        let q = queryAddress
+        (peer.host, peer.port, peer.calledAE) = (q.host, q.port, q.calledAE)
+        return peer
+    }
+
     public var queryAddress: (host: String, port: Int, calledAE: String) {
         let q = destination.query
         return (q?.host ?? destination.host, q?.port ?? destination.port, q?.calledAE ?? destination.calledAE)
@@ -72,32 +92,28 @@ extension Job {
 
     /// An association to the query address proposing Study Root C-FIND.
     func openQueryAssociation(logger: Logger) async throws -> Association {
-        let q = queryAddress
-        return try await openAssociation(
-            host: q.host, port: q.port, calledAE: q.calledAE,
-            abstractSyntax: InformationModel.studyRoot.sopClass(.find),
-            logger: logger)
+        try await openAssociation(
+            to: queryPeer, contexts: [Self.context(InformationModel.studyRoot.sopClass(.find))], logger: logger)
     }
 
-    /// An association with the job's calling AE, user identity, timeouts and TLS, proposing one
-    /// SOP class in explicit and implicit VR little endian (a query, a storage commitment).
+    /// One SOP class in explicit and implicit VR little endian (a query, a storage commitment).
+    static func context(_ abstractSyntax: String) -> PresentationContextProposal {
+        PresentationContextProposal(
+            id: 1, abstractSyntax: abstractSyntax,
+            transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])
+    }
+
+    /// An association to `peer` with the job's user identity, timeouts and TLS for it,
+    /// proposing `contexts` (and `roles`).
     func openAssociation(
-        host: String, port: Int, calledAE: String, abstractSyntax: String, logger: Logger
-    )
-        async throws -> Association
-    {
-        let connection = try connection()
+        to peer: Peer, contexts: [PresentationContextProposal], roles: [RoleSelection] = [], logger: Logger
+    ) async throws -> Association {
+        let connection = try connection(to: peer)
         var parameters = connection.parameters
-        parameters.calledAE = calledAE
-        parameters.presentationContexts = [
-            PresentationContextProposal(
-                id: 1, abstractSyntax: abstractSyntax,
-                transferSyntaxes: [
-                    TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid,
-                ])
-        ]
+        parameters.presentationContexts = contexts
+        parameters.roleSelections = roles
         return try await Association.open(
-            host: host, port: port, parameters: parameters, timeouts: connection.timeouts,
+            host: peer.host, port: peer.port, parameters: parameters, timeouts: connection.timeouts,
             tls: try connection.tls.map { try $0.client() }, logger: logger)
     }
 }

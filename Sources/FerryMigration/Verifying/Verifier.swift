@@ -8,7 +8,7 @@ import Synchronization
 /// this job sent, and compares per instance with the manifest. Each study is queried at
 /// STUDY level (is it there, with its NumberOfStudyRelated... counts), then SERIES, then IMAGE
 /// per series; answers are de-duplicated by UID (some PACS answer once per instance at every
-/// level). A series whose IMAGE answer the peer capped (FE00 or A700 without a cancel of
+/// level). A series whose IMAGE answer the peer capped (FE00 or A7xx without a cancel of
 /// ours) is asked again by lists of the UIDs sent, a few at a time, so a cap never leaves an
 /// instance unchecked. Every unique key above the level is given, as dcmqrscp requires.
 public struct Verifier: Sendable {

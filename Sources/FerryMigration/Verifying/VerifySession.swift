@@ -24,25 +24,12 @@ extension Verifier {
 
         /// Asks `keys` and hands each answer's identifier to `each` as it arrives (none is kept:
         /// a peer's answers, however many and however large, are never held together). True
-        /// when the peer capped them (a final FE00 or A700 to a query we never cancelled);
-        /// other failures end the verification.
+        /// when the peer capped them (`FindSCU.findCapped`); other failures end the verification.
         @discardableResult
         mutating func find(_ keys: [(Tag, VR, String)], each: (DataSet) -> Void) async throws -> Bool {
-            var identifier = DataSet()
-            for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
             queries += 1
-            let final = try await FindSCU.find(on: association, sopClass: sopClass, identifier: identifier) {
-                _, answer in each(answer)
-            }
-            switch final.status.code {
-            case 0x0000: return false
-            case 0xFE00, 0xA700: return true
-            default:
-                throw ServiceError(
-                    .refused,
-                    "the destination answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")",
-                    status: final.status)
-            }
+            return try await FindSCU.findCapped(
+                keys, on: association, sopClass: sopClass, peer: "the destination", each: each)
         }
 
         /// The study, its series (the peer's, and the job's own too: a capped or partial

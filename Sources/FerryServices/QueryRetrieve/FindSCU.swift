@@ -50,6 +50,30 @@ public enum FindSCU {
         }
     }
 
+    /// A C-FIND of `keys` whose answers are handed to `each` as they come, none kept. True
+    /// when the peer capped them: a final FE00 or A7xx to a query never cancelled (some PACS
+    /// cut their answers so, with no status of their own for it). Another failure is a
+    /// `ServiceError` naming `peer` ("the destination", "the source").
+    public static func findCapped(
+        _ keys: [(Tag, VR, String)], on association: Association, sopClass: String, peer: String,
+        each: (DataSet) -> Void
+    ) async throws -> Bool {
+        var identifier = DataSet()
+        for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
+        let final = try await find(on: association, sopClass: sopClass, identifier: identifier) { _, answer in
+            each(answer)
+        }
+        switch final.status.code {
+        case 0x0000: return false
+        case 0xFE00, 0xA700...0xA7FF: return true
+        default:
+            throw ServiceError(
+                .refused,
+                "\(peer) answered a C-FIND with \(final.status)\(final.errorComment.map { ": \($0.escapedForLog())" } ?? "")",
+                status: final.status)
+        }
+    }
+
     /// The next response to message `id`, with its data set's bytes when one follows.
     static func readResponse(
         on association: Association, to id: UInt16, field: CommandField

@@ -39,11 +39,13 @@ public enum RetrieveSCU {
         }
     }
 
-    /// C-GET; `output` says where and how the received instances are written.
+    /// C-GET; `output` says where and how the received instances are written, `onStored` hears
+    /// of each one kept.
     public static func get(
         on association: Association, sopClass: String, identifier: DataSet, output: StoreOutputOptions,
         priority: Priority = .medium, cancelAfter: Int? = nil, logger: Logger,
-        onPending: (Int, SubOperationCounts) -> Void = { _, _ in }, onStored: (String) -> Void = { _ in }
+        onPending: (Int, SubOperationCounts) -> Void = { _, _ in },
+        onStored: (_ sopInstanceUID: String, _ path: String) -> Void = { _, _ in }
     ) async throws -> Final {
         let (pc, encoding, id) = try await send(
             .cGetRQ, on: association, sopClass: sopClass, destination: nil, identifier: identifier, priority: priority)
@@ -94,7 +96,8 @@ public enum RetrieveSCU {
                     do throws(ServiceError) {
                         if let stored = try s.file.commit(sorting: sorting) {
                             logger.info("Stored \(stored.path)")
-                            onStored(stored.path)
+                            // The file's own SOP Instance UID, checked against the command's.
+                            onStored(s.command.affectedSOPInstanceUID ?? "", stored.path)
                         }
                     } catch {
                         status = error.status ?? DIMSEStatus(0xA700)

@@ -81,8 +81,6 @@ final class WaitingConnections: Sendable {
         }
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
-
     /// One warning every ten seconds at most, with the number closed since the last.
     private func warnAboutClosing(_ now: NIODeadline) {
         let closed: Int? = state.withLock { s in

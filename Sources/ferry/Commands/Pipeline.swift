@@ -44,10 +44,24 @@ struct Plan: AsyncParsableCommand {
 }
 
 extension Plan {
+    /// A pull job's inventory; the source's own failure (unreachable, a refused query) exits 3.
+    static func inventory(
+        _ job: Job, _ manifest: Manifest, logger: Logger, command: String
+    ) async throws -> PullPlanner.Result {
+        do { return try await PullPlanner(job: job, manifest: manifest, logger: logger).inventory() } catch let e
+            as MigrationError
+        {
+            throw e
+        } catch {
+            FileHandleWriter.stderr("\(command): the PACS source: \(error)\n")
+            throw ExitCode(.destinationUnavailable)
+        }
+    }
+
     /// A pull job's plan: the source's studies listed and recorded (retrieving them is not
     /// built yet: docs/status.md).
     func inventory(_ job: Job, _ manifest: Manifest, logger: Logger) async throws {
-        let r = try await PullPlanner(job: job, manifest: manifest, logger: logger).inventory()
+        let r = try await Self.inventory(job, manifest, logger: logger, command: "plan")
         let counted = r.summary.uncounted == 0 ? "" : ", \(r.summary.uncounted) without a count"
         let s = r.summary
         print(
@@ -136,7 +150,7 @@ struct Run: AsyncParsableCommand {
             let manifest = try Manifest(path: job.manifestPath, exclusive: true)
             if job.pulls {
                 if !noScan {
-                    let r = try await PullPlanner(job: job, manifest: manifest, logger: logger).inventory()
+                    let r = try await Plan.inventory(job, manifest, logger: logger, command: "run")
                     if !quiet {
                         FileHandleWriter.stderr(
                             "plan: \(r.summary.studies) studies at \(r.source) (\(r.added) new), \(r.summary.listedInstances) instances listed\n"
@@ -157,6 +171,8 @@ struct Run: AsyncParsableCommand {
             }
             try Shard.restrict(manifest, to: try shard.map(Shard.parse))
             return (job, manifest)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             FileHandleWriter.stderr("run: \(error)\n")
             throw ExitCode(.usage)
@@ -220,7 +236,7 @@ struct Run: AsyncParsableCommand {
                 files.source.paths = [puller.staging]
                 _ = try await Planner(job: files, manifest: manifest).scan()
                 let sent = try await send(files, manifest, stop: stop, logger: logger)
-                _ = try puller.cleanUp()
+                try puller.cleanUp()
                 if sent != .complete { outcome = sent }
                 if sent != .complete && sent != .someFailed { return sent }
             }
@@ -234,7 +250,7 @@ struct Run: AsyncParsableCommand {
                 }
                 incomplete += batch.incomplete
                 let sent = try await send(files, manifest, stop: stop, logger: logger)
-                _ = try puller.cleanUp()
+                try puller.cleanUp()
                 if sent != .complete { outcome = sent }
                 if sent != .complete && sent != .someFailed { break }
             }
