@@ -28,8 +28,7 @@ struct HostileQueryTests {
             sys.path.insert(0, sys.argv[3])
             import synthetic_index
             port, mode = int(sys.argv[1]), sys.argv[2]
-            FIND = b"1.2.840.10008.5.1.4.1.2.2.1"; IVRLE = b"1.2.840.10008.1.2"
-            def command(fields): body = b"".join(fields); return el(0, 0, struct.pack("<I", len(body))) + body
+            FIND = b"1.2.840.10008.5.1.4.1.2.2.1"
             def identifier():
                 if mode == "one-study":
                     return el(8, 0x52, b"STUDY ") + el(0x20, 0xD, uid(synthetic_index.study_uid(7).encode()))
@@ -47,13 +46,7 @@ struct HostileQueryTests {
                                   if t >> 16 > 0x0008 and t >> 16 < 0x7FE0 and e[0] not in ("SQ", "OB", "OW", "UN"))[:1100]
                     return head + el(8, 0x18, b"") + b"".join(el(t >> 16, t & 0xFFFF, b"") for t in tags)
                 return head + el(8, 0x18, b"")
-            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(600)
-            rq = struct.pack(">HH", 1, 0) + b"QRSCP".ljust(16) + b"HOSTILE".ljust(16) + bytes(32)
-            rq += item(0x10, b"1.2.840.10008.3.1.1.1")
-            rq += item(0x20, bytes([1, 0, 0, 0]) + item(0x30, FIND) + item(0x40, IVRLE))
-            rq += item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
-            s.sendall(bytes([1, 0]) + struct.pack(">I", len(rq)) + rq)
-            t, ac = read_pdu()
+            t = associate(port, b"QRSCP", b"HOSTILE", FIND, timeout=600)
             assert t == 2, "association not accepted: PDU type %d" % t
             find = command([el(0, 0x2, uid(FIND)), el(0, 0x100, struct.pack("<H", 0x20)), el(0, 0x110, struct.pack("<H", 7)),
                             el(0, 0x700, struct.pack("<H", 0)), el(0, 0x800, struct.pack("<H", 0))])

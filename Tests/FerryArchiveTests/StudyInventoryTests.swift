@@ -26,17 +26,10 @@ struct StudyInventoryTests {
                         id: 1, abstractSyntax: sopClass, transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])
                 ]
                 let association = try await Association.open(host: "127.0.0.1", port: port, parameters: parameters)
-                var identifier = DataSet()
-                for (tag, vr, value) in keys { identifier.set(tag, vr, value) }
-                let final = try await FindSCU.find(on: association, sopClass: sopClass, identifier: identifier) {
-                    _, answer in each(answer)
-                }
+                let capped = try await FindSCU.findCapped(
+                    keys, on: association, sopClass: sopClass, peer: "ferry qrscp", each: each)
                 try? await association.release()
-                switch final.status.code {
-                case 0x0000: return false
-                case 0xFE00, 0xA700...0xA7FF: return true
-                default: throw PeerError(message: "C-FIND answered \(final.status)")
-                }
+                return capped
             }
         }
     }
@@ -215,6 +208,22 @@ struct StudyRetrieverTests {
 /// and sends nothing.
 @Suite(.scratch)
 struct PullRunTests {
+    /// `DIR/pull.yaml`: a pull by C-GET from the archive QRSCP at `source` to STORESCP at
+    /// `destination`, with the manifest (and so the staging folder, `pull-staging`) in `dir`.
+    static func writeJob(
+        in dir: String, source: Int, destination: Int, sourceLines: [String] = [], transfer: String? = nil
+    ) throws {
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(source), called_ae: QRSCP}
+              retrieve: get
+            \(sourceLines.map { "  " + $0 + "\n" }.joined())destination: {port: \(destination), called_ae: STORESCP}
+            \(transfer.map { "transfer: \($0)\n" } ?? "")manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+    }
+
     @Test func aPullByCGetReachesTheDestination() throws {
         let sources = try Interop.sources("tiny")
         let qr = try QRSCPProcess(files: sources.values.sorted())
@@ -223,15 +232,7 @@ struct PullRunTests {
         let destination = try PeerProcess.dcmtkStorescp(outputDirectory: received)
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-run")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              retrieve: get
-            destination: {port: \(destination.port), called_ae: STORESCP}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try Self.writeJob(in: dir, source: qr.peer.port, destination: destination.port)
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [], "\(run.stderr)")
@@ -262,17 +263,9 @@ struct PullRunTests {
             FerryCLI.path, ["storescp", "+xa", "-od", received, String(port)], port: port)
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-staging-limit")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              retrieve: get
-              max_retrieves: 1
-              receiver: {max_staging: 1K}
-            destination: {port: \(port), called_ae: STORESCP}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try Self.writeJob(
+            in: dir, source: qr.peer.port, destination: port,
+            sourceLines: ["max_retrieves: 1", "receiver: {max_staging: 1K}"])
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         let batches = run.stderr.components(separatedBy: "pull: 1 studies retrieved").count - 1
@@ -298,17 +291,9 @@ struct PullResumeTests {
             FerryCLI.path, ["storescp", "+xa", "--sleep-after", "0.2", "-od", received, String(port)], port: port)
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-resume")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              retrieve: get
-              max_retrieves: 1
-            destination: {port: \(port), called_ae: STORESCP}
-            transfer: {associations: 1, async_window: 1}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try PullRunTests.writeJob(
+            in: dir, source: qr.peer.port, destination: port, sourceLines: ["max_retrieves: 1"],
+            transfer: "{associations: 1, async_window: 1}")
         let staging = dir + "/pull-staging"
         let kills: [(String, () -> Bool)] = [
             ("while retrieving", { !DirectoryWalker().files(under: [staging]).isEmpty }),

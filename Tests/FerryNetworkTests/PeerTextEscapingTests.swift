@@ -77,14 +77,7 @@ struct PeerTextEscapingTests {
         defer { receiver.stop() }
         let client =
             RawDICOMClient.helpers + #"""
-                s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(30)
-                calling = b"E\nW: FORGED\x1b[2J"
-                rq = struct.pack(">HH", 1, 0) + b"STORESCP".ljust(16) + calling.ljust(16) + bytes(32)
-                rq += item(0x10, b"1.2.840.10008.3.1.1.1")
-                rq += item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b"1.2.840.10008.1.1") + item(0x40, b"1.2.840.10008.1.2"))
-                rq += item(0x50, item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4"))
-                s.sendall(bytes([1, 0]) + struct.pack(">I", len(rq)) + rq)
-                t, _ = read_pdu()
+                t = associate(int(sys.argv[1]), b"STORESCP", b"E\nW: FORGED\x1b[2J", b"1.2.840.10008.1.1")
                 s.sendall(bytes([5, 0]) + struct.pack(">I", 4) + bytes(4))
                 read_pdu()
                 print("answer", t)
