@@ -19,6 +19,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let manifestOutdated = Code(rawValue: "manifest-outdated")
         /// The destination cannot be reached, or refuses a service a step needs (exit 3).
         public static let destinationUnreachable = Code(rawValue: "destination-unreachable")
+        /// A pull's source refuses what the pull needs, so that no retry helps (exit 3).
+        public static let sourceRefused = Code(rawValue: "source-refused")
     }
 
     public var code: Code
@@ -44,4 +46,6 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
     static func invalidJob(_ message: String, underlying: (any Error)? = nil) -> MigrationError {
         MigrationError(.invalidJob, message, underlying: underlying)
     }
+
+    static func sourceRefused(_ message: String) -> MigrationError { MigrationError(.sourceRefused, message) }
 }

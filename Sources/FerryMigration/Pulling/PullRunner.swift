@@ -14,11 +14,33 @@ public struct PullRunner: Sendable {
     public let job: Job
     public let manifest: Manifest
     public let logger: Logger
+    /// Ferry's receiver for `retrieve: move`, while `serving` runs.
+    let receiver: MoveReceiver?
 
     public init(job: Job, manifest: Manifest, logger: Logger) {
+        self.init(job: job, manifest: manifest, logger: logger, receiver: nil)
+    }
+
+    private init(job: Job, manifest: Manifest, logger: Logger, receiver: MoveReceiver?) {
         self.job = job
         self.manifest = manifest
         self.logger = logger
+        self.receiver = receiver
+    }
+
+    /// Runs `body` with what the job's retrieve needs: for `move`, Ferry's receiver listening
+    /// (stopped when `body` returns).
+    public func serving<T>(_ body: (PullRunner) async throws -> T) async throws -> T {
+        switch job.source.retrieve {
+        case .get: return try await body(self)
+        case .move:
+            return try await MoveReceiver.serving(job: job, staging: staging, logger: logger) { receiver in
+                try await body(PullRunner(job: job, manifest: manifest, logger: logger, receiver: receiver))
+            }
+        case .moveDirect:
+            throw MigrationError.invalidJob(
+                "job \(job.name): retrieve: move-direct is not built yet; retrieve: move and get are")
+        }
     }
 
     /// Where studies are staged: `source.receiver.staging`, else beside the manifest.
@@ -26,6 +48,15 @@ public struct PullRunner: Sendable {
         if let dir = job.source.receiver?.staging { return dir }
         let path = job.manifestPath
         return (path.hasSuffix(".sqlite") ? String(path.dropLast(".sqlite".count)) : path) + "-staging"
+    }
+
+    /// Whether an earlier run left staged files (killed between a retrieve and its send).
+    public var hasStagedFiles: Bool {
+        let walk = FileManager.default.enumerator(atPath: staging)
+        while let name = walk?.nextObject() as? String {
+            if walk?.fileAttributes?[.type] as? FileAttributeType == .typeRegular, !name.isEmpty { return true }
+        }
+        return false
     }
 
     public struct Batch: Sendable {
@@ -39,9 +70,8 @@ public struct PullRunner: Sendable {
     /// Retrieves the next studies, up to `max_retrieves` at once and `studies` in all; nil when
     /// none is left to retrieve.
     public func retrieveNext(studies limit: Int) async throws -> Batch? {
-        guard job.source.retrieve == .get else {
-            throw MigrationError.invalidJob(
-                "job \(job.name): retrieve: \(job.source.retrieve.rawValue) is not built yet; retrieve: get is")
+        guard job.source.retrieve == .get || receiver != nil else {
+            throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
         }
         let manifest = self.manifest
         let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
@@ -78,9 +108,15 @@ public struct PullRunner: Sendable {
         let (attempts, listed) = try await BlockingPool.shared.run {
             (try manifest.markRetrieving(study), try manifest.listedInstances(of: study))
         }
-        let outcome = try await StudyRetriever(job: job, logger: logger).get(
-            study: study, listed: Set(listed.map(\.uid)), sopClasses: listed.map(\.sopClass),
-            staging: staging + "/" + study)
+        let retriever = StudyRetriever(job: job, logger: logger)
+        let (folder, uids) = (staging + "/" + study, Set(listed.map(\.uid)))
+        let outcome =
+            if let receiver {
+                try await retriever.move(study: study, listed: uids, staging: folder, receiver: receiver)
+            } else {
+                try await retriever.get(
+                    study: study, listed: uids, sopClasses: listed.map(\.sopClass), staging: folder)
+            }
         let (c, missing) = (outcome.counts, outcome.missing.count)
         let again = missing > 0 && attempts < job.transfer.maxAttempts
         try await BlockingPool.shared.run {

@@ -4,8 +4,8 @@ import FerryServices
 import Foundation
 import Logging
 
-/// Retrieves one study of a PACS source by C-GET (Study Root, STUDY level) into a staging
-/// folder of its own, and matches what arrived against the study's listing: the instances
+/// Retrieves one study of a PACS source, by C-GET or by C-MOVE to Ferry's own receiver
+/// (Study Root, STUDY level), into a staging folder of its own, and matches what arrived against the study's listing: the instances
 /// received (with their staged paths), the listed ones that did not come, and any that came
 /// without being listed (a capped series' rest, an instance added since).
 public struct StudyRetriever: Sendable {
@@ -88,8 +88,50 @@ public struct StudyRetriever: Sendable {
             throw error
         }
         (outcome.status, outcome.counts) = (final.status, final.counts)
-        outcome.missing = listed.subtracting(outcome.received.keys).sorted()
-        outcome.unlisted = Set(outcome.received.keys).subtracting(listed).sorted()
+        return outcome.matched(against: listed)
+    }
+
+    /// C-MOVE of `study` to `receiver` (which keeps what comes in `staging`, emptied first).
+    /// A source that does not know the receiver's AE title (A801) stops the pull: no retry
+    /// would change its answer.
+    public func move(
+        study: String, listed: Set<String>, staging: String, receiver: MoveReceiver
+    ) async throws -> Outcome {
+        try? FileManager.default.removeItem(atPath: staging)
+        let sopClass = InformationModel.studyRoot.sopClass(.move)
+        let association = try await job.openAssociation(
+            to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
+        var identifier = DataSet()
+        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
+        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
+        receiver.expect(study)
+        let final: RetrieveSCU.Final
+        do {
+            final = try await RetrieveSCU.move(
+                on: association, sopClass: sopClass, destination: receiver.ae, identifier: identifier)
+            try? await association.release()
+        } catch {
+            _ = receiver.take(study)
+            await association.abort()
+            throw error
+        }
+        var outcome = Outcome(status: final.status, counts: final.counts, received: receiver.take(study))
+        if final.status == .moveDestinationUnknown {
+            throw MigrationError.sourceRefused(
+                "the source does not know \(receiver.ae) as a move destination (A801\(final.errorComment.map { ": " + $0 } ?? "")): add it to the source's configuration with this host and port \(job.source.receiver?.port ?? 11113)"
+            )
+        }
+        outcome = outcome.matched(against: listed)
+        return outcome
+    }
+}
+
+extension StudyRetriever.Outcome {
+    /// What was listed and did not come, and what came unlisted.
+    func matched(against listed: Set<String>) -> Self {
+        var outcome = self
+        outcome.missing = listed.subtracting(received.keys).sorted()
+        outcome.unlisted = Set(received.keys).subtracting(listed).sorted()
         return outcome
     }
 }

@@ -195,10 +195,11 @@ final class ReceivedFile {
         pending = rest
     }
 
-    /// Finishes the instance: writes it into place and returns its path, or throws the
-    /// refusal to answer with (the temporary file is removed either way).
-    func commit(sorting: StudySorting) throws(ServiceError) -> (path: String, completed: StudySorting.CompletedStudy?)?
-    {
+    /// Finishes the instance: writes it into place and returns its path and study, or throws
+    /// the refusal to answer with (the temporary file is removed either way).
+    func commit(
+        sorting: StudySorting
+    ) throws(ServiceError) -> (path: String, study: String, completed: StudySorting.CompletedStudy?)? {
         defer { discard() }
         if options.ignore { return nil }
         if let failure { throw failure }  // a refusal (the file is already dropped)
@@ -249,7 +250,7 @@ final class ReceivedFile {
         }
         tempPath = nil
         if options.fsync { syncDirectory(directory) }
-        return (finalPath, completed)
+        return (finalPath, study, completed)
     }
 
     /// Links this file at `path`: true, or false when a file is there already (EEXIST).

@@ -46,8 +46,20 @@ public struct ReceiverSettings: Sendable {
     public var commitment: CommitmentService?
     /// Storage commitment reports taken as SCU: Ferry's own listener during a run.
     public var commitmentInbox: CommitmentInbox?
+    /// Told of every instance kept, before its success response goes (a pull run's C-MOVE
+    /// receiver matches the instances against its moves so).
+    public var onKept: (@Sendable (KeptInstance) -> Void)?
 
     public init(port: Int) { self.port = port }
+}
+
+/// An instance the receiver kept: which one (the file's own UIDs, checked against the
+/// command), where, and from whom.
+public struct KeptInstance: Sendable {
+    public var reference: SOPReference
+    public var study: String
+    public var path: String
+    public var callingAE: String
 }
 
 /// DCMTK storescp's -xcr/-xcs/-rns/-tos/-xs: commands run on reception and at the end of a

@@ -224,35 +224,38 @@ struct Run: AsyncParsableCommand {
     /// A pull job's run: the listed studies retrieved a batch at a time into staging, each batch
     /// planned as files and sent, its staged files removed once sent.
     private func pull(_ job: Job, _ manifest: Manifest, stop: StopFlag, logger: Logger) async throws -> RunOutcome {
-        let puller = PullRunner(job: job, manifest: manifest, logger: logger)
-        var files = job
-        files.source = Job.Source()
         var outcome = RunOutcome.complete
         var incomplete: [(study: String, missing: [String])] = []
         do {
-            // What an earlier run staged and did not send (killed between a retrieve and its
-            // send) goes first; files already planned or sent are not planned again.
-            if FileManager.default.fileExists(atPath: puller.staging) {
-                files.source.paths = [puller.staging]
-                _ = try await Planner(job: files, manifest: manifest).scan()
-                let sent = try await send(files, manifest, stop: stop, logger: logger)
-                try puller.cleanUp()
-                if sent != .complete { outcome = sent }
-                if sent != .complete && sent != .someFailed { return sent }
-            }
-            while !stop.isSet, let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4)) {
-                files.source.paths = batch.folders
-                let scan = try await Planner(job: files, manifest: manifest).scan()
-                if !quiet {
-                    FileHandleWriter.stderr(
-                        "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
-                    )
+            try await PullRunner(job: job, manifest: manifest, logger: logger).serving { puller in
+                var files = job
+                files.source = Job.Source()
+                // What an earlier run staged and did not send (killed between a retrieve and
+                // its send) goes first; files already planned or sent are not planned again.
+                if puller.hasStagedFiles {
+                    files.source.paths = [puller.staging]
+                    _ = try await Planner(job: files, manifest: manifest).scan()
+                    let sent = try await send(files, manifest, stop: stop, logger: logger)
+                    try puller.cleanUp()
+                    if sent != .complete { outcome = sent }
+                    if sent != .complete && sent != .someFailed { return }
                 }
-                incomplete += batch.incomplete
-                let sent = try await send(files, manifest, stop: stop, logger: logger)
-                try puller.cleanUp()
-                if sent != .complete { outcome = sent }
-                if sent != .complete && sent != .someFailed { break }
+                while !stop.isSet,
+                    let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4))
+                {
+                    files.source.paths = batch.folders
+                    let scan = try await Planner(job: files, manifest: manifest).scan()
+                    if !quiet {
+                        FileHandleWriter.stderr(
+                            "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
+                        )
+                    }
+                    incomplete += batch.incomplete
+                    let sent = try await send(files, manifest, stop: stop, logger: logger)
+                    try puller.cleanUp()
+                    if sent != .complete { outcome = sent }
+                    if sent != .complete && sent != .someFailed { break }
+                }
             }
         } catch let e as MigrationError {
             FileHandleWriter.stderr("run: \(e)\n")

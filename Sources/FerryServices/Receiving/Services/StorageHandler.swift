@@ -186,12 +186,13 @@ private struct Announcement: Sendable {
         )
     }
 
-    func stored(_ store: StorageHandler.Store, _ kept: (path: String, completed: StudySorting.CompletedStudy?)) {
-        settings.commitment?.holdings.recordStored(
-            SOPReference(
-                sopClass: store.command.affectedSOPClassUID ?? "",
-                sopInstance: store.command.affectedSOPInstanceUID ?? ""),
-            path: kept.path)
+    func stored(
+        _ store: StorageHandler.Store, _ kept: (path: String, study: String, completed: StudySorting.CompletedStudy?)
+    ) {
+        let reference = SOPReference(
+            sopClass: store.command.affectedSOPClassUID ?? "", sopInstance: store.command.affectedSOPInstanceUID ?? "")
+        settings.commitment?.holdings.recordStored(reference, path: kept.path)
+        settings.onKept?(KeptInstance(reference: reference, study: kept.study, path: kept.path, callingAE: callingAE))
         let path = kept.path
         let slash = path.lastIndex(of: "/")
         let directory = String(path[..<(slash ?? path.endIndex)])

@@ -1,0 +1,78 @@
+import FerryDICOM
+import FerryNetwork
+import FerryServices
+import Foundation
+import Logging
+import Synchronization
+
+/// Ferry's own storage SCP for a pull by C-MOVE (`source.receiver`), running as long as the
+/// pull: the source's sub-operations arrive on associations of their own, every syntax taken as
+/// the source holds it, each instance kept in `staging/<its study>`. Each move says which study
+/// it awaits; the instances of that study kept meanwhile are its outcome. An instance of a
+/// study no move awaits stays staged, and the next run adopts and sends it.
+public final class MoveReceiver: Sendable {
+    /// The AE title the source sends to (its move destination).
+    public let ae: String
+    /// SOP Instance UID -> staged file, per awaited study.
+    private let arrivals = Mutex<[String: [String: String]]>([:])
+
+    init(ae: String) { self.ae = ae }
+
+    /// Runs `body` with the receiver listening on `source.receiver.port` (it must be free);
+    /// stops the receiver when `body` returns.
+    static func serving<T>(
+        job: Job, staging: String, logger: Logger, _ body: (MoveReceiver) async throws -> T
+    ) async throws -> T {
+        let setting = job.source.receiver ?? Job.Source.Receiver()
+        let receiver = MoveReceiver(ae: setting.ae)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        var settings = ReceiverSettings(port: setting.port)
+        settings.policy.aeTitle = setting.ae
+        settings.policy.preference = .all
+        settings.output.directory = staging
+        settings.output.sorting = .studyUID(prefix: "")
+        settings.output.keepExisting = true
+        settings.onKept = { receiver.kept($0) }
+        let scp = StorageSCP(settings: settings, logger: logger)
+        let (listening, signal) = AsyncStream<Int>.makeStream()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { signal.finish() }
+                try await scp.run(onListening: { signal.yield($0) })
+            }
+            var started = false
+            for await _ in listening {
+                started = true
+                break
+            }
+            guard started else {
+                // The listener ended before it listened: its error says why (port taken...).
+                do { try await group.next() } catch {
+                    throw MigrationError.invalidJob(
+                        "job \(job.name): source.receiver cannot listen on port \(setting.port): \(error)")
+                }
+                throw MigrationError.invalidJob("job \(job.name): source.receiver did not start")
+            }
+            defer { group.cancelAll() }
+            return try await body(receiver)
+        }
+    }
+
+    /// A move of `study` begins: what comes of it from now on is its own.
+    func expect(_ study: String) {
+        arrivals.withLock { $0[study] = [:] }
+    }
+
+    /// The move of `study` ended: the instances kept for it (none arrive after the final
+    /// C-MOVE response, which the source sends once every sub-operation is answered).
+    func take(_ study: String) -> [String: String] {
+        arrivals.withLock { $0.removeValue(forKey: study) ?? [:] }
+    }
+
+    private func kept(_ instance: KeptInstance) {
+        arrivals.withLock {
+            guard $0[instance.study] != nil else { return }
+            $0[instance.study]?[instance.reference.sopInstance] = instance.path
+        }
+    }
+}

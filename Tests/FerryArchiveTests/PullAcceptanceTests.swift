@@ -1,0 +1,139 @@
+import FerryDICOM
+import Foundation
+import TestSupport
+import Testing
+
+/// Pull jobs by C-MOVE against real sources (issue 30's acceptance): Ferry's own receiver,
+/// started by `ferry run`, is the move destination; the destination is DCMTK storescp taking
+/// uncompressed syntaxes only, so every compressed instance is decoded on the way. Every
+/// instance the source holds arrives, identical or with the source's decoded pixels, the
+/// manifest accounts for each, and the staging folder is empty at the end.
+@Suite(.scratch)
+struct PullByMoveTests {
+    /// A pull job by C-MOVE from `called`@`source` with Ferry's receiver on `receiver`.
+    static func writeJob(in dir: String, called: String, source: Int, receiver: Int, destination: Int) throws {
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(source), called_ae: \(called)}
+              retrieve: move
+              receiver: {ae: FERRY, port: \(receiver)}
+            destination: {port: \(destination), called_ae: STORESCP}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Runs the pull to DCMTK storescp (uncompressed only) and checks what arrived.
+    static func pullAndCheck(called: String, source: Int, receiver: Int, sources: [String: String]) throws {
+        let received = try Corpus.temporaryDirectory("move-received")
+        let destination = try PeerProcess.dcmtkStorescp(outputDirectory: received)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-move")
+        try writeJob(in: dir, called: called, source: source, receiver: receiver, destination: destination.port)
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [], "\(run.stderr)")
+        #expect(DirectoryWalker().files(under: [dir + "/pull-staging"]).isEmpty, "staged files removed once sent")
+        let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
+        let done = try Regex("done +\(sources.count)\n")
+        #expect(
+            status.stdout.contains("listed: \(sources.count) instances") && status.stdout.contains(done),
+            "\(status.stdout)")
+    }
+
+    /// Orthanc (Debian's package) loaded with the small corpus through its REST API, Ferry's
+    /// receiver registered as its modality FERRY.
+    @Test func fromOrthanc() throws {
+        let port = freePort()
+        let orthanc = try SCUAgainstOrthancTests.orthanc(destinations: [("FERRY", port)], load: false)
+        defer { orthanc.peer.stop() }
+        let sources = try Interop.sources("small")
+        try #require(!sources.isEmpty)
+        let upload = try Tools.run(
+            PeerProcess.python3,
+            [
+                "-c",
+                """
+                import sys, urllib.request as u
+                for f in sys.argv[2:]:
+                    u.urlopen(u.Request(sys.argv[1], data=open(f, 'rb').read(), method='POST')).read()
+                """,
+                "http://127.0.0.1:\(orthanc.http)/instances",
+            ] + sources.values.sorted())
+        try #require(upload.status == 0, "\(upload.stderr)")
+        try #require((try orthanc.get("/instances") as? [Any])?.count == sources.count)
+        try Self.pullAndCheck(called: "ORTHANC", source: orthanc.peer.port, receiver: port, sources: sources)
+    }
+
+    /// DCMTK dcmqrscp (fork mode) holding files as a DCMTK archive does, compressed: each SOP
+    /// class in one syntax (dcmqrscp sends every file of a class on the first context accepted
+    /// for it, so a class held in two compressed syntaxes cannot be moved whole): from the small
+    /// corpus, each class's most common compressed syntax (CT and CR in JPEG lossless, MR in
+    /// RLE, SC in JPEG baseline) and the uncompressed US. Registered in its index by dcmqridx,
+    /// FERRY in its host table, an outgoing profile that offers each class in its syntax.
+    @Test func fromDcmqrscp() throws {
+        let receiver = freePort()
+        let dir = try Corpus.temporaryDirectory("dcmqrscp-compressed")
+        let area = dir + "/DCMQR"
+        try FileManager.default.createDirectory(atPath: area, withIntermediateDirectories: true)
+        var byClass: [String: [String: [(String, String)]]] = [:]
+        for (uid, path) in try Interop.sources("small") {
+            let s = try HeaderScan.summary(path: path)
+            byClass[s.sopClassUID ?? "", default: [:]][s.transferSyntaxUID, default: []].append((uid, path))
+        }
+        var sources: [String: String] = [:], held: [String: String] = [:]
+        for (_, syntaxes) in byClass {
+            let compressed = syntaxes.filter { TransferSyntax.lookup($0.key)?.isEncapsulated == true }
+            let pool = compressed.isEmpty ? syntaxes : compressed
+            guard let pick = pool.max(by: { ($0.value.count, $1.key) < ($1.value.count, $0.key) }) else { continue }
+            for (uid, path) in pick.value {
+                sources[uid] = path
+                held[uid] = area + "/" + uid
+                try FileManager.default.copyItem(atPath: path, toPath: area + "/" + uid)
+            }
+        }
+        try #require(Set(held.values.map { try HeaderScan.summary(path: $0).transferSyntaxUID }).count >= 3)
+        let indexed = try Tools.run("/usr/bin/dcmqridx", [area] + held.values.sorted())
+        try #require(indexed.status == 0, "\(indexed.stderr)")
+        let port = freePort()
+        let config = QRSCPProcess.configuration(
+            port: port, aeTitle: "DCMQR", area: area, destinations: [("FERRY", receiver)])
+        try config.write(toFile: dir + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
+        let profile = try Self.outgoingProfile(for: held, directory: dir)
+        let peer = try PeerProcess(
+            "/usr/bin/dcmqrscp", ["-c", dir + "/dcmqrscp.cfg", "-xf", profile, "Default", "Out", String(port)],
+            port: port)
+        defer { peer.stop() }
+        try Self.pullAndCheck(called: "DCMQR", source: port, receiver: receiver, sources: sources)
+    }
+
+    /// A DCMTK association profile whose outgoing contexts offer each held file's SOP class in
+    /// each held syntax, one syntax a context (dcmqrscp's -x? options propose one compressed
+    /// syntax for every class), so every file can go as it is held; incoming as DCMTK's default.
+    static func outgoingProfile(for files: [String: String], directory: String) throws -> String {
+        var pairs = Set<[String]>()
+        for path in files.values {
+            let s = try HeaderScan.summary(path: path)
+            pairs.insert([s.sopClassUID ?? "", s.transferSyntaxUID])
+        }
+        let syntaxes = Set(pairs.map { $0[1] }).sorted()
+        var text = "[[TransferSyntaxes]]\n"
+        for (i, ts) in syntaxes.enumerated() { text += "[TS\(i)]\nTransferSyntax1 = \(ts)\n" }
+        text += "[Plain]\nTransferSyntax1 = 1.2.840.10008.1.2.1\nTransferSyntax2 = 1.2.840.10008.1.2\n"
+        text += "[[PresentationContexts]]\n[Out]\n"
+        for (i, pair) in pairs.sorted(by: { $0.joined() < $1.joined() }).enumerated() {
+            text += "PresentationContext\(i + 1) = \(pair[0])\\TS\(syntaxes.firstIndex(of: pair[1]) ?? 0)\n"
+        }
+        text += "[In]\n"
+        let classes =
+            Set(pairs.map { $0[0] }).sorted() + [
+                "1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.1.2.2.2", "1.2.840.10008.1.1",
+            ]
+        for (i, c) in classes.enumerated() { text += "PresentationContext\(i + 1) = \(c)\\Plain\n" }
+        text += "[[Profiles]]\n[Default]\nPresentationContexts = In\n[Out]\nPresentationContexts = Out\n"
+        let path = directory + "/profile.cfg"
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        return path
+    }
+}
