@@ -1,4 +1,5 @@
 import FerryDICOM
+import FerryMigration
 import Foundation
 import TestSupport
 import Testing
@@ -135,5 +136,144 @@ struct PullByMoveTests {
         let path = directory + "/profile.cfg"
         try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
+    }
+}
+
+/// A source that falls short (pynetdicom's Q/R SCP, scripted to fail the way PACS do): the
+/// first move of the one-instance study ends A702 with nothing sent; the first move of the
+/// other fails its first sub-operation (an instance of a class the move did not negotiate) and
+/// answers success before its last, so the final status is B000 and one instance is simply not
+/// sent; one instance fails on every move. Ferry retries each study on the job's back-off
+/// until it has every instance, and reports the one that never came, by UID.
+@Suite(.scratch)
+struct PullFromFaltingSourceTests {
+    static let script = """
+        import copy, logging, os, sys
+        from pydicom import dcmread
+        from pydicom.dataset import Dataset
+        from pydicom.multival import MultiValue
+        from pynetdicom import AE, evt
+        from pynetdicom.sop_class import (StudyRootQueryRetrieveInformationModelFind,
+                                          StudyRootQueryRetrieveInformationModelMove)
+
+        logging.basicConfig(level=logging.INFO)
+        port, receiver, folder, never = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        files = []
+        for root, _, names in os.walk(folder):
+            for name in names:
+                try:
+                    files.append(dcmread(os.path.join(root, name)))
+                except Exception:
+                    pass
+        attempts = {}
+        LEVEL_KEY = {'STUDY': 'StudyInstanceUID', 'SERIES': 'SeriesInstanceUID', 'IMAGE': 'SOPInstanceUID'}
+
+        def matches(ds, ident):
+            for kw in ('StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'):
+                if kw in ident and ident[kw].value not in (None, ''):
+                    wanted = ident[kw].value
+                    wanted = list(wanted) if isinstance(wanted, MultiValue) else [wanted]
+                    if ds.get(kw) not in wanted:
+                        return False
+            return True
+
+        def on_find(event):
+            ident = event.identifier
+            level = ident.QueryRetrieveLevel
+            groups = {}
+            for ds in files:
+                if matches(ds, ident):
+                    groups.setdefault(ds.get(LEVEL_KEY[level]), []).append(ds)
+            for _, group in sorted(groups.items()):
+                out = Dataset()
+                out.QueryRetrieveLevel = level
+                for elem in ident:
+                    kw = elem.keyword
+                    if kw == 'QueryRetrieveLevel':
+                        continue
+                    if kw in ('NumberOfStudyRelatedInstances', 'NumberOfSeriesRelatedInstances'):
+                        setattr(out, kw, len(group))
+                    elif kw == 'ModalitiesInStudy':
+                        out.ModalitiesInStudy = sorted({d.Modality for d in group})
+                    elif elem.tag in group[0]:
+                        out[elem.tag] = group[0][elem.tag]
+                    else:
+                        out.add_new(elem.tag, elem.VR, None)
+                yield 0xFF00, out
+
+        def on_move(event):
+            study = event.identifier.StudyInstanceUID
+            n = attempts[study] = attempts.get(study, 0) + 1
+            group = sorted((d for d in files if d.StudyInstanceUID == study), key=lambda d: d.SOPInstanceUID)
+            yield '127.0.0.1', receiver
+            yield len(group)
+            if len(group) == 1 and n == 1:
+                yield 0xA702, None
+                return
+            for i, ds in enumerate(group):
+                if ds.SOPInstanceUID == never or (n == 1 and i == 0):
+                    bad = copy.deepcopy(ds)
+                    bad.SOPClassUID = '1.2.826.0.1.3680043.10.1515.99.1'
+                    yield 0xFF00, bad
+                elif n == 1 and i == len(group) - 1:
+                    yield 0x0000, None
+                    return
+                else:
+                    yield 0xFF00, ds
+
+        ae = AE(ae_title='FLAKY')
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelMove)
+        for pair in sorted({(d.SOPClassUID, d.file_meta.TransferSyntaxUID) for d in files}):
+            ae.add_requested_context(*pair)
+        ae.start_server(('127.0.0.1', port), evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_MOVE, on_move)])
+        """
+
+    @Test func shortfallsAreRetriedThenReportedByUID() throws {
+        let sources = try Interop.sources("tiny")
+        var studies: [String: [String]] = [:]
+        for (uid, path) in sources {
+            studies[try HeaderScan.summary(path: path).studyInstanceUID ?? "", default: []].append(uid)
+        }
+        let large = try #require(studies.values.first { $0.count > 3 }?.sorted())
+        try #require(studies.values.contains { $0.count == 1 })
+        let never = large[1]
+        let folder = try #require(try Interop.corpusRoots("tiny").first).components(separatedBy: "/").dropLast().joined(
+            separator: "/")
+        let dir = try Corpus.temporaryDirectory("pull-falting")
+        try Self.script.write(toFile: dir + "/flaky.py", atomically: false, encoding: .utf8)
+        let (port, receiver) = (freePort(), freePort())
+        let source = try PeerProcess(
+            PeerProcess.python3, [dir + "/flaky.py", String(port), String(receiver), folder, never], port: port)
+        defer { source.stop() }
+        let received = try Corpus.temporaryDirectory("falting-received")
+        let destinationPort = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "+xa", "-od", received, String(destinationPort)], port: destinationPort)
+        defer { destination.stop() }
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(port), called_ae: FLAKY}
+              receiver: {ae: FERRY, port: \(receiver)}
+            destination: {port: \(destinationPort), called_ae: STORESCP}
+            transfer: {max_attempts: 3, backoff: 0.1}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("not received: \(never)"), "\(run.stdout)")
+        // The source did fall short as scripted (its own log).
+        #expect(source.log().contains("0xA702") && source.log().contains("0xB000"), "\(source.log())")
+        var expected = sources
+        expected[never] = nil
+        #expect(Retrieved.problems(sources: expected, received: Interop.received(received)) == [], "\(run.stderr)")
+        #expect(Interop.received(received)[never] == nil)
+        let m = try Manifest(path: dir + "/pull.sqlite", exclusive: false)
+        #expect(try m.missingInstances().map(\.uid) == [never])
+        let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
+        #expect(status.stdout.contains("not received: \(never)"), "\(status.stdout)")
+        #expect(DirectoryWalker().files(under: [dir + "/pull-staging"]).isEmpty, "staged files removed once sent")
     }
 }

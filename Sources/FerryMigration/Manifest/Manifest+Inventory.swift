@@ -118,12 +118,27 @@ extension Manifest {
         }
     }
 
-    /// Studies to retrieve next (listed, or caught mid-retrieve by a kill), up to `limit`.
-    public func studiesToRetrieve(limit: Int) throws -> [String] {
+    /// Studies to retrieve next (listed, or caught mid-retrieve by a kill), up to `limit`;
+    /// a study to be retried waits for its time.
+    public func studiesToRetrieve(limit: Int, now: Date = Date()) throws -> [String] {
         try db.read { db in
             try String.fetchAll(
-                db, sql: "SELECT uid FROM source_study WHERE state IN (?, ?) ORDER BY study_date, uid LIMIT ?",
-                arguments: [SourceStudyState.retrieving, SourceStudyState.listed, limit])
+                db,
+                sql: """
+                    SELECT uid FROM source_study WHERE state IN (?, ?) AND (retry_at IS NULL OR retry_at <= ?)
+                    ORDER BY study_date, uid LIMIT ?
+                    """,
+                arguments: [SourceStudyState.retrieving, SourceStudyState.listed, now.timeIntervalSince1970, limit])
+        }
+    }
+
+    /// The earliest time a study waits for before it is retried, if one waits.
+    public func nextRetry() throws -> Date? {
+        try db.read { db in
+            try Double.fetchOne(
+                db, sql: "SELECT MIN(retry_at) FROM source_study WHERE state = ? AND retry_at IS NOT NULL",
+                arguments: [SourceStudyState.listed]
+            ).map { Date(timeIntervalSince1970: $0) }
         }
     }
 
@@ -147,21 +162,39 @@ extension Manifest {
         }
     }
 
-    /// A study's retrieve ended with these counts and `missing` listed instances not received:
-    /// retrieved, or listed again (to be retried) when `again`.
+    /// A study's retrieve ended with these counts and `missing` (listed instances not
+    /// received): retrieved, or listed again to be retried at `retryAt`.
     public func recordRetrieve(
-        _ study: String, completed: Int, failed: Int, warning: Int, missing: Int, again: Bool
+        _ study: String, completed: Int, failed: Int, warning: Int, missing: [String], retryAt: Date?
     ) throws {
         try db.write { db in
             try db.execute(
                 sql: """
-                    UPDATE source_study SET state = ?, completed = ?, failed = ?, warning = ?, missing = ?
+                    UPDATE source_study SET state = ?, completed = ?, failed = ?, warning = ?, missing = ?, retry_at = ?
                     WHERE uid = ?
                     """,
                 arguments: [
-                    again ? SourceStudyState.listed : SourceStudyState.retrieved, completed, failed, warning, missing,
-                    study,
+                    retryAt == nil ? SourceStudyState.retrieved : SourceStudyState.listed, completed, failed, warning,
+                    missing.count, retryAt?.timeIntervalSince1970, study,
                 ])
+            try db.execute(sql: "UPDATE source_instance SET received = 1 WHERE study_uid = ?", arguments: [study])
+            for uid in missing {
+                try db.execute(sql: "UPDATE source_instance SET received = 0 WHERE uid = ?", arguments: [uid])
+            }
+        }
+    }
+
+    /// Listed instances of retrieved studies (no retry left) that the last retrieve did not
+    /// deliver, by study (at most `limit`).
+    public func missingInstances(limit: Int = 1000) throws -> [(study: String, uid: String)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.study_uid, i.uid FROM source_instance i JOIN source_study s ON s.uid = i.study_uid
+                    WHERE i.received = 0 AND s.state = ? ORDER BY i.study_uid, i.uid LIMIT ?
+                    """, arguments: [SourceStudyState.retrieved, limit]
+            ).map { ($0["study_uid"], $0["uid"]) }
         }
     }
 

@@ -454,6 +454,13 @@ public final class Manifest: Sendable {
             }
             try db.create(index: "source_instance_study", on: "source_instance", columns: ["study_uid"])
         }
+        m.registerMigration("v12: pull retries on a back-off, instances received") { db in
+            // When a study whose retrieve fell short may be retrieved again (epoch seconds).
+            try db.alter(table: "source_study") { t in t.add(column: "retry_at", .double) }
+            // Whether the last retrieve of its study delivered the instance (null: not yet
+            // retrieved): what never came is reported by UID.
+            try db.alter(table: "source_instance") { t in t.add(column: "received", .boolean) }
+        }
         return m
     }
 

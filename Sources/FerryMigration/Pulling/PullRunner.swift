@@ -16,6 +16,8 @@ public struct PullRunner: Sendable {
     public let logger: Logger
     /// Ferry's receiver for `retrieve: move`, while `serving` runs.
     let receiver: MoveReceiver?
+    /// How many retrieves run at once.
+    let pace: RetrievePace
 
     public init(job: Job, manifest: Manifest, logger: Logger) {
         self.init(job: job, manifest: manifest, logger: logger, receiver: nil)
@@ -26,6 +28,7 @@ public struct PullRunner: Sendable {
         self.manifest = manifest
         self.logger = logger
         self.receiver = receiver
+        pace = RetrievePace(most: job.source.maxRetrieves)
     }
 
     /// Runs `body` with what the job's retrieve needs: for `move`, Ferry's receiver listening
@@ -67,27 +70,38 @@ public struct PullRunner: Sendable {
         public var incomplete: [(study: String, missing: [String])] = []
     }
 
-    /// Retrieves the next studies, up to `max_retrieves` at once and `studies` in all; nil when
-    /// none is left to retrieve.
-    public func retrieveNext(studies limit: Int) async throws -> Batch? {
+    /// Retrieves the next studies, up to `max_retrieves` at once (fewer while the source
+    /// pushes back, see `RetrievePace`) and `studies` in all; when only studies waiting for a
+    /// retry are left, waits for the first (or `stop`). nil when none is left to retrieve.
+    public func retrieveNext(studies limit: Int, stop: StopFlag = StopFlag()) async throws -> Batch? {
         guard job.source.retrieve == .get || receiver != nil else {
             throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
         }
         let manifest = self.manifest
-        let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
-        if next.isEmpty { return nil }
+        var next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
+        while next.isEmpty {
+            guard let at = try await BlockingPool.shared.run({ try manifest.nextRetry() }) else { return nil }
+            logger.info("pull: waiting until \(at) to retry the studies the source fell short on")
+            while Date() < at, !stop.isSet { try await Task.sleep(for: .milliseconds(100)) }
+            if stop.isSet { return nil }
+            next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
+        }
         var batch = Batch()
-        let lanes = max(1, min(job.source.maxRetrieves, next.count))
         try await withThrowingTaskGroup(of: (String, StudyRetriever.Outcome, Int).self) { group in
             var pending = next[...]
-            func start() {
-                guard let study = pending.popFirst() else { return }
-                group.addTask { try await self.retrieve(study) }
+            var running = 0
+            func startWhatThePaceAllows() {
+                while running < pace.lanes, let study = pending.popFirst() {
+                    running += 1
+                    group.addTask { try await self.retrieve(study) }
+                }
             }
-            for _ in 0..<lanes { start() }
+            startWhatThePaceAllows()
             var staged = 0
             while let (study, outcome, attempts) = try await group.next() {
-                batch.folders.append(staging + "/" + study)
+                running -= 1
+                if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
+                if !outcome.received.isEmpty { batch.folders.append(staging + "/" + study) }
                 batch.instances += outcome.received.count
                 if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
                     batch.incomplete.append((study, outcome.missing))
@@ -95,14 +109,16 @@ public struct PullRunner: Sendable {
                 // Staging full: no further study starts; the batch is sent and its files go.
                 staged += Self.bytes(outcome.received.values)
                 if let limit = maxStaging, staged >= limit { pending = [] }
-                start()
+                startWhatThePaceAllows()
             }
         }
         return batch
     }
 
-    /// One study: checkpointed, retrieved, recorded; listed again while instances are missing
-    /// and attempts remain.
+    /// One study: checkpointed, retrieved, recorded. While listed instances are missing and
+    /// attempts remain, it is listed again, to be retried after the job's back-off (`backoff`
+    /// times 4 to the attempts before, at most an hour). A source that pushes back (a transient
+    /// rejection, an abort, a timeout) costs the study an attempt, not the run.
     private func retrieve(_ study: String) async throws -> (String, StudyRetriever.Outcome, Int) {
         let manifest = self.manifest
         let (attempts, listed) = try await BlockingPool.shared.run {
@@ -110,25 +126,46 @@ public struct PullRunner: Sendable {
         }
         let retriever = StudyRetriever(job: job, logger: logger)
         let (folder, uids) = (staging + "/" + study, Set(listed.map(\.uid)))
-        let outcome =
-            if let receiver {
-                try await retriever.move(study: study, listed: uids, staging: folder, receiver: receiver)
-            } else {
-                try await retriever.get(
-                    study: study, listed: uids, sopClasses: listed.map(\.sopClass), staging: folder)
-            }
-        let (c, missing) = (outcome.counts, outcome.missing.count)
-        let again = missing > 0 && attempts < job.transfer.maxAttempts
-        try await BlockingPool.shared.run {
-            try manifest.recordRetrieve(
-                study, completed: c.completed, failed: c.failed, warning: c.warning, missing: missing, again: again)
+        var outcome: StudyRetriever.Outcome
+        do {
+            outcome =
+                if let receiver {
+                    try await retriever.move(study: study, listed: uids, staging: folder, receiver: receiver)
+                } else {
+                    try await retriever.get(
+                        study: study, listed: uids, sopClasses: listed.map(\.sopClass), staging: folder)
+                }
+        } catch let error as AssociationError where Self.isPushBack(error) {
+            logger.warning("pull: study \(study): \(error) (attempt \(attempts))")
+            outcome = StudyRetriever.Outcome(status: DIMSEStatus(0xA700), counts: SubOperationCounts())
+            outcome.pushedBack = true
+            outcome = outcome.matched(against: uids)
         }
-        if missing > 0 {
+        let c = outcome.counts
+        let retryAt =
+            outcome.missing.isEmpty || attempts >= job.transfer.maxAttempts
+            ? nil : Date().addingTimeInterval(min(3600, job.transfer.backoff * pow(4, Double(attempts - 1))))
+        try await BlockingPool.shared.run { [outcome] in
+            try manifest.recordRetrieve(
+                study, completed: c.completed, failed: c.failed, warning: c.warning, missing: outcome.missing,
+                retryAt: retryAt)
+        }
+        if !outcome.missing.isEmpty {
             logger.warning(
-                "pull: study \(study): \(missing) listed instances not received (status \(outcome.status), attempt \(attempts))"
+                "pull: study \(study): \(outcome.missing.count) listed instances not received (status \(outcome.status), attempt \(attempts))"
             )
         }
         return (study, outcome, attempts)
+    }
+
+    /// Failures of a retrieve that say the source is busy or faltering, not that the pull is
+    /// wrong: retried later, at a slower pace.
+    static func isPushBack(_ error: AssociationError) -> Bool {
+        switch error.code {
+        case .rejected: error.rejection?.result == 2
+        case .abortedByPeer, .closedByPeer, .timeout: true
+        default: false
+        }
     }
 
     /// `source.receiver.max_staging` in bytes: a batch starts no further study once its staged

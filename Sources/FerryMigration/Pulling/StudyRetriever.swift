@@ -26,6 +26,9 @@ public struct StudyRetriever: Sendable {
         public var missing: [String] = []
         /// Received without being listed (sorted).
         public var unlisted: [String] = []
+        /// The source pushed back: a status of refusal for lack of resources (A7xx), a
+        /// transient rejection, an abort or a timeout.
+        public var pushedBack = false
     }
 
     /// Transfer syntaxes offered for each storage SOP class, a context each (an acceptor picks
@@ -88,6 +91,7 @@ public struct StudyRetriever: Sendable {
             throw error
         }
         (outcome.status, outcome.counts) = (final.status, final.counts)
+        outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
         return outcome.matched(against: listed)
     }
 
@@ -116,6 +120,7 @@ public struct StudyRetriever: Sendable {
             throw error
         }
         var outcome = Outcome(status: final.status, counts: final.counts, received: receiver.take(study))
+        outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
         if final.status == .moveDestinationUnknown {
             throw MigrationError.sourceRefused(
                 "the source does not know \(receiver.ae) as a move destination (A801\(final.errorComment.map { ": " + $0 } ?? "")): add it to the source's configuration with this host and port \(job.source.receiver?.port ?? 11113)"

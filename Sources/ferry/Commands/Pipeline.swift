@@ -241,8 +241,10 @@ struct Run: AsyncParsableCommand {
                     if sent != .complete && sent != .someFailed { return }
                 }
                 while !stop.isSet,
-                    let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4))
+                    let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4), stop: stop)
                 {
+                    incomplete += batch.incomplete
+                    if batch.folders.isEmpty { continue }  // nothing came (all to be retried)
                     files.source.paths = batch.folders
                     let scan = try await Planner(job: files, manifest: manifest).scan()
                     if !quiet {
@@ -250,7 +252,6 @@ struct Run: AsyncParsableCommand {
                             "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
                         )
                     }
-                    incomplete += batch.incomplete
                     let sent = try await send(files, manifest, stop: stop, logger: logger)
                     try puller.cleanUp()
                     if sent != .complete { outcome = sent }
@@ -267,9 +268,8 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(.destinationUnavailable)
         }
         for (study, missing) in incomplete {
-            print(
-                "pull: study \(study): \(missing.count) listed instances never received, first \(missing.prefix(5).joined(separator: " "))"
-            )
+            print("pull: study \(study): \(missing.count) listed instances never received")
+            for uid in missing.prefix(1000) { print("  not received: \(uid)") }
         }
         if !incomplete.isEmpty, outcome == .complete { outcome = .someFailed }
         if stop.isSet, outcome == .complete { outcome = .interrupted }
@@ -331,6 +331,9 @@ extension Status {
             print(
                 "  \(incomplete.count) studies retrieved with listed instances missing (\(incomplete.map(\.missing).reduce(0, +)) instances)"
             )
+            for (study, uid) in try manifest.missingInstances(limit: 50) {
+                print("    not received: \(uid) (study \(study))")
+            }
         }
     }
 }
