@@ -43,12 +43,12 @@ struct PullByMoveTests {
             "\(status.stdout)")
     }
 
-    /// Orthanc (Debian's package) loaded with the small corpus through its REST API, Ferry's
-    /// receiver registered as its modality FERRY.
-    @Test func fromOrthanc() throws {
-        let port = freePort()
-        let orthanc = try SCUAgainstOrthancTests.orthanc(destinations: [("FERRY", port)], load: false)
-        defer { orthanc.peer.stop() }
+    /// Orthanc (Debian's package) with `destinations` as its modalities, loaded with the small
+    /// corpus through its REST API.
+    static func orthancWithSmallCorpus(
+        destinations: [(String, Int)]
+    ) throws -> (SCUAgainstOrthancTests.Orthanc, [String: String]) {
+        let orthanc = try SCUAgainstOrthancTests.orthanc(destinations: destinations, load: false)
         let sources = try Interop.sources("small")
         try #require(!sources.isEmpty)
         let upload = try Tools.run(
@@ -64,7 +64,47 @@ struct PullByMoveTests {
             ] + sources.values.sorted())
         try #require(upload.status == 0, "\(upload.stderr)")
         try #require((try orthanc.get("/instances") as? [Any])?.count == sources.count)
+        return (orthanc, sources)
+    }
+
+    /// From Orthanc, Ferry's receiver registered as its modality FERRY.
+    @Test func fromOrthanc() throws {
+        let port = freePort()
+        let (orthanc, sources) = try Self.orthancWithSmallCorpus(destinations: [("FERRY", port)])
+        defer { orthanc.peer.stop() }
         try Self.pullAndCheck(called: "ORTHANC", source: orthanc.peer.port, receiver: port, sources: sources)
+    }
+
+    /// `move-direct` from Orthanc to `ferry qrscp` (Ferry's storage SCP with its Q/R, which
+    /// Orthanc knows as QRSCP): Orthanc sends every instance itself, Ferry relays nothing and
+    /// confirms each by C-FIND at the destination; a second run moves nothing again.
+    @Test func moveDirectFromOrthanc() throws {
+        let destination = try QRSCPProcess(files: [])
+        defer { destination.peer.stop() }
+        let (orthanc, sources) = try Self.orthancWithSmallCorpus(destinations: [("QRSCP", destination.peer.port)])
+        defer { orthanc.peer.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-direct")
+        let job = """
+            name: direct
+            source:
+              pacs: {port: \(orthanc.peer.port), called_ae: ORTHANC}
+              retrieve: move-direct
+            destination: {port: \(destination.peer.port), called_ae: QRSCP}
+            manifest: \(dir)/direct.sqlite
+            """
+        try job.write(toFile: dir + "/direct.yaml", atomically: true, encoding: .utf8)
+        let run = try FerryCLI.run(["run", dir + "/direct.yaml"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(
+            Retrieved.problems(sources: sources, received: Interop.received(destination.directory + "/QRSCP")) == [])
+        let status = try FerryCLI.run(["status", dir + "/direct.yaml"])
+        #expect(status.stdout.contains("received: \(sources.count) of the listed"), "\(status.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/direct-staging"), "nothing staged")
+        let stores = destination.peer.logCount("Received Store Request")
+        #expect(stores == sources.count)
+        let again = try FerryCLI.run(["run", dir + "/direct.yaml"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        #expect(destination.peer.logCount("Received Store Request") == stores, "no second move")
     }
 
     /// DCMTK dcmqrscp (fork mode) holding files as a DCMTK archive does, compressed: each SOP

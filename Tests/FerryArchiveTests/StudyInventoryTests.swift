@@ -166,7 +166,9 @@ struct StudyRetrieverTests {
     static func listed(_ manifest: String) throws -> [String: [(uid: String, sopClass: String)]] {
         let m = try Manifest(path: manifest, exclusive: false)
         var out: [String: [(uid: String, sopClass: String)]] = [:]
-        for study in try m.studiesToRetrieve(limit: 1000) { out[study] = try m.listedInstances(of: study) }
+        for study in try m.studiesToRetrieve(limit: 1000) {
+            out[study] = try m.listedInstances(of: study).map { ($0.uid, $0.sopClass) }
+        }
         return out
     }
 

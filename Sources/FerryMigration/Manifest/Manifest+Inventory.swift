@@ -27,6 +27,9 @@ public struct InventorySummary: Sendable, Equatable {
     public var listedInstances = 0
     /// Series whose instance list the source capped.
     public var cappedSeries = 0
+    /// Listed instances their study's last retrieve delivered (move-direct: that the
+    /// destination lists).
+    public var receivedInstances = 0
 }
 
 extension Manifest {
@@ -68,7 +71,8 @@ extension Manifest {
                         COALESCE(SUM(state = 'listed'), 0) AS listed,
                         (SELECT COUNT(*) FROM source_series) AS series,
                         (SELECT COUNT(*) FROM source_series WHERE capped) AS capped,
-                        (SELECT COUNT(*) FROM source_instance) AS listed_instances
+                        (SELECT COUNT(*) FROM source_instance) AS listed_instances,
+                        (SELECT COUNT(*) FROM source_instance WHERE received) AS received
                     FROM source_study
                     """)
             var s = InventorySummary()
@@ -77,6 +81,7 @@ extension Manifest {
             )
             (s.listedStudies, s.series) = (row?["listed"] ?? 0, row?["series"] ?? 0)
             (s.cappedSeries, s.listedInstances) = (row?["capped"] ?? 0, row?["listed_instances"] ?? 0)
+            s.receivedInstances = row?["received"] ?? 0
             return s
         }
     }
@@ -142,12 +147,13 @@ extension Manifest {
         }
     }
 
-    /// A study's listed instances (UID and SOP class).
-    public func listedInstances(of study: String) throws -> [(uid: String, sopClass: String)] {
+    /// A study's listed instances (UID, SOP class, series).
+    public func listedInstances(of study: String) throws -> [(uid: String, sopClass: String, series: String)] {
         try db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT uid, sop_class FROM source_instance WHERE study_uid = ?", arguments: [study]
-            ).map { ($0["uid"], $0["sop_class"]) }
+                db, sql: "SELECT uid, sop_class, series_uid FROM source_instance WHERE study_uid = ?",
+                arguments: [study]
+            ).map { ($0["uid"], $0["sop_class"], $0["series_uid"]) }
         }
     }
 

@@ -40,9 +40,7 @@ public struct PullRunner: Sendable {
             return try await MoveReceiver.serving(job: job, staging: staging, logger: logger) { receiver in
                 try await body(PullRunner(job: job, manifest: manifest, logger: logger, receiver: receiver))
             }
-        case .moveDirect:
-            throw MigrationError.invalidJob(
-                "job \(job.name): retrieve: move-direct is not built yet; retrieve: move and get are")
+        case .moveDirect: return try await body(self)
         }
     }
 
@@ -74,7 +72,7 @@ public struct PullRunner: Sendable {
     /// pushes back, see `RetrievePace`) and `studies` in all; when only studies waiting for a
     /// retry are left, waits for the first (or `stop`). nil when none is left to retrieve.
     public func retrieveNext(studies limit: Int, stop: StopFlag = StopFlag()) async throws -> Batch? {
-        guard job.source.retrieve == .get || receiver != nil else {
+        guard job.source.retrieve != .move || receiver != nil else {
             throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
         }
         let manifest = self.manifest
@@ -101,13 +99,15 @@ public struct PullRunner: Sendable {
             while let (study, outcome, attempts) = try await group.next() {
                 running -= 1
                 if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
-                if !outcome.received.isEmpty { batch.folders.append(staging + "/" + study) }
+                if !outcome.received.isEmpty, job.source.retrieve != .moveDirect {
+                    batch.folders.append(staging + "/" + study)
+                }
                 batch.instances += outcome.received.count
                 if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
                     batch.incomplete.append((study, outcome.missing))
                 }
                 // Staging full: no further study starts; the batch is sent and its files go.
-                staged += Self.bytes(outcome.received.values)
+                staged += Self.bytes(outcome.received.values.filter { !$0.isEmpty })
                 if let limit = maxStaging, staged >= limit { pending = [] }
                 startWhatThePaceAllows()
             }
@@ -129,9 +129,12 @@ public struct PullRunner: Sendable {
         var outcome: StudyRetriever.Outcome
         do {
             outcome =
-                if let receiver {
+                switch (job.source.retrieve, receiver) {
+                case (.moveDirect, _):
+                    try await retriever.moveDirect(study: study, listed: listed.map { ($0.uid, $0.series) })
+                case (_, let receiver?):
                     try await retriever.move(study: study, listed: uids, staging: folder, receiver: receiver)
-                } else {
+                default:
                     try await retriever.get(
                         study: study, listed: uids, sopClasses: listed.map(\.sopClass), staging: folder)
                 }

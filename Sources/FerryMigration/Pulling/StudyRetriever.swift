@@ -96,8 +96,6 @@ public struct StudyRetriever: Sendable {
     }
 
     /// C-MOVE of `study` to `receiver` (which keeps what comes in `staging`, emptied first).
-    /// A source that does not know the receiver's AE title (A801) stops the pull: no retry
-    /// would change its answer.
     public func move(
         study: String, listed: Set<String>, staging: String, receiver: MoveReceiver
     ) async throws -> Outcome {
@@ -120,14 +118,56 @@ public struct StudyRetriever: Sendable {
             throw error
         }
         var outcome = Outcome(status: final.status, counts: final.counts, received: receiver.take(study))
+        try Self.check(final, destination: "\(receiver.ae) (this host, port \(job.source.receiver?.port ?? 11113))")
         outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
-        if final.status == .moveDestinationUnknown {
-            throw MigrationError.sourceRefused(
-                "the source does not know \(receiver.ae) as a move destination (A801\(final.errorComment.map { ": " + $0 } ?? "")): add it to the source's configuration with this host and port \(job.source.receiver?.port ?? 11113)"
-            )
+        return outcome.matched(against: listed)
+    }
+
+    /// `move-direct`: C-MOVE of `study` from the source straight to the destination's AE
+    /// title, then what arrived asked of the destination by C-FIND (its Q/R SCP, as `ferry
+    /// verify` does): the instances it lists are the received ones (with no staged path).
+    public func moveDirect(
+        study: String, listed: [(uid: String, series: String)]
+    ) async throws -> Outcome {
+        let sopClass = InformationModel.studyRoot.sopClass(.move)
+        let association = try await job.openAssociation(
+            to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
+        var identifier = DataSet()
+        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
+        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
+        let final: RetrieveSCU.Final
+        do {
+            final = try await RetrieveSCU.move(
+                on: association, sopClass: sopClass, destination: job.destination.calledAE, identifier: identifier)
+            try? await association.release()
+        } catch {
+            await association.abort()
+            throw error
         }
-        outcome = outcome.matched(against: listed)
-        return outcome
+        try Self.check(
+            final, destination: "\(job.destination.calledAE) (\(job.destination.host), port \(job.destination.port))")
+        var outcome = Outcome(status: final.status, counts: final.counts)
+        outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
+        let query = try await job.openQueryAssociation(logger: logger)
+        do {
+            var session = Verifier.Session(association: query)
+            let sent = listed.map { SentInstance(id: 0, path: "", study: study, series: $0.series, uid: $0.uid) }
+            let held = try await session.holdings(of: study, sent: sent)
+            for (_, series) in held.series { for uid in series.uids { outcome.received[uid] = "" } }
+            try? await query.release()
+        } catch {
+            await query.abort()
+            throw error
+        }
+        return outcome.matched(against: Set(listed.map(\.uid)))
+    }
+
+    /// A801 stops the pull: no retry would change the source's answer.
+    static func check(_ final: RetrieveSCU.Final, destination: String) throws {
+        guard final.status == .moveDestinationUnknown else { return }
+        throw MigrationError.sourceRefused(
+            "the source does not know \(destination.split(separator: " ").first ?? "") as a move destination (A801\(final.errorComment.map { ": " + $0 } ?? "")): add \(destination) to the source's configuration"
+        )
     }
 }
 

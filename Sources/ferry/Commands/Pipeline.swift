@@ -326,6 +326,7 @@ extension Status {
             "source: \(s.studies) studies (\(s.instances) instances by the source's counts): "
                 + SourceStudyState.allCases.map { "\($0.rawValue) \(states[$0] ?? 0)" }.joined(separator: ", "))
         print("  listed: \(s.listedInstances) instances in \(s.series) series (\(s.cappedSeries) capped by the source)")
+        print("  received: \(s.receivedInstances) of the listed instances (move-direct: listed by the destination)")
         let incomplete = try manifest.retrievedIncomplete()
         if !incomplete.isEmpty {
             print(
