@@ -317,3 +317,76 @@ struct PullFromFaltingSourceTests {
         #expect(DirectoryWalker().files(under: [dir + "/pull-staging"]).isEmpty, "staged files removed once sent")
     }
 }
+
+/// kill -9 five times during a pull by C-MOVE of a 300-image study and the small corpus from
+/// `ferry qrscp`, one study a batch (so kills land in retrieves, sends and the steps between),
+/// resumed each time: every instance reaches the destination identical, no study is moved
+/// again unless it was retrieving at a kill, no instance is stored twice unless it was being
+/// sent at a kill (the manifest's `retrieving` and `sending` states after each kill), and
+/// nothing is left in staging.
+@Suite(.scratch)
+struct PullKilledFiveTimesTests {
+    @Test func everyInstanceArrivesAndRepeatsAreBounded() throws {
+        var sources = try Interop.sources("small")
+        for path in DirectoryWalker().files(under: try Interop.corpusRoots("ct-series", count: 300)) {
+            if let uid = try? HeaderScan.summary(path: path).sopInstanceUID { sources[uid] = path }
+        }
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID }).count
+        let receiver = freePort()
+        let qr = try QRSCPProcess(
+            files: sources.values.sorted(), extra: ["--sleep-between-responses", "0.01"],
+            destinations: [("FERRY", receiver)])
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("killed-received")
+        let port = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "--sleep-after", "0.01", "-od", received, String(port)], port: port
+        )
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-killed")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              receiver: {ae: FERRY, port: \(receiver), max_staging: 1K}
+              max_retrieves: 1
+            destination: {port: \(port), called_ae: STORESCP}
+            transfer: {associations: 1, async_window: 1}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let staging = dir + "/pull-staging"
+        let stored = { destination.logCount("Received Store Request") }
+        var (inFlight, retrieving) = (0, 0)
+        // Alternately while staged files wait (a retrieve, or its send) and as the destination
+        // passes a count.
+        for kill in 1...5 {
+            let target = kill * sources.count / 6
+            let run = try PeerProcess(
+                FerryCLI.path, ["run", dir + "/pull.yaml", "--quiet"], port: 0, waitForPort: false)
+            #expect(
+                waitUntil(timeout: 300) {
+                    !run.isRunning
+                        || (stored() >= target && (kill % 2 == 1 || !DirectoryWalker().files(under: [staging]).isEmpty))
+                }, "kill \(kill)")
+            #expect(run.isRunning, "the run was still going at kill \(kill): \(run.log())")
+            Foundation.kill(run.pid, SIGKILL)
+            run.stop()
+            // What the manifest had in flight (sent, no terminal record yet): what may go twice.
+            let status = try FerryCLI.run(["status", dir + "/pull.yaml"]).stdout
+            if let m = status.firstMatch(of: /sending +(\d+)/), let n = Int(m.1) { inFlight += n }
+            if let m = status.firstMatch(of: /retrieving (\d+)/), let n = Int(m.1) { retrieving += n }
+        }
+        let last = try FerryCLI.run(["run", dir + "/pull.yaml", "--quiet"])
+        #expect(last.status == 0, "\(last.stdout)\(last.stderr)")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
+        #expect(DirectoryWalker().files(under: [staging]).isEmpty, "no orphan in staging")
+        let moves = qr.peer.logCount("Received Move Request")
+        #expect(
+            moves >= studies && moves <= studies + retrieving,
+            "\(moves) moves for \(studies) studies, \(retrieving) in flight")
+        #expect(
+            stored() >= sources.count && stored() <= sources.count + inFlight,
+            "\(stored()) stores of \(sources.count), \(inFlight) in flight at the kills")
+    }
+}
