@@ -100,21 +100,10 @@ public struct StudyRetriever: Sendable {
         study: String, listed: Set<String>, staging: String, receiver: MoveReceiver
     ) async throws -> Outcome {
         try? FileManager.default.removeItem(atPath: staging)
-        let sopClass = InformationModel.studyRoot.sopClass(.move)
-        let association = try await job.openAssociation(
-            to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
-        var identifier = DataSet()
-        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
-        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
         receiver.expect(study)
         let final: RetrieveSCU.Final
-        do {
-            final = try await RetrieveSCU.move(
-                on: association, sopClass: sopClass, destination: receiver.ae, identifier: identifier)
-            try? await association.release()
-        } catch {
+        do { final = try await moveStudy(study, to: receiver.ae) } catch {
             _ = receiver.take(study)
-            await association.abort()
             throw error
         }
         var outcome = Outcome(status: final.status, counts: final.counts, received: receiver.take(study))
@@ -129,21 +118,7 @@ public struct StudyRetriever: Sendable {
     public func moveDirect(
         study: String, listed: [(uid: String, series: String)]
     ) async throws -> Outcome {
-        let sopClass = InformationModel.studyRoot.sopClass(.move)
-        let association = try await job.openAssociation(
-            to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
-        var identifier = DataSet()
-        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
-        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
-        let final: RetrieveSCU.Final
-        do {
-            final = try await RetrieveSCU.move(
-                on: association, sopClass: sopClass, destination: job.destination.calledAE, identifier: identifier)
-            try? await association.release()
-        } catch {
-            await association.abort()
-            throw error
-        }
+        let final = try await moveStudy(study, to: job.destination.calledAE)
         try Self.check(
             final, destination: "\(job.destination.calledAE) (\(job.destination.host), port \(job.destination.port))")
         var outcome = Outcome(status: final.status, counts: final.counts)
@@ -160,6 +135,26 @@ public struct StudyRetriever: Sendable {
             throw error
         }
         return outcome.matched(against: Set(listed.map(\.uid)))
+    }
+
+    /// C-MOVE of `study` (Study Root, STUDY level) from the source to `destination`, on an
+    /// association of its own: the final response.
+    private func moveStudy(_ study: String, to destination: String) async throws -> RetrieveSCU.Final {
+        let sopClass = InformationModel.studyRoot.sopClass(.move)
+        let association = try await job.openAssociation(
+            to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
+        var identifier = DataSet()
+        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
+        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
+        do {
+            let final = try await RetrieveSCU.move(
+                on: association, sopClass: sopClass, destination: destination, identifier: identifier)
+            try? await association.release()
+            return final
+        } catch {
+            await association.abort()
+            throw error
+        }
     }
 
     /// A801 stops the pull: no retry would change the source's answer.
