@@ -183,8 +183,9 @@ struct PullByMoveTests {
 /// first move of the one-instance study ends A702 with nothing sent; the first move of the
 /// other fails its first sub-operation (an instance of a class the move did not negotiate) and
 /// answers success before its last, so the final status is B000 and one instance is simply not
-/// sent; one instance fails on every move. Ferry retries each study on the job's back-off
-/// until it has every instance, and reports the one that never came, by UID.
+/// sent; one instance fails on every move. Ferry retries each study on the job's back-off,
+/// asking only for the instances that did not come, until it has every instance, and reports
+/// the one that never came, by UID.
 @Suite(.scratch)
 struct PullFromFaltingSourceTests {
     static let script = """
@@ -244,7 +245,7 @@ struct PullFromFaltingSourceTests {
         def on_move(event):
             study = event.identifier.StudyInstanceUID
             n = attempts[study] = attempts.get(study, 0) + 1
-            group = sorted((d for d in files if d.StudyInstanceUID == study), key=lambda d: d.SOPInstanceUID)
+            group = sorted((d for d in files if matches(d, event.identifier)), key=lambda d: d.SOPInstanceUID)
             yield '127.0.0.1', receiver
             yield len(group)
             if len(group) == 1 and n == 1:
@@ -289,7 +290,7 @@ struct PullFromFaltingSourceTests {
         let received = try Corpus.temporaryDirectory("falting-received")
         let destinationPort = freePort()
         let destination = try PeerProcess(
-            FerryCLI.path, ["storescp", "+xa", "-od", received, String(destinationPort)], port: destinationPort)
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", received, String(destinationPort)], port: destinationPort)
         defer { destination.stop() }
         let job = """
             name: pull
@@ -310,6 +311,8 @@ struct PullFromFaltingSourceTests {
         expected[never] = nil
         #expect(Retrieved.problems(sources: expected, received: Interop.received(received)) == [], "\(run.stderr)")
         #expect(Interop.received(received)[never] == nil)
+        // A retry asks only for what did not come (IMAGE level, by UID): nothing is sent twice.
+        #expect(destination.logCount("Received Store Request") == expected.count)
         let m = try Manifest(path: dir + "/pull.sqlite", exclusive: false)
         #expect(try m.missingInstances().map(\.uid) == [never])
         let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
@@ -388,5 +391,64 @@ struct PullKilledFiveTimesTests {
         #expect(
             stored() >= sources.count && stored() <= sources.count + inFlight,
             "\(stored()) stores of \(sources.count), \(inFlight) in flight at the kills")
+    }
+}
+
+/// `ferry run --follow`: a pull keeps in sync until stopped. The source (`ferry qrscp`) first
+/// holds the tiny corpus but one study and one instance of the other; once the run has sent
+/// what it holds, both are added to the source. They reach the destination within two passes
+/// of the trailing window (a new study, and a study whose source count changed, of which only
+/// the new instance is retrieved), and nothing is sent twice.
+@Suite(.scratch)
+struct PullFollowTests {
+    @Test func whatIsAddedArrivesWithinTwoPasses() throws {
+        let sources = try Interop.sources("tiny")
+        var studies: [String: [String]] = [:]
+        for (uid, path) in sources {
+            studies[try HeaderScan.summary(path: path).studyInstanceUID ?? "", default: []].append(uid)
+        }
+        let single = try #require(studies.values.first { $0.count == 1 })
+        let large = try #require(studies.values.first { $0.count > 3 }?.sorted())
+        let later = [single[0], large[2]].compactMap { sources[$0] }
+        let receiver = freePort()
+        let qr = try QRSCPProcess(
+            files: sources.values.filter { !later.contains($0) }.sorted(), destinations: [("FERRY", receiver)])
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("follow-received")
+        let port = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", received, String(port)], port: port)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-follow")
+        let job = """
+            name: follow
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              receiver: {ae: FERRY, port: \(receiver)}
+              follow: {interval: 1s, window: 100y}
+            destination: {port: \(port), called_ae: STORESCP}
+            manifest: \(dir)/follow.sqlite
+            """
+        try job.write(toFile: dir + "/follow.yaml", atomically: true, encoding: .utf8)
+        let run = try PeerProcess(FerryCLI.path, ["run", dir + "/follow.yaml"], port: 0, waitForPort: false)
+        defer { run.stop() }
+        let stored = { destination.logCount("Received Store Request") }
+        #expect(waitUntil(timeout: 120) { stored() == sources.count - 2 }, "\(run.log())")
+        #expect(run.waitForLog("follow: pass 1:"), "\(run.log())")
+        let sent = try Tools.run(
+            "/usr/bin/dcmsend", ["-aec", "QRSCP", "127.0.0.1", String(qr.peer.port)] + later,
+            environment: ["TCP_NODELAY": "1"])
+        try #require(sent.status == 0, "\(sent.stderr)")
+        let passesBefore = run.logCount("follow: pass ")
+        #expect(waitUntil(timeout: 120) { stored() >= sources.count }, "\(run.log())")
+        let passesAfter = run.logCount("follow: pass ")
+        #expect(passesAfter - passesBefore <= 2, "\(passesAfter - passesBefore) passes: \(run.log())")
+        kill(run.pid, SIGINT)
+        #expect(waitUntil(timeout: 60) { !run.isRunning }, "the run stops on SIGINT")
+        #expect(stored() == sources.count, "nothing sent twice: \(run.log())")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
+        #expect(run.log().contains("1 new studies, 1 changed"), "\(run.log())")
+        let status = try FerryCLI.run(["status", dir + "/follow.yaml"])
+        #expect(status.stdout.contains("follow: \(run.logCount("follow: pass ")) passes"), "\(status.stdout)")
     }
 }

@@ -194,7 +194,7 @@ struct StudyRetrieverTests {
         for (study, instances) in studies.sorted(by: { $0.key < $1.key }) {
             let outcome = try await withTaskExecutorPreference(EventLoopExecutor.shared) {
                 try await retriever.get(
-                    study: study, listed: Set(instances.map(\.uid)), sopClasses: instances.map(\.sopClass),
+                    .study(study), listed: Set(instances.map(\.uid)), sopClasses: instances.map(\.sopClass),
                     staging: dir + "/staging/" + study)
             }
             #expect(outcome.status.code == 0x0000, "\(study): \(outcome.status) \(outcome.counts)")

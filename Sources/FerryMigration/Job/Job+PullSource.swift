@@ -1,4 +1,5 @@
 import FerryDICOM
+import Foundation
 
 extension Job.Source {
     /// A Q/R SCP to pull from (`source.pacs`), with the destination's fields.
@@ -96,6 +97,39 @@ extension Job.Source {
         case moveDirect = "move-direct"
     }
 
+    /// Keeping a pull in sync until cutover (`source.follow`): every `interval` (`Ns`, `Nm`
+    /// minutes, `Nh`, or seconds alone) the studies of the trailing `window` of Study Dates
+    /// (`Nd`, `Nw`, `Nm` 30 days, `Ny`; default 7d) are inventoried again; new studies, and
+    /// studies whose source count changed, are listed again and what they hold that was not
+    /// received is pulled.
+    public struct Follow: Codable, Sendable, Equatable {
+        public var interval: String
+        public var window: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case interval, window }
+        public init(interval: String, window: String? = nil) {
+            self.interval = interval
+            self.window = window
+        }
+        public init(from d: Decoder) throws {
+            let c = try d.container(onlyKeyedBy: CodingKeys.self)
+            interval = try c.decode(String.self, forKey: .interval)
+            window = try c.decodeIfPresent(String.self, forKey: .window)
+        }
+
+        /// The interval in seconds, or nil when it does not read.
+        public var seconds: Double? {
+            let units: [(String, Double)] = [("s", 1), ("m", 60), ("h", 3600)]
+            for (unit, scale) in units where interval.hasSuffix(unit) {
+                return Double(interval.dropLast()).flatMap { $0 > 0 && $0 <= 86_400 * 7 / scale ? $0 * scale : nil }
+            }
+            return Double(interval).flatMap { $0 > 0 && $0 <= 86_400 * 7 ? $0 : nil }
+        }
+
+        /// The trailing window in days.
+        public var windowDays: Int? { PullQuerySetting.days(window ?? "7d") }
+    }
+
     /// Ferry's storage SCP for C-MOVE (`source.receiver`): its AE title (the source must know
     /// it as a move destination), port, staging folder and the most it may hold.
     public struct Receiver: Codable, Sendable, Equatable {
@@ -117,6 +151,19 @@ extension Job.Source {
 }
 
 extension Job {
+    /// The job as one `--follow` pass inventories it: its query from the first day of the
+    /// trailing window (or its own `from`, if later); nil when its `to` ends before the window.
+    public func followPass(days: Int, today: Date = Date()) -> Job? {
+        var job = self
+        var query = source.query ?? Source.PullQuerySetting()
+        var from = Int(today.timeIntervalSince1970 / 86400) - days + 1
+        if let own = query.from, let day = try? Day.number(own) { from = max(from, day) }
+        if let to = query.to, let end = try? Day.number(to), end < from { return nil }
+        query.from = Day.text(from)
+        job.source.query = query
+        return job
+    }
+
     /// Whether the job pulls from a Q/R SCP rather than reading files.
     public var pulls: Bool { source.pacs != nil }
 
@@ -137,6 +184,17 @@ extension Job {
         _ = try (source.query ?? Source.PullQuerySetting()).pullQuery()
         guard (1...16).contains(source.maxRetrieves) else {
             throw MigrationError.invalidJob("job \(name): source.max_retrieves must be 1...16")
+        }
+        if let follow = source.follow {
+            guard follow.seconds != nil else {
+                throw MigrationError.invalidJob(
+                    "job \(name): source.follow interval \"\(follow.interval)\" is not a duration (Ns, Nm, Nh or seconds; at most a week)"
+                )
+            }
+            guard follow.windowDays != nil else {
+                throw MigrationError.invalidJob(
+                    "job \(name): source.follow window \"\(follow.window ?? "")\" is not a duration (Nd, Nw, Nm or Ny)")
+            }
         }
         if let receiver = source.receiver {
             guard (1...65535).contains(receiver.port) else {

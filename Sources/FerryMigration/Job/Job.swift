@@ -34,10 +34,12 @@ public struct Job: Codable, Sendable, Equatable {
         public var receiver: Receiver?
         /// Retrieves running against the source at once.
         public var maxRetrieves = 2
+        /// `ferry run --follow`: the source inventoried again every so often until cutover.
+        public var follow: Follow?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case paths, include, exclude, recursive, followSymlinks = "follow_symlinks"
-            case pacs, query, retrieve, receiver, maxRetrieves = "max_retrieves"
+            case pacs, query, retrieve, receiver, maxRetrieves = "max_retrieves", follow
         }
         public init() {}
         public init(from d: Decoder) throws {
@@ -52,6 +54,7 @@ public struct Job: Codable, Sendable, Equatable {
             retrieve = try c.decodeIfPresent(Retrieve.self, forKey: .retrieve) ?? .move
             receiver = try c.decodeIfPresent(Receiver.self, forKey: .receiver)
             maxRetrieves = try c.decodeIfPresent(Int.self, forKey: .maxRetrieves) ?? 2
+            follow = try c.decodeIfPresent(Follow.self, forKey: .follow)
         }
     }
 

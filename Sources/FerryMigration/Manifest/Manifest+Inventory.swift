@@ -34,30 +34,72 @@ public struct InventorySummary: Sendable, Equatable {
 
 extension Manifest {
     /// Records studies the source listed (in one transaction): a study listed again keeps its
-    /// state and gets the source's latest values. Returns how many were new.
+    /// state and gets the source's latest values, unless the source now counts another number
+    /// of instances in it: then it is to be listed again (and what it holds that was not
+    /// received, retrieved), with its attempts counted afresh. Returns how many were new and
+    /// how many changed.
     @discardableResult
-    public func recordInventory(_ studies: [InventoriedStudy]) throws -> Int {
+    public func recordInventory(_ studies: [InventoriedStudy]) throws -> (added: Int, changed: Int) {
         let now = Date().timeIntervalSince1970
         return try db.write { db in
-            var added = 0
+            var (added, changed) = (0, 0)
             for s in studies {
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM source_study WHERE uid = ?", arguments: [s.uid]) == nil {
+                let known = try Row.fetchOne(
+                    db, sql: "SELECT source_instances, state FROM source_study WHERE uid = ?", arguments: [s.uid])
+                guard let known else {
                     added += 1
+                    try db.execute(
+                        sql: """
+                            INSERT INTO source_study
+                                (uid, patient_id, study_date, modalities, source_instances, state, inventoried_at)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [
+                            s.uid, s.patientID, s.date, s.modalities, s.instances, SourceStudyState.inventoried, now,
+                        ])
+                    continue
                 }
+                let before: Int? = known["source_instances"]
+                let state: SourceStudyState = known["state"] ?? .inventoried
+                let again = s.instances != nil && s.instances != before && state != .inventoried
+                if again { changed += 1 }
                 try db.execute(
                     sql: """
-                        INSERT INTO source_study
-                            (uid, patient_id, study_date, modalities, source_instances, state, inventoried_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(uid) DO UPDATE SET patient_id = excluded.patient_id,
-                            study_date = excluded.study_date, modalities = excluded.modalities,
-                            source_instances = excluded.source_instances, inventoried_at = excluded.inventoried_at
+                        UPDATE source_study SET patient_id = ?, study_date = ?, modalities = ?, source_instances = ?,
+                            inventoried_at = ?, state = ?, attempts = CASE WHEN ? THEN 0 ELSE attempts END,
+                            retry_at = CASE WHEN ? THEN NULL ELSE retry_at END
+                        WHERE uid = ?
                         """,
                     arguments: [
-                        s.uid, s.patientID, s.date, s.modalities, s.instances, SourceStudyState.inventoried, now,
+                        s.patientID, s.date, s.modalities, s.instances, now, again ? .inventoried : state, again,
+                        again, s.uid,
                     ])
             }
-            return added
+            return (added, changed)
+        }
+    }
+
+    /// A `--follow` pass: when, and what it found.
+    public func recordSync(added: Int, changed: Int) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT INTO source_sync (at, added, changed) VALUES (?, ?, ?)",
+                arguments: [Date().timeIntervalSince1970, added, changed])
+        }
+    }
+
+    /// The last `--follow` pass, if any, and how many there were.
+    public func lastSync() throws -> (at: Date, added: Int, changed: Int, passes: Int)? {
+        try db.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT at, added, changed, (SELECT COUNT(*) FROM source_sync) AS passes
+                        FROM source_sync ORDER BY at DESC LIMIT 1
+                        """)
+            else { return nil }
+            return (Date(timeIntervalSince1970: row["at"]), row["added"], row["changed"], row["passes"])
         }
     }
 
@@ -97,8 +139,13 @@ extension Manifest {
 
     /// Records a study's listing and marks it listed, in one transaction (what an earlier,
     /// interrupted listing of it recorded is replaced).
+    /// Instances received before keep that mark (a study listed again after its source count
+    /// changed retrieves only what is new).
     public func recordListing(_ listing: StudyListing) throws {
         try db.write { db in
+            let received = try String.fetchAll(
+                db, sql: "SELECT uid FROM source_instance WHERE study_uid = ? AND received",
+                arguments: [listing.studyUID])
             try db.execute(sql: "DELETE FROM source_series WHERE study_uid = ?", arguments: [listing.studyUID])
             try db.execute(sql: "DELETE FROM source_instance WHERE study_uid = ?", arguments: [listing.studyUID])
             for series in listing.series {
@@ -116,6 +163,9 @@ extension Manifest {
                             """,
                         arguments: [i.uid, listing.studyUID, series.uid, i.sopClass])
                 }
+            }
+            for uid in received {
+                try db.execute(sql: "UPDATE source_instance SET received = 1 WHERE uid = ?", arguments: [uid])
             }
             try db.execute(
                 sql: "UPDATE source_study SET state = ? WHERE uid = ?",
@@ -147,13 +197,27 @@ extension Manifest {
         }
     }
 
-    /// A study's listed instances (UID, SOP class, series).
-    public func listedInstances(of study: String) throws -> [(uid: String, sopClass: String, series: String)] {
+    /// A study's listed instances (UID, SOP class, series, whether an earlier retrieve
+    /// delivered it).
+    public func listedInstances(
+        of study: String
+    ) throws -> [(uid: String, sopClass: String, series: String, received: Bool)] {
         try db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT uid, sop_class, series_uid FROM source_instance WHERE study_uid = ?",
+                db,
+                sql:
+                    "SELECT uid, sop_class, series_uid, COALESCE(received, 0) AS received FROM source_instance WHERE study_uid = ?",
                 arguments: [study]
-            ).map { ($0["uid"], $0["sop_class"], $0["series_uid"]) }
+            ).map { ($0["uid"], $0["sop_class"], $0["series_uid"], $0["received"]) }
+        }
+    }
+
+    /// Whether the source capped the instance list of one of the study's series.
+    public func hasCappedSeries(_ study: String) throws -> Bool {
+        try db.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM source_series WHERE study_uid = ? AND capped)",
+                arguments: [study]) ?? false
         }
     }
 

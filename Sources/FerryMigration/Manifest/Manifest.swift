@@ -461,6 +461,13 @@ public final class Manifest: Sendable {
             // retrieved): what never came is reported by UID.
             try db.alter(table: "source_instance") { t in t.add(column: "received", .boolean) }
         }
+        m.registerMigration("v13: follow passes of a pull") { db in
+            try db.create(table: "source_sync") { t in
+                t.column("at", .double).notNull()
+                t.column("added", .integer).notNull()
+                t.column("changed", .integer).notNull()
+            }
+        }
         return m
     }
 

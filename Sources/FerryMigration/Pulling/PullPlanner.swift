@@ -23,6 +23,8 @@ public struct PullPlanner: Sendable {
         public var outcome: StudyInventory.Outcome
         /// Studies the manifest did not hold before.
         public var added: Int
+        /// Studies whose source count changed since they were listed (listed again).
+        public var changed = 0
         public var summary: InventorySummary
         /// AE@host:port of the source.
         public var source: String
@@ -34,12 +36,13 @@ public struct PullPlanner: Sendable {
         let today = Day.text(Int(Date().timeIntervalSince1970 / 86400))
         let source = SourceQueries(job: job, logger: logger)
         var batch: [InventoriedStudy] = []
-        var added = 0
+        var (added, changed) = (0, 0)
         let manifest = self.manifest
         func flush() async throws {
             let studies = batch
             batch = []
-            added += try await BlockingPool.shared.run { try manifest.recordInventory(studies) }
+            let recorded = try await BlockingPool.shared.run { try manifest.recordInventory(studies) }
+            (added, changed) = (added + recorded.added, changed + recorded.changed)
         }
         let outcome: StudyInventory.Outcome
         do {
@@ -65,7 +68,8 @@ public struct PullPlanner: Sendable {
         var all = outcome
         all.queries = source.queries
         return Result(
-            outcome: all, added: added, summary: summary, source: "\(pacs.calledAE)@\(pacs.host):\(pacs.port)")
+            outcome: all, added: added, changed: changed, summary: summary,
+            source: "\(pacs.calledAE)@\(pacs.host):\(pacs.port)")
     }
 }
 

@@ -121,22 +121,36 @@ public struct PullRunner: Sendable {
     /// rejection, an abort, a timeout) costs the study an attempt, not the run.
     private func retrieve(_ study: String) async throws -> (String, StudyRetriever.Outcome, Int) {
         let manifest = self.manifest
-        let (attempts, listed) = try await BlockingPool.shared.run {
-            (try manifest.markRetrieving(study), try manifest.listedInstances(of: study))
+        let (attempts, listed, capped) = try await BlockingPool.shared.run {
+            (
+                try manifest.markRetrieving(study), try manifest.listedInstances(of: study),
+                try manifest.hasCappedSeries(study)
+            )
         }
+        // What an earlier retrieve delivered is not asked again (a study listed again because
+        // its source count changed, or retried): the rest by UID, unless a capped series hides
+        // instances only the whole study's retrieve brings.
+        let pending = listed.filter { !$0.received }
+        let selection: StudyRetriever.Selection =
+            pending.count == listed.count || capped
+            ? .study(study)
+            : .instances(
+                study: study, bySeries: Dictionary(grouping: pending, by: \.series).mapValues { $0.map(\.uid) })
         let retriever = StudyRetriever(job: job, logger: logger)
-        let (folder, uids) = (staging + "/" + study, Set(listed.map(\.uid)))
+        let (folder, uids) = (staging + "/" + study, Set(pending.map(\.uid)))
         var outcome: StudyRetriever.Outcome
         do {
             outcome =
                 switch (job.source.retrieve, receiver) {
+                case _ where pending.isEmpty:
+                    StudyRetriever.Outcome(status: .success, counts: SubOperationCounts())
                 case (.moveDirect, _):
-                    try await retriever.moveDirect(study: study, listed: listed.map { ($0.uid, $0.series) })
+                    try await retriever.moveDirect(selection, listed: pending.map { ($0.uid, $0.series) })
                 case (_, let receiver?):
-                    try await retriever.move(study: study, listed: uids, staging: folder, receiver: receiver)
+                    try await retriever.move(selection, listed: uids, staging: folder, receiver: receiver)
                 default:
                     try await retriever.get(
-                        study: study, listed: uids, sopClasses: listed.map(\.sopClass), staging: folder)
+                        selection, listed: uids, sopClasses: pending.map(\.sopClass), staging: folder)
                 }
         } catch let error as AssociationError where Self.isPushBack(error) {
             logger.warning("pull: study \(study): \(error) (attempt \(attempts))")

@@ -4,10 +4,12 @@ import FerryServices
 import Foundation
 import Logging
 
-/// Retrieves one study of a PACS source, by C-GET or by C-MOVE to Ferry's own receiver
-/// (Study Root, STUDY level), into a staging folder of its own, and matches what arrived against the study's listing: the instances
-/// received (with their staged paths), the listed ones that did not come, and any that came
-/// without being listed (a capped series' rest, an instance added since).
+/// Retrieves one study of a PACS source, whole (STUDY level) or the instances of it not
+/// received yet (IMAGE level, by series), by C-GET or C-MOVE to Ferry's own receiver into a
+/// staging folder of its own, or by C-MOVE straight to the destination; and matches what
+/// arrived against the study's listing: the instances received (with their staged paths), the
+/// listed ones that did not come, and any that came without being listed (a capped series'
+/// rest, an instance added since).
 public struct StudyRetriever: Sendable {
     public let job: Job
     public let logger: Logger
@@ -31,6 +33,46 @@ public struct StudyRetriever: Sendable {
         public var pushedBack = false
     }
 
+    /// What one retrieve asks the source for.
+    public enum Selection: Sendable {
+        case study(String)
+        /// Some of a study's instances: SOP Instance UIDs by series.
+        case instances(study: String, bySeries: [String: [String]])
+
+        /// UIDs asked in one IMAGE-level request at most.
+        static let listChunk = 256
+
+        public var study: String {
+            switch self {
+            case .study(let uid), .instances(let uid, _): uid
+            }
+        }
+
+        /// The Study Root identifiers that ask for it, one request each.
+        var identifiers: [DataSet] {
+            switch self {
+            case .study(let uid):
+                var identifier = DataSet()
+                identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
+                identifier.set(QueryKeys.studyInstanceUID, .UI, uid)
+                return [identifier]
+            case .instances(let study, let bySeries):
+                return bySeries.sorted { $0.key < $1.key }.flatMap { series, uids in
+                    stride(from: 0, to: uids.count, by: Self.listChunk).map { start in
+                        var identifier = DataSet()
+                        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "IMAGE")
+                        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
+                        identifier.set(QueryKeys.seriesInstanceUID, .UI, series)
+                        identifier.set(
+                            QueryKeys.sopInstanceUID, .UI,
+                            uids[start..<min(start + Self.listChunk, uids.count)].joined(separator: "\\"))
+                        return identifier
+                    }
+                }
+            }
+        }
+    }
+
     /// Transfer syntaxes offered for each storage SOP class, a context each (an acceptor picks
     /// one syntax per context): the source sends an instance as it holds it where it can
     /// (Ferry transcodes on the way out if the destination needs it), uncompressed otherwise.
@@ -51,13 +93,14 @@ public struct StudyRetriever: Sendable {
         return all.filter { seen.insert($0).inserted }.prefix(127).map { ($0, plain) }
     }
 
-    /// C-GET of `study` into `staging` (created, emptied first: a retrieve interrupted before
-    /// leaves nothing behind), proposing for each of `sopClasses` (the listing's) a context per
-    /// offered syntax, each class with the SCP role; when they would pass the 127 contexts an
-    /// association holds beside the GET one (or the source listed no classes), one context of
-    /// the uncompressed syntaxes for each of the first 127 storage classes, as getscu does.
+    /// C-GET of `selection` into `staging` (created, emptied first: a retrieve interrupted
+    /// before leaves nothing behind), proposing for each of `sopClasses` (the listing's) a
+    /// context per offered syntax, each class with the SCP role; when they would pass the 127
+    /// contexts an association holds beside the GET one (or the source listed no classes), one
+    /// context of the uncompressed syntaxes for each of the first 127 storage classes, as getscu
+    /// does.
     public func get(
-        study: String, listed: Set<String>, sopClasses: [String], staging: String
+        _ selection: Selection, listed: Set<String>, sopClasses: [String], staging: String
     ) async throws -> Outcome {
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -76,59 +119,61 @@ public struct StudyRetriever: Sendable {
         var output = StoreOutputOptions()
         output.directory = staging
         output.keepExisting = true
-        var identifier = DataSet()
-        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
-        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
         var outcome = Outcome(status: .success, counts: SubOperationCounts())
-        let final: RetrieveSCU.Final
         do {
-            final = try await RetrieveSCU.get(
-                on: association, sopClass: sopClass, identifier: identifier, output: output, logger: logger,
-                onStored: { outcome.received[$0] = $1 })
+            for identifier in selection.identifiers {
+                let final = try await RetrieveSCU.get(
+                    on: association, sopClass: sopClass, identifier: identifier, output: output, logger: logger,
+                    onStored: { outcome.received[$0] = $1 })
+                outcome.add(final)
+            }
             try? await association.release()
         } catch {
             await association.abort()
             throw error
         }
-        (outcome.status, outcome.counts) = (final.status, final.counts)
-        outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
         return outcome.matched(against: listed)
     }
 
-    /// C-MOVE of `study` to `receiver` (which keeps what comes in `staging`, emptied first).
+    /// C-MOVE of `selection` to `receiver` (which keeps what comes in `staging`, emptied
+    /// first).
     public func move(
-        study: String, listed: Set<String>, staging: String, receiver: MoveReceiver
+        _ selection: Selection, listed: Set<String>, staging: String, receiver: MoveReceiver
     ) async throws -> Outcome {
         try? FileManager.default.removeItem(atPath: staging)
-        receiver.expect(study)
-        let final: RetrieveSCU.Final
-        do { final = try await moveStudy(study, to: receiver.ae) } catch {
-            _ = receiver.take(study)
+        receiver.expect(selection.study)
+        var outcome = Outcome(status: .success, counts: SubOperationCounts())
+        do { try await move(selection, to: receiver.ae, into: &outcome) } catch {
+            _ = receiver.take(selection.study)
             throw error
         }
-        var outcome = Outcome(status: final.status, counts: final.counts, received: receiver.take(study))
-        try Self.check(final, destination: "\(receiver.ae) (this host, port \(job.source.receiver?.port ?? 11113))")
-        outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
+        outcome.received = receiver.take(selection.study)
+        try Self.check(
+            outcome.status, destination: "\(receiver.ae) (this host, port \(job.source.receiver?.port ?? 11113))")
         return outcome.matched(against: listed)
     }
 
-    /// `move-direct`: C-MOVE of `study` from the source straight to the destination's AE
+    /// `move-direct`: C-MOVE of `selection` from the source straight to the destination's AE
     /// title, then what arrived asked of the destination by C-FIND (its Q/R SCP, as `ferry
     /// verify` does): the instances it lists are the received ones (with no staged path).
     public func moveDirect(
-        study: String, listed: [(uid: String, series: String)]
+        _ selection: Selection, listed: [(uid: String, series: String)]
     ) async throws -> Outcome {
-        let final = try await moveStudy(study, to: job.destination.calledAE)
+        var outcome = Outcome(status: .success, counts: SubOperationCounts())
+        try await move(selection, to: job.destination.calledAE, into: &outcome)
         try Self.check(
-            final, destination: "\(job.destination.calledAE) (\(job.destination.host), port \(job.destination.port))")
-        var outcome = Outcome(status: final.status, counts: final.counts)
-        outcome.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
+            outcome.status,
+            destination: "\(job.destination.calledAE) (\(job.destination.host), port \(job.destination.port))")
         let query = try await job.openQueryAssociation(logger: logger)
+        let study = selection.study
         do {
             var session = Verifier.Session(association: query)
             let sent = listed.map { SentInstance(id: 0, path: "", study: study, series: $0.series, uid: $0.uid) }
             let held = try await session.holdings(of: study, sent: sent)
-            for (_, series) in held.series { for uid in series.uids { outcome.received[uid] = "" } }
+            let wanted = Set(listed.map(\.uid))
+            for (_, series) in held.series {
+                for uid in series.uids where wanted.contains(uid) { outcome.received[uid] = "" }
+            }
             try? await query.release()
         } catch {
             await query.abort()
@@ -137,20 +182,20 @@ public struct StudyRetriever: Sendable {
         return outcome.matched(against: Set(listed.map(\.uid)))
     }
 
-    /// C-MOVE of `study` (Study Root, STUDY level) from the source to `destination`, on an
-    /// association of its own: the final response.
-    private func moveStudy(_ study: String, to destination: String) async throws -> RetrieveSCU.Final {
+    /// C-MOVEs of `selection` from the source to `destination`, on an association of their own,
+    /// their final responses added to `outcome`.
+    private func move(_ selection: Selection, to destination: String, into outcome: inout Outcome) async throws {
         let sopClass = InformationModel.studyRoot.sopClass(.move)
         let association = try await job.openAssociation(
             to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
-        var identifier = DataSet()
-        identifier.set(QueryKeys.queryRetrieveLevel, .CS, "STUDY")
-        identifier.set(QueryKeys.studyInstanceUID, .UI, study)
         do {
-            let final = try await RetrieveSCU.move(
-                on: association, sopClass: sopClass, destination: destination, identifier: identifier)
+            for identifier in selection.identifiers {
+                outcome.add(
+                    try await RetrieveSCU.move(
+                        on: association, sopClass: sopClass, destination: destination, identifier: identifier))
+                if outcome.status == .moveDestinationUnknown { break }
+            }
             try? await association.release()
-            return final
         } catch {
             await association.abort()
             throw error
@@ -158,15 +203,25 @@ public struct StudyRetriever: Sendable {
     }
 
     /// A801 stops the pull: no retry would change the source's answer.
-    static func check(_ final: RetrieveSCU.Final, destination: String) throws {
-        guard final.status == .moveDestinationUnknown else { return }
+    static func check(_ status: DIMSEStatus, destination: String) throws {
+        guard status == .moveDestinationUnknown else { return }
         throw MigrationError.sourceRefused(
-            "the source does not know \(destination.split(separator: " ").first ?? "") as a move destination (A801\(final.errorComment.map { ": " + $0 } ?? "")): add \(destination) to the source's configuration"
+            "the source does not know \(destination.split(separator: " ").first ?? "") as a move destination (A801): add \(destination) to the source's configuration"
         )
     }
 }
 
 extension StudyRetriever.Outcome {
+    /// One request's final response: its counts added, its status kept unless an earlier one
+    /// fell short (the first shortfall is the outcome's status).
+    mutating func add(_ final: RetrieveSCU.Final) {
+        counts.completed += final.counts.completed
+        counts.failed += final.counts.failed
+        counts.warning += final.counts.warning
+        if status == .success { status = final.status }
+        if (0xA700...0xA7FF).contains(final.status.code) { pushedBack = true }
+    }
+
     /// What was listed and did not come, and what came unlisted.
     func matched(against listed: Set<String>) -> Self {
         var outcome = self

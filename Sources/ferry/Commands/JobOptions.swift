@@ -40,6 +40,18 @@ struct JobOptions: ParsableArguments {
     var retrieve: Job.Source.Retrieve?
     @Option(name: .customLong("max-retrieves"), help: "Retrieves against the PACS source at once (default 2).")
     var maxRetrieves: Int?
+    @Option(
+        name: .customLong("follow"),
+        help:
+            "ferry run: inventory the PACS source again every INTERVAL (Ns, Nm, Nh) and pull what is new (source.follow.interval)."
+    )
+    var follow: String?
+    @Option(
+        name: .customLong("follow-window"),
+        help:
+            "The trailing Study Dates each --follow pass inventories: Nd, Nw, Nm or Ny (default 7d; source.follow.window)."
+    )
+    var followWindow: String?
     @Option(name: .long, help: "Destination as CALLED_AE@HOST:PORT.")
     var dest: String?
     @Option(name: .customLong("calling-ae"), help: "Our AE title (default FERRY).")
@@ -220,6 +232,13 @@ extension JobOptions {
         if query != Job.Source.PullQuerySetting() { job.source.query = query }
         if let retrieve { job.source.retrieve = retrieve }
         if let maxRetrieves { job.source.maxRetrieves = maxRetrieves }
+        if let follow { job.source.follow = Job.Source.Follow(interval: follow, window: job.source.follow?.window) }
+        if let followWindow {
+            guard job.source.follow != nil else {
+                throw ValidationError("--follow-window needs --follow or source.follow")
+            }
+            job.source.follow?.window = followWindow
+        }
     }
 }
 

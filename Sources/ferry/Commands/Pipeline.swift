@@ -226,6 +226,11 @@ struct Run: AsyncParsableCommand {
     private func pull(_ job: Job, _ manifest: Manifest, stop: StopFlag, logger: Logger) async throws -> RunOutcome {
         var outcome = RunOutcome.complete
         var incomplete: [(study: String, missing: [String])] = []
+        let end: Date?
+        do { end = try until.map(Self.nextTime) } catch {
+            FileHandleWriter.stderr("run: \(error)\n")
+            throw ExitCode(.usage)
+        }
         do {
             try await PullRunner(job: job, manifest: manifest, logger: logger).serving { puller in
                 var files = job
@@ -240,22 +245,48 @@ struct Run: AsyncParsableCommand {
                     if sent != .complete { outcome = sent }
                     if sent != .complete && sent != .someFailed { return }
                 }
-                while !stop.isSet,
-                    let batch = try await puller.retrieveNext(studies: max(8, job.source.maxRetrieves * 4), stop: stop)
-                {
-                    incomplete += batch.incomplete
-                    if batch.folders.isEmpty { continue }  // nothing came (all to be retried)
-                    files.source.paths = batch.folders
-                    let scan = try await Planner(job: files, manifest: manifest).scan()
-                    if !quiet {
-                        FileHandleWriter.stderr(
-                            "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
-                        )
+                // Batches retrieved and sent until none is left; false when a send ended the run.
+                func pullWhatIsListed() async throws -> Bool {
+                    while !stop.isSet,
+                        let batch = try await puller.retrieveNext(
+                            studies: max(8, job.source.maxRetrieves * 4), stop: stop)
+                    {
+                        incomplete += batch.incomplete
+                        if batch.folders.isEmpty { continue }  // nothing came to send
+                        files.source.paths = batch.folders
+                        let scan = try await Planner(job: files, manifest: manifest).scan()
+                        if !quiet {
+                            FileHandleWriter.stderr(
+                                "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
+                            )
+                        }
+                        let sent = try await send(files, manifest, stop: stop, logger: logger)
+                        try puller.cleanUp()
+                        if sent != .complete { outcome = sent }
+                        if sent != .complete && sent != .someFailed { return false }
                     }
-                    let sent = try await send(files, manifest, stop: stop, logger: logger)
-                    try puller.cleanUp()
-                    if sent != .complete { outcome = sent }
-                    if sent != .complete && sent != .someFailed { break }
+                    return true
+                }
+                guard try await pullWhatIsListed(), let follow = job.source.follow, let interval = follow.seconds
+                else { return }
+                // --follow: a pass every interval until stopped or --until.
+                var pass = 0
+                while !stop.isSet {
+                    let next = Date().addingTimeInterval(interval)
+                    if let end, next > end { break }
+                    while Date() < next, !stop.isSet { try await Task.sleep(for: .milliseconds(100)) }
+                    guard !stop.isSet else { break }
+                    pass += 1
+                    guard let window = job.followPass(days: follow.windowDays ?? 7) else {
+                        FileHandleWriter.stderr("follow: the job's Study Dates end before the trailing window\n")
+                        break
+                    }
+                    let r = try await PullPlanner(job: window, manifest: manifest, logger: logger).inventory()
+                    try manifest.recordSync(added: r.added, changed: r.changed)
+                    if !quiet {
+                        FileHandleWriter.stderr("follow: pass \(pass): \(r.added) new studies, \(r.changed) changed\n")
+                    }
+                    guard try await pullWhatIsListed() else { return }
                 }
             }
         } catch let e as MigrationError {
@@ -327,6 +358,11 @@ extension Status {
                 + SourceStudyState.allCases.map { "\($0.rawValue) \(states[$0] ?? 0)" }.joined(separator: ", "))
         print("  listed: \(s.listedInstances) instances in \(s.series) series (\(s.cappedSeries) capped by the source)")
         print("  received: \(s.receivedInstances) of the listed instances (move-direct: listed by the destination)")
+        if let sync = try manifest.lastSync() {
+            print(
+                "  follow: \(sync.passes) passes, the last at \(sync.at): \(sync.added) new studies, \(sync.changed) changed"
+            )
+        }
         let incomplete = try manifest.retrievedIncomplete()
         if !incomplete.isEmpty {
             print(
