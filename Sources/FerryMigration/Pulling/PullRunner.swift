@@ -64,6 +64,8 @@ public struct PullRunner: Sendable {
         /// The staging folders of the studies retrieved.
         public var folders: [String] = []
         public var instances = 0
+        /// What its staged files hold.
+        public var bytes = 0
         /// Studies retrieved with listed instances missing after their last attempt.
         public var incomplete: [(study: String, missing: [String])] = []
     }
@@ -71,7 +73,9 @@ public struct PullRunner: Sendable {
     /// Retrieves the next studies, up to `max_retrieves` at once (fewer while the source
     /// pushes back, see `RetrievePace`) and `studies` in all; when only studies waiting for a
     /// retry are left, waits for the first (or `stop`). nil when none is left to retrieve.
-    public func retrieveNext(studies limit: Int, stop: StopFlag = StopFlag()) async throws -> Batch? {
+    /// `staged`: bytes already in staging (the batch being sent meanwhile), counted against
+    /// `max_staging`.
+    public func retrieveNext(studies limit: Int, stop: StopFlag = StopFlag(), staged: Int = 0) async throws -> Batch? {
         guard job.source.retrieve != .move || receiver != nil else {
             throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
         }
@@ -95,7 +99,7 @@ public struct PullRunner: Sendable {
                 }
             }
             startWhatThePaceAllows()
-            var staged = 0
+            var staged = staged
             while let (study, outcome, attempts) = try await group.next() {
                 running -= 1
                 if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
@@ -107,7 +111,8 @@ public struct PullRunner: Sendable {
                     batch.incomplete.append((study, outcome.missing))
                 }
                 // Staging full: no further study starts; the batch is sent and its files go.
-                staged += Self.bytes(outcome.received.values.filter { !$0.isEmpty })
+                let bytes = Self.bytes(outcome.received.values.filter { !$0.isEmpty })
+                (staged, batch.bytes) = (staged + bytes, batch.bytes + bytes)
                 if let limit = maxStaging, staged >= limit { pending = [] }
                 startWhatThePaceAllows()
             }
@@ -188,7 +193,7 @@ public struct PullRunner: Sendable {
     /// `source.receiver.max_staging` in bytes: a batch starts no further study once its staged
     /// files reach it (studies are retrieved whole, so a batch may pass it by the studies under
     /// way, `max_retrieves` at most).
-    var maxStaging: Int? { job.source.receiver?.maxStaging.flatMap(ByteCount.parse) }
+    public var maxStaging: Int? { job.source.receiver?.maxStaging.flatMap(ByteCount.parse) }
 
     static func bytes(_ paths: some Sequence<String>) -> Int {
         paths.reduce(0) { total, path in
@@ -197,15 +202,15 @@ public struct PullRunner: Sendable {
         }
     }
 
-    /// Removes the staged files whose instances are sent, then the emptied study folders;
-    /// returns how many files went.
+    /// Removes the staged files whose instances are sent, then `folders` (all study folders
+    /// when nil) where emptied; returns how many files went. Only the folders of a batch sent
+    /// are given while another batch is being retrieved: a folder it just made may be empty yet.
     @discardableResult
-    public func cleanUp() throws -> Int {
+    public func cleanUp(folders: [String]? = nil) throws -> Int {
         let sent = try manifest.doneFiles(under: staging)
         for path in sent { unlink(path) }
-        let folders = (try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []
-        for folder in folders {
-            let dir = staging + "/" + folder
+        let all = ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).map { staging + "/" + $0 }
+        for dir in folders ?? all {
             if (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true { rmdir(dir) }
         }
         return sent.count

@@ -245,25 +245,51 @@ struct Run: AsyncParsableCommand {
                     if sent != .complete { outcome = sent }
                     if sent != .complete && sent != .someFailed { return }
                 }
-                // Batches retrieved and sent until none is left; false when a send ended the run.
+                // Batches retrieved and sent until none is left, the next one retrieved while
+                // one is sent (unless the one sent fills `max_staging`: retrieving then waits);
+                // false when a send ended the run.
+                let studies = max(8, job.source.maxRetrieves * 4)
+                let maxStaging = puller.maxStaging
                 func pullWhatIsListed() async throws -> Bool {
-                    while !stop.isSet,
-                        let batch = try await puller.retrieveNext(
-                            studies: max(8, job.source.maxRetrieves * 4), stop: stop)
-                    {
-                        incomplete += batch.incomplete
-                        if batch.folders.isEmpty { continue }  // nothing came to send
-                        files.source.paths = batch.folders
-                        let scan = try await Planner(job: files, manifest: manifest).scan()
-                        if !quiet {
-                            FileHandleWriter.stderr(
-                                "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
-                            )
+                    var next: Task<PullRunner.Batch?, any Error>? = Task {
+                        try await puller.retrieveNext(studies: studies, stop: stop)
+                    }
+                    do {
+                        while let retrieving = next, let batch = try await retrieving.value {
+                            next = nil
+                            incomplete += batch.incomplete
+                            if !batch.folders.isEmpty {
+                                files.source.paths = batch.folders
+                                let scan = try await Planner(job: files, manifest: manifest).scan()
+                                if !quiet {
+                                    FileHandleWriter.stderr(
+                                        "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
+                                    )
+                                }
+                            }
+                            if !stop.isSet, maxStaging.map({ batch.bytes < $0 }) ?? true {
+                                next = Task {
+                                    try await puller.retrieveNext(studies: studies, stop: stop, staged: batch.bytes)
+                                }
+                            }
+                            if !batch.folders.isEmpty {
+                                let sent = try await send(files, manifest, stop: stop, logger: logger)
+                                try puller.cleanUp(folders: batch.folders)
+                                if sent != .complete { outcome = sent }
+                                if sent != .complete && sent != .someFailed {
+                                    next?.cancel()
+                                    _ = try? await next?.value
+                                    return false
+                                }
+                            }
+                            if next == nil, !stop.isSet {
+                                next = Task { try await puller.retrieveNext(studies: studies, stop: stop) }
+                            }
                         }
-                        let sent = try await send(files, manifest, stop: stop, logger: logger)
-                        try puller.cleanUp()
-                        if sent != .complete { outcome = sent }
-                        if sent != .complete && sent != .someFailed { return false }
+                    } catch {
+                        next?.cancel()
+                        _ = try? await next?.value
+                        throw error
                     }
                     return true
                 }

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Pulling from a PACS and forwarding (issue 30), same run, same machine, medians of --runs:
+Ferry's pull job (`ferry run`, retrieve: move into its own receiver, forwarded by its sender)
+against the scripted DCMTK chain a migration team writes (findscu per day, movescu per study
+into a storescp, then storescu of what arrived to the destination), at loopback and over a
+simulated WAN (scripts/bench/delay_proxy.py on every link: to the source, from the source to
+the move destination, to the destination).
+
+The source is DCMTK dcmqrscp (fork mode) holding the corpus (its files registered in place by
+dcmqridx); the destination DCMTK storescp --fork --ignore (parallel associations are not
+serialised by the receiver). Corpora: the mixed corpus (150 studies, 1,440 files, made
+uncompressed once with `ferry transcode`, since dcmqrscp sends each SOP class on one context and
+the chain's storescp takes uncompressed syntaxes) and the ct-series study (1,000 images).
+
+With --move-direct, also Ferry's `move-direct` (the source moves each study straight to the
+destination; Ferry orchestrates and confirms by C-FIND at the destination, here `ferry qrscp`),
+against moving each study with movescu straight to the destination (what pacs_migrator does,
+without its retries), the floor both share being the source's own send time.
+
+Usage: scripts/bench/pull.py [--runs 3] [--ferry PATH] [--delays 0,10] [--profiles mixed,ct-series]
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import measure
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--ferry", help="a ferry binary to use instead of building the release one")
+ap.add_argument("--delays", default="0,10", help="one-way delays in ms (10: a 20 ms round trip)")
+ap.add_argument("--profiles", default="mixed,ct-series")
+ap.add_argument("--max-retrieves", type=int, default=2)
+a = ap.parse_args()
+
+ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
+proxy = [sys.executable, os.path.join(os.path.dirname(__file__), "delay_proxy.py")]
+env = measure.network_env()
+work = tempfile.mkdtemp(prefix="ferry-bench-pull-", dir=os.path.join(measure.ROOT, ".build"))
+processes = []
+
+
+def start(cmd, port):
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.append(p)
+    measure.wait_port(port)
+    return p
+
+
+def stop(p):
+    p.terminate()
+    p.wait()
+    processes.remove(p)
+
+
+def plain_corpus(profile):
+    """The corpus with every file uncompressed (explicit VR little endian), made once."""
+    source = measure.corpus(profile)
+    out = os.path.join(measure.ROOT, ".build", "bench-corpus", profile + "-plain")
+    if not os.path.exists(out + ".complete"):
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([ferry, "transcode", source, out, "--to", "explicit"], check=True, stdout=subprocess.DEVNULL)
+        open(out + ".complete", "w").close()
+    files = measure.files_under(out)
+    measure.warm(files)
+    return out, files, sum(os.path.getsize(f) for f in files) / 1e6
+
+
+def study_dates(files):
+    """The first and last Study Date of the corpus (YYYYMMDD), read with pydicom."""
+    import pydicom
+    dates = {pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["StudyDate"]).StudyDate for f in files}
+    return min(dates), max(dates)
+
+
+def days(first, last):
+    import datetime
+    d = datetime.date(int(first[:4]), int(first[4:6]), int(first[6:]))
+    end = datetime.date(int(last[:4]), int(last[4:6]), int(last[6:]))
+    while d <= end:
+        yield d.strftime("%Y%m%d")
+        d += datetime.timedelta(days=1)
+
+
+def link(to_port, delay):
+    """A port reaching `to_port`: itself at no delay, else a delay proxy in front of it."""
+    if delay == 0:
+        return to_port
+    port = measure.free_port()
+    start(proxy + ["--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{to_port}", "--delay-ms", str(delay)], port)
+    return port
+
+
+def dcmqrscp(files, destinations):
+    """dcmqrscp holding `files` in place; destinations: AE -> port of its host table."""
+    d = tempfile.mkdtemp(dir=work)
+    area = os.path.join(d, "DCMQR")
+    os.makedirs(area)
+    subprocess.run(["/usr/bin/dcmqridx", area] + files, check=True)
+    port = measure.free_port()
+    hosts = "\n".join(f"dest{i} = ({ae}, 127.0.0.1, {p})" for i, (ae, p) in enumerate(destinations.items()))
+    with open(os.path.join(d, "qr.cfg"), "w") as f:
+        f.write(f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 64\nHostTable BEGIN\n{hosts}\n"
+                f"HostTable END\nVendorTable BEGIN\nVendorTable END\nAETable BEGIN\n"
+                f"DCMQR {area} R (100000, 100000mb) ANY\nAETable END\n")
+    start(["/usr/bin/dcmqrscp", "-c", os.path.join(d, "qr.cfg"), str(port)], port)
+    return port
+
+
+def timed(step):
+    begin = time.perf_counter()
+    step()
+    return time.perf_counter() - begin
+
+
+def dcmtk_chain(source, destination, first, last, received):
+    """findscu per day, movescu per study into the chain's storescp, storescu of it all."""
+    shutil.rmtree(received, ignore_errors=True)
+    os.makedirs(received)
+    studies = []
+    for day in days(first, last):
+        r = subprocess.run(
+            ["/usr/bin/findscu", "-S", "-v", "-aec", "DCMQR", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyDate={day}",
+             "-k", "StudyInstanceUID", "127.0.0.1", str(source)], env=env, capture_output=True, text=True, check=True)
+        studies += re.findall(r"\(0020,000d\) UI \[([0-9.]+)\]", r.stdout + r.stderr)
+    for study in studies:
+        subprocess.run(
+            ["/usr/bin/movescu", "-S", "-aec", "DCMQR", "-aem", "CHAIN", "-k", "QueryRetrieveLevel=STUDY",
+             "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(source)], env=env, check=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(destination), received], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return len(studies)
+
+
+def ferry_pull(source, receiver, destination, run):
+    job = os.path.join(work, f"pull-{run}.yaml")
+    with open(job, "w") as f:
+        f.write(f"name: pull\nsource:\n  pacs: {{port: {source}, called_ae: DCMQR}}\n"
+                f"  receiver: {{ae: FERRY, port: {receiver}}}\n  max_retrieves: {a.max_retrieves}\n"
+                f"destination: {{port: {destination}, called_ae: STORESCP}}\n"
+                f"manifest: {os.path.join(work, f'pull-{run}.sqlite')}\n")
+    r = subprocess.run([ferry, "run", job, "--quiet"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+
+
+print("| corpus | files | MB | RTT ms | tool | wall s (median) | MB/s |")
+print("|---|---|---|---|---|---|---|")
+ratios = []
+try:
+    runs = 0
+    for profile in a.profiles.split(","):
+        directory, files, megabytes = plain_corpus(profile)
+        first, last = study_dates(files)
+        for delay in [int(d) for d in a.delays.split(",")]:
+            destination_port = measure.free_port()
+            start(["/usr/bin/storescp", "--fork", "--ignore", str(destination_port)], destination_port)
+            chain_port, receiver = measure.free_port(), measure.free_port()
+            chain_dir = os.path.join(work, "chain")
+            os.makedirs(chain_dir, exist_ok=True)
+            start(["/usr/bin/storescp", "--fork", "-od", chain_dir, str(chain_port)], chain_port)
+            source = dcmqrscp(files, {"CHAIN": link(chain_port, delay), "FERRY": link(receiver, delay)})
+            source_link, destination_link = link(source, delay), link(destination_port, delay)
+            walls = {"ferry run (pull by C-MOVE)": [], "DCMTK chain (findscu, movescu, storescu)": []}
+            for _ in range(a.runs):
+                runs += 1
+                walls["ferry run (pull by C-MOVE)"].append(
+                    timed(lambda: ferry_pull(source_link, receiver, destination_link, runs)))
+                walls["DCMTK chain (findscu, movescu, storescu)"].append(
+                    timed(lambda: dcmtk_chain(source_link, destination_link, first, last, chain_dir)))
+            median = {}
+            for name, w in walls.items():
+                median[name] = statistics.median(w)
+                print(f"| {profile} | {len(files)} | {megabytes:,.0f} | {2 * delay} | {name} | {median[name]:.2f} | "
+                      f"{megabytes / median[name]:,.1f} |", flush=True)
+            f, c = median.values()
+            ratios.append((profile, 2 * delay, f / c))
+            for p in list(processes):
+                stop(p)
+finally:
+    for p in list(processes):
+        stop(p)
+    shutil.rmtree(work, ignore_errors=True)
+
+print()
+print("| corpus | RTT ms | ferry run / DCMTK chain |")
+print("|---|---|---|")
+for profile, rtt, r in ratios:
+    print(f"| {profile} | {rtt} | {r:.2f} |")
