@@ -61,6 +61,7 @@ public struct PullRunner: Sendable {
     }
 
     public struct Batch: Sendable {
+        public var studies = 0
         /// The staging folders of the studies retrieved.
         public var folders: [String] = []
         public var instances = 0
@@ -70,54 +71,59 @@ public struct PullRunner: Sendable {
         public var incomplete: [(study: String, missing: [String])] = []
     }
 
-    /// Retrieves the next studies, up to `max_retrieves` at once (fewer while the source
-    /// pushes back, see `RetrievePace`) and `studies` in all; when only studies waiting for a
-    /// retry are left, waits for the first (or `stop`). nil when none is left to retrieve.
-    /// `staged`: bytes already in staging (the batch being sent meanwhile), counted against
-    /// `max_staging`.
-    public func retrieveNext(studies limit: Int, stop: StopFlag = StopFlag(), staged: Int = 0) async throws -> Batch? {
-        guard job.source.retrieve != .move || receiver != nil else {
-            throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
-        }
-        let manifest = self.manifest
-        var next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
-        while next.isEmpty {
-            guard let at = try await BlockingPool.shared.run({ try manifest.nextRetry() }) else { return nil }
-            logger.info("pull: waiting until \(at) to retry the studies the source fell short on")
-            while Date() < at, !stop.isSet { try await Task.sleep(for: .milliseconds(100)) }
-            if stop.isSet { return nil }
-            next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: limit) }
-        }
-        var batch = Batch()
-        try await withThrowingTaskGroup(of: (String, StudyRetriever.Outcome, Int).self) { group in
-            var pending = next[...]
-            var running = 0
-            func startWhatThePaceAllows() {
-                while running < pace.lanes, let study = pending.popFirst() {
-                    running += 1
-                    group.addTask { try await self.retrieve(study) }
+    /// Retrieves every study to retrieve, up to `max_retrieves` at once (fewer while the source
+    /// pushes back, see `RetrievePace`), a lane taking the next study as soon as it is free
+    /// (and staging has room), each study handed to `staged` as it is retrieved; when only
+    /// studies waiting for a retry are left, waits for the first. Ends, telling `staged`, when
+    /// none is left, on `stop` (the studies under way finish), or on the first error.
+    public func retrieveAll(into staged: StagedStudies, stop: StopFlag) async {
+        do {
+            guard job.source.retrieve != .move || receiver != nil else {
+                throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
+            }
+            let manifest = self.manifest
+            try await withThrowingTaskGroup(of: (String, StudyRetriever.Outcome, Int).self) { group in
+                var inFlight = Set<String>()
+                // Starts studies while lanes are free, staging has room and studies are ready.
+                func fill() async throws {
+                    while inFlight.count < pace.lanes, !stop.isSet, !Task.isCancelled {
+                        await staged.waitForRoom(maxStaging)
+                        let wanted = inFlight.count + 1
+                        let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: wanted) }
+                        guard let study = next.first(where: { !inFlight.contains($0) }) else { return }
+                        inFlight.insert(study)
+                        group.addTask { try await self.retrieve(study) }
+                    }
+                }
+                try await fill()
+                while true {
+                    guard let (study, outcome, attempts) = try await group.next() else {
+                        // Nothing under way: studies waiting for a retry, or the end.
+                        guard !stop.isSet, let at = try await BlockingPool.shared.run({ try manifest.nextRetry() })
+                        else { return }
+                        logger.info("pull: waiting until \(at) to retry the studies the source fell short on")
+                        while Date() < at, !stop.isSet { try await Task.sleep(for: .milliseconds(100)) }
+                        try await fill()
+                        continue
+                    }
+                    inFlight.remove(study)
+                    if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
+                    var done = Batch(studies: 1, instances: outcome.received.count)
+                    if !outcome.received.isEmpty, job.source.retrieve != .moveDirect {
+                        done.folders = [staging + "/" + study]
+                        done.bytes = Self.bytes(outcome.received.values)
+                    }
+                    if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
+                        done.incomplete = [(study, outcome.missing)]
+                    }
+                    await staged.add(done)
+                    try await fill()
                 }
             }
-            startWhatThePaceAllows()
-            var staged = staged
-            while let (study, outcome, attempts) = try await group.next() {
-                running -= 1
-                if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
-                if !outcome.received.isEmpty, job.source.retrieve != .moveDirect {
-                    batch.folders.append(staging + "/" + study)
-                }
-                batch.instances += outcome.received.count
-                if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
-                    batch.incomplete.append((study, outcome.missing))
-                }
-                // Staging full: no further study starts; the batch is sent and its files go.
-                let bytes = Self.bytes(outcome.received.values.filter { !$0.isEmpty })
-                (staged, batch.bytes) = (staged + bytes, batch.bytes + bytes)
-                if let limit = maxStaging, staged >= limit { pending = [] }
-                startWhatThePaceAllows()
-            }
+            await staged.finish(nil)
+        } catch {
+            await staged.finish(error)
         }
-        return batch
     }
 
     /// One study: checkpointed, retrieved, recorded. While listed instances are missing and

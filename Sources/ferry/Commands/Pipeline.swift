@@ -245,52 +245,41 @@ struct Run: AsyncParsableCommand {
                     if sent != .complete { outcome = sent }
                     if sent != .complete && sent != .someFailed { return }
                 }
-                // Batches retrieved and sent until none is left, the next one retrieved while
-                // one is sent (unless the one sent fills `max_staging`: retrieving then waits);
-                // false when a send ended the run.
-                let studies = max(8, job.source.maxRetrieves * 4)
-                let maxStaging = puller.maxStaging
+                // The listed studies retrieved, `max_retrieves` lanes at once, and sent in
+                // batches meanwhile: each batch is what was retrieved while the last one was
+                // sent. False when a send ended the run.
                 func pullWhatIsListed() async throws -> Bool {
-                    var next: Task<PullRunner.Batch?, any Error>? = Task {
-                        try await puller.retrieveNext(studies: studies, stop: stop)
-                    }
+                    let staged = StagedStudies(batchStudies: max(8, job.source.maxRetrieves * 4))
+                    let retrieving = Task { await puller.retrieveAll(into: staged, stop: stop) }
                     do {
-                        while let retrieving = next, let batch = try await retrieving.value {
-                            next = nil
+                        while let batch = try await staged.take() {
                             incomplete += batch.incomplete
-                            if !batch.folders.isEmpty {
-                                files.source.paths = batch.folders
-                                let scan = try await Planner(job: files, manifest: manifest).scan()
-                                if !quiet {
-                                    FileHandleWriter.stderr(
-                                        "pull: \(batch.folders.count) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
-                                    )
-                                }
+                            guard !batch.folders.isEmpty else { continue }  // nothing came to send
+                            files.source.paths = batch.folders
+                            let scan = try await Planner(job: files, manifest: manifest).scan()
+                            if !quiet {
+                                FileHandleWriter.stderr(
+                                    "pull: \(batch.studies) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
+                                )
                             }
-                            if !stop.isSet, maxStaging.map({ batch.bytes < $0 }) ?? true {
-                                next = Task {
-                                    try await puller.retrieveNext(studies: studies, stop: stop, staged: batch.bytes)
-                                }
-                            }
-                            if !batch.folders.isEmpty {
-                                let sent = try await send(files, manifest, stop: stop, logger: logger)
-                                try puller.cleanUp(folders: batch.folders)
-                                if sent != .complete { outcome = sent }
-                                if sent != .complete && sent != .someFailed {
-                                    next?.cancel()
-                                    _ = try? await next?.value
-                                    return false
-                                }
-                            }
-                            if next == nil, !stop.isSet {
-                                next = Task { try await puller.retrieveNext(studies: studies, stop: stop) }
+                            let sent = try await send(files, manifest, stop: stop, logger: logger)
+                            try puller.cleanUp(folders: batch.folders)
+                            await staged.sent(batch)
+                            if sent != .complete { outcome = sent }
+                            if sent != .complete && sent != .someFailed {
+                                retrieving.cancel()
+                                await staged.abandon()
+                                await retrieving.value
+                                return false
                             }
                         }
                     } catch {
-                        next?.cancel()
-                        _ = try? await next?.value
+                        retrieving.cancel()
+                        await staged.abandon()
+                        await retrieving.value
                         throw error
                     }
+                    await retrieving.value
                     return true
                 }
                 guard try await pullWhatIsListed(), let follow = job.source.follow, let interval = follow.seconds
