@@ -118,7 +118,7 @@ def timed(step):
     return time.perf_counter() - begin
 
 
-def dcmtk_chain(source, destination, first, last, received):
+def dcmtk_chain(source, destination, first, last, received, expected):
     """findscu per day, movescu per study into the chain's storescp, storescu of it all."""
     shutil.rmtree(received, ignore_errors=True)
     os.makedirs(received)
@@ -127,18 +127,21 @@ def dcmtk_chain(source, destination, first, last, received):
         r = subprocess.run(
             ["/usr/bin/findscu", "-S", "-v", "-aec", "DCMQR", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyDate={day}",
              "-k", "StudyInstanceUID", "127.0.0.1", str(source)], env=env, capture_output=True, text=True, check=True)
-        studies += re.findall(r"\(0020,000d\) UI \[([0-9.]+)\]", r.stdout + r.stderr)
+        studies += re.findall(r"\(0020,000d\) UI \[([0-9.]+)[ \x00]?\]", r.stdout + r.stderr)
+    assert studies, ("findscu found no study", r.stdout[-1500:], r.stderr[-1500:])
     for study in studies:
-        subprocess.run(
-            ["/usr/bin/movescu", "-S", "-aec", "DCMQR", "-aem", "CHAIN", "-k", "QueryRetrieveLevel=STUDY",
-             "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(source)], env=env, check=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(destination), received], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run(
+            ["/usr/bin/movescu", "-S", "-v", "-aec", "DCMQR", "-aem", "CHAIN", "-k", "QueryRetrieveLevel=STUDY",
+             "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(source)], env=env, capture_output=True, text=True)
+        assert r.returncode == 0 and "Final Move Response (Success)" in r.stderr, ("movescu", r.stderr[-400:])
+    r = subprocess.run(["/usr/bin/storescu", "+sd", "+r", "127.0.0.1", str(destination), received], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, ("storescu", r.returncode, r.stderr[-2000:])
+    assert len(measure.files_under(received)) == expected, ("the chain received", len(measure.files_under(received)))
     return len(studies)
 
 
-def ferry_pull(source, receiver, destination, run):
+def ferry_pull(source, receiver, destination, run, expected):
     job = os.path.join(work, f"pull-{run}.yaml")
     with open(job, "w") as f:
         f.write(f"name: pull\nsource:\n  pacs: {{port: {source}, called_ae: DCMQR}}\n"
@@ -147,6 +150,10 @@ def ferry_pull(source, receiver, destination, run):
                 f"manifest: {os.path.join(work, f'pull-{run}.sqlite')}\n")
     r = subprocess.run([ferry, "run", job, "--quiet"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    import sqlite3
+    with sqlite3.connect(os.path.join(work, f"pull-{run}.sqlite")) as db:
+        done = db.execute("SELECT COUNT(*) FROM instance WHERE state = 'done'").fetchone()[0]
+    assert done == expected, ("ferry sent", done)
 
 
 print("| corpus | files | MB | RTT ms | tool | wall s (median) | MB/s |")
@@ -170,9 +177,9 @@ try:
             for _ in range(a.runs):
                 runs += 1
                 walls["ferry run (pull by C-MOVE)"].append(
-                    timed(lambda: ferry_pull(source_link, receiver, destination_link, runs)))
+                    timed(lambda: ferry_pull(source_link, receiver, destination_link, runs, len(files))))
                 walls["DCMTK chain (findscu, movescu, storescu)"].append(
-                    timed(lambda: dcmtk_chain(source_link, destination_link, first, last, chain_dir)))
+                    timed(lambda: dcmtk_chain(source_link, destination_link, first, last, chain_dir, len(files))))
             median = {}
             for name, w in walls.items():
                 median[name] = statistics.median(w)
