@@ -212,6 +212,15 @@ extension Manifest {
         }
     }
 
+    /// How many of a study's listed instances no retrieve delivered yet.
+    public func pendingInstances(of study: String) throws -> Int {
+        try db.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM source_instance WHERE study_uid = ? AND NOT COALESCE(received, 0)",
+                arguments: [study]) ?? 0
+        }
+    }
+
     /// Whether the source capped the instance list of one of the study's series.
     public func hasCappedSeries(_ study: String) throws -> Bool {
         try db.read { db in

@@ -83,16 +83,21 @@ public struct PullRunner: Sendable {
             }
             let manifest = self.manifest
             try await withThrowingTaskGroup(of: (String, StudyRetriever.Outcome, Int).self) { group in
-                var inFlight = Set<String>()
+                var inFlight: [String: Int] = [:]  // study -> lanes it holds
                 // Starts studies while lanes are free, staging has room and studies are ready.
+                // A study of more instances than one request asks for takes every lane, once
+                // the others are free: its requests run side by side.
                 func fill() async throws {
-                    while inFlight.count < pace.lanes, !stop.isSet, !Task.isCancelled {
+                    while inFlight.values.reduce(0, +) < pace.lanes, !stop.isSet, !Task.isCancelled {
                         await staged.waitForRoom(maxStaging)
                         let wanted = inFlight.count + 1
                         let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: wanted) }
-                        guard let study = next.first(where: { !inFlight.contains($0) }) else { return }
-                        inFlight.insert(study)
-                        group.addTask { try await self.retrieve(study) }
+                        guard let study = next.first(where: { inFlight[$0] == nil }) else { return }
+                        let pending = try await BlockingPool.shared.run { try manifest.pendingInstances(of: study) }
+                        let lanes = pending > StudyRetriever.Selection.listChunk ? pace.lanes : 1
+                        if lanes > 1, !inFlight.isEmpty { return }
+                        inFlight[study] = lanes
+                        group.addTask { try await self.retrieve(study, parallel: lanes) }
                     }
                 }
                 try await fill()
@@ -106,7 +111,7 @@ public struct PullRunner: Sendable {
                         try await fill()
                         continue
                     }
-                    inFlight.remove(study)
+                    inFlight[study] = nil
                     if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
                     var done = Batch(studies: 1, instances: outcome.received.count)
                     if !outcome.received.isEmpty, job.source.retrieve != .moveDirect {
@@ -130,7 +135,7 @@ public struct PullRunner: Sendable {
     /// attempts remain, it is listed again, to be retried after the job's back-off (`backoff`
     /// times 4 to the attempts before, at most an hour). A source that pushes back (a transient
     /// rejection, an abort, a timeout) costs the study an attempt, not the run.
-    private func retrieve(_ study: String) async throws -> (String, StudyRetriever.Outcome, Int) {
+    private func retrieve(_ study: String, parallel: Int) async throws -> (String, StudyRetriever.Outcome, Int) {
         let manifest = self.manifest
         let (attempts, listed, capped) = try await BlockingPool.shared.run {
             (
@@ -143,11 +148,12 @@ public struct PullRunner: Sendable {
         // instances only the whole study's retrieve brings.
         let pending = listed.filter { !$0.received }
         let selection: StudyRetriever.Selection =
-            pending.count == listed.count || capped
+            (pending.count == listed.count && parallel == 1) || capped
             ? .study(study)
             : .instances(
                 study: study, bySeries: Dictionary(grouping: pending, by: \.series).mapValues { $0.map(\.uid) })
         let retriever = StudyRetriever(job: job, logger: logger)
+        let fresh = pending.count == listed.count
         let (folder, uids) = (staging + "/" + study, Set(pending.map(\.uid)))
         var outcome: StudyRetriever.Outcome
         do {
@@ -156,12 +162,15 @@ public struct PullRunner: Sendable {
                 case _ where pending.isEmpty:
                     StudyRetriever.Outcome(status: .success, counts: SubOperationCounts())
                 case (.moveDirect, _):
-                    try await retriever.moveDirect(selection, listed: pending.map { ($0.uid, $0.series) })
+                    try await retriever.moveDirect(
+                        selection, listed: pending.map { ($0.uid, $0.series) }, parallel: parallel)
                 case (_, let receiver?):
-                    try await retriever.move(selection, listed: uids, staging: folder, receiver: receiver)
+                    try await retriever.move(
+                        selection, listed: uids, staging: folder, receiver: receiver, fresh: fresh, parallel: parallel)
                 default:
                     try await retriever.get(
-                        selection, listed: uids, sopClasses: pending.map(\.sopClass), staging: folder)
+                        selection, listed: uids, sopClasses: pending.map(\.sopClass), staging: folder, fresh: fresh,
+                        parallel: parallel)
                 }
         } catch let error as AssociationError where Self.isPushBack(error) {
             logger.warning("pull: study \(study): \(error) (attempt \(attempts))")
@@ -208,15 +217,16 @@ public struct PullRunner: Sendable {
         }
     }
 
-    /// Removes the staged files whose instances are sent, then `folders` (all study folders
-    /// when nil) where emptied; returns how many files went. Only the folders of a batch sent
-    /// are given while another batch is being retrieved: a folder it just made may be empty yet.
+    /// Removes the staged files whose instances are sent, then (with `folders`, once nothing
+    /// is being retrieved: a retrieve may be writing into a folder emptied by a send) the
+    /// emptied study folders; returns how many files went.
     @discardableResult
-    public func cleanUp(folders: [String]? = nil) throws -> Int {
+    public func cleanUp(folders: Bool = true) throws -> Int {
         let sent = try manifest.doneFiles(under: staging)
         for path in sent { unlink(path) }
-        let all = ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).map { staging + "/" + $0 }
-        for dir in folders ?? all {
+        guard folders else { return sent.count }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? [] {
+            let dir = staging + "/" + name
             if (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true { rmdir(dir) }
         }
         return sent.count

@@ -93,16 +93,19 @@ public struct StudyRetriever: Sendable {
         return all.filter { seen.insert($0).inserted }.prefix(127).map { ($0, plain) }
     }
 
-    /// C-GET of `selection` into `staging` (created, emptied first: a retrieve interrupted
-    /// before leaves nothing behind), proposing for each of `sopClasses` (the listing's) a
+    /// C-GET of `selection` into `staging` (created; emptied first when `fresh`, a study none
+    /// of whose instances was received: what a retrieve interrupted before left goes; a retry
+    /// keeps the earlier attempts' files, which may not be sent yet), over up to `parallel`
+    /// associations, proposing for each of `sopClasses` (the listing's) a
     /// context per offered syntax, each class with the SCP role; when they would pass the 127
     /// contexts an association holds beside the GET one (or the source listed no classes), one
     /// context of the uncompressed syntaxes for each of the first 127 storage classes, as getscu
     /// does.
     public func get(
-        _ selection: Selection, listed: Set<String>, sopClasses: [String], staging: String
+        _ selection: Selection, listed: Set<String>, sopClasses: [String], staging: String, fresh: Bool = true,
+        parallel: Int = 1
     ) async throws -> Outcome {
-        try? FileManager.default.removeItem(atPath: staging)
+        if fresh { try? FileManager.default.removeItem(atPath: staging) }
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         let sopClass = InformationModel.studyRoot.sopClass(.get)
         var contexts = [Job.context(sopClass)]
@@ -114,36 +117,43 @@ public struct StudyRetriever: Sendable {
                 roles.append(RoleSelection(sopClass: c, scu: false, scp: true))
             }
         }
-        let association = try await job.openAssociation(
-            to: try job.sourcePeer(), contexts: contexts, roles: roles, logger: logger)
         var output = StoreOutputOptions()
         output.directory = staging
         output.keepExisting = true
-        var outcome = Outcome(status: .success, counts: SubOperationCounts())
-        do {
-            for identifier in selection.identifiers {
-                let final = try await RetrieveSCU.get(
-                    on: association, sopClass: sopClass, identifier: identifier, output: output, logger: logger,
-                    onStored: { outcome.received[$0] = $1 })
-                outcome.add(final)
+        let (job, logger) = (self.job, self.logger)
+        let (proposed, roleSelections, storeOutput) = (contexts, roles, output)
+        let outcome = try await spread(selection.identifiers, parallel: parallel) { identifiers in
+            let association = try await job.openAssociation(
+                to: try job.sourcePeer(), contexts: proposed, roles: roleSelections, logger: logger)
+            var outcome = Outcome(status: .success, counts: SubOperationCounts())
+            do {
+                for identifier in identifiers {
+                    let final = try await RetrieveSCU.get(
+                        on: association, sopClass: sopClass, identifier: identifier, output: storeOutput,
+                        logger: logger,
+                        onStored: { outcome.received[$0] = $1 })
+                    outcome.add(final)
+                }
+                try? await association.release()
+            } catch {
+                await association.abort()
+                throw error
             }
-            try? await association.release()
-        } catch {
-            await association.abort()
-            throw error
+            return outcome
         }
         return outcome.matched(against: listed)
     }
 
-    /// C-MOVE of `selection` to `receiver` (which keeps what comes in `staging`, emptied
-    /// first).
+    /// C-MOVE of `selection` to `receiver` (which keeps what comes in `staging`, emptied first
+    /// when `fresh`, as for `get`), over up to `parallel` associations.
     public func move(
-        _ selection: Selection, listed: Set<String>, staging: String, receiver: MoveReceiver
+        _ selection: Selection, listed: Set<String>, staging: String, receiver: MoveReceiver, fresh: Bool = true,
+        parallel: Int = 1
     ) async throws -> Outcome {
-        try? FileManager.default.removeItem(atPath: staging)
+        if fresh { try? FileManager.default.removeItem(atPath: staging) }
         receiver.expect(selection.study)
-        var outcome = Outcome(status: .success, counts: SubOperationCounts())
-        do { try await move(selection, to: receiver.ae, into: &outcome) } catch {
+        var outcome: Outcome
+        do { outcome = try await move(selection, to: receiver.ae, parallel: parallel) } catch {
             _ = receiver.take(selection.study)
             throw error
         }
@@ -157,10 +167,9 @@ public struct StudyRetriever: Sendable {
     /// title, then what arrived asked of the destination by C-FIND (its Q/R SCP, as `ferry
     /// verify` does): the instances it lists are the received ones (with no staged path).
     public func moveDirect(
-        _ selection: Selection, listed: [(uid: String, series: String)]
+        _ selection: Selection, listed: [(uid: String, series: String)], parallel: Int = 1
     ) async throws -> Outcome {
-        var outcome = Outcome(status: .success, counts: SubOperationCounts())
-        try await move(selection, to: job.destination.calledAE, into: &outcome)
+        var outcome = try await move(selection, to: job.destination.calledAE, parallel: parallel)
         try Self.check(
             outcome.status,
             destination: "\(job.destination.calledAE) (\(job.destination.host), port \(job.destination.port))")
@@ -182,23 +191,46 @@ public struct StudyRetriever: Sendable {
         return outcome.matched(against: Set(listed.map(\.uid)))
     }
 
-    /// C-MOVEs of `selection` from the source to `destination`, on an association of their own,
-    /// their final responses added to `outcome`.
-    private func move(_ selection: Selection, to destination: String, into outcome: inout Outcome) async throws {
+    /// C-MOVEs of `selection` from the source to `destination`, on associations of their own
+    /// (up to `parallel`), their final responses added together.
+    private func move(_ selection: Selection, to destination: String, parallel: Int) async throws -> Outcome {
         let sopClass = InformationModel.studyRoot.sopClass(.move)
-        let association = try await job.openAssociation(
-            to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
-        do {
-            for identifier in selection.identifiers {
-                outcome.add(
-                    try await RetrieveSCU.move(
-                        on: association, sopClass: sopClass, destination: destination, identifier: identifier))
-                if outcome.status == .moveDestinationUnknown { break }
+        let (job, logger) = (self.job, self.logger)
+        return try await spread(selection.identifiers, parallel: parallel) { identifiers in
+            let association = try await job.openAssociation(
+                to: try job.sourcePeer(), contexts: [Job.context(sopClass)], roles: [], logger: logger)
+            var outcome = Outcome(status: .success, counts: SubOperationCounts())
+            do {
+                for identifier in identifiers {
+                    outcome.add(
+                        try await RetrieveSCU.move(
+                            on: association, sopClass: sopClass, destination: destination, identifier: identifier))
+                    if outcome.status == .moveDestinationUnknown { break }
+                }
+                try? await association.release()
+            } catch {
+                await association.abort()
+                throw error
             }
-            try? await association.release()
-        } catch {
-            await association.abort()
-            throw error
+            return outcome
+        }
+    }
+
+    /// Runs `identifiers` over up to `parallel` associations at once, each taking every
+    /// `parallel`-th request in turn; what they brought, together.
+    private func spread(
+        _ identifiers: [DataSet], parallel: Int, _ body: @escaping @Sendable ([DataSet]) async throws -> Outcome
+    ) async throws -> Outcome {
+        let lanes = max(1, min(parallel, identifiers.count))
+        if lanes == 1 { return try await body(identifiers) }
+        return try await withThrowingTaskGroup(of: Outcome.self) { group in
+            for lane in 0..<lanes {
+                let part = stride(from: lane, to: identifiers.count, by: lanes).map { identifiers[$0] }
+                group.addTask { try await body(part) }
+            }
+            var all = Outcome(status: .success, counts: SubOperationCounts())
+            for try await part in group { all.merge(part) }
+            return all
         }
     }
 
@@ -212,6 +244,16 @@ public struct StudyRetriever: Sendable {
 }
 
 extension StudyRetriever.Outcome {
+    /// Another part of the same retrieve.
+    mutating func merge(_ part: Self) {
+        counts.completed += part.counts.completed
+        counts.failed += part.counts.failed
+        counts.warning += part.counts.warning
+        if status == .success { status = part.status }
+        pushedBack = pushedBack || part.pushedBack
+        received.merge(part.received) { a, _ in a }
+    }
+
     /// One request's final response: its counts added, its status kept unless an earlier one
     /// fell short (the first shortfall is the outcome's status).
     mutating func add(_ final: RetrieveSCU.Final) {

@@ -255,7 +255,7 @@ struct Run: AsyncParsableCommand {
                         while let batch = try await staged.take() {
                             incomplete += batch.incomplete
                             guard !batch.folders.isEmpty else { continue }  // nothing came to send
-                            files.source.paths = batch.folders
+                            files.source.paths = Array(Set(batch.folders)).sorted()
                             let scan = try await Planner(job: files, manifest: manifest).scan()
                             if !quiet {
                                 FileHandleWriter.stderr(
@@ -263,7 +263,7 @@ struct Run: AsyncParsableCommand {
                                 )
                             }
                             let sent = try await send(files, manifest, stop: stop, logger: logger)
-                            try puller.cleanUp(folders: batch.folders)
+                            try puller.cleanUp(folders: false)
                             await staged.sent(batch)
                             if sent != .complete { outcome = sent }
                             if sent != .complete && sent != .someFailed {
@@ -280,6 +280,7 @@ struct Run: AsyncParsableCommand {
                         throw error
                     }
                     await retrieving.value
+                    try puller.cleanUp()
                     return true
                 }
                 guard try await pullWhatIsListed(), let follow = job.source.follow, let interval = follow.seconds
