@@ -12,12 +12,9 @@ serialised by the receiver). Corpora: the mixed corpus (150 studies, 1,440 files
 uncompressed once with `ferry transcode`, since dcmqrscp sends each SOP class on one context and
 the chain's storescp takes uncompressed syntaxes) and the ct-series study (1,000 images).
 
-With --move-direct, also Ferry's `move-direct` (the source moves each study straight to the
-destination; Ferry orchestrates and confirms by C-FIND at the destination, here `ferry qrscp`),
-against moving each study with movescu straight to the destination (what pacs_migrator does,
-without its retries), the floor both share being the source's own send time.
+Not yet here: Ferry's `move-direct` against orthanc-tools' pacs_migrator driving an Orthanc.
 
-Usage: scripts/bench/pull.py [--runs 3] [--ferry PATH] [--delays 0,10] [--profiles mixed,ct-series]
+Usage: scripts/bench/pull.py [--runs 3] [--ferry PATH] [--delays 0,10] [--profiles mixed,ct-series] [--max-retrieves N]
 """
 import argparse
 import os
