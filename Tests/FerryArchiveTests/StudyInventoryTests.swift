@@ -279,6 +279,49 @@ struct PullRunTests {
     }
 }
 
+/// `ferry verify` of a pull job (by C-GET from one `ferry qrscp` into another): every instance
+/// pulled is confirmed by UID at the destination's Q/R SCP; one removed from the destination's
+/// index afterwards is reported missing (exit 1).
+@Suite(.scratch)
+struct PullVerifyTests {
+    @Test func verifyConfirmsWhatWasPulled() throws {
+        let sources = try Interop.sources("tiny")
+        let source = try QRSCPProcess(files: sources.values.sorted())
+        defer { source.peer.stop() }
+        let destination = try QRSCPProcess(files: [])
+        defer { destination.peer.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-verify")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(source.peer.port), called_ae: QRSCP}
+              retrieve: get
+            destination: {port: \(destination.peer.port), called_ae: QRSCP}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let verify = try FerryCLI.run(["verify", dir + "/pull.yaml"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("\(sources.count) verified, 0 missing"), "\(verify.stdout)")
+        // One instance leaves the destination's index: the next verification misses it.
+        let gone = try #require(sources.keys.sorted().first)
+        let index = destination.directory + "/QRSCP/ferry-index.sqlite"
+        let removed = try Tools.run(
+            PeerProcess.python3,
+            [
+                "-c",
+                "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); n=d.execute('DELETE FROM instance WHERE uid=?',(sys.argv[2],)).rowcount; d.commit(); print(n)",
+                index, gone,
+            ])
+        try #require(removed.status == 0 && removed.stdout.hasPrefix("1"), "\(removed.stderr)\(removed.stdout)")
+        let again = try FerryCLI.run(["verify", dir + "/pull.yaml"])
+        #expect(again.status == 1, "\(again.stdout)\(again.stderr)")
+        #expect(again.stdout.contains("\(sources.count - 1) verified, 1 missing"), "\(again.stdout)")
+    }
+}
+
 /// A pull killed (kill -9) while it retrieves and while it sends, then run again: every
 /// instance reaches the destination, and the staging folder is empty at the end (what a killed
 /// run staged and did not send is sent by the next one; a study caught mid-retrieve is
