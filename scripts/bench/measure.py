@@ -96,3 +96,26 @@ def ready_corpus(profile):
 def network_env():
     """The environment for DCMTK peers: without TCP_NODELAY delayed ACKs make them ~50x slower."""
     return dict(os.environ, TCP_NODELAY="1")
+
+
+class Peers:
+    """Peer processes a benchmark starts (each waited for on its port) and stops at the end."""
+
+    def __init__(self, env):
+        self.env = env
+        self.running = []
+
+    def start(self, cmd, port):
+        p = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.running.append(p)
+        wait_port(port)
+        return p
+
+    def stop(self, p):
+        p.terminate()
+        p.wait()
+        self.running.remove(p)
+
+    def stop_all(self):
+        for p in list(self.running):
+            self.stop(p)

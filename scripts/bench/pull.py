@@ -39,20 +39,7 @@ ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
 proxy = [sys.executable, os.path.join(os.path.dirname(__file__), "delay_proxy.py")]
 env = measure.network_env()
 work = tempfile.mkdtemp(prefix="ferry-bench-pull-", dir=os.path.join(measure.ROOT, ".build"))
-processes = []
-
-
-def start(cmd, port):
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    processes.append(p)
-    measure.wait_port(port)
-    return p
-
-
-def stop(p):
-    p.terminate()
-    p.wait()
-    processes.remove(p)
+peers = measure.Peers(env)
 
 
 def plain_corpus(profile):
@@ -89,7 +76,7 @@ def link(to_port, delay):
     if delay == 0:
         return to_port
     port = measure.free_port()
-    start(proxy + ["--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{to_port}", "--delay-ms", str(delay)], port)
+    peers.start(proxy + ["--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{to_port}", "--delay-ms", str(delay)], port)
     return port
 
 
@@ -105,7 +92,7 @@ def dcmqrscp(files, destinations):
         f.write(f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 64\nHostTable BEGIN\n{hosts}\n"
                 f"HostTable END\nVendorTable BEGIN\nVendorTable END\nAETable BEGIN\n"
                 f"DCMQR {area} R (100000, 100000mb) ANY\nAETable END\n")
-    start(["/usr/bin/dcmqrscp", "-c", os.path.join(d, "qr.cfg"), str(port)], port)
+    peers.start(["/usr/bin/dcmqrscp", "-c", os.path.join(d, "qr.cfg"), str(port)], port)
     return port
 
 
@@ -163,11 +150,11 @@ try:
         first, last = study_dates(files)
         for delay in [int(d) for d in a.delays.split(",")]:
             destination_port = measure.free_port()
-            start(["/usr/bin/storescp", "--fork", "--ignore", str(destination_port)], destination_port)
+            peers.start(["/usr/bin/storescp", "--fork", "--ignore", str(destination_port)], destination_port)
             chain_port, receiver = measure.free_port(), measure.free_port()
             chain_dir = os.path.join(work, "chain")
             os.makedirs(chain_dir, exist_ok=True)
-            start(["/usr/bin/storescp", "--fork", "-od", chain_dir, str(chain_port)], chain_port)
+            peers.start(["/usr/bin/storescp", "--fork", "-od", chain_dir, str(chain_port)], chain_port)
             source = dcmqrscp(files, {"CHAIN": link(chain_port, delay), "FERRY": link(receiver, delay)})
             source_link, destination_link = link(source, delay), link(destination_port, delay)
             walls = {"ferry run (pull by C-MOVE)": [], "DCMTK chain (findscu, movescu, storescu)": []}
@@ -184,11 +171,9 @@ try:
                       f"{megabytes / median[name]:,.1f} |", flush=True)
             f, c = median.values()
             ratios.append((profile, 2 * delay, f / c))
-            for p in list(processes):
-                stop(p)
+            peers.stop_all()
 finally:
-    for p in list(processes):
-        stop(p)
+    peers.stop_all()
     shutil.rmtree(work, ignore_errors=True)
 
 print()

@@ -32,20 +32,7 @@ ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
 proxy = [a.proxy] if a.proxy else [sys.executable, os.path.join(os.path.dirname(__file__), "delay_proxy.py")]
 env = measure.network_env()
 work = tempfile.mkdtemp(prefix="ferry-bench-wan-", dir=os.path.join(measure.ROOT, ".build"))
-processes = []
-
-
-def start(cmd, port):
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    processes.append(p)
-    measure.wait_port(port)
-    return p
-
-
-def stop(p):
-    p.terminate()
-    p.wait()
-    processes.remove(p)
+peers = measure.Peers(env)
 
 
 print("| corpus | files | MB | RTT ms | tool | wall s (median) | MB/s |")
@@ -53,14 +40,14 @@ print("|---|---|---|---|---|---|---|")
 ratios = []
 try:
     receiver = measure.free_port()
-    start([ferry, "storescp", "+xa", "--ignore", str(receiver)], receiver)
+    peers.start([ferry, "storescp", "+xa", "--ignore", str(receiver)], receiver)
     for profile in a.profiles.split(","):
         directory, files, megabytes = measure.ready_corpus(profile)
         for delay in [int(d) for d in a.delays.split(",")]:
             port, relay = receiver, None
             if delay > 0:
                 port = measure.free_port()
-                relay = start(proxy + ["--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{receiver}",
+                relay = peers.start(proxy + ["--listen", f"127.0.0.1:{port}", "--to", f"127.0.0.1:{receiver}",
                                        "--delay-ms", str(delay)], port)
             counter = [0]
 
@@ -98,10 +85,9 @@ try:
             storescu = wall.get("DCMTK storescu +sd +r")
             ratios.append((profile, 2 * delay, storescu and f / storescu, f / wall["DCMTK dcmsend +sd +r"]))
             if relay:
-                stop(relay)
+                peers.stop(relay)
 finally:
-    for p in list(processes):
-        stop(p)
+    peers.stop_all()
     shutil.rmtree(work, ignore_errors=True)
 
 print()

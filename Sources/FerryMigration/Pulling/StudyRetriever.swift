@@ -244,7 +244,8 @@ public struct StudyRetriever: Sendable {
 }
 
 extension StudyRetriever.Outcome {
-    /// Another part of the same retrieve.
+    /// Another part of the same retrieve: its counts added, its status kept unless an earlier
+    /// part fell short (the first shortfall is the outcome's status).
     mutating func merge(_ part: Self) {
         counts.completed += part.counts.completed
         counts.failed += part.counts.failed
@@ -254,14 +255,11 @@ extension StudyRetriever.Outcome {
         received.merge(part.received) { a, _ in a }
     }
 
-    /// One request's final response: its counts added, its status kept unless an earlier one
-    /// fell short (the first shortfall is the outcome's status).
+    /// One request's final response, as a part.
     mutating func add(_ final: RetrieveSCU.Final) {
-        counts.completed += final.counts.completed
-        counts.failed += final.counts.failed
-        counts.warning += final.counts.warning
-        if status == .success { status = final.status }
-        if (0xA700...0xA7FF).contains(final.status.code) { pushedBack = true }
+        var part = Self(status: final.status, counts: final.counts)
+        part.pushedBack = (0xA700...0xA7FF).contains(final.status.code)
+        merge(part)
     }
 
     /// What was listed and did not come, and what came unlisted.
