@@ -384,13 +384,65 @@ struct PullKilledFiveTimesTests {
         #expect(last.status == 0, "\(last.stdout)\(last.stderr)")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
         #expect(DirectoryWalker().files(under: [staging]).isEmpty, "no orphan in staging")
+        // One request a study, two for the 300-image one (256 UIDs a request); a study in
+        // flight at a kill may be asked again, its pending instances in at most two requests.
         let moves = qr.peer.logCount("Received Move Request")
         #expect(
-            moves >= studies && moves <= studies + retrieving,
+            moves >= studies + 1 && moves <= studies + 1 + 2 * retrieving,
             "\(moves) moves for \(studies) studies, \(retrieving) in flight")
         #expect(
             stored() >= sources.count && stored() <= sources.count + inFlight,
             "\(stored()) stores of \(sources.count), \(inFlight) in flight at the kills")
+    }
+}
+
+/// A study of more instances than one request asks for is forwarded while it arrives: with one
+/// retrieve at a time from a source that takes its time (`ferry qrscp` pausing between
+/// responses), the destination stores instances of the 300-image study while the manifest still
+/// has the study `retrieving`; a study retrieved whole before it is sent cannot show both.
+@Suite(.scratch)
+struct PullForwardsWhileArrivingTests {
+    @Test func aLargeStudyIsSentWhileItArrives() throws {
+        var sources: [String: String] = [:]
+        for path in DirectoryWalker().files(under: try Interop.corpusRoots("ct-series", count: 300)) {
+            if let uid = try? HeaderScan.summary(path: path).sopInstanceUID { sources[uid] = path }
+        }
+        let receiver = freePort()
+        let qr = try QRSCPProcess(
+            files: sources.values.sorted(), extra: ["--sleep-between-responses", "0.02"],
+            destinations: [("FERRY", receiver)])
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("arriving-received")
+        let port = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", received, String(port)], port: port)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-arriving")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              receiver: {ae: FERRY, port: \(receiver)}
+              max_retrieves: 1
+            destination: {port: \(port), called_ae: STORESCP}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let run = try PeerProcess(FerryCLI.path, ["run", dir + "/pull.yaml"], port: 0, waitForPort: false)
+        defer { run.stop() }
+        var seen = (stored: 0, status: "")
+        let overlapped = waitUntil(timeout: 120) {
+            guard run.isRunning else { return false }
+            seen.stored = destination.logCount("Received Store Request")
+            guard seen.stored > 0 else { return false }
+            seen.status = (try? FerryCLI.run(["status", dir + "/pull.yaml"]).stdout) ?? ""
+            return seen.status.contains("retrieving 1")
+        }
+        #expect(overlapped, "stored \(seen.stored) while: \(seen.status)\n\(run.log())")
+        #expect(waitUntil(timeout: 120) { !run.isRunning }, "the run ends")
+        #expect(run.exitStatus == 0, "\(run.log())")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
+        #expect(run.log().contains("(0 studies complete)"), "a piece of the study sent on its own: \(run.log())")
     }
 }
 

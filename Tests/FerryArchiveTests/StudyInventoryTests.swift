@@ -273,7 +273,7 @@ struct PullRunTests {
             sourceLines: ["max_retrieves: 1", "receiver: {max_staging: 1K}"])
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        let batches = run.stderr.components(separatedBy: "pull: 1 studies retrieved").count - 1
+        let batches = run.stderr.components(separatedBy: "(1 studies complete)").count - 1
         #expect(batches == studies.count, "one study a batch: \(run.stderr)")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
     }

@@ -101,6 +101,8 @@ public final class PeerProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
+    /// The exit status, once it is no longer running.
+    public var exitStatus: Int32 { process.terminationStatus }
 
     public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 

@@ -241,6 +241,16 @@ extension Manifest {
         }
     }
 
+    /// Listed instances received while their study's retrieve goes on (handed on to be sent
+    /// before it ends): a retrieve after a kill asks only for the others.
+    public func markReceived(_ uids: [String]) throws {
+        try db.write { db in
+            for uid in uids {
+                try db.execute(sql: "UPDATE source_instance SET received = 1 WHERE uid = ?", arguments: [uid])
+            }
+        }
+    }
+
     /// A study's retrieve ended with these counts and `missing` (listed instances not
     /// received): retrieved, or listed again to be retried at `retryAt`.
     public func recordRetrieve(

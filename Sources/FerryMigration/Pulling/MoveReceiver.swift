@@ -13,8 +13,9 @@ import Synchronization
 public final class MoveReceiver: Sendable {
     /// The AE title the source sends to (its move destination).
     public let ae: String
-    /// SOP Instance UID -> staged file, per awaited study.
-    private let arrivals = Mutex<[String: [String: String]]>([:])
+    /// What came of each awaited study: SOP Instance UID -> staged file, all of it and what was
+    /// not drained yet.
+    private let arrivals = Mutex<[String: (all: [String: String], undrained: [String: String])]>([:])
 
     init(ae: String) { self.ae = ae }
 
@@ -60,19 +61,29 @@ public final class MoveReceiver: Sendable {
 
     /// A move of `study` begins: what comes of it from now on is its own.
     func expect(_ study: String) {
-        arrivals.withLock { $0[study] = [:] }
+        arrivals.withLock { $0[study] = ([:], [:]) }
     }
 
-    /// The move of `study` ended: the instances kept for it (none arrive after the final
-    /// C-MOVE response, which the source sends once every sub-operation is answered).
+    /// The instances of `study` kept since the last drain (each file whole), while its move
+    /// goes on: forwarded before the study is complete.
+    func drain(_ study: String) -> [String: String] {
+        arrivals.withLock { arrivals in
+            defer { arrivals[study]?.undrained = [:] }
+            return arrivals[study]?.undrained ?? [:]
+        }
+    }
+
+    /// The move of `study` ended: every instance kept for it, drained or not (none arrive after
+    /// the final C-MOVE response, which the source sends once every sub-operation is answered).
     func take(_ study: String) -> [String: String] {
-        arrivals.withLock { $0.removeValue(forKey: study) ?? [:] }
+        arrivals.withLock { $0.removeValue(forKey: study)?.all ?? [:] }
     }
 
     private func kept(_ instance: KeptInstance) {
         arrivals.withLock {
             guard $0[instance.study] != nil else { return }
-            $0[instance.study]?[instance.reference.sopInstance] = instance.path
+            $0[instance.study]?.all[instance.reference.sopInstance] = instance.path
+            $0[instance.study]?.undrained[instance.reference.sopInstance] = instance.path
         }
     }
 }

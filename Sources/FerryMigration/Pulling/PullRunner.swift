@@ -61,9 +61,10 @@ public struct PullRunner: Sendable {
     }
 
     public struct Batch: Sendable {
+        /// Studies retrieved (a piece of a study still arriving counts none).
         public var studies = 0
-        /// The staging folders of the studies retrieved.
-        public var folders: [String] = []
+        /// What to plan: the staging folders of the studies retrieved, the files of pieces.
+        public var paths: [String] = []
         public var instances = 0
         /// What its staged files hold.
         public var bytes = 0
@@ -82,7 +83,7 @@ public struct PullRunner: Sendable {
                 throw MigrationError.invalidJob("job \(job.name): a pull by C-MOVE retrieves inside serving")
             }
             let manifest = self.manifest
-            try await withThrowingTaskGroup(of: (String, StudyRetriever.Outcome, Int).self) { group in
+            try await withThrowingTaskGroup(of: Retrieved.self) { group in
                 var inFlight: [String: Int] = [:]  // study -> lanes it holds
                 // Starts studies while lanes are free, staging has room and studies are ready.
                 // A study of more instances than one request asks for takes every lane, once
@@ -97,12 +98,12 @@ public struct PullRunner: Sendable {
                         let lanes = pending > StudyRetriever.Selection.listChunk ? pace.lanes : 1
                         if lanes > 1, !inFlight.isEmpty { return }
                         inFlight[study] = lanes
-                        group.addTask { try await self.retrieve(study, parallel: lanes) }
+                        group.addTask { try await self.retrieve(study, parallel: lanes, staged: staged) }
                     }
                 }
                 try await fill()
                 while true {
-                    guard let (study, outcome, attempts) = try await group.next() else {
+                    guard let retrieved = try await group.next() else {
                         // Nothing under way: studies waiting for a retry, or the end.
                         guard !stop.isSet, let at = try await BlockingPool.shared.run({ try manifest.nextRetry() })
                         else { return }
@@ -111,14 +112,16 @@ public struct PullRunner: Sendable {
                         try await fill()
                         continue
                     }
+                    let (study, outcome) = (retrieved.study, retrieved.outcome)
                     inFlight[study] = nil
                     if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
-                    var done = Batch(studies: 1, instances: outcome.received.count)
-                    if !outcome.received.isEmpty, job.source.retrieve != .moveDirect {
-                        done.folders = [staging + "/" + study]
-                        done.bytes = Self.bytes(outcome.received.values)
+                    let rest = outcome.received.filter { !retrieved.forwarded.contains($0.key) }
+                    var done = Batch(studies: 1, instances: rest.count)
+                    if !rest.isEmpty, job.source.retrieve != .moveDirect {
+                        done.paths = [staging + "/" + study]
+                        done.bytes = Self.bytes(rest.values)
                     }
-                    if !outcome.missing.isEmpty, attempts >= job.transfer.maxAttempts {
+                    if !outcome.missing.isEmpty, retrieved.attempts >= job.transfer.maxAttempts {
                         done.incomplete = [(study, outcome.missing)]
                     }
                     await staged.add(done)
@@ -134,8 +137,12 @@ public struct PullRunner: Sendable {
     /// One study: checkpointed, retrieved, recorded. While listed instances are missing and
     /// attempts remain, it is listed again, to be retried after the job's back-off (`backoff`
     /// times 4 to the attempts before, at most an hour). A source that pushes back (a transient
-    /// rejection, an abort, a timeout) costs the study an attempt, not the run.
-    private func retrieve(_ study: String, parallel: Int) async throws -> (String, StudyRetriever.Outcome, Int) {
+    /// rejection, an abort, a timeout) costs the study an attempt, not the run. A study asked
+    /// in several requests is forwarded while it arrives: what each request brought is marked
+    /// received and handed to `staged` at once.
+    private func retrieve(
+        _ study: String, parallel: Int, staged: StagedStudies
+    ) async throws -> Retrieved {
         let manifest = self.manifest
         let (attempts, listed, capped) = try await BlockingPool.shared.run {
             (
@@ -145,16 +152,30 @@ public struct PullRunner: Sendable {
         }
         // What an earlier retrieve delivered is not asked again (a study listed again because
         // its source count changed, or retried): the rest by UID, unless a capped series hides
-        // instances only the whole study's retrieve brings.
+        // instances only the whole study's retrieve brings. A study of more instances than one
+        // request asks for is asked by UID too, a request at a time per lane, and forwarded a
+        // request at a time.
         let pending = listed.filter { !$0.received }
+        let pieces = pending.count > StudyRetriever.Selection.listChunk
         let selection: StudyRetriever.Selection =
-            (pending.count == listed.count && parallel == 1) || capped
+            (pending.count == listed.count && !pieces) || capped
             ? .study(study)
             : .instances(
                 study: study, bySeries: Dictionary(grouping: pending, by: \.series).mapValues { $0.map(\.uid) })
         let retriever = StudyRetriever(job: job, logger: logger)
         let fresh = pending.count == listed.count
         let (folder, uids) = (staging + "/" + study, Set(pending.map(\.uid)))
+        let forwarded = Forwarded()
+        var onPiece: StudyRetriever.Piece?
+        if pieces {
+            onPiece = { (piece: [String: String]) in
+                let received = piece.keys.filter { uids.contains($0) }
+                try await BlockingPool.shared.run { try manifest.markReceived(received) }
+                await forwarded.add(piece.keys)
+                let files = piece.values.sorted()
+                await staged.add(Batch(paths: files, instances: files.count, bytes: Self.bytes(files)))
+            }
+        }
         var outcome: StudyRetriever.Outcome
         do {
             outcome =
@@ -166,11 +187,12 @@ public struct PullRunner: Sendable {
                         selection, listed: pending.map { ($0.uid, $0.series) }, parallel: parallel)
                 case (_, let receiver?):
                     try await retriever.move(
-                        selection, listed: uids, staging: folder, receiver: receiver, fresh: fresh, parallel: parallel)
+                        selection, listed: uids, staging: folder, receiver: receiver, fresh: fresh, parallel: parallel,
+                        onPiece: onPiece)
                 default:
                     try await retriever.get(
                         selection, listed: uids, sopClasses: pending.map(\.sopClass), staging: folder, fresh: fresh,
-                        parallel: parallel)
+                        parallel: parallel, onPiece: onPiece)
                 }
         } catch let error as AssociationError where Self.isPushBack(error) {
             logger.warning("pull: study \(study): \(error) (attempt \(attempts))")
@@ -192,7 +214,22 @@ public struct PullRunner: Sendable {
                 "pull: study \(study): \(outcome.missing.count) listed instances not received (status \(outcome.status), attempt \(attempts))"
             )
         }
-        return (study, outcome, attempts)
+        return Retrieved(study: study, outcome: outcome, attempts: attempts, forwarded: await forwarded.uids)
+    }
+
+    /// A study's retrieve: its outcome, the attempts it has had, the instances handed on in
+    /// pieces while it arrived.
+    struct Retrieved: Sendable {
+        let study: String
+        let outcome: StudyRetriever.Outcome
+        let attempts: Int
+        let forwarded: Set<String>
+    }
+
+    /// The instances of a study handed on in pieces while it arrived.
+    private actor Forwarded {
+        var uids = Set<String>()
+        func add(_ piece: some Sequence<String>) { uids.formUnion(piece) }
     }
 
     /// Failures of a retrieve that say the source is busy or faltering, not that the pull is

@@ -8,17 +8,19 @@ public actor StagedStudies {
     private var failure: (any Error)?
     private var taker: CheckedContinuation<Void, Never>?
     private var waitingForRoom: [CheckedContinuation<Void, Never>] = []
-    /// A batch is handed on once it holds this many studies, or retrieving waits for room or
-    /// is over: each send has a fixed cost (its associations), so batches are not made of one
-    /// study while the source is slower than the destination.
+    /// A batch is handed on once it holds this many studies (or `batchInstances` instances),
+    /// or retrieving waits for room or is over: each send has a fixed cost (its associations),
+    /// so batches are not made of one study while the source is slower than the destination.
     private let batchStudies: Int
+    /// One request's worth of a large study's pieces: sent while the rest arrives.
+    static let batchInstances = StudyRetriever.Selection.listChunk
 
     public init(batchStudies: Int) { self.batchStudies = max(1, batchStudies) }
 
-    /// A study retrieved.
+    /// A study retrieved, or a piece of one.
     func add(_ study: PullRunner.Batch) {
         ready.studies += study.studies
-        ready.folders += study.folders
+        ready.paths += study.paths
         ready.instances += study.instances
         ready.bytes += study.bytes
         ready.incomplete += study.incomplete
@@ -37,11 +39,13 @@ public actor StagedStudies {
     /// The studies retrieved since the last take, waiting for one; nil once retrieving is over
     /// and all were taken. Throws what retrieving failed with.
     public func take() async throws -> PullRunner.Batch? {
-        while ready.studies < batchStudies, !finished, waitingForRoom.isEmpty || ready.studies == 0 {
+        while ready.studies < batchStudies, ready.instances < Self.batchInstances, !finished,
+            waitingForRoom.isEmpty || (ready.studies == 0 && ready.instances == 0)
+        {
             await withCheckedContinuation { taker = $0 }
         }
         if let failure { throw failure }
-        if ready.studies == 0 { return nil }
+        if ready.studies == 0, ready.instances == 0 { return nil }
         defer { ready = PullRunner.Batch() }
         return ready
     }

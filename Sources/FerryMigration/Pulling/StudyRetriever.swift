@@ -33,6 +33,11 @@ public struct StudyRetriever: Sendable {
         public var pushedBack = false
     }
 
+    /// Instances a retrieve of several requests has received so far (SOP Instance UID -> staged
+    /// file, each file whole), handed on after a request ends while the others go on: a large
+    /// study is forwarded while it still arrives.
+    public typealias Piece = @Sendable ([String: String]) async throws -> Void
+
     /// What one retrieve asks the source for.
     public enum Selection: Sendable {
         case study(String)
@@ -103,7 +108,7 @@ public struct StudyRetriever: Sendable {
     /// does.
     public func get(
         _ selection: Selection, listed: Set<String>, sopClasses: [String], staging: String, fresh: Bool = true,
-        parallel: Int = 1
+        parallel: Int = 1, onPiece: Piece? = nil
     ) async throws -> Outcome {
         if fresh { try? FileManager.default.removeItem(atPath: staging) }
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -128,11 +133,16 @@ public struct StudyRetriever: Sendable {
             var outcome = Outcome(status: .success, counts: SubOperationCounts())
             do {
                 for identifier in identifiers {
+                    var piece: [String: String] = [:]
                     let final = try await RetrieveSCU.get(
                         on: association, sopClass: sopClass, identifier: identifier, output: storeOutput,
                         logger: logger,
-                        onStored: { outcome.received[$0] = $1 })
+                        onStored: {
+                            outcome.received[$0] = $1
+                            piece[$0] = $1
+                        })
                     outcome.add(final)
+                    if let onPiece, !piece.isEmpty { try await onPiece(piece) }
                 }
                 try? await association.release()
             } catch {
@@ -148,12 +158,20 @@ public struct StudyRetriever: Sendable {
     /// when `fresh`, as for `get`), over up to `parallel` associations.
     public func move(
         _ selection: Selection, listed: Set<String>, staging: String, receiver: MoveReceiver, fresh: Bool = true,
-        parallel: Int = 1
+        parallel: Int = 1, onPiece: Piece? = nil
     ) async throws -> Outcome {
         if fresh { try? FileManager.default.removeItem(atPath: staging) }
-        receiver.expect(selection.study)
+        let study = selection.study
+        receiver.expect(study)
+        var afterEach: (@Sendable () async throws -> Void)?
+        if let onPiece {
+            afterEach = {
+                let piece = receiver.drain(study)
+                if !piece.isEmpty { try await onPiece(piece) }
+            }
+        }
         var outcome: Outcome
-        do { outcome = try await move(selection, to: receiver.ae, parallel: parallel) } catch {
+        do { outcome = try await move(selection, to: receiver.ae, parallel: parallel, afterEach: afterEach) } catch {
             _ = receiver.take(selection.study)
             throw error
         }
@@ -192,8 +210,12 @@ public struct StudyRetriever: Sendable {
     }
 
     /// C-MOVEs of `selection` from the source to `destination`, on associations of their own
-    /// (up to `parallel`), their final responses added together.
-    private func move(_ selection: Selection, to destination: String, parallel: Int) async throws -> Outcome {
+    /// (up to `parallel`), their final responses added together; `afterEach` runs after each
+    /// request's final response.
+    private func move(
+        _ selection: Selection, to destination: String, parallel: Int,
+        afterEach: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> Outcome {
         let sopClass = InformationModel.studyRoot.sopClass(.move)
         let (job, logger) = (self.job, self.logger)
         return try await spread(selection.identifiers, parallel: parallel) { identifiers in
@@ -206,6 +228,7 @@ public struct StudyRetriever: Sendable {
                         try await RetrieveSCU.move(
                             on: association, sopClass: sopClass, destination: destination, identifier: identifier))
                     if outcome.status == .moveDestinationUnknown { break }
+                    try await afterEach?()
                 }
                 try? await association.release()
             } catch {

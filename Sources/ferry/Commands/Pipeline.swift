@@ -254,12 +254,12 @@ struct Run: AsyncParsableCommand {
                     do {
                         while let batch = try await staged.take() {
                             incomplete += batch.incomplete
-                            guard !batch.folders.isEmpty else { continue }  // nothing came to send
-                            files.source.paths = Array(Set(batch.folders)).sorted()
+                            guard !batch.paths.isEmpty else { continue }  // nothing came to send
+                            files.source.paths = Array(Set(batch.paths)).sorted()
                             let scan = try await Planner(job: files, manifest: manifest).scan()
                             if !quiet {
                                 FileHandleWriter.stderr(
-                                    "pull: \(batch.studies) studies retrieved, \(batch.instances) instances, \(scan.added + scan.changed) planned\n"
+                                    "pull: \(batch.instances) instances retrieved (\(batch.studies) studies complete), \(scan.added + scan.changed) planned\n"
                                 )
                             }
                             let sent = try await send(files, manifest, stop: stop, logger: logger)
