@@ -15,6 +15,7 @@ the chain's storescp takes uncompressed syntaxes) and the ct-series study (1,000
 Not yet here: Ferry's `move-direct` against orthanc-tools' pacs_migrator driving an Orthanc.
 
 Usage: scripts/bench/pull.py [--runs 3] [--ferry PATH] [--delays 0,10] [--profiles mixed,ct-series] [--max-retrieves N]
+       [--study-affinity spread]
 """
 import argparse
 import os
@@ -33,6 +34,7 @@ ap.add_argument("--ferry", help="a ferry binary to use instead of building the r
 ap.add_argument("--delays", default="0,10", help="one-way delays in ms (10: a 20 ms round trip)")
 ap.add_argument("--profiles", default="mixed,ct-series")
 ap.add_argument("--max-retrieves", type=int, default=2)
+ap.add_argument("--study-affinity", help="Ferry's transfer.study_affinity (default: Ferry's own, one-association)")
 a = ap.parse_args()
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
@@ -131,7 +133,8 @@ def ferry_pull(source, receiver, destination, run, expected):
         f.write(f"name: pull\nsource:\n  pacs: {{port: {source}, called_ae: DCMQR}}\n"
                 f"  receiver: {{ae: FERRY, port: {receiver}}}\n  max_retrieves: {a.max_retrieves}\n"
                 f"destination: {{port: {destination}, called_ae: STORESCP}}\n"
-                f"manifest: {os.path.join(work, f'pull-{run}.sqlite')}\n")
+                + (f"transfer: {{study_affinity: {a.study_affinity}}}\n" if a.study_affinity else "")
+                + f"manifest: {os.path.join(work, f'pull-{run}.sqlite')}\n")
     r = subprocess.run([ferry, "run", job, "--quiet"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     import sqlite3
