@@ -318,6 +318,24 @@ struct PullFromFaltingSourceTests {
         let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
         #expect(status.stdout.contains("not received: \(never)"), "\(status.stdout)")
         #expect(DirectoryWalker().files(under: [dir + "/pull-staging"]).isEmpty, "staged files removed once sent")
+        // Both sides in the progress line and in each form of the report.
+        #expect(
+            run.stderr.contains(
+                "pull: \(studies.count)/\(studies.count) studies retrieved, \(expected.count)/\(sources.count) listed instances"
+            ),
+            "\(run.stderr)")
+        let table = try FerryCLI.run(["report", dir + "/pull.yaml"]).stdout
+        #expect(table.contains("not received: \(never) (study "), "\(table)")
+        #expect(
+            table.contains("retrieved: \(expected.count) of the listed instances; forwarded: \(expected.count)"),
+            "\(table)")
+        let json = try FerryCLI.run(["report", dir + "/pull.yaml", "--format", "json"]).stdout
+        let report = try JSONDecoder().decode(RunReport.self, from: Data(json.utf8))
+        #expect(report.source?.notReceived.map(\.sopInstanceUID) == [never])
+        #expect(report.source?.forwarded == expected.count)
+        #expect(report.source?.inventory.listedInstances == sources.count)
+        let csv = try FerryCLI.run(["report", dir + "/pull.yaml", "--format", "csv"]).stdout
+        #expect(csv.contains(",not-received,,\(never),"), "\(csv)")
     }
 }
 
@@ -502,5 +520,7 @@ struct PullFollowTests {
         #expect(run.log().contains("1 new studies, 1 changed"), "\(run.log())")
         let status = try FerryCLI.run(["status", dir + "/follow.yaml"])
         #expect(status.stdout.contains("follow: \(run.logCount("follow: pass ")) passes"), "\(status.stdout)")
+        let report = try FerryCLI.run(["report", dir + "/follow.yaml"]).stdout
+        #expect(report.contains("(\(run.logCount("follow: pass ")) passes)"), "the last sync: \(report)")
     }
 }

@@ -1,21 +1,33 @@
 #!/usr/bin/env python3
-"""Pulling from a PACS and forwarding (issue 30), same run, same machine, medians of --runs:
-Ferry's pull job (`ferry run`, retrieve: move into its own receiver, forwarded by its sender)
-against the scripted DCMTK chain a migration team writes (findscu per day, movescu per study
-into a storescp, then storescu of what arrived to the destination), at loopback and over a
-simulated WAN (scripts/bench/delay_proxy.py on every link: to the source, from the source to
-the move destination, to the destination).
+"""Pulling from a PACS (issue 30), same run, same machine, medians of --runs, at loopback and over a
+simulated WAN (scripts/bench/delay_proxy.py on every link: to the source, from the source to the
+move destination, to the destination). Two parts (--parts):
+
+(a) `relay`: Ferry's pull job (`ferry run`, retrieve: move into its own receiver, forwarded by its
+    sender) against the scripted DCMTK chain a migration team writes (findscu per day, movescu
+    per study into a storescp, then storescu of what arrived to the destination). The
+    destination is DCMTK storescp --fork --ignore (parallel associations are not serialised by
+    the receiver).
+(b) `move-direct`: Ferry's `retrieve: move-direct` (the source C-MOVEs each study straight to the
+    destination; Ferry confirms each by C-FIND at the destination) against orthanc-tools'
+    pacs_migrator (PyPI `orthanc-tools`, its command line) driving an Orthanc on this host in
+    its own way: a C-FIND per Study Date through Orthanc's REST API, then per study a
+    synchronous C-MOVE from the source with TargetAet the destination, in --max-retrieves
+    worker threads (Ferry's lanes get the same number). The destination is `ferry qrscp`
+    (storage with a Q/R SCP, which move-direct needs for its checks; DCMTK dcmqrscp's flat
+    index stored the mixed corpus ~2.6x slower than it, so it would have timed itself), a fresh
+    one, empty, for every timed transfer. Checked: Ferry's manifest marks every instance
+    received, and the destination's index holds every instance after either tool. For a corpus
+    of one study (ct-series) the floor is printed too: the source's own send time, one DCMTK
+    movescu of the study from the source into the same destination through the same links.
 
 The source is DCMTK dcmqrscp (fork mode) holding the corpus (its files registered in place by
-dcmqridx); the destination DCMTK storescp --fork --ignore (parallel associations are not
-serialised by the receiver). Corpora: the mixed corpus (150 studies, 1,440 files, made
-uncompressed once with `ferry transcode`, since dcmqrscp sends each SOP class on one context and
-the chain's storescp takes uncompressed syntaxes) and the ct-series study (1,000 images).
-
-Not yet here: Ferry's `move-direct` against orthanc-tools' pacs_migrator driving an Orthanc.
+dcmqridx). Corpora: the mixed corpus (150 studies, 1,440 files, made uncompressed once with
+`ferry transcode`, since dcmqrscp sends each SOP class on one context and the chain's storescp
+takes uncompressed syntaxes) and the ct-series study (1,000 images).
 
 Usage: scripts/bench/pull.py [--runs 3] [--ferry PATH] [--delays 0,10] [--profiles mixed,ct-series] [--max-retrieves N]
-       [--study-affinity spread]
+       [--study-affinity spread] [--parts relay,move-direct]
 """
 import argparse
 import os
@@ -35,7 +47,11 @@ ap.add_argument("--delays", default="0,10", help="one-way delays in ms (10: a 20
 ap.add_argument("--profiles", default="mixed,ct-series")
 ap.add_argument("--max-retrieves", type=int, default=2)
 ap.add_argument("--study-affinity", help="Ferry's transfer.study_affinity (default: Ferry's own, one-association)")
+ap.add_argument("--parts", default="relay,move-direct", help="relay: part (a), move-direct: part (b)")
 a = ap.parse_args()
+PARTS = a.parts.split(",")
+if not PARTS or set(PARTS) - {"relay", "move-direct"}:
+    ap.error("--parts: relay, move-direct or both")
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
 proxy = [sys.executable, os.path.join(os.path.dirname(__file__), "delay_proxy.py")]
@@ -58,10 +74,11 @@ def plain_corpus(profile):
 
 
 def study_dates(files):
-    """The first and last Study Date of the corpus (YYYYMMDD), read with pydicom."""
+    """The first and last Study Date of the corpus (YYYYMMDD), and its Study Instance UIDs, read with pydicom."""
     import pydicom
-    dates = {pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["StudyDate"]).StudyDate for f in files}
-    return min(dates), max(dates)
+    heads = [pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["StudyDate", "StudyInstanceUID"]) for f in files]
+    dates = {h.StudyDate for h in heads}
+    return min(dates), max(dates), sorted({h.StudyInstanceUID for h in heads})
 
 
 def days(first, last):
@@ -143,44 +160,3 @@ def ferry_pull(source, receiver, destination, run, expected):
     assert done == expected, ("ferry sent", done)
 
 
-print("| corpus | files | MB | RTT ms | tool | wall s (median) | MB/s |")
-print("|---|---|---|---|---|---|---|")
-ratios = []
-try:
-    runs = 0
-    for profile in a.profiles.split(","):
-        directory, files, megabytes = plain_corpus(profile)
-        first, last = study_dates(files)
-        for delay in [int(d) for d in a.delays.split(",")]:
-            destination_port = measure.free_port()
-            peers.start(["/usr/bin/storescp", "--fork", "--ignore", str(destination_port)], destination_port)
-            chain_port, receiver = measure.free_port(), measure.free_port()
-            chain_dir = os.path.join(work, "chain")
-            os.makedirs(chain_dir, exist_ok=True)
-            peers.start(["/usr/bin/storescp", "--fork", "-od", chain_dir, str(chain_port)], chain_port)
-            source = dcmqrscp(files, {"CHAIN": link(chain_port, delay), "FERRY": link(receiver, delay)})
-            source_link, destination_link = link(source, delay), link(destination_port, delay)
-            walls = {"ferry run (pull by C-MOVE)": [], "DCMTK chain (findscu, movescu, storescu)": []}
-            for _ in range(a.runs):
-                runs += 1
-                walls["ferry run (pull by C-MOVE)"].append(
-                    timed(lambda: ferry_pull(source_link, receiver, destination_link, runs, len(files))))
-                walls["DCMTK chain (findscu, movescu, storescu)"].append(
-                    timed(lambda: dcmtk_chain(source_link, destination_link, first, last, chain_dir, len(files))))
-            median = {}
-            for name, w in walls.items():
-                median[name] = statistics.median(w)
-                print(f"| {profile} | {len(files)} | {megabytes:,.0f} | {2 * delay} | {name} | {median[name]:.2f} | "
-                      f"{megabytes / median[name]:,.1f} |", flush=True)
-            f, c = median.values()
-            ratios.append((profile, 2 * delay, f / c))
-            peers.stop_all()
-finally:
-    peers.stop_all()
-    shutil.rmtree(work, ignore_errors=True)
-
-print()
-print("| corpus | RTT ms | ferry run / DCMTK chain |")
-print("|---|---|---|")
-for profile, rtt, r in ratios:
-    print(f"| {profile} | {rtt} | {r:.2f} |")

@@ -15,7 +15,7 @@ public enum SourceStudyState: String, Codable, Sendable, CaseIterable, DatabaseV
 }
 
 /// What a pull job's inventory holds.
-public struct InventorySummary: Sendable, Equatable {
+public struct InventorySummary: Codable, Sendable, Equatable {
     public var studies = 0
     /// The sum of the source's NumberOfStudyRelatedInstances, over the studies that gave one.
     public var instances = 0

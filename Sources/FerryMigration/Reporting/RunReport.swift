@@ -28,9 +28,34 @@ public struct RunReport: Codable, Sendable {
         public var states: [String: Int]
         public var bytes: Int
     }
+    /// A pull job's source side: what was inventoried, retrieved, forwarded and verified, the
+    /// last follow pass, and every listed instance that never came.
+    public struct Source: Codable, Sendable {
+        public struct Sync: Codable, Sendable {
+            public var at: Date
+            public var passes: Int
+            public var added: Int
+            public var changed: Int
+        }
+        public struct NotReceived: Codable, Sendable {
+            public var study: String
+            public var sopInstanceUID: String
+        }
+        /// Studies by state (inventoried, listed, retrieving, retrieved).
+        public var studies: [String: Int]
+        public var inventory: InventorySummary
+        /// Instances sent from staging with the destination's success, and of those the ones
+        /// the last `ferry verify` confirmed.
+        public var forwarded: Int
+        public var verified: Int
+        public var lastSync: Sync?
+        public var notReceived: [NotReceived]
+    }
     public var states: [String: Int]
     public var groups: [Group]
     public var instances: [Instance]
+    /// Present for a pull job.
+    public var source: Source?
 
     public static func make(manifest: Manifest) throws -> RunReport {
         let rows = try manifest.instances()
@@ -57,7 +82,42 @@ public struct RunReport: Codable, Sendable {
         return RunReport(
             states: states,
             groups: groups.values.sorted { ($0.sopClass, $0.transferSyntax) < ($1.sopClass, $1.transferSyntax) },
-            instances: instances)
+            instances: instances, source: try Source.make(manifest: manifest, instances: instances))
+    }
+}
+
+extension RunReport.Source {
+    /// Nil when the job's source is files (nothing inventoried).
+    static func make(manifest: Manifest, instances: [RunReport.Instance]) throws -> Self? {
+        let states = try manifest.sourceStudyStates()
+        guard !states.isEmpty else { return nil }
+        return Self(
+            studies: Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) }),
+            inventory: try manifest.inventorySummary(),
+            forwarded: instances.filter { $0.state == InstanceState.done.rawValue }.count,
+            verified: instances.filter { $0.verification == Verification.verified.rawValue }.count,
+            lastSync: try manifest.lastSync().map {
+                Sync(at: $0.at, passes: $0.passes, added: $0.added, changed: $0.changed)
+            },
+            notReceived: try manifest.missingInstances(limit: Int.max).map {
+                NotReceived(study: $0.study, sopInstanceUID: $0.uid)
+            })
+    }
+
+    /// The lines of the table and Markdown forms.
+    var lines: [String] {
+        let i = inventory
+        var lines = [
+            "source: \(i.studies) studies inventoried (\(i.instances) instances by the source's counts\(i.uncounted > 0 ? ", \(i.uncounted) studies without a count" : "")): \(ReportRenderer.states(studies))",
+            "  listed: \(i.listedInstances) instances in \(i.series) series (\(i.cappedSeries) capped by the source)",
+            "  retrieved: \(i.receivedInstances) of the listed instances; forwarded: \(forwarded); verified: \(verified)",
+        ]
+        if let s = lastSync {
+            lines.append("  last sync: \(s.at) (\(s.passes) passes): \(s.added) new studies, \(s.changed) changed")
+        }
+        if !notReceived.isEmpty { lines.append("  \(notReceived.count) listed instances never received:") }
+        for n in notReceived { lines.append("    not received: \(n.sopInstanceUID) (study \(n.study))") }
+        return lines
     }
 }
 
@@ -108,9 +168,18 @@ public enum ReportRenderer {
                         i.commitment ?? "", i.commitmentReason ?? "", i.resendCheck?.rawValue ?? "",
                     ]))
             }
+            // A pull's listed instances that never came: a row each, with no file.
+            for n in report.source?.notReceived ?? [] {
+                lines.append(
+                    csvRow([
+                        "", "not-received", "", n.sopInstanceUID, "", "", "", "", "study \(n.study)", "", "", "", "",
+                        "",
+                    ]))
+            }
             return lines.joined(separator: "\n")
         case .md:
-            var lines = ["| SOP class | transfer syntax | states | bytes |", "|---|---|---|---|"]
+            var lines = report.source.map { $0.lines.map { $0.escapedForLog() } + [""] } ?? []
+            lines += ["| SOP class | transfer syntax | states | bytes |", "|---|---|---|---|"]
             for g in report.groups {
                 lines.append("| \(g.sopClass) | \(g.transferSyntax) | \(states(g.states)) | \(g.bytes) |")
             }
@@ -125,7 +194,8 @@ public enum ReportRenderer {
             }
             return lines.joined(separator: "\n")
         case .table:
-            var lines = ["states: \(states(report.states))", "", "groups:"]
+            var lines = ["states: \(states(report.states))"] + (report.source?.lines ?? [])
+            lines += ["", "groups:"]
             for g in report.groups {
                 lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes")
             }

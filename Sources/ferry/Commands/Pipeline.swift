@@ -232,6 +232,7 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(.usage)
         }
         do {
+            let progress = try PullProgress(manifest: manifest)
             try await PullRunner(job: job, manifest: manifest, logger: logger).serving { puller in
                 var files = job
                 files.source = Job.Source()
@@ -258,8 +259,9 @@ struct Run: AsyncParsableCommand {
                             files.source.paths = Array(Set(batch.paths)).sorted()
                             let scan = try await Planner(job: files, manifest: manifest).scan()
                             if !quiet {
+                                let both = try progress.line(manifest: manifest, json: jsonProgress)
                                 FileHandleWriter.stderr(
-                                    "pull: \(batch.instances) instances retrieved (\(batch.studies) studies complete), \(scan.added + scan.changed) planned\n"
+                                    "\(both)\npull: this batch: \(batch.instances) instances retrieved (\(batch.studies) studies complete), \(scan.added + scan.changed) planned\n"
                                 )
                             }
                             let sent = try await send(files, manifest, stop: stop, logger: logger)
@@ -281,6 +283,9 @@ struct Run: AsyncParsableCommand {
                     }
                     await retrieving.value
                     try puller.cleanUp()
+                    if !quiet {
+                        FileHandleWriter.stderr(try progress.line(manifest: manifest, json: jsonProgress) + "\n")
+                    }
                     return true
                 }
                 guard try await pullWhatIsListed(), let follow = job.source.follow, let interval = follow.seconds
