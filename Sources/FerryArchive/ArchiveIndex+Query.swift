@@ -273,6 +273,12 @@ extension ArchiveIndex {
                     "SELECT DISTINCT i.sop_class FROM instance i JOIN series r ON i.series = r.id WHERE r.study = ?",
                     record.studyID)
                 element?.vr = .UI
+            case QueryKeys.availableTransferSyntaxUID:
+                if let id = record.instanceID {
+                    let uid = try String.fetchOne(
+                        db, sql: "SELECT transfer_syntax FROM instance WHERE id = ?", arguments: [id])
+                    element = DataElement(Tag(0, 0), .UI, string: uid ?? "")
+                }
             default: break
             }
             if var e = element {

@@ -157,6 +157,69 @@ struct PullPlanAgainstDcmqrscpTests {
     }
 }
 
+/// `ferry plan --probe` of a pull job: the inventory's instances grouped by SOP class and the
+/// syntax the source holds them in (Available Transfer Syntax UID, which `ferry qrscp`
+/// answers), and what the destination (DCMTK storescp, uncompressed syntaxes only) would
+/// negotiate for each: compressed groups transcoded, uncompressed ones sent as held. A source
+/// that does not say the syntax (dcmqrscp) has its groups reported as not said.
+@Suite(.scratch)
+struct PullDryRunTests {
+    @Test func theProbeReportsWhatTheDestinationWouldNegotiate() throws {
+        let sources = try Interop.sources("tiny")
+        // The compressed files by class and syntax (the archive holds those as sent; dcmsend
+        // may send an uncompressed file in another uncompressed syntax).
+        var expected: [String: Int] = [:]
+        for path in sources.values {
+            let s = try HeaderScan.summary(path: path)
+            guard TransferSyntax.lookup(s.transferSyntaxUID ?? "")?.isEncapsulated == true else { continue }
+            expected["\(s.sopClassUID ?? "")|\(s.transferSyntaxUID ?? "")", default: 0] += 1
+        }
+        try #require(!expected.isEmpty)
+        let qr = try QRSCPProcess(files: sources.values.sorted())
+        defer { qr.peer.stop() }
+        let destination = try PeerProcess.dcmtkStorescp(outputDirectory: try Corpus.temporaryDirectory("dry-run-rx"))
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-dry-run")
+        let out = try FerryCLI.run([
+            "plan", "--name", "pull", "--manifest", dir + "/pull.sqlite", "--source-pacs",
+            "QRSCP@127.0.0.1:\(qr.peer.port)", "--dest", "STORESCP@127.0.0.1:\(destination.port)", "--probe",
+            "--format", "json",
+        ])
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        let report = try JSONDecoder().decode(PlanReport.self, from: Data(out.stdout.utf8))
+        var groups: [String: Int] = [:]
+        for g in report.groups where TransferSyntax.lookup(g.transferSyntax)?.isEncapsulated == true {
+            groups["\(g.sopClass)|\(g.transferSyntax)", default: 0] += g.files
+        }
+        #expect(groups == expected)
+        #expect(report.groups.map(\.files).reduce(0, +) == sources.count)
+        for g in report.groups {
+            let held = try #require(TransferSyntax.lookup(g.transferSyntax))
+            if held.isEncapsulated {
+                #expect(g.outcome?.hasPrefix("transcode: \(held.name) -> ") == true, "\(g)")
+            } else {
+                #expect(g.outcome?.hasPrefix("send ") == true, "\(g)")
+            }
+        }
+        #expect(report.associations.map(\.files).reduce(0, +) == sources.count)
+        #expect(
+            report.associations.flatMap(\.contexts).allSatisfy { $0.probe?.hasPrefix("accepted") ?? false } == false)
+    }
+
+    @Test func aSourceThatDoesNotSayTheSyntaxIsReportedSo() throws {
+        let (peer, files) = try SCUAgainstDcmqrscpTests.dcmqrscp()
+        defer { peer.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-dry-run-dcmqrscp")
+        let out = try FerryCLI.run([
+            "plan", "--name", "pull", "--manifest", dir + "/pull.sqlite", "--source-pacs",
+            "DCMQR@127.0.0.1:\(peer.port)",
+        ])
+        #expect(out.status == 0, "\(out.stdout)\(out.stderr)")
+        #expect(out.stdout.contains("not said by the source"), "\(out.stdout)")
+        #expect(out.stdout.contains("association plan 1: \(files.count) files"), "\(out.stdout)")
+    }
+}
+
 /// A listed study retrieved by C-GET into its staging folder (issue 30, the retrieve's first
 /// part): from `ferry qrscp` holding the tiny corpus (compressed syntaxes among them), every
 /// listed instance arrives, identical, and nothing is missing or unlisted.
@@ -250,7 +313,11 @@ struct PullRunTests {
                 && status.stdout.contains("listed: \(sources.count) instances"), "\(status.stdout)")
         let again = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
-        #expect(!again.stderr.contains("pull: "), "nothing retrieved again: \(again.stderr)")
+        #expect(
+            !again.stderr.contains("pull: this batch")
+                && again.stderr.contains(
+                    "\(sources.count)/\(sources.count) listed instances (0/s), \(sources.count) forwarded (0/s)"),
+            "nothing retrieved again: \(again.stderr)")
         #expect(DirectoryWalker().files(under: [received]).count == sources.count, "nothing sent twice")
     }
 

@@ -13,7 +13,7 @@ move destination, to the destination). Two parts (--parts):
     pacs_migrator (PyPI `orthanc-tools`, its command line) driving an Orthanc on this host in
     its own way: a C-FIND per Study Date through Orthanc's REST API, then per study a
     synchronous C-MOVE from the source with TargetAet the destination, in --max-retrieves
-    worker threads (Ferry's lanes get the same number). The destination is `ferry qrscp`
+    worker threads (Ferry's lanes get the same number; --migrator-threads to differ). The destination is `ferry qrscp`
     (storage with a Q/R SCP, which move-direct needs for its checks; DCMTK dcmqrscp's flat
     index stored the mixed corpus ~2.6x slower than it, so it would have timed itself), a fresh
     one, empty, for every timed transfer. Checked: Ferry's manifest marks every instance
@@ -27,9 +27,11 @@ dcmqridx). Corpora: the mixed corpus (150 studies, 1,440 files, made uncompresse
 takes uncompressed syntaxes) and the ct-series study (1,000 images).
 
 Usage: scripts/bench/pull.py [--runs 3] [--ferry PATH] [--delays 0,10] [--profiles mixed,ct-series] [--max-retrieves N]
-       [--study-affinity spread] [--parts relay,move-direct]
+       [--study-affinity spread] [--parts relay,move-direct] [--migrator-threads N]
 """
 import argparse
+import itertools
+import json
 import os
 import re
 import shutil
@@ -47,6 +49,8 @@ ap.add_argument("--delays", default="0,10", help="one-way delays in ms (10: a 20
 ap.add_argument("--profiles", default="mixed,ct-series")
 ap.add_argument("--max-retrieves", type=int, default=2)
 ap.add_argument("--study-affinity", help="Ferry's transfer.study_affinity (default: Ferry's own, one-association)")
+ap.add_argument("--migrator-threads", type=int,
+                help="pacs_migrator's --worker_threads_count (default: --max-retrieves; its own default is 1)")
 ap.add_argument("--parts", default="relay,move-direct", help="relay: part (a), move-direct: part (b)")
 a = ap.parse_args()
 PARTS = a.parts.split(",")
@@ -160,3 +164,172 @@ def ferry_pull(source, receiver, destination, run, expected):
     assert done == expected, ("ferry sent", done)
 
 
+def relay_part():
+    """Part (a): ferry run (retrieve: move, relayed) against the DCMTK chain; prints both tables."""
+    print("| corpus | files | MB | RTT ms | tool | wall s (median) | MB/s |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for profile in a.profiles.split(","):
+        directory, files, megabytes = plain_corpus(profile)
+        first, last, _ = study_dates(files)
+        for delay in [int(d) for d in a.delays.split(",")]:
+            destination_port = measure.free_port()
+            peers.start(["/usr/bin/storescp", "--fork", "--ignore", str(destination_port)], destination_port)
+            chain_port, receiver = measure.free_port(), measure.free_port()
+            chain_dir = os.path.join(work, "chain")
+            os.makedirs(chain_dir, exist_ok=True)
+            peers.start(["/usr/bin/storescp", "--fork", "-od", chain_dir, str(chain_port)], chain_port)
+            source = dcmqrscp(files, {"CHAIN": link(chain_port, delay), "FERRY": link(receiver, delay)})
+            source_link, destination_link = link(source, delay), link(destination_port, delay)
+            walls = {"ferry run (pull by C-MOVE)": [], "DCMTK chain (findscu, movescu, storescu)": []}
+            for _ in range(a.runs):
+                run = next(run_numbers)
+                walls["ferry run (pull by C-MOVE)"].append(
+                    timed(lambda: ferry_pull(source_link, receiver, destination_link, run, len(files))))
+                walls["DCMTK chain (findscu, movescu, storescu)"].append(
+                    timed(lambda: dcmtk_chain(source_link, destination_link, first, last, chain_dir, len(files))))
+            median = {}
+            for name, w in walls.items():
+                median[name] = statistics.median(w)
+                print(f"| {profile} | {len(files)} | {megabytes:,.0f} | {2 * delay} | {name} | {median[name]:.2f} | "
+                      f"{megabytes / median[name]:,.1f} |", flush=True)
+            f, c = median.values()
+            ratios.append((profile, 2 * delay, f / c))
+            peers.stop_all()
+    print()
+    print("| corpus | RTT ms | ferry run / DCMTK chain |")
+    print("|---|---|---|")
+    for profile, rtt, r in ratios:
+        print(f"| {profile} | {rtt} | {r:.2f} |")
+
+
+DESTINATION_AE = "DEST"
+
+
+def count(database, query):
+    """The one number `query` answers from an SQLite file."""
+    import sqlite3
+    db = sqlite3.connect(database)
+    try:
+        return db.execute(query).fetchone()[0]
+    finally:
+        db.close()
+
+
+def qrscp_destination(port):
+    """A fresh, empty `ferry qrscp` on `port`: AE title DEST, one writable storage area."""
+    d = tempfile.mkdtemp(dir=work)
+    area = os.path.join(d, DESTINATION_AE)
+    os.makedirs(area)
+    config = os.path.join(d, "qr.cfg")
+    with open(config, "w") as f:
+        f.write(f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 64\nHostTable BEGIN\nHostTable END\n"
+                f"VendorTable BEGIN\nVendorTable END\nAETable BEGIN\n"
+                f"{DESTINATION_AE} {area} RW (1000, 1024mb) ANY\nAETable END\n")
+    return peers.start([ferry, "qrscp", "-c", config, str(port)], port), d
+
+
+def into_fresh_destination(port, transfer, expected):
+    """Times `transfer` into a fresh destination on `port`, then stops it, checks that its index
+    holds `expected` instances and removes it."""
+    process, d = qrscp_destination(port)
+    wall = timed(transfer)
+    peers.stop(process)
+    held = count(os.path.join(d, DESTINATION_AE, "ferry-index.sqlite"), "SELECT COUNT(*) FROM instance")
+    shutil.rmtree(d)
+    assert held == expected, ("the destination holds", held, "of", expected)
+    return wall
+
+
+def orthanc(source, destination):
+    """Orthanc for pacs_migrator (AE MIGRATOR), the source and the destination its modalities; its HTTP port."""
+    d = tempfile.mkdtemp(dir=work)
+    dicom, http = measure.free_port(), measure.free_port()
+    config = os.path.join(d, "orthanc.json")
+    with open(config, "w") as f:
+        json.dump({"Name": "bench", "DicomAet": "MIGRATOR", "DicomPort": dicom, "HttpPort": http,
+                   "StorageDirectory": os.path.join(d, "storage"), "IndexDirectory": os.path.join(d, "index"),
+                   "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "Plugins": [],
+                   "DicomModalities": {"source": ["DCMQR", "127.0.0.1", source],
+                                       "destination": [DESTINATION_AE, "127.0.0.1", destination]}}, f)
+    peers.start(["/usr/sbin/Orthanc", "--logdir=" + d, config], http)
+    return http
+
+
+def ferry_move_direct(source, destination, run, expected):
+    manifest = os.path.join(work, f"direct-{run}.sqlite")
+    job = os.path.join(work, f"direct-{run}.yaml")
+    with open(job, "w") as f:
+        f.write(f"name: direct\nsource:\n  pacs: {{port: {source}, called_ae: DCMQR}}\n  retrieve: move-direct\n"
+                f"  max_retrieves: {a.max_retrieves}\n"
+                f"destination: {{port: {destination}, called_ae: {DESTINATION_AE}}}\nmanifest: {manifest}\n")
+    r = subprocess.run([ferry, "run", job, "--quiet"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    received = count(manifest, "SELECT COUNT(*) FROM source_instance WHERE received")
+    assert received == expected, ("ferry's manifest marks received", received)
+
+
+def pacs_migrator(http, first, last, run):
+    """orthanc-tools' pacs_migrator, as its documentation runs it: one pass over the Study Dates."""
+    failed = os.path.join(work, f"migrator-{run}-failed.csv")
+    r = subprocess.run(
+        [sys.executable, "-m", "orthanc_tools.pacs_migrator", "--url", f"http://127.0.0.1:{http}",
+         "--source_modality", "source", "--destination_aet", DESTINATION_AE, "--from_study_date", first,
+         "--to_study_date", last, "--worker_threads_count", str(a.migrator_threads or a.max_retrieves), "--error_log_path", failed],
+        capture_output=True, text=True)
+    problems = [line for line in r.stderr.splitlines() if " - ERROR - " in line or " - WARNING - " in line]
+    assert r.returncode == 0 and "Migration completed" in r.stderr and not problems and not os.path.exists(failed), \
+        ("pacs_migrator", r.returncode, problems[:5], r.stderr[-1500:])
+
+
+def source_send(source, study):
+    """The floor: DCMTK movescu of the whole study from the source to the destination."""
+    r = subprocess.run(
+        ["/usr/bin/movescu", "-S", "-v", "-aec", "DCMQR", "-aem", DESTINATION_AE, "-k", "QueryRetrieveLevel=STUDY",
+         "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(source)], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and "Final Move Response (Success)" in r.stderr, ("movescu", r.stderr[-400:])
+
+
+def move_direct_part():
+    """Part (b): ferry run (retrieve: move-direct) against pacs_migrator driving Orthanc; prints its table."""
+    print("| corpus | files | MB | RTT ms | ferry move-direct s | pacs_migrator s | ferry / pacs_migrator | "
+          "source's send s (floor) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for profile in a.profiles.split(","):
+        directory, files, megabytes = plain_corpus(profile)
+        first, last, studies = study_dates(files)
+        for delay in [int(d) for d in a.delays.split(",")]:
+            destination_port = measure.free_port()
+            destination_link = link(destination_port, delay)
+            source = dcmqrscp(files, {DESTINATION_AE: destination_link})
+            source_link = link(source, delay)
+            http = orthanc(source_link, destination_link)
+            walls = {"ferry": [], "migrator": [], "floor": []}
+            for _ in range(a.runs):
+                run = next(run_numbers)
+                walls["ferry"].append(into_fresh_destination(
+                    destination_port, lambda: ferry_move_direct(source_link, destination_link, run, len(files)),
+                    len(files)))
+                walls["migrator"].append(into_fresh_destination(
+                    destination_port, lambda: pacs_migrator(http, first, last, run), len(files)))
+                if len(studies) == 1:
+                    walls["floor"].append(into_fresh_destination(
+                        destination_port, lambda: source_send(source_link, studies[0]), len(files)))
+            f, m = statistics.median(walls["ferry"]), statistics.median(walls["migrator"])
+            floor = f"{statistics.median(walls['floor']):.2f}" if walls["floor"] else "-"
+            print(f"| {profile} | {len(files)} | {megabytes:,.0f} | {2 * delay} | {f:.2f} | {m:.2f} | {f / m:.2f} | "
+                  f"{floor} |", flush=True)
+            peers.stop_all()
+
+
+run_numbers = itertools.count(1)
+try:
+    if "relay" in PARTS:
+        relay_part()
+    if "move-direct" in PARTS:
+        if "relay" in PARTS:
+            print()
+        move_direct_part()
+finally:
+    peers.stop_all()
+    shutil.rmtree(work, ignore_errors=True)

@@ -158,10 +158,10 @@ extension Manifest {
                 for i in series.instances {
                     try db.execute(
                         sql: """
-                            INSERT INTO source_instance (uid, study_uid, series_uid, sop_class) VALUES (?, ?, ?, ?)
-                            ON CONFLICT(uid) DO NOTHING
+                            INSERT INTO source_instance (uid, study_uid, series_uid, sop_class, transfer_syntax)
+                            VALUES (?, ?, ?, ?, ?) ON CONFLICT(uid) DO NOTHING
                             """,
-                        arguments: [i.uid, listing.studyUID, series.uid, i.sopClass])
+                        arguments: [i.uid, listing.studyUID, series.uid, i.sopClass, i.transferSyntax])
                 }
             }
             for uid in received {
@@ -238,6 +238,20 @@ extension Manifest {
                 arguments: [SourceStudyState.retrieving, study])
             return try Int.fetchOne(db, sql: "SELECT attempts FROM source_study WHERE uid = ?", arguments: [study])
                 ?? 0
+        }
+    }
+
+    /// The listed instances not received yet, by SOP class and the syntax the source holds
+    /// them in (nil: not said): what the dry run negotiates.
+    public func pendingGroups() throws -> [(sopClass: String, transferSyntax: String?, instances: Int)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT sop_class, transfer_syntax, COUNT(*) AS n FROM source_instance
+                    WHERE received IS NOT 1 GROUP BY sop_class, transfer_syntax ORDER BY sop_class, transfer_syntax
+                    """
+            ).map { ($0["sop_class"], $0["transfer_syntax"], $0["n"]) }
         }
     }
 

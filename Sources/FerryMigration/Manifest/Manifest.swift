@@ -468,6 +468,10 @@ public final class Manifest: Sendable {
                 t.column("changed", .integer).notNull()
             }
         }
+        m.registerMigration("v14: the syntax a source holds an instance in") { db in
+            // Available Transfer Syntax UID where the source answered it (null: not said).
+            try db.alter(table: "source_instance") { t in t.add(column: "transfer_syntax", .text) }
+        }
         return m
     }
 

@@ -17,7 +17,12 @@ public struct Prober {
     }
 
     public func probe() async throws -> [ProbeKey: ProbeRecord] {
-        let pending = try manifest.instances(in: [.planned, .sending]).compactMap(\.outgoing)
+        try await probe(try manifest.instances(in: [.planned, .sending]).compactMap(\.outgoing))
+    }
+
+    /// Probes the plans of `pending` (a pull job's: one file standing for each group of its
+    /// inventory).
+    public func probe(_ pending: [OutgoingFile]) async throws -> [ProbeKey: ProbeRecord] {
         let plans = ContextPlanner.plan(pending, options: job.proposalOptions)
         let connection = try job.connection()
         let tls = try connection.tls.map { try $0.client() }

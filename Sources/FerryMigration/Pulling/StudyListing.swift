@@ -19,6 +19,9 @@ public struct StudyListing: Sendable, Equatable {
     public struct Instance: Sendable, Equatable {
         public var uid: String
         public var sopClass: String
+        /// Available Transfer Syntax UID, where the source answers it: the syntax a retrieve
+        /// brings, for the dry run's negotiation.
+        public var transferSyntax: String? = nil
     }
 
     public var studyUID: String
@@ -45,12 +48,15 @@ public struct StudyListing: Sendable, Equatable {
             listing.series[i].capped = try await find([
                 (QueryKeys.queryRetrieveLevel, .CS, "IMAGE"), (QueryKeys.studyInstanceUID, .UI, study),
                 (QueryKeys.seriesInstanceUID, .UI, listing.series[i].uid), (QueryKeys.sopInstanceUID, .UI, ""),
-                (QueryKeys.sopClassUID, .UI, ""),
+                (QueryKeys.sopClassUID, .UI, ""), (QueryKeys.availableTransferSyntaxUID, .UI, ""),
             ]) { answer in
                 guard let uid = Self.uid(answer, QueryKeys.sopInstanceUID), instances.insert(uid).inserted else {
                     return
                 }
-                listed.append(Instance(uid: uid, sopClass: Self.uid(answer, QueryKeys.sopClassUID) ?? ""))
+                listed.append(
+                    Instance(
+                        uid: uid, sopClass: Self.uid(answer, QueryKeys.sopClassUID) ?? "",
+                        transferSyntax: Self.uid(answer, QueryKeys.availableTransferSyntaxUID)))
             }
             listing.series[i].instances = listed
         }

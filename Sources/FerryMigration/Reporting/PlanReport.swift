@@ -67,9 +67,72 @@ public struct PlanReport: Codable, Sendable {
             }
         }
         let plans = ContextPlanner.plan(pending.compactMap(\.outgoing), options: job.proposalOptions)
-        let associations = plans.map { plan in
+        let associations = Self.associations(plans, files: { $0.count }, probe: probe)
+        let unsendable = all.filter { $0.state == .failed || $0.state == .conflict || $0.state == .skipped }
+            .map { Unsendable(path: $0.path, state: $0.state.rawValue, reason: $0.error ?? $0.statusName ?? "") }
+        var states: [String: Int] = [:]
+        for (s, n) in try manifest.counts() { states[s.rawValue] = n }
+        return PlanReport(
+            job: job.name, destination: job.destinationDescription,
+            states: states,
+            groups: groups.values.sorted {
+                ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName)
+            },
+            associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
+    }
+
+    /// A pull job's dry run: the listed instances not received yet, by SOP class and the
+    /// syntax the source holds them in (`pending`, from the inventory); the contexts the sender
+    /// would propose for them and, with a probe, what the destination accepts and what would
+    /// happen to each group. Where the source did not say the syntax, uncompressed is assumed
+    /// (Ferry decodes what the destination does not take as held).
+    public static func make(
+        job: Job, pending: [(sopClass: String, transferSyntax: String?, instances: Int)],
+        studies: [SourceStudyState: Int], probe: [ProbeKey: ProbeRecord] = [:]
+    ) -> PlanReport {
+        var groups: [Group] = []
+        let samples = standIns(for: pending)
+        for (p, sample) in zip(pending, samples) {
+            let held = p.transferSyntax.flatMap(TransferSyntax.lookup)
+            var g = Group(
+                sopClass: p.sopClass, sopClassName: UIDRegistry.name(of: p.sopClass), transferSyntax: held?.uid ?? "",
+                transferSyntaxName: held?.name ?? "not said by the source", files: p.instances, bytes: 0)
+            if !probe.isEmpty {
+                let outcome = Self.outcome(for: g, sample: sample, probe: probe, job: job)
+                g.outcome = held == nil ? "if held uncompressed: \(outcome)" : outcome
+            }
+            groups.append(g)
+        }
+        let plans = ContextPlanner.plan(samples, options: job.proposalOptions)
+        return PlanReport(
+            job: job.name, destination: job.destinationDescription,
+            states: Dictionary(uniqueKeysWithValues: studies.map { ("studies " + $0.key.rawValue, $0.value) }),
+            groups: groups,
+            associations: Self.associations(plans, files: { $0.reduce(0) { $0 + groups[$1].files } }, probe: probe),
+            unsendable: [])
+    }
+
+    /// A file standing for each group of a pull's inventory: its SOP class, in the syntax the
+    /// source holds it (uncompressed where not said).
+    public static func standIns(
+        for pending: [(sopClass: String, transferSyntax: String?, instances: Int)]
+    ) -> [OutgoingFile] {
+        pending.map {
+            OutgoingFile(
+                path: "", sopClassUID: $0.sopClass, sopInstanceUID: "",
+                transferSyntax: $0.transferSyntax.flatMap(TransferSyntax.lookup) ?? .explicitVRLittleEndian,
+                dataSetOffset: 0, fileSize: 0)
+        }
+    }
+
+    /// The association plans as reported: each context, with the probe's answer; `files`
+    /// counts what a plan's files stand for.
+    static func associations(
+        _ plans: [AssociationPlan], files: ([Int]) -> Int, probe: [ProbeKey: ProbeRecord]
+    ) -> [AssociationPlanReport] {
+        plans.map { plan in
             AssociationPlanReport(
-                files: plan.files.count,
+                files: files(plan.files),
                 contexts: plan.contexts.map { pc in
                     var c = Context(
                         id: Int(pc.id), abstractSyntax: pc.abstractSyntax, transferSyntaxes: pc.transferSyntaxes)
@@ -82,17 +145,6 @@ public struct PlanReport: Codable, Sendable {
                     return c
                 })
         }
-        let unsendable = all.filter { $0.state == .failed || $0.state == .conflict || $0.state == .skipped }
-            .map { Unsendable(path: $0.path, state: $0.state.rawValue, reason: $0.error ?? $0.statusName ?? "") }
-        var states: [String: Int] = [:]
-        for (s, n) in try manifest.counts() { states[s.rawValue] = n }
-        return PlanReport(
-            job: job.name, destination: job.destinationDescription,
-            states: states,
-            groups: groups.values.sorted {
-                ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName)
-            },
-            associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
     }
 
     /// The route the sender would take for `file` on the contexts the probe saw accepted:

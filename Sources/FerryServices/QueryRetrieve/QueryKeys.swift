@@ -27,13 +27,15 @@ public enum QueryKeys {
     public static let numberOfStudyRelatedSeries = Tag(0x0020, 0x1206)
     public static let numberOfStudyRelatedInstances = Tag(0x0020, 0x1208)
     public static let numberOfSeriesRelatedInstances = Tag(0x0020, 0x1209)
+    /// The syntax an instance is held in (IMAGE level): what a retrieve would bring.
+    public static let availableTransferSyntaxUID = Tag(0x0008, 0x3002)
 
     /// Attributes the archive computes from its index rather than reads from a file.
     public static let computed: [Tag: QueryLevel] = [
         numberOfPatientRelatedStudies: .patient, numberOfPatientRelatedSeries: .patient,
         numberOfPatientRelatedInstances: .patient, numberOfStudyRelatedSeries: .study,
         numberOfStudyRelatedInstances: .study, modalitiesInStudy: .study, sopClassesInStudy: .study,
-        numberOfSeriesRelatedInstances: .series,
+        numberOfSeriesRelatedInstances: .series, availableTransferSyntaxUID: .image,
     ]
 
     /// Attributes of the Patient Study module that sit in group 0010 but describe the study.

@@ -58,10 +58,14 @@ extension Plan {
         }
     }
 
-    /// A pull job's plan: the source's studies listed and recorded (retrieving them is not
-    /// built yet: docs/status.md).
+    /// A pull job's plan: the source's studies listed and recorded, then the dry run of what
+    /// is not received yet (with `--probe`, against the destination).
     func inventory(_ job: Job, _ manifest: Manifest, logger: Logger) async throws {
         let r = try await Self.inventory(job, manifest, logger: logger, command: "plan")
+        // The inventory's lines go with the table; beside another form, to stderr.
+        let print = { (line: String) in
+            if format == .table { Swift.print(line) } else { FileHandleWriter.stderr(line + "\n") }
+        }
         let counted = r.summary.uncounted == 0 ? "" : ", \(r.summary.uncounted) without a count"
         let s = r.summary
         print(
@@ -71,6 +75,15 @@ extension Plan {
             "listed: \(s.listedStudies) studies, \(s.series) series, \(s.listedInstances) instances (\(s.cappedSeries) series capped by the source)"
         )
         for gap in r.outcome.gaps { print("  gap: \(gap)") }
+        let pending = try manifest.pendingGroups()
+        var probes = try Prober.stored(manifest, for: job)
+        if probe {
+            probes = try await Prober(job: job, manifest: manifest, logger: logger).probe(
+                PlanReport.standIns(for: pending))
+        }
+        let report = PlanReport.make(
+            job: job, pending: pending, studies: try manifest.sourceStudyStates(), probe: probes)
+        Swift.print(try ReportRenderer.render(report, format: format))
         if !r.outcome.gaps.isEmpty { throw ExitCode(1) }
     }
 }
