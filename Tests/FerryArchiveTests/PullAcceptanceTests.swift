@@ -105,6 +105,29 @@ struct PullByMoveTests {
         let again = try FerryCLI.run(["run", dir + "/direct.yaml"])
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         #expect(destination.peer.logCount("Received Store Request") == stores, "no second move")
+        // ferry verify confirms every instance moved by UID at the destination; one removed
+        // from the destination's index is missing, and --resend has the next run move it again.
+        let verify = try FerryCLI.run(["verify", dir + "/direct.yaml"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(
+            verify.stdout.contains("\(sources.count) sent, \(sources.count) verified, 0 missing"), "\(verify.stdout)")
+        let gone = try #require(sources.keys.sorted().first)
+        let removed = try Tools.run(
+            PeerProcess.python3,
+            [
+                "-c",
+                "import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); n=d.execute('DELETE FROM instance WHERE uid=?',(sys.argv[2],)).rowcount; d.commit(); print(n)",
+                destination.directory + "/QRSCP/ferry-index.sqlite", gone,
+            ])
+        try #require(removed.status == 0 && removed.stdout.hasPrefix("1"), "\(removed.stderr)\(removed.stdout)")
+        let missing = try FerryCLI.run(["verify", dir + "/direct.yaml", "--resend"])
+        #expect(missing.status == 1, "\(missing.stdout)\(missing.stderr)")
+        #expect(
+            missing.stdout.contains("1 missing") && missing.stdout.contains("missing: \(gone)"), "\(missing.stdout)")
+        let moveAgain = try FerryCLI.run(["run", dir + "/direct.yaml"])
+        #expect(moveAgain.status == 0, "\(moveAgain.stdout)\(moveAgain.stderr)")
+        let last = try FerryCLI.run(["verify", dir + "/direct.yaml"])
+        #expect(last.status == 0 && last.stdout.contains("0 missing"), "\(last.stdout)\(last.stderr)")
     }
 
     /// DCMTK dcmqrscp (fork mode) holding files as a DCMTK archive does, compressed: each SOP

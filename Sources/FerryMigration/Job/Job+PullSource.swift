@@ -166,6 +166,8 @@ extension Job {
 
     /// Whether the job pulls from a Q/R SCP rather than reading files.
     public var pulls: Bool { source.pacs != nil }
+    /// A `move-direct` pull: the source moves to the destination, Ferry sends nothing.
+    public var moves: Bool { pulls && source.retrieve == .moveDirect }
 
     /// What a pull job needs; names the first problem.
     func validatePull() throws {

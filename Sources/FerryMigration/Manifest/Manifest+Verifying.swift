@@ -99,18 +99,42 @@ extension Manifest {
         }
     }
 
-    /// Records a verification in one transaction: the run, each instance's result, the findings.
+    /// A `move-direct` pull's instances the source moved to the destination (received, as the
+    /// destination listed them after the move): no file was sent, so the "path" is the SOP
+    /// Instance UID, and the id the inventory row's.
+    public func movedInstances() throws -> [SentInstance] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT rowid AS id, study_uid, series_uid, uid FROM source_instance WHERE received = 1
+                    ORDER BY study_uid, series_uid, uid
+                    """
+            ).map {
+                SentInstance(
+                    id: $0["id"], path: $0["uid"], study: $0["study_uid"], series: $0["series_uid"], uid: $0["uid"])
+            }
+        }
+    }
+
+    /// Records a verification in one transaction: the run, each instance's result (on the
+    /// inventory's rows when `moved`: a `move-direct` pull), the findings.
     public func recordVerification(
-        _ run: VerifyRunRecord, results: [Int64: Verification], findings: [VerifyFinding]
+        _ run: VerifyRunRecord, results: [Int64: Verification], findings: [VerifyFinding], moved: Bool = false
     ) async throws -> VerifyRunRecord {
         try await db.write { db in
             var run = run
             try run.insert(db)
             let stamp = now()
             for (id, result) in results {
-                try db.execute(
-                    sql: "UPDATE instance SET verification = ?, verified_at = ? WHERE id = ?",
-                    arguments: [result, stamp, id])
+                if moved {
+                    try db.execute(
+                        sql: "UPDATE source_instance SET verification = ? WHERE rowid = ?", arguments: [result, id])
+                } else {
+                    try db.execute(
+                        sql: "UPDATE instance SET verification = ?, verified_at = ? WHERE id = ?",
+                        arguments: [result, stamp, id])
+                }
             }
             for var f in findings {
                 f.run = run.id ?? 0
@@ -131,6 +155,22 @@ extension Manifest {
                 arguments: [
                     InstanceState.planned, now(), Verification.missing, InstanceState.done, InstanceState.doneWarning,
                 ])
+            return db.changesCount
+        }
+    }
+
+    /// `ferry verify --resend` of a `move-direct` pull: the missing instances listed as not
+    /// received and their studies listed again, so the next `ferry run` moves them again.
+    public func relistMissingMoved() async throws -> Int {
+        try await db.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE source_study SET state = ?, retry_at = NULL
+                    WHERE uid IN (SELECT study_uid FROM source_instance WHERE verification = ?)
+                    """, arguments: [SourceStudyState.listed, Verification.missing])
+            try db.execute(
+                sql: "UPDATE source_instance SET received = 0, verification = NULL WHERE verification = ?",
+                arguments: [Verification.missing])
             return db.changesCount
         }
     }

@@ -472,6 +472,10 @@ public final class Manifest: Sendable {
             // Available Transfer Syntax UID where the source answered it (null: not said).
             try db.alter(table: "source_instance") { t in t.add(column: "transfer_syntax", .text) }
         }
+        m.registerMigration("v15: verification of what a source moved to the destination") { db in
+            // move-direct: what `ferry verify` found of the instance at the destination.
+            try db.alter(table: "source_instance") { t in t.add(column: "verification", .text) }
+        }
         return m
     }
 

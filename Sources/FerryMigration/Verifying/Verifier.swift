@@ -35,7 +35,10 @@ public struct Verifier: Sendable {
 
     /// `progress` gets the studies done and the studies to do, from any session's task.
     public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> Summary {
-        let sent = try await BlockingPool.shared.run { [manifest] in try manifest.sentInstances() }
+        let moved = job.moves
+        let sent = try await BlockingPool.shared.run { [manifest] in
+            try moved ? manifest.movedInstances() : manifest.sentInstances()
+        }
         let address = job.queryAddress
         var record = VerifyRunRecord(
             startedAt: Self.clock(), destination: "\(address.calledAE)@\(address.host):\(address.port)")
@@ -94,7 +97,8 @@ public struct Verifier: Sendable {
         record.endedAt = Self.clock()
         let summary = Summary(run: record, findings: tally.findings, missing: tally.missing)
         record.outcome = summary.complete ? .verified : .differences
-        record = try await manifest.recordVerification(record, results: tally.results, findings: tally.findings)
+        record = try await manifest.recordVerification(
+            record, results: tally.results, findings: tally.findings, moved: moved)
         return Summary(run: record, findings: tally.findings, missing: tally.missing)
     }
 

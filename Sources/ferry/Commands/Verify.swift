@@ -63,8 +63,13 @@ struct Verify: AsyncParsableCommand {
             )
         }
         if resend, r.missing > 0 {
-            let n = try await manifest.replanMissing()
-            print("verify: \(n) missing instances planned again; `ferry run` sends them")
+            if job.moves {
+                let n = try await manifest.relistMissingMoved()
+                print("verify: \(n) missing instances listed again; `ferry run` moves them again")
+            } else {
+                let n = try await manifest.replanMissing()
+                print("verify: \(n) missing instances planned again; `ferry run` sends them")
+            }
         }
         throw ExitCode(summary.complete ? .success : .someFailed)
     }
