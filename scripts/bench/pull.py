@@ -12,14 +12,15 @@ move destination, to the destination). Two parts (--parts):
     destination; Ferry confirms each by C-FIND at the destination) against orthanc-tools'
     pacs_migrator (PyPI `orthanc-tools`, its command line) driving an Orthanc on this host in
     its own way: a C-FIND per Study Date through Orthanc's REST API, then per study a
-    synchronous C-MOVE from the source with TargetAet the destination, in --max-retrieves
-    worker threads (Ferry's lanes get the same number; --migrator-threads to differ). The destination is `ferry qrscp`
-    (storage with a Q/R SCP, which move-direct needs for its checks; DCMTK dcmqrscp's flat
-    index stored the mixed corpus ~2.6x slower than it, so it would have timed itself), a fresh
-    one, empty, for every timed transfer. Checked: Ferry's manifest marks every instance
-    received, and the destination's index holds every instance after either tool. For a corpus
-    of one study (ct-series) the floor is printed too: the source's own send time, one DCMTK
-    movescu of the study from the source into the same destination through the same links.
+    synchronous C-MOVE from the source with TargetAet the destination, in worker threads as
+    many as Ferry's lanes (--max-retrieves; --migrator-threads to differ, its own default is 1).
+    The destination is `ferry qrscp` (storage with a Q/R SCP, which move-direct needs for its
+    checks; DCMTK dcmqrscp's flat index stored the mixed corpus ~2.6x slower, so the
+    destination would have timed itself), a fresh empty one for every timed transfer. Checked:
+    Ferry's manifest marks every instance received, and the destination's index holds every
+    instance after either tool. For a corpus of one study (ct-series) the floor is printed too:
+    the source's own send time, one DCMTK movescu of the study from the source into the same
+    destination through the same links.
 
 The source is DCMTK dcmqrscp (fork mode) holding the corpus (its files registered in place by
 dcmqridx). Corpora: the mixed corpus (150 studies, 1,440 files, made uncompressed once with
@@ -80,7 +81,8 @@ def plain_corpus(profile):
 def study_dates(files):
     """The first and last Study Date of the corpus (YYYYMMDD), and its Study Instance UIDs, read with pydicom."""
     import pydicom
-    heads = [pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["StudyDate", "StudyInstanceUID"]) for f in files]
+    keys = ["StudyDate", "StudyInstanceUID"]
+    heads = [pydicom.dcmread(f, stop_before_pixels=True, specific_tags=keys) for f in files]
     dates = {h.StudyDate for h in heads}
     return min(dates), max(dates), sorted({h.StudyInstanceUID for h in heads})
 
@@ -275,7 +277,8 @@ def pacs_migrator(http, first, last, run):
     r = subprocess.run(
         [sys.executable, "-m", "orthanc_tools.pacs_migrator", "--url", f"http://127.0.0.1:{http}",
          "--source_modality", "source", "--destination_aet", DESTINATION_AE, "--from_study_date", first,
-         "--to_study_date", last, "--worker_threads_count", str(a.migrator_threads or a.max_retrieves), "--error_log_path", failed],
+         "--to_study_date", last, "--worker_threads_count", str(a.migrator_threads or a.max_retrieves),
+         "--error_log_path", failed],
         capture_output=True, text=True)
     problems = [line for line in r.stderr.splitlines() if " - ERROR - " in line or " - WARNING - " in line]
     assert r.returncode == 0 and "Migration completed" in r.stderr and not problems and not os.path.exists(failed), \

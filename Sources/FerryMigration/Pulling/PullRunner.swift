@@ -200,6 +200,10 @@ public struct PullRunner: Sendable {
             outcome.pushedBack = true
             outcome = outcome.matched(against: uids)
         }
+        // Pieces handed on before a push-back ended the retrieve came all the same: they are
+        // neither asked again nor reported missing.
+        let handed = await forwarded.uids
+        outcome.missing.removeAll { handed.contains($0) }
         let c = outcome.counts
         let retryAt =
             outcome.missing.isEmpty || attempts >= job.transfer.maxAttempts
