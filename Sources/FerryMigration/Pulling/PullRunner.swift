@@ -85,15 +85,18 @@ public struct PullRunner: Sendable {
             let manifest = self.manifest
             try await withThrowingTaskGroup(of: Retrieved.self) { group in
                 var inFlight: [String: Int] = [:]  // study -> lanes it holds
+                var checking = Set<String>()  // move-direct: moved, arrivals being checked
                 // Starts studies while lanes are free, staging has room and studies are ready.
                 // A study of more instances than one request asks for takes every lane, once
                 // the others are free: its requests run side by side.
                 func fill() async throws {
                     while inFlight.values.reduce(0, +) < pace.lanes, !stop.isSet, !Task.isCancelled {
                         await staged.waitForRoom(maxStaging)
-                        let wanted = inFlight.count + 1
+                        let wanted = inFlight.count + checking.count + 1
                         let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: wanted) }
-                        guard let study = next.first(where: { inFlight[$0] == nil }) else { return }
+                        guard let study = next.first(where: { inFlight[$0] == nil && !checking.contains($0) }) else {
+                            return
+                        }
                         let pending = try await BlockingPool.shared.run { try manifest.pendingInstances(of: study) }
                         let lanes = pending > StudyRetriever.Selection.listChunk ? pace.lanes : 1
                         if lanes > 1, !inFlight.isEmpty { return }
@@ -114,6 +117,15 @@ public struct PullRunner: Sendable {
                     }
                     let (study, outcome) = (retrieved.study, retrieved.outcome)
                     inFlight[study] = nil
+                    if let arrivals = retrieved.arrivals {
+                        // move-direct: the lane goes on to the next study while this one's
+                        // arrivals are checked.
+                        checking.insert(study)
+                        group.addTask { try await arrivals() }
+                        try await fill()
+                        continue
+                    }
+                    checking.remove(study)
                     if outcome.pushedBack { pace.slow() } else if outcome.missing.isEmpty { pace.recover() }
                     let rest = outcome.received.filter { !retrieved.forwarded.contains($0.key) }
                     var done = Batch(studies: 1, instances: rest.count)
@@ -177,14 +189,14 @@ public struct PullRunner: Sendable {
             }
         }
         var outcome: StudyRetriever.Outcome
+        var failed = false
         do {
             outcome =
                 switch (job.source.retrieve, receiver) {
                 case _ where pending.isEmpty:
                     StudyRetriever.Outcome(status: .success, counts: SubOperationCounts())
                 case (.moveDirect, _):
-                    try await retriever.moveDirect(
-                        selection, listed: pending.map { ($0.uid, $0.series) }, parallel: parallel)
+                    try await retriever.moveDirect(selection, parallel: parallel)
                 case (_, let receiver?):
                     try await retriever.move(
                         selection, listed: uids, staging: folder, receiver: receiver, fresh: fresh, parallel: parallel,
@@ -195,20 +207,53 @@ public struct PullRunner: Sendable {
                         parallel: parallel, onPiece: onPiece)
                 }
         } catch let error as AssociationError where Self.isPushBack(error) {
-            logger.warning("pull: study \(study): \(error) (attempt \(attempts))")
-            outcome = StudyRetriever.Outcome(status: DIMSEStatus(0xA700), counts: SubOperationCounts())
-            outcome.pushedBack = true
-            outcome = outcome.matched(against: uids)
+            outcome = pushedBack(study, error, attempts: attempts, listed: uids)
+            failed = true
         }
-        // Pieces handed on before a push-back ended the retrieve came all the same: they are
-        // neither asked again nor reported missing.
-        let handed = await forwarded.uids
-        outcome.missing.removeAll { handed.contains($0) }
+        if job.source.retrieve == .moveDirect, !pending.isEmpty, !failed {
+            // What arrived is asked of the destination once the lane is free for the next study
+            // (even after a move that fell short: some of it may have come).
+            var check = Retrieved(study: study, outcome: outcome, attempts: attempts, forwarded: [])
+            check.arrivals = { [outcome] in
+                var arrived: StudyRetriever.Outcome
+                do {
+                    arrived = try await retriever.arrived(
+                        outcome, of: study, listed: pending.map { ($0.uid, $0.series) })
+                } catch let error as AssociationError where Self.isPushBack(error) {
+                    arrived = self.pushedBack(study, error, attempts: attempts, listed: uids)
+                }
+                return try await self.record(study, arrived, attempts: attempts, forwarded: [])
+            }
+            return check
+        }
+        return try await record(study, outcome, attempts: attempts, forwarded: await forwarded.uids)
+    }
+
+    /// A retrieve the source (or for `move-direct`, the destination's check) pushed back:
+    /// nothing counts as received.
+    private func pushedBack(
+        _ study: String, _ error: AssociationError, attempts: Int, listed: Set<String>
+    ) -> StudyRetriever.Outcome {
+        logger.warning("pull: study \(study): \(error) (attempt \(attempts))")
+        var outcome = StudyRetriever.Outcome(status: DIMSEStatus(0xA700), counts: SubOperationCounts())
+        outcome.pushedBack = true
+        return outcome.matched(against: listed)
+    }
+
+    /// Records a study's retrieve: retrieved, or listed again to be retried after the back-off
+    /// while listed instances are missing and attempts remain. Pieces handed on before a
+    /// push-back ended the retrieve came all the same: they are neither asked again nor
+    /// reported missing.
+    private func record(
+        _ study: String, _ outcome: StudyRetriever.Outcome, attempts: Int, forwarded: Set<String>
+    ) async throws -> Retrieved {
+        var outcome = outcome
+        outcome.missing.removeAll { forwarded.contains($0) }
         let c = outcome.counts
         let retryAt =
             outcome.missing.isEmpty || attempts >= job.transfer.maxAttempts
             ? nil : Date().addingTimeInterval(min(3600, job.transfer.backoff * pow(4, Double(attempts - 1))))
-        try await BlockingPool.shared.run { [outcome] in
+        try await BlockingPool.shared.run { [manifest, outcome] in
             try manifest.recordRetrieve(
                 study, completed: c.completed, failed: c.failed, warning: c.warning, missing: outcome.missing,
                 retryAt: retryAt)
@@ -218,16 +263,19 @@ public struct PullRunner: Sendable {
                 "pull: study \(study): \(outcome.missing.count) listed instances not received (status \(outcome.status), attempt \(attempts))"
             )
         }
-        return Retrieved(study: study, outcome: outcome, attempts: attempts, forwarded: await forwarded.uids)
+        return Retrieved(study: study, outcome: outcome, attempts: attempts, forwarded: forwarded)
     }
 
     /// A study's retrieve: its outcome, the attempts it has had, the instances handed on in
-    /// pieces while it arrived.
+    /// pieces while it arrived; for `move-direct`, first the moves alone, with the check of
+    /// what arrived at the destination still to run (`arrivals`, which gives the study's
+    /// recorded retrieve).
     struct Retrieved: Sendable {
         let study: String
         let outcome: StudyRetriever.Outcome
         let attempts: Int
         let forwarded: Set<String>
+        var arrivals: (@Sendable () async throws -> Retrieved)?
     }
 
     /// The instances of a study handed on in pieces while it arrived.

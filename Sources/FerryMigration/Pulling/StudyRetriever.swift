@@ -182,17 +182,23 @@ public struct StudyRetriever: Sendable {
     }
 
     /// `move-direct`: C-MOVE of `selection` from the source straight to the destination's AE
-    /// title, then what arrived asked of the destination by C-FIND (its Q/R SCP, as `ferry
-    /// verify` does): the instances it lists are the received ones (with no staged path).
-    public func moveDirect(
-        _ selection: Selection, listed: [(uid: String, series: String)], parallel: Int = 1
-    ) async throws -> Outcome {
-        var outcome = try await move(selection, to: job.destination.calledAE, parallel: parallel)
+    /// title; what arrived is then asked with `arrived`.
+    public func moveDirect(_ selection: Selection, parallel: Int = 1) async throws -> Outcome {
+        let outcome = try await move(selection, to: job.destination.calledAE, parallel: parallel)
         try Self.check(
             outcome.status,
             destination: "\(job.destination.calledAE) (\(job.destination.host), port \(job.destination.port))")
+        return outcome
+    }
+
+    /// What a `move-direct` of `study` delivered (`moved`, its outcome), asked of the
+    /// destination by C-FIND (its Q/R SCP, as `ferry verify` does): the listed instances it
+    /// holds are the received ones (with no staged path).
+    public func arrived(
+        _ moved: Outcome, of study: String, listed: [(uid: String, series: String)]
+    ) async throws -> Outcome {
+        var outcome = moved
         let query = try await job.openQueryAssociation(logger: logger)
-        let study = selection.study
         do {
             var session = Verifier.Session(association: query)
             let sent = listed.map { SentInstance(id: 0, path: "", study: study, series: $0.series, uid: $0.uid) }
