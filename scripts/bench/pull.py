@@ -57,6 +57,10 @@ a = ap.parse_args()
 PARTS = a.parts.split(",")
 if not PARTS or set(PARTS) - {"relay", "move-direct"}:
     ap.error("--parts: relay, move-direct or both")
+if "move-direct" in PARTS:
+    import importlib.util
+    if importlib.util.find_spec("orthanc_tools") is None:
+        sys.exit("part (b) drives orthanc-tools' pacs_migrator: pip install orthanc-tools (or --parts relay)")
 
 ferry = os.path.abspath(a.ferry) if a.ferry else measure.build_release()
 proxy = [sys.executable, os.path.join(os.path.dirname(__file__), "delay_proxy.py")]
