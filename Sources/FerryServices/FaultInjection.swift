@@ -30,6 +30,9 @@ public struct FaultInjection: Sendable {
     /// Q/R: sleep this long before each pending response (a slow SCP; a client's cancel then
     /// arrives mid-answer).
     public var sleepBetweenResponses: TimeAmount = .zero
+    /// Q/R: C-MOVE and C-GET send no pending responses (PS3.4 makes them optional; some
+    /// PACS send none): the requestor hears nothing until the final response.
+    public var noPendingResponses = false
     /// Q/R: answer at most this many matches, then end with `capStatus` (Orthanc's
     /// LimitFindResults ends with FE00; some PACS with A700).
     public var capResults: Int?

@@ -487,6 +487,45 @@ struct PullForwardsWhileArrivingTests {
     }
 }
 
+/// A source that sends no pending C-MOVE responses (they are optional) on a study that takes
+/// longer than the DIMSE timeout to send: while its instances keep arriving at Ferry's receiver
+/// the wait for the final response goes on, so the study is moved once and nothing is missing
+/// (with no extension, the move times out and, with one attempt, is reported missing).
+@Suite(.scratch)
+struct PullFromSilentSourceTests {
+    @Test func theDIMSEWaitGoesOnWhileInstancesArrive() throws {
+        let sources = try Interop.sources("tiny")
+        let studies = Set(try sources.values.compactMap { try HeaderScan.summary(path: $0).studyInstanceUID }).count
+        let receiver = freePort()
+        let qr = try QRSCPProcess(
+            files: sources.values.sorted(),
+            extra: ["--no-pending-responses", "--sleep-between-responses", "0.3", "--retrieve-page", "1"],
+            destinations: [("FERRY", receiver)])
+        defer { qr.peer.stop() }
+        let received = try Corpus.temporaryDirectory("silent-received")
+        let port = freePort()
+        let destination = try PeerProcess(
+            FerryCLI.path, ["storescp", "+xa", "-od", received, String(port)], port: port)
+        defer { destination.stop() }
+        let dir = try Corpus.temporaryDirectory("pull-silent")
+        let job = """
+            name: pull
+            source:
+              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
+              receiver: {ae: FERRY, port: \(receiver)}
+              max_retrieves: 1
+            destination: {port: \(port), called_ae: STORESCP}
+            transfer: {dimse_timeout: 1, max_attempts: 1}
+            manifest: \(dir)/pull.sqlite
+            """
+        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)\n\(qr.peer.log().suffix(3000))")
+        #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
+        #expect(qr.peer.logCount("Received Move Request") == studies, "each study moved once: \(qr.peer.log())")
+    }
+}
+
 /// `ferry run --follow`: a pull keeps in sync until stopped. The source (`ferry qrscp`) first
 /// holds the tiny corpus but one study and one instance of the other; once the run has sent
 /// what it holds, both are added to the source. They reach the destination within two passes

@@ -73,6 +73,11 @@ public final class MoveReceiver: Sendable {
         }
     }
 
+    /// How many instances of `study` were kept so far: while it grows, its move is at work.
+    func arrivals(of study: String) -> Int {
+        arrivals.withLock { $0[study]?.all.count ?? 0 }
+    }
+
     /// The move of `study` ended: every instance kept for it, drained or not (none arrive after
     /// the final C-MOVE response, which the source sends once every sub-operation is answered).
     func take(_ study: String) -> [String: String] {

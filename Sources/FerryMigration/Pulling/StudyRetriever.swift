@@ -171,7 +171,11 @@ public struct StudyRetriever: Sendable {
             }
         }
         var outcome: Outcome
-        do { outcome = try await move(selection, to: receiver.ae, parallel: parallel, afterEach: afterEach) } catch {
+        do {
+            outcome = try await move(
+                selection, to: receiver.ae, parallel: parallel, afterEach: afterEach,
+                arrivals: { receiver.arrivals(of: study) })
+        } catch {
             _ = receiver.take(selection.study)
             throw error
         }
@@ -218,9 +222,11 @@ public struct StudyRetriever: Sendable {
     /// C-MOVEs of `selection` from the source to `destination`, on associations of their own
     /// (up to `parallel`), their final responses added together; `afterEach` runs after each
     /// request's final response.
+    /// `arrivals` counts what came so far (Ferry's receiver): while it grows, a source that
+    /// sends no pending responses is not timed out.
     private func move(
         _ selection: Selection, to destination: String, parallel: Int,
-        afterEach: (@Sendable () async throws -> Void)? = nil
+        afterEach: (@Sendable () async throws -> Void)? = nil, arrivals: (@Sendable () -> Int)? = nil
     ) async throws -> Outcome {
         let sopClass = InformationModel.studyRoot.sopClass(.move)
         let (job, logger) = (self.job, self.logger)
@@ -230,9 +236,15 @@ public struct StudyRetriever: Sendable {
             var outcome = Outcome(status: .success, counts: SubOperationCounts())
             do {
                 for identifier in identifiers {
+                    var seen = arrivals?() ?? 0
                     outcome.add(
                         try await RetrieveSCU.move(
-                            on: association, sopClass: sopClass, destination: destination, identifier: identifier))
+                            on: association, sopClass: sopClass, destination: destination, identifier: identifier,
+                            stillArriving: {
+                                let now = arrivals?() ?? 0
+                                defer { seen = now }
+                                return now > seen
+                            }))
                     if outcome.status == .moveDestinationUnknown { break }
                     try await afterEach?()
                 }

@@ -430,8 +430,10 @@ public final class Association {
     }
 
     /// The next part of a DIMSE message (one at a time, where `receive` gives a batch).
-    public func receiveOne(timeout: TimeAmount?, what: String) async throws -> InboundMessage {
-        if unread.isEmpty { unread = try await receive(timeout: timeout, what: what) }
+    public func receiveOne(
+        timeout: TimeAmount?, what: String, extendWhile extend: () -> Bool = { false }
+    ) async throws -> InboundMessage {
+        if unread.isEmpty { unread = try await receive(timeout: timeout, what: what, extendWhile: extend) }
         return unread.removeFirst()
     }
 
@@ -441,7 +443,12 @@ public final class Association {
     /// them in batches. The reader checks what PS3.7 and PS3.8 require: fragments on accepted
     /// contexts only, a command set whole before its data set, a data set only after a command
     /// that announces one, on the same context.
-    public func receive(timeout: TimeAmount?, what: String) async throws -> [InboundMessage] {
+    /// When `timeout` passes and `extend` says the peer is still at work elsewhere (a C-MOVE
+    /// whose sub-operations still arrive on other associations, from a peer that sends no
+    /// pending responses), the wait starts again instead of failing.
+    public func receive(
+        timeout: TimeAmount?, what: String, extendWhile extend: () -> Bool = { false }
+    ) async throws -> [InboundMessage] {
         if !unread.isEmpty {
             defer { unread = [] }
             return unread
@@ -449,7 +456,11 @@ public final class Association {
         try checkUsable()
         while true {
             let batch: [PDU]
-            do { batch = try await channel.receiveBatch(timeout: timeout, what: what) } catch {
+            do { batch = try await channel.receiveBatch(timeout: timeout, what: what) } catch let error
+                as AssociationError where error.code == .timeout && extend()
+            {
+                continue
+            } catch {
                 throw await fail(error, during: what)
             }
             let parts = try await process(batch, what: what)

@@ -76,13 +76,14 @@ public enum FindSCU {
 
     /// The next response to message `id`, with its data set's bytes when one follows.
     static func readResponse(
-        on association: Association, to id: UInt16, field: CommandField
+        on association: Association, to id: UInt16, field: CommandField, extendWhile extend: () -> Bool = { false }
     ) async throws -> (CommandSet, [UInt8]?) {
         var command: CommandSet?
         var data: [UInt8] = []
         while true {
             let part = try await association.receiveOne(
-                timeout: association.timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)")
+                timeout: association.timeouts.dimseWait, what: "waiting for \(field.name) (DIMSE timeout)",
+                extendWhile: extend)
             do {
                 switch part {
                 case .command(let c, _):

@@ -19,7 +19,8 @@ public enum RetrieveSCU {
     public static func move(
         on association: Association, sopClass: String, destination: String, identifier: DataSet,
         priority: Priority = .medium, cancelAfter: Int? = nil,
-        onPending: (Int, SubOperationCounts) -> Void = { _, _ in }
+        onPending: (Int, SubOperationCounts) -> Void = { _, _ in },
+        stillArriving: () -> Bool = { false }
     ) async throws -> Final {
         let (pc, encoding, id) = try await send(
             .cMoveRQ, on: association, sopClass: sopClass, destination: destination, identifier: identifier,
@@ -27,7 +28,10 @@ public enum RetrieveSCU {
         var pending = 0
         var cancelled = false
         while true {
-            let (rsp, data) = try await FindSCU.readResponse(on: association, to: id, field: .cMoveRSP)
+            // A source that sends no pending responses is still at work while its sub-operations
+            // arrive (`stillArriving`, asked when the DIMSE timeout passes): the wait goes on.
+            let (rsp, data) = try await FindSCU.readResponse(
+                on: association, to: id, field: .cMoveRSP, extendWhile: stillArriving)
             let status = rsp.status ?? DIMSEStatus(0xFFFF)
             if status.category != .pending { return try final(rsp, data, encoding: encoding, pending: pending) }
             pending += 1

@@ -185,6 +185,11 @@ enum QRSCPTool {
                 group: "test switches"
             ) { s, o in s.store.receiver.faults.stallBeforeFinal = try o.seconds(in: 0...86400) },
             DCMTKOption(
+                nil, "--no-pending-responses", [],
+                "test: send no pending C-MOVE/C-GET response (they are optional):\nthe requestor hears only the final one",
+                group: "test switches"
+            ) { s, _ in s.store.receiver.faults.noPendingResponses = true },
+            DCMTKOption(
                 nil, "--abort-after-responses", ["[n]umber"],
                 "test: abort the association after n pending responses (once)", group: "test switches"
             ) { s, o in s.store.receiver.faults.abortAfterResponses = try o.int(in: 0...Int(Int32.max)) },

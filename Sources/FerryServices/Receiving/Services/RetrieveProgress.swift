@@ -85,6 +85,7 @@ final class RetrieveProgress {
         if status == .pending {
             try await faults.apply(.pendingResponse(sent: pendingSent), logger: logger)
             pendingSent += 1
+            if faults.noPendingResponses { return }
         } else {
             try await faults.apply(.finalResponse, logger: logger)
         }
