@@ -128,6 +128,8 @@ struct PullByMoveTests {
         #expect(moveAgain.status == 0, "\(moveAgain.stdout)\(moveAgain.stderr)")
         let last = try FerryCLI.run(["verify", dir + "/direct.yaml"])
         #expect(last.status == 0 && last.stdout.contains("0 missing"), "\(last.stdout)\(last.stderr)")
+        let report = try FerryCLI.run(["report", dir + "/direct.yaml"]).stdout
+        #expect(report.contains("forwarded: 0; verified: \(sources.count)"), "\(report)")
     }
 
     /// DCMTK dcmqrscp (fork mode) holding files as a DCMTK archive does, compressed: each SOP
@@ -439,18 +441,18 @@ struct PullKilledFiveTimesTests {
 
 /// A study of more instances than one request asks for is forwarded while it arrives: with one
 /// retrieve at a time from a source that takes its time (`ferry qrscp` pausing between
-/// responses), the destination stores instances of the 300-image study while the manifest still
+/// responses), the destination stores instances of a 600-image study while the manifest still
 /// has the study `retrieving`; a study retrieved whole before it is sent cannot show both.
 @Suite(.scratch)
 struct PullForwardsWhileArrivingTests {
     @Test func aLargeStudyIsSentWhileItArrives() throws {
         var sources: [String: String] = [:]
-        for path in DirectoryWalker().files(under: try Interop.corpusRoots("ct-series", count: 300)) {
+        for path in DirectoryWalker().files(under: try Interop.corpusRoots("ct-series", count: 600)) {
             if let uid = try? HeaderScan.summary(path: path).sopInstanceUID { sources[uid] = path }
         }
         let receiver = freePort()
         let qr = try QRSCPProcess(
-            files: sources.values.sorted(), extra: ["--sleep-between-responses", "0.02"],
+            files: sources.values.sorted(), extra: ["--sleep-between-responses", "0.01"],
             destinations: [("FERRY", receiver)])
         defer { qr.peer.stop() }
         let received = try Corpus.temporaryDirectory("arriving-received")

@@ -30,6 +30,8 @@ public struct InventorySummary: Codable, Sendable, Equatable {
     /// Listed instances their study's last retrieve delivered (move-direct: that the
     /// destination lists).
     public var receivedInstances = 0
+    /// move-direct: received instances `ferry verify` found at the destination.
+    public var verifiedInstances = 0
 }
 
 extension Manifest {
@@ -114,7 +116,8 @@ extension Manifest {
                         (SELECT COUNT(*) FROM source_series) AS series,
                         (SELECT COUNT(*) FROM source_series WHERE capped) AS capped,
                         (SELECT COUNT(*) FROM source_instance) AS listed_instances,
-                        (SELECT COUNT(*) FROM source_instance WHERE received) AS received
+                        (SELECT COUNT(*) FROM source_instance WHERE received) AS received,
+                        (SELECT COUNT(*) FROM source_instance WHERE verification = 'verified') AS verified
                     FROM source_study
                     """)
             var s = InventorySummary()
@@ -124,6 +127,7 @@ extension Manifest {
             (s.listedStudies, s.series) = (row?["listed"] ?? 0, row?["series"] ?? 0)
             (s.cappedSeries, s.listedInstances) = (row?["capped"] ?? 0, row?["listed_instances"] ?? 0)
             s.receivedInstances = row?["received"] ?? 0
+            s.verifiedInstances = row?["verified"] ?? 0
             return s
         }
     }
@@ -248,9 +252,11 @@ extension Manifest {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT sop_class, transfer_syntax, COUNT(*) AS n FROM source_instance
-                    WHERE received IS NOT 1 GROUP BY sop_class, transfer_syntax ORDER BY sop_class, transfer_syntax
-                    """
+                    SELECT i.sop_class, i.transfer_syntax, COUNT(*) AS n FROM source_instance i
+                    JOIN source_study s ON s.uid = i.study_uid
+                    WHERE i.received IS NOT 1 AND s.state != ?
+                    GROUP BY i.sop_class, i.transfer_syntax ORDER BY i.sop_class, i.transfer_syntax
+                    """, arguments: [SourceStudyState.retrieved]
             ).map { ($0["sop_class"], $0["transfer_syntax"], $0["n"]) }
         }
     }
@@ -262,6 +268,19 @@ extension Manifest {
             for uid in uids {
                 try db.execute(sql: "UPDATE source_instance SET received = 1 WHERE uid = ?", arguments: [uid])
             }
+        }
+    }
+
+    /// The listed instances whose files staging holds (planned from it): received, whatever
+    /// the retrieve that brought them recorded before a kill.
+    public func markReceived(stagedUnder staging: String) throws {
+        let prefix = staging.hasSuffix("/") ? staging : staging + "/"
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE source_instance SET received = 1 WHERE uid IN (
+                        SELECT sop_instance_uid FROM instance WHERE substr(path, 1, length(?)) = ?)
+                    """, arguments: [prefix, prefix])
         }
     }
 

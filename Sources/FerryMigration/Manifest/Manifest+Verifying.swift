@@ -165,9 +165,9 @@ extension Manifest {
         try await db.write { db in
             try db.execute(
                 sql: """
-                    UPDATE source_study SET state = ?, retry_at = NULL
-                    WHERE uid IN (SELECT study_uid FROM source_instance WHERE verification = ?)
-                    """, arguments: [SourceStudyState.listed, Verification.missing])
+                    UPDATE source_study SET state = ?, retry_at = NULL, attempts = 0
+                    WHERE state = ? AND uid IN (SELECT study_uid FROM source_instance WHERE verification = ?)
+                    """, arguments: [SourceStudyState.listed, SourceStudyState.retrieved, Verification.missing])
             try db.execute(
                 sql: "UPDATE source_instance SET received = 0, verification = NULL WHERE verification = ?",
                 arguments: [Verification.missing])

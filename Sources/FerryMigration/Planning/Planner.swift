@@ -40,9 +40,11 @@ public struct Planner: Sendable {
         let walker = DirectoryWalker(
             recursive: job.source.recursive, symlinks: job.source.followSymlinks ? .follow : .skip)
         var candidates: [(path: String, size: Int, mtime: Double)] = []
+        var listed = Set<String>()  // a file under two roots (a folder and a file in it) once
         for root in job.source.paths {
             let base = root.hasSuffix("/") ? String(root.dropLast()) : root
-            for path in walker.files(under: [root], onError: { result.unlisted.append($0) }) {
+            for path in walker.files(under: [root], onError: { result.unlisted.append($0) })
+            where listed.insert(path).inserted {
                 let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
                 if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { continue }
                 if exclude.contains(where: { $0.matches(relative) }) { continue }

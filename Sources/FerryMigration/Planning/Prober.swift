@@ -21,8 +21,10 @@ public struct Prober {
     }
 
     /// Probes the plans of `pending` (a pull job's: one file standing for each group of its
-    /// inventory).
-    public func probe(_ pending: [OutgoingFile]) async throws -> [ProbeKey: ProbeRecord] {
+    /// inventory); `store`: the answers are kept for `ferry run`, which fails the planned files
+    /// the destination cannot take (not for a pull's stand-ins: its files come in syntaxes
+    /// and classes the inventory may not know).
+    public func probe(_ pending: [OutgoingFile], store: Bool = true) async throws -> [ProbeKey: ProbeRecord] {
         let plans = ContextPlanner.plan(pending, options: job.proposalOptions)
         let connection = try job.connection()
         let tls = try connection.tls.map { try $0.client() }
@@ -54,8 +56,7 @@ public struct Prober {
                 }
             }
         }
-        let records = Array(results.values)
-        try await manifest.replaceProbe(records)
+        if store { try await manifest.replaceProbe(Array(results.values)) }
         return results
     }
 

@@ -90,7 +90,10 @@ public struct PullRunner: Sendable {
                 // A study of more instances than one request asks for takes every lane, once
                 // the others are free: its requests run side by side.
                 func fill() async throws {
-                    while inFlight.values.reduce(0, +) < pace.lanes, !stop.isSet, !Task.isCancelled {
+                    // move-direct checks in flight count too: no more than the lanes wait.
+                    while inFlight.values.reduce(0, +) < pace.lanes, checking.count < pace.lanes, !stop.isSet,
+                        !Task.isCancelled
+                    {
                         await staged.waitForRoom(maxStaging)
                         let wanted = inFlight.count + checking.count + 1
                         let next = try await BlockingPool.shared.run { try manifest.studiesToRetrieve(limit: wanted) }
@@ -168,9 +171,12 @@ public struct PullRunner: Sendable {
         // request asks for is asked by UID too, a request at a time per lane, and forwarded a
         // request at a time.
         let pending = listed.filter { !$0.received }
-        let pieces = pending.count > StudyRetriever.Selection.listChunk
+        let moves = job.source.retrieve == .moveDirect
+        // move-direct forwards nothing: it splits a large study only to use several lanes.
+        let split = pending.count > StudyRetriever.Selection.listChunk && (parallel > 1 || !moves)
+        let pieces = split && !moves
         let selection: StudyRetriever.Selection =
-            (pending.count == listed.count && !pieces) || capped
+            (pending.count == listed.count && !split) || capped
             ? .study(study)
             : .instances(
                 study: study, bySeries: Dictionary(grouping: pending, by: \.series).mapValues { $0.map(\.uid) })

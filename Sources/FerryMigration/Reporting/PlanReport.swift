@@ -91,15 +91,25 @@ public struct PlanReport: Codable, Sendable {
         studies: [SourceStudyState: Int], probe: [ProbeKey: ProbeRecord] = [:]
     ) -> PlanReport {
         var groups: [Group] = []
-        let samples = standIns(for: pending)
-        for (p, sample) in zip(pending, samples) {
+        var samples: [OutgoingFile] = []
+        var groupOf: [Int] = []  // a sample's group
+        for p in pending {
             let held = p.transferSyntax.flatMap(TransferSyntax.lookup)
+            let sample = standIn(for: p)
             var g = Group(
-                sopClass: p.sopClass, sopClassName: UIDRegistry.name(of: p.sopClass), transferSyntax: held?.uid ?? "",
-                transferSyntaxName: held?.name ?? "not said by the source", files: p.instances, bytes: 0)
+                sopClass: p.sopClass, sopClassName: UIDRegistry.name(of: p.sopClass),
+                transferSyntax: held?.uid ?? p.transferSyntax ?? "",
+                transferSyntaxName: held?.name ?? p.transferSyntax ?? "not said by the source", files: p.instances,
+                bytes: 0)
             if !probe.isEmpty {
-                let outcome = Self.outcome(for: g, sample: sample, probe: probe, job: job)
-                g.outcome = held == nil ? "if held uncompressed: \(outcome)" : outcome
+                let outcome = sample.map { Self.outcome(for: g, sample: $0, probe: probe, job: job) }
+                g.outcome =
+                    outcome.map { held == nil ? "if held uncompressed: \($0)" : $0 }
+                    ?? "not probed: the source did not say the SOP class"
+            }
+            if let sample {
+                groupOf.append(groups.count)
+                samples.append(sample)
             }
             groups.append(g)
         }
@@ -108,21 +118,26 @@ public struct PlanReport: Codable, Sendable {
             job: job.name, destination: job.destinationDescription,
             states: Dictionary(uniqueKeysWithValues: studies.map { ("studies " + $0.key.rawValue, $0.value) }),
             groups: groups,
-            associations: Self.associations(plans, files: { $0.reduce(0) { $0 + groups[$1].files } }, probe: probe),
+            associations: Self.associations(
+                plans, files: { $0.reduce(0) { $0 + groups[groupOf[$1]].files } }, probe: probe),
             unsendable: [])
     }
 
     /// A file standing for each group of a pull's inventory: its SOP class, in the syntax the
-    /// source holds it (uncompressed where not said).
+    /// source holds it (uncompressed where not said). A group whose class the source did not
+    /// say has no stand-in: there is nothing to propose for it.
     public static func standIns(
         for pending: [(sopClass: String, transferSyntax: String?, instances: Int)]
     ) -> [OutgoingFile] {
-        pending.map {
-            OutgoingFile(
-                path: "", sopClassUID: $0.sopClass, sopInstanceUID: "",
-                transferSyntax: $0.transferSyntax.flatMap(TransferSyntax.lookup) ?? .explicitVRLittleEndian,
-                dataSetOffset: 0, fileSize: 0)
-        }
+        pending.compactMap(standIn)
+    }
+
+    static func standIn(for group: (sopClass: String, transferSyntax: String?, instances: Int)) -> OutgoingFile? {
+        guard !group.sopClass.isEmpty else { return nil }
+        return OutgoingFile(
+            path: "", sopClassUID: group.sopClass, sopInstanceUID: "",
+            transferSyntax: group.transferSyntax.flatMap(TransferSyntax.lookup) ?? .explicitVRLittleEndian,
+            dataSetOffset: 0, fileSize: 0)
     }
 
     /// The association plans as reported: each context, with the probe's answer; `files`

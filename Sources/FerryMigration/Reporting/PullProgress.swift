@@ -8,13 +8,19 @@ public struct PullProgress: Sendable {
     private let baseline: (received: Int, forwarded: Int)
 
     public init(manifest: Manifest) throws {
-        baseline = (try manifest.inventorySummary().receivedInstances, try manifest.counts()[.done] ?? 0)
+        baseline = (try manifest.inventorySummary().receivedInstances, try Self.forwarded(manifest))
+    }
+
+    /// Instances the destination took (with or without a warning).
+    static func forwarded(_ manifest: Manifest) throws -> Int {
+        let counts = try manifest.counts()
+        return (counts[.done] ?? 0) + (counts[.doneWarning] ?? 0)
     }
 
     public func line(manifest: Manifest, json: Bool) throws -> String {
         let s = try manifest.inventorySummary()
         let retrieved = try manifest.sourceStudyStates()[.retrieved] ?? 0
-        let forwarded = try manifest.counts()[.done] ?? 0
+        let forwarded = try Self.forwarded(manifest)
         let elapsed = max(Date().timeIntervalSince(started), 0.001)
         let (retrieveRate, forwardRate) = (
             Double(s.receivedInstances - baseline.received) / elapsed, Double(forwarded - baseline.forwarded) / elapsed

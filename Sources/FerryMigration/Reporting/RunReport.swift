@@ -91,11 +91,16 @@ extension RunReport.Source {
     static func make(manifest: Manifest, instances: [RunReport.Instance]) throws -> Self? {
         let states = try manifest.sourceStudyStates()
         guard !states.isEmpty else { return nil }
+        let inventory = try manifest.inventorySummary()
         return Self(
             studies: Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) }),
-            inventory: try manifest.inventorySummary(),
-            forwarded: instances.filter { $0.state == InstanceState.done.rawValue }.count,
-            verified: instances.filter { $0.verification == Verification.verified.rawValue }.count,
+            inventory: inventory,
+            forwarded: instances.filter {
+                $0.state == InstanceState.done.rawValue || $0.state == InstanceState.doneWarning.rawValue
+            }.count,
+            // Of a move-direct job, what `ferry verify` found of the instances the source moved.
+            verified: instances.filter { $0.verification == Verification.verified.rawValue }.count
+                + inventory.verifiedInstances,
             lastSync: try manifest.lastSync().map {
                 Sync(at: $0.at, passes: $0.passes, added: $0.added, changed: $0.changed)
             },

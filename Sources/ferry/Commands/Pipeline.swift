@@ -76,10 +76,10 @@ extension Plan {
         )
         for gap in r.outcome.gaps { print("  gap: \(gap)") }
         let pending = try manifest.pendingGroups()
-        var probes = try Prober.stored(manifest, for: job)
+        var probes: [ProbeKey: ProbeRecord] = [:]
         if probe {
             probes = try await Prober(job: job, manifest: manifest, logger: logger).probe(
-                PlanReport.standIns(for: pending))
+                PlanReport.standIns(for: pending), store: false)
         }
         let report = PlanReport.make(
             job: job, pending: pending, studies: try manifest.sourceStudyStates(), probe: probes)
@@ -254,6 +254,9 @@ struct Run: AsyncParsableCommand {
                 if puller.hasStagedFiles {
                     files.source.paths = [puller.staging]
                     _ = try await Planner(job: files, manifest: manifest).scan()
+                    // They came (a request under way at the kill may not have recorded them):
+                    // the retrieve that follows does not ask for them again.
+                    try manifest.markReceived(stagedUnder: puller.staging)
                     let sent = try await send(files, manifest, stop: stop, logger: logger)
                     try puller.cleanUp()
                     if sent != .complete { outcome = sent }
