@@ -313,9 +313,8 @@ struct PullFromFaltingSourceTests {
             PeerProcess.python3, [dir + "/flaky.py", String(port), String(receiver), folder, never], port: port)
         defer { source.stop() }
         let received = try Corpus.temporaryDirectory("falting-received")
-        let destinationPort = freePort()
-        let destination = try PeerProcess(
-            FerryCLI.path, ["storescp", "-v", "+xa", "-od", received, String(destinationPort)], port: destinationPort)
+        let destination = try PeerProcess.ferryStorescp(outputDirectory: received)
+        let destinationPort = destination.port
         defer { destination.stop() }
         let job = """
             name: pull
@@ -456,9 +455,8 @@ struct PullForwardsWhileArrivingTests {
             destinations: [("FERRY", receiver)])
         defer { qr.peer.stop() }
         let received = try Corpus.temporaryDirectory("arriving-received")
-        let port = freePort()
-        let destination = try PeerProcess(
-            FerryCLI.path, ["storescp", "-v", "+xa", "-od", received, String(port)], port: port)
+        let destination = try PeerProcess.ferryStorescp(outputDirectory: received)
+        let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-arriving")
         let job = """
@@ -505,9 +503,8 @@ struct PullFromSilentSourceTests {
             destinations: [("FERRY", receiver)])
         defer { qr.peer.stop() }
         let received = try Corpus.temporaryDirectory("silent-received")
-        let port = freePort()
-        let destination = try PeerProcess(
-            FerryCLI.path, ["storescp", "+xa", "-od", received, String(port)], port: port)
+        let destination = try PeerProcess.ferryStorescp(outputDirectory: received)
+        let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-silent")
         let job = """
@@ -549,9 +546,8 @@ struct PullFollowTests {
             files: sources.values.filter { !later.contains($0) }.sorted(), destinations: [("FERRY", receiver)])
         defer { qr.peer.stop() }
         let received = try Corpus.temporaryDirectory("follow-received")
-        let port = freePort()
-        let destination = try PeerProcess(
-            FerryCLI.path, ["storescp", "-v", "+xa", "-od", received, String(port)], port: port)
+        let destination = try PeerProcess.ferryStorescp(outputDirectory: received)
+        let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-follow")
         let job = """

@@ -335,9 +335,8 @@ struct PullRunTests {
         let qr = try QRSCPProcess(files: sources.values.sorted())
         defer { qr.peer.stop() }
         let received = try Corpus.temporaryDirectory("staging-received")
-        let port = freePort()
-        let destination = try PeerProcess(
-            FerryCLI.path, ["storescp", "+xa", "-od", received, String(port)], port: port)
+        let destination = try PeerProcess.ferryStorescp(outputDirectory: received)
+        let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-staging-limit")
         try Self.writeJob(

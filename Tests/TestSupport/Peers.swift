@@ -133,6 +133,13 @@ public final class PeerProcess: @unchecked Sendable {
         return try PeerProcess("/usr/bin/storescp", ["-od", outputDirectory] + extra + [String(port)], port: port)
     }
 
+    /// `ferry storescp` taking every syntax it knows (`+xa`), logging each store (`-v`).
+    public static func ferryStorescp(outputDirectory: String) throws -> PeerProcess {
+        let port = freePort()
+        return try PeerProcess(
+            FerryCLI.path, ["storescp", "-v", "+xa", "-od", outputDirectory, String(port)], port: port)
+    }
+
     /// pynetdicom's storescp application.
     public static func pynetdicomStorescp(outputDirectory: String, _ extra: [String] = []) throws -> PeerProcess {
         let port = freePort()
