@@ -26,12 +26,11 @@ struct ManifestReasonTests {
 
     @Test func conflictsNoneCountsEachDuplicateOnce() throws {
         let m = try manifest()
-        let planned = try m.plan(
-            [
-                (record("/a", uid: "1.9.1"), false), (record("/b", uid: "1.9.1"), false),
-                (record("/c", uid: "1.9.2"), false),
-            ],
-            conflicts: .none)
+        try m.plan([
+            (record("/a", uid: "1.9.1"), false), (record("/b", uid: "1.9.1"), false),
+            (record("/c", uid: "1.9.2"), false),
+        ])
+        let planned = try m.resolveConflicts(.none)
         #expect(planned == 2, "two files hold 1.9.1: both conflict, counted once each")
         let conflicts = try m.instances(in: [.conflict])
         #expect(conflicts.map(\.path).sorted() == ["/a", "/b"])
@@ -41,8 +40,8 @@ struct ManifestReasonTests {
 
     @Test func conflictsFirstKeepsOne() throws {
         let m = try manifest()
-        let n = try m.plan(
-            [(record("/a", uid: "1.9.1"), false), (record("/b", uid: "1.9.1"), false)], conflicts: .first)
+        try m.plan([(record("/a", uid: "1.9.1"), false), (record("/b", uid: "1.9.1"), false)])
+        let n = try m.resolveConflicts(.first)
         #expect(n == 1)
         #expect(try m.instances(in: [.conflict]).map(\.path) == ["/b"])
     }
@@ -50,9 +49,7 @@ struct ManifestReasonTests {
     /// A shard's skips are planned again by their kind: whatever their message says.
     @Test func unskipReadsTheKindNotTheMessage() throws {
         let m = try manifest()
-        _ = try m.plan(
-            [(record("/a", uid: "1.9.1", study: "1"), false), (record("/b", uid: "1.9.2", study: "2"), false)],
-            conflicts: .first)
+        try m.plan([(record("/a", uid: "1.9.1", study: "1"), false), (record("/b", uid: "1.9.2", study: "2"), false)])
         try m.skipPlanned(reason: "any words at all", kind: .shard) { $0 == "1" }
         try m.skipPlanned(reason: "study belongs to another shard than 1/2", kind: .other) { $0 == "2" }
         #expect(try m.instances(in: [.skipped]).count == 2)

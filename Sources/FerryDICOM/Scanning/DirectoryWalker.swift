@@ -16,14 +16,22 @@ public struct DirectoryWalker: Sendable {
     /// reported through `onError` and skipped; symlink loops cannot recur past `maxDepth`.
     public func files(under roots: [String], onError: (DICOMError) -> Void = { _ in }) -> [String] {
         var out: [String] = []
-        for root in roots { walk(root, depth: 0, isRoot: true, into: &out, onError: onError) }
+        forEachFile(under: roots, onError: onError) { path, _ in out.append(path) }
         return out
+    }
+
+    /// Calls `body` with each file under `roots` and its stat (of the target, for a followed
+    /// link) as the walk finds it: nothing proportional to the number of files is held.
+    public func forEachFile(
+        under roots: [String], onError: (DICOMError) -> Void = { _ in }, _ body: (String, stat) throws -> Void
+    ) rethrows {
+        for root in roots { try walk(root, depth: 0, isRoot: true, body: body, onError: onError) }
     }
 
     private static let maxDepth = 64
     private func walk(
-        _ path: String, depth: Int, isRoot: Bool, into out: inout [String], onError: (DICOMError) -> Void
-    ) {
+        _ path: String, depth: Int, isRoot: Bool, body: (String, stat) throws -> Void, onError: (DICOMError) -> Void
+    ) rethrows {
         var st = stat()
         guard lstat(path, &st) == 0 else { onError(DICOMError(.io, "cannot stat", path: path, errno: errno)); return }
         if (st.st_mode & S_IFMT) == S_IFLNK {
@@ -35,7 +43,7 @@ public struct DirectoryWalker: Sendable {
         }
         switch st.st_mode & S_IFMT {
         case S_IFREG:
-            out.append(path)
+            try body(path, st)
         case S_IFDIR:
             guard isRoot || (recursive && depth < Self.maxDepth) else { return }
             guard let names = DirectoryEntries.names(path) else {
@@ -44,7 +52,7 @@ public struct DirectoryWalker: Sendable {
             }
             let prefix = path.hasSuffix("/") ? path : path + "/"
             for name in names.sorted() {
-                walk(prefix + name, depth: depth + 1, isRoot: false, into: &out, onError: onError)
+                try walk(prefix + name, depth: depth + 1, isRoot: false, body: body, onError: onError)
             }
         default:
             break

@@ -320,6 +320,39 @@ extension Manifest {
         }
     }
 
+    /// How many listed instances of retrieved studies never came (see `missingInstances`).
+    public func missingInstanceCount() throws -> Int {
+        try db.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) FROM source_instance i JOIN source_study s ON s.uid = i.study_uid
+                    WHERE i.received = 0 AND s.state = ?
+                    """, arguments: [SourceStudyState.retrieved]) ?? 0
+        }
+    }
+
+    /// Calls `body` with every listed instance of a retrieved study that never came, by study,
+    /// read a page at a time.
+    public func forEachMissingInstance(_ body: (_ study: String, _ uid: String) throws -> Void) throws {
+        var after = ("", "")
+        while true {
+            let page: [(String, String)] = try db.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT i.study_uid, i.uid FROM source_instance i JOIN source_study s ON s.uid = i.study_uid
+                        WHERE i.received = 0 AND s.state = ? AND (i.study_uid, i.uid) > (?, ?)
+                        ORDER BY i.study_uid, i.uid LIMIT 1000
+                        """, arguments: [SourceStudyState.retrieved, after.0, after.1]
+                ).map { ($0["study_uid"], $0["uid"]) }
+            }
+            for (study, uid) in page { try body(study, uid) }
+            guard page.count == 1000, let last = page.last else { return }
+            after = last
+        }
+    }
+
     /// Studies retrieved with listed instances missing, and how many.
     public func retrievedIncomplete() throws -> [(study: String, missing: Int)] {
         try db.read { db in

@@ -3,22 +3,26 @@ import GRDB
 /// The manifest's side of planning: what is known of each path, the scanned files, the
 /// resolution of duplicate SOP Instance UIDs, shards and probes.
 extension Manifest {
-    /// Size and mtime of every path planned before.
-    public func knownFiles() throws -> [String: (size: Int, mtime: Double)] {
+    /// Size and mtime of those of `paths` planned before.
+    public func knownFiles(_ paths: [String]) throws -> [String: (size: Int, mtime: Double)] {
         try db.read { db in
             var map: [String: (Int, Double)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT path, size, mtime FROM instance") {
-                map[row["path"]] = (row["size"], row["mtime"])
+            // Bound parameters per statement stay far below SQLite's limit.
+            for start in stride(from: 0, to: paths.count, by: 500) {
+                let chunk = Array(paths[start..<min(start + 500, paths.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT path, size, mtime FROM instance WHERE path IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                while let row = try rows.next() { map[row["path"]] = (row["size"], row["mtime"]) }
             }
             return map
         }
     }
 
-    /// Inserts scanned files (`replaces`: a file planned before under the same path, whose
-    /// row is replaced), then resolves duplicate SOP Instance UIDs by `rule`; returns how many
-    /// files became `conflict`.
-    public func plan(_ records: [(record: InstanceRecord, replaces: Bool)], conflicts rule: ConflictRule) throws -> Int
-    {
+    /// Inserts scanned files in one transaction (`replaces`: a file planned before under the
+    /// same path, whose row is replaced).
+    public func plan(_ records: [(record: InstanceRecord, replaces: Bool)]) throws {
         try db.write { db in
             for (var record, replaces) in records {
                 if replaces {
@@ -26,8 +30,12 @@ extension Manifest {
                 }
                 try record.insert(db)
             }
-            return try Self.resolveConflicts(db, rule)
         }
+    }
+
+    /// Resolves duplicate SOP Instance UIDs by `rule`; returns how many files became `conflict`.
+    public func resolveConflicts(_ rule: ConflictRule) throws -> Int {
+        try db.write { db in try Self.resolveConflicts(db, rule) }
     }
 
     /// Two files with one SOP Instance UID: keep one by the rule (first path, newest mtime, or
@@ -96,6 +104,27 @@ extension Manifest {
         try InstanceRecord.filter(k.state == state && k.reasonKind == kind)
             .updateAll(
                 db, k.state.set(to: InstanceState.planned), k.error.set(to: nil), k.reasonKind.set(to: nil))
+    }
+
+    /// The files still to send (planned or sending), by SOP class and transfer syntax: how
+    /// many, their bytes, and the first of them, which stands for the group; in order of the
+    /// groups' first files.
+    public func groupsToSend() throws -> [(
+        sopClass: String?, transferSyntax: String?, files: Int, bytes: Int, sample: InstanceRecord?
+    )] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT sop_class_uid AS c, transfer_syntax_uid AS t, COUNT(*) AS n, SUM(size) AS bytes,
+                           MIN(id) AS first
+                    FROM instance WHERE state IN (?, ?) GROUP BY c, t ORDER BY first
+                    """, arguments: [InstanceState.planned, InstanceState.sending]
+            ).map { row in
+                let first: Int64 = row["first"]
+                return (row["c"], row["t"], row["n"], row["bytes"], try InstanceRecord.fetchOne(db, key: first))
+            }
+        }
     }
 
     /// The answers of a new probe replace the stored ones.

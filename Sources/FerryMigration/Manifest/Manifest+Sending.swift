@@ -41,30 +41,54 @@ extension Manifest {
         }
     }
 
-    /// Fails the planned files for which `reason` gives a reason, before any association.
+    /// Fails the planned files for which `reason` gives a reason, before any association;
+    /// read and written a page at a time.
     public func failPlanned(destination: String, reason: @Sendable (InstanceRecord) -> String?) async throws {
-        try await db.write { db in
-            let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
-                .fetchAll(db)
-            for var r in planned {
-                guard let why = reason(r) else { continue }
-                r.state = .failed
-                r.error = "probe of \(destination): cannot be sent: \(why)"
-                r.reasonKind = .probe
-                r.updatedAt = now()
-                try r.update(db)
+        let k = InstanceRecord.CodingKeys.self
+        var after: Int64 = 0
+        while true {
+            let page = try await db.read { [after] db in
+                try InstanceRecord.filter(k.state == InstanceState.planned && k.id > after).order(k.id).limit(1000)
+                    .fetchAll(db)
             }
+            let failing = page.compactMap { r in reason(r).map { (r, $0) } }
+            if !failing.isEmpty {
+                try await db.write { db in
+                    for (var r, why) in failing {
+                        r.state = .failed
+                        r.error = "probe of \(destination): cannot be sent: \(why)"
+                        r.reasonKind = .probe
+                        r.updatedAt = now()
+                        try r.update(db)
+                    }
+                }
+            }
+            guard page.count == 1000, let last = page.last?.id else { return }
+            after = last
         }
     }
 
-    /// The planned files in sending order: the priority accession numbers' and patients'
-    /// first, then studies as
-    /// `order` says (by Study Date, undated ones last; or by Study Instance UID), then series,
-    /// instance number, path. Files waiting for the check before a resend are not among them.
-    public func plannedInSendingOrder(
+    /// What a send pass will carry, from `beginPass`.
+    public struct Pass: Sendable {
+        public var files = 0
+        public var bytes = 0
+        /// Files a dead run was decoding (they are decoded alone).
+        public var suspects = 0
+        /// The (SOP class, transfer syntax) pairs of the files, in order of first use: what
+        /// the associations must propose.
+        public var kinds: [(sopClass: String, transferSyntax: String)] = []
+    }
+
+    /// Starts a send pass: the planned files' sending order is written once into a temporary
+    /// table (SQLite sorts on disk), so that the run reads it a page at a time and holds no
+    /// list of the job's files. The order: the priority accession numbers' and patients' first,
+    /// then studies as `order` says (by Study Date, undated ones last; or by Study Instance
+    /// UID), then series, instance number, path. Files waiting for the check before a resend
+    /// are not among them.
+    public func beginPass(
         order: SendOrder = .plan, firstPatients: [String] = [], firstAccessions: [String] = []
-    ) async throws -> [InstanceRecord] {
-        try await db.read { db in
+    ) async throws -> Pass {
+        try await db.write { db in
             let k = InstanceRecord.CodingKeys.self
             var ordering: [any SQLOrderingTerm] = []
             if !firstAccessions.isEmpty { ordering.append(firstAccessions.contains(k.accessionNumber).desc) }
@@ -75,10 +99,49 @@ extension Manifest {
             case .oldestFirst: ordering += [(k.studyDate == nil).asc, k.studyDate.asc]
             }
             ordering += [k.studyInstanceUID, k.seriesInstanceUID, k.instanceNumber, k.path]
-            return try InstanceRecord.filter(k.state == InstanceState.planned)
+            let select = try InstanceRecord.select(k.id).filter(k.state == InstanceState.planned)
                 .filter(k.resendCheck == nil || k.resendCheck != ResendCheck.pending)
-                .order(ordering)
-                .fetchAll(db)
+                .order(ordering).makePreparedRequest(db, forSingleResult: false).statement
+            try db.execute(sql: "DROP TABLE IF EXISTS temp.send_order")
+            try db.execute(sql: "CREATE TEMP TABLE send_order (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO temp.send_order (instance) " + select.sql, arguments: select.arguments)
+            var pass = Pass()
+            if let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) AS n, COALESCE(SUM(i.size), 0) AS bytes,
+                           COALESCE(SUM(i.decode_attempts > 0), 0) AS suspects
+                    FROM temp.send_order o JOIN instance i ON i.id = o.instance
+                    """)
+            {
+                (pass.files, pass.bytes, pass.suspects) = (row["n"], row["bytes"], row["suspects"])
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.sop_class_uid AS c, i.transfer_syntax_uid AS t, MIN(o.seq) AS first
+                    FROM temp.send_order o JOIN instance i ON i.id = o.instance
+                    WHERE i.sop_class_uid IS NOT NULL AND i.transfer_syntax_uid IS NOT NULL
+                    GROUP BY c, t ORDER BY first
+                    """)
+            {
+                pass.kinds.append((row["c"], row["t"]))
+            }
+            return pass
+        }
+    }
+
+    /// The next page of the pass begun by `beginPass`: up to `limit` files after position
+    /// `after` that are still planned, with their positions.
+    public func passPage(after: Int64, limit: Int) async throws -> [(position: Int64, record: InstanceRecord)] {
+        try await db.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.seq AS position, i.* FROM temp.send_order o JOIN instance i ON i.id = o.instance
+                    WHERE o.seq > ? AND i.state = ? ORDER BY o.seq LIMIT ?
+                    """, arguments: [after, InstanceState.planned, limit])
+            return try rows.map { (position: $0["position"], record: try InstanceRecord(row: $0)) }
         }
     }
 

@@ -79,52 +79,69 @@ public struct SentInstance: Sendable {
 }
 
 extension Manifest {
-    /// The instances the destination answered for (stored, with or without a warning).
-    public func sentInstances() throws -> [SentInstance] {
-        try db.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT id, path, study_instance_uid, series_instance_uid,
-                        COALESCE(sent_sop_instance_uid, sop_instance_uid) AS uid
-                    FROM instance WHERE state IN (?, ?) AND study_instance_uid IS NOT NULL
-                        AND series_instance_uid IS NOT NULL AND sop_instance_uid IS NOT NULL
-                    ORDER BY study_instance_uid, series_instance_uid, id
-                    """, arguments: [InstanceState.done, InstanceState.doneWarning]
-            ).map {
-                SentInstance(
-                    id: $0["id"], path: $0["path"], study: $0["study_instance_uid"], series: $0["series_instance_uid"],
-                    uid: $0["uid"])
-            }
-        }
-    }
-
-    /// A `move-direct` pull's instances the source moved to the destination (received, as the
-    /// destination listed them after the move): no file was sent, so the "path" is the SOP
-    /// Instance UID, and the id the inventory row's.
-    public func movedInstances() throws -> [SentInstance] {
-        try db.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT rowid AS id, study_uid, series_uid, uid FROM source_instance WHERE received = 1
-                    ORDER BY study_uid, series_uid, uid
-                    """
-            ).map {
-                SentInstance(
-                    id: $0["id"], path: $0["uid"], study: $0["study_uid"], series: $0["series_uid"], uid: $0["uid"])
-            }
-        }
-    }
-
-    /// Records a verification in one transaction: the run, each instance's result (on the
-    /// inventory's rows when `moved`: a `move-direct` pull), the findings.
-    public func recordVerification(
-        _ run: VerifyRunRecord, results: [Int64: Verification], findings: [VerifyFinding], moved: Bool = false
-    ) async throws -> VerifyRunRecord {
+    /// Starts a verification: the instances to check, ordered by study and series, are written
+    /// once into a temporary table that `verificationPage` reads a page at a time. Of a push
+    /// job, the instances the destination answered for (stored, with or without a warning); of
+    /// a `move-direct` pull, those the source moved (received: no file was sent, so the "path"
+    /// is the SOP Instance UID, and the id the inventory row's). Returns how many there are.
+    public func beginVerification(moved: Bool) async throws -> Int {
         try await db.write { db in
-            var run = run
-            try run.insert(db)
+            try db.execute(sql: "DROP TABLE IF EXISTS temp.verify_order")
+            try db.execute(sql: "CREATE TEMP TABLE verify_order (seq INTEGER PRIMARY KEY, item INTEGER NOT NULL)")
+            if moved {
+                try db.execute(
+                    sql: """
+                        INSERT INTO temp.verify_order (item) SELECT rowid FROM source_instance WHERE received = 1
+                        ORDER BY study_uid, series_uid, uid
+                        """)
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT INTO temp.verify_order (item) SELECT id FROM instance
+                        WHERE state IN (?, ?) AND study_instance_uid IS NOT NULL
+                            AND series_instance_uid IS NOT NULL AND sop_instance_uid IS NOT NULL
+                        ORDER BY study_instance_uid, series_instance_uid, id
+                        """, arguments: [InstanceState.done, InstanceState.doneWarning])
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM temp.verify_order") ?? 0
+        }
+    }
+
+    /// Up to `limit` instances of the verification begun by `beginVerification`, after
+    /// position `after`, with their positions.
+    public func verificationPage(
+        moved: Bool, after: Int64, limit: Int
+    ) async throws -> [(
+        position: Int64, instance: SentInstance
+    )] {
+        try await db.read { db in
+            let sql =
+                moved
+                ? """
+                SELECT o.seq, i.rowid AS id, i.uid AS path, i.study_uid AS study, i.series_uid AS series, i.uid
+                FROM temp.verify_order o JOIN source_instance i ON i.rowid = o.item
+                WHERE o.seq > ? ORDER BY o.seq LIMIT ?
+                """
+                : """
+                SELECT o.seq, i.id, i.path, i.study_instance_uid AS study, i.series_instance_uid AS series,
+                    COALESCE(i.sent_sop_instance_uid, i.sop_instance_uid) AS uid
+                FROM temp.verify_order o JOIN instance i ON i.id = o.item
+                WHERE o.seq > ? ORDER BY o.seq LIMIT ?
+                """
+            return try Row.fetchAll(db, sql: sql, arguments: [after, limit]).map {
+                (
+                    $0["seq"],
+                    SentInstance(
+                        id: $0["id"], path: $0["path"], study: $0["study"], series: $0["series"], uid: $0["uid"])
+                )
+            }
+        }
+    }
+
+    /// Each instance's result of a verification (on the inventory's rows when `moved`: a
+    /// `move-direct` pull), written as its studies are done.
+    public func recordVerificationResults(_ results: [Int64: Verification], moved: Bool) async throws {
+        try await db.write { db in
             let stamp = now()
             for (id, result) in results {
                 if moved {
@@ -136,6 +153,14 @@ extension Manifest {
                         arguments: [result, stamp, id])
                 }
             }
+        }
+    }
+
+    /// Records a verification's run and findings in one transaction.
+    public func recordVerification(_ run: VerifyRunRecord, findings: [VerifyFinding]) async throws -> VerifyRunRecord {
+        try await db.write { db in
+            var run = run
+            try run.insert(db)
             for var f in findings {
                 f.run = run.id ?? 0
                 try f.insert(db)

@@ -510,11 +510,76 @@ public final class Manifest: Sendable {
         }
     }
 
-    public func instances(in states: [InstanceState]? = nil) throws -> [InstanceRecord] {
+    /// The instances in `states` (all: nil), in id order, at most `limit`.
+    public func instances(in states: [InstanceState]? = nil, limit: Int? = nil) throws -> [InstanceRecord] {
         try db.read { db in
             var request = InstanceRecord.all()
             if let states { request = request.filter(states.map(\.rawValue).contains(InstanceRecord.CodingKeys.state)) }
-            return try request.order(InstanceRecord.CodingKeys.id).fetchAll(db)
+            request = request.order(InstanceRecord.CodingKeys.id)
+            if let limit { request = request.limit(limit) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Which instances `forEachInstance` reads.
+    public enum InstanceFilter: Sendable {
+        case all
+        case states([InstanceState])
+        /// Those a report lists in its table: not done, missing at the destination, or not committed.
+        case notPlainlyDone
+    }
+
+    /// Calls `body` with every instance `filter` selects, in id order, read a page at a time
+    /// (keyset pagination, each page its own read): nothing proportional to the job is held,
+    /// and a writer waits at most for one page.
+    public func forEachInstance(
+        _ filter: InstanceFilter = .all, pageSize: Int = 1000, _ body: (InstanceRecord) throws -> Void
+    ) throws {
+        let k = InstanceRecord.CodingKeys.self
+        var request = InstanceRecord.all()
+        switch filter {
+        case .all: break
+        case .states(let states): request = request.filter(states.map(\.rawValue).contains(k.state))
+        case .notPlainlyDone:
+            request = request.filter(
+                k.state != InstanceState.done || k.verification == Verification.missing
+                    || k.commitment == CommitmentState.failed)
+        }
+        var after: Int64 = 0
+        while true {
+            let page = try db.read { db in
+                try request.filter(k.id > after).order(k.id).limit(pageSize).fetchAll(db)
+            }
+            for r in page { try body(r) }
+            guard page.count == pageSize, let last = page.last?.id else { return }
+            after = last
+        }
+    }
+
+    /// Instances and bytes by SOP class, transfer syntax and state.
+    public func groupCounts() throws -> [(
+        sopClass: String?, transferSyntax: String?, state: InstanceState, files: Int, bytes: Int
+    )] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT sop_class_uid AS c, transfer_syntax_uid AS t, state, COUNT(*) AS n, SUM(size) AS bytes
+                    FROM instance GROUP BY c, t, state
+                    """
+            ).compactMap { row in
+                guard let state = InstanceState(rawValue: row["state"]) else { return nil }
+                return (row["c"], row["t"], state, row["n"], row["bytes"])
+            }
+        }
+    }
+
+    /// How many instances `ferry verify` found at the destination.
+    public func verifiedCount() throws -> Int {
+        try db.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM instance WHERE verification = ?", arguments: [Verification.verified])
+                ?? 0
         }
     }
 

@@ -33,38 +33,68 @@ public struct Planner: Sendable {
         try await BlockingPool.shared.run { try self.scanBlocking(since: since) }
     }
 
+    /// Files found by the walk, planned a batch at a time.
+    private struct Candidate {
+        var path: String
+        var size: Int
+        var mtime: Double
+    }
+
+    /// How many files are looked up, read and written together: enough to keep every core
+    /// reading headers and a transaction's cost small per file, little memory.
+    static let batchSize = 2048
+
+    /// Walks the sources and plans what it finds a batch at a time: nothing proportional to the
+    /// number of files is held, and an unchanged file (same size and mtime) is decided from
+    /// its stat, without opening it.
     private func scanBlocking(since: Double?) throws -> ScanResult {
         var result = ScanResult()
         let include = job.source.include.map(Glob.init)
         let exclude = job.source.exclude.map(Glob.init)
         let walker = DirectoryWalker(
             recursive: job.source.recursive, symlinks: job.source.followSymlinks ? .follow : .skip)
-        var candidates: [(path: String, size: Int, mtime: Double)] = []
-        var listed = Set<String>()  // a file under two roots (a folder and a file in it) once
-        for root in job.source.paths {
-            let base = root.hasSuffix("/") ? String(root.dropLast()) : root
-            for path in walker.files(under: [root], onError: { result.unlisted.append($0) })
-            where listed.insert(path).inserted {
+        let roots = job.source.paths.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        var batch: [Candidate] = []
+        for (i, base) in roots.enumerated() {
+            // A file under two roots (a folder and a file or folder in it) is planned with the first.
+            let earlier = roots[..<i]
+            try walker.forEachFile(under: [base], onError: { result.unlisted.append($0) }) { path, st in
+                if earlier.contains(where: { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) { return }
                 let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
-                if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { continue }
-                if exclude.contains(where: { $0.matches(relative) }) { continue }
-                var st = stat()
-                guard stat(path, &st) == 0 else { continue }
+                if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { return }
+                if exclude.contains(where: { $0.matches(relative) }) { return }
                 let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
-                if let since, mtime < since { continue }
-                candidates.append((path, Int(st.st_size), mtime))
+                if let since, mtime < since { return }
+                batch.append(Candidate(path: path, size: Int(st.st_size), mtime: mtime))
+                if batch.count == Self.batchSize {
+                    try plan(batch, into: &result)
+                    batch.removeAll(keepingCapacity: true)
+                }
             }
         }
-        result.seen = candidates.count
-        let known = try manifest.knownFiles()
-        let toScan = candidates.filter { c in
+        try plan(batch, into: &result)
+        if result.added + result.changed > 0 {
+            result.conflicts = try manifest.resolveConflicts(job.transfer.conflicts)
+        }
+        return result
+    }
+
+    /// Plans one batch: files new or changed since they were planned are read (in parallel)
+    /// and written in one transaction.
+    private func plan(_ batch: [Candidate], into result: inout ScanResult) throws {
+        guard !batch.isEmpty else { return }
+        result.seen += batch.count
+        let known = try manifest.knownFiles(batch.map(\.path))
+        let toScan = batch.filter { c in
             guard let k = known[c.path] else { return true }
             return k.size != c.size || k.mtime != c.mtime
         }
-        result.unchanged = candidates.count - toScan.count
+        result.unchanged += batch.count - toScan.count
+        guard !toScan.isEmpty else { return }
         let summaries = ParallelScan.summaries(toScan.map(\.path))
         let stamp = now()
         var records: [(record: InstanceRecord, replaces: Bool)] = []
+        records.reserveCapacity(toScan.count)
         for (c, summary) in zip(toScan, summaries) {
             var record = InstanceRecord(
                 path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
@@ -95,11 +125,11 @@ public struct Planner: Sendable {
                 record.reasonKind = .unreadable
                 result.unreadable += 1
             }
-            if known[c.path] != nil { result.changed += 1 } else { result.added += 1 }
-            records.append((record, known[c.path] != nil))
+            let replaces = known[c.path] != nil
+            if replaces { result.changed += 1 } else { result.added += 1 }
+            records.append((record, replaces))
         }
-        result.conflicts = try manifest.plan(records, conflicts: job.transfer.conflicts)
-        return result
+        try manifest.plan(records)
     }
 }
 

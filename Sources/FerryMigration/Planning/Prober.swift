@@ -17,7 +17,8 @@ public struct Prober {
     }
 
     public func probe() async throws -> [ProbeKey: ProbeRecord] {
-        try await probe(try manifest.instances(in: [.planned, .sending]).compactMap(\.outgoing))
+        // A file of each group of SOP class and syntax stands for its group.
+        try await probe(try manifest.groupsToSend().compactMap { $0.sample?.outgoing })
     }
 
     /// Probes the plans of `pending` (a pull job's: one file standing for each group of its

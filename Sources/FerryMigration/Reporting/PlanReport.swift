@@ -41,41 +41,35 @@ public struct PlanReport: Codable, Sendable {
     public var associations: [AssociationPlanReport]
     public var unsendable: [Unsendable]
 
-    /// Builds the report from the manifest; `probe` maps (SOP class, transfer syntax) to acceptance.
+    /// At most this many files that cannot be sent are listed (the states count them all;
+    /// `ferry report` lists every one).
+    static let unsendableListed = 1000
+
+    /// Builds the report from the manifest's counts by group; `probe` maps (SOP class,
+    /// transfer syntax) to acceptance.
     public static func make(job: Job, manifest: Manifest, probe: [ProbeKey: ProbeRecord] = [:]) throws -> PlanReport {
-        let all = try manifest.instances()
-        let pending = all.filter { $0.state == .planned || $0.state == .sending }
-        var groups: [String: Group] = [:]
+        let pending = try manifest.groupsToSend()
+        var groups: [Group] = []
         // One file of each group stands for it: the route is judged on a real file.
-        var samples: [String: OutgoingFile] = [:]
-        for r in pending {
-            let sop = r.sopClassUID ?? "?", ts = r.transferSyntaxUID ?? "?"
-            let key = sop + "|" + ts
-            var g =
-                groups[key]
-                ?? Group(
-                    sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
-                    transferSyntaxName: UIDRegistry.name(of: ts), files: 0, bytes: 0)
-            g.files += 1
-            g.bytes += r.size
-            groups[key] = g
-            if samples[key] == nil { samples[key] = r.outgoing }
+        for p in pending {
+            let sop = p.sopClass ?? "?", ts = p.transferSyntax ?? "?"
+            var g = Group(
+                sopClass: sop, sopClassName: UIDRegistry.name(of: sop), transferSyntax: ts,
+                transferSyntaxName: UIDRegistry.name(of: ts), files: p.files, bytes: p.bytes)
+            if !probe.isEmpty { g.outcome = Self.outcome(for: g, sample: p.sample?.outgoing, probe: probe, job: job) }
+            groups.append(g)
         }
-        if !probe.isEmpty {
-            for (key, g) in groups {
-                groups[key]?.outcome = Self.outcome(for: g, sample: samples[key], probe: probe, job: job)
-            }
-        }
-        let plans = ContextPlanner.plan(pending.compactMap(\.outgoing), options: job.proposalOptions)
-        let associations = Self.associations(plans, files: { $0.count }, probe: probe)
-        let unsendable = all.filter { $0.state == .failed || $0.state == .conflict || $0.state == .skipped }
+        let samples = pending.compactMap { p in p.sample?.outgoing.map { (file: $0, files: p.files) } }
+        let plans = ContextPlanner.plan(samples.map(\.file), options: job.proposalOptions)
+        let associations = Self.associations(plans, files: { $0.reduce(0) { $0 + samples[$1].files } }, probe: probe)
+        let unsendable = try manifest.instances(in: [.failed, .conflict, .skipped], limit: unsendableListed)
             .map { Unsendable(path: $0.path, state: $0.state.rawValue, reason: $0.error ?? $0.statusName ?? "") }
         var states: [String: Int] = [:]
         for (s, n) in try manifest.counts() { states[s.rawValue] = n }
         return PlanReport(
             job: job.name, destination: job.destinationDescription,
             states: states,
-            groups: groups.values.sorted {
+            groups: groups.sorted {
                 ($0.sopClassName, $0.transferSyntaxName) < ($1.sopClassName, $1.transferSyntaxName)
             },
             associations: associations, unsendable: unsendable.sorted { $0.path < $1.path })
@@ -225,9 +219,11 @@ public struct PlanReport: Codable, Sendable {
             }
         }
         if !unsendable.isEmpty {
+            let total = ["failed", "conflict", "skipped"].reduce(0) { $0 + (states[$1] ?? 0) }
             lines.append("")
-            lines.append("cannot be sent (\(unsendable.count)):")
+            lines.append("cannot be sent (\(total)):")
             for u in unsendable { lines.append("  \(u.state): \(u.path): \(u.reason)") }
+            if total > unsendable.count { lines.append("  ... \(total - unsendable.count) more (ferry report)") }
         }
         return lines.joined(separator: "\n")
     }

@@ -49,64 +49,73 @@ public struct RunReport: Codable, Sendable {
         public var forwarded: Int
         public var verified: Int
         public var lastSync: Sync?
+        /// The first `notReceivedListed` of them (CSV lists them all).
         public var notReceived: [NotReceived]
+        public var notReceivedCount: Int
     }
     public var states: [String: Int]
     public var groups: [Group]
-    public var instances: [Instance]
     /// Present for a pull job.
     public var source: Source?
+    /// Every instance, in the JSON form (written by `ReportRenderer.write` from the manifest a
+    /// page at a time; `make` leaves it empty).
+    public var instances: [Instance] = []
 
+    /// The report's totals, from the manifest's counts: the instances themselves are read
+    /// while the report is written.
     public static func make(manifest: Manifest) throws -> RunReport {
-        let rows = try manifest.instances()
         var states: [String: Int] = [:]
         var groups: [String: Group] = [:]
-        var instances: [Instance] = []
-        for r in rows {
-            states[r.state.rawValue, default: 0] += 1
-            let sop = r.sopClassUID.map(UIDRegistry.name(of:)) ?? "-",
-                ts = r.transferSyntaxUID.map(UIDRegistry.name(of:)) ?? "-"
-            var g = groups[sop + "|" + ts] ?? Group(sopClass: sop, transferSyntax: ts, states: [:], bytes: 0)
-            g.states[r.state.rawValue, default: 0] += 1
-            g.bytes += r.size
-            groups[sop + "|" + ts] = g
-            instances.append(
-                Instance(
-                    path: r.path, state: r.state.rawValue, sopClass: r.sopClassUID, sopInstanceUID: r.sopInstanceUID,
-                    transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
-                    status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
-                    reason: r.error, bytes: r.size, verification: r.verification?.rawValue,
-                    commitment: r.commitment?.rawValue, commitmentReason: r.commitmentReason,
-                    resendCheck: r.resendCheck))
+        for g in try manifest.groupCounts() {
+            states[g.state.rawValue, default: 0] += g.files
+            let sop = g.sopClass.map(UIDRegistry.name(of:)) ?? "-",
+                ts = g.transferSyntax.map(UIDRegistry.name(of:)) ?? "-"
+            var group = groups[sop + "|" + ts] ?? Group(sopClass: sop, transferSyntax: ts, states: [:], bytes: 0)
+            group.states[g.state.rawValue, default: 0] += g.files
+            group.bytes += g.bytes
+            groups[sop + "|" + ts] = group
         }
+        let forwarded = (states[InstanceState.done.rawValue] ?? 0) + (states[InstanceState.doneWarning.rawValue] ?? 0)
         return RunReport(
             states: states,
             groups: groups.values.sorted { ($0.sopClass, $0.transferSyntax) < ($1.sopClass, $1.transferSyntax) },
-            instances: instances, source: try Source.make(manifest: manifest, instances: instances))
+            source: try Source.make(manifest: manifest, forwarded: forwarded))
+    }
+}
+
+extension RunReport.Instance {
+    init(_ r: InstanceRecord) {
+        self.init(
+            path: r.path, state: r.state.rawValue, sopClass: r.sopClassUID, sopInstanceUID: r.sopInstanceUID,
+            transferSyntax: r.transferSyntaxUID, sentAs: r.sentTransferSyntaxUID, attempts: r.attempts,
+            status: r.statusCode.map { String(format: "0x%04X %@", $0, r.statusName ?? "") },
+            reason: r.error, bytes: r.size, verification: r.verification?.rawValue,
+            commitment: r.commitment?.rawValue, commitmentReason: r.commitmentReason,
+            resendCheck: r.resendCheck)
     }
 }
 
 extension RunReport.Source {
     /// Nil when the job's source is files (nothing inventoried).
-    static func make(manifest: Manifest, instances: [RunReport.Instance]) throws -> Self? {
+    /// At most this many instances never received are listed (the count says how many there are).
+    static let notReceivedListed = 10_000
+
+    static func make(manifest: Manifest, forwarded: Int) throws -> Self? {
         let states = try manifest.sourceStudyStates()
         guard !states.isEmpty else { return nil }
         let inventory = try manifest.inventorySummary()
         return Self(
             studies: Dictionary(uniqueKeysWithValues: states.map { ($0.key.rawValue, $0.value) }),
             inventory: inventory,
-            forwarded: instances.filter {
-                $0.state == InstanceState.done.rawValue || $0.state == InstanceState.doneWarning.rawValue
-            }.count,
+            forwarded: forwarded,
             // Of a move-direct job, what `ferry verify` found of the instances the source moved.
-            verified: instances.filter { $0.verification == Verification.verified.rawValue }.count
-                + inventory.verifiedInstances,
+            verified: try manifest.verifiedCount() + inventory.verifiedInstances,
             lastSync: try manifest.lastSync().map {
                 Sync(at: $0.at, passes: $0.passes, added: $0.added, changed: $0.changed)
             },
-            notReceived: try manifest.missingInstances(limit: Int.max).map {
+            notReceived: try manifest.missingInstances(limit: notReceivedListed).map {
                 NotReceived(study: $0.study, sopInstanceUID: $0.uid)
-            })
+            }, notReceivedCount: try manifest.missingInstanceCount())
     }
 
     /// The lines of the table and Markdown forms.
@@ -120,8 +129,11 @@ extension RunReport.Source {
         if let s = lastSync {
             lines.append("  last sync: \(s.at) (\(s.passes) passes): \(s.added) new studies, \(s.changed) changed")
         }
-        if !notReceived.isEmpty { lines.append("  \(notReceived.count) listed instances never received:") }
+        if notReceivedCount > 0 { lines.append("  \(notReceivedCount) listed instances never received:") }
         for n in notReceived { lines.append("    not received: \(n.sopInstanceUID) (study \(n.study))") }
+        if notReceivedCount > notReceived.count {
+            lines.append("    ... \(notReceivedCount - notReceived.count) more")
+        }
         return lines
     }
 }
@@ -157,31 +169,45 @@ public enum ReportRenderer {
         }
     }
 
-    public static func render(_ report: RunReport, format: ReportFormat) throws -> String {
+    /// Writes the report, reading its instances from `manifest` a page at a time as they are
+    /// written: `out` gets the text in pieces (each ends a line), nothing proportional to the
+    /// job is held.
+    public static func write(
+        _ report: RunReport, instances manifest: Manifest, format: ReportFormat, to out: (String) -> Void
+    ) throws {
         switch format {
-        case .json: return try json(report)
+        case .json:
+            // The instances first, then the totals (keys sorted within each object).
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            out("{\n  \"instances\" : [")
+            var first = true
+            try manifest.forEachInstance { r in
+                out(
+                    (first ? "\n    " : ",\n    ")
+                        + String(decoding: try e.encode(RunReport.Instance(r)), as: UTF8.self))
+                first = false
+            }
+            let totals = try json(Totals(states: report.states, groups: report.groups, source: report.source))
+            out((first ? "],\n" : "\n  ],\n") + totals.dropFirst(2) + "\n")
         case .csv:
-            var lines = [
-                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification,commitment,commitment_reason,resend_check"
-            ]
-            for i in report.instances {
-                lines.append(
+            out(
+                "path,state,sop_class,sop_instance_uid,transfer_syntax,sent_as,attempts,status,reason,bytes,verification,commitment,commitment_reason,resend_check\n"
+            )
+            try manifest.forEachInstance { r in
+                let i = RunReport.Instance(r)
+                out(
                     csvRow([
                         i.path, i.state, i.sopClass ?? "", i.sopInstanceUID ?? "", i.transferSyntax ?? "",
                         i.sentAs ?? "",
                         String(i.attempts), i.status ?? "", i.reason ?? "", String(i.bytes), i.verification ?? "",
                         i.commitment ?? "", i.commitmentReason ?? "", i.resendCheck?.rawValue ?? "",
-                    ]))
+                    ]) + "\n")
             }
             // A pull's listed instances that never came: a row each, with no file.
-            for n in report.source?.notReceived ?? [] {
-                lines.append(
-                    csvRow([
-                        "", "not-received", "", n.sopInstanceUID, "", "", "", "", "study \(n.study)", "", "", "", "",
-                        "",
-                    ]))
+            try manifest.forEachMissingInstance { study, uid in
+                out(csvRow(["", "not-received", "", uid, "", "", "", "", "study \(study)", "", "", "", "", ""]) + "\n")
             }
-            return lines.joined(separator: "\n")
         case .md:
             var lines = report.source.map { $0.lines.map { $0.escapedForLog() } + [""] } ?? []
             lines += ["| SOP class | transfer syntax | states | bytes |", "|---|---|---|---|"]
@@ -191,13 +217,14 @@ public enum ReportRenderer {
             lines += [
                 "", "| file | state | status | reason | verification | commitment |", "|---|---|---|---|---|---|",
             ]
-            for i in report.instances {
+            out(lines.joined(separator: "\n") + "\n")
+            try manifest.forEachInstance { r in
+                let i = RunReport.Instance(r)
                 let commitment = [i.commitment, i.commitmentReason].compactMap { $0 }.joined(separator: ": ")
-                lines.append(
-                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \((i.reason ?? "").escapedForLog()) | \(i.verification ?? "") | \(commitment.escapedForLog()) |"
+                out(
+                    "| \(i.path) | \(i.state) | \(i.status ?? "") | \((i.reason ?? "").escapedForLog()) | \(i.verification ?? "") | \(commitment.escapedForLog()) |\n"
                 )
             }
-            return lines.joined(separator: "\n")
         case .table:
             var lines = ["states: \(states(report.states))"] + (report.source?.lines ?? [])
             lines += ["", "groups:"]
@@ -205,18 +232,25 @@ public enum ReportRenderer {
                 lines.append("  \(g.sopClass) / \(g.transferSyntax): \(states(g.states)), \(g.bytes) bytes")
             }
             lines.append("")
-            for i in report.instances where i.state != "done" || i.verification == "missing" || i.commitment == "failed"
-            {
+            out(lines.joined(separator: "\n") + "\n")
+            try manifest.forEachInstance(.notPlainlyDone) { r in
+                let i = RunReport.Instance(r)
                 if i.commitment == "failed" {
-                    lines.append("  not committed: \(i.path): \((i.commitmentReason ?? "").escapedForLog())")
-                    continue
+                    out("  not committed: \(i.path): \((i.commitmentReason ?? "").escapedForLog())\n")
+                    return
                 }
-                lines.append(
-                    "  \(i.state)\(i.verification == "missing" ? " (missing at the destination)" : ""): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0.escapedForLog())" } ?? "")"
+                out(
+                    "  \(i.state)\(i.verification == "missing" ? " (missing at the destination)" : ""): \(i.path)\(i.status.map { ": \($0)" } ?? "")\(i.reason.map { ": \($0.escapedForLog())" } ?? "")\n"
                 )
             }
-            return lines.joined(separator: "\n")
         }
+    }
+
+    /// The report without its instances, as JSON writes it after them.
+    private struct Totals: Encodable {
+        var states: [String: Int]
+        var groups: [RunReport.Group]
+        var source: RunReport.Source?
     }
 
     static func states(_ s: [String: Int]) -> String {

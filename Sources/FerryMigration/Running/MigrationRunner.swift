@@ -136,39 +136,41 @@ public final class MigrationRunner: Sendable {
         return outcome
     }
 
-    /// One pass over the planned files through the pool of associations.
+    /// One pass over the planned files through the pool of associations, read from the
+    /// manifest a page at a time.
     private func sendPass() async throws {
-        let rows = try await manifest.plannedInSendingOrder(
+        let pass = try await manifest.beginPass(
             order: job.transfer.order, firstPatients: job.transfer.firstPatients,
             firstAccessions: job.transfer.firstAccessions)
-        let sendable = rows.compactMap { r in
-            r.outgoing.map { (id: r.id ?? 0, file: $0, study: r.studyInstanceUID, suspect: r.decodeAttempts > 0) }
-        }
-        let suspects = Set(sendable.indices.filter { sendable[$0].suspect })
-        let files = sendable.map { ($0.id, $0.file) }
-        let plans = ContextPlanner.plan(files.map(\.1), options: job.proposalOptions)
-        // Queue studies per plan, in order: a study's files stay together on one association,
-        // or with `spread` go in pieces to whichever association is free.
-        let spread = job.transfer.studyAffinity == .spread
-        let studyQueues = plans.map { plan in
-            Self.consecutiveRuns(plan.files) { sendable[$0].study }.flatMap { study in
-                spread ? Self.pieces(study, associations: job.transfer.poolSize) : [study]
+        // The associations' plans from the kinds of file the pass holds (one stand-in each).
+        let kinds = pass.kinds.compactMap { kind in
+            TransferSyntax.lookup(kind.transferSyntax).map {
+                OutgoingFile(
+                    path: "", sopClassUID: kind.sopClass, sopInstanceUID: "", transferSyntax: $0, dataSetOffset: 0,
+                    fileSize: 0, pixelData: nil, mustRewrite: false)
             }
         }
-        let queue = WorkQueue(studyQueues)
+        let plans = ContextPlanner.plan(kinds, options: job.proposalOptions)
+        let queue = SendQueue(
+            manifest: manifest, plans: plans, kinds: kinds,
+            spread: job.transfer.studyAffinity == .spread ? job.transfer.poolSize : nil
+        ) { [self] error in
+            gate.withLock {
+                $0.pause(ServiceError(.journal, "the manifest cannot be read: \(error)", underlying: error))
+            }
+        }
         let connection = try job.connection()
         let tls = try connection.tls.map { try $0.client() }
-        progress.begin(files: files.count, bytes: files.reduce(0) { $0 + $1.1.fileSize })
+        progress.begin(files: pass.files, bytes: pass.bytes)
 
-        let workers = min(job.transfer.poolSize, max(1, files.count))
-        let journal = ManifestJournal(manifest: manifest, rows: files.map(\.0))
+        let workers = min(job.transfer.poolSize, max(1, pass.files))
+        let journal = ManifestJournal(manifest: manifest, files: queue.files)
         await withTaskGroup(of: Void.self) { group in
             for w in 0..<workers {
                 group.addTask { [self] in
                     let worker = PipelineWorker(
-                        index: w, runner: self, queue: queue, files: files.map(\.1), plans: plans,
-                        parameters: connection.parameters, timeouts: connection.timeouts, tls: tls, journal: journal,
-                        suspects: suspects)
+                        index: w, runner: self, queue: queue, plans: plans, parameters: connection.parameters,
+                        timeouts: connection.timeouts, tls: tls, journal: journal, suspects: pass.suspects > 0)
                     await worker.run()
                 }
             }
@@ -188,13 +190,6 @@ public final class MigrationRunner: Sendable {
             defer { n += 1 }
             return n
         }
-    }
-
-    /// A study cut for `spread`: pieces small enough that every association gets some (four
-    /// per association), large enough to keep a window full (at least 32 files).
-    static func pieces(_ study: [Int], associations: Int) -> [[Int]] {
-        let size = max(32, (study.count + associations * 4 - 1) / max(1, associations * 4))
-        return stride(from: 0, to: study.count, by: size).map { Array(study[$0..<min($0 + size, study.count)]) }
     }
 
     /// `indices` cut where `key` changes: the files of one study, in order.
@@ -221,48 +216,25 @@ public final class MigrationRunner: Sendable {
     }
 }
 
-/// The send loop's journal in the manifest: file indices are rows.
+/// The send loop's journal in the manifest: file slots are the pass's rows.
 struct ManifestJournal: SendJournal {
     let manifest: Manifest
-    let rows: [Int64]
+    let files: PassFiles
 
     func commit(_ entries: [JournalEntry], association: Int) async throws -> [Int: Int] {
+        func row(_ slot: Int) -> Int64 { files[slot]?.row ?? 0 }
         let changes: [Manifest.Checkpoint] = entries.map { entry in
             switch entry {
-            case .mark(let file): .sending(rows[file])
-            case .unmark(let file): .unmark(rows[file])
+            case .mark(let file): .sending(row(file))
+            case .unmark(let file): .unmark(row(file))
             case .record(let file, let outcome, let disposition):
                 .outcome(
-                    rows[file], outcome, MigrationRunner.state(of: disposition), checkFirst: disposition == .setAside)
+                    row(file), outcome, MigrationRunner.state(of: disposition), checkFirst: disposition == .setAside)
             }
         }
         let attempts = try await manifest.checkpoint(changes, association: association)
         var byFile: [Int: Int] = [:]
-        for case .mark(let file) in entries { byFile[file] = attempts[rows[file]] }
+        for case .mark(let file) in entries { byFile[file] = attempts[row(file)] }
         return byFile
-    }
-}
-
-/// The studies still to send, per association plan. Each plan's studies are kept in reverse
-/// so taking the next one is a popLast, not a shift of millions of entries.
-actor WorkQueue {
-    private var plans: [[[Int]]]
-    init(_ plans: [[[Int]]]) { self.plans = plans.map { $0.reversed() } }
-
-    /// The next study: from `preferred` (the plan of the caller's open association) while it
-    /// has one, else from the first plan that has one.
-    func take(preferring preferred: Int?) -> (Int, [Int])? {
-        if let p = preferred, plans.indices.contains(p), let study = plans[p].popLast() {
-            return (p, study)
-        }
-        for p in plans.indices {
-            if let study = plans[p].popLast() { return (p, study) }
-        }
-        return nil
-    }
-
-    /// Files taken but not sent go back to the front of their plan.
-    func putBack(_ plan: Int, _ files: [Int]) {
-        plans[plan].append(files)
     }
 }

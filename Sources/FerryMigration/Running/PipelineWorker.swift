@@ -11,15 +11,16 @@ import NIOSSL
 final class PipelineWorker: SendLoopDelegate {
     let index: Int
     let runner: MigrationRunner
-    let queue: WorkQueue
-    let files: [OutgoingFile]
+    let queue: SendQueue
+    /// The pass's files in memory (slots are the send loop's files).
+    let files: PassFiles
     let plans: [AssociationPlan]
     let parameters: AssociationParameters
     let timeouts: Timeouts
     let tls: TLSClient?
     let journal: ManifestJournal
-    /// Files a dead run was decoding: decoded alone (see DecodeGate).
-    let suspects: Set<Int>
+    /// The pass has files a dead run was decoding: those are decoded alone (see DecodeGate).
+    let suspects: Bool
     private let sender: FileSender
     private let pool = PreparationPool.shared
     /// Routes on the open association's accepted contexts (each decided once), and the files
@@ -28,15 +29,15 @@ final class PipelineWorker: SendLoopDelegate {
     private var ahead: [Int: Task<PreparedFile, Never>] = [:]
 
     init(
-        index: Int, runner: MigrationRunner, queue: WorkQueue, files: [OutgoingFile], plans: [AssociationPlan],
+        index: Int, runner: MigrationRunner, queue: SendQueue, plans: [AssociationPlan],
         parameters: AssociationParameters, timeouts: Timeouts, tls: TLSClient?, journal: ManifestJournal,
-        suspects: Set<Int>
+        suspects: Bool
     ) {
         self.suspects = suspects
         self.index = index
         self.runner = runner
         self.queue = queue
-        self.files = files
+        self.files = queue.files
         self.plans = plans
         self.parameters = parameters
         self.timeouts = timeouts
@@ -95,7 +96,8 @@ final class PipelineWorker: SendLoopDelegate {
         let accepted = association.acceptedContexts
         // Each file's route, decided once for this association.
         for f in [file] + upcoming.prefix(pool.depth + 1) where routes[f] == nil {
-            routes[f] = await sender.routeOffTheLoop(for: files[f], accepted: accepted)
+            guard let entry = files[f] else { continue }
+            routes[f] = await sender.routeOffTheLoop(for: entry.file, accepted: accepted)
         }
         func route(_ f: Int) -> Route { routes[f] ?? .impossible("no route") }
         // The files to re-encode ahead (and this one, if not prepared yet), each marked
@@ -103,12 +105,19 @@ final class PipelineWorker: SendLoopDelegate {
         // depth, so the mark's write is hidden (the SV1 benchmark: 1.08 -> 0.97 of the baseline).
         var starting = upcoming.prefix(pool.depth + 1).filter { ahead[$0] == nil && route($0).isConversion }
         if ahead[file] == nil && route(file).isConversion { starting.insert(file, at: 0) }
-        for next in starting { ahead[next] = Task { [prepare = tracked(next, route(next))] in await prepare() } }
+        for next in starting {
+            guard let prepare = tracked(next, route(next)) else { continue }
+            ahead[next] = Task { await prepare() }
+        }
         let prepared: PreparedFile
         if let task = ahead.removeValue(forKey: file) {
             prepared = await task.value
+        } else if let entry = files[file] {
+            prepared = await pool.prepare(entry.file, route: route(file), with: sender)
         } else {
-            prepared = await pool.prepare(files[file], route: route(file), with: sender)
+            // Slots leave memory only after their outcome is recorded: never reached.
+            let lost = ServiceError(.journal, "file \(file) of the pass is not in memory")
+            return (StoreOutcome(path: "", sopInstanceUID: "", error: lost), nil)
         }
         routes[file] = nil
         return await sender.begin(prepared, on: association)
@@ -124,12 +133,12 @@ final class PipelineWorker: SendLoopDelegate {
     /// work on it (until its outcome is recorded): if a decoder kills the process, the next run
     /// counts it against that file, and fails the file once `max_attempts` runs died on it,
     /// instead of dying again forever.
-    private func tracked(_ file: Int, _ route: Route) -> @Sendable () async -> PreparedFile {
-        let (f, row, manifest, pool, sender, logger, faults) = (
-            files[file], journal.rows[file], journal.manifest, pool, sender, logger, runner.faults
-        )
+    private func tracked(_ file: Int, _ route: Route) -> (@Sendable () async -> PreparedFile)? {
+        let entry = files[file]
+        let (manifest, pool, sender, logger, faults) = (journal.manifest, pool, sender, logger, runner.faults)
         // Without suspects in the run, decodes need no gate.
-        let (gate, suspect) = (suspects.isEmpty ? nil : runner.decodeGate, suspects.contains(file))
+        let (gate, suspect) = (suspects ? runner.decodeGate : nil, entry?.suspect ?? false)
+        guard let f = entry?.file, let row = entry?.row else { return nil }
         return {
             await gate?.enter(alone: suspect)
             do { try await manifest.decoding([row]) } catch {
@@ -149,8 +158,10 @@ final class PipelineWorker: SendLoopDelegate {
     }
 
     func recorded(_ file: Int, _ outcome: StoreOutcome, _ disposition: SendStateMachine.Disposition) async {
-        runner.progress.fileFinished(bytes: files[file].fileSize, failed: disposition == .failed)
+        runner.progress.fileFinished(bytes: files[file]?.file.fileSize ?? 0, failed: disposition == .failed)
         if case .stored = disposition { runner.gate.withLock { $0.stored() } }
+        // Its outcome is in the manifest: a later pass reads it again if it must be sent again.
+        if disposition != .retry { files.remove(file) }
     }
 
     func failUnsent(_ files: [Int], _ error: ServiceError) {

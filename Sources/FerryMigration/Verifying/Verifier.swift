@@ -27,29 +27,72 @@ public struct Verifier: Sendable {
     public struct Summary: Sendable {
         public var run: VerifyRunRecord
         public var findings: [VerifyFinding]
-        /// The paths of the missing instances' files.
+        /// The paths of the first `missingListed` missing instances' files (the run counts them all).
         public var missing: [String]
         /// Every sent instance verified, and no study or series count differs.
         public var complete: Bool { run.missing == 0 && !findings.contains { $0.kind != .capped } }
     }
 
-    /// `progress` gets the studies done and the studies to do, from any session's task.
+    /// Instances read from the manifest at a time (whole studies: a page's last study waits
+    /// for the next page).
+    static let pageSize = 5000
+    /// Missing paths kept for the summary.
+    static let missingListed = 1000
+
+    /// `progress` gets the instances done and the instances to do, from any session's task.
+    /// The job's instances are read a page at a time, and each page's results written before
+    /// the next: nothing proportional to the job is held.
     public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> Summary {
         let moved = job.moves
-        let sent = try await BlockingPool.shared.run { [manifest] in
-            try moved ? manifest.movedInstances() : manifest.sentInstances()
-        }
+        let total = try await manifest.beginVerification(moved: moved)
         let address = job.queryAddress
         var record = VerifyRunRecord(
             startedAt: Self.clock(), destination: "\(address.calledAE)@\(address.host):\(address.port)")
-        record.sent = sent.count
-        var tally = Tally(jobUIDs: Set(sent.map(\.uid)))
+        record.sent = total
+        var findings: [VerifyFinding] = []
+        var missing: [String] = []
+        let done = Counter()
+        var position: Int64 = 0
+        var carried: [SentInstance] = []
+        var exhausted = false
+        while !exhausted {
+            let page = try await manifest.verificationPage(moved: moved, after: position, limit: Self.pageSize)
+            if let last = page.last { position = last.position }
+            exhausted = page.count < Self.pageSize
+            var instances = carried + page.map(\.instance)
+            carried = []
+            if !exhausted, let lastStudy = instances.last?.study,
+                let cut = instances.lastIndex(where: { $0.study != lastStudy }).map({ $0 + 1 })
+            {
+                carried = Array(instances[cut...])
+                instances.removeLast(instances.count - cut)
+            }
+            guard !instances.isEmpty else { continue }
+            let tally = try await verify(instances, queries: &record.queries) { n in
+                progress?(done.add(n), total)
+            }
+            try await manifest.recordVerificationResults(tally.results, moved: moved)
+            record.verified += tally.results.values.filter { $0 == .verified }.count
+            record.missing += tally.results.values.filter { $0 == .missing }.count
+            findings += tally.findings
+            missing += tally.missing.prefix(Self.missingListed - missing.count)
+        }
+        record.endedAt = Self.clock()
+        record.outcome = Summary(run: record, findings: findings, missing: missing).complete ? .verified : .differences
+        record = try await manifest.recordVerification(record, findings: findings)
+        return Summary(run: record, findings: findings, missing: missing)
+    }
+
+    /// Verifies whole studies: dealt round-robin to `verify.associations` sessions querying
+    /// at once; `studyDone` gets each study's instance count.
+    private func verify(
+        _ sent: [SentInstance], queries: inout Int, studyDone: @escaping @Sendable (Int) -> Void
+    ) async throws -> Tally {
         let studies = Dictionary(grouping: sent, by: \.study)
         let order = studies.keys.sorted()
-        // Studies dealt round-robin to `verify.associations` sessions querying at once.
         let lanes = max(1, min(job.transfer.capped(job.verify.associations), order.count))
+        let (job, logger) = (job, logger)
         var held: [String: Holdings] = [:]
-        let done = Counter()
         try await withThrowingTaskGroup(of: ([String: Holdings], Int).self) { group in
             for lane in 0..<lanes {
                 let mine = stride(from: lane, to: order.count, by: lanes).map { order[$0] }
@@ -78,28 +121,22 @@ public struct Verifier: Sendable {
                                 throw error
                             }
                         }
-                        progress?(done.next(), order.count)
+                        studyDone(studies[study]?.count ?? 0)
                     }
                     try? await session.association.release()
                     return (out, session.queries)
                 }
             }
-            for try await (part, queries) in group {
+            for try await (part, q) in group {
                 held.merge(part) { a, _ in a }
-                record.queries += queries
+                queries += q
             }
         }
+        var tally = Tally()
         for study in order {
             tally.compare(study: study, sent: studies[study] ?? [], held: held[study] ?? Holdings())
         }
-        record.verified = tally.results.values.filter { $0 == .verified }.count
-        record.missing = tally.results.values.filter { $0 == .missing }.count
-        record.endedAt = Self.clock()
-        let summary = Summary(run: record, findings: tally.findings, missing: tally.missing)
-        record.outcome = summary.complete ? .verified : .differences
-        record = try await manifest.recordVerification(
-            record, results: tally.results, findings: tally.findings, moved: moved)
-        return Summary(run: record, findings: tally.findings, missing: tally.missing)
+        return tally
     }
 
     static func clock() -> Double { now() }
@@ -108,9 +145,9 @@ public struct Verifier: Sendable {
 /// Studies done so far, counted from the sessions' tasks.
 final class Counter: Sendable {
     private let count = Mutex(0)
-    func next() -> Int {
+    func add(_ k: Int) -> Int {
         count.withLock { n in
-            n += 1; return n
+            n += k; return n
         }
     }
 }

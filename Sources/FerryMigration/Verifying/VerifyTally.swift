@@ -1,7 +1,6 @@
 extension Verifier {
     /// Per-instance results and findings, study by study.
     struct Tally {
-        let jobUIDs: Set<String>
         var results: [Int64: Verification] = [:]
         var findings: [VerifyFinding] = []
         var missing: [String] = []
@@ -21,6 +20,7 @@ extension Verifier {
                 if !ok { missing.append(i.path) }
             }
             guard held.exists else { return }
+            let jobUIDs = Set(sent.map(\.uid))
             let series = held.series.sorted { $0.key < $1.key }
             for (uid, listed) in series {
                 for instance in listed.uids.sorted() where !jobUIDs.contains(instance) {

@@ -468,13 +468,13 @@ struct Status: ParsableCommand {
             }
             for t in transactions where t.state == .refused { print("  request \(t.uid) \(t.detail ?? "refused")") }
         }
-        let failed = try manifest.instances(in: [.failed, .conflict])
-        if !failed.isEmpty {
-            print("failed or in conflict (\(failed.count)):")
-            for f in failed.prefix(50) {
+        let failedCount = (counts[.failed] ?? 0) + (counts[.conflict] ?? 0)
+        if failedCount > 0 {
+            print("failed or in conflict (\(failedCount)):")
+            for f in try manifest.instances(in: [.failed, .conflict], limit: 50) {
                 print("  \(f.state.rawValue): \(f.path): \(f.statusName.map { "\($0): " } ?? "")\(f.error ?? "")")
             }
-            if failed.count > 50 { print("  ... \(failed.count - 50) more (ferry report)") }
+            if failedCount > 50 { print("  ... \(failedCount - 50) more (ferry report)") }
         }
     }
 }
@@ -499,7 +499,8 @@ struct Report: ParsableCommand {
             FileHandleWriter.stderr("report: \(e)\n")
             throw ExitCode(.usage)
         }
-        print(try ReportRenderer.render(try RunReport.make(manifest: manifest), format: format))
+        let report = try RunReport.make(manifest: manifest)
+        try ReportRenderer.write(report, instances: manifest, format: format) { print($0, terminator: "") }
     }
 }
 

@@ -38,7 +38,7 @@ struct Verify: AsyncParsableCommand {
         do {
             let quiet = self.quiet
             summary = try await verifier.run { done, total in
-                if !quiet { FileHandleWriter.stderr("\rverify: \(done)/\(total) studies") }
+                if !quiet { FileHandleWriter.stderr("\rverify: \(done)/\(total) instances") }
             }
             if !quiet { FileHandleWriter.stderr("\n") }
         } catch let e as MigrationError {
