@@ -6,6 +6,11 @@ public enum DirectoryEntries {
     public static func names(_ path: String) -> [String]? {
         guard let dir = opendir(path) else { return nil }
         defer { closedir(dir) }
+        return names(of: dir)
+    }
+
+    /// The names in an open directory stream (read to its end).
+    public static func names(of dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             // The name is read in place, up to its NUL: glibc's records are d_reclen bytes

@@ -25,37 +25,65 @@ public struct DirectoryWalker: Sendable {
     public func forEachFile(
         under roots: [String], onError: (DICOMError) -> Void = { _ in }, _ body: (String, stat) throws -> Void
     ) rethrows {
-        for root in roots { try walk(root, depth: 0, isRoot: true, body: body, onError: onError) }
+        for root in roots { try walk(root, body: body, onError: onError) }
     }
 
     private static let maxDepth = 64
+
+    /// A root: a file, a directory, or a link to either (followed whatever the policy).
     private func walk(
-        _ path: String, depth: Int, isRoot: Bool, body: (String, stat) throws -> Void, onError: (DICOMError) -> Void
+        _ path: String, body: (String, stat) throws -> Void, onError: (DICOMError) -> Void
     ) rethrows {
         var st = stat()
         guard lstat(path, &st) == 0 else { onError(DICOMError(.io, "cannot stat", path: path, errno: errno)); return }
         if (st.st_mode & S_IFMT) == S_IFLNK {
-            guard symlinks == .follow || isRoot else { return }
             guard stat(path, &st) == 0 else {
                 onError(DICOMError(.io, "dangling symbolic link", path: path, errno: errno))
                 return
             }
         }
         switch st.st_mode & S_IFMT {
-        case S_IFREG:
-            try body(path, st)
-        case S_IFDIR:
-            guard isRoot || (recursive && depth < Self.maxDepth) else { return }
-            guard let names = DirectoryEntries.names(path) else {
-                onError(DICOMError(.io, "cannot read the directory", path: path, errno: errno))
-                return
+        case S_IFREG: try body(path, st)
+        case S_IFDIR: try walkDirectory(path, depth: 0, body: body, onError: onError)
+        default: break
+        }
+    }
+
+    /// A directory's entries, each stat'ed relative to the open directory (no lookup of the
+    /// whole path per file: the walk of a million files spent most of its time there).
+    private func walkDirectory(
+        _ path: String, depth: Int, body: (String, stat) throws -> Void, onError: (DICOMError) -> Void
+    ) rethrows {
+        guard let dir = opendir(path) else {
+            onError(DICOMError(.io, "cannot read the directory", path: path, errno: errno))
+            return
+        }
+        defer { closedir(dir) }
+        let fd = dirfd(dir)
+        let prefix = path.hasSuffix("/") ? path : path + "/"
+        for name in DirectoryEntries.names(of: dir).sorted() {
+            let child = prefix + name
+            var st = stat()
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                onError(DICOMError(.io, "cannot stat", path: child, errno: errno))
+                continue
             }
-            let prefix = path.hasSuffix("/") ? path : path + "/"
-            for name in names.sorted() {
-                try walk(prefix + name, depth: depth + 1, isRoot: false, body: body, onError: onError)
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                guard symlinks == .follow else { continue }
+                guard fstatat(fd, name, &st, 0) == 0 else {
+                    onError(DICOMError(.io, "dangling symbolic link", path: child, errno: errno))
+                    continue
+                }
             }
-        default:
-            break
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                try body(child, st)
+            case S_IFDIR:
+                guard recursive && depth + 1 < Self.maxDepth else { continue }
+                try walkDirectory(child, depth: depth + 1, body: body, onError: onError)
+            default:
+                break
+            }
         }
     }
 }

@@ -21,14 +21,27 @@ extension Manifest {
     }
 
     /// Inserts scanned files in one transaction (`replaces`: a file planned before under the
-    /// same path, whose row is replaced).
+    /// same path, whose row is replaced). Through one prepared statement, not the record's
+    /// Codable encoding: planning a million files spent most of its time there.
     public func plan(_ records: [(record: InstanceRecord, replaces: Bool)]) throws {
         try db.write { db in
-            for (var record, replaces) in records {
-                if replaces {
-                    try InstanceRecord.filter(InstanceRecord.CodingKeys.path == record.path).deleteAll(db)
-                }
-                try record.insert(db)
+            let delete = try db.cachedStatement(sql: "DELETE FROM instance WHERE path = ?")
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO instance (path, size, mtime, sop_class_uid, sop_instance_uid, transfer_syntax_uid,
+                        patient_id, study_instance_uid, series_instance_uid, study_date, accession_number,
+                        instance_number, data_set_offset, pixel_data_offset, must_rewrite, state, error, reason_kind,
+                        planned_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for (r, replaces) in records {
+                if replaces { try delete.execute(arguments: [r.path]) }
+                try insert.execute(arguments: [
+                    r.path, r.size, r.mtime, r.sopClassUID, r.sopInstanceUID, r.transferSyntaxUID, r.patientID,
+                    r.studyInstanceUID, r.seriesInstanceUID, r.studyDate, r.accessionNumber, r.instanceNumber,
+                    r.dataSetOffset, r.pixelDataOffset, r.mustRewrite, r.state, r.error, r.reasonKind, r.plannedAt,
+                    r.updatedAt,
+                ])
             }
         }
     }
