@@ -1,7 +1,9 @@
+import Dispatch
 import FerryDICOM
 import FerryNetwork
 import FerryServices
 import Glibc
+import Synchronization
 
 /// Scans the job's sources (header only, in parallel) and brings the manifest up to date:
 /// new files and files whose size or mtime changed are (re)planned, unchanged ones are left
@@ -42,7 +44,7 @@ public struct Planner: Sendable {
 
     /// How many files are looked up, read and written together: enough to keep every core
     /// reading headers and a transaction's cost small per file, little memory.
-    static let batchSize = 2048
+    var batchSize = 2048
 
     /// Walks the sources and plans what it finds a batch at a time: nothing proportional to the
     /// number of files is held, and an unchanged file (same size and mtime) is decided from
@@ -55,47 +57,72 @@ public struct Planner: Sendable {
             recursive: job.source.recursive, symlinks: job.source.followSymlinks ? .follow : .skip)
         let roots = job.source.paths.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         var batch: [Candidate] = []
+        // The batch whose headers are being read while the walk goes on.
+        var reading: (batch: Changed, headers: HeaderRead)?
+        func flush() throws {
+            let changed = try self.changed(in: batch, into: &result)
+            batch.removeAll(keepingCapacity: true)
+            let next = changed.files.isEmpty ? nil : (changed, HeaderRead(changed.files.map(\.path)))
+            if let (previous, headers) = reading { try record(previous, headers.wait(), into: &result) }
+            reading = next
+        }
         for (i, base) in roots.enumerated() {
-            // A file under two roots (a folder and a file or folder in it) is planned with the first.
-            let earlier = roots[..<i]
+            // A file under two roots (a folder and a file or folder in it) is planned with the
+            // first: only the earlier roots that overlap this one are asked, per file.
+            func covers(_ outer: String, _ path: String) -> Bool {
+                path == outer || path.hasPrefix(outer == "/" ? "/" : outer + "/")
+            }
+            let earlier = roots[..<i].filter { covers($0, base) || covers(base, $0) }
             try walker.forEachFile(under: [base], onError: { result.unlisted.append($0) }) { path, st in
-                if earlier.contains(where: { path == $0 || path.hasPrefix($0 == "/" ? "/" : $0 + "/") }) { return }
+                if earlier.contains(where: { covers($0, path) }) { return }
                 let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
                 if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { return }
                 if exclude.contains(where: { $0.matches(relative) }) { return }
                 let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
                 if let since, mtime < since { return }
                 batch.append(Candidate(path: path, size: Int(st.st_size), mtime: mtime))
-                if batch.count == Self.batchSize {
-                    try plan(batch, into: &result)
-                    batch.removeAll(keepingCapacity: true)
-                }
+                if batch.count == batchSize { try flush() }
             }
         }
-        try plan(batch, into: &result)
+        try flush()
+        if let (last, headers) = reading { try record(last, headers.wait(), into: &result) }
         if result.added + result.changed > 0 {
             result.conflicts = try manifest.resolveConflicts(job.transfer.conflicts)
         }
         return result
     }
 
-    /// Plans one batch: files new or changed since they were planned are read (in parallel)
-    /// and written in one transaction.
-    private func plan(_ batch: [Candidate], into result: inout ScanResult) throws {
-        guard !batch.isEmpty else { return }
+    /// A batch's files that are new or changed since they were planned (`replaces`: planned
+    /// before under the same path).
+    private struct Changed {
+        var files: [Candidate] = []
+        var replaces: [Bool] = []
+    }
+
+    /// Counts a walked batch and keeps what must be read: a file whose size and mtime are
+    /// those planned is unchanged, decided without opening it.
+    private func changed(in batch: [Candidate], into result: inout ScanResult) throws -> Changed {
+        guard !batch.isEmpty else { return Changed() }
         result.seen += batch.count
         let known = try manifest.knownFiles(batch.map(\.path))
-        let toScan = batch.filter { c in
-            guard let k = known[c.path] else { return true }
-            return k.size != c.size || k.mtime != c.mtime
+        var changed = Changed()
+        for c in batch {
+            if let k = known[c.path], k.size == c.size, k.mtime == c.mtime { continue }
+            changed.files.append(c)
+            changed.replaces.append(known[c.path] != nil)
         }
-        result.unchanged += batch.count - toScan.count
-        guard !toScan.isEmpty else { return }
-        let summaries = ParallelScan.summaries(toScan.map(\.path))
+        result.unchanged += batch.count - changed.files.count
+        return changed
+    }
+
+    /// Writes a batch with its headers, in one transaction.
+    private func record(
+        _ batch: Changed, _ summaries: [Result<HeaderSummary, DICOMError>], into result: inout ScanResult
+    ) throws {
         let stamp = now()
         var records: [(record: InstanceRecord, replaces: Bool)] = []
-        records.reserveCapacity(toScan.count)
-        for (c, summary) in zip(toScan, summaries) {
+        records.reserveCapacity(batch.files.count)
+        for (i, (c, summary)) in zip(batch.files, summaries).enumerated() {
             var record = InstanceRecord(
                 path: c.path, size: c.size, mtime: c.mtime, dataSetOffset: 0, state: .planned,
                 plannedAt: stamp, updatedAt: stamp)
@@ -125,11 +152,30 @@ public struct Planner: Sendable {
                 record.reasonKind = .unreadable
                 result.unreadable += 1
             }
-            let replaces = known[c.path] != nil
-            if replaces { result.changed += 1 } else { result.added += 1 }
-            records.append((record, replaces))
+            if batch.replaces[i] { result.changed += 1 } else { result.added += 1 }
+            records.append((record, batch.replaces[i]))
         }
         try manifest.plan(records)
+    }
+}
+
+/// The headers of a batch of files, read on every core in the background (while the walk
+/// finds the next batch and the previous one is written).
+private final class HeaderRead: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let summaries = Mutex<[Result<HeaderSummary, DICOMError>]>([])
+
+    init(_ paths: [String]) {
+        DispatchQueue.global().async { [self] in
+            let read = ParallelScan.summaries(paths)
+            summaries.withLock { $0 = read }
+            done.signal()
+        }
+    }
+
+    func wait() -> [Result<HeaderSummary, DICOMError>] {
+        done.wait()
+        return summaries.withLock { $0 }
     }
 }
 
