@@ -75,9 +75,11 @@ public struct Planner: Sendable {
             let earlier = roots[..<i].filter { covers($0, base) || covers(base, $0) }
             try walker.forEachFile(under: [base], onError: { result.unlisted.append($0) }) { path, st in
                 if earlier.contains(where: { covers($0, path) }) { return }
-                let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
-                if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { return }
-                if exclude.contains(where: { $0.matches(relative) }) { return }
+                if !include.isEmpty || !exclude.isEmpty {
+                    let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
+                    if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { return }
+                    if exclude.contains(where: { $0.matches(relative) }) { return }
+                }
                 let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
                 if let since, mtime < since { return }
                 batch.append(Candidate(path: path, size: Int(st.st_size), mtime: mtime))
