@@ -52,3 +52,54 @@ struct BatchedPlanTests {
         #expect(try manifest.instances().count == sources.count)
     }
 }
+
+/// Two roots, one inside the other: a file is skipped under the second only when the first's
+/// walk listed it (not when that walk was not recursive, or did not follow a link).
+@Suite(.scratch)
+struct OverlappingRootsTests {
+    /// `dir` with two files, `dir/sub` with two, and `dir/link` -> `elsewhere` with two.
+    func tree() throws -> (dir: String, count: Int) {
+        let files = try Corpus.files("small")
+        let base = try Corpus.temporaryDirectory("roots")
+        let dir = base + "/dir"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: base + "/elsewhere", withIntermediateDirectories: true)
+        for (i, f) in files.prefix(6).enumerated() {
+            let folder = [dir, dir + "/sub", base + "/elsewhere"][i / 2]
+            try fm.copyItem(atPath: f, toPath: folder + "/f\(i).dcm")
+        }
+        try fm.createSymbolicLink(atPath: dir + "/link", withDestinationPath: base + "/elsewhere")
+        return (dir, 6)
+    }
+
+    func plan(_ roots: [String], recursive: Bool) async throws -> [String] {
+        let manifest = try Manifest(path: try Corpus.temporaryDirectory("m") + "/m.sqlite", exclusive: false)
+        var job = Job(name: "roots")
+        job.source.paths = roots
+        job.source.recursive = recursive
+        _ = try await Planner(job: job, manifest: manifest).scan()
+        return try manifest.instances().map(\.path)
+    }
+
+    @Test func aRootInsideANonRecursiveRootIsPlanned() async throws {
+        let (dir, _) = try tree()
+        let paths = try await plan([dir, dir + "/sub"], recursive: false)
+        #expect(paths.filter { $0.hasPrefix(dir + "/sub/") }.count == 2, "\(paths)")
+        #expect(paths.count == 4, "the top folder's two and the sub folder's two, once each")
+    }
+
+    @Test func aLinkedRootInsideARootThatSkipsLinksIsPlanned() async throws {
+        let (dir, _) = try tree()
+        let paths = try await plan([dir, dir + "/link"], recursive: true)
+        #expect(paths.filter { $0.hasPrefix(dir + "/link/") }.count == 2, "\(paths)")
+        #expect(paths.count == 6)
+    }
+
+    @Test func aRootInsideARecursiveRootIsPlannedOnce() async throws {
+        let (dir, _) = try tree()
+        let paths = try await plan([dir, dir + "/sub", dir + "/sub/f2.dcm"], recursive: true)
+        #expect(paths.count == 4, "the link is skipped; the sub folder's files once: \(paths)")
+        #expect(Set(paths).count == paths.count)
+    }
+}

@@ -125,3 +125,35 @@ struct PagedManifestTests {
         #expect(csv.split(separator: "\n").count == count + 1, "a header and a row per instance")
     }
 }
+
+/// `ferry verify` reads pages of instances but verifies whole studies: a study is never cut,
+/// even one larger than a page.
+@Suite struct VerifyPageTests {
+    @Test(arguments: [1, 2, 3, 5, 100])
+    func studiesAreVerifiedWhole(pageSize: Int) {
+        let sizes = [3, 7, 1, 2]
+        var all: [SentInstance] = []
+        for (s, n) in sizes.enumerated() {
+            for i in 0..<n {
+                all.append(SentInstance(id: Int64(all.count), path: "p", study: "S\(s)", series: "R", uid: "\(i)"))
+            }
+        }
+        var batches: [[SentInstance]] = []
+        var carried: [SentInstance] = []
+        for start in stride(from: 0, to: all.count + 1, by: pageSize) {
+            let page = Array(all[min(start, all.count)..<min(start + pageSize, all.count)])
+            let last = page.count < pageSize
+            let (ready, rest) = Verifier.wholeStudies(carried + page, last: last)
+            carried = rest
+            if !ready.isEmpty { batches.append(ready) }
+            if last { break }
+        }
+        #expect(carried.isEmpty)
+        #expect(batches.flatMap { $0 }.map(\.id) == all.map(\.id), "every instance once, in order")
+        for (s, n) in sizes.enumerated() {
+            let holding = batches.filter { $0.contains { $0.study == "S\(s)" } }
+            #expect(holding.count == 1, "study \(s) in one batch")
+            #expect(holding.first?.filter { $0.study == "S\(s)" }.count == n)
+        }
+    }
+}

@@ -30,6 +30,30 @@ public struct DirectoryWalker: Sendable {
 
     private static let maxDepth = 64
 
+    /// Whether the walk of `outer` lists `inner` (a path under it) and what lies under it as
+    /// `inner`'s own walk does: every folder between them entered (recursive, no link skipped,
+    /// within the depth limit).
+    public func reaches(_ inner: String, from outer: String) -> Bool {
+        let trimmed = outer.count > 1 && outer.hasSuffix("/") ? String(outer.dropLast()) : outer
+        let prefix = trimmed == "/" ? "/" : trimmed + "/"
+        guard inner.hasPrefix(prefix) else { return inner == trimmed }
+        let steps = inner.dropFirst(prefix.count).split(separator: "/")
+        guard recursive || steps.count <= 1, steps.count < Self.maxDepth else { return false }
+        var path = trimmed
+        for (k, step) in steps.enumerated() {
+            path = path == "/" ? "/" + step : path + "/" + step
+            var st = stat()
+            guard lstat(path, &st) == 0 else { return false }
+            if (st.st_mode & S_IFMT) == S_IFLNK && symlinks == .skip { return false }
+            // A folder that `inner` is: outer's walk enters it only when recursive.
+            if k == steps.count - 1, !recursive, (st.st_mode & S_IFMT) != S_IFREG {
+                var target = stat()
+                if stat(path, &target) == 0, (target.st_mode & S_IFMT) == S_IFDIR { return false }
+            }
+        }
+        return true
+    }
+
     /// A root: a file, a directory, or a link to either (followed whatever the policy).
     private func walk(
         _ path: String, body: (String, stat) throws -> Void, onError: (DICOMError) -> Void

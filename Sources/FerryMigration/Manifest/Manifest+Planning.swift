@@ -91,17 +91,29 @@ extension Manifest {
         return marked
     }
 
-    /// Marks `skipped`, with `reason` of `kind`, the planned files whose study `keep` refuses.
+    /// Marks `skipped`, with `reason` of `kind`, the planned files whose study `keep` refuses;
+    /// read and written a page at a time.
     public func skipPlanned(reason: String, kind: ReasonKind, keep: (String?) -> Bool) throws {
-        try db.write { db in
-            let planned = try InstanceRecord.filter(InstanceRecord.CodingKeys.state == InstanceState.planned)
-                .fetchAll(db)
-            for var r in planned where !keep(r.studyInstanceUID) {
-                r.state = .skipped
-                r.error = reason
-                r.reasonKind = kind
-                try r.update(db)
+        let k = InstanceRecord.CodingKeys.self
+        var after: Int64 = 0
+        while true {
+            let page = try db.read { db in
+                try InstanceRecord.filter(k.state == InstanceState.planned && k.id > after).order(k.id).limit(1000)
+                    .fetchAll(db)
             }
+            let skipped = page.filter { !keep($0.studyInstanceUID) }
+            if !skipped.isEmpty {
+                try db.write { db in
+                    for var r in skipped {
+                        r.state = .skipped
+                        r.error = reason
+                        r.reasonKind = kind
+                        try r.update(db)
+                    }
+                }
+            }
+            guard page.count == 1000, let last = page.last?.id else { return }
+            after = last
         }
     }
 

@@ -68,13 +68,11 @@ public struct Planner: Sendable {
         }
         for (i, base) in roots.enumerated() {
             // A file under two roots (a folder and a file or folder in it) is planned with the
-            // first: only the earlier roots that overlap this one are asked, per file.
-            func covers(_ outer: String, _ path: String) -> Bool {
-                path == outer || path.hasPrefix(outer == "/" ? "/" : outer + "/")
-            }
-            let earlier = roots[..<i].filter { covers($0, base) || covers(base, $0) }
+            // first: per file, only the earlier roots whose walk listed what this one lists are
+            // asked (one inside this root; one around it whose walk reaches it).
+            let earlier = roots[..<i].filter { Self.covers($0, base) || walker.reaches(base, from: $0) }
             try walker.forEachFile(under: [base], onError: { result.unlisted.append($0) }) { path, st in
-                if earlier.contains(where: { covers($0, path) }) { return }
+                if earlier.contains(where: { Self.covers(path, $0) }) { return }
                 if !include.isEmpty || !exclude.isEmpty {
                     let relative = path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : path
                     if !include.isEmpty && !include.contains(where: { $0.matches(relative) }) { return }
@@ -88,10 +86,15 @@ public struct Planner: Sendable {
         }
         try flush()
         if let (last, headers) = reading { try record(last, headers.wait(), into: &result) }
-        if result.added + result.changed > 0 {
-            result.conflicts = try manifest.resolveConflicts(job.transfer.conflicts)
-        }
+        // Every time, not only when files were added: a plan killed between its batches, or a
+        // new rule, leaves duplicates that a re-plan from stat alone would not see.
+        result.conflicts = try manifest.resolveConflicts(job.transfer.conflicts)
         return result
+    }
+
+    /// `path` is `root` or lies under it, by name.
+    static func covers(_ path: String, _ root: String) -> Bool {
+        path == root || path.hasPrefix(root == "/" ? "/" : root + "/")
     }
 
     /// A batch's files that are new or changed since they were planned (`replaces`: planned

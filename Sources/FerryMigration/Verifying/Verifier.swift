@@ -34,7 +34,7 @@ public struct Verifier: Sendable {
     }
 
     /// Instances read from the manifest at a time (whole studies: a page's last study waits
-    /// for the next page).
+    /// for the next page, so what is held is bounded by a page and the largest study).
     static let pageSize = 5000
     /// Missing paths kept for the summary.
     static let missingListed = 1000
@@ -59,14 +59,8 @@ public struct Verifier: Sendable {
             let page = try await manifest.verificationPage(moved: moved, after: position, limit: Self.pageSize)
             if let last = page.last { position = last.position }
             exhausted = page.count < Self.pageSize
-            var instances = carried + page.map(\.instance)
-            carried = []
-            if !exhausted, let lastStudy = instances.last?.study,
-                let cut = instances.lastIndex(where: { $0.study != lastStudy }).map({ $0 + 1 })
-            {
-                carried = Array(instances[cut...])
-                instances.removeLast(instances.count - cut)
-            }
+            let instances: [SentInstance]
+            (instances, carried) = Self.wholeStudies(carried + page.map(\.instance), last: exhausted)
             guard !instances.isEmpty else { continue }
             let tally = try await verify(instances, queries: &record.queries) { n in
                 progress?(done.add(n), total)
@@ -81,6 +75,18 @@ public struct Verifier: Sendable {
         record.outcome = Summary(run: record, findings: findings, missing: missing).complete ? .verified : .differences
         record = try await manifest.recordVerification(record, findings: findings)
         return Summary(run: record, findings: findings, missing: missing)
+    }
+
+    /// What of `instances` (in study order) can be verified now, and what waits for the next
+    /// page: the last study, unless this is the last page. A study is never verified in parts
+    /// (its counts and the instances it holds are compared whole): one larger than a page
+    /// waits for all its pages.
+    static func wholeStudies(
+        _ instances: [SentInstance], last: Bool
+    ) -> (ready: [SentInstance], carried: [SentInstance]) {
+        guard !last, let lastStudy = instances.last?.study else { return (instances, []) }
+        let cut = instances.lastIndex(where: { $0.study != lastStudy }).map { $0 + 1 } ?? 0
+        return (Array(instances[..<cut]), Array(instances[cut...]))
     }
 
     /// Verifies whole studies: dealt round-robin to `verify.associations` sessions querying

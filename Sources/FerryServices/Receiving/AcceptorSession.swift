@@ -148,8 +148,9 @@ final class AcceptorSession {
                 // A request's data set is small: a peer trickling it is cut off at the socket
                 // timeout, however many PDUs it spreads it over.
                 let left = deadline - .now()
+                // Said as the receive's own timeout says it: which one fires is a race.
                 guard left > .zero else {
-                    throw AssociationError.timeout("a request's data set took longer than the socket timeout (-ts)")
+                    throw AssociationError.timeout("a request's data set (whole within the socket timeout)")
                 }
                 if timeout.map({ left < $0 }) ?? true {
                     timeout = left

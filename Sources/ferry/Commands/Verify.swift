@@ -56,7 +56,7 @@ struct Verify: AsyncParsableCommand {
             "verify: \(r.sent) sent, \(r.verified) verified, \(r.missing) missing, \(unexpected) unexpected, \(counts) count differences (\(r.queries) queries to \(r.destination))"
         )
         for path in summary.missing.prefix(50) { print("  missing: \(path)") }
-        if summary.missing.count > 50 { print("  ... \(summary.missing.count - 50) more (ferry report)") }
+        if r.missing > 50 { print("  ... \(r.missing - 50) more (ferry report)") }
         for f in summary.findings.prefix(50) {
             print(
                 "  \(f.kind): \([f.studyInstanceUID, f.seriesInstanceUID, f.sopInstanceUID].compactMap { $0 }.joined(separator: " / ").escapedForLog()): \(f.detail.escapedForLog())"
