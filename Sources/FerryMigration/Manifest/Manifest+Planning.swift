@@ -55,17 +55,19 @@ extension Manifest {
     /// none), mark the others `conflict`. A copy already sent wins.
     private static func resolveConflicts(_ db: Database, _ rule: ConflictRule) throws -> Int {
         let excluded: [InstanceState] = [.failed, .skipped]
+        // Duplicates found on the UID index alone (no row read per file: this runs on every
+        // plan); the failed and skipped copies are set aside below.
         let duplicated = try String.fetchAll(
             db,
             sql: """
-                SELECT sop_instance_uid FROM instance
-                WHERE sop_instance_uid IS NOT NULL AND state NOT IN (?, ?)
+                SELECT sop_instance_uid FROM instance WHERE sop_instance_uid IS NOT NULL
                 GROUP BY sop_instance_uid HAVING COUNT(*) > 1
-                """, arguments: [InstanceState.failed, InstanceState.skipped])
+                """)
         var marked = 0
         for uid in duplicated {
             let rows = try InstanceRecord.filter(InstanceRecord.CodingKeys.sopInstanceUID == uid)
                 .filter(!excluded.contains(InstanceRecord.CodingKeys.state)).fetchAll(db)
+            guard rows.count > 1 else { continue }
             let sent = rows.first { $0.state == .done || $0.state == .doneWarning }
             let keep: InstanceRecord? =
                 sent
