@@ -11,27 +11,16 @@ import Testing
 /// manifest accounts for each, and the staging folder is empty at the end.
 @Suite(.scratch)
 struct PullByMoveTests {
-    /// A pull job by C-MOVE from `called`@`source` with Ferry's receiver on `receiver`.
-    static func writeJob(in dir: String, called: String, source: Int, receiver: Int, destination: Int) throws {
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(source), called_ae: \(called)}
-              retrieve: move
-              receiver: {ae: FERRY, port: \(receiver)}
-            destination: {port: \(destination), called_ae: STORESCP}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
-    }
-
-    /// Runs the pull to DCMTK storescp (uncompressed only) and checks what arrived.
+    /// Runs a pull by C-MOVE from `called`@`source` with Ferry's receiver on `receiver` to DCMTK
+    /// storescp (uncompressed only) and checks what arrived.
     static func pullAndCheck(called: String, source: Int, receiver: Int, sources: [String: String]) throws {
         let received = try Corpus.temporaryDirectory("move-received")
         let destination = try PeerProcess.dcmtkStorescp(outputDirectory: received)
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-move")
-        try writeJob(in: dir, called: called, source: source, receiver: receiver, destination: destination.port)
+        try PullJob.write(
+            in: dir, source: source, called: called, retrieve: "move", destination: destination.port,
+            sourceLines: ["receiver: {ae: FERRY, port: \(receiver)}"])
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [], "\(run.stderr)")
@@ -84,30 +73,24 @@ struct PullByMoveTests {
         let (orthanc, sources) = try Self.orthancWithSmallCorpus(destinations: [("QRSCP", destination.peer.port)])
         defer { orthanc.peer.stop() }
         let dir = try Corpus.temporaryDirectory("pull-direct")
-        let job = """
-            name: direct
-            source:
-              pacs: {port: \(orthanc.peer.port), called_ae: ORTHANC}
-              retrieve: move-direct
-            destination: {port: \(destination.peer.port), called_ae: QRSCP}
-            manifest: \(dir)/direct.sqlite
-            """
-        try job.write(toFile: dir + "/direct.yaml", atomically: true, encoding: .utf8)
-        let run = try FerryCLI.run(["run", dir + "/direct.yaml"])
+        try PullJob.write(
+            in: dir, source: orthanc.peer.port, called: "ORTHANC", retrieve: "move-direct",
+            destination: destination.peer.port, destinationAE: "QRSCP")
+        let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(
             Retrieved.problems(sources: sources, received: Interop.received(destination.directory + "/QRSCP")) == [])
-        let status = try FerryCLI.run(["status", dir + "/direct.yaml"])
+        let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
         #expect(status.stdout.contains("received: \(sources.count) of the listed"), "\(status.stdout)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/direct-staging"), "nothing staged")
         let stores = destination.peer.logCount("Received Store Request")
         #expect(stores == sources.count)
-        let again = try FerryCLI.run(["run", dir + "/direct.yaml"])
+        let again = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         #expect(destination.peer.logCount("Received Store Request") == stores, "no second move")
         // ferry verify confirms every instance moved by UID at the destination; one removed
         // from the destination's index is missing, and --resend has the next run move it again.
-        let verify = try FerryCLI.run(["verify", dir + "/direct.yaml"])
+        let verify = try FerryCLI.run(["verify", dir + "/pull.yaml"])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(
             verify.stdout.contains("\(sources.count) sent, \(sources.count) verified, 0 missing"), "\(verify.stdout)")
@@ -120,15 +103,15 @@ struct PullByMoveTests {
                 destination.directory + "/QRSCP/ferry-index.sqlite", gone,
             ])
         try #require(removed.status == 0 && removed.stdout.hasPrefix("1"), "\(removed.stderr)\(removed.stdout)")
-        let missing = try FerryCLI.run(["verify", dir + "/direct.yaml", "--resend"])
+        let missing = try FerryCLI.run(["verify", dir + "/pull.yaml", "--resend"])
         #expect(missing.status == 1, "\(missing.stdout)\(missing.stderr)")
         #expect(
             missing.stdout.contains("1 missing") && missing.stdout.contains("missing: \(gone)"), "\(missing.stdout)")
-        let moveAgain = try FerryCLI.run(["run", dir + "/direct.yaml"])
+        let moveAgain = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(moveAgain.status == 0, "\(moveAgain.stdout)\(moveAgain.stderr)")
-        let last = try FerryCLI.run(["verify", dir + "/direct.yaml"])
+        let last = try FerryCLI.run(["verify", dir + "/pull.yaml"])
         #expect(last.status == 0 && last.stdout.contains("0 missing"), "\(last.stdout)\(last.stderr)")
-        let report = try FerryCLI.run(["report", dir + "/direct.yaml"]).stdout
+        let report = try FerryCLI.run(["report", dir + "/pull.yaml"]).stdout
         #expect(report.contains("forwarded: 0; verified: \(sources.count)"), "\(report)")
     }
 
@@ -316,16 +299,9 @@ struct PullFromFaltingSourceTests {
         let destination = try PeerProcess.ferryStorescp(outputDirectory: received)
         let destinationPort = destination.port
         defer { destination.stop() }
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(port), called_ae: FLAKY}
-              receiver: {ae: FERRY, port: \(receiver)}
-            destination: {port: \(destinationPort), called_ae: STORESCP}
-            transfer: {max_attempts: 3, backoff: 0.1}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try PullJob.write(
+            in: dir, source: port, called: "FLAKY", destination: destinationPort,
+            sourceLines: ["receiver: {ae: FERRY, port: \(receiver)}"], transfer: "{max_attempts: 3, backoff: 0.1}")
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("not received: \(never)"), "\(run.stdout)")
@@ -389,17 +365,10 @@ struct PullKilledFiveTimesTests {
         )
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-killed")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              receiver: {ae: FERRY, port: \(receiver), max_staging: 1K}
-              max_retrieves: 1
-            destination: {port: \(port), called_ae: STORESCP}
-            transfer: {associations: 1, async_window: 1}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try PullJob.write(
+            in: dir, source: qr.peer.port, destination: port,
+            sourceLines: ["receiver: {ae: FERRY, port: \(receiver), max_staging: 1K}", "max_retrieves: 1"],
+            transfer: "{associations: 1, async_window: 1}")
         let staging = dir + "/pull-staging"
         let stored = { destination.logCount("Received Store Request") }
         var (inFlight, retrieving) = (0, 0)
@@ -459,16 +428,9 @@ struct PullForwardsWhileArrivingTests {
         let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-arriving")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              receiver: {ae: FERRY, port: \(receiver)}
-              max_retrieves: 1
-            destination: {port: \(port), called_ae: STORESCP}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try PullJob.write(
+            in: dir, source: qr.peer.port, destination: port,
+            sourceLines: ["receiver: {ae: FERRY, port: \(receiver)}", "max_retrieves: 1"])
         let run = try PeerProcess(FerryCLI.path, ["run", dir + "/pull.yaml"], port: 0, waitForPort: false)
         defer { run.stop() }
         var seen = (stored: 0, status: "")
@@ -507,17 +469,10 @@ struct PullFromSilentSourceTests {
         let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-silent")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              receiver: {ae: FERRY, port: \(receiver)}
-              max_retrieves: 1
-            destination: {port: \(port), called_ae: STORESCP}
-            transfer: {dimse_timeout: 1, max_attempts: 1}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try PullJob.write(
+            in: dir, source: qr.peer.port, destination: port,
+            sourceLines: ["receiver: {ae: FERRY, port: \(receiver)}", "max_retrieves: 1"],
+            transfer: "{dimse_timeout: 1, max_attempts: 1}")
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)\n\(qr.peer.log().suffix(3000))")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
@@ -550,17 +505,10 @@ struct PullFollowTests {
         let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-follow")
-        let job = """
-            name: follow
-            source:
-              pacs: {port: \(qr.peer.port), called_ae: QRSCP}
-              receiver: {ae: FERRY, port: \(receiver)}
-              follow: {interval: 1s, window: 100y}
-            destination: {port: \(port), called_ae: STORESCP}
-            manifest: \(dir)/follow.sqlite
-            """
-        try job.write(toFile: dir + "/follow.yaml", atomically: true, encoding: .utf8)
-        let run = try PeerProcess(FerryCLI.path, ["run", dir + "/follow.yaml"], port: 0, waitForPort: false)
+        try PullJob.write(
+            in: dir, source: qr.peer.port, destination: port,
+            sourceLines: ["receiver: {ae: FERRY, port: \(receiver)}", "follow: {interval: 1s, window: 100y}"])
+        let run = try PeerProcess(FerryCLI.path, ["run", dir + "/pull.yaml"], port: 0, waitForPort: false)
         defer { run.stop() }
         let stored = { destination.logCount("Received Store Request") }
         #expect(waitUntil(timeout: 120) { stored() == sources.count - 2 }, "\(run.log())")
@@ -578,9 +526,9 @@ struct PullFollowTests {
         #expect(stored() == sources.count, "nothing sent twice: \(run.log())")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [])
         #expect(run.log().contains("1 new studies, 1 changed"), "\(run.log())")
-        let status = try FerryCLI.run(["status", dir + "/follow.yaml"])
+        let status = try FerryCLI.run(["status", dir + "/pull.yaml"])
         #expect(status.stdout.contains("follow: \(run.logCount("follow: pass ")) passes"), "\(status.stdout)")
-        let report = try FerryCLI.run(["report", dir + "/follow.yaml"]).stdout
+        let report = try FerryCLI.run(["report", dir + "/pull.yaml"]).stdout
         #expect(report.contains("(\(run.logCount("follow: pass ")) passes)"), "the last sync: \(report)")
     }
 }

@@ -281,22 +281,6 @@ struct StudyRetrieverTests {
 /// and sends nothing.
 @Suite(.scratch)
 struct PullRunTests {
-    /// `DIR/pull.yaml`: a pull by C-GET from the archive QRSCP at `source` to STORESCP at
-    /// `destination`, with the manifest (and so the staging folder, `pull-staging`) in `dir`.
-    static func writeJob(
-        in dir: String, source: Int, destination: Int, sourceLines: [String] = [], transfer: String? = nil
-    ) throws {
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(source), called_ae: QRSCP}
-              retrieve: get
-            \(sourceLines.map { "  " + $0 + "\n" }.joined())destination: {port: \(destination), called_ae: STORESCP}
-            \(transfer.map { "transfer: \($0)\n" } ?? "")manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
-    }
-
     @Test func aPullByCGetReachesTheDestination() throws {
         let sources = try Interop.sources("tiny")
         let qr = try QRSCPProcess(files: sources.values.sorted())
@@ -305,7 +289,7 @@ struct PullRunTests {
         let destination = try PeerProcess.dcmtkStorescp(outputDirectory: received)
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-run")
-        try Self.writeJob(in: dir, source: qr.peer.port, destination: destination.port)
+        try PullJob.write(in: dir, source: qr.peer.port, retrieve: "get", destination: destination.port)
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(Retrieved.problems(sources: sources, received: Interop.received(received)) == [], "\(run.stderr)")
@@ -339,8 +323,8 @@ struct PullRunTests {
         let port = destination.port
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-staging-limit")
-        try Self.writeJob(
-            in: dir, source: qr.peer.port, destination: port,
+        try PullJob.write(
+            in: dir, source: qr.peer.port, retrieve: "get", destination: port,
             sourceLines: ["max_retrieves: 1", "receiver: {max_staging: 1K}"])
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
@@ -362,15 +346,9 @@ struct PullVerifyTests {
         let destination = try QRSCPProcess(files: [])
         defer { destination.peer.stop() }
         let dir = try Corpus.temporaryDirectory("pull-verify")
-        let job = """
-            name: pull
-            source:
-              pacs: {port: \(source.peer.port), called_ae: QRSCP}
-              retrieve: get
-            destination: {port: \(destination.peer.port), called_ae: QRSCP}
-            manifest: \(dir)/pull.sqlite
-            """
-        try job.write(toFile: dir + "/pull.yaml", atomically: true, encoding: .utf8)
+        try PullJob.write(
+            in: dir, source: source.peer.port, retrieve: "get", destination: destination.peer.port,
+            destinationAE: "QRSCP")
         let run = try FerryCLI.run(["run", dir + "/pull.yaml"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         let verify = try FerryCLI.run(["verify", dir + "/pull.yaml"])
@@ -410,8 +388,8 @@ struct PullResumeTests {
             FerryCLI.path, ["storescp", "+xa", "--sleep-after", "0.2", "-od", received, String(port)], port: port)
         defer { destination.stop() }
         let dir = try Corpus.temporaryDirectory("pull-resume")
-        try PullRunTests.writeJob(
-            in: dir, source: qr.peer.port, destination: port, sourceLines: ["max_retrieves: 1"],
+        try PullJob.write(
+            in: dir, source: qr.peer.port, retrieve: "get", destination: port, sourceLines: ["max_retrieves: 1"],
             transfer: "{associations: 1, async_window: 1}")
         let staging = dir + "/pull-staging"
         let kills: [(String, () -> Bool)] = [
