@@ -70,14 +70,12 @@ struct PagedManifestTests {
         #expect(rows.count == count, "every planned file once")
         #expect(Set(rows).count == count)
         #expect(rows == rows.sorted(), "in sending order (study, then instance number)")
-        // Studies larger than a page may come in page-sized pieces; smaller ones come whole.
+        // Every study in one take, even one larger than a page.
         for take in takes { #expect(take.studies.count == 1, "one study a take") }
-        let wholes = Dictionary(grouping: takes, by: { $0.studies.first! }).mapValues { $0.flatMap(\.rows).count }
         for (s, size) in sizes.enumerated() {
-            #expect(wholes["1.8.\(s + 10)"] == size)
-            if size <= pageSize {
-                #expect(takes.filter { $0.studies.first! == "1.8.\(s + 10)" }.count == 1, "study \(s) in one take")
-            }
+            let holding = takes.filter { $0.studies.first! == "1.8.\(s + 10)" }
+            #expect(holding.count == 1, "study \(s) in one take")
+            #expect(holding.first?.rows.count == size)
         }
         #expect(queue.files.count == 0, "nothing left in memory")
     }
@@ -126,8 +124,8 @@ struct PagedManifestTests {
     }
 }
 
-/// `ferry verify` reads pages of instances but verifies whole studies: a study is never cut,
-/// even one larger than a page.
+/// `ferry verify` reads pages of instances but verifies whole studies (`wholeStudies`): a study
+/// is never cut, even one larger than a page.
 @Suite struct VerifyPageTests {
     @Test(arguments: [1, 2, 3, 5, 100])
     func studiesAreVerifiedWhole(pageSize: Int) {
@@ -143,7 +141,7 @@ struct PagedManifestTests {
         for start in stride(from: 0, to: all.count + 1, by: pageSize) {
             let page = Array(all[min(start, all.count)..<min(start + pageSize, all.count)])
             let last = page.count < pageSize
-            let (ready, rest) = Verifier.wholeStudies(carried + page, last: last)
+            let (ready, rest) = wholeStudies(carried + page, last: last) { $0.study }
             carried = rest
             if !ready.isEmpty { batches.append(ready) }
             if last { break }

@@ -110,7 +110,7 @@ public struct Committer: Sendable {
         case .end: return chunks(candidates, Job.Commitment.maxPerRequest)
         case .instances(let n): return chunks(candidates, max(1, n))
         case .study:
-            return MigrationRunner.consecutiveRuns(Array(candidates.indices)) { candidates[$0].study }
+            return Self.consecutiveRuns(Array(candidates.indices)) { candidates[$0].study }
                 .flatMap { chunks($0.map { candidates[$0] }, Job.Commitment.maxPerRequest) }
         }
     }
@@ -168,5 +168,18 @@ public struct Committer: Sendable {
             next = entry.pointee.ai_next
         }
         return out.isEmpty ? [host] : out
+    }
+
+    /// `indices` cut where `key` changes: the files of one study, in order.
+    static func consecutiveRuns(_ indices: [Int], key: (Int) -> String?) -> [[Int]] {
+        var runs: [[Int]] = []
+        for i in indices {
+            if let last = runs.last?.last, key(last) == key(i) {
+                runs[runs.count - 1].append(i)
+            } else {
+                runs.append([i])
+            }
+        }
+        return runs
     }
 }

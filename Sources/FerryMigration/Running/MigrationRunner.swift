@@ -192,19 +192,6 @@ public final class MigrationRunner: Sendable {
         }
     }
 
-    /// `indices` cut where `key` changes: the files of one study, in order.
-    static func consecutiveRuns(_ indices: [Int], key: (Int) -> String?) -> [[Int]] {
-        var runs: [[Int]] = []
-        for i in indices {
-            if let last = runs.last?.last, key(last) == key(i) {
-                runs[runs.count - 1].append(i)
-            } else {
-                runs.append([i])
-            }
-        }
-        return runs
-    }
-
     /// The instance state of a disposition of the send state machine. A file to be sent again
     /// stays planned (out of resources, or a retry on a new association).
     static func state(of disposition: SendStateMachine.Disposition) -> InstanceState {

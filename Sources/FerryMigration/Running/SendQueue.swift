@@ -35,8 +35,8 @@ final class PassFiles: Sendable {
 
 /// The studies still to send in one pass, per association plan, refilled from the manifest a
 /// page at a time (the next page read while the last one is sent). A study's files stay
-/// together (a page's last study waits for the next page), or with `spread` go in pieces to
-/// whichever association is free.
+/// together (a page's last study waits for the next page, see `wholeStudies`), or with
+/// `spread` go in pieces to whichever association is free.
 actor SendQueue {
     private let manifest: Manifest
     nonisolated let files = PassFiles()
@@ -49,7 +49,7 @@ actor SendQueue {
     private var queued = 0
     private var position: Int64 = 0
     /// The last study of the page read last: completed by the next page.
-    private var carried: [(Int64, InstanceRecord)] = []
+    private var carried: [InstanceRecord] = []
     private var exhausted = false
     private var loading: Task<Void, Never>?
     private let onError: @Sendable (Error) -> Void
@@ -117,18 +117,10 @@ actor SendQueue {
         }
         if let last = page.last { position = last.position }
         if page.count < pageSize { exhausted = true }
-        var rows = carried + page.map { ($0.position, $0.record) }
-        carried = []
-        if !exhausted, let lastStudy = rows.last?.1.studyInstanceUID {
-            // A study larger than a page goes as it is (in pieces of a page).
-            let cut = rows.lastIndex { $0.1.studyInstanceUID != lastStudy }.map { $0 + 1 } ?? rows.count
-            if cut < rows.count {
-                carried = Array(rows[cut...])
-                rows.removeLast(rows.count - cut)
-            }
-        }
+        let rows: [InstanceRecord]
+        (rows, carried) = wholeStudies(carried + page.map(\.record), last: exhausted) { $0.studyInstanceUID }
         var byPlan = Array(repeating: [PassFiles.Entry](), count: plans.count)
-        for (_, r) in rows {
+        for r in rows {
             guard let file = r.outgoing, let id = r.id, let p = planOf[file.sopClassUID] else { continue }
             byPlan[p].append(.init(row: id, file: file, study: r.studyInstanceUID, suspect: r.decodeAttempts > 0))
         }

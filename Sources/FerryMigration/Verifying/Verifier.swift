@@ -60,7 +60,7 @@ public struct Verifier: Sendable {
             if let last = page.last { position = last.position }
             exhausted = page.count < Self.pageSize
             let instances: [SentInstance]
-            (instances, carried) = Self.wholeStudies(carried + page.map(\.instance), last: exhausted)
+            (instances, carried) = wholeStudies(carried + page.map(\.instance), last: exhausted) { $0.study }
             guard !instances.isEmpty else { continue }
             let tally = try await verify(instances, queries: &record.queries) { n in
                 progress?(done.add(n), total)
@@ -75,18 +75,6 @@ public struct Verifier: Sendable {
         record.outcome = Summary(run: record, findings: findings, missing: missing).complete ? .verified : .differences
         record = try await manifest.recordVerification(record, findings: findings)
         return Summary(run: record, findings: findings, missing: missing)
-    }
-
-    /// What of `instances` (in study order) can be verified now, and what waits for the next
-    /// page: the last study, unless this is the last page. A study is never verified in parts
-    /// (its counts and the instances it holds are compared whole): one larger than a page
-    /// waits for all its pages.
-    static func wholeStudies(
-        _ instances: [SentInstance], last: Bool
-    ) -> (ready: [SentInstance], carried: [SentInstance]) {
-        guard !last, let lastStudy = instances.last?.study else { return (instances, []) }
-        let cut = instances.lastIndex(where: { $0.study != lastStudy }).map { $0 + 1 } ?? 0
-        return (Array(instances[..<cut]), Array(instances[cut...]))
     }
 
     /// Verifies whole studies: dealt round-robin to `verify.associations` sessions querying
